@@ -1,0 +1,1 @@
+//! Technical indicators, each an O(1)-per-value state machine.

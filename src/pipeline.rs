@@ -1,0 +1,376 @@
+//! The bounded ring between sources and the engine, its overflow policy and the shared counters
+//! and source health that the status bar and the `record` log show.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::domain::{MarketEvent, TsMs, now_ms};
+
+/// What a source does when the ring to the engine is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// Wait for room. For sources that can pause without losing anything (replay, simulator).
+    Block,
+    /// Drop the batch and count every event in it (`dropped` in the status bar). For live feeds,
+    /// which cannot pause the exchange; the count also tells the source a gap needs filling.
+    DropNewest,
+}
+
+/// A message from sources to the engine.
+#[derive(Debug)]
+pub enum Ingest {
+    Events(Vec<MarketEvent>),
+    /// The source has ended (file exhausted, or failed for good). Carries the source name.
+    Finished(String),
+}
+
+/// Counters shared by every stage; written with relaxed atomics, read by the UI and the logs.
+#[derive(Debug, Default)]
+pub struct PipelineStats {
+    /// Events accepted into the ring.
+    pub events_in: AtomicU64,
+    /// Events the engine has processed.
+    pub events_processed: AtomicU64,
+    /// Events dropped because the ring was full (DropNewest sources).
+    pub dropped_ring: AtomicU64,
+    /// Events the engine rejected as invalid (NaN or negative prices, bad timestamps...).
+    pub rejected: AtomicU64,
+    /// Trades that arrived for a candle that was already closed (stored, but not in candles).
+    pub late_trades: AtomicU64,
+    /// Rows handed to the storage thread and not yet committed.
+    pub store_pending: AtomicU64,
+    /// Rows committed to the database.
+    pub store_written: AtomicU64,
+    /// Rows that could not be stored (storage failed or fell too far behind).
+    pub store_dropped: AtomicU64,
+    /// Alerts fired.
+    pub alerts_fired: AtomicU64,
+    /// Notifications that could not be delivered.
+    pub deliveries_failed: AtomicU64,
+}
+
+impl PipelineStats {
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn sub(counter: &AtomicU64, n: u64) {
+        counter.fetch_sub(n, Ordering::Relaxed);
+    }
+}
+
+/// A source's state as the user sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceState {
+    Connecting,
+    /// Receiving data.
+    Live,
+    /// Waiting to reconnect.
+    Reconnecting {
+        at_ms: TsMs,
+        attempt: u32,
+        reason: String,
+    },
+    /// Told by the venue to wait.
+    RateLimited {
+        until_ms: TsMs,
+    },
+    /// Connected but nothing arrived for a while.
+    Stale {
+        since_ms: TsMs,
+    },
+    /// Ended normally (a replay that reached the end of its files).
+    Finished,
+    /// Gave up, with the reason.
+    Failed(String),
+}
+
+/// Health of one source, as shown in the status bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceHealth {
+    pub name: String,
+    pub state: SourceState,
+    pub since_ms: TsMs,
+    /// Time of the last event received.
+    pub last_event_ms: Option<TsMs>,
+    /// The last error, kept after recovery so it can still be read.
+    pub last_error: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// Health of every source. A plain mutex held only to copy or set a field, never across an await.
+#[derive(Debug, Default, Clone)]
+pub struct HealthBoard {
+    inner: Arc<Mutex<Vec<SourceHealth>>>,
+}
+
+impl HealthBoard {
+    fn with<R>(&self, f: impl FnOnce(&mut Vec<SourceHealth>) -> R) -> R {
+        let mut g = match self.inner.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut g)
+    }
+
+    fn entry<'a>(list: &'a mut Vec<SourceHealth>, name: &str) -> &'a mut SourceHealth {
+        let idx = match list.iter().position(|h| h.name == name) {
+            Some(i) => i,
+            None => {
+                list.push(SourceHealth {
+                    name: name.to_string(),
+                    state: SourceState::Connecting,
+                    since_ms: now_ms(),
+                    last_event_ms: None,
+                    last_error: None,
+                    detail: None,
+                });
+                list.len() - 1
+            }
+        };
+        &mut list[idx]
+    }
+
+    /// Sets a source's state (logged when it changes).
+    pub fn set(&self, name: &str, state: SourceState) {
+        self.with(|list| {
+            let e = Self::entry(list, name);
+            if e.state != state {
+                match &state {
+                    SourceState::Failed(r) => {
+                        tracing::error!(source = name, "failed: {r}");
+                        e.last_error = Some(r.clone());
+                    }
+                    SourceState::Reconnecting { reason, .. } => {
+                        tracing::warn!(source = name, "{}", describe(&state, now_ms()));
+                        e.last_error = Some(reason.clone());
+                    }
+                    _ => tracing::info!(source = name, "{}", describe(&state, now_ms())),
+                }
+                e.state = state;
+                e.since_ms = now_ms();
+            }
+        });
+    }
+
+    pub fn set_detail(&self, name: &str, detail: Option<String>) {
+        self.with(|list| Self::entry(list, name).detail = detail);
+    }
+
+    pub fn record_error(&self, name: &str, err: String) {
+        self.with(|list| Self::entry(list, name).last_error = Some(err));
+    }
+
+    /// Notes that data arrived now.
+    pub fn touch(&self, name: &str, ts: TsMs) {
+        self.with(|list| Self::entry(list, name).last_event_ms = Some(ts));
+    }
+
+    pub fn snapshot(&self) -> Vec<SourceHealth> {
+        self.with(|list| list.clone())
+    }
+}
+
+/// One line for a state, as the status bar and the record log show it.
+pub fn describe(state: &SourceState, now: TsMs) -> String {
+    let secs = |t: TsMs| ((t - now).max(0) as f64 / 1000.0).ceil() as i64;
+    match state {
+        SourceState::Connecting => "connecting".into(),
+        SourceState::Live => "live".into(),
+        SourceState::Reconnecting {
+            at_ms,
+            attempt,
+            reason,
+        } => {
+            format!(
+                "{reason}; reconnecting in {} s (attempt {attempt})",
+                secs(*at_ms)
+            )
+        }
+        SourceState::RateLimited { until_ms } => {
+            format!(
+                "rate-limited until {} ({} s)",
+                crate::domain::iso8601(*until_ms),
+                secs(*until_ms)
+            )
+        }
+        SourceState::Stale { since_ms } => {
+            format!("stale for {} s", ((now - since_ms).max(0) / 1000))
+        }
+        SourceState::Finished => "finished".into(),
+        SourceState::Failed(r) => format!("failed: {r}"),
+    }
+}
+
+/// The sending end a source gets: applies the overflow policy and counts.
+#[derive(Clone)]
+pub struct EventSink {
+    name: String,
+    tx: flume::Sender<Ingest>,
+    overflow: Overflow,
+    stats: Arc<PipelineStats>,
+    health: HealthBoard,
+}
+
+/// The engine has gone away; the source should stop.
+#[derive(Debug, thiserror::Error)]
+#[error("the engine has stopped")]
+pub struct EngineGone;
+
+impl EventSink {
+    pub fn new(
+        name: impl Into<String>,
+        tx: flume::Sender<Ingest>,
+        overflow: Overflow,
+        stats: Arc<PipelineStats>,
+        health: HealthBoard,
+    ) -> Self {
+        EventSink {
+            name: name.into(),
+            tx,
+            overflow,
+            stats,
+            health,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn health(&self) -> &HealthBoard {
+        &self.health
+    }
+
+    pub fn stats(&self) -> &Arc<PipelineStats> {
+        &self.stats
+    }
+
+    /// Sets this source's state on the health board.
+    pub fn set_state(&self, state: SourceState) {
+        self.health.set(&self.name, state);
+    }
+
+    /// Sends a batch under the overflow policy. Returns how many events were dropped (0 or the
+    /// batch length), or `EngineGone` when the pipeline is shutting down.
+    pub async fn send(&self, events: Vec<MarketEvent>) -> Result<usize, EngineGone> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let n = events.len();
+        self.health.touch(&self.name, now_ms());
+        match self.overflow {
+            Overflow::Block => {
+                self.tx
+                    .send_async(Ingest::Events(events))
+                    .await
+                    .map_err(|_| EngineGone)?;
+                PipelineStats::add(&self.stats.events_in, n as u64);
+                Ok(0)
+            }
+            Overflow::DropNewest => match self.tx.try_send(Ingest::Events(events)) {
+                Ok(()) => {
+                    PipelineStats::add(&self.stats.events_in, n as u64);
+                    Ok(0)
+                }
+                Err(flume::TrySendError::Full(_)) => {
+                    PipelineStats::add(&self.stats.dropped_ring, n as u64);
+                    Ok(n)
+                }
+                Err(flume::TrySendError::Disconnected(_)) => Err(EngineGone),
+            },
+        }
+    }
+
+    /// The blocking twin of [`send`](Self::send) for sources that run on a plain thread.
+    pub fn send_blocking(&self, events: Vec<MarketEvent>) -> Result<usize, EngineGone> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let n = events.len();
+        self.health.touch(&self.name, now_ms());
+        match self.overflow {
+            Overflow::Block => {
+                self.tx
+                    .send(Ingest::Events(events))
+                    .map_err(|_| EngineGone)?;
+                PipelineStats::add(&self.stats.events_in, n as u64);
+                Ok(0)
+            }
+            Overflow::DropNewest => match self.tx.try_send(Ingest::Events(events)) {
+                Ok(()) => {
+                    PipelineStats::add(&self.stats.events_in, n as u64);
+                    Ok(0)
+                }
+                Err(flume::TrySendError::Full(_)) => {
+                    PipelineStats::add(&self.stats.dropped_ring, n as u64);
+                    Ok(n)
+                }
+                Err(flume::TrySendError::Disconnected(_)) => Err(EngineGone),
+            },
+        }
+    }
+
+    /// Tells the engine this source is done (so headless runs know when to stop).
+    pub fn finish(&self) {
+        let _ = self.tx.send(Ingest::Finished(self.name.clone()));
+    }
+}
+
+/// Creates the ring: `capacity` is in batches (each batch is up to a few thousand events).
+pub fn ring(capacity: usize) -> (flume::Sender<Ingest>, flume::Receiver<Ingest>) {
+    flume::bounded(capacity.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{EventKind, Side, Symbol, TradeTick, Venue};
+
+    fn ev() -> MarketEvent {
+        MarketEvent {
+            venue: Venue::Sim,
+            symbol: Symbol::new("X").unwrap_or_else(|e| panic!("{e}")),
+            exch_ms: 1_700_000_000_000,
+            recv_ms: 1_700_000_000_000,
+            kind: EventKind::Trade(TradeTick {
+                trade_id: 1,
+                price: 1.0,
+                qty: 1.0,
+                side: Side::Buy,
+            }),
+        }
+    }
+
+    #[test]
+    fn drop_newest_counts_every_dropped_event() {
+        let (tx, rx) = ring(1);
+        let stats = Arc::new(PipelineStats::default());
+        let sink = EventSink::new(
+            "t",
+            tx,
+            Overflow::DropNewest,
+            stats.clone(),
+            HealthBoard::default(),
+        );
+        assert_eq!(sink.send_blocking(vec![ev(); 3]).ok(), Some(0));
+        assert_eq!(sink.send_blocking(vec![ev(); 5]).ok(), Some(5));
+        assert_eq!(PipelineStats::get(&stats.events_in), 3);
+        assert_eq!(PipelineStats::get(&stats.dropped_ring), 5);
+        drop(rx);
+        assert!(sink.send_blocking(vec![ev()]).is_err());
+    }
+
+    #[test]
+    fn health_board_tracks_state_and_errors() {
+        let board = HealthBoard::default();
+        board.set("binance", SourceState::Live);
+        board.set("binance", SourceState::Failed("DNS lookup failed".into()));
+        let snap = board.snapshot();
+        assert_eq!(snap.len(), 1);
+        assert_eq!(snap[0].last_error.as_deref(), Some("DNS lookup failed"));
+        assert_eq!(describe(&snap[0].state, 0), "failed: DNS lookup failed");
+    }
+}

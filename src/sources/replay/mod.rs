@@ -1,0 +1,1 @@
+//! Replay of Binance public-data dumps (data.binance.vision layouts).

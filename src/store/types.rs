@@ -1,0 +1,81 @@
+//! What the engine hands to the storage thread.
+
+use std::sync::Arc;
+
+use crate::domain::{Candle, Interval, TradeTick, TsMs, VenueSymbol};
+
+/// A trade to persist.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TradeRow {
+    pub key: VenueSymbol,
+    pub ts_ms: TsMs,
+    pub tick: TradeTick,
+}
+
+/// A closed candle with the indicator values computed at its close. `values[i]` belongs to
+/// `columns[i]`; `None` while the indicator is still warming up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClosedCandle {
+    pub key: VenueSymbol,
+    pub interval: Interval,
+    pub candle: Candle,
+    pub columns: Arc<[String]>,
+    pub values: Box<[Option<f64>]>,
+}
+
+impl ClosedCandle {
+    pub fn value(&self, column: &str) -> Option<f64> {
+        self.columns
+            .iter()
+            .position(|c| c == column)
+            .and_then(|i| self.values[i])
+    }
+}
+
+/// A fired alert. `alert_id` is unique and stable (time, venue, symbol, rule) so that delivery
+/// results can be attached to it later.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRecord {
+    pub alert_id: String,
+    pub ts_ms: TsMs,
+    pub key: VenueSymbol,
+    pub rule: String,
+    pub value: f64,
+    pub message: String,
+    /// Where it was delivered so far, e.g. "tui" or "tui,desktop".
+    pub delivered: String,
+}
+
+/// The outcome of one delivery attempt, attached to an alert already stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryRecord {
+    pub alert_id: String,
+    /// "desktop", "webhook", ...
+    pub sink: String,
+    /// `Ok(())` or the error text.
+    pub result: Result<(), String>,
+}
+
+/// One unit of work for the writer: everything in it is committed in one transaction, in order
+/// (trades, then candles, then alerts, then deliveries).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct StoreBatch {
+    pub trades: Vec<TradeRow>,
+    pub candles: Vec<ClosedCandle>,
+    pub alerts: Vec<AlertRecord>,
+    pub deliveries: Vec<DeliveryRecord>,
+}
+
+impl StoreBatch {
+    pub fn is_empty(&self) -> bool {
+        self.trades.is_empty()
+            && self.candles.is_empty()
+            && self.alerts.is_empty()
+            && self.deliveries.is_empty()
+    }
+
+    /// Rows in the batch, for the pending and dropped counters.
+    pub fn rows(&self) -> u64 {
+        (self.trades.len() + self.candles.len() + self.alerts.len() + self.deliveries.len()) as u64
+    }
+}
