@@ -3,8 +3,17 @@
 //! Data flows one way: sources → bounded ring → engine (sole owner of market state) → storage
 //! thread and UI; fired alerts go to notifier tasks. See ARCHITECTURE in the README.
 
+pub mod alerts;
+pub mod app;
+pub mod cli;
+pub mod config;
 pub mod domain;
+pub mod engine;
+pub mod format;
 pub mod indicators;
 pub mod pipeline;
 pub mod sources;
 pub mod store;
+pub mod testdata;
+pub mod ui;
+pub mod view;

@@ -1,1 +1,16 @@
-fn main() {}
+//! tickwatch binary: parse the command line and hand over to the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = tickwatch::cli::Cli::parse();
+    match tickwatch::app::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tickwatch: {e:#}");
+            ExitCode::from(tickwatch::app::exit_code(&e))
+        }
+    }
+}

@@ -37,6 +37,8 @@ pub struct PipelineStats {
     pub rejected: AtomicU64,
     /// Trades that arrived for a candle that was already closed (stored, but not in candles).
     pub late_trades: AtomicU64,
+    /// Candle gaps too long to fill with flat candles (each is logged with its span).
+    pub candle_gaps: AtomicU64,
     /// Rows handed to the storage thread and not yet committed.
     pub store_pending: AtomicU64,
     /// Rows committed to the database.
@@ -98,6 +100,8 @@ pub struct SourceHealth {
     /// The last error, kept after recovery so it can still be read.
     pub last_error: Option<String>,
     pub detail: Option<String>,
+    /// A market data source (subject to staleness), as opposed to a service like the database.
+    pub is_source: bool,
 }
 
 /// Health of every source. A plain mutex held only to copy or set a field, never across an await.
@@ -126,6 +130,7 @@ impl HealthBoard {
                     last_event_ms: None,
                     last_error: None,
                     detail: None,
+                    is_source: false,
                 });
                 list.len() - 1
             }
@@ -155,6 +160,11 @@ impl HealthBoard {
         });
     }
 
+    /// Marks `name` as a market data source: when live but quiet it is shown as stale.
+    pub fn register_source(&self, name: &str) {
+        self.with(|list| Self::entry(list, name).is_source = true);
+    }
+
     pub fn set_detail(&self, name: &str, detail: Option<String>) {
         self.with(|list| Self::entry(list, name).detail = detail);
     }
@@ -170,6 +180,22 @@ impl HealthBoard {
 
     pub fn snapshot(&self) -> Vec<SourceHealth> {
         self.with(|list| list.clone())
+    }
+}
+
+/// The state to show: a source that says it is live but has sent nothing for `stale_after_ms`
+/// is shown as stale (a quiet feed is never shown as live).
+pub fn effective_state(h: &SourceHealth, now: TsMs, stale_after_ms: TsMs) -> SourceState {
+    match h.state {
+        SourceState::Live if h.is_source => {
+            let last = h.last_event_ms.unwrap_or(h.since_ms).max(h.since_ms);
+            if now - last >= stale_after_ms {
+                SourceState::Stale { since_ms: last }
+            } else {
+                SourceState::Live
+            }
+        }
+        ref other => other.clone(),
     }
 }
 
@@ -372,5 +398,26 @@ mod tests {
         assert_eq!(snap.len(), 1);
         assert_eq!(snap[0].last_error.as_deref(), Some("DNS lookup failed"));
         assert_eq!(describe(&snap[0].state, 0), "failed: DNS lookup failed");
+    }
+
+    #[test]
+    fn a_quiet_live_source_is_shown_stale() {
+        let board = HealthBoard::default();
+        board.register_source("sim");
+        board.set("sim", SourceState::Live);
+        board.touch("sim", now_ms() + 1_000);
+        board.set("db", SourceState::Live);
+        let db = board.snapshot()[1].clone();
+        assert_eq!(
+            effective_state(&db, now_ms() + 100_000, 10_000),
+            SourceState::Live,
+            "not a source"
+        );
+        let h = &board.snapshot()[0];
+        let last = h.last_event_ms.unwrap();
+        assert_eq!(effective_state(h, last + 500, 10_000), SourceState::Live);
+        let st = effective_state(h, last + 12_000, 10_000);
+        assert_eq!(st, SourceState::Stale { since_ms: last });
+        assert_eq!(describe(&st, last + 12_000), "stale for 12 s");
     }
 }

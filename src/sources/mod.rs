@@ -2,6 +2,8 @@
 //! normalized [`MarketEvent`](crate::domain::MarketEvent)s into an [`EventSink`]. A source never
 //! touches the screen or the database.
 
+pub mod binance;
+pub mod net;
 pub mod replay;
 pub mod sim;
 

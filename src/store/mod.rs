@@ -1,5 +1,18 @@
 //! SQLite storage: schema and migrations, the writer thread, and read queries.
+//! The database is a public interface; [`schema::SCHEMA_DOC`] documents every table.
 
+mod error;
+mod open;
+pub mod queries;
+pub mod schema;
 mod types;
+mod write_batch;
+mod writer;
 
+pub use error::StoreError;
+pub use open::{BUSY_TIMEOUT, default_db_path, demo_db_path, open, open_readonly, open_with_flags};
+pub use queries::CandleWithIndicators;
+pub use schema::{SCHEMA_DOC, SCHEMA_VERSION};
 pub use types::{AlertRecord, ClosedCandle, DeliveryRecord, StoreBatch, TradeRow};
+pub use write_batch::{WriteCounts, write_batches};
+pub use writer::{HEALTH_NAME, StoreSender, StoreSummary, StoreWriter, WriterConfig};

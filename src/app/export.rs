@@ -1,0 +1,229 @@
+//! `tickwatch export`: closed candles with their indicator values, as CSV or JSON.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::UsageError;
+use crate::cli::{ExportArgs, Format};
+use crate::domain::{Interval, Symbol, TsMs, Venue, iso8601};
+use crate::indicators::IndicatorSet;
+use crate::store::{self, queries};
+
+/// Parses a time given on the command line: RFC 3339 / ISO 8601 (`2025-03-01T12:00:00Z`), a date
+/// (`2025-03-01`, midnight UTC), `2025-03-01 12:00[:00]` (UTC) or milliseconds since the epoch.
+pub fn parse_time(s: &str) -> Result<TsMs, String> {
+    let t = s.trim();
+    if let Ok(ms) = t.parse::<i64>() {
+        return Ok(ms);
+    }
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Ok(d.timestamp_millis());
+    }
+    for f in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(d) = chrono::NaiveDateTime::parse_from_str(t, f) {
+            return Ok(d.and_utc().timestamp_millis());
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        && let Some(dt) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(dt.and_utc().timestamp_millis());
+    }
+    Err(format!(
+        "cannot read the time {s:?}: use 2025-03-01, 2025-03-01T12:00:00Z, \"2025-03-01 12:00\" or milliseconds since 1970"
+    ))
+}
+
+pub fn run(args: &ExportArgs, db: Option<&Path>) -> anyhow::Result<()> {
+    let symbol = Symbol::new(&args.symbol).map_err(|e| UsageError(format!("--symbol: {e}")))?;
+    let interval: Interval = args
+        .interval
+        .parse()
+        .map_err(|e| UsageError(format!("--interval: {e}")))?;
+    let venue: Option<Venue> = match &args.venue {
+        Some(v) => Some(v.parse().map_err(|e| UsageError(format!("--venue: {e}")))?),
+        None => None,
+    };
+    let from = args
+        .from
+        .as_deref()
+        .map(parse_time)
+        .transpose()
+        .map_err(UsageError)?;
+    let to = args
+        .to
+        .as_deref()
+        .map(parse_time)
+        .transpose()
+        .map_err(UsageError)?;
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(UsageError(format!(
+            "--from {} is after --to {}",
+            iso8601(f),
+            iso8601(t)
+        ))
+        .into());
+    }
+    // The indicator columns: the config's set if there is a config, else the default set.
+    let specs = match crate::config::find(None) {
+        Some(_) => crate::config::load(None)?.engine.indicators,
+        None => crate::indicators::IndicatorSpec::default_set(),
+    };
+    let columns = IndicatorSet::new(&specs)
+        .context("indicator settings")?
+        .columns();
+
+    let path = db
+        .map(Path::to_path_buf)
+        .unwrap_or_else(store::default_db_path);
+    let conn = store::open_readonly(&path)?;
+    let venues = queries::venues_for(&conn, symbol)?;
+    let venue = match (venue, venues.as_slice()) {
+        (Some(v), _) if venues.contains(&v) => v,
+        (_, []) | (Some(_), _) => {
+            let have = queries::symbols(&conn)?;
+            let list: Vec<String> = have
+                .iter()
+                .take(20)
+                .map(|(v, s, n)| format!("{s} ({v}, {n} candles)"))
+                .collect();
+            let mut msg = format!(
+                "no candles for {symbol}{} in {}",
+                venue.map(|v| format!(" at {v}")).unwrap_or_default(),
+                path.display()
+            );
+            if list.is_empty() {
+                msg.push_str(": the database is empty (record, replay or backfill first)");
+            } else {
+                msg.push_str(&format!("; it has: {}", list.join(", ")));
+            }
+            for other in [
+                store::demo_db_path(),
+                store::default_db_path().with_file_name("replay.db"),
+            ] {
+                if other != path && other.is_file() {
+                    msg.push_str(&format!(
+                        " (demo and replay data are kept apart: try --db {})",
+                        other.display()
+                    ));
+                    break;
+                }
+            }
+            return Err(UsageError(msg).into());
+        }
+        (None, [only]) => *only,
+        (None, many) => {
+            let names: Vec<&str> = many.iter().map(|v| v.as_str()).collect();
+            return Err(UsageError(format!(
+                "{symbol} is stored for several venues ({}): pass --venue",
+                names.join(", ")
+            ))
+            .into());
+        }
+    };
+    let rows = queries::candles(&conn, Some(venue), symbol, interval, from, to, None)?;
+
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    match args.format {
+        Format::Csv => {
+            write!(out, "open_time,open,high,low,close,volume,trades")?;
+            for c in columns.iter() {
+                write!(out, ",{c}")?;
+            }
+            writeln!(out)?;
+            for (_, r) in &rows {
+                let c = &r.candle;
+                write!(
+                    out,
+                    "{},{},{},{},{},{},{}",
+                    iso8601(c.open_ms),
+                    c.open,
+                    c.high,
+                    c.low,
+                    c.close,
+                    c.volume,
+                    c.trades
+                )?;
+                for name in columns.iter() {
+                    match r.values.get(name) {
+                        Some(v) => write!(out, ",{v}")?,
+                        None => write!(out, ",")?,
+                    }
+                }
+                writeln!(out)?;
+            }
+        }
+        Format::Json => {
+            writeln!(out, "[")?;
+            for (i, (_, r)) in rows.iter().enumerate() {
+                let c = &r.candle;
+                write!(
+                    out,
+                    "  {{\"open_time\":\"{}\",\"open_ms\":{},\"open\":{},\"high\":{},\"low\":{},\"close\":{},\"volume\":{},\"trades\":{}",
+                    iso8601(c.open_ms),
+                    c.open_ms,
+                    json_num(c.open),
+                    json_num(c.high),
+                    json_num(c.low),
+                    json_num(c.close),
+                    json_num(c.volume),
+                    c.trades
+                )?;
+                for name in columns.iter() {
+                    write!(
+                        out,
+                        ",\"{name}\":{}",
+                        r.values.get(name).map_or("null".into(), |v| json_num(*v))
+                    )?;
+                }
+                writeln!(out, "}}{}", if i + 1 < rows.len() { "," } else { "" })?;
+            }
+            writeln!(out, "]")?;
+        }
+    }
+    out.flush().context("writing the export")?;
+    if rows.is_empty() {
+        eprintln!("note: no {interval} candles for {symbol} at {venue} in that time range");
+    }
+    Ok(())
+}
+
+fn json_num(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v}")
+    } else {
+        "null".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn times_in_every_documented_form() {
+        assert_eq!(parse_time("1637971200000"), Ok(1_637_971_200_000));
+        assert_eq!(parse_time("2021-11-27"), Ok(1_637_971_200_000));
+        assert_eq!(parse_time("2021-11-27T00:01:00Z"), Ok(1_637_971_260_000));
+        assert_eq!(parse_time("2021-11-27 00:01"), Ok(1_637_971_260_000));
+        assert_eq!(
+            parse_time("2021-11-27T01:01:00+01:00"),
+            Ok(1_637_971_260_000)
+        );
+        assert!(parse_time("yesterday").unwrap_err().contains("2025-03-01"));
+    }
+}

@@ -1,0 +1,309 @@
+//! Wiring of threads, tasks and channels for each command. The flow is always the same:
+//! sources (tokio tasks) → bounded ring → engine thread → storage thread / snapshot slot /
+//! notifier task.
+
+pub mod export;
+mod logging;
+mod monitor;
+mod record;
+mod replay;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::Context;
+
+pub use logging::init_logging;
+
+use crate::alerts::notifier::{self, NotifyConfig};
+use crate::cli::{Cli, Command};
+use crate::config::{self, ConfigError, Settings};
+use crate::engine::runner::{Outputs, RunSummary, Runner, StorePolicy};
+use crate::engine::{Engine, EngineConfig};
+use crate::pipeline::{EventSink, HealthBoard, Ingest, PipelineStats, SourceState};
+use crate::sources::Source;
+use crate::store::{StoreSummary, StoreWriter};
+use crate::view::{EngineCtl, SnapshotSlot};
+
+/// An error that is the user's to fix in how the command was called or configured: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Exit code for an error returned by [`run`].
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.downcast_ref::<UsageError>().is_some() || err.downcast_ref::<ConfigError>().is_some() {
+        2
+    } else {
+        1
+    }
+}
+
+/// Runs the command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Some(Command::CheckConfig { path }) => {
+            check_config(path.as_deref().or(cli.config.as_deref()))
+        }
+        Some(Command::Export(args)) => export::run(args, cli.db.as_deref()),
+        Some(Command::Replay(args)) => replay::run(args, &cli),
+        Some(Command::Record) => record::run(&cli),
+        None => monitor::run(&cli),
+    }
+}
+
+fn check_config(path: Option<&Path>) -> anyhow::Result<()> {
+    let Some(found) = config::find(path) else {
+        println!(
+            "no config file found (./config.toml or the platform config directory): built-in defaults apply"
+        );
+        return Ok(());
+    };
+    if !found.is_file() {
+        return Err(UsageError(format!("no config file at {}", found.display())).into());
+    }
+    let s = config::load(Some(&found))?;
+    println!(
+        "{}: ok ({} source(s): {}; {} indicator(s); {} alert rule(s))",
+        found.display(),
+        s.config.sources.len(),
+        s.config.sources.join(", "),
+        s.engine.indicators.len(),
+        s.engine.rules.len()
+    );
+    Ok(())
+}
+
+/// Loads the config for commands that use one.
+fn settings(cli: &Cli) -> anyhow::Result<Settings> {
+    Ok(config::load(cli.config.as_deref())?)
+}
+
+/// The database path for a command: `--db`, else the config's, else `fallback`.
+fn db_path(cli: &Cli, settings: Option<&Settings>, fallback: PathBuf) -> PathBuf {
+    cli.db
+        .clone()
+        .or_else(|| settings.and_then(|s| s.config.storage.db.clone()))
+        .unwrap_or(fallback)
+}
+
+/// The running pipeline of one command.
+pub(crate) struct Pipeline {
+    pub stats: Arc<PipelineStats>,
+    pub health: HealthBoard,
+    pub slot: SnapshotSlot,
+    pub ctl: flume::Sender<EngineCtl>,
+    ring_tx: Option<flume::Sender<Ingest>>,
+    engine: Option<JoinHandle<RunSummary>>,
+    store: Option<StoreWriter>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+pub(crate) struct PipelineOptions {
+    pub engine: EngineConfig,
+    pub ring_capacity: usize,
+    pub db: Option<PathBuf>,
+    /// Fail (instead of running in memory) when the database cannot be opened.
+    pub require_db: bool,
+    pub store_policy: StorePolicy,
+    pub view: bool,
+    pub frame: Duration,
+    pub notify: Option<NotifyConfig>,
+    pub stop_after_finished: Option<usize>,
+}
+
+impl Pipeline {
+    pub fn start(opts: PipelineOptions) -> anyhow::Result<Pipeline> {
+        let stats = Arc::new(PipelineStats::default());
+        let health = HealthBoard::default();
+        let slot = SnapshotSlot::default();
+        let (ring_tx, ring_rx) = crate::pipeline::ring(opts.ring_capacity);
+        let (ctl_tx, ctl_rx) = flume::unbounded();
+
+        let store = match &opts.db {
+            Some(path) => match StoreWriter::spawn(path, stats.clone(), health.clone()) {
+                Ok(w) => {
+                    health.set("db", SourceState::Live);
+                    Some(w)
+                }
+                Err(e) if opts.require_db => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("cannot use the database {}", path.display())));
+                }
+                Err(e) => {
+                    tracing::error!(
+                        "database {} unusable, running in memory: {e}",
+                        path.display()
+                    );
+                    health.set(
+                        "db",
+                        SourceState::Failed(format!("{e} (running in memory: nothing is stored)")),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .thread_name("tickwatch-io")
+            .build()
+            .context("cannot start the async runtime")?;
+
+        let (alert_tx, alert_rx) = flume::bounded(1_024);
+        if let Some(ncfg) = opts.notify.clone() {
+            runtime.spawn(notifier::run(
+                ncfg,
+                alert_rx,
+                store.as_ref().map(StoreWriter::sender),
+                health.clone(),
+                stats.clone(),
+            ));
+        }
+        let engine =
+            Engine::new(opts.engine, stats.clone()).context("invalid indicator settings")?;
+        let runner = Runner {
+            engine,
+            ingest: ring_rx,
+            ctl: ctl_rx,
+            outputs: Outputs {
+                store: store.as_ref().map(|s| (s.sender(), opts.store_policy)),
+                view: opts.view.then(|| slot.clone()),
+                alerts: opts.notify.is_some().then_some(alert_tx),
+            },
+            frame: opts.frame,
+            stop_after_finished: opts.stop_after_finished,
+        };
+        let engine = std::thread::Builder::new()
+            .name("tickwatch-engine".into())
+            .spawn(move || runner.run())
+            .context("cannot start the engine thread")?;
+        Ok(Pipeline {
+            stats,
+            health,
+            slot,
+            ctl: ctl_tx,
+            ring_tx: Some(ring_tx),
+            engine: Some(engine),
+            store,
+            runtime: Some(runtime),
+        })
+    }
+
+    /// Starts a source on the runtime. Its failure is shown on the health board and logged.
+    pub fn spawn_source(
+        &self,
+        source: Box<dyn Source>,
+    ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
+        let (Some(rt), Some(tx)) = (&self.runtime, &self.ring_tx) else {
+            anyhow::bail!("the pipeline is shutting down");
+        };
+        let name = source.name();
+        let sink = EventSink::new(
+            name.clone(),
+            tx.clone(),
+            source.overflow(),
+            self.stats.clone(),
+            self.health.clone(),
+        );
+        self.health.set(&name, SourceState::Connecting);
+        let health = self.health.clone();
+        Ok(rt.spawn(async move {
+            let r = source.run(sink).await;
+            if let Err(e) = &r {
+                health.set(&name, SourceState::Failed(format!("{e:#}")));
+            }
+            r
+        }))
+    }
+
+    pub fn runtime(&self) -> Option<&tokio::runtime::Runtime> {
+        self.runtime.as_ref()
+    }
+
+    /// Stops the sources, lets the engine drain what is queued, flushes the database.
+    pub fn shutdown(mut self) -> anyhow::Result<(RunSummary, Option<StoreSummary>)> {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_timeout(Duration::from_secs(2));
+        }
+        self.ring_tx = None;
+        let summary = match self.engine.take() {
+            Some(h) => h
+                .join()
+                .map_err(|_| anyhow::anyhow!("the engine thread panicked"))?,
+            None => RunSummary::default(),
+        };
+        let store = match self.store.take() {
+            Some(w) => Some(w.close().context("flushing the database")?),
+            None => None,
+        };
+        Ok((summary, store))
+    }
+
+    /// Waits for the engine to end by itself (every source finished).
+    pub fn wait_engine(&mut self) -> anyhow::Result<RunSummary> {
+        self.ring_tx = None;
+        match self.engine.take() {
+            Some(h) => h
+                .join()
+                .map_err(|_| anyhow::anyhow!("the engine thread panicked")),
+            None => Ok(RunSummary::default()),
+        }
+    }
+}
+
+/// The database the monitor uses: the demo keeps its own.
+pub(crate) fn live_or_demo_db(cli: &Cli, settings: &Settings, demo: bool) -> PathBuf {
+    if demo {
+        cli.db.clone().unwrap_or_else(crate::store::demo_db_path)
+    } else {
+        db_path(cli, Some(settings), crate::store::default_db_path())
+    }
+}
+
+/// Sources named in the config.
+pub(crate) fn configured_sources(settings: &Settings) -> anyhow::Result<Vec<Box<dyn Source>>> {
+    let mut out: Vec<Box<dyn Source>> = Vec::new();
+    for name in &settings.config.sources {
+        match name.as_str() {
+            "sim" => out.push(Box::new(
+                crate::sources::sim::SimSource::new(settings.config.sim.clone())
+                    .map_err(UsageError)?,
+            )),
+            other => return Err(UsageError(format!("unknown source {other:?}")).into()),
+        }
+    }
+    if out.is_empty() {
+        return Err(UsageError(
+            "no sources configured: set `sources = [\"sim\"]` in the config, or run `tickwatch --demo`".into(),
+        )
+        .into());
+    }
+    Ok(out)
+}
+
+pub(crate) fn notify_config(settings: &Settings) -> NotifyConfig {
+    NotifyConfig {
+        desktop: settings.config.notify.desktop,
+        desktop_timeout: Duration::from_secs(settings.config.notify.desktop_timeout_secs.max(1)),
+    }
+}
+
+/// Watchlist keys from the config: the symbols of each configured source, in order.
+pub(crate) fn watchlist(settings: &Settings) -> Vec<crate::domain::VenueSymbol> {
+    use crate::domain::{Symbol, Venue, VenueSymbol};
+    let mut keys = Vec::new();
+    for name in &settings.config.sources {
+        if name == "sim" {
+            for s in &settings.config.sim.symbols {
+                if let Ok(sym) = Symbol::new(s) {
+                    keys.push(VenueSymbol::new(Venue::Sim, sym));
+                }
+            }
+        }
+    }
+    keys
+}

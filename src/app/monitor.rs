@@ -1,0 +1,123 @@
+//! The monitor: the TUI over the configured sources, or over the simulator with `--demo`.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use super::{
+    Pipeline, PipelineOptions, configured_sources, live_or_demo_db, notify_config, settings,
+    watchlist,
+};
+use crate::cli::Cli;
+use crate::config::{Config, Settings};
+use crate::engine::runner::StorePolicy;
+use crate::ui::{UiLink, UiOptions};
+
+pub fn run(cli: &Cli) -> anyhow::Result<()> {
+    let mut s: Settings = if cli.demo {
+        demo_settings(cli)?
+    } else {
+        settings(cli)?
+    };
+    let (_guard, _log) = super::init_logging(
+        cli.log_file.as_deref().or(s.config.log.file.as_deref()),
+        &s.config.log.level,
+        false,
+    );
+    let sources = configured_sources(&s)?;
+    s.engine.watchlist = watchlist(&s);
+    s.engine.alert_delivered = "tui".into();
+    s.engine.alert_max_lag_ms = Some(120_000);
+    let db = live_or_demo_db(cli, &s, cli.demo);
+    tracing::info!(db = %db.display(), demo = cli.demo, "monitor starting");
+    let pipeline = Pipeline::start(PipelineOptions {
+        engine: s.engine.clone(),
+        ring_capacity: s.config.engine.ring_capacity,
+        db: Some(db),
+        require_db: false,
+        store_policy: StorePolicy::Spill {
+            max_rows: s.config.storage.max_pending_rows,
+        },
+        view: true,
+        frame: s.frame,
+        notify: Some(notify_config(&s)),
+        stop_after_finished: None,
+    })?;
+    for src in sources {
+        pipeline.spawn_source(src)?;
+    }
+    let shutdown = Arc::new(AtomicBool::new(false));
+    super::record::on_signal(&pipeline, shutdown.clone());
+    let title = if cli.demo {
+        "tickwatch — demo (simulated data)".to_string()
+    } else {
+        format!("tickwatch — {}", s.config.sources.join(", "))
+    };
+    let ui = crate::ui::run(
+        UiLink {
+            slot: pipeline.slot.clone(),
+            ctl: pipeline.ctl.clone(),
+            stats: pipeline.stats.clone(),
+            health: pipeline.health.clone(),
+            title,
+        },
+        UiOptions {
+            fps: s.config.ui.fps,
+            stale_after: s.stale_after,
+            initial_interval: s.interval,
+            ascii: false,
+        },
+        shutdown,
+    );
+    let (summary, store) = pipeline.shutdown()?;
+    tracing::info!(
+        events = summary.events,
+        alerts = summary.alerts,
+        "monitor stopped"
+    );
+    if let Some(st) = store
+        && let Some(e) = st.last_error
+    {
+        eprintln!("tickwatch: the database reported an error during the session: {e}");
+    }
+    ui
+}
+
+/// The demo: the simulator with its defaults plus an anomaly rule, whatever the config says
+/// about sources (a config file is still read for display and alert settings if present).
+fn demo_settings(cli: &Cli) -> anyhow::Result<Settings> {
+    let base = match cli.config.as_deref() {
+        Some(_) => settings(cli)?.config,
+        None => Config::default(),
+    };
+    let mut cfg = Config {
+        sources: vec!["sim".into()],
+        ..base
+    };
+    if cfg.alerts.is_empty() {
+        cfg.alerts = demo_rules();
+    }
+    // validated like a file, so the demo never runs unchecked settings
+    Ok(cfg.into_settings(std::path::Path::new("<demo>"))?)
+}
+
+fn demo_rules() -> Vec<crate::alerts::rules::RuleConfig> {
+    use crate::alerts::rules::RuleConfig;
+    vec![
+        RuleConfig {
+            name: Some("anomaly".into()),
+            symbols: None,
+            kind: "zscore".into(),
+            value: 6.0,
+            interval: None,
+            cooldown_secs: Some(30),
+        },
+        RuleConfig {
+            name: Some("rsi-overbought".into()),
+            symbols: None,
+            kind: "rsi_above".into(),
+            value: 80.0,
+            interval: Some("1m".into()),
+            cooldown_secs: Some(300),
+        },
+    ]
+}

@@ -1,0 +1,192 @@
+//! `tickwatch replay`: dumps through the same pipeline, on screen or headless.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::{Pipeline, PipelineOptions, UsageError, db_path, notify_config};
+use crate::cli::{Cli, ReplayArgs};
+use crate::config::{self, Config, Settings};
+use crate::domain::Interval;
+use crate::domain::Symbol;
+use crate::engine::runner::StorePolicy;
+use crate::pipeline::PipelineStats;
+use crate::sources::replay::{DumpKind, ReplayConfig, ReplaySource, Speed};
+
+pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
+    // A config is optional for a replay: its indicators and alert rules apply when there is one.
+    let mut s: Settings = match config::find(cli.config.as_deref()) {
+        Some(_) => config::load(cli.config.as_deref())?,
+        None => Config::default().into_settings(std::path::Path::new("<defaults>"))?,
+    };
+    let (_guard, log) = super::init_logging(
+        cli.log_file.as_deref().or(s.config.log.file.as_deref()),
+        &s.config.log.level,
+        args.headless,
+    );
+    let speed_text = args.speed.clone().unwrap_or_else(|| {
+        if args.headless {
+            "max".into()
+        } else {
+            "10x".into()
+        }
+    });
+    let speed: Speed = speed_text.parse().map_err(UsageError)?;
+    let symbol = match &args.symbol {
+        Some(t) => Some(Symbol::new(t).map_err(|e| UsageError(format!("--symbol: {e}")))?),
+        None => None,
+    };
+    let source = ReplaySource::new(ReplayConfig {
+        files: args.files.clone(),
+        symbol,
+        speed,
+        skip_bad: args.skip_bad,
+    })
+    .map_err(|e| UsageError(format!("{e:#}")))?;
+    let report = source.report();
+    let plan = source.files();
+    let db = db_path(
+        cli,
+        None,
+        crate::store::default_db_path().with_file_name("replay.db"),
+    );
+    s.engine.alert_delivered = if args.headless {
+        String::new()
+    } else {
+        "tui".into()
+    };
+    s.engine.watchlist = plan
+        .iter()
+        .map(|(_, info, sym)| crate::domain::VenueSymbol::new(info.venue, *sym))
+        .collect();
+    s.engine.watchlist.dedup();
+    let mut pipeline = Pipeline::start(PipelineOptions {
+        engine: s.engine.clone(),
+        ring_capacity: s.config.engine.ring_capacity,
+        db: Some(db.clone()),
+        require_db: args.headless,
+        // a replay can wait for the disk: the database stays a gap-free prefix of the input
+        store_policy: StorePolicy::Block,
+        view: !args.headless,
+        frame: s.frame,
+        notify: (!args.headless).then(|| notify_config(&s)),
+        stop_after_finished: args.headless.then_some(1),
+    })?;
+    let task = pipeline.spawn_source(Box::new(source))?;
+    let started = Instant::now();
+
+    if !args.headless {
+        let shutdown = Arc::new(AtomicBool::new(false));
+        super::record::on_signal(&pipeline, shutdown.clone());
+        let files: Vec<String> = args.files.iter().map(|f| f.display().to_string()).collect();
+        let ui = crate::ui::run(
+            crate::ui::UiLink {
+                slot: pipeline.slot.clone(),
+                ctl: pipeline.ctl.clone(),
+                stats: pipeline.stats.clone(),
+                health: pipeline.health.clone(),
+                title: format!("tickwatch — replay {} at {speed_text}", files.join(", ")),
+            },
+            crate::ui::UiOptions {
+                fps: s.config.ui.fps,
+                stale_after: s.stale_after,
+                initial_interval: plan.first().map_or(s.interval, |p| {
+                    kline_interval(p.1.kind).unwrap_or(s.interval)
+                }),
+                ascii: false,
+            },
+            shutdown,
+        );
+        pipeline.shutdown()?;
+        return ui;
+    }
+
+    eprintln!(
+        "replaying {} file(s) at {speed_text} into {} (log: {})",
+        plan.len(),
+        db.display(),
+        log.map_or("none".into(), |p| p.display().to_string())
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    super::record::on_signal(&pipeline, stop.clone());
+    let mut last = Instant::now();
+    let mut last_rows = 0u64;
+    while !task.is_finished() && !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(50));
+        if last.elapsed() >= Duration::from_secs(1) {
+            let rows = report.rows.load(Ordering::Relaxed);
+            eprintln!(
+                "  {rows} rows ({:.0} rows/s), {} bad, db pending {}",
+                (rows - last_rows) as f64 / last.elapsed().as_secs_f64(),
+                report.bad_rows.load(Ordering::Relaxed),
+                PipelineStats::get(&pipeline.stats.store_pending)
+            );
+            last_rows = rows;
+            last = Instant::now();
+        }
+    }
+    let interrupted = stop.load(Ordering::SeqCst) && !task.is_finished();
+    let source_result = match pipeline.runtime() {
+        Some(rt) if !interrupted => rt
+            .block_on(task)
+            .unwrap_or_else(|e| Err(anyhow::anyhow!("replay task: {e}"))),
+        _ => Err(anyhow::anyhow!("interrupted")),
+    };
+    let summary = if interrupted {
+        Default::default()
+    } else {
+        pipeline.wait_engine()?
+    };
+    let elapsed = started.elapsed();
+    let stats = pipeline.stats.clone();
+    let (_, store) = pipeline.shutdown()?;
+    let rows = report.rows.load(Ordering::Relaxed);
+    let bad = report.bad_rows.load(Ordering::Relaxed);
+    println!(
+        "replayed {rows} rows from {} file(s) in {:.2} s ({:.0} rows/s)",
+        report.files_done.load(Ordering::Relaxed),
+        elapsed.as_secs_f64(),
+        rows as f64 / elapsed.as_secs_f64().max(1e-9)
+    );
+    println!(
+        "candles closed {}, alerts {}, bad rows skipped {bad}, rejected {}, late trades {}",
+        summary.candles_closed,
+        summary.alerts,
+        summary.rejected,
+        PipelineStats::get(&stats.late_trades)
+    );
+    for m in report.bad_samples().iter().take(5) {
+        println!("  skipped: {m}");
+    }
+    for m in summary.rejections.iter().take(5) {
+        println!("  rejected: {m}");
+    }
+    if let Some(st) = &store {
+        println!(
+            "stored {} trades, {} candles, {} indicator values, {} alerts in {}",
+            st.trades,
+            st.candles,
+            st.indicator_values,
+            st.alerts,
+            db.display()
+        );
+        if let Some((_, info, sym)) = plan.first() {
+            let iv = kline_interval(info.kind).map_or("1m".to_string(), |i| i.to_string());
+            println!(
+                "export with: tickwatch export --db {} --symbol {sym} --interval {iv}",
+                db.display()
+            );
+        }
+        if let Some(e) = &st.last_error {
+            anyhow::bail!("the database failed during the replay: {e}");
+        }
+    }
+    source_result
+}
+
+fn kline_interval(kind: DumpKind) -> Option<Interval> {
+    match kind {
+        DumpKind::Klines(i) => Some(i),
+        DumpKind::Trades | DumpKind::AggTrades => None,
+    }
+}

@@ -1,0 +1,108 @@
+//! Command line: every command and flag, with help that explains it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tickwatch",
+    version,
+    about = "A real-time trading monitor for the terminal: live prices, candles, indicators, anomaly alerts, SQLite history.",
+    long_about = "A real-time trading monitor for the terminal.\n\n\
+        With no command it opens the monitor on the sources in the config file \
+        (--config, else ./config.toml, else the platform config directory, else built-in \
+        defaults). `--demo` runs it on the built-in market simulator with no network and no config.\n\n\
+        Exit codes: 0 success, 2 usage or config error, 1 any other failure."
+)]
+pub struct Cli {
+    /// Run the monitor on the built-in market simulator (no network, no config needed;
+    /// data goes to its own demo database, never the live history).
+    #[arg(long)]
+    pub demo: bool,
+
+    /// Config file (default: ./config.toml, else the platform config directory).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// SQLite database file for this command (default: the platform data directory;
+    /// the demo and replays use their own files there).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Log file (default: tickwatch.log in the platform data directory). Logs never go to the
+    /// screen the monitor owns.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replay Binance public-data dumps (data.binance.vision: trades, aggTrades, klines; .csv
+    /// or .zip) through the same pipeline.
+    Replay(ReplayArgs),
+    /// Run headless: sources to the database and alerts, with a one-line stats log on stderr.
+    /// Stops cleanly (everything flushed) on Ctrl-C / SIGTERM.
+    Record,
+    /// Print closed candles with their indicator values from the database.
+    Export(ExportArgs),
+    /// Check a config file; a mistake is printed with its line and column (exit code 2).
+    CheckConfig {
+        /// The file to check (default: the one the monitor would use).
+        path: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Dump files, replayed one after another in the order given.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Replay speed: 1 (real time), a factor like 10x or 100x, or max
+    /// (default: max with --headless, 10x on screen).
+    #[arg(long)]
+    pub speed: Option<String>,
+    /// Symbol to use instead of the one in the file name.
+    #[arg(long)]
+    pub symbol: Option<String>,
+    /// No screen: print progress to stderr and a summary (rows, rows/s, candles, alerts) at the end.
+    #[arg(long)]
+    pub headless: bool,
+    /// Skip malformed rows (they are counted and reported) instead of stopping at the first.
+    #[arg(long)]
+    pub skip_bad: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Symbol, e.g. BTCUSDT.
+    #[arg(long)]
+    pub symbol: String,
+    /// Candle interval: 1s, 1m, 5m, 15m, 1h, 4h or 1d.
+    #[arg(long, default_value = "1m")]
+    pub interval: String,
+    /// Venue (binance, binance-futures, coinbase, alphavantage, sim); needed only when the
+    /// symbol exists at several.
+    #[arg(long)]
+    pub venue: Option<String>,
+    /// First candle open time: ISO 8601 (2025-03-01T00:00:00Z), a date (2025-03-01) or ms since epoch.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Last candle open time (inclusive), same forms as --from.
+    #[arg(long)]
+    pub to: Option<String>,
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: Format,
+    /// Write to this file instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}

@@ -1,0 +1,405 @@
+//! config.toml: serde types with defaults for every field, validation, and errors that name the
+//! line and column of the mistake.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::alerts::AlertRule;
+use crate::alerts::rules::RuleConfig;
+use crate::domain::Interval;
+use crate::engine::EngineConfig;
+use crate::indicators::IndicatorSpec;
+use crate::sources::sim::SimConfig;
+
+/// The whole file. Every field is optional; unknown keys are errors (a typo must not be ignored).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Which sources the monitor and `record` run: "sim" (more venues arrive with live feeds).
+    pub sources: Vec<String>,
+    pub ui: UiSection,
+    pub engine: EngineSection,
+    pub storage: StorageSection,
+    pub sim: SimConfig,
+    pub notify: NotifySection,
+    pub log: LogSection,
+    /// `[[alerts]]` rules.
+    pub alerts: Vec<RuleConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiSection {
+    /// Frame-rate cap.
+    pub fps: f64,
+    /// A symbol or source with no data for this long is shown as stale.
+    pub stale_after_secs: u64,
+    /// The interval shown at start.
+    pub interval: String,
+}
+
+impl Default for UiSection {
+    fn default() -> Self {
+        UiSection {
+            fps: 30.0,
+            stale_after_secs: 15,
+            interval: "1m".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSection {
+    /// Indicators computed on every closed candle: sma20, ema20, rsi14, bb20 (or bb20_2.5),
+    /// macd (or macd12_26_9), z (or z100).
+    pub indicators: Vec<String>,
+    pub candle_capacity: usize,
+    pub tick_capacity: usize,
+    /// Capacity of the ring between sources and engine, in batches.
+    pub ring_capacity: usize,
+    pub tick_z_span: usize,
+    pub tick_z_warmup: usize,
+}
+
+impl Default for EngineSection {
+    fn default() -> Self {
+        let d = EngineConfig::default();
+        EngineSection {
+            indicators: IndicatorSpec::default_set()
+                .iter()
+                .map(IndicatorSpec::label)
+                .collect(),
+            candle_capacity: d.candle_capacity,
+            tick_capacity: d.tick_capacity,
+            ring_capacity: 1_024,
+            tick_z_span: d.tick_z_span,
+            tick_z_warmup: d.tick_z_warmup,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSection {
+    /// Database file; default: the platform data directory. `--db` overrides it.
+    pub db: Option<PathBuf>,
+    /// Store every trade (candles, indicators and alerts are always stored).
+    pub persist_trades: bool,
+    /// Rows the monitor may queue in memory while the disk is slow before dropping (counted).
+    pub max_pending_rows: u64,
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        StorageSection {
+            db: None,
+            persist_trades: true,
+            max_pending_rows: 2_000_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifySection {
+    /// Desktop notifications through the session's notification service.
+    pub desktop: bool,
+    pub desktop_timeout_secs: u64,
+}
+
+impl Default for NotifySection {
+    fn default() -> Self {
+        NotifySection {
+            desktop: true,
+            desktop_timeout_secs: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    /// Log file; default: tickwatch.log in the platform data directory.
+    pub file: Option<PathBuf>,
+    /// error, warn, info, debug or trace (or a tracing filter like "tickwatch=debug").
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection {
+            file: None,
+            level: "info".into(),
+        }
+    }
+}
+
+/// A configuration mistake, with where it is.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}{}: {message}", path.display(), location.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+pub struct ConfigError {
+    pub path: PathBuf,
+    /// 1-based line and column.
+    pub location: Option<(usize, usize)>,
+    pub message: String,
+}
+
+/// The validated settings every command uses.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: Config,
+    /// Where it came from (None: built-in defaults).
+    pub path: Option<PathBuf>,
+    pub engine: EngineConfig,
+    pub interval: Interval,
+    pub frame: Duration,
+    pub stale_after: Duration,
+}
+
+pub const KNOWN_SOURCES: [&str; 1] = ["sim"];
+
+impl Config {
+    /// Parses and validates `text` (read from `path`, used in messages).
+    pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            location: e.span().map(|s| line_col(text, s.start)),
+            message: e.message().trim().to_string(),
+        })?;
+        config.validate(Some(text), path)
+    }
+
+    /// Built-in defaults (no file).
+    pub fn defaults() -> Settings {
+        let cfg = Config {
+            sources: vec!["sim".into()],
+            ..Config::default()
+        };
+        match cfg.validate(None, Path::new("<defaults>")) {
+            Ok(s) => s,
+            // The defaults are checked by a unit test; this cannot happen.
+            Err(e) => panic!("built-in defaults are invalid: {e}"),
+        }
+    }
+
+    /// Validates settings built in code (no file text to point into).
+    pub fn into_settings(self, origin: &Path) -> Result<Settings, ConfigError> {
+        self.validate(None, origin)
+    }
+
+    fn validate(self, text: Option<&str>, path: &Path) -> Result<Settings, ConfigError> {
+        let err = |section: Option<&str>, key: &str, message: String| ConfigError {
+            path: path.to_path_buf(),
+            location: text.and_then(|t| locate(t, section, key)),
+            message,
+        };
+        for s in &self.sources {
+            if !KNOWN_SOURCES.contains(&s.as_str()) {
+                return Err(err(
+                    None,
+                    "sources",
+                    format!(
+                        "unknown source {s:?}; available: {}",
+                        KNOWN_SOURCES.join(", ")
+                    ),
+                ));
+            }
+        }
+        let ui = &self.ui;
+        if !(ui.fps.is_finite() && (1.0..=240.0).contains(&ui.fps)) {
+            return Err(err(
+                Some("ui"),
+                "fps",
+                format!("fps = {} must be between 1 and 240", ui.fps),
+            ));
+        }
+        if ui.stale_after_secs == 0 {
+            return Err(err(
+                Some("ui"),
+                "stale_after_secs",
+                "stale_after_secs must be at least 1".into(),
+            ));
+        }
+        let interval = ui
+            .interval
+            .parse::<Interval>()
+            .map_err(|e| err(Some("ui"), "interval", e))?;
+        let e = &self.engine;
+        let mut indicators = Vec::new();
+        for s in &e.indicators {
+            indicators.push(
+                IndicatorSpec::parse(s)
+                    .map_err(|x| err(Some("engine"), "indicators", x.to_string()))?,
+            );
+        }
+        for (key, v, min, max) in [
+            ("candle_capacity", e.candle_capacity, 10, 1_000_000),
+            ("tick_capacity", e.tick_capacity, 1, 1_000_000),
+            ("ring_capacity", e.ring_capacity, 1, 1_000_000),
+            ("tick_z_span", e.tick_z_span, 2, 1_000_000),
+            ("tick_z_warmup", e.tick_z_warmup, 1, 1_000_000),
+        ] {
+            if !(min..=max).contains(&v) {
+                return Err(err(
+                    Some("engine"),
+                    key,
+                    format!("{key} = {v} must be between {min} and {max}"),
+                ));
+            }
+        }
+        if let Err(m) = self.sim.validate() {
+            return Err(err(Some("sim"), first_word_key(&m), m.clone()));
+        }
+        let mut rules: Vec<AlertRule> = Vec::new();
+        for r in &self.alerts {
+            rules.push(
+                r.build()
+                    .map_err(|x| err(Some("alerts"), "kind", x.to_string()))?,
+            );
+        }
+        let engine = EngineConfig {
+            indicators,
+            candle_capacity: e.candle_capacity,
+            tick_capacity: e.tick_capacity,
+            tick_z_span: e.tick_z_span,
+            tick_z_warmup: e.tick_z_warmup,
+            persist_trades: self.storage.persist_trades,
+            rules,
+            ..EngineConfig::default()
+        };
+        Ok(Settings {
+            frame: Duration::from_secs_f64(1.0 / ui.fps),
+            stale_after: Duration::from_secs(ui.stale_after_secs),
+            interval,
+            engine,
+            path: Some(path.to_path_buf()),
+            config: self,
+        })
+    }
+}
+
+fn first_word_key(msg: &str) -> &str {
+    // messages from SimConfig::validate start with "[sim] key ..."
+    msg.strip_prefix("[sim] ")
+        .and_then(|m| m.split_whitespace().next())
+        .unwrap_or("")
+}
+
+/// Finds the config file: `explicit`, else ./config.toml, else the platform config directory.
+pub fn find(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_path_buf());
+    }
+    let local = PathBuf::from("config.toml");
+    if local.is_file() {
+        return Some(local);
+    }
+    directories::ProjectDirs::from("", "", "tickwatch")
+        .map(|d| d.config_dir().join("config.toml"))
+        .filter(|p| p.is_file())
+}
+
+/// Loads the settings: the found file, or built-in defaults when there is none.
+pub fn load(explicit: Option<&Path>) -> Result<Settings, ConfigError> {
+    match find(explicit) {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError {
+                path: path.clone(),
+                location: None,
+                message: format!("cannot read the config file: {e}"),
+            })?;
+            Config::parse(&text, &path)
+        }
+        None => Ok(Config::defaults()),
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Line and column of `key = ...` inside `[section]` (or at the top level), for errors found
+/// after parsing.
+fn locate(text: &str, section: Option<&str>, key: &str) -> Option<(usize, usize)> {
+    let mut current: Option<String> = None;
+    for (n, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if let Some(h) = t.strip_prefix('[') {
+            let name = h
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim();
+            current = Some(name.to_string());
+            continue;
+        }
+        if current.as_deref() == section
+            && let Some(rest) = t.strip_prefix(key)
+            && rest.trim_start().starts_with('=')
+        {
+            return Some((n + 1, line.len() - t.len() + 1));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings, ConfigError> {
+        Config::parse(text, Path::new("config.toml"))
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let s = Config::defaults();
+        assert_eq!(s.interval, Interval::M1);
+        assert_eq!(s.frame, Duration::from_secs_f64(1.0 / 30.0));
+        assert_eq!(s.engine.indicators, IndicatorSpec::default_set());
+        assert!(parse("").is_ok());
+    }
+
+    #[test]
+    fn fps_is_converted_to_a_period_once() {
+        let s = parse("[ui]\nfps = 10\n").unwrap();
+        assert_eq!(s.frame, Duration::from_millis(100));
+    }
+
+    #[test]
+    fn syntax_errors_and_unknown_keys_have_line_and_column() {
+        let e = parse("[ui]\nfps = 30\nfsp = 3\n").unwrap_err();
+        assert_eq!(e.location, Some((3, 1)), "{e}");
+        assert!(e.message.contains("fsp"), "{e}");
+        let e = parse("[ui]\nfps = \"fast\"\n").unwrap_err();
+        assert_eq!(e.location.map(|l| l.0), Some(2), "{e}");
+        let e = parse("sources = [\"sim\"\n").unwrap_err();
+        assert!(e.location.is_some(), "{e}");
+    }
+
+    #[test]
+    fn invalid_values_point_at_their_line() {
+        let e = parse("[ui]\ninterval = \"1m\"\n\n[engine]\nindicators = [\"sma20\", \"wma9\"]\n")
+            .unwrap_err();
+        assert_eq!(e.location, Some((5, 1)), "{e}");
+        assert!(e.to_string().starts_with("config.toml:5:1: "), "{e}");
+        let e = parse("[ui]\n  fps = 0\n").unwrap_err();
+        assert_eq!(e.location, Some((2, 3)));
+        let e = parse("[ui]\ninterval = \"2m\"\n").unwrap_err();
+        assert!(e.message.contains("unknown interval"), "{e}");
+        let e = parse("sources = [\"kraken\"]\n").unwrap_err();
+        assert!(e.message.contains("unknown source"), "{e}");
+        let e = parse("[sim]\nrate = -5\n").unwrap_err();
+        assert_eq!(e.location, Some((2, 1)), "{e}");
+        let e = parse("[[alerts]]\nkind = \"rsi_above\"\nvalue = 700\n").unwrap_err();
+        assert!(e.message.contains("between 0 and 100"), "{e}");
+        assert_eq!(e.location, Some((2, 1)));
+    }
+}

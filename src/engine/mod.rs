@@ -1,0 +1,280 @@
+//! The engine: the single owner of market state. Plain synchronous Rust: it takes normalized
+//! events, aggregates candles for every interval, updates indicators and anomaly scores,
+//! evaluates alert rules, and hands what must be persisted to the caller in a [`StoreBatch`].
+
+mod ring;
+pub mod runner;
+mod series;
+mod symbol;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use ring::Ring;
+pub use series::ClosedBar;
+use symbol::{SymbolState, Templates};
+
+use crate::alerts::AlertRule;
+use crate::domain::{EventKind, Interval, MarketEvent, VenueSymbol};
+use crate::indicators::{IndicatorError, IndicatorSet, IndicatorSpec, ReturnZScore, VolumeSpike};
+use crate::pipeline::PipelineStats;
+use crate::store::StoreBatch;
+use crate::view::{ChartCandle, ChartView, ViewSnapshot, WatchRow};
+
+/// Sizes and parameters of the engine. Every ring is fixed-capacity: memory is bounded.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub indicators: Vec<IndicatorSpec>,
+    /// Closed candles kept in memory per symbol and interval.
+    pub candle_capacity: usize,
+    /// Recent trades kept in memory per symbol.
+    pub tick_capacity: usize,
+    /// Empty periods longer than this many candles are not filled with flat candles.
+    pub max_gap_fill: usize,
+    /// EW span and warm-up of the per-trade return z-score.
+    pub tick_z_span: usize,
+    pub tick_z_warmup: usize,
+    /// EW span and warm-up of the per-candle volume-spike score.
+    pub volume_span: usize,
+    pub volume_warmup: usize,
+    /// Persist every trade (off: only candles, indicators and alerts are written).
+    pub persist_trades: bool,
+    pub rules: Vec<AlertRule>,
+    /// Symbols to show first, in this order (the rest follow as they appear).
+    pub watchlist: Vec<VenueSymbol>,
+    /// Closed candles sent to the chart in each snapshot.
+    pub chart_candles: usize,
+    /// Where a fired alert counts as delivered the moment it fires ("tui" when a screen shows
+    /// it, empty when headless).
+    pub alert_delivered: String,
+    /// Alerts are not raised for data that arrived this much later than it happened (history
+    /// played at start, REST backfill): a person is told about now, not about an hour ago.
+    /// None: always raise (replays).
+    pub alert_max_lag_ms: Option<crate::domain::TsMs>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            indicators: IndicatorSpec::default_set(),
+            candle_capacity: 1_000,
+            tick_capacity: 1_024,
+            max_gap_fill: 1_440,
+            tick_z_span: 200,
+            tick_z_warmup: 50,
+            volume_span: 50,
+            volume_warmup: 20,
+            persist_trades: true,
+            rules: Vec::new(),
+            watchlist: Vec::new(),
+            chart_candles: 600,
+            alert_delivered: String::new(),
+            alert_max_lag_ms: None,
+        }
+    }
+}
+
+/// Why an event was not applied.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{key}: rejected event: {reason}")]
+pub struct Rejected {
+    pub key: VenueSymbol,
+    pub reason: String,
+}
+
+pub struct Engine {
+    cfg: EngineConfig,
+    template: Templates,
+    symbols: Vec<SymbolState>,
+    index: HashMap<VenueSymbol, usize>,
+    last_hit: Option<(VenueSymbol, usize)>,
+    stats: Arc<PipelineStats>,
+    alerts: Ring<crate::store::AlertRecord>,
+}
+
+impl Engine {
+    pub fn new(cfg: EngineConfig, stats: Arc<PipelineStats>) -> Result<Engine, IndicatorError> {
+        let template = Templates {
+            indicators: IndicatorSet::new(&cfg.indicators)?,
+            volume: VolumeSpike::new(cfg.volume_span, cfg.volume_warmup)?,
+            tick_z: ReturnZScore::new(cfg.tick_z_span, cfg.tick_z_warmup)?,
+        };
+        let mut engine = Engine {
+            template,
+            symbols: Vec::new(),
+            index: HashMap::new(),
+            last_hit: None,
+            stats,
+            alerts: Ring::new(crate::view::ViewSnapshot::MAX_ALERTS),
+            cfg,
+        };
+        for key in engine.cfg.watchlist.clone() {
+            engine.slot(key);
+        }
+        Ok(engine)
+    }
+
+    pub fn columns(&self) -> Arc<[String]> {
+        self.template.indicators.columns()
+    }
+
+    pub fn stats(&self) -> &Arc<PipelineStats> {
+        &self.stats
+    }
+
+    fn slot(&mut self, key: VenueSymbol) -> usize {
+        if let Some((k, i)) = self.last_hit
+            && k == key
+        {
+            return i;
+        }
+        let i = match self.index.get(&key) {
+            Some(&i) => i,
+            None => {
+                self.symbols
+                    .push(SymbolState::new(key, &self.cfg, &self.template));
+                self.index.insert(key, self.symbols.len() - 1);
+                self.symbols.len() - 1
+            }
+        };
+        self.last_hit = Some((key, i));
+        i
+    }
+
+    /// Applies one event. Invalid events are rejected (and counted), never folded in.
+    pub fn apply(&mut self, ev: &MarketEvent, out: &mut StoreBatch) -> Result<(), Rejected> {
+        if let Err(reason) = ev.validate() {
+            PipelineStats::add(&self.stats.rejected, 1);
+            return Err(Rejected {
+                key: ev.key(),
+                reason,
+            });
+        }
+        let i = self.slot(ev.key());
+        let state = &mut self.symbols[i];
+        let fired_before = out.alerts.len();
+        let effects = match ev.kind {
+            EventKind::Trade(t) => state.on_trade(ev.exch_ms, ev.recv_ms, t, &self.cfg, out),
+            EventKind::Candle {
+                interval,
+                candle,
+                closed,
+            } => state.on_candle(ev.recv_ms, interval, candle, closed, &self.cfg, out),
+            EventKind::Quote(q) => {
+                state.on_quote(ev.exch_ms, ev.recv_ms, q);
+                Default::default()
+            }
+            EventKind::Stats24h(s) => {
+                state.on_stats(ev.exch_ms, ev.recv_ms, s);
+                Default::default()
+            }
+        };
+        if effects.late > 0 {
+            PipelineStats::add(&self.stats.late_trades, effects.late);
+        }
+        if effects.gaps > 0 {
+            PipelineStats::add(&self.stats.candle_gaps, effects.gaps);
+        }
+        for a in &out.alerts[fired_before..] {
+            self.alerts.push(a.clone());
+            PipelineStats::add(&self.stats.alerts_fired, 1);
+        }
+        Ok(())
+    }
+
+    /// Keys of every symbol seen, in watchlist order.
+    pub fn keys(&self) -> Vec<VenueSymbol> {
+        self.symbols.iter().map(|s| s.key).collect()
+    }
+
+    /// Closed candles of one series, oldest first (tests, export of in-memory data).
+    pub fn closed(&self, key: VenueSymbol, interval: Interval) -> Option<&Ring<ClosedBar>> {
+        self.index
+            .get(&key)
+            .map(|&i| &self.symbols[i].series[interval.index()].closed)
+    }
+
+    /// The in-progress candle of one series.
+    pub fn current(&self, key: VenueSymbol, interval: Interval) -> Option<crate::domain::Candle> {
+        self.index
+            .get(&key)
+            .and_then(|&i| self.symbols[i].series[interval.index()].current)
+    }
+
+    /// Last trade z-score and price of a symbol.
+    pub fn last(&self, key: VenueSymbol) -> Option<(Option<f64>, Option<f64>)> {
+        self.index
+            .get(&key)
+            .map(|&i| (self.symbols[i].last_price, self.symbols[i].last_z))
+    }
+
+    /// Builds what the screen shows for `interval`, with the chart of `focus` (or the first symbol).
+    pub fn snapshot(
+        &self,
+        focus: Option<VenueSymbol>,
+        interval: Interval,
+        version: u64,
+    ) -> ViewSnapshot {
+        let columns = self.template.indicators.columns();
+        let rsi_col = columns.iter().position(|c| c.starts_with("rsi"));
+        let rows = self
+            .symbols
+            .iter()
+            .map(|s| {
+                let series = &s.series[interval.index()];
+                let rsi = rsi_col.and_then(|c| series.closed.last().and_then(|b| b.values[c]));
+                let (change_pct, volume) = s.change_and_volume();
+                WatchRow {
+                    key: s.key,
+                    last: s.last_price,
+                    change_pct,
+                    volume,
+                    rsi,
+                    z: s.last_z,
+                    spark: series.closed.tail(40).map(|b| b.candle.close).collect(),
+                    last_recv_ms: s.last_recv_ms,
+                    last_exch_ms: s.last_exch_ms,
+                }
+            })
+            .collect();
+        let focus = focus
+            .filter(|k| self.index.contains_key(k))
+            .or_else(|| self.symbols.first().map(|s| s.key));
+        let chart = focus.and_then(|key| self.index.get(&key)).map(|&i| {
+            let s = &self.symbols[i];
+            let series = &s.series[interval.index()];
+            let mut candles: Vec<ChartCandle> = series
+                .closed
+                .tail(self.cfg.chart_candles)
+                .map(|b| ChartCandle {
+                    candle: b.candle,
+                    values: b.values.clone(),
+                    closed: true,
+                })
+                .collect();
+            if let Some(c) = series.current {
+                candles.push(ChartCandle {
+                    candle: c,
+                    values: vec![None; columns.len()].into_boxed_slice(),
+                    closed: false,
+                });
+            }
+            ChartView {
+                key: s.key,
+                interval,
+                columns: columns.clone(),
+                candles,
+            }
+        });
+        ViewSnapshot {
+            version,
+            rows,
+            chart,
+            interval: Some(interval),
+            alerts: self.alerts.iter().rev().cloned().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,248 @@
+//! The engine thread: drains the ring, applies events, hands batches to the storage thread,
+//! fired alerts to the notifiers, and publishes a view snapshot at most once per frame.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use super::Engine;
+use crate::domain::{Interval, VenueSymbol};
+use crate::pipeline::{Ingest, PipelineStats};
+use crate::store::{AlertRecord, StoreBatch, StoreSender};
+use crate::view::{EngineCtl, SnapshotSlot};
+
+/// What to do when the storage thread cannot keep up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorePolicy {
+    /// Wait for it. Only for inputs that can pause without loss (replay): then the database is
+    /// always a gap-free prefix of the input.
+    Block,
+    /// Keep up to `max_rows` rows queued in memory, then drop the oldest queued batch and count
+    /// it (`store_dropped`). For live data, which must not stall behind the disk.
+    Spill { max_rows: u64 },
+}
+
+/// Where the engine's output goes.
+pub struct Outputs {
+    pub store: Option<(StoreSender, StorePolicy)>,
+    pub view: Option<SnapshotSlot>,
+    pub alerts: Option<flume::Sender<AlertRecord>>,
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunSummary {
+    pub events: u64,
+    pub rejected: u64,
+    pub candles_closed: u64,
+    pub alerts: u64,
+    /// The first few rejection messages, for the user.
+    pub rejections: Vec<String>,
+}
+
+pub struct Runner {
+    pub engine: Engine,
+    pub ingest: flume::Receiver<Ingest>,
+    pub ctl: flume::Receiver<EngineCtl>,
+    pub outputs: Outputs,
+    /// Snapshot period (the UI's frame cap).
+    pub frame: Duration,
+    /// Stop once this many sources have reported `Finished` (None: run until the ring closes).
+    pub stop_after_finished: Option<usize>,
+}
+
+enum Got {
+    Ingest(Result<Ingest, flume::RecvError>),
+    Ctl(Result<EngineCtl, flume::RecvError>),
+}
+
+const FLUSH_ROWS: u64 = 8_192;
+const FLUSH_EVERY: Duration = Duration::from_millis(25);
+
+impl Runner {
+    /// Runs until every source is done or gone. Returns a summary.
+    pub fn run(mut self) -> RunSummary {
+        let stats = self.engine.stats().clone();
+        let mut summary = RunSummary::default();
+        let mut batch = StoreBatch::default();
+        let mut spill: VecDeque<StoreBatch> = VecDeque::new();
+        let mut focus: Option<VenueSymbol> = None;
+        let mut interval = Interval::M1;
+        let mut version = 0u64;
+        let mut dirty = true;
+        let mut next_frame = Instant::now();
+        let mut last_flush = Instant::now();
+        let mut finished = 0usize;
+        let mut ctl_open = true;
+
+        loop {
+            // Wait for input; when the view is dirty, only until the next frame is due.
+            let mut sel = flume::Selector::new().recv(&self.ingest, Got::Ingest);
+            if ctl_open {
+                sel = sel.recv(&self.ctl, Got::Ctl);
+            }
+            let due_flush = !batch.is_empty() || !spill.is_empty();
+            let wake = match (dirty && self.outputs.view.is_some(), due_flush) {
+                (true, _) => Some(next_frame.min(last_flush + FLUSH_EVERY)),
+                (false, true) => Some(last_flush + FLUSH_EVERY),
+                (false, false) => None,
+            };
+            let got = match wake {
+                Some(t) => sel.wait_deadline(t).ok(),
+                None => Some(sel.wait()),
+            };
+            let mut closed = false;
+            let mut handle =
+                |msg: Ingest, batch: &mut StoreBatch, summary: &mut RunSummary| match msg {
+                    Ingest::Events(events) => {
+                        for ev in &events {
+                            if let Err(e) = self.engine.apply(ev, batch) {
+                                summary.rejected += 1;
+                                if summary.rejections.len() < 20 {
+                                    summary.rejections.push(e.to_string());
+                                }
+                                if summary.rejected <= 5 || summary.rejected.is_power_of_two() {
+                                    tracing::warn!("{e} ({} rejected so far)", summary.rejected);
+                                }
+                            }
+                        }
+                        summary.events += events.len() as u64;
+                        PipelineStats::add(&stats.events_processed, events.len() as u64);
+                        false
+                    }
+                    Ingest::Finished(name) => {
+                        tracing::info!(source = %name, "source finished");
+                        true
+                    }
+                };
+            match got {
+                Some(Got::Ingest(Ok(msg))) => {
+                    finished += usize::from(handle(msg, &mut batch, &mut summary));
+                    // Drain what is already queued before doing anything else (bounded, so
+                    // flushing and frames still happen under a flood).
+                    for _ in 0..64 {
+                        match self.ingest.try_recv() {
+                            Ok(msg) => {
+                                finished += usize::from(handle(msg, &mut batch, &mut summary))
+                            }
+                            Err(_) => break,
+                        }
+                        if batch.rows() >= FLUSH_ROWS {
+                            break;
+                        }
+                    }
+                    dirty = true;
+                }
+                Some(Got::Ingest(Err(_))) => closed = true,
+                Some(Got::Ctl(Ok(EngineCtl::Focus { key, interval: iv }))) => {
+                    focus = key;
+                    interval = iv;
+                    dirty = true;
+                    next_frame = Instant::now();
+                }
+                Some(Got::Ctl(Err(_))) => ctl_open = false,
+                None => {}
+            }
+            summary.candles_closed += batch.candles.len() as u64;
+            summary.alerts += batch.alerts.len() as u64;
+            if let Some(tx) = &self.outputs.alerts {
+                for a in &batch.alerts {
+                    if tx.try_send(a.clone()).is_err() {
+                        PipelineStats::add(&stats.deliveries_failed, 1);
+                        tracing::warn!("notifier queue full: alert {} not delivered", a.alert_id);
+                    }
+                }
+            }
+            let done = closed || self.stop_after_finished.is_some_and(|n| finished >= n);
+            if !batch.is_empty() || !spill.is_empty() {
+                if done || batch.rows() >= FLUSH_ROWS || last_flush.elapsed() >= FLUSH_EVERY {
+                    self.flush(&mut batch, &mut spill, &stats);
+                    last_flush = Instant::now();
+                }
+            } else {
+                // alerts and candles were counted above; nothing to store
+                batch = StoreBatch::default();
+            }
+            if let Some(slot) = &self.outputs.view
+                && dirty
+                && (done || Instant::now() >= next_frame)
+            {
+                version += 1;
+                slot.publish(self.engine.snapshot(focus, interval, version));
+                dirty = false;
+                next_frame = Instant::now() + self.frame;
+            }
+            if done {
+                // Push whatever is still spilled; at shutdown waiting is right.
+                if let Some((tx, _)) = &self.outputs.store {
+                    while let Some(b) = spill.pop_front() {
+                        let rows = b.rows();
+                        if tx.send_blocking(b).is_err() {
+                            PipelineStats::add(&stats.store_dropped, rows);
+                        }
+                    }
+                }
+                break;
+            }
+        }
+        summary
+    }
+
+    fn flush(
+        &self,
+        batch: &mut StoreBatch,
+        spill: &mut VecDeque<StoreBatch>,
+        stats: &PipelineStats,
+    ) {
+        let b = std::mem::take(batch);
+        let Some((tx, policy)) = &self.outputs.store else {
+            return;
+        };
+        match *policy {
+            StorePolicy::Block => {
+                let rows = b.rows();
+                if tx.send_blocking(b).is_err() {
+                    PipelineStats::add(&stats.store_dropped, rows);
+                }
+            }
+            StorePolicy::Spill { max_rows } => {
+                spill.push_back(b);
+                while let Some(front) = spill.pop_front() {
+                    match tx.try_send(front) {
+                        Ok(()) => {}
+                        Err(back) => {
+                            spill.push_front(back);
+                            break;
+                        }
+                    }
+                }
+                let mut queued: u64 = spill.iter().map(StoreBatch::rows).sum();
+                while queued > max_rows {
+                    let Some(old) = spill.pop_front() else { break };
+                    queued -= old.rows();
+                    PipelineStats::add(&stats.store_dropped, old.rows());
+                    tracing::error!(
+                        "storage is {queued} rows behind: dropped a batch of {} rows (trades {}, candles {})",
+                        old.rows(),
+                        old.trades.len(),
+                        old.candles.len()
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Alerts fired, handed to the notifier; exposed for wiring.
+pub type AlertTx = flume::Sender<AlertRecord>;
+
+/// Convenience for tests and headless commands: an engine with no screen.
+pub fn headless_outputs(
+    store: Option<(StoreSender, StorePolicy)>,
+    alerts: Option<AlertTx>,
+) -> Outputs {
+    Outputs {
+        store,
+        view: None,
+        alerts,
+    }
+}

@@ -1,0 +1,408 @@
+//! Per-symbol bookkeeping that keeps the trade stream whole: drops duplicates (rollover overlap,
+//! replays), notices holes (reconnects, dropped batches) and holds a symbol's live events back
+//! while its hole is filled from REST, so that everything goes out in order and exactly once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::backfill::{FillDone, FillRequest, candle_event, trade_event};
+use crate::domain::{EventKind, Interval, MarketEvent, Symbol, TsMs};
+
+/// Live events held per symbol while a fill runs; beyond this the oldest are let go and the hole
+/// they leave is filled by the next fill.
+const MAX_HELD: usize = 200_000;
+
+#[derive(Debug, Default)]
+struct SymState {
+    /// Highest trade id handed to the sink in a batch that got through.
+    emitted: Option<u64>,
+    /// Highest trade id put into an outgoing batch (== emitted unless a send is pending/dropped).
+    accepted: Option<u64>,
+    /// Open time of the newest closed 1m candle seen.
+    last_closed: Option<TsMs>,
+    /// Whether the start-up candle backfill was requested.
+    warmed: bool,
+    filling: Option<Filling>,
+}
+
+#[derive(Debug)]
+struct Filling {
+    held: Vec<MarketEvent>,
+    stop_at: Arc<AtomicU64>,
+}
+
+/// What a finished fill produced.
+#[derive(Debug, Default)]
+pub(crate) struct FillOutcome {
+    /// Another fill is needed (the hole was larger than one fill fetches).
+    pub next: Option<FillRequest>,
+    /// Trades that are lost for good (REST failed or had nothing), with the reason.
+    pub lost: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct GapTracker {
+    syms: HashMap<Symbol, SymState>,
+    /// Trade ids are aggregate ids, which REST can fill (`@trade` ids cannot be).
+    agg: bool,
+    /// Candles are streamed, so candle holes are worth filling after a reconnect.
+    klines: bool,
+    /// 1m candles to fetch at start.
+    warm_candles: usize,
+    /// Trades known to be missing (could not be filled).
+    pub missing: u64,
+    /// Duplicate trades dropped.
+    pub duplicates: u64,
+}
+
+impl GapTracker {
+    pub fn new(symbols: &[Symbol], agg: bool, klines: bool, warm_candles: usize) -> Self {
+        GapTracker {
+            syms: symbols.iter().map(|s| (*s, SymState::default())).collect(),
+            agg,
+            klines,
+            warm_candles,
+            missing: 0,
+            duplicates: 0,
+        }
+    }
+
+    pub fn symbols(&self) -> Vec<Symbol> {
+        let mut v: Vec<Symbol> = self.syms.keys().copied().collect();
+        v.sort();
+        v
+    }
+
+    pub fn remove(&mut self, symbol: Symbol) {
+        self.syms.remove(&symbol);
+    }
+
+    /// A connection is up: what each symbol needs fetched (start-up candles, or the trades and
+    /// candles missed while disconnected).
+    pub fn on_connected(&mut self, now: TsMs) -> Vec<FillRequest> {
+        let mut out = Vec::new();
+        for (sym, st) in self.syms.iter_mut() {
+            if st.filling.is_some() {
+                continue;
+            }
+            let trades_from = if self.agg {
+                st.accepted.map(|a| a + 1)
+            } else {
+                None
+            };
+            let klines_from = match st.last_closed {
+                Some(t) if self.klines => Some(t + Interval::M1.ms()),
+                None if !st.warmed && self.warm_candles > 0 => {
+                    Some(now - self.warm_candles as TsMs * Interval::M1.ms())
+                }
+                _ => None,
+            };
+            st.warmed = true;
+            if trades_from.is_none() && klines_from.is_none() {
+                continue;
+            }
+            out.push(start_fill(*sym, st, trades_from, klines_from, Vec::new()));
+        }
+        out
+    }
+
+    /// A live event arrived: appends what may go out now to `out`; returns a fill to start when
+    /// it revealed a hole.
+    pub fn on_live(&mut self, ev: MarketEvent, out: &mut Vec<MarketEvent>) -> Option<FillRequest> {
+        let agg = self.agg;
+        let st = self.syms.get_mut(&ev.symbol)?;
+        if let Some(f) = st.filling.as_mut() {
+            if let EventKind::Trade(t) = ev.kind {
+                let _ =
+                    f.stop_at
+                        .compare_exchange(0, t.trade_id, Ordering::Relaxed, Ordering::Relaxed);
+            }
+            if f.held.len() >= MAX_HELD {
+                f.held.remove(0);
+            }
+            f.held.push(ev);
+            return None;
+        }
+        accept(
+            st,
+            ev,
+            out,
+            agg,
+            true,
+            &mut self.missing,
+            &mut self.duplicates,
+        )
+    }
+
+    /// A fill finished: its events, then the held live events, go to `out` in order.
+    pub fn on_fill_done(
+        &mut self,
+        done: FillDone,
+        now: TsMs,
+        out: &mut Vec<MarketEvent>,
+    ) -> FillOutcome {
+        let agg = self.agg;
+        let mut outcome = FillOutcome::default();
+        let Some(st) = self.syms.get_mut(&done.symbol) else {
+            return outcome;
+        };
+        let held = st.filling.take().map(|f| f.held).unwrap_or_default();
+        for c in done.candles {
+            let ev = candle_event(done.symbol, Interval::M1, c, now);
+            if let EventKind::Candle { closed: true, .. } = ev.kind {
+                st.last_closed = st.last_closed.max(Some(c.open_ms));
+            }
+            out.push(ev);
+        }
+        let mut trades = done.trades;
+        trades.sort_by_key(|(_, t)| t.trade_id);
+        let mut progressed = false;
+        for (time, t) in trades {
+            if st.accepted.is_some_and(|a| t.trade_id <= a) {
+                continue;
+            }
+            st.accepted = Some(t.trade_id);
+            progressed = true;
+            out.push(trade_event(done.symbol, time, t, now));
+        }
+        // Fill again only if this one moved forward and did not fail; otherwise the hole is
+        // accepted (and counted) rather than retried forever.
+        let may_refill = progressed && done.error.is_none();
+        let before = self.missing;
+        let mut rest = held.into_iter();
+        for ev in rest.by_ref() {
+            if let Some(req) = accept(
+                st,
+                ev,
+                out,
+                agg,
+                may_refill,
+                &mut self.missing,
+                &mut self.duplicates,
+            ) {
+                // the event that revealed the hole is held by the new fill; keep the rest behind it
+                if let Some(f) = st.filling.as_mut() {
+                    f.held.extend(rest.by_ref());
+                }
+                outcome.next = Some(req);
+                break;
+            }
+        }
+        if self.missing > before || done.error.is_some() {
+            let why = done.error.map_or_else(
+                || "REST returned none of them".to_string(),
+                |e| e.to_string(),
+            );
+            outcome.lost = Some(format!(
+                "{}: {} trades could not be backfilled ({why})",
+                done.symbol,
+                self.missing - before
+            ));
+        }
+        outcome
+    }
+
+    /// Notes the trade ids of a batch before it is sent: `(symbol, highest id)` pairs.
+    pub fn batch_marks(batch: &[MarketEvent]) -> Vec<(Symbol, u64)> {
+        let mut marks: Vec<(Symbol, u64)> = Vec::new();
+        for ev in batch {
+            if let EventKind::Trade(t) = ev.kind {
+                match marks.iter_mut().find(|(s, _)| *s == ev.symbol) {
+                    Some((_, id)) => *id = (*id).max(t.trade_id),
+                    None => marks.push((ev.symbol, t.trade_id)),
+                }
+            }
+        }
+        marks
+    }
+
+    /// The batch got through.
+    pub fn committed(&mut self, marks: &[(Symbol, u64)]) {
+        for (sym, id) in marks {
+            if let Some(st) = self.syms.get_mut(sym) {
+                st.emitted = st.emitted.max(Some(*id));
+            }
+        }
+    }
+
+    /// The batch was dropped by a full ring: its trades count as a hole to fill.
+    pub fn dropped(&mut self, marks: &[(Symbol, u64)]) {
+        for (sym, _) in marks {
+            if let Some(st) = self.syms.get_mut(sym) {
+                st.accepted = st.emitted;
+            }
+        }
+    }
+}
+
+fn start_fill(
+    symbol: Symbol,
+    st: &mut SymState,
+    trades_from: Option<u64>,
+    klines_from: Option<TsMs>,
+    held: Vec<MarketEvent>,
+) -> FillRequest {
+    let first_live = held.iter().find_map(|e| match e.kind {
+        EventKind::Trade(t) => Some(t.trade_id),
+        _ => None,
+    });
+    let stop_at = Arc::new(AtomicU64::new(first_live.unwrap_or(0)));
+    st.filling = Some(Filling {
+        held,
+        stop_at: stop_at.clone(),
+    });
+    FillRequest {
+        symbol,
+        trades_from,
+        klines_from,
+        stop_at,
+    }
+}
+
+/// Passes one live event through de-duplication and hole detection.
+fn accept(
+    st: &mut SymState,
+    ev: MarketEvent,
+    out: &mut Vec<MarketEvent>,
+    agg: bool,
+    may_fill: bool,
+    missing: &mut u64,
+    duplicates: &mut u64,
+) -> Option<FillRequest> {
+    match ev.kind {
+        EventKind::Trade(t) => {
+            let id = t.trade_id;
+            if let Some(a) = st.accepted {
+                if id <= a {
+                    *duplicates += 1;
+                    return None;
+                }
+                if id > a + 1 {
+                    if agg && may_fill {
+                        return Some(start_fill(ev.symbol, st, Some(a + 1), None, vec![ev]));
+                    }
+                    *missing += id - a - 1;
+                }
+            }
+            st.accepted = Some(id);
+        }
+        EventKind::Candle {
+            interval: Interval::M1,
+            candle,
+            closed: true,
+        } => {
+            st.last_closed = st.last_closed.max(Some(candle.open_ms));
+        }
+        _ => {}
+    }
+    out.push(ev);
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Side, TradeTick, Venue};
+
+    fn sym() -> Symbol {
+        Symbol::new("BTCUSDT").unwrap()
+    }
+
+    fn tr(id: u64) -> MarketEvent {
+        trade_event(
+            sym(),
+            1_700_000_000_000,
+            TradeTick {
+                trade_id: id,
+                price: 1.0,
+                qty: 1.0,
+                side: Side::Buy,
+            },
+            1_700_000_000_000,
+        )
+    }
+
+    fn ids(evs: &[MarketEvent]) -> Vec<u64> {
+        evs.iter()
+            .filter_map(|e| match e.kind {
+                EventKind::Trade(t) => Some(t.trade_id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn done(ids: &[u64]) -> FillDone {
+        FillDone {
+            symbol: sym(),
+            trades: ids
+                .iter()
+                .map(|&i| match tr(i).kind {
+                    EventKind::Trade(t) => (1_700_000_000_000, t),
+                    _ => unreachable!(),
+                })
+                .collect(),
+            candles: Vec::new(),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn duplicates_are_dropped_and_holes_held_until_filled() {
+        let mut g = GapTracker::new(&[sym()], true, true, 0);
+        let mut out = Vec::new();
+        assert!(g.on_live(tr(1), &mut out).is_none());
+        assert!(g.on_live(tr(2), &mut out).is_none());
+        assert!(g.on_live(tr(2), &mut out).is_none());
+        let req = g.on_live(tr(5), &mut out).unwrap();
+        assert_eq!(req.trades_from, Some(3));
+        assert_eq!(req.stop_at.load(Ordering::Relaxed), 5);
+        assert!(g.on_live(tr(6), &mut out).is_none());
+        assert_eq!(ids(&out), vec![1, 2]);
+        let o = g.on_fill_done(done(&[3, 4, 5]), 1_700_000_000_000, &mut out);
+        assert!(o.next.is_none() && o.lost.is_none(), "{o:?}");
+        assert_eq!(ids(&out), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!((g.duplicates, g.missing), (2, 0)); // the live 2 and the held 5
+    }
+
+    #[test]
+    fn an_unfillable_hole_is_counted_once_not_retried_forever() {
+        let mut g = GapTracker::new(&[sym()], true, true, 0);
+        let mut out = Vec::new();
+        g.on_live(tr(1), &mut out);
+        g.on_live(tr(10), &mut out).unwrap();
+        let o = g.on_fill_done(done(&[]), 1_700_000_000_000, &mut out);
+        assert!(o.next.is_none());
+        assert!(o.lost.unwrap().contains("8 trades"));
+        assert_eq!(ids(&out), vec![1, 10]);
+    }
+
+    #[test]
+    fn a_dropped_batch_reopens_the_hole_and_reconnect_asks_for_trades_and_candles() {
+        let mut g = GapTracker::new(&[sym()], true, true, 1000);
+        let first = g.on_connected(1_700_000_000_000);
+        assert_eq!(
+            first[0].klines_from,
+            Some(1_700_000_000_000 - 1000 * 60_000)
+        );
+        assert_eq!(first[0].trades_from, None);
+        let mut out = Vec::new();
+        g.on_fill_done(done(&[]), 1_700_000_000_000, &mut out);
+        g.on_live(tr(7), &mut out);
+        g.committed(&GapTracker::batch_marks(&out));
+        out.clear();
+        g.on_live(tr(8), &mut out);
+        g.on_live(tr(9), &mut out);
+        g.dropped(&GapTracker::batch_marks(&out));
+        out.clear();
+        let req = g.on_live(tr(10), &mut out).unwrap();
+        assert_eq!(req.trades_from, Some(8));
+        let o = g.on_fill_done(done(&[8, 9]), 1_700_000_000_000, &mut out);
+        assert!(o.next.is_none());
+        assert_eq!(ids(&out), vec![8, 9, 10]);
+        let again = g.on_connected(1_700_000_000_000);
+        assert_eq!(again[0].trades_from, Some(11));
+        assert_eq!(again[0].klines_from, None); // no closed candle seen yet
+        assert_eq!(out[0].venue, Venue::Binance);
+    }
+}

@@ -1,0 +1,150 @@
+//! Binance spot, the default venue (no API key): trades, 1m candles, 24h statistics and
+//! optionally best bid/ask over WebSocket, with REST backfill so neither trades nor candles go
+//! missing across reconnects.
+//!
+//! - [`wire`]: frame structs and [`parse_frame`](wire::parse_frame)
+//! - [`ws`]: connections, shards, limits, reconnects and the 24 h rollover
+//! - [`rest`]: the REST client (klines, aggTrades, weight and Retry-After)
+//! - [`gaps`] and [`backfill`]: what is missing and fetching it
+
+mod backfill;
+mod config;
+mod gaps;
+pub mod rest;
+pub mod wire;
+mod ws;
+
+#[cfg(test)]
+mod wire_tests;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+
+pub use backfill::backfill;
+pub use config::{BinanceConfig, TradeStream};
+pub use rest::{RestClient, RestError};
+
+use self::ws::{Shared, run_shard};
+use super::{Source, SourceFuture};
+use crate::domain::Symbol;
+use crate::pipeline::{EventSink, Overflow, SourceState};
+
+/// The live Binance spot source.
+#[derive(Debug)]
+pub struct BinanceSource {
+    cfg: BinanceConfig,
+    symbols: Vec<Symbol>,
+    rest: RestClient,
+}
+
+impl BinanceSource {
+    /// Checks the configuration; nothing connects until [`Source::run`].
+    pub fn new(cfg: BinanceConfig) -> anyhow::Result<Self> {
+        cfg.validate().map_err(anyhow::Error::msg)?;
+        let symbols = cfg.parsed_symbols().map_err(anyhow::Error::msg)?;
+        let rest = RestClient::new(&cfg.rest_url).context("setting up the Binance REST client")?;
+        Ok(BinanceSource { cfg, symbols, rest })
+    }
+}
+
+impl Source for BinanceSource {
+    fn name(&self) -> String {
+        "binance".into()
+    }
+
+    fn overflow(&self) -> Overflow {
+        // A live feed cannot pause the exchange; drops are counted and backfilled.
+        Overflow::DropNewest
+    }
+
+    fn run(self: Box<Self>, sink: EventSink) -> SourceFuture {
+        Box::pin(run(*self, sink))
+    }
+}
+
+async fn run(src: BinanceSource, sink: EventSink) -> anyhow::Result<()> {
+    let per_conn = (src.cfg.max_streams_per_connection / src.cfg.streams_per_symbol()).max(1);
+    let shared = Arc::new(Shared {
+        cfg: src.cfg,
+        rest: src.rest,
+        sink: sink.clone(),
+        events: AtomicU64::new(0),
+        invalid: std::sync::Mutex::new(Vec::new()),
+    });
+    sink.set_state(SourceState::Connecting);
+    let mut shards = tokio::task::JoinSet::new();
+    let n_shards = src.symbols.chunks(per_conn).len();
+    for chunk in src.symbols.chunks(per_conn) {
+        shards.spawn(run_shard(shared.clone(), chunk.to_vec()));
+    }
+    let reporter = tokio::spawn(report(shared.clone(), src.symbols.len(), n_shards));
+    let result = loop {
+        match shards.join_next().await {
+            None => break Ok(()),
+            Some(Ok(Ok(()))) => {}
+            // the engine has stopped: so do we
+            Some(Ok(Err(_gone))) => {
+                shards.abort_all();
+                reporter.abort();
+                return Ok(());
+            }
+            Some(Err(e)) => {
+                shards.abort_all();
+                break Err(anyhow::anyhow!("a Binance connection task failed: {e}"));
+            }
+        }
+    };
+    reporter.abort();
+    // Every shard ended by itself: every symbol was refused.
+    let invalid = invalid_list(&shared);
+    let reason = match result {
+        Err(e) => e.to_string(),
+        Ok(()) => format!(
+            "no valid symbols left (Binance does not know {invalid}); fix [binance].symbols"
+        ),
+    };
+    sink.set_state(SourceState::Failed(reason.clone()));
+    sink.finish();
+    Err(anyhow::anyhow!(reason))
+}
+
+fn invalid_list(shared: &Shared) -> String {
+    match shared.invalid.lock() {
+        Ok(v) => v
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        Err(_) => String::new(),
+    }
+}
+
+/// Keeps the status detail current: symbols, connections, events/s, request weight.
+async fn report(shared: Arc<Shared>, n_symbols: usize, n_shards: usize) {
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    let mut last = 0u64;
+    let mut last_at = tokio::time::Instant::now();
+    loop {
+        tick.tick().await;
+        let total = shared.events.load(Ordering::Relaxed);
+        let secs = last_at.elapsed().as_secs_f64().max(0.001);
+        let rate = (total - last) as f64 / secs;
+        last = total;
+        last_at = tokio::time::Instant::now();
+        let invalid = invalid_list(&shared);
+        let mut detail = format!(
+            "{n_symbols} symbols on {n_shards} connection(s), {rate:.1} events/s, weight {}/min",
+            shared.rest.used_weight()
+        );
+        if !invalid.is_empty() {
+            detail.push_str(&format!("; invalid: {invalid}"));
+        }
+        shared
+            .sink
+            .health()
+            .set_detail(shared.sink.name(), Some(detail));
+    }
+}

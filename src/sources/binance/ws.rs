@@ -1,0 +1,447 @@
+//! One WebSocket connection per shard of at most `max_streams_per_connection` streams: connect,
+//! SUBSCRIBE under the control-message limit, read without pause (tungstenite answers the
+//! server's pings only while reading), reconnect with backoff, and roll over to a fresh
+//! connection before Binance's 24 h cut-off with an overlap that the trade-id check de-duplicates.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep, sleep_until, timeout};
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::BinanceConfig;
+use super::backfill::{BATCH, FillDone, FillRequest, run_fill};
+use super::gaps::GapTracker;
+use super::rest::{RestClient, RestError};
+use super::wire::{Frame, parse_frame};
+use crate::domain::{MarketEvent, Symbol, TsMs, now_ms};
+use crate::pipeline::{EngineGone, EventSink, SourceState};
+use crate::sources::net::{Backoff, MessageLimiter, Watchdog, describe_error};
+
+/// Binance: at most 5 incoming messages per second per connection (pings and pongs included).
+const CONTROL_PER_SEC: usize = 5;
+/// Streams per SUBSCRIBE message.
+const STREAMS_PER_REQUEST: usize = 200;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the old connection keeps running after its replacement delivered data.
+const OVERLAP: Duration = Duration::from_secs(3);
+/// Frames read in one go before the batch is handed on.
+const DRAIN: usize = 512;
+
+/// State shared by the shards of one source.
+pub(crate) struct Shared {
+    pub cfg: BinanceConfig,
+    pub rest: RestClient,
+    pub sink: EventSink,
+    /// Events handed to the sink (for the events/s figure).
+    pub events: AtomicU64,
+    /// Symbols dropped because Binance does not know them.
+    pub invalid: std::sync::Mutex<Vec<Symbol>>,
+}
+
+impl Shared {
+    fn record_error(&self, msg: String) {
+        tracing::warn!(source = self.sink.name(), "{msg}");
+        self.sink.health().record_error(self.sink.name(), msg);
+    }
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+struct Conn {
+    ws: Ws,
+    limiter: MessageLimiter,
+    outbox: VecDeque<String>,
+    next_id: u64,
+    first_data: Option<Instant>,
+}
+
+impl Conn {
+    fn request(&mut self, method: &str, streams: &[String]) {
+        for chunk in streams.chunks(STREAMS_PER_REQUEST) {
+            self.next_id += 1;
+            let msg = serde_json::json!({"method": method, "params": chunk, "id": self.next_id});
+            self.outbox.push_back(msg.to_string());
+        }
+    }
+}
+
+/// Why a session ended.
+enum End {
+    Reconnect { reason: String, immediate: bool },
+    EngineGone,
+}
+
+impl From<EngineGone> for End {
+    fn from(_: EngineGone) -> Self {
+        End::EngineGone
+    }
+}
+
+async fn connect(cfg: &BinanceConfig, streams: &[String]) -> Result<Conn, String> {
+    let url = format!("{}/ws", cfg.ws_url.trim_end_matches('/'));
+    let ws = match timeout(
+        CONNECT_TIMEOUT,
+        tokio_tungstenite::connect_async(url.as_str()),
+    )
+    .await
+    {
+        Err(_) => {
+            return Err(format!(
+                "connection timed out after {} s",
+                CONNECT_TIMEOUT.as_secs()
+            ));
+        }
+        Ok(Err(e)) => return Err(describe_ws_error(&e)),
+        Ok(Ok((ws, _resp))) => ws,
+    };
+    let mut conn = Conn {
+        ws,
+        limiter: MessageLimiter::new(CONTROL_PER_SEC, Duration::from_secs(1)),
+        outbox: VecDeque::new(),
+        next_id: 0,
+        first_data: None,
+    };
+    conn.request("SUBSCRIBE", streams);
+    Ok(conn)
+}
+
+fn describe_ws_error(e: &tungstenite::Error) -> String {
+    match e {
+        tungstenite::Error::Http(resp) => {
+            format!("server refused the WebSocket (HTTP {})", resp.status())
+        }
+        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
+            "server closed the connection".into()
+        }
+        other => describe_error(other),
+    }
+}
+
+fn close_reason(frame: Option<&tungstenite::protocol::CloseFrame>) -> String {
+    match frame {
+        Some(f) if f.reason.is_empty() => {
+            format!("server closed the connection (code {})", u16::from(f.code))
+        }
+        Some(f) => format!(
+            "server closed the connection (code {}: {})",
+            u16::from(f.code),
+            f.reason
+        ),
+        None => "server closed the connection".into(),
+    }
+}
+
+/// Runs one shard until the engine goes away or every one of its symbols proved invalid.
+pub(crate) async fn run_shard(shared: Arc<Shared>, symbols: Vec<Symbol>) -> Result<(), EngineGone> {
+    let cfg = &shared.cfg;
+    let agg = cfg.trade_stream == super::TradeStream::AggTrade;
+    let mut gaps = GapTracker::new(&symbols, agg, cfg.klines, cfg.backfill_candles);
+    let (fill_tx, mut fill_rx) = mpsc::unbounded_channel::<FillDone>();
+    let mut backoff = Backoff::new(
+        Duration::from_millis(cfg.backoff_initial_ms),
+        Duration::from_millis(cfg.backoff_max_ms),
+    );
+    loop {
+        let syms = gaps.symbols();
+        if syms.is_empty() {
+            return Ok(());
+        }
+        shared.sink.set_state(SourceState::Connecting);
+        let end = match connect(cfg, &cfg.streams(&syms)).await {
+            Ok(conn) => {
+                let mut s = Session {
+                    shared: &shared,
+                    gaps: &mut gaps,
+                    fill_tx: &fill_tx,
+                    backoff: &mut backoff,
+                    watchdog: Watchdog::new(Duration::from_secs(cfg.stale_after_secs)),
+                    live: false,
+                    last_data_ms: now_ms(),
+                    out: Vec::new(),
+                };
+                s.run(conn, &mut fill_rx).await
+            }
+            Err(reason) => End::Reconnect {
+                reason,
+                immediate: false,
+            },
+        };
+        match end {
+            End::EngineGone => return Err(EngineGone),
+            End::Reconnect { reason, immediate } => {
+                let delay = if immediate {
+                    backoff.reset();
+                    Duration::ZERO
+                } else {
+                    backoff.next_delay()
+                };
+                shared.sink.set_state(SourceState::Reconnecting {
+                    at_ms: now_ms() + delay.as_millis() as TsMs,
+                    attempt: backoff.attempt().max(1),
+                    reason,
+                });
+                sleep(delay).await;
+            }
+        }
+    }
+}
+
+struct Session<'a> {
+    shared: &'a Arc<Shared>,
+    gaps: &'a mut GapTracker,
+    fill_tx: &'a mpsc::UnboundedSender<FillDone>,
+    backoff: &'a mut Backoff,
+    watchdog: Watchdog,
+    live: bool,
+    last_data_ms: TsMs,
+    /// Events waiting to be handed to the sink.
+    out: Vec<MarketEvent>,
+}
+
+impl Session<'_> {
+    async fn run(
+        &mut self,
+        mut conn: Conn,
+        fill_rx: &mut mpsc::UnboundedReceiver<FillDone>,
+    ) -> End {
+        let cfg = &self.shared.cfg;
+        let life = Duration::from_secs_f64(cfg.rollover_hours * 3600.0);
+        let mut rollover_at = Instant::now() + life;
+        let mut old: Option<Conn> = None;
+        let mut old_close_at = Instant::now();
+        for req in self.gaps.on_connected(now_ms()) {
+            self.spawn_fill(req);
+        }
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let slot = conn.limiter.next_slot(Instant::now());
+            tokio::select! {
+                msg = conn.ws.next() => {
+                    if let Some(end) = self.on_message(msg, &mut conn) {
+                        return end;
+                    }
+                    for _ in 0..DRAIN {
+                        match conn.ws.next().now_or_never() {
+                            Some(msg) => if let Some(end) = self.on_message(msg, &mut conn) {
+                                return end;
+                            },
+                            None => break,
+                        }
+                    }
+                    if old.is_some() && conn.first_data.is_some() {
+                        old_close_at = old_close_at.min(Instant::now() + OVERLAP);
+                    }
+                }
+                msg = next_of(&mut old) => {
+                    let mut gone = false;
+                    if let Some(o) = old.as_mut() {
+                        // the old connection only adds what the new one may not have yet
+                        gone = self.on_message(msg, o).is_some();
+                    }
+                    if gone {
+                        old = None;
+                    }
+                }
+                Some(done) = fill_rx.recv() => self.on_fill(done, &mut conn),
+                _ = sleep_until(self.watchdog.deadline()) => {
+                    let secs = self.watchdog.limit().as_secs();
+                    self.shared.sink.set_state(SourceState::Stale { since_ms: self.last_data_ms });
+                    return End::Reconnect { reason: format!("no data for {secs} s"), immediate: false };
+                }
+                _ = sleep_until(slot), if !conn.outbox.is_empty() => {
+                    if let Some(text) = conn.outbox.pop_front() {
+                        conn.limiter.record(Instant::now());
+                        if let Err(e) = conn.ws.send(Message::text(text)).await {
+                            return End::Reconnect { reason: describe_ws_error(&e), immediate: false };
+                        }
+                    }
+                }
+                _ = sleep_until(rollover_at), if old.is_none() => {
+                    // Open the replacement first, so that no moment goes unwatched.
+                    match connect(cfg, &cfg.streams(&self.gaps.symbols())).await {
+                        Ok(fresh) => {
+                            tracing::info!(source = self.shared.sink.name(), "rolling over to a fresh connection");
+                            old = Some(std::mem::replace(&mut conn, fresh));
+                            old_close_at = Instant::now() + Duration::from_secs(30);
+                            rollover_at = Instant::now() + life;
+                        }
+                        Err(reason) => {
+                            self.shared.record_error(format!("rollover connection failed ({reason}); retrying in 60 s"));
+                            rollover_at = Instant::now() + Duration::from_secs(60);
+                        }
+                    }
+                }
+                _ = sleep_until(old_close_at), if old.is_some() => {
+                    if let Some(mut o) = old.take() {
+                        let _ = timeout(Duration::from_secs(2), o.ws.close(None)).await;
+                    }
+                }
+                _ = tick.tick() => self.on_tick(),
+            }
+            if let Err(e) = self.flush().await {
+                return e;
+            }
+        }
+    }
+
+    fn spawn_fill(&self, req: FillRequest) {
+        let rest = self.shared.rest.clone();
+        let tx = self.fill_tx.clone();
+        let sink = self.shared.sink.clone();
+        tokio::spawn(async move {
+            let on_rl = move |until_ms| sink.set_state(SourceState::RateLimited { until_ms });
+            let done = run_fill(rest, req, on_rl).await;
+            // the session may be gone (engine stopped); then nobody needs the result
+            let _ = tx.send(done);
+        });
+    }
+
+    fn on_fill(&mut self, done: FillDone, conn: &mut Conn) {
+        if let Some(RestError::InvalidSymbol { symbol }) = &done.error {
+            let symbol = *symbol;
+            self.shared
+                .record_error(RestError::InvalidSymbol { symbol }.to_string());
+            self.gaps.remove(symbol);
+            if let Ok(mut inv) = self.shared.invalid.lock() {
+                inv.push(symbol);
+            }
+            conn.request("UNSUBSCRIBE", &self.shared.cfg.streams(&[symbol]));
+            return;
+        }
+        let outcome = self.gaps.on_fill_done(done, now_ms(), &mut self.out);
+        if let Some(lost) = outcome.lost {
+            self.shared.record_error(lost);
+        }
+        if let Some(req) = outcome.next {
+            self.spawn_fill(req);
+        }
+    }
+
+    /// Handles one message of `conn`; returns why the connection is over, if it is.
+    fn on_message(
+        &mut self,
+        msg: Option<Result<Message, tungstenite::Error>>,
+        conn: &mut Conn,
+    ) -> Option<End> {
+        let text = match msg {
+            None => {
+                return Some(End::Reconnect {
+                    reason: "server closed the connection".into(),
+                    immediate: false,
+                });
+            }
+            Some(Err(e)) => {
+                return Some(End::Reconnect {
+                    reason: describe_ws_error(&e),
+                    immediate: false,
+                });
+            }
+            Some(Ok(Message::Close(frame))) => {
+                return Some(End::Reconnect {
+                    reason: close_reason(frame.as_ref()),
+                    immediate: false,
+                });
+            }
+            Some(Ok(Message::Text(t))) => t,
+            // Pings are answered by tungstenite as long as we keep reading; never pong ourselves.
+            Some(Ok(_)) => return None,
+        };
+        let now = now_ms();
+        match parse_frame(text.as_str(), now) {
+            Ok(Frame::Event(ev)) => {
+                self.data_arrived(conn, now);
+                if let Some(req) = self.gaps.on_live(ev, &mut self.out) {
+                    self.spawn_fill(req);
+                }
+            }
+            Ok(Frame::Ack { .. }) => {}
+            Ok(Frame::Error { code, msg, id }) => {
+                let id = id.map_or_else(|| "-".to_string(), |i| i.to_string());
+                self.shared
+                    .record_error(format!("Binance refused request {id}: {msg} (code {code})"));
+            }
+            Ok(Frame::ServerShutdown { .. }) => {
+                return Some(End::Reconnect {
+                    reason: "serverShutdown".into(),
+                    immediate: true,
+                });
+            }
+            Ok(Frame::Unsupported { kind }) => {
+                self.data_arrived(conn, now);
+                tracing::debug!(source = self.shared.sink.name(), "ignored {kind} frame");
+            }
+            Err(e) => {
+                let shown: String = text.as_str().chars().take(80).collect();
+                self.shared
+                    .record_error(format!("unreadable frame skipped ({e}): {shown}"));
+            }
+        }
+        None
+    }
+
+    fn data_arrived(&mut self, conn: &mut Conn, now: TsMs) {
+        self.watchdog.feed();
+        self.last_data_ms = now;
+        if conn.first_data.is_none() {
+            conn.first_data = Some(Instant::now());
+        }
+        if !self.live {
+            self.live = true;
+            self.backoff.reset();
+            self.shared.sink.set_state(SourceState::Live);
+        }
+    }
+
+    /// Once a second: live, rate-limited or stale, as the facts say.
+    fn on_tick(&mut self) {
+        if !self.live {
+            return;
+        }
+        let now = now_ms();
+        let silent = self.watchdog.silent_for();
+        let limited = self.shared.rest.rate_limited_until();
+        let state = if silent >= (self.watchdog.limit() / 2).max(Duration::from_secs(1)) {
+            SourceState::Stale {
+                since_ms: self.last_data_ms,
+            }
+        } else if limited > now {
+            SourceState::RateLimited { until_ms: limited }
+        } else {
+            SourceState::Live
+        };
+        self.shared.sink.set_state(state);
+    }
+
+    /// Hands pending events to the sink in batches; a dropped batch reopens its trade ids.
+    async fn flush(&mut self) -> Result<(), End> {
+        while !self.out.is_empty() {
+            let rest = self.out.split_off(self.out.len().min(BATCH));
+            let batch = std::mem::replace(&mut self.out, rest);
+            let n = batch.len() as u64;
+            let marks = GapTracker::batch_marks(&batch);
+            let dropped = self.shared.sink.send(batch).await?;
+            if dropped == 0 {
+                self.gaps.committed(&marks);
+                self.shared.events.fetch_add(n, Ordering::Relaxed);
+            } else {
+                self.gaps.dropped(&marks);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The next message of the draining connection, or never when there is none.
+async fn next_of(old: &mut Option<Conn>) -> Option<Result<Message, tungstenite::Error>> {
+    match old.as_mut() {
+        Some(o) => o.ws.next().await,
+        None => std::future::pending().await,
+    }
+}

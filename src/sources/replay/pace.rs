@@ -1,0 +1,146 @@
+//! Replay speed: parsing `--speed` and spacing batches by exchange time.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::domain::{MarketEvent, TsMs};
+
+/// How fast a replay runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speed {
+    /// As fast as the original market: one exchange second per wall second.
+    RealTime,
+    /// `f` exchange seconds per wall second (10x, 100x; 0.5x slows down).
+    Factor(f64),
+    /// No pacing: as fast as the engine takes events.
+    Max,
+}
+
+impl Speed {
+    /// Exchange milliseconds per wall millisecond, or `None` for unpaced.
+    pub fn factor(self) -> Option<f64> {
+        match self {
+            Speed::RealTime => Some(1.0),
+            Speed::Factor(f) => Some(f),
+            Speed::Max => None,
+        }
+    }
+}
+
+impl fmt::Display for Speed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Speed::RealTime => f.write_str("1x"),
+            Speed::Factor(x) => write!(f, "{x}x"),
+            Speed::Max => f.write_str("max"),
+        }
+    }
+}
+
+impl FromStr for Speed {
+    type Err = String;
+
+    /// Accepts `1`, `1x`, `realtime`, `10x`, `100`, `0.5x` and `max` (any case).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim().to_ascii_lowercase();
+        let bad = || {
+            format!(
+                "invalid speed {s:?}: use a factor such as 1x (real time), 10x or 100, or \"max\" for as fast as possible"
+            )
+        };
+        match t.as_str() {
+            "max" => return Ok(Speed::Max),
+            "realtime" | "real-time" => return Ok(Speed::RealTime),
+            _ => {}
+        }
+        let num = t.strip_suffix('x').unwrap_or(&t);
+        let f: f64 = num.parse().map_err(|_| bad())?;
+        if !f.is_finite() || f <= 0.0 {
+            return Err(bad());
+        }
+        if f == 1.0 {
+            Ok(Speed::RealTime)
+        } else {
+            Ok(Speed::Factor(f))
+        }
+    }
+}
+
+/// Wall time covered by one send: events due within this window go out together, so a paced
+/// replay sleeps at most about 100 times a second however dense the trades are.
+const WINDOW: Duration = Duration::from_millis(10);
+
+/// Maps exchange time to wall time for one paced replay.
+#[derive(Debug)]
+pub(crate) struct Pacer {
+    factor: f64,
+    /// Wall instant and exchange time of the event that started the current stretch.
+    anchor: Option<(Instant, TsMs)>,
+    last_exch: TsMs,
+}
+
+impl Pacer {
+    pub(crate) fn new(factor: f64) -> Pacer {
+        Pacer {
+            factor,
+            anchor: None,
+            last_exch: TsMs::MIN,
+        }
+    }
+
+    fn due(&self, anchor: (Instant, TsMs), exch: TsMs) -> Instant {
+        let ahead_ms = (exch - anchor.1).max(0) as f64 / self.factor;
+        anchor.0 + Duration::from_secs_f64(ahead_ms / 1000.0)
+    }
+
+    /// Exchange-time width of [`WINDOW`] at this factor.
+    fn window_ms(&self) -> TsMs {
+        ((WINDOW.as_secs_f64() * 1000.0 * self.factor) as TsMs).max(0)
+    }
+
+    /// Length of the run of events at the start of `events` that is due together, and the wall
+    /// instant at which to send it. Time going backwards (the next file starts earlier than the
+    /// last one ended) starts a new stretch instead of sending the whole file at once.
+    pub(crate) fn next_chunk(&mut self, events: &[MarketEvent]) -> (usize, Instant) {
+        let Some(first) = events.first() else {
+            return (0, Instant::now());
+        };
+        let anchor = match self.anchor {
+            Some(a) if first.exch_ms >= self.last_exch => a,
+            _ => {
+                let a = (Instant::now(), first.exch_ms);
+                self.anchor = Some(a);
+                a
+            }
+        };
+        let limit = first.exch_ms.saturating_add(self.window_ms());
+        let n = events
+            .iter()
+            .position(|e| e.exch_ms > limit || e.exch_ms < first.exch_ms)
+            .unwrap_or(events.len());
+        self.last_exch = events[n - 1].exch_ms;
+        (n, self.due(anchor, first.exch_ms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speeds_parse() {
+        assert_eq!("1".parse::<Speed>(), Ok(Speed::RealTime));
+        assert_eq!("1x".parse::<Speed>(), Ok(Speed::RealTime));
+        assert_eq!("10x".parse::<Speed>(), Ok(Speed::Factor(10.0)));
+        assert_eq!("100".parse::<Speed>(), Ok(Speed::Factor(100.0)));
+        assert_eq!(" MAX ".parse::<Speed>(), Ok(Speed::Max));
+        assert_eq!("0.5x".parse::<Speed>(), Ok(Speed::Factor(0.5)));
+        for bad in ["", "x", "0", "-2x", "fast", "nanx", "inf", "10xx"] {
+            let err = bad.parse::<Speed>().unwrap_err();
+            assert!(err.contains("max"), "{bad}: {err}");
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! Read queries (history backfill, export, list). Bound parameters only.
+
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+
+use rusqlite::types::Type;
+use rusqlite::{Connection, Row, params};
+
+use super::{AlertRecord, StoreError};
+use crate::domain::{Candle, Interval, Symbol, TsMs, Venue, VenueSymbol};
+
+/// A stored candle with the indicator values stored for it (by name).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CandleWithIndicators {
+    pub candle: Candle,
+    pub values: BTreeMap<String, f64>,
+}
+
+/// Candles of `symbol` at `interval` (of one venue, or of all venues that have it) with
+/// `from_ms <= open_ms <= to_ms`, ascending by `open_ms` (then venue). With `limit`, the latest
+/// `limit` candles of that range are returned, still ascending: what a chart needs to extend
+/// its history back from `to_ms`.
+pub fn candles(
+    conn: &Connection,
+    venue: Option<Venue>,
+    symbol: Symbol,
+    interval: Interval,
+    from_ms: Option<TsMs>,
+    to_ms: Option<TsMs>,
+    limit: Option<usize>,
+) -> Result<Vec<(Venue, CandleWithIndicators)>, StoreError> {
+    let err = |e| StoreError::query("reading candles", e);
+    let venue_s = venue.map(Venue::as_str);
+    let from = from_ms.unwrap_or(i64::MIN);
+    let to = to_ms.unwrap_or(i64::MAX);
+    let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    // `?1 IS NULL OR venue = ?1` keeps one statement for both cases; SQLite still uses the
+    // primary key when a venue is given and the symbol index otherwise.
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT venue, open_ms, open, high, low, close, volume, trades FROM candles
+             WHERE (?1 IS NULL OR venue = ?1) AND symbol = ?2 AND interval = ?3
+               AND open_ms BETWEEN ?4 AND ?5
+             ORDER BY open_ms DESC, venue DESC LIMIT ?6",
+        )
+        .map_err(err)?;
+    let mut out = stmt
+        .query_map(
+            params![venue_s, symbol.as_str(), interval.as_str(), from, to, limit],
+            |r| {
+                Ok((
+                    venue_col(r, 0)?,
+                    CandleWithIndicators {
+                        candle: Candle {
+                            open_ms: r.get(1)?,
+                            open: r.get(2)?,
+                            high: r.get(3)?,
+                            low: r.get(4)?,
+                            close: r.get(5)?,
+                            volume: r.get(6)?,
+                            trades: u64::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
+                        },
+                        values: BTreeMap::new(),
+                    },
+                ))
+            },
+        )
+        .map_err(err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(err)?;
+    out.reverse();
+    let (Some(first), Some(last)) = (out.first(), out.last()) else {
+        return Ok(out);
+    };
+    let (lo, hi) = (first.1.candle.open_ms, last.1.candle.open_ms);
+    let index: HashMap<(Venue, TsMs), usize> = out
+        .iter()
+        .enumerate()
+        .map(|(i, (v, c))| ((*v, c.candle.open_ms), i))
+        .collect();
+    // One primary-key range per venue present (at most a handful), not one query per candle.
+    let mut venues: Vec<Venue> = out.iter().map(|(v, _)| *v).collect();
+    venues.sort();
+    venues.dedup();
+    let mut values = conn
+        .prepare_cached(
+            "SELECT open_ms, name, value FROM indicator_values
+             WHERE venue = ?1 AND symbol = ?2 AND interval = ?3 AND open_ms BETWEEN ?4 AND ?5",
+        )
+        .map_err(err)?;
+    for v in venues {
+        let rows = values
+            .query_map(
+                params![v.as_str(), symbol.as_str(), interval.as_str(), lo, hi],
+                |r| {
+                    Ok((
+                        r.get::<_, TsMs>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, f64>(2)?,
+                    ))
+                },
+            )
+            .map_err(err)?;
+        for row in rows {
+            let (open_ms, name, value) = row.map_err(err)?;
+            if let Some(&i) = index.get(&(v, open_ms)) {
+                out[i].1.values.insert(name, value);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Venues that hold candles or trades of `symbol`: for "BTCUSDT exists at binance and
+/// coinbase: pass --venue".
+pub fn venues_for(conn: &Connection, symbol: Symbol) -> Result<Vec<Venue>, StoreError> {
+    let err = |e| StoreError::query("looking up venues", e);
+    // One primary-key probe per venue and table, instead of a scan of all trades.
+    let mut found = Vec::new();
+    for venue in Venue::ALL {
+        let mut any = false;
+        for sql in [
+            "SELECT EXISTS (SELECT 1 FROM candles WHERE venue = ?1 AND symbol = ?2)",
+            "SELECT EXISTS (SELECT 1 FROM trades WHERE venue = ?1 AND symbol = ?2)",
+        ] {
+            let exists: bool = conn
+                .prepare_cached(sql)
+                .and_then(|mut s| {
+                    s.query_row(params![venue.as_str(), symbol.as_str()], |r| r.get(0))
+                })
+                .map_err(err)?;
+            if exists {
+                any = true;
+                break;
+            }
+        }
+        if any {
+            found.push(venue);
+        }
+    }
+    Ok(found)
+}
+
+/// Every (venue, symbol) in the database with its number of candles (0 when only trades are
+/// stored), sorted: to say which symbols exist when an unknown one is asked for.
+pub fn symbols(conn: &Connection) -> Result<Vec<(Venue, Symbol, u64)>, StoreError> {
+    let err = |e| StoreError::query("listing symbols", e);
+    let mut out: BTreeMap<(Venue, Symbol), u64> = BTreeMap::new();
+    let mut stmt = conn
+        .prepare_cached("SELECT venue, symbol, COUNT(*) FROM candles GROUP BY venue, symbol")
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                venue_col(r, 0)?,
+                symbol_col(r, 1)?,
+                u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+            ))
+        })
+        .map_err(err)?;
+    for row in rows {
+        let (v, s, n) = row.map_err(err)?;
+        out.insert((v, s), n);
+    }
+    // Distinct (venue, symbol) of trades by hopping along the primary key (a loose index scan):
+    // a handful of probes rather than reading millions of trades.
+    let mut next = conn
+        .prepare_cached(
+            "SELECT venue, symbol FROM trades WHERE (venue, symbol) > (?1, ?2)
+             ORDER BY venue, symbol LIMIT 1",
+        )
+        .map_err(err)?;
+    let (mut v, mut s) = (String::new(), String::new());
+    loop {
+        let row = next
+            .query_map(params![v, s], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(err)?
+            .next()
+            .transpose()
+            .map_err(err)?;
+        let Some((nv, ns)) = row else { break };
+        let venue = Venue::from_str(&nv).map_err(|e| bad_value("venue", e))?;
+        let symbol = Symbol::new(&ns).map_err(|e| bad_value("symbol", e.to_string()))?;
+        out.entry((venue, symbol)).or_insert(0);
+        (v, s) = (nv, ns);
+    }
+    Ok(out.into_iter().map(|((v, s), n)| (v, s, n)).collect())
+}
+
+/// Stored alerts, newest first, optionally only those at or after `since_ms`.
+pub fn alerts(
+    conn: &Connection,
+    since_ms: Option<TsMs>,
+    limit: Option<usize>,
+) -> Result<Vec<AlertRecord>, StoreError> {
+    let err = |e| StoreError::query("reading alerts", e);
+    let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT alert_id, ts_ms, venue, symbol, rule, value, message, delivered FROM alerts
+             WHERE ts_ms >= ?1 ORDER BY ts_ms DESC, alert_id DESC LIMIT ?2",
+        )
+        .map_err(err)?;
+    stmt.query_map(params![since_ms.unwrap_or(i64::MIN), limit], |r| {
+        Ok(AlertRecord {
+            alert_id: r.get(0)?,
+            ts_ms: r.get(1)?,
+            key: VenueSymbol::new(venue_col(r, 2)?, symbol_col(r, 3)?),
+            rule: r.get(4)?,
+            value: r.get::<_, Option<f64>>(5)?.unwrap_or(f64::NAN),
+            message: r.get(6)?,
+            delivered: r.get(7)?,
+        })
+    })
+    .map_err(err)?
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(err)
+}
+
+/// Number of stored trades of one instrument.
+pub fn trade_count(conn: &Connection, venue: Venue, symbol: Symbol) -> Result<u64, StoreError> {
+    let n: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM trades WHERE venue = ?1 AND symbol = ?2")
+        .and_then(|mut s| s.query_row(params![venue.as_str(), symbol.as_str()], |r| r.get(0)))
+        .map_err(|e| StoreError::query("counting trades", e))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The highest stored trade id of one instrument (where a gap fill or a resume starts).
+pub fn max_trade_id(
+    conn: &Connection,
+    venue: Venue,
+    symbol: Symbol,
+) -> Result<Option<u64>, StoreError> {
+    let id: Option<i64> = conn
+        .prepare_cached("SELECT MAX(trade_id) FROM trades WHERE venue = ?1 AND symbol = ?2")
+        .and_then(|mut s| s.query_row(params![venue.as_str(), symbol.as_str()], |r| r.get(0)))
+        .map_err(|e| StoreError::query("reading the last trade id", e))?;
+    Ok(id.and_then(|i| u64::try_from(i).ok()))
+}
+
+fn bad_value(what: &str, detail: String) -> StoreError {
+    StoreError::query(
+        &format!("reading a {what} written by another program"),
+        rusqlite::Error::FromSqlConversionFailure(0, Type::Text, detail.into()),
+    )
+}
+
+fn venue_col(r: &Row, i: usize) -> rusqlite::Result<Venue> {
+    let s = r.get_ref(i)?.as_str()?;
+    Venue::from_str(s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, e.into()))
+}
+
+fn symbol_col(r: &Row, i: usize) -> rusqlite::Result<Symbol> {
+    let s = r.get_ref(i)?.as_str()?;
+    Symbol::new(s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, e.into()))
+}

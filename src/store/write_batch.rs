@@ -1,0 +1,256 @@
+//! Writes batches into one transaction with cached prepared statements. Idempotent: trades and
+//! alerts already stored are ignored, candles and indicator values are replaced by the same
+//! values, so replaying the same data again completes a database without duplicates.
+
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+
+use super::{AlertRecord, ClosedCandle, DeliveryRecord, StoreBatch, TradeRow};
+use crate::domain::now_ms;
+
+const INSERT_TRADE: &str = "INSERT OR IGNORE INTO trades
+    (venue, symbol, trade_id, ts_ms, price, qty, taker_side) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+const UPSERT_CANDLE: &str = "INSERT INTO candles
+    (venue, symbol, interval, open_ms, open, high, low, close, volume, trades)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+    ON CONFLICT (venue, symbol, interval, open_ms) DO UPDATE SET
+    open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
+    volume = excluded.volume, trades = excluded.trades";
+
+const UPSERT_VALUE: &str = "INSERT INTO indicator_values
+    (venue, symbol, interval, open_ms, name, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+    ON CONFLICT (venue, symbol, interval, open_ms, name) DO UPDATE SET value = excluded.value";
+
+const INSERT_ALERT: &str = "INSERT OR IGNORE INTO alerts
+    (alert_id, ts_ms, venue, symbol, rule, value, message, delivered)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+const UPSERT_DELIVERY: &str = "INSERT INTO alert_deliveries (alert_id, sink, ts_ms, ok, error)
+    VALUES (?1, ?2, ?3, ?4, ?5)
+    ON CONFLICT (alert_id, sink) DO UPDATE SET
+    ts_ms = excluded.ts_ms, ok = excluded.ok, error = excluded.error";
+
+const SELECT_DELIVERED: &str = "SELECT delivered FROM alerts WHERE alert_id = ?1";
+const UPDATE_DELIVERED: &str = "UPDATE alerts SET delivered = ?2 WHERE alert_id = ?1";
+
+/// What one transaction wrote.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WriteCounts {
+    /// Trade rows handed in (new and already stored).
+    pub trades: u64,
+    /// Trades that were already stored and so ignored.
+    pub duplicate_trades: u64,
+    /// Trades whose id does not fit SQLite's signed 64-bit integer (never seen from a venue).
+    pub skipped_trades: u64,
+    pub candles: u64,
+    pub indicator_values: u64,
+    pub alerts: u64,
+    pub deliveries: u64,
+}
+
+impl WriteCounts {
+    pub fn add(&mut self, o: &WriteCounts) {
+        self.trades += o.trades;
+        self.duplicate_trades += o.duplicate_trades;
+        self.skipped_trades += o.skipped_trades;
+        self.candles += o.candles;
+        self.indicator_values += o.indicator_values;
+        self.alerts += o.alerts;
+        self.deliveries += o.deliveries;
+    }
+}
+
+/// Writes `batches` in order in one `BEGIN IMMEDIATE` transaction; nothing is written if any
+/// statement fails.
+pub fn write_batches(
+    conn: &mut Connection,
+    batches: &[StoreBatch],
+) -> rusqlite::Result<WriteCounts> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut counts = WriteCounts::default();
+    for batch in batches {
+        write_trades(&tx, &batch.trades, &mut counts)?;
+        write_candles(&tx, &batch.candles, &mut counts)?;
+        write_alerts(&tx, &batch.alerts, &mut counts)?;
+        write_deliveries(&tx, &batch.deliveries, &mut counts)?;
+    }
+    tx.commit()?;
+    Ok(counts)
+}
+
+fn write_trades(
+    tx: &Transaction,
+    trades: &[TradeRow],
+    c: &mut WriteCounts,
+) -> rusqlite::Result<()> {
+    if trades.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = tx.prepare_cached(INSERT_TRADE)?;
+    for t in trades {
+        c.trades += 1;
+        let Ok(id) = i64::try_from(t.tick.trade_id) else {
+            c.skipped_trades += 1;
+            continue;
+        };
+        let n = stmt.execute(params![
+            t.key.venue.as_str(),
+            t.key.symbol.as_str(),
+            id,
+            t.ts_ms,
+            t.tick.price,
+            t.tick.qty,
+            t.tick.side.as_str(),
+        ])?;
+        if n == 0 {
+            c.duplicate_trades += 1;
+        }
+    }
+    Ok(())
+}
+
+fn write_candles(
+    tx: &Transaction,
+    candles: &[ClosedCandle],
+    c: &mut WriteCounts,
+) -> rusqlite::Result<()> {
+    if candles.is_empty() {
+        return Ok(());
+    }
+    let mut candle_stmt = tx.prepare_cached(UPSERT_CANDLE)?;
+    let mut value_stmt = tx.prepare_cached(UPSERT_VALUE)?;
+    for cc in candles {
+        let (venue, symbol, interval) = (
+            cc.key.venue.as_str(),
+            cc.key.symbol.as_str(),
+            cc.interval.as_str(),
+        );
+        let k = &cc.candle;
+        candle_stmt.execute(params![
+            venue,
+            symbol,
+            interval,
+            k.open_ms,
+            k.open,
+            k.high,
+            k.low,
+            k.close,
+            k.volume,
+            i64::try_from(k.trades).unwrap_or(i64::MAX),
+        ])?;
+        c.candles += 1;
+        for (name, value) in cc.columns.iter().zip(cc.values.iter()) {
+            // Undefined (warming up) and non-finite values are not stored: NaN would read back
+            // as NULL and break the NOT NULL contract of the column.
+            if let Some(v) = value.filter(|v| v.is_finite()) {
+                value_stmt.execute(params![venue, symbol, interval, k.open_ms, name, v])?;
+                c.indicator_values += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_alerts(
+    tx: &Transaction,
+    alerts: &[AlertRecord],
+    c: &mut WriteCounts,
+) -> rusqlite::Result<()> {
+    if alerts.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = tx.prepare_cached(INSERT_ALERT)?;
+    for a in alerts {
+        stmt.execute(params![
+            a.alert_id,
+            a.ts_ms,
+            a.key.venue.as_str(),
+            a.key.symbol.as_str(),
+            a.rule,
+            a.value.is_finite().then_some(a.value),
+            a.message,
+            a.delivered,
+        ])?;
+        c.alerts += 1;
+    }
+    Ok(())
+}
+
+fn write_deliveries(
+    tx: &Transaction,
+    deliveries: &[DeliveryRecord],
+    c: &mut WriteCounts,
+) -> rusqlite::Result<()> {
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    let mut upsert = tx.prepare_cached(UPSERT_DELIVERY)?;
+    let mut select = tx.prepare_cached(SELECT_DELIVERED)?;
+    let mut update = tx.prepare_cached(UPDATE_DELIVERED)?;
+    let now = now_ms();
+    for d in deliveries {
+        let error = d.result.as_ref().err();
+        upsert.execute(params![d.alert_id, d.sink, now, error.is_none(), error])?;
+        let current: Option<String> = select
+            .query_map([&d.alert_id], |r| r.get(0))?
+            .next()
+            .transpose()?;
+        // A delivery for an alert that was never stored (its batch dropped) keeps its row in
+        // alert_deliveries; there is no alert line to annotate.
+        if let Some(current) = current {
+            update.execute(params![
+                d.alert_id,
+                with_delivery(&current, &d.sink, &d.result)
+            ])?;
+        }
+        c.deliveries += 1;
+    }
+    Ok(())
+}
+
+/// The `delivered` list with `sink`'s entry replaced by its latest outcome, so that recording
+/// the same outcome twice changes nothing. Entries are `sink` or `sink(failed: reason)`; the
+/// reason is kept free of the list's separators.
+pub fn with_delivery(current: &str, sink: &str, result: &Result<(), String>) -> String {
+    let entry = match result {
+        Ok(()) => sink.to_string(),
+        Err(e) => {
+            let reason: String = e
+                .chars()
+                .map(|ch| match ch {
+                    ',' => ';',
+                    '(' => '[',
+                    ')' => ']',
+                    '\n' | '\r' => ' ',
+                    ch => ch,
+                })
+                .take(200)
+                .collect();
+            format!("{sink}(failed: {reason})")
+        }
+    };
+    let mut parts: Vec<&str> = current
+        .split(',')
+        .filter(|p| !p.is_empty() && p.split('(').next() != Some(sink))
+        .collect();
+    parts.push(&entry);
+    parts.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_delivery;
+
+    #[test]
+    fn delivered_list_replaces_the_sinks_entry() {
+        assert_eq!(with_delivery("", "tui", &Ok(())), "tui");
+        assert_eq!(with_delivery("tui", "desktop", &Ok(())), "tui,desktop");
+        let failed = with_delivery("tui", "webhook", &Err("HTTP 500 (a, b)".into()));
+        assert_eq!(failed, "tui,webhook(failed: HTTP 500 [a; b])");
+        assert_eq!(with_delivery(&failed, "webhook", &Ok(())), "tui,webhook");
+        assert_eq!(
+            with_delivery("tui,desktop", "desktop", &Ok(())),
+            "tui,desktop"
+        );
+    }
+}

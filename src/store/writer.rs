@@ -1,0 +1,363 @@
+//! The storage thread: owns the connection, takes batches from a bounded channel, merges what is
+//! queued into one transaction and commits strictly in arrival order, so the database always
+//! holds a prefix of what was sent. Failures are retried with backoff, then dropped and counted;
+//! the thread never exits on a write error.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rusqlite::Connection;
+
+use super::error::describe_write_error;
+use super::write_batch::{WriteCounts, write_batches};
+use super::{StoreBatch, StoreError, open};
+use crate::domain::now_ms;
+use crate::pipeline::{HealthBoard, PipelineStats, SourceState};
+
+/// The name of the storage entry on the health board (status bar).
+pub const HEALTH_NAME: &str = "db";
+
+/// Tuning of the writer; [`WriterConfig::default`] is what the commands use.
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    /// Capacity of the channel, in batches. When full, `try_send` hands the batch back.
+    pub channel_batches: usize,
+    /// A transaction takes queued batches until it holds this many rows...
+    pub max_txn_rows: u64,
+    /// ...or this long has passed since its first batch arrived.
+    pub max_txn_delay: Duration,
+    /// Attempts at one batch before it is dropped and counted.
+    pub max_attempts: u32,
+    /// Wait after the first failed attempt; doubles up to `backoff_max`.
+    pub backoff_start: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            channel_batches: 64,
+            max_txn_rows: 50_000,
+            max_txn_delay: Duration::from_millis(50),
+            max_attempts: 5,
+            backoff_start: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What the writer did over its life, returned by [`StoreWriter::close`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreSummary {
+    /// Trade rows committed (including ones already in the database, see `duplicate_trades`).
+    pub trades: u64,
+    /// Trades that were already stored (a replay of the same data) and left as they were.
+    pub duplicate_trades: u64,
+    pub candles: u64,
+    pub indicator_values: u64,
+    pub alerts: u64,
+    pub deliveries: u64,
+    pub transactions: u64,
+    /// Rows given up on after `max_attempts` failed writes (also in `store_dropped`).
+    pub dropped_rows: u64,
+    /// Failed write attempts, including ones that succeeded on retry.
+    pub failed_attempts: u64,
+    /// The error that made the writer drop rows, if any: a headless command exits non-zero
+    /// when this is `Some`.
+    pub last_error: Option<String>,
+}
+
+enum Msg {
+    Batch(StoreBatch),
+    /// Flush what is queued and stop.
+    Close,
+}
+
+/// The handle of the storage thread. Dropping it without [`close`](Self::close) still flushes.
+pub struct StoreWriter {
+    tx: flume::Sender<Msg>,
+    stats: Arc<PipelineStats>,
+    handle: Option<JoinHandle<StoreSummary>>,
+    path: PathBuf,
+}
+
+/// A cloneable sending end of the storage channel.
+#[derive(Clone)]
+pub struct StoreSender {
+    tx: flume::Sender<Msg>,
+    stats: Arc<PipelineStats>,
+}
+
+impl StoreSender {
+    /// Queues a batch without waiting. When the channel is full or the writer has stopped, the
+    /// batch comes back: the caller keeps it for later or drops and counts it.
+    pub fn try_send(&self, batch: StoreBatch) -> Result<(), StoreBatch> {
+        let rows = batch.rows();
+        // Counted before the send so that the writer never subtracts rows not yet added.
+        PipelineStats::add(&self.stats.store_pending, rows);
+        self.tx.try_send(Msg::Batch(batch)).map_err(|e| {
+            PipelineStats::sub(&self.stats.store_pending, rows);
+            unwrap_batch(e.into_inner())
+        })
+    }
+
+    /// Queues a batch, waiting for room (replay and simulator, which can pause). Fails only
+    /// when the writer has stopped.
+    pub fn send_blocking(&self, batch: StoreBatch) -> Result<(), StoreBatch> {
+        let rows = batch.rows();
+        PipelineStats::add(&self.stats.store_pending, rows);
+        self.tx.send(Msg::Batch(batch)).map_err(|e| {
+            PipelineStats::sub(&self.stats.store_pending, rows);
+            unwrap_batch(e.into_inner())
+        })
+    }
+
+    /// Batches queued and not yet taken by the writer.
+    pub fn pending_batches(&self) -> usize {
+        self.tx.len()
+    }
+}
+
+fn unwrap_batch(msg: Msg) -> StoreBatch {
+    match msg {
+        Msg::Batch(b) => b,
+        Msg::Close => StoreBatch::default(),
+    }
+}
+
+impl StoreWriter {
+    /// Opens and migrates the database now (so that read-only, locked or newer-schema files are
+    /// reported to the caller), then starts the storage thread.
+    pub fn spawn(
+        path: &Path,
+        stats: Arc<PipelineStats>,
+        health: HealthBoard,
+    ) -> Result<StoreWriter, StoreError> {
+        Self::spawn_with(path, stats, health, WriterConfig::default())
+    }
+
+    pub fn spawn_with(
+        path: &Path,
+        stats: Arc<PipelineStats>,
+        health: HealthBoard,
+        config: WriterConfig,
+    ) -> Result<StoreWriter, StoreError> {
+        let conn = match open::open(path) {
+            Ok(c) => c,
+            Err(e) => {
+                health.set(HEALTH_NAME, SourceState::Failed(e.to_string()));
+                return Err(e);
+            }
+        };
+        health.set_detail(HEALTH_NAME, Some(path.display().to_string()));
+        health.set(HEALTH_NAME, SourceState::Live);
+        let (tx, rx) = flume::bounded(config.channel_batches.max(1));
+        let mut worker = Worker {
+            conn,
+            rx,
+            stats: stats.clone(),
+            health,
+            config,
+            summary: StoreSummary::default(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("tickwatch-store".into())
+            .spawn(move || {
+                worker.run();
+                worker.summary
+            })
+            .map_err(|source| StoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(StoreWriter {
+            tx,
+            stats,
+            handle: Some(handle),
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn sender(&self) -> StoreSender {
+        StoreSender {
+            tx: self.tx.clone(),
+            stats: self.stats.clone(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Commits everything queued before this call and stops the thread. Batches sent by other
+    /// senders afterwards come back to them as refused.
+    pub fn close(mut self) -> anyhow::Result<StoreSummary> {
+        self.finish()
+            .with_context(|| format!("closing database {}", self.path.display()))
+    }
+
+    fn finish(&mut self) -> anyhow::Result<StoreSummary> {
+        let Some(handle) = self.handle.take() else {
+            anyhow::bail!("the storage writer was already closed");
+        };
+        // A send error means the thread is gone already; join says why.
+        let _ = self.tx.send(Msg::Close);
+        handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("the storage thread panicked; see the log file"))
+    }
+}
+
+impl Drop for StoreWriter {
+    fn drop(&mut self) {
+        if self.handle.is_some()
+            && let Err(e) = self.finish()
+        {
+            tracing::error!("storage writer: {e:#}");
+        }
+    }
+}
+
+struct Worker {
+    conn: Connection,
+    rx: flume::Receiver<Msg>,
+    stats: Arc<PipelineStats>,
+    health: HealthBoard,
+    config: WriterConfig,
+    summary: StoreSummary,
+}
+
+impl Worker {
+    fn run(&mut self) {
+        let mut closing = false;
+        loop {
+            let first = if closing {
+                self.rx.try_recv().ok()
+            } else {
+                self.rx.recv().ok()
+            };
+            let Some(first) = first else { break };
+            let mut group = Vec::new();
+            let mut rows = 0;
+            match first {
+                Msg::Batch(b) => {
+                    rows += b.rows();
+                    group.push(b);
+                }
+                Msg::Close => {
+                    closing = true;
+                    continue;
+                }
+            }
+            let deadline = Instant::now() + self.config.max_txn_delay;
+            while rows < self.config.max_txn_rows {
+                let next = if closing {
+                    self.rx.try_recv().ok()
+                } else {
+                    self.rx.recv_deadline(deadline).ok()
+                };
+                match next {
+                    Some(Msg::Batch(b)) => {
+                        rows += b.rows();
+                        group.push(b);
+                    }
+                    Some(Msg::Close) => closing = true,
+                    None => break,
+                }
+            }
+            self.commit_group(group);
+        }
+        // Returning drops the receiver: senders that outlive the writer get their batches back.
+    }
+
+    /// Commits the group in one transaction; if that fails, commits its batches one by one so
+    /// that one bad batch neither blocks nor takes down the others, and order is kept.
+    fn commit_group(&mut self, group: Vec<StoreBatch>) {
+        if group.len() > 1 {
+            match write_batches(&mut self.conn, &group) {
+                Ok(counts) => return self.committed(&group, counts),
+                Err(e) => {
+                    self.summary.failed_attempts += 1;
+                    tracing::warn!(
+                        "storage: transaction of {} batches failed: {e}",
+                        group.len()
+                    );
+                }
+            }
+        }
+        for batch in group {
+            self.commit_with_retry(batch);
+        }
+    }
+
+    fn commit_with_retry(&mut self, batch: StoreBatch) {
+        let group = [batch];
+        let mut backoff = self.config.backoff_start;
+        for attempt in 1..=self.config.max_attempts.max(1) {
+            match write_batches(&mut self.conn, &group) {
+                Ok(counts) => return self.committed(&group, counts),
+                Err(e) => {
+                    self.summary.failed_attempts += 1;
+                    let reason = describe_write_error(&e);
+                    if attempt == self.config.max_attempts.max(1) {
+                        return self.dropped(&group[0], reason);
+                    }
+                    self.health.set(
+                        HEALTH_NAME,
+                        SourceState::Failed(format!(
+                            "{reason}; retrying in {} ms (attempt {attempt} of {})",
+                            backoff.as_millis(),
+                            self.config.max_attempts
+                        )),
+                    );
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(self.config.backoff_max);
+                }
+            }
+        }
+    }
+
+    fn committed(&mut self, group: &[StoreBatch], counts: WriteCounts) {
+        let rows: u64 = group.iter().map(StoreBatch::rows).sum();
+        let s = &mut self.summary;
+        s.transactions += 1;
+        s.trades += counts.trades - counts.skipped_trades;
+        s.duplicate_trades += counts.duplicate_trades;
+        s.candles += counts.candles;
+        s.indicator_values += counts.indicator_values;
+        s.alerts += counts.alerts;
+        s.deliveries += counts.deliveries;
+        PipelineStats::sub(&self.stats.store_pending, rows);
+        PipelineStats::add(&self.stats.store_written, rows - counts.skipped_trades);
+        if counts.skipped_trades > 0 {
+            let reason = format!(
+                "{} trades skipped: trade id above {} does not fit the database",
+                counts.skipped_trades,
+                i64::MAX
+            );
+            PipelineStats::add(&self.stats.store_dropped, counts.skipped_trades);
+            s.dropped_rows += counts.skipped_trades;
+            self.health.record_error(HEALTH_NAME, reason.clone());
+            s.last_error = Some(reason);
+        }
+        self.health.set(HEALTH_NAME, SourceState::Live);
+        self.health.touch(HEALTH_NAME, now_ms());
+    }
+
+    fn dropped(&mut self, batch: &StoreBatch, reason: String) {
+        let rows = batch.rows();
+        let msg = format!(
+            "{reason}; gave up after {} attempts and dropped {rows} rows",
+            self.config.max_attempts
+        );
+        tracing::error!("storage: {msg}");
+        PipelineStats::sub(&self.stats.store_pending, rows);
+        PipelineStats::add(&self.stats.store_dropped, rows);
+        self.summary.dropped_rows += rows;
+        self.summary.last_error = Some(msg.clone());
+        self.health.set(HEALTH_NAME, SourceState::Failed(msg));
+    }
+}

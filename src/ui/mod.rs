@@ -1,0 +1,135 @@
+//! The terminal dashboard. State ([`App`]), update ([`App::update`] from [`Action`]s) and view
+//! ([`widgets`], pure) are kept apart; [`run`] is the loop that ties them to the terminal and to
+//! the engine's published snapshots.
+
+mod action;
+mod app;
+pub mod format;
+mod keymap;
+mod pacer;
+mod screen;
+mod status_info;
+mod terminal;
+pub mod theme;
+pub mod widgets;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use crossterm::event;
+
+pub use action::{Action, Pane};
+pub use app::App;
+pub use keymap::{BINDINGS, action_for};
+pub use pacer::{Pacer, frame_period};
+pub use screen::{MIN_HEIGHT, MIN_WIDTH, Screen};
+pub use status_info::{RateMeter, StatusInfo};
+
+use crate::domain::{Interval, now_ms};
+use crate::pipeline::{HealthBoard, PipelineStats};
+use crate::view::{EngineCtl, SnapshotSlot};
+
+/// What the dashboard reads from and talks to.
+pub struct UiLink {
+    pub slot: SnapshotSlot,
+    pub ctl: flume::Sender<EngineCtl>,
+    pub stats: Arc<PipelineStats>,
+    pub health: HealthBoard,
+    /// The title line, e.g. "tickwatch — demo (simulated data)".
+    pub title: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct UiOptions {
+    /// Frame cap in frames per second (default 30; clamped to 1..=240).
+    pub fps: f64,
+    /// Data older than this is shown as stale, never as live.
+    pub stale_after: Duration,
+    pub initial_interval: Interval,
+    /// ASCII borders, bars and separators for terminals without Unicode line drawing.
+    pub ascii: bool,
+}
+
+impl Default for UiOptions {
+    fn default() -> Self {
+        UiOptions {
+            fps: 30.0,
+            stale_after: Duration::from_secs(10),
+            initial_interval: Interval::M1,
+            ascii: false,
+        }
+    }
+}
+
+/// At most this many input events are handled before a frame, so a flood of keys (a paste, a
+/// held key) cannot starve the screen.
+const MAX_DRAIN: usize = 1024;
+
+/// Runs the dashboard until the user quits (which sets `shutdown`) or someone else sets
+/// `shutdown`. The terminal is restored on every exit path, panics included. Logs must go to a
+/// file: anything written to stdout or stderr would tear the screen.
+pub fn run(link: UiLink, opts: UiOptions, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
+    let period = frame_period(opts.fps)?;
+    let mut guard = terminal::TerminalGuard::enter()?;
+    let result = event_loop(&mut guard, &link, &opts, period, &shutdown);
+    // The user quitting stops everything else too; errors stop it as well.
+    shutdown.store(true, Ordering::SeqCst);
+    drop(guard);
+    result
+}
+
+fn event_loop(
+    guard: &mut terminal::TerminalGuard,
+    link: &UiLink,
+    opts: &UiOptions,
+    period: Duration,
+    shutdown: &AtomicBool,
+) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let mut app = App::new(link.title.clone(), opts, link.ctl.clone());
+    let mut pacer = Pacer::new(period, start);
+    let mut meter = RateMeter::new(PipelineStats::get(&link.stats.events_processed), start);
+    let mut seen = link.slot.version();
+    let mut snap = link.slot.latest();
+    app.sync(&snap);
+    let mut dirty = true;
+
+    while !shutdown.load(Ordering::SeqCst) {
+        let timeout = pacer.timeout(Instant::now(), dirty);
+        if event::poll(timeout).context("reading terminal input")? {
+            for _ in 0..MAX_DRAIN {
+                let ev = event::read().context("reading terminal input")?;
+                dirty |= app.on_event(&ev);
+                if app.should_quit() || !event::poll(Duration::ZERO)? {
+                    break;
+                }
+            }
+        }
+        if app.should_quit() {
+            break;
+        }
+        let now = Instant::now();
+        let version = link.slot.version();
+        if version != seen {
+            seen = version;
+            snap = link.slot.latest();
+            dirty |= app.sync(&snap);
+        }
+        if pacer.tick_due(now) {
+            // The clock and every data age move each second, even when no data arrives.
+            dirty = true;
+        }
+        if dirty && pacer.may_draw(now) {
+            let status = StatusInfo::collect(&link.stats, &link.health, &mut meter, now, now_ms());
+            guard
+                .terminal
+                .draw(|f| app.render(&snap, &status, f.area(), f.buffer_mut()))
+                .context("drawing the dashboard")?;
+            pacer.drew(now);
+            dirty = false;
+        }
+    }
+    Ok(())
+}

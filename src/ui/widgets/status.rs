@@ -1,0 +1,131 @@
+//! The status bar: every source's state, throughput, losses, storage lag and the UTC clock.
+//! Staleness is derived here from the data's age, so a feed that went quiet never shows as live.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+use crate::domain::TsMs;
+use crate::pipeline::{SourceHealth, SourceState, describe, effective_state};
+use crate::ui::format;
+use crate::ui::status_info::StatusInfo;
+use crate::ui::theme;
+
+/// Rows waiting for the storage thread above which the lag counts as trouble, not just a batch
+/// in flight.
+const STORE_LAG_BAD: u64 = 10_000;
+
+pub struct StatusBar<'a> {
+    pub info: &'a StatusInfo,
+    pub stale_after_ms: i64,
+    pub sep: &'a str,
+}
+
+/// How one source reads on screen: its state in words, and the colour of that state.
+/// A source that calls itself live but has been quiet for `stale_after_ms` reads as stale.
+pub fn source_state(h: &SourceHealth, now: TsMs, stale_after_ms: i64) -> (String, Style) {
+    let state = effective_state(h, now, stale_after_ms);
+    let style = match &state {
+        SourceState::Live => theme::up(),
+        SourceState::Failed(_) => theme::bad(),
+        SourceState::Finished => theme::muted(),
+        SourceState::Connecting
+        | SourceState::Reconnecting { .. }
+        | SourceState::RateLimited { .. }
+        | SourceState::Stale { .. } => theme::warn(),
+    };
+    (describe(&state, now), style)
+}
+
+fn count(label: &str, n: u64, bad: bool) -> Vec<Span<'static>> {
+    let style = if bad {
+        theme::bad()
+    } else if n > 0 {
+        theme::warn()
+    } else {
+        Style::new()
+    };
+    vec![
+        Span::raw(format!("{label} ")),
+        Span::styled(n.to_string(), style),
+    ]
+}
+
+impl StatusBar<'_> {
+    fn sources_line(&self) -> Line<'static> {
+        let now = self.info.now_ms;
+        if self.info.sources.is_empty() {
+            return Line::styled(" no sources running", theme::warn());
+        }
+        let mut spans = vec![Span::raw(" ")];
+        for (i, h) in self.info.sources.iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::styled(self.sep.to_string(), theme::muted()));
+            }
+            let (text, style) = source_state(h, now, self.stale_after_ms);
+            spans.push(Span::raw(format!("{} ", h.name)));
+            spans.push(Span::styled(text, style));
+        }
+        Line::from(spans)
+    }
+
+    fn counters_line(&self) -> Line<'static> {
+        let i = self.info;
+        let sep = || Span::styled(self.sep.to_string(), theme::muted());
+        let mut spans = vec![Span::raw(format!(
+            "{} ev/s",
+            format::compact(i.events_per_sec.round())
+        ))];
+        for (label, n, bad) in [
+            ("drop", i.dropped, i.dropped > 0),
+            ("db lag", i.store_lag, i.store_lag >= STORE_LAG_BAD),
+            ("late", i.late, false),
+            ("gaps", i.gaps, false),
+            ("notify fail", i.deliveries_failed, i.deliveries_failed > 0),
+        ] {
+            spans.push(sep());
+            spans.extend(count(label, n, bad));
+        }
+        spans.push(sep());
+        spans.push(Span::styled(
+            format!("{} UTC ", format::hms(i.now_ms)),
+            theme::title(),
+        ));
+        Line::from(spans)
+    }
+
+    /// Lines the bar needs at `width`: two when sources and counters do not fit side by side.
+    pub fn height(&self, width: u16) -> u16 {
+        let need = self.sources_line().width() + self.counters_line().width() + 1;
+        if need > usize::from(width) { 2 } else { 1 }
+    }
+}
+
+impl Widget for &StatusBar<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.is_empty() {
+            return;
+        }
+        let counters = self.counters_line();
+        let sources = self.sources_line();
+        let cw = (counters.width() as u16).min(area.width);
+        let counters_area = Rect {
+            x: area.right() - cw,
+            y: area.bottom() - 1,
+            width: cw,
+            height: 1,
+        };
+        let sources_area = if area.height >= 2 {
+            Rect { height: 1, ..area }
+        } else {
+            Rect {
+                width: area.width - cw,
+                ..area
+            }
+        };
+        sources.render(sources_area, buf);
+        counters.render(counters_area, buf);
+    }
+}

@@ -1,0 +1,121 @@
+//! What the engine publishes for the screen: an immutable snapshot, swapped in at most once per
+//! frame, and the control messages the UI sends back. The UI never touches engine state.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::domain::{Candle, Interval, TsMs, VenueSymbol};
+use crate::store::AlertRecord;
+
+/// One line of the watchlist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchRow {
+    pub key: VenueSymbol,
+    pub last: Option<f64>,
+    /// Percent change over 24 h when the venue publishes it, else since the current UTC day opened.
+    pub change_pct: Option<f64>,
+    /// Base-asset volume over the same window as `change_pct`.
+    pub volume: f64,
+    /// RSI of the focused interval's last closed candle.
+    pub rsi: Option<f64>,
+    /// Anomaly z-score of the latest trade's log return.
+    pub z: Option<f64>,
+    /// Last closes of the focused interval, oldest first (for the sparkline).
+    pub spark: Vec<f64>,
+    /// Local receive time of the last event for this symbol (data age = now - this).
+    pub last_recv_ms: Option<TsMs>,
+    /// Exchange time of the last event.
+    pub last_exch_ms: Option<TsMs>,
+}
+
+/// One candle on the chart with its indicator values (`values[i]` is `ChartView::columns[i]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartCandle {
+    pub candle: Candle,
+    pub values: Box<[Option<f64>]>,
+    /// False for the in-progress candle at the live edge.
+    pub closed: bool,
+}
+
+/// The price chart of the focused symbol and interval, oldest candle first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartView {
+    pub key: VenueSymbol,
+    pub interval: Interval,
+    pub columns: Arc<[String]>,
+    pub candles: Vec<ChartCandle>,
+}
+
+impl ChartView {
+    /// Values of one indicator column across the chart (None where undefined).
+    pub fn series(&self, column: &str) -> Option<Vec<Option<f64>>> {
+        let i = self.columns.iter().position(|c| c == column)?;
+        Some(
+            self.candles
+                .iter()
+                .map(|c| c.values.get(i).copied().flatten())
+                .collect(),
+        )
+    }
+}
+
+/// Everything the screen shows that comes from the engine.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ViewSnapshot {
+    /// Increases with every publication.
+    pub version: u64,
+    /// Watchlist rows in the order of the configuration (then first seen).
+    pub rows: Vec<WatchRow>,
+    /// The chart of the focused symbol, if it has any data.
+    pub chart: Option<ChartView>,
+    /// The focused interval the rows and chart were computed for.
+    pub interval: Option<Interval>,
+    /// Fired alerts, newest first (at most [`ViewSnapshot::MAX_ALERTS`]).
+    pub alerts: Vec<AlertRecord>,
+}
+
+impl ViewSnapshot {
+    pub const MAX_ALERTS: usize = 200;
+}
+
+/// What the UI asks of the engine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineCtl {
+    /// Compute rows for `interval` and the chart for `key` (None: the first symbol).
+    Focus {
+        key: Option<VenueSymbol>,
+        interval: Interval,
+    },
+}
+
+/// Where the engine puts the latest snapshot and the UI picks it up. The lock is held only to
+/// swap or clone an `Arc`.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotSlot {
+    latest: Arc<Mutex<Arc<ViewSnapshot>>>,
+    version: Arc<AtomicU64>,
+}
+
+impl SnapshotSlot {
+    pub fn publish(&self, snap: ViewSnapshot) {
+        let v = snap.version;
+        let mut g = match self.latest.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *g = Arc::new(snap);
+        self.version.store(v, Ordering::Release);
+    }
+
+    /// The version of the latest snapshot: cheap, for the UI's dirty check.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    pub fn latest(&self) -> Arc<ViewSnapshot> {
+        match self.latest.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+}

@@ -1,0 +1,461 @@
+//! The Binance source against local WebSocket and HTTP servers with faults injected: every trade
+//! id arrives exactly once across reconnects, gaps are filled from REST, and the health board
+//! tells the truth.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use support::binance::{self as bn, Market};
+use support::http::HttpServer;
+use support::wait_for;
+use support::ws::WsServer;
+use tickwatch::domain::{EventKind, MarketEvent};
+use tickwatch::pipeline::{
+    EventSink, HealthBoard, Ingest, Overflow, PipelineStats, SourceState, ring,
+};
+use tickwatch::sources::Source;
+use tickwatch::sources::binance::{BinanceConfig, BinanceSource};
+
+struct Harness {
+    events: Arc<Mutex<Vec<MarketEvent>>>,
+    states: Arc<Mutex<Vec<SourceState>>>,
+    board: HealthBoard,
+    stats: Arc<PipelineStats>,
+    /// While set, the engine side does not read (so the ring fills up).
+    paused: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Harness {
+    fn trade_ids(&self) -> Vec<u64> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e.kind {
+                EventKind::Trade(t) => Some(t.trade_id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    async fn wait_trades_through(&self, last: u64) {
+        wait_for(15, &format!("trade {last}"), || {
+            self.trade_ids().contains(&last).then_some(())
+        })
+        .await;
+    }
+
+    async fn wait_state(&self, what: &str, f: impl Fn(&SourceState) -> bool) -> SourceState {
+        wait_for(15, what, || {
+            self.states.lock().unwrap().iter().find(|s| f(s)).cloned()
+        })
+        .await
+    }
+
+    fn last_error(&self) -> String {
+        self.board.snapshot()[0]
+            .last_error
+            .clone()
+            .unwrap_or_default()
+    }
+}
+
+fn config(ws: &WsServer, http: &HttpServer) -> BinanceConfig {
+    BinanceConfig {
+        ws_url: ws.url.clone(),
+        rest_url: http.url.clone(),
+        symbols: vec!["BTCUSDT".into()],
+        klines: false,
+        mini_ticker: false,
+        backfill_candles: 0,
+        stale_after_secs: 10,
+        // long enough that the 5 ms state poller sees every Reconnecting
+        backoff_initial_ms: 300,
+        backoff_max_ms: 1_000,
+        ..BinanceConfig::default()
+    }
+}
+
+fn start(cfg: BinanceConfig, ring_batches: usize) -> Harness {
+    start_named("binance", cfg, ring_batches)
+}
+
+fn start_named(name: &str, cfg: BinanceConfig, ring_batches: usize) -> Harness {
+    support::states::capture();
+    let (tx, rx) = ring(ring_batches);
+    let board = HealthBoard::default();
+    let stats = Arc::new(PipelineStats::default());
+    let sink = EventSink::new(name, tx, Overflow::DropNewest, stats.clone(), board.clone());
+    let src = Box::new(BinanceSource::new(cfg).unwrap());
+    assert_eq!(src.overflow(), Overflow::DropNewest);
+    tokio::spawn(src.run(sink));
+    let events: Arc<Mutex<Vec<MarketEvent>>> = Arc::default();
+    let paused = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (ev2, p2) = (events.clone(), paused.clone());
+    tokio::spawn(async move {
+        loop {
+            if p2.load(std::sync::atomic::Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            }
+            match rx.recv_async().await {
+                Ok(Ingest::Events(evs)) => ev2.lock().unwrap().extend(evs),
+                Ok(Ingest::Finished(_)) | Err(_) => return,
+            }
+        }
+    });
+    let states: Arc<Mutex<Vec<SourceState>>> = Arc::default();
+    let (st2, b2) = (states.clone(), board.clone());
+    tokio::spawn(async move {
+        loop {
+            if let Some(h) = b2.snapshot().into_iter().next() {
+                let mut s = st2.lock().unwrap();
+                if s.last() != Some(&h.state) {
+                    s.push(h.state);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    });
+    Harness {
+        events,
+        states,
+        board,
+        stats,
+        paused,
+    }
+}
+
+fn trades(range: std::ops::RangeInclusive<u64>) -> Vec<String> {
+    range.map(|id| bn::agg_trade("BTCUSDT", id)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_trade_once_across_drops_closes_garbage_errors_and_shutdowns() {
+    // the market's REST history grows as the script goes on (last_trade = what has happened)
+    let market = Market::new(&["BTCUSDT"], 10, 0);
+    let http = HttpServer::start(market.handler()).await;
+    let mut ws = WsServer::start().await;
+    let h = start_named("binance-once", config(&ws, &http), 1024);
+    let happened = |id: u64| *market.last_trade.lock().unwrap() = id;
+
+    // 1: subscribe, trades 1..10, then the cable is cut
+    let mut c = ws.accept().await;
+    assert_eq!(c.path, "/ws");
+    assert_eq!(c.expect_subscribe(1).await, vec!["btcusdt@aggTrade"]);
+    c.send_all(trades(1..=10)).await;
+    h.wait_trades_through(10).await;
+    happened(14);
+    c.drop_tcp();
+
+    // 2: 11..14 happened while away; live resumes at 15, then a close frame
+    let mut c = ws.accept().await;
+    c.expect_subscribe(1).await;
+    happened(20);
+    c.send_all(trades(15..=20)).await;
+    h.wait_trades_through(20).await;
+    c.close(1001).await;
+    h.wait_state("close reason", |s| {
+        matches!(s, SourceState::Reconnecting { reason, .. } if reason == "server closed the connection (code 1001)")
+    })
+    .await;
+
+    // 3: garbage, a replayed trade, an error frame, a ping, then serverShutdown
+    let mut c = ws.accept().await;
+    c.expect_subscribe(1).await;
+    c.send("this is not json").await;
+    happened(25);
+    c.send_all(trades(20..=25)).await;
+    c.send(bn::error_frame(7)).await;
+    c.ping_and_expect_pong(b"keepalive").await;
+    h.wait_trades_through(25).await;
+    wait_for(5, "error frame recorded", || {
+        h.last_error()
+            .contains("Binance refused request 7")
+            .then_some(())
+    })
+    .await;
+    c.send(bn::SERVER_SHUTDOWN).await;
+
+    // 4: reconnected at once (too quick for the state poller, so read the recorded reason),
+    // live again, 26..40 with a hole at 30..34
+    let mut c = ws.accept().await;
+    c.expect_subscribe(1).await;
+    assert_eq!(h.last_error(), "serverShutdown");
+    // the catch-up after this reconnect asks from 26 and finds nothing new yet
+    wait_for(5, "catch-up from 26", || {
+        http.requests("/api/v3/aggTrades")
+            .iter()
+            .any(|r| r.query["fromId"] == "26")
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    c.send_all(trades(26..=29)).await;
+    happened(40);
+    c.send_all(trades(35..=40)).await;
+    h.wait_trades_through(40).await;
+
+    assert_eq!(
+        h.trade_ids(),
+        (1..=40).collect::<Vec<u64>>(),
+        "every id once, in order"
+    );
+    let froms: Vec<String> = http
+        .requests("/api/v3/aggTrades")
+        .iter()
+        .map(|r| r.query["fromId"].clone())
+        .collect();
+    assert!(
+        froms.contains(&"11".to_string()),
+        "gap after reconnect filled from 11: {froms:?}"
+    );
+    assert!(
+        froms.contains(&"21".to_string()),
+        "catch-up after the close frame from 21: {froms:?}"
+    );
+    assert!(
+        froms.contains(&"30".to_string()),
+        "gap in the stream filled from 30: {froms:?}"
+    );
+
+    // every transition, from the health board's log (a poller could miss the short ones)
+    let seen: Vec<String> = support::states::of("binance-once")
+        .iter()
+        .map(|m| {
+            let k = if m.contains("reconnecting in") {
+                "reconnecting"
+            } else {
+                m.as_str()
+            };
+            k.to_string()
+        })
+        .collect();
+    // (the board starts out "connecting", so the first change logged is to live)
+    let want = [
+        "live",
+        "reconnecting",
+        "connecting",
+        "live",
+        "reconnecting",
+        "connecting",
+        "live",
+        "reconnecting",
+        "connecting",
+        "live",
+    ];
+    assert_eq!(seen, want);
+    let lines = support::states::of("binance-once");
+    // a cut TCP connection reads as a reset or an end of stream, depending on timing
+    assert!(
+        lines[1].starts_with("connection reset by the server; reconnecting in")
+            || lines[1].starts_with("server closed the connection; reconnecting in"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[4].starts_with("server closed the connection (code 1001); reconnecting in"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[7].starts_with("serverShutdown; reconnecting in 0 s"),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_port_reports_connection_refused_quickly() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let market = Market::new(&["BTCUSDT"], 0, 0);
+    let http = HttpServer::start(market.handler()).await;
+    let cfg = BinanceConfig {
+        ws_url: format!("ws://127.0.0.1:{port}"),
+        rest_url: http.url.clone(),
+        symbols: vec!["BTCUSDT".into()],
+        backfill_candles: 0,
+        ..BinanceConfig::default()
+    };
+    let h = start(cfg, 16);
+    let started = std::time::Instant::now();
+    let s = h
+        .wait_state("connection refused", |s| {
+            matches!(s, SourceState::Reconnecting { reason, .. } if reason == "connection refused")
+        })
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    let text = tickwatch::pipeline::describe(&s, tickwatch::domain::now_ms());
+    assert!(
+        text.starts_with("connection refused; reconnecting in"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_server_is_shown_stale_then_replaced() {
+    let market = Market::new(&["BTCUSDT"], 3, 0);
+    let http = HttpServer::start(market.handler()).await;
+    let mut ws = WsServer::start().await;
+    let cfg = BinanceConfig {
+        stale_after_secs: 2,
+        ..config(&ws, &http)
+    };
+    let h = start(cfg, 64);
+    let mut c = ws.accept().await;
+    c.expect_subscribe(1).await;
+    c.send_all(trades(1..=3)).await;
+    h.wait_trades_through(3).await;
+    let quiet = tokio::spawn(c.go_quiet(Duration::from_secs(20)));
+    h.wait_state("stale", |s| matches!(s, SourceState::Stale { .. }))
+        .await;
+    h.wait_state(
+        "watchdog reconnect",
+        |s| matches!(s, SourceState::Reconnecting { reason, .. } if reason == "no data for 2 s"),
+    )
+    .await;
+    let mut c2 = ws.accept().await;
+    c2.expect_subscribe(1).await;
+    assert!(
+        quiet.await.unwrap(),
+        "the quiet connection was closed by the client"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_symbol_is_dropped_and_the_others_keep_working() {
+    let market = Market::new(&["BTCUSDT"], 2, 10);
+    // ten candles up to the current (open) minute
+    let minute = tickwatch::domain::Interval::M1.bucket(tickwatch::domain::now_ms());
+    *market.candle_t0.lock().unwrap() = minute - 9 * 60_000;
+    let http = HttpServer::start(market.handler()).await;
+    let mut ws = WsServer::start().await;
+    let cfg = BinanceConfig {
+        symbols: vec!["BTCUSDT".into(), "FOOUSDT".into()],
+        klines: true,
+        backfill_candles: 5,
+        ..config(&ws, &http)
+    };
+    let h = start(cfg, 64);
+    let mut c = ws.accept().await;
+    let subs = c.expect_subscribe(4).await;
+    assert_eq!(
+        subs,
+        vec![
+            "btcusdt@aggTrade",
+            "btcusdt@kline_1m",
+            "foousdt@aggTrade",
+            "foousdt@kline_1m"
+        ]
+    );
+    // start-up candles arrive and FOOUSDT is refused by REST
+    let unsub = c.recv_text().await;
+    let v: serde_json::Value = serde_json::from_str(&unsub).unwrap();
+    assert_eq!(v["method"], "UNSUBSCRIBE");
+    assert_eq!(
+        v["params"],
+        serde_json::json!(["foousdt@aggTrade", "foousdt@kline_1m"])
+    );
+    c.send(format!(r#"{{"result":null,"id":{}}}"#, v["id"]))
+        .await;
+    c.send_all(trades(1..=2)).await;
+    c.send(bn::kline("BTCUSDT", minute, false)).await;
+    h.wait_trades_through(2).await;
+    assert!(
+        h.last_error()
+            .contains("invalid symbol FOOUSDT (Binance -1121): remove it from [binance].symbols"),
+        "{}",
+        h.last_error()
+    );
+    let candles = h
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e.symbol.as_str() == "BTCUSDT"
+                && matches!(e.kind, EventKind::Candle { closed: true, .. })
+        })
+        .count();
+    // five minutes back: 5 closed candles (4 if a minute turned meanwhile, 6 if it turned twice)
+    assert!(
+        (4..=6).contains(&candles),
+        "start-up candles backfilled: {candles}"
+    );
+    wait_for(5, "detail names the invalid symbol", || {
+        h.board.snapshot()[0]
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("invalid: FOOUSDT"))
+            .then_some(())
+    })
+    .await;
+    assert!(matches!(h.board.snapshot()[0].state, SourceState::Live));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollover_opens_the_new_connection_first_and_never_duplicates() {
+    let market = Market::new(&["BTCUSDT"], 12, 0);
+    let http = HttpServer::start(market.handler()).await;
+    let mut ws = WsServer::start().await;
+    let cfg = BinanceConfig {
+        rollover_hours: 1.0 / 3600.0, // one second
+        ..config(&ws, &http)
+    };
+    let h = start(cfg, 64);
+    let mut old = ws.accept().await;
+    old.expect_subscribe(1).await;
+    old.send_all(trades(1..=5)).await;
+    h.wait_trades_through(5).await;
+    let mut new = ws.accept().await; // opened while the old one is still up
+    new.expect_subscribe(1).await;
+    old.send_all(trades(6..=8)).await;
+    new.send_all(trades(6..=12)).await;
+    h.wait_trades_through(12).await;
+    assert!(
+        old.go_quiet(Duration::from_secs(10)).await,
+        "old connection closed after the overlap"
+    );
+    assert_eq!(h.trade_ids(), (1..=12).collect::<Vec<u64>>());
+    let reconnects = h
+        .states
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| matches!(s, SourceState::Reconnecting { .. }))
+        .count();
+    assert_eq!(reconnects, 0, "a rollover is not a reconnect");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_dropped_by_a_full_ring_are_backfilled() {
+    let market = Market::new(&["BTCUSDT"], 30, 0);
+    let http = HttpServer::start(market.handler()).await;
+    let mut ws = WsServer::start().await;
+    let h = start(config(&ws, &http), 1);
+    h.paused.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut c = ws.accept().await;
+    c.expect_subscribe(1).await;
+    for id in 1..=20 {
+        c.send(bn::agg_trade("BTCUSDT", id)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    wait_for(5, "drops", || {
+        (PipelineStats::get(&h.stats.dropped_ring) > 0).then_some(())
+    })
+    .await;
+    h.paused.store(false, std::sync::atomic::Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    c.send_all(trades(21..=30)).await;
+    h.wait_trades_through(30).await;
+    assert_eq!(h.trade_ids(), (1..=30).collect::<Vec<u64>>());
+}

@@ -1,0 +1,604 @@
+//! The dashboard drawn into ratatui's TestBackend with a hand-made snapshot and a fixed clock:
+//! texts, colours, selection, staleness, sizes, and the keys.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+use tickwatch::domain::{Candle, Interval, Symbol, TsMs, Venue, VenueSymbol};
+use tickwatch::pipeline::{SourceHealth, SourceState};
+use tickwatch::store::AlertRecord;
+use tickwatch::ui::{App, BINDINGS, Pane, StatusInfo, UiOptions};
+use tickwatch::view::{ChartCandle, ChartView, EngineCtl, ViewSnapshot, WatchRow};
+
+/// 2023-11-14T22:13:20Z
+const NOW: TsMs = 1_700_000_000_000;
+const COLUMNS: [&str; 6] = [
+    "sma20",
+    "ema20",
+    "bb20_upper",
+    "bb20_mid",
+    "bb20_lower",
+    "rsi14",
+];
+
+fn key(sym: &str) -> VenueSymbol {
+    VenueSymbol::new(Venue::Sim, Symbol::new(sym).unwrap())
+}
+
+fn row(sym: &str, last: f64, chg: f64, vol: f64, rsi: f64, z: f64, age_ms: i64) -> WatchRow {
+    WatchRow {
+        key: key(sym),
+        last: Some(last),
+        change_pct: Some(chg),
+        volume: vol,
+        rsi: Some(rsi),
+        z: Some(z),
+        spark: (0..30)
+            .map(|i| last * (1.0 + f64::from(i) * 0.001))
+            .collect(),
+        last_recv_ms: Some(NOW - age_ms),
+        last_exch_ms: Some(NOW - age_ms - 5),
+    }
+}
+
+/// 60 one-minute candles rising from 43000 to about 43295 (lows 5 below, highs 5 above), with
+/// indicators defined from the 20th candle. One Bollinger value is far outside the price range
+/// and must not widen the scale.
+fn chart() -> ChartView {
+    let start = Interval::M1.bucket(NOW) - 59 * 60_000;
+    let candles = (0..60)
+        .map(|i| {
+            let base = 43_000.0 + f64::from(i) * 5.0;
+            let close = if i % 2 == 0 { base + 2.0 } else { base - 2.0 };
+            let values: Vec<Option<f64>> = if i < 19 {
+                vec![None; COLUMNS.len()]
+            } else {
+                let upper = if i == 40 { 99_999.0 } else { base + 4.0 };
+                vec![
+                    Some(base),
+                    Some(base + 1.0),
+                    Some(upper),
+                    Some(base),
+                    Some(base - 4.0),
+                    Some(55.0),
+                ]
+            };
+            ChartCandle {
+                candle: Candle {
+                    open_ms: start + i64::from(i) * 60_000,
+                    open: base,
+                    high: base + 5.0,
+                    low: base - 5.0,
+                    close,
+                    volume: 10.0 + f64::from(i % 7),
+                    trades: 3,
+                },
+                values: values.into_boxed_slice(),
+                closed: i < 59,
+            }
+        })
+        .collect();
+    ChartView {
+        key: key("BTCUSDT"),
+        interval: Interval::M1,
+        columns: COLUMNS.iter().map(|c| c.to_string()).collect(),
+        candles,
+    }
+}
+
+fn alert(i: i64, sym: &str, msg: &str) -> AlertRecord {
+    AlertRecord {
+        alert_id: format!("a{i}"),
+        ts_ms: NOW - i * 60_000,
+        key: key(sym),
+        rule: "z".into(),
+        value: 3.5,
+        message: msg.into(),
+        delivered: "tui".into(),
+    }
+}
+
+fn snapshot() -> ViewSnapshot {
+    ViewSnapshot {
+        version: 7,
+        rows: vec![
+            row("BTCUSDT", 43210.123, 1.234, 12_345.0, 72.0, 0.5, 500),
+            row("ETHUSDT", 2345.6789, -0.451, 4_512_000.0, 25.0, -3.2, 800),
+            row("PEPEUSDT", 0.00002853, 0.0, 250_000.0, 50.0, 0.1, 12_400),
+        ],
+        chart: Some(chart()),
+        interval: Some(Interval::M1),
+        alerts: vec![
+            alert(1, "ETHUSDT", "newest: z-score 3.5"),
+            alert(2, "BTCUSDT", "middle: RSI above 70"),
+            alert(3, "PEPEUSDT", "oldest: volume spike"),
+        ],
+    }
+}
+
+fn source(name: &str, state: SourceState, last_event_ago: Option<i64>) -> SourceHealth {
+    SourceHealth {
+        name: name.into(),
+        state,
+        since_ms: NOW - 120_000,
+        last_event_ms: last_event_ago.map(|a| NOW - a),
+        last_error: None,
+        detail: None,
+        is_source: true,
+    }
+}
+
+fn status() -> StatusInfo {
+    StatusInfo {
+        sources: vec![
+            source("sim", SourceState::Live, Some(1_000)),
+            source("binance", SourceState::Live, Some(30_000)),
+            source(
+                "coinbase",
+                SourceState::Failed("DNS lookup failed".into()),
+                None,
+            ),
+        ],
+        events_per_sec: 1234.0,
+        dropped: 5,
+        store_lag: 0,
+        late: 0,
+        gaps: 0,
+        deliveries_failed: 0,
+        now_ms: NOW,
+    }
+}
+
+fn options() -> UiOptions {
+    UiOptions {
+        fps: 30.0,
+        stale_after: Duration::from_secs(10),
+        initial_interval: Interval::M1,
+        ascii: false,
+    }
+}
+
+/// An app that has seen `snap`, and the engine's end of its control channel (drained).
+fn app_with(snap: &ViewSnapshot) -> (App, flume::Receiver<EngineCtl>) {
+    let (tx, rx) = flume::unbounded();
+    let mut app = App::new("tickwatch — demo (simulated data)", &options(), tx);
+    app.sync(snap);
+    rx.drain().for_each(drop);
+    (app, rx)
+}
+
+fn draw(app: &App, snap: &ViewSnapshot, st: &StatusInfo, w: u16, h: u16) -> Buffer {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| app.render(snap, st, f.area(), f.buffer_mut()))
+        .unwrap();
+    term.backend().buffer().clone()
+}
+
+fn line(buf: &Buffer, y: u16) -> String {
+    (0..buf.area.width)
+        .map(|x| buf[(x, y)].symbol().to_string())
+        .collect()
+}
+
+fn screen(buf: &Buffer) -> String {
+    (0..buf.area.height)
+        .map(|y| line(buf, y))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Where `text` starts on screen (column, row), counting one cell per character.
+fn find(buf: &Buffer, text: &str) -> Option<(u16, u16)> {
+    let want: Vec<String> = text.chars().map(|c| c.to_string()).collect();
+    let n = want.len() as u16;
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width.saturating_sub(n - 1) {
+            if (0..n).all(|i| buf[(x + i, y)].symbol() == want[usize::from(i)]) {
+                return Some((x, y));
+            }
+        }
+    }
+    None
+}
+
+fn at(buf: &Buffer, text: &str) -> (u16, u16) {
+    find(buf, text).unwrap_or_else(|| panic!("{text:?} not on screen:\n{}", screen(buf)))
+}
+
+fn fg(buf: &Buffer, text: &str) -> Color {
+    let (x, y) = at(buf, text);
+    buf[(x, y)].fg
+}
+
+fn press(app: &mut App, code: KeyCode) -> bool {
+    app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn focus_of(rx: &flume::Receiver<EngineCtl>) -> Vec<(Option<String>, Interval)> {
+    rx.drain()
+        .map(|EngineCtl::Focus { key, interval }| (key.map(|k| k.symbol.to_string()), interval))
+        .collect()
+}
+
+#[test]
+fn every_pane_shows_its_data_at_80x24() {
+    let snap = snapshot();
+    let (app, _rx) = app_with(&snap);
+    let buf = draw(&app, &snap, &status(), 80, 24);
+    let text = screen(&buf);
+
+    assert!(
+        line(&buf, 0).contains("tickwatch — demo (simulated data)"),
+        "{text}"
+    );
+    assert!(line(&buf, 0).contains("interval 1m"), "{text}");
+    for header in ["Symbol", "Last", "Chg%", "Vol", "RSI", "Trend"] {
+        assert!(text.contains(header), "missing header {header}:\n{text}");
+    }
+    let btc = line(&buf, at(&buf, "BTCUSDT ").1);
+    for cell in ["43210.12", "+1.23%", "12.3k", "72", "+0.5"] {
+        assert!(btc.contains(cell), "BTC row lacks {cell}: {btc}");
+    }
+    let eth = line(&buf, at(&buf, "ETHUSDT ").1);
+    for cell in ["2345.68", "-0.45%", "4.5M", "25", "-3.2"] {
+        assert!(eth.contains(cell), "ETH row lacks {cell}: {eth}");
+    }
+    assert!(text.contains("0.00002853"), "{text}");
+    // Chart title, legend and time labels of the first and last candle.
+    assert!(text.contains("sim:BTCUSDT 1m"), "{text}");
+    assert!(text.contains("SMA20") && text.contains("EMA20") && text.contains("BB20"));
+    assert!(text.contains("21:14") && text.contains("22:13"), "{text}");
+    // Alerts, newest first.
+    let rows: Vec<u16> = ["newest", "middle", "oldest"]
+        .iter()
+        .map(|m| at(&buf, m).1)
+        .collect();
+    assert!(rows[0] < rows[1] && rows[1] < rows[2], "{text}");
+    assert!(text.contains("22:12:20 ETHUSDT newest"), "{text}");
+    // Status bar: sources, throughput, losses and the clock.
+    for part in [
+        "sim live",
+        "1.2k ev/s",
+        "drop 5",
+        "db lag 0",
+        "late 0",
+        "22:13:20 UTC",
+    ] {
+        assert!(text.contains(part), "status lacks {part}:\n{text}");
+    }
+}
+
+#[test]
+fn up_and_down_are_coloured_and_extremes_marked() {
+    let snap = snapshot();
+    let (app, _rx) = app_with(&snap);
+    let buf = draw(&app, &snap, &status(), 80, 24);
+    assert_eq!(fg(&buf, "+1.23%"), Color::Green);
+    assert_eq!(fg(&buf, "-0.45%"), Color::Red);
+    // RSI 72 overbought, 25 oversold.
+    let (_, btc_y) = at(&buf, "BTCUSDT ");
+    let rsi = line(&buf, btc_y).find(" 72 ").unwrap();
+    let rsi_x = line(&buf, btc_y)[..rsi].chars().count() as u16 + 1;
+    assert_eq!(buf[(rsi_x, btc_y)].fg, Color::Red);
+    let (zx, zy) = at(&buf, "-3.2");
+    assert_eq!(buf[(zx, zy)].fg, Color::Yellow);
+    assert!(buf[(zx, zy)].modifier.contains(Modifier::BOLD));
+    // Non-zero drops are red; zero lag is not.
+    let (dx, dy) = at(&buf, "drop 5");
+    assert_eq!(buf[(dx + 5, dy)].fg, Color::Red);
+    let (lx, ly) = at(&buf, "db lag 0");
+    assert_ne!(buf[(lx + 7, ly)].fg, Color::Red);
+}
+
+#[test]
+fn the_selected_row_is_highlighted_and_follows_the_keys() {
+    let snap = snapshot();
+    let (mut app, _rx) = app_with(&snap);
+    let buf = draw(&app, &snap, &status(), 80, 24);
+    let (x, y) = at(&buf, "BTCUSDT ");
+    assert_eq!(buf[(x, y)].bg, Color::Blue);
+    let (ex, ey) = at(&buf, "ETHUSDT ");
+    assert_ne!(buf[(ex, ey)].bg, Color::Blue);
+
+    assert!(press(&mut app, KeyCode::Down));
+    let buf = draw(&app, &snap, &status(), 80, 24);
+    assert_eq!(buf[(ex, ey)].bg, Color::Blue);
+    assert_ne!(buf[(x, y)].bg, Color::Blue);
+
+    // With another pane focused the selection stays visible, in a quieter colour.
+    assert!(press(&mut app, KeyCode::Tab));
+    let buf = draw(&app, &snap, &status(), 80, 24);
+    assert_eq!(buf[(ex, ey)].bg, Color::DarkGray);
+}
+
+#[test]
+fn quiet_sources_and_rows_are_never_shown_as_live() {
+    let snap = snapshot();
+    let (app, _rx) = app_with(&snap);
+    let buf = draw(&app, &snap, &status(), 160, 48);
+    let text = screen(&buf);
+    // binance says Live but its last event is 30 s old.
+    assert!(text.contains("binance stale for 30 s"), "{text}");
+    assert!(!text.contains("binance live"), "{text}");
+    assert_eq!(fg(&buf, "stale for 30 s"), Color::Yellow);
+    assert_eq!(fg(&buf, "failed: DNS lookup failed"), Color::Red);
+    let (lx, _) = at(&buf, "sim live");
+    let (_, ly) = at(&buf, "sim live");
+    assert_eq!(buf[(lx + 4, ly)].fg, Color::Green);
+
+    // PEPE's last event is 12.4 s old: its age shows, in yellow, and the row is dimmed.
+    let pepe_y = at(&buf, "PEPEUSDT").1;
+    let pepe = line(&buf, pepe_y);
+    assert!(pepe.contains(" 12s "), "{pepe}");
+    let (ax, ay) = at(&buf, "12s");
+    assert_eq!(ay, pepe_y);
+    assert_eq!(buf[(ax, ay)].fg, Color::Yellow);
+    assert!(buf[(ax, ay)].modifier.contains(Modifier::DIM));
+    // A fresh row shows no age.
+    let btc = line(&buf, at(&buf, "BTCUSDT ").1);
+    assert!(!btc.contains("0s"), "{btc}");
+
+    // A source that went live and never delivered anything is stale too.
+    let mut st = status();
+    // A service (the database) that is live is not subject to data staleness.
+    let mut db = source("db", SourceState::Live, None);
+    db.is_source = false;
+    st.sources = vec![source("sim", SourceState::Live, None), db];
+    let text = screen(&draw(&app, &snap, &st, 80, 24));
+    assert!(text.contains("sim stale for 120 s"), "{text}");
+    assert!(text.contains("db live"), "{text}");
+}
+
+#[test]
+fn the_price_scale_comes_from_the_candles_not_the_overlays() {
+    let snap = snapshot();
+    let (app, _rx) = app_with(&snap);
+    for (w, h) in [(80, 24), (160, 48)] {
+        let text = screen(&draw(&app, &snap, &status(), w, h));
+        // Lowest low 42995, highest high 43300; the 99999 Bollinger point is clipped.
+        assert!(text.contains("42995.00"), "{text}");
+        assert!(text.contains("43300.00"), "{text}");
+        assert!(!text.contains("99999"), "{text}");
+        // Braille points of the line chart are on screen.
+        assert!(
+            text.chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)),
+            "{text}"
+        );
+    }
+
+    // Small prices keep their digits on the axis.
+    let mut small = snapshot();
+    let chart = small.chart.as_mut().unwrap();
+    for c in &mut chart.candles {
+        for v in [
+            &mut c.candle.open,
+            &mut c.candle.high,
+            &mut c.candle.low,
+            &mut c.candle.close,
+        ] {
+            *v *= 1e-9 * 0.66;
+        }
+        c.values = vec![None; COLUMNS.len()].into_boxed_slice();
+    }
+    let text = screen(&draw(&app, &small, &status(), 80, 24));
+    assert!(text.contains("0.00002838"), "{text}");
+}
+
+#[test]
+fn the_wide_layout_puts_the_chart_beside_the_watchlist() {
+    let snap = snapshot();
+    let (app, _rx) = app_with(&snap);
+    let buf = draw(&app, &snap, &status(), 160, 48);
+    let text = screen(&buf);
+    let (wx, wy) = at(&buf, "Watchlist");
+    let (cx, cy) = at(&buf, "sim:BTCUSDT 1m");
+    assert_eq!(wy, cy, "{text}");
+    assert!(cx > wx + 60, "{text}");
+    assert!(text.contains("22:13:20 UTC") && text.contains("coinbase failed"));
+    // Everything fits on one status line at this width.
+    assert!(line(&buf, 47).contains("sim live") && line(&buf, 47).contains("drop 5"));
+}
+
+#[test]
+fn too_small_terminals_get_a_message_and_no_panic() {
+    let snap = snapshot();
+    let (app, _rx) = app_with(&snap);
+    for (w, h) in [(79, 24), (80, 23), (60, 20)] {
+        let text = screen(&draw(&app, &snap, &status(), w, h));
+        let want = format!("terminal too small: {w}x{h}, need at least 80x24");
+        assert!(text.replace('\n', "").contains(&want), "{text}");
+    }
+    for (w, h) in [(1, 1), (0, 0), (1, 0), (5, 2), (200, 1)] {
+        draw(&app, &snap, &status(), w, h);
+    }
+    // Every size from the minimum up, full and empty, with help open.
+    let empty = ViewSnapshot::default();
+    let (mut help, _rx2) = app_with(&snap);
+    help.update(tickwatch::ui::Action::ToggleHelp);
+    for w in (80..=220).step_by(7) {
+        for h in (24..=70).step_by(5) {
+            draw(&app, &snap, &status(), w, h);
+            draw(&help, &snap, &status(), w, h);
+            draw(&app, &empty, &StatusInfo::default(), w, h);
+        }
+    }
+}
+
+#[test]
+fn empty_panes_say_what_is_happening() {
+    let (app, _rx) = app_with(&ViewSnapshot::default());
+    let mut st = status();
+    st.sources.truncate(1);
+    let text = screen(&draw(&app, &ViewSnapshot::default(), &st, 80, 24));
+    assert!(text.contains("waiting for data from sim…"), "{text}");
+    assert!(text.contains("no alerts fired yet"), "{text}");
+
+    let mut snap = snapshot();
+    snap.chart = None;
+    let (app, _rx) = app_with(&snap);
+    let text = screen(&draw(&app, &snap, &st, 80, 24));
+    assert!(text.contains("no candles yet for BTCUSDT 1m"), "{text}");
+}
+
+#[test]
+fn help_lists_every_key() {
+    let snap = snapshot();
+    let (mut app, _rx) = app_with(&snap);
+    assert!(press(&mut app, KeyCode::Char('?')));
+    assert!(app.help_visible());
+    let text = screen(&draw(&app, &snap, &status(), 80, 24));
+    for (keys, what) in BINDINGS {
+        assert!(text.contains(keys), "help lacks {keys}:\n{text}");
+        assert!(text.contains(what), "help lacks {what}:\n{text}");
+    }
+    assert!(press(&mut app, KeyCode::Char('?')));
+    assert!(!app.help_visible());
+    assert!(press(&mut app, KeyCode::Char('?')));
+    assert!(press(&mut app, KeyCode::Esc));
+    assert!(
+        !press(&mut app, KeyCode::Esc),
+        "Esc with help closed changes nothing"
+    );
+    let text = screen(&draw(&app, &snap, &status(), 80, 24));
+    assert!(!text.contains(BINDINGS[0].1), "{text}");
+}
+
+#[test]
+fn selection_keys_move_and_refocus_the_engine() {
+    let snap = snapshot();
+    let (mut app, rx) = app_with(&snap);
+    assert_eq!(app.selected(), 0);
+    assert!(press(&mut app, KeyCode::Char('j')));
+    assert!(press(&mut app, KeyCode::Down));
+    assert_eq!(app.selected(), 2);
+    assert!(!press(&mut app, KeyCode::Down), "already on the last row");
+    assert!(press(&mut app, KeyCode::Char('k')));
+    assert!(press(&mut app, KeyCode::Up));
+    assert!(!press(&mut app, KeyCode::Up), "already on the first row");
+    assert_eq!(
+        focus_of(&rx),
+        vec![
+            (Some("ETHUSDT".into()), Interval::M1),
+            (Some("PEPEUSDT".into()), Interval::M1),
+            (Some("ETHUSDT".into()), Interval::M1),
+            (Some("BTCUSDT".into()), Interval::M1),
+        ]
+    );
+    assert!(press(&mut app, KeyCode::End));
+    assert_eq!(app.selected_key(), Some(key("PEPEUSDT")));
+    assert!(press(&mut app, KeyCode::Char('g')));
+    assert_eq!(app.selected(), 0);
+}
+
+#[test]
+fn brackets_step_the_interval_with_clamping() {
+    let snap = snapshot();
+    let (mut app, rx) = app_with(&snap);
+    let mut seen = vec![app.interval()];
+    while press(&mut app, KeyCode::Char(']')) {
+        seen.push(app.interval());
+    }
+    assert_eq!(app.interval(), Interval::D1);
+    assert!(!press(&mut app, KeyCode::Char(']')));
+    while press(&mut app, KeyCode::Char('[')) {
+        seen.push(app.interval());
+    }
+    assert_eq!(app.interval(), Interval::S1);
+    assert!(!press(&mut app, KeyCode::Char('[')));
+    let names: Vec<&str> = seen.iter().map(|i| i.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "1m", "5m", "15m", "1h", "4h", "1d", "4h", "1h", "15m", "5m", "1m", "1s"
+        ]
+    );
+    // One Focus per change, none for the clamped presses, always for the selected symbol.
+    let sent = focus_of(&rx);
+    assert_eq!(sent.len(), names.len() - 1);
+    assert!(sent.iter().all(|(k, _)| k.as_deref() == Some("BTCUSDT")));
+    assert_eq!(sent.last().map(|s| s.1), Some(Interval::S1));
+    let text = screen(&draw(&app, &snap, &status(), 80, 24));
+    assert!(line_of(&text, 0).contains("interval 1s"), "{text}");
+}
+
+fn line_of(text: &str, y: usize) -> &str {
+    text.lines().nth(y).unwrap_or_default()
+}
+
+#[test]
+fn tab_cycles_focus_and_alerts_scroll_when_focused() {
+    let snap = snapshot();
+    let (mut app, rx) = app_with(&snap);
+    assert_eq!(app.focus(), Pane::Watchlist);
+    assert!(press(&mut app, KeyCode::Tab));
+    assert_eq!(app.focus(), Pane::Chart);
+    assert!(press(&mut app, KeyCode::Tab));
+    assert_eq!(app.focus(), Pane::Alerts);
+    assert!(press(&mut app, KeyCode::Down));
+    assert_eq!((app.alerts_scroll(), app.selected()), (1, 0));
+    assert!(
+        focus_of(&rx).is_empty(),
+        "scrolling alerts does not refocus"
+    );
+    let text = screen(&draw(&app, &snap, &status(), 80, 24));
+    assert!(
+        !text.contains("newest") && text.contains("middle"),
+        "{text}"
+    );
+    assert!(press(&mut app, KeyCode::Tab));
+    assert_eq!(app.focus(), Pane::Watchlist);
+    assert!(press(&mut app, KeyCode::BackTab));
+    assert_eq!(app.focus(), Pane::Alerts);
+}
+
+#[test]
+fn quit_keys_quit_and_unknown_keys_do_nothing() {
+    let snap = snapshot();
+    for (code, mods) in [
+        (KeyCode::Char('q'), KeyModifiers::NONE),
+        (KeyCode::Char('c'), KeyModifiers::CONTROL),
+    ] {
+        let (mut app, _rx) = app_with(&snap);
+        app.on_key(KeyEvent::new(code, mods));
+        assert!(app.should_quit(), "{code:?} {mods:?}");
+    }
+    let (mut app, rx) = app_with(&snap);
+    for code in [
+        KeyCode::Char('x'),
+        KeyCode::F(5),
+        KeyCode::Char('c'),
+        KeyCode::Enter,
+    ] {
+        assert!(!press(&mut app, code), "{code:?}");
+    }
+    assert!(!app.should_quit());
+    assert!(rx.is_empty());
+}
+
+#[test]
+fn the_engine_is_focused_at_start_and_selection_follows_the_symbol() {
+    let (tx, rx) = flume::unbounded();
+    let mut app = App::new("t", &options(), tx);
+    assert_eq!(focus_of(&rx), vec![(None, Interval::M1)]);
+    let mut snap = snapshot();
+    app.sync(&snap);
+    press(&mut app, KeyCode::Down);
+    rx.drain().for_each(drop);
+    // ETH moves to the end of the list: the selection stays on ETH, nothing is re-sent.
+    let eth = snap.rows.remove(1);
+    snap.rows.push(eth);
+    app.sync(&snap);
+    assert_eq!(app.selected_key(), Some(key("ETHUSDT")));
+    assert_eq!(app.selected(), 2);
+    assert!(rx.is_empty());
+    // ETH disappears: the selection falls on a listed symbol and the engine is told.
+    snap.rows.pop();
+    app.sync(&snap);
+    assert_eq!(app.selected_key(), Some(key("PEPEUSDT")));
+    assert_eq!(focus_of(&rx), vec![(Some("PEPEUSDT".into()), Interval::M1)]);
+}

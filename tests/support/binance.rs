@@ -1,0 +1,167 @@
+//! Binance spot formats for tests: WebSocket frames in the exact shapes Binance sends, and an
+//! in-memory market that answers `/api/v3/klines` and `/api/v3/aggTrades` (with paging, weight
+//! headers, -1121 for unknown symbols and queued faults: 429/418 with Retry-After, slow answers).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::http::{Handler, Request, Response};
+
+/// Trade `id` happens at `T0 + id * 100 ms`; candle `i` opens at `T0 + i minutes`.
+pub const T0: i64 = 1_700_000_040_000 - 1_700_000_040_000 % 60_000;
+
+pub fn trade_time(id: u64) -> i64 {
+    T0 + id as i64 * 100
+}
+
+pub fn agg_trade(symbol: &str, id: u64) -> String {
+    let t = trade_time(id);
+    format!(
+        r#"{{"e":"aggTrade","E":{t},"s":"{symbol}","a":{id},"p":"{}.5","q":"1.25","f":{id},"l":{id},"T":{t},"m":false,"M":true}}"#,
+        100 + id % 7
+    )
+}
+
+pub fn kline(symbol: &str, open_ms: i64, closed: bool) -> String {
+    format!(
+        r#"{{"e":"kline","E":{open_ms},"s":"{symbol}","k":{{"t":{open_ms},"T":{},"s":"{symbol}","i":"1m","f":1,"L":2,"o":"100.0","c":"101.0","h":"102.0","l":"99.0","v":"10.0","n":2,"x":{closed},"q":"1000.0","V":"5.0","Q":"500.0","B":"0"}}}}"#,
+        open_ms + 59_999
+    )
+}
+
+pub fn mini_ticker(symbol: &str, t: i64) -> String {
+    format!(
+        r#"{{"e":"24hrMiniTicker","E":{t},"s":"{symbol}","c":"101.0","o":"100.0","h":"103.0","l":"98.0","v":"12345.0","q":"1234567.0"}}"#
+    )
+}
+
+pub fn error_frame(id: u64) -> String {
+    format!(r#"{{"error":{{"code":2,"msg":"Invalid request: unknown variant"}},"id":{id}}}"#)
+}
+
+pub const SERVER_SHUTDOWN: &str = r#"{"e":"serverShutdown","E":1770123456789}"#;
+
+/// A fault applied to the next REST request, in queue order.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    TooMany { retry_after_s: u64 },
+    Banned { retry_after_s: u64 },
+    Slow(Duration),
+}
+
+pub struct Market {
+    pub symbols: Vec<String>,
+    /// Highest aggregate trade id that exists (ids start at 1).
+    pub last_trade: Mutex<u64>,
+    /// Candles that exist per symbol, one a minute from `candle_t0`.
+    pub candles: usize,
+    /// Open time of the first candle (T0 unless moved, e.g. to end at the current minute).
+    pub candle_t0: Mutex<i64>,
+    pub faults: Mutex<VecDeque<Fault>>,
+    pub weight: Mutex<u32>,
+}
+
+impl Market {
+    pub fn new(symbols: &[&str], last_trade: u64, candles: usize) -> Arc<Market> {
+        Arc::new(Market {
+            symbols: symbols.iter().map(|s| s.to_string()).collect(),
+            last_trade: Mutex::new(last_trade),
+            candles,
+            candle_t0: Mutex::new(T0),
+            faults: Mutex::default(),
+            weight: Mutex::new(0),
+        })
+    }
+
+    pub fn fault(&self, f: Fault) {
+        self.faults.lock().unwrap().push_back(f);
+    }
+
+    pub fn handler(self: &Arc<Self>) -> Handler {
+        let m = self.clone();
+        Arc::new(move |req: &Request| m.answer(req))
+    }
+
+    fn answer(&self, req: &Request) -> Response {
+        let mut delay = Duration::ZERO;
+        match self.faults.lock().unwrap().pop_front() {
+            Some(Fault::TooMany { retry_after_s }) => {
+                return Response::json(429, r#"{"code":-1003,"msg":"Too many requests."}"#)
+                    .header("Retry-After", retry_after_s);
+            }
+            Some(Fault::Banned { retry_after_s }) => {
+                return Response::json(
+                    418,
+                    r#"{"code":-1003,"msg":"Way too many requests; IP banned."}"#,
+                )
+                .header("Retry-After", retry_after_s);
+            }
+            Some(Fault::Slow(d)) => delay = d,
+            None => {}
+        }
+        let weight = {
+            let mut w = self.weight.lock().unwrap();
+            *w += 2;
+            *w
+        };
+        let symbol = req.query.get("symbol").cloned().unwrap_or_default();
+        if !self.symbols.contains(&symbol) {
+            return Response::json(400, r#"{"code":-1121,"msg":"Invalid symbol."}"#);
+        }
+        let limit: usize = req
+            .query
+            .get("limit")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(500);
+        let body = match req.path.as_str() {
+            "/api/v3/aggTrades" => {
+                let from: u64 = req
+                    .query
+                    .get("fromId")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1);
+                let last = *self.last_trade.lock().unwrap();
+                let rows: Vec<String> = (from.max(1)..=last)
+                    .take(limit)
+                    .map(|id| {
+                        format!(
+                            r#"{{"a":{id},"p":"{}.5","q":"1.25","f":{id},"l":{id},"T":{},"m":false,"M":true}}"#,
+                            100 + id % 7,
+                            trade_time(id)
+                        )
+                    })
+                    .collect();
+                format!("[{}]", rows.join(","))
+            }
+            "/api/v3/klines" => {
+                let start: i64 = req
+                    .query
+                    .get("startTime")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(T0);
+                let end: i64 = req
+                    .query
+                    .get("endTime")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(i64::MAX);
+                let t0 = *self.candle_t0.lock().unwrap();
+                let rows: Vec<String> = (0..self.candles)
+                    .map(|i| t0 + i as i64 * 60_000)
+                    .filter(|t| *t >= start && *t <= end)
+                    .take(limit)
+                    .map(|t| {
+                        format!(r#"[{t},"100.0","102.0","99.0","101.0","10.0",{},"1000.0",7,"5.0","500.0","0"]"#, t + 59_999)
+                    })
+                    .collect();
+                format!("[{}]", rows.join(","))
+            }
+            other => {
+                return Response::json(404, format!(r#"{{"code":-1,"msg":"no route {other}"}}"#));
+            }
+        };
+        Response::json(200, body)
+            .header("X-MBX-USED-WEIGHT-1M", weight)
+            .delayed(delay)
+    }
+}

@@ -1,0 +1,129 @@
+//! A minimal HTTP/1.1 server: one request per connection (`Connection: close`), a handler that
+//! maps a request to a response (status, headers, body, optional delay), and a log of every
+//! request with the instant it arrived.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: HashMap<String, String>,
+    pub at: Instant,
+}
+
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    /// Wait this long before answering (a slow server).
+    pub delay: Duration,
+}
+
+impl Response {
+    pub fn json(status: u16, body: impl Into<String>) -> Response {
+        Response {
+            status,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: body.into(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: impl ToString) -> Response {
+        self.headers.push((name.into(), value.to_string()));
+        self
+    }
+
+    pub fn delayed(mut self, d: Duration) -> Response {
+        self.delay = d;
+        self
+    }
+}
+
+pub type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
+
+pub struct HttpServer {
+    pub url: String,
+    pub log: Arc<Mutex<Vec<Request>>>,
+}
+
+impl HttpServer {
+    pub async fn start(handler: Handler) -> HttpServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let log: Arc<Mutex<Vec<Request>>> = Arc::default();
+        let log2 = log.clone();
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let handler = handler.clone();
+                let log = log2.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tcp.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&buf).to_string();
+                    let line = head.lines().next().unwrap_or_default().to_string();
+                    let mut parts = line.split_whitespace();
+                    let method = parts.next().unwrap_or_default().to_string();
+                    let target = parts.next().unwrap_or_default().to_string();
+                    let (path, q) = target.split_once('?').unwrap_or((&target, ""));
+                    let query = q
+                        .split('&')
+                        .filter(|kv| !kv.is_empty())
+                        .map(|kv| {
+                            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                            (k.to_string(), v.to_string())
+                        })
+                        .collect();
+                    let req = Request {
+                        method,
+                        path: path.to_string(),
+                        query,
+                        at: Instant::now(),
+                    };
+                    log.lock().unwrap().push(req.clone());
+                    let resp = handler(&req);
+                    if !resp.delay.is_zero() {
+                        tokio::time::sleep(resp.delay).await;
+                    }
+                    let mut out = format!(
+                        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                        resp.status,
+                        resp.body.len()
+                    );
+                    for (k, v) in &resp.headers {
+                        out.push_str(&format!("{k}: {v}\r\n"));
+                    }
+                    out.push_str("\r\n");
+                    out.push_str(&resp.body);
+                    let _ = tcp.write_all(out.as_bytes()).await;
+                    let _ = tcp.shutdown().await;
+                });
+            }
+        });
+        HttpServer { url, log }
+    }
+
+    pub fn requests(&self, path: &str) -> Vec<Request> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
+    }
+}

@@ -1,0 +1,170 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The real binary in a real terminal: tmux runs `tickwatch --demo`, send-keys types, and
+//! capture-pane reads the screen. Skipped (with a message) where tmux is not installed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]);
+        c
+    }
+    fn capture(&self) -> String {
+        let out = self
+            .cmd()
+            .args(["capture-pane", "-p", "-t", "tw"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    fn keys(&self, keys: &[&str]) {
+        let mut c = self.cmd();
+        c.args(["send-keys", "-t", "tw"]).args(keys);
+        assert!(c.status().unwrap().success());
+    }
+    /// Waits until the screen satisfies `pred`; returns the last capture either way.
+    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + timeout;
+        loop {
+            let screen = self.capture();
+            if pred(&screen) {
+                return screen;
+            }
+            if Instant::now() > end {
+                panic!("timed out waiting for {what}; screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").status();
+    }
+}
+
+fn start(dir: &Path, width: u16, height: u16) -> Option<(Tmux, PathBuf)> {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("SKIPPED: tmux is not installed (apt-get install tmux, as .ci/run does)");
+        return None;
+    }
+    let bin = assert_cmd::cargo::cargo_bin("tickwatch");
+    let exit_file = dir.join("exit");
+    let script = format!(
+        "cd '{d}' && XDG_DATA_HOME='{d}/data' XDG_CONFIG_HOME='{d}/cfg' '{bin}' --demo --db '{d}/demo.db' --log-file '{d}/tw.log'; echo $? > '{e}'; sleep 30",
+        d = dir.display(),
+        bin = bin.display(),
+        e = exit_file.display()
+    );
+    let t = Tmux {
+        socket: format!("tickwatch-test-{}-{}", std::process::id(), width),
+    };
+    let ok = t
+        .cmd()
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            "tw",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+        ])
+        .args(["-e", "TERM=xterm-256color", "sh", "-c", &script])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    Some((t, exit_file))
+}
+
+fn wait_exit(exit_file: &Path) -> i32 {
+    let end = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < end {
+        if let Ok(s) = std::fs::read_to_string(exit_file) {
+            return s.trim().parse().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("tickwatch did not exit");
+}
+
+#[test]
+fn demo_runs_navigates_alerts_and_quits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((t, exit_file)) = start(dir.path(), 100, 32) else {
+        return;
+    };
+    let screen = t.wait_for("live prices", Duration::from_secs(30), |s| {
+        s.contains("sim live") && s.contains("BTCUSDT")
+    });
+    assert!(screen.contains("demo"), "{screen}");
+    // history is played at start: indicators are warm at once
+    let screen = t.wait_for("a warm RSI", Duration::from_secs(15), |s| {
+        s.lines().any(|l| {
+            l.contains("BTCUSDT")
+                && l.split_whitespace()
+                    .any(|w| w.parse::<f64>().is_ok_and(|v| (1.0..99.0).contains(&v)))
+        })
+    });
+    assert!(
+        !screen.contains("INFO") && !screen.contains("WARN"),
+        "logs must not reach the screen:\n{screen}"
+    );
+    // an anomaly alert within a minute
+    t.wait_for("an anomaly alert", Duration::from_secs(75), |s| {
+        s.contains("anomaly")
+    });
+    t.keys(&["]"]);
+    t.wait_for("the 5m interval", Duration::from_secs(5), |s| {
+        s.contains("5m")
+    });
+    t.keys(&["j"]);
+    t.keys(&["?"]);
+    t.wait_for("the help overlay", Duration::from_secs(5), |s| {
+        s.to_lowercase().contains("quit")
+    });
+    t.keys(&["?"]);
+    t.keys(&["q"]);
+    assert_eq!(wait_exit(&exit_file), 0);
+    // the terminal is restored: no alternate screen left, the shell's `sleep` owns the pane
+    let log = std::fs::read_to_string(dir.path().join("tw.log")).unwrap();
+    assert!(log.contains("monitor starting"), "{log}");
+    let conn = rusqlite::Connection::open(dir.path().join("demo.db")).unwrap();
+    let alerts: i64 = conn
+        .query_row("SELECT COUNT(*) FROM alerts", [], |r| r.get(0))
+        .unwrap();
+    assert!(alerts >= 1, "the alert was stored");
+    let candles: i64 = conn
+        .query_row("SELECT COUNT(*) FROM candles", [], |r| r.get(0))
+        .unwrap();
+    assert!(candles > 100);
+}
+
+#[test]
+fn a_small_terminal_gets_a_message_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((t, exit_file)) = start(dir.path(), 60, 20) else {
+        return;
+    };
+    t.wait_for("the too-small message", Duration::from_secs(30), |s| {
+        s.contains("too small")
+    });
+    t.cmd()
+        .args(["resize-window", "-t", "tw", "-x", "80", "-y", "24"])
+        .status()
+        .unwrap();
+    t.wait_for("the full screen at 80x24", Duration::from_secs(10), |s| {
+        s.contains("BTCUSDT") && !s.contains("too small")
+    });
+    t.keys(&["C-c"]);
+    assert_eq!(wait_exit(&exit_file), 0);
+}
