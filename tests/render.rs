@@ -114,7 +114,7 @@ fn snapshot() -> ViewSnapshot {
         chart: Some(chart()),
         interval: Some(Interval::M1),
         alerts: vec![
-            alert(1, "ETHUSDT", "newest: z-score 3.5"),
+            alert(1, "ETHUSDT", "ETHUSDT newest: z-score 3.5"),
             alert(2, "BTCUSDT", "middle: RSI above 70"),
             alert(3, "PEPEUSDT", "oldest: volume spike"),
         ],
@@ -260,6 +260,10 @@ fn every_pane_shows_its_data_at_80x24() {
         .collect();
     assert!(rows[0] < rows[1] && rows[1] < rows[2], "{text}");
     assert!(text.contains("22:12:20 ETHUSDT newest"), "{text}");
+    assert!(
+        !text.contains("ETHUSDT ETHUSDT"),
+        "symbol shown once: {text}"
+    );
     // Status bar: sources, throughput, losses and the clock.
     for part in [
         "sim live",
@@ -601,4 +605,26 @@ fn the_engine_is_focused_at_start_and_selection_follows_the_symbol() {
     app.sync(&snap);
     assert_eq!(app.selected_key(), Some(key("PEPEUSDT")));
     assert_eq!(focus_of(&rx), vec![(Some("PEPEUSDT".into()), Interval::M1)]);
+}
+
+#[test]
+fn big_counters_still_fit_80_columns_with_the_clock() {
+    let snap = snapshot();
+    let (app, _rx) = app_with(&snap);
+    let mut st = status();
+    st.store_lag = 473_800;
+    st.deliveries_failed = 12;
+    st.late = 3;
+    let buf = draw(&app, &snap, &st, 80, 24);
+    let last = line(&buf, 23);
+    for part in ["drop 5", "lag 473800", "late 3", "nfail 12", "22:13:20"] {
+        assert!(last.contains(part), "{part} missing: {last}");
+    }
+    // Storage far behind and failed deliveries are red; late trades only a warning.
+    let (x, y) = at(&buf, "473800");
+    assert_eq!(buf[(x, y)].fg, Color::Red);
+    let (x, y) = at(&buf, "nfail 12");
+    assert_eq!(buf[(x + 6, y)].fg, Color::Red);
+    let (x, y) = at(&buf, "late 3");
+    assert_eq!(buf[(x + 5, y)].fg, Color::Yellow);
 }

@@ -33,7 +33,11 @@ fn trade(k: VenueSymbol, id: u64) -> TradeRow {
             trade_id: id,
             price: 100.0 + id as f64 * 0.01,
             qty: 0.5,
-            side: if id % 2 == 0 { Side::Buy } else { Side::Sell },
+            side: if id.is_multiple_of(2) {
+                Side::Buy
+            } else {
+                Side::Sell
+            },
         },
     }
 }
@@ -106,6 +110,7 @@ fn schema_is_created_with_its_version_and_wal() {
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
+    assert_eq!(count(&conn, "PRAGMA page_size"), 16384);
     for name in [
         "trades",
         "candles",

@@ -39,9 +39,7 @@ impl Rsi {
         if !x.is_finite() {
             return self.value;
         }
-        let Some(prev) = self.prev.replace(x) else {
-            return None;
-        };
+        let prev = self.prev.replace(x)?;
         let change = x - prev;
         let (gain, loss) = if change > 0.0 {
             (change, 0.0)

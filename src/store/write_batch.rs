@@ -2,13 +2,27 @@
 //! alerts already stored are ignored, candles and indicator values are replaced by the same
 //! values, so replaying the same data again completes a database without duplicates.
 
-use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+use std::sync::LazyLock;
+
+use rusqlite::{Connection, Statement, Transaction, TransactionBehavior, params};
 
 use super::{AlertRecord, ClosedCandle, DeliveryRecord, StoreBatch, TradeRow};
 use crate::domain::now_ms;
 
 const INSERT_TRADE: &str = "INSERT OR IGNORE INTO trades
-    (venue, symbol, trade_id, ts_ms, price, qty, taker_side) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    (venue, symbol, trade_id, ts_ms, price, qty, taker_side) VALUES (?, ?, ?, ?, ?, ?, ?)";
+
+/// Trades per multi-row INSERT: one statement step per this many rows instead of per row.
+const TRADES_PER_STMT: usize = 32;
+
+/// `INSERT_TRADE` with `TRADES_PER_STMT` rows of placeholders (only placeholders are generated,
+/// never values).
+static INSERT_TRADES: LazyLock<String> = LazyLock::new(|| {
+    let rows = vec!["(?, ?, ?, ?, ?, ?, ?)"; TRADES_PER_STMT].join(", ");
+    format!(
+        "INSERT OR IGNORE INTO trades (venue, symbol, trade_id, ts_ms, price, qty, taker_side) VALUES {rows}"
+    )
+});
 
 const UPSERT_CANDLE: &str = "INSERT INTO candles
     (venue, symbol, interval, open_ms, open, high, low, close, volume, trades)
@@ -86,27 +100,44 @@ fn write_trades(
     if trades.is_empty() {
         return Ok(());
     }
-    let mut stmt = tx.prepare_cached(INSERT_TRADE)?;
-    for t in trades {
-        c.trades += 1;
-        let Ok(id) = i64::try_from(t.tick.trade_id) else {
-            c.skipped_trades += 1;
-            continue;
-        };
-        let n = stmt.execute(params![
-            t.key.venue.as_str(),
-            t.key.symbol.as_str(),
-            id,
-            t.ts_ms,
-            t.tick.price,
-            t.tick.qty,
-            t.tick.side.as_str(),
-        ])?;
-        if n == 0 {
-            c.duplicate_trades += 1;
+    c.trades += trades.len() as u64;
+    // Ids beyond SQLite's signed 64-bit integers are skipped (and counted) rather than failing
+    // the whole batch; no venue issues such ids.
+    let fits = |t: &&TradeRow| i64::try_from(t.tick.trade_id).is_ok();
+    let skipped = trades.iter().filter(|t| !fits(t)).count();
+    c.skipped_trades += skipped as u64;
+    let mut chunk: Vec<&TradeRow> = Vec::with_capacity(TRADES_PER_STMT);
+    let mut many = tx.prepare_cached(&INSERT_TRADES)?;
+    let mut one = tx.prepare_cached(INSERT_TRADE)?;
+    let mut inserted = 0;
+    for t in trades.iter().filter(fits) {
+        chunk.push(t);
+        if chunk.len() == TRADES_PER_STMT {
+            inserted += insert_trades(&mut many, &chunk)?;
+            chunk.clear();
         }
     }
+    for t in chunk {
+        inserted += insert_trades(&mut one, &[t])?;
+    }
+    c.duplicate_trades += (trades.len() - skipped - inserted) as u64;
     Ok(())
+}
+
+/// Binds `rows` into `stmt` (which has exactly 7 placeholders per row) and runs it; returns
+/// the rows inserted (the others were already stored).
+fn insert_trades(stmt: &mut Statement, rows: &[&TradeRow]) -> rusqlite::Result<usize> {
+    for (i, t) in rows.iter().enumerate() {
+        let p = i * 7;
+        stmt.raw_bind_parameter(p + 1, t.key.venue.as_str())?;
+        stmt.raw_bind_parameter(p + 2, t.key.symbol.as_str())?;
+        stmt.raw_bind_parameter(p + 3, i64::try_from(t.tick.trade_id).unwrap_or(i64::MAX))?;
+        stmt.raw_bind_parameter(p + 4, t.ts_ms)?;
+        stmt.raw_bind_parameter(p + 5, t.tick.price)?;
+        stmt.raw_bind_parameter(p + 6, t.tick.qty)?;
+        stmt.raw_bind_parameter(p + 7, t.tick.side.as_str())?;
+    }
+    stmt.raw_execute()
 }
 
 fn write_candles(

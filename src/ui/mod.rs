@@ -4,7 +4,6 @@
 
 mod action;
 mod app;
-pub mod format;
 mod keymap;
 mod pacer;
 mod screen;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::http::{Handler, Request, Response};
 
 /// Trade `id` happens at `T0 + id * 100 ms`; candle `i` opens at `T0 + i minutes`.
-pub const T0: i64 = 1_700_000_040_000 - 1_700_000_040_000 % 60_000;
+pub const T0: i64 = 1_700_000_040_000; // a minute boundary
 
 pub fn trade_time(id: u64) -> i64 {
     T0 + id as i64 * 100

@@ -2,7 +2,12 @@
 //! server, both on 127.0.0.1:0, with faults injected on demand. Venue-neutral; `binance` holds
 //! Binance's formats and an in-memory market that answers its REST API.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::result_large_err
+)]
 
 pub mod binance;
 pub mod http;

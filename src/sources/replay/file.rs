@@ -277,7 +277,8 @@ pub(crate) fn with_reader<T>(
     let mut magic = [0u8; 4];
     let got = read_up_to(&mut file, &mut magic).with_context(|| format!("reading {shown}"))?;
     let file = reopen(file).with_context(|| format!("reading {shown}"))?;
-    if got == 4 && magic == *b"PK\x03\x04" {
+    // Local file header, or the end record of an empty archive.
+    if got == 4 && (magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06") {
         let mut archive = zip::ZipArchive::new(file).map_err(|e| {
             anyhow!("{shown} looks like a zip archive but cannot be read ({e}); download it again")
         })?;

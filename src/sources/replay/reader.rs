@@ -141,7 +141,7 @@ fn read_one(
         let parsed = match line {
             Ok(text) => {
                 let text = if line_no == 1 { strip_bom(text) } else { text };
-                if text.is_empty() || (line_no == 1 && is_header(text)) {
+                if text.is_empty() || (line_no == 1 && plan.info.header && is_header(text)) {
                     continue;
                 }
                 parser.parse(text, recv_ms).map_err(|why| (why, clip(text)))

@@ -7,8 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::{empty_state, pane};
+use crate::format;
 use crate::store::AlertRecord;
-use crate::ui::format;
 use crate::ui::theme::{self, Glyphs};
 
 pub struct AlertsPane<'a> {
@@ -43,15 +43,18 @@ impl Widget for &AlertsPane<'_> {
             .skip(scroll)
             .take(usize::from(inner.height))
             .map(|a| {
+                let symbol = a.key.symbol.as_str();
+                // Rule messages often start with the symbol; it already has its own column.
+                let message = a
+                    .message
+                    .strip_prefix(symbol)
+                    .map_or(a.message.as_str(), str::trim_start);
                 Line::from(vec![
                     Span::styled(format::hms(a.ts_ms), theme::muted()),
                     Span::raw(" "),
-                    Span::styled(
-                        a.key.symbol.as_str().to_string(),
-                        Style::new().fg(theme::ACCENT),
-                    ),
+                    Span::styled(symbol.to_string(), Style::new().fg(theme::ACCENT)),
                     Span::raw(" "),
-                    Span::raw(a.message.clone()),
+                    Span::raw(message.to_string()),
                 ])
             })
             .collect();

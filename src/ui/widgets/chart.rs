@@ -9,7 +9,7 @@ use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Widget};
 
 use super::volume::VolumeStrip;
 use super::{empty_state, pane};
-use crate::ui::format;
+use crate::format;
 use crate::ui::theme::{self, Glyphs};
 use crate::view::{ChartCandle, ChartView};
 

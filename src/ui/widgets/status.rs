@@ -8,8 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use crate::domain::TsMs;
+use crate::format;
 use crate::pipeline::{SourceHealth, SourceState, describe, effective_state};
-use crate::ui::format;
 use crate::ui::status_info::StatusInfo;
 use crate::ui::theme;
 
@@ -71,34 +71,49 @@ impl StatusBar<'_> {
         Line::from(spans)
     }
 
-    fn counters_line(&self) -> Line<'static> {
+    /// Throughput, losses and the clock; `short` labels fit them into 80 columns when the
+    /// numbers grow.
+    fn counters_line(&self, short: bool) -> Line<'static> {
         let i = self.info;
         let sep = || Span::styled(self.sep.to_string(), theme::muted());
         let mut spans = vec![Span::raw(format!(
-            "{} ev/s",
+            " {} ev/s",
             format::compact(i.events_per_sec.round())
         ))];
+        let (lag, fail) = if short {
+            ("lag", "nfail")
+        } else {
+            ("db lag", "notify fail")
+        };
         for (label, n, bad) in [
             ("drop", i.dropped, i.dropped > 0),
-            ("db lag", i.store_lag, i.store_lag >= STORE_LAG_BAD),
+            (lag, i.store_lag, i.store_lag >= STORE_LAG_BAD),
             ("late", i.late, false),
             ("gaps", i.gaps, false),
-            ("notify fail", i.deliveries_failed, i.deliveries_failed > 0),
+            (fail, i.deliveries_failed, i.deliveries_failed > 0),
         ] {
             spans.push(sep());
             spans.extend(count(label, n, bad));
         }
         spans.push(sep());
-        spans.push(Span::styled(
-            format!("{} UTC ", format::hms(i.now_ms)),
-            theme::title(),
-        ));
+        let clock = format::hms(i.now_ms);
+        let clock = if short { clock } else { format!("{clock} UTC") };
+        spans.push(Span::styled(format!("{clock} "), theme::title()));
         Line::from(spans)
+    }
+
+    fn counters_for(&self, width: u16) -> Line<'static> {
+        let full = self.counters_line(false);
+        if full.width() <= usize::from(width) {
+            full
+        } else {
+            self.counters_line(true)
+        }
     }
 
     /// Lines the bar needs at `width`: two when sources and counters do not fit side by side.
     pub fn height(&self, width: u16) -> u16 {
-        let need = self.sources_line().width() + self.counters_line().width() + 1;
+        let need = self.sources_line().width() + self.counters_for(width).width() + 1;
         if need > usize::from(width) { 2 } else { 1 }
     }
 }
@@ -108,7 +123,7 @@ impl Widget for &StatusBar<'_> {
         if area.is_empty() {
             return;
         }
-        let counters = self.counters_line();
+        let counters = self.counters_for(area.width);
         let sources = self.sources_line();
         let cw = (counters.width() as u16).min(area.width);
         let counters_area = Rect {

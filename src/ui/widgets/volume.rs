@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::widgets::Widget;
 
-use crate::ui::format;
+use crate::format;
 use crate::ui::theme::{self, Glyphs};
 use crate::view::ChartCandle;
 

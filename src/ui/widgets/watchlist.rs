@@ -9,7 +9,7 @@ use ratatui::widgets::{Cell, Row, StatefulWidget, Table, TableState, Widget};
 
 use super::{bar_glyph, empty_state, pane};
 use crate::domain::TsMs;
-use crate::ui::format;
+use crate::format;
 use crate::ui::theme::{self, Glyphs};
 use crate::view::WatchRow;
 
