@@ -56,10 +56,10 @@ impl Default for SimConfig {
             speed: "1".into(),
             volatility: 0.8,
             jumps_per_minute: 1.0,
-            jump_size: 0.012,
+            jump_size: 0.006,
             start_ms: None,
             max_trades: None,
-            history_secs: 3 * 3600,
+            history_secs: 3600,
         }
     }
 }

@@ -123,8 +123,8 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 pub const SCHEMA_DOC: &str = r#"### Database schema (version 1)
 
 One SQLite file (WAL mode), default `<data dir>/tickwatch/tickwatch.db` (Linux:
-`~/.local/share/tickwatch/tickwatch.db`); simulated and replayed data go to `demo.db` beside it
-unless `--db PATH` says otherwise. `PRAGMA user_version` is the schema version; tickwatch
+`~/.local/share/tickwatch/tickwatch.db`); the demo writes to `demo.db` and replays to `replay.db`
+beside it unless `--db PATH` says otherwise. `PRAGMA user_version` is the schema version; tickwatch
 migrates older files forward and refuses newer ones. Columns are stable: new versions only add.
 
 Conventions: every `*_ms` column is milliseconds since the Unix epoch, UTC
@@ -165,7 +165,7 @@ indicator warms up). Join to `candles` on (venue, symbol, interval, open_ms).
 | column | type | meaning |
 |---|---|---|
 | venue, symbol, interval, open_ms | | the candle |
-| name | TEXT | indicator column, as shown on screen (e.g. `rsi14`, `ema20`, `macd`, `bb_upper`) |
+| name | TEXT | indicator column, as shown on screen (e.g. `rsi14`, `ema20`, `macd`, `bb20_upper`, `z`) |
 | value | REAL | its value at the candle's close |
 
 **`candles_with_indicators`** (view) — `candles` plus `indicators`, a JSON object of that
