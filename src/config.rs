@@ -17,12 +17,14 @@ use crate::sources::sim::SimConfig;
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Which sources the monitor and `record` run: "sim" (more venues arrive with live feeds).
+    /// Which sources the monitor and `record` run: "sim", "binance".
     pub sources: Vec<String>,
     pub ui: UiSection,
     pub engine: EngineSection,
     pub storage: StorageSection,
     pub sim: SimConfig,
+    /// `[binance]`: the Binance spot live feed (used when "binance" is in `sources`).
+    pub binance: crate::sources::binance::BinanceConfig,
     pub notify: NotifySection,
     pub log: LogSection,
     /// `[[alerts]]` rules.
@@ -159,7 +161,7 @@ pub struct Settings {
     pub stale_after: Duration,
 }
 
-pub const KNOWN_SOURCES: [&str; 1] = ["sim"];
+pub const KNOWN_SOURCES: [&str; 2] = ["sim", "binance"];
 
 impl Config {
     /// Parses and validates `text` (read from `path`, used in messages).
@@ -252,6 +254,18 @@ impl Config {
         }
         if let Err(m) = self.sim.validate() {
             return Err(err(Some("sim"), first_word_key(&m), m.clone()));
+        }
+        if let Err(m) = self.binance.validate() {
+            // messages name the key as "[binance].key"
+            let key = m
+                .split("[binance].")
+                .nth(1)
+                .and_then(|r| {
+                    r.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .next()
+                })
+                .unwrap_or("");
+            return Err(err(Some("binance"), key, m.clone()));
         }
         let mut rules: Vec<AlertRule> = Vec::new();
         for r in &self.alerts {
@@ -396,6 +410,13 @@ mod tests {
         assert!(e.message.contains("unknown interval"), "{e}");
         let e = parse("sources = [\"kraken\"]\n").unwrap_err();
         assert!(e.message.contains("unknown source"), "{e}");
+        let e = parse(
+            "sources = [\"binance\"]\n[binance]\nsymbols = [\"BTCUSDT\"]\nstale_after_secs = 0\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.location, Some((4, 1)), "{e}");
+        let e = parse("[binance]\nsymbol = [\"BTCUSDT\"]\n").unwrap_err();
+        assert!(e.message.contains("symbol"), "{e}");
         let e = parse("[sim]\nrate = -5\n").unwrap_err();
         assert_eq!(e.location, Some((2, 1)), "{e}");
         let e = parse("[[alerts]]\nkind = \"rsi_above\"\nvalue = 700\n").unwrap_err();

@@ -273,6 +273,10 @@ pub(crate) fn configured_sources(settings: &Settings) -> anyhow::Result<Vec<Box<
                 crate::sources::sim::SimSource::new(settings.config.sim.clone())
                     .map_err(UsageError)?,
             )),
+            "binance" => out.push(Box::new(
+                crate::sources::binance::BinanceSource::new(settings.config.binance.clone())
+                    .map_err(|e| UsageError(format!("[binance]: {e:#}")))?,
+            )),
             other => return Err(UsageError(format!("unknown source {other:?}")).into()),
         }
     }
@@ -303,6 +307,15 @@ pub(crate) fn watchlist(settings: &Settings) -> Vec<crate::domain::VenueSymbol> 
                     keys.push(VenueSymbol::new(Venue::Sim, sym));
                 }
             }
+        }
+        if name == "binance"
+            && let Ok(symbols) = settings.config.binance.parsed_symbols()
+        {
+            keys.extend(
+                symbols
+                    .into_iter()
+                    .map(|s| VenueSymbol::new(Venue::Binance, s)),
+            );
         }
     }
     keys
