@@ -296,17 +296,7 @@ impl EventSink {
                 PipelineStats::add(&self.stats.events_in, n as u64);
                 Ok(0)
             }
-            Overflow::DropNewest => match self.tx.try_send(Ingest::Events(events)) {
-                Ok(()) => {
-                    PipelineStats::add(&self.stats.events_in, n as u64);
-                    Ok(0)
-                }
-                Err(flume::TrySendError::Full(_)) => {
-                    PipelineStats::add(&self.stats.dropped_ring, n as u64);
-                    Ok(n)
-                }
-                Err(flume::TrySendError::Disconnected(_)) => Err(EngineGone),
-            },
+            Overflow::DropNewest => self.try_push(events),
         }
     }
 
@@ -325,17 +315,23 @@ impl EventSink {
                 PipelineStats::add(&self.stats.events_in, n as u64);
                 Ok(0)
             }
-            Overflow::DropNewest => match self.tx.try_send(Ingest::Events(events)) {
-                Ok(()) => {
-                    PipelineStats::add(&self.stats.events_in, n as u64);
-                    Ok(0)
-                }
-                Err(flume::TrySendError::Full(_)) => {
-                    PipelineStats::add(&self.stats.dropped_ring, n as u64);
-                    Ok(n)
-                }
-                Err(flume::TrySendError::Disconnected(_)) => Err(EngineGone),
-            },
+            Overflow::DropNewest => self.try_push(events),
+        }
+    }
+
+    /// Sends without waiting; a full ring drops the batch and counts it.
+    fn try_push(&self, events: Vec<MarketEvent>) -> Result<usize, EngineGone> {
+        let n = events.len();
+        match self.tx.try_send(Ingest::Events(events)) {
+            Ok(()) => {
+                PipelineStats::add(&self.stats.events_in, n as u64);
+                Ok(0)
+            }
+            Err(flume::TrySendError::Full(_)) => {
+                PipelineStats::add(&self.stats.dropped_ring, n as u64);
+                Ok(n)
+            }
+            Err(flume::TrySendError::Disconnected(_)) => Err(EngineGone),
         }
     }
 
