@@ -46,6 +46,8 @@ fn replayed_klines_export_indicators_that_match_talib() {
         .arg(dir.path().join("log.txt"))
         .arg(&dump)
         .current_dir(dir.path())
+        .env("XDG_CONFIG_HOME", dir.path())
+        .env("XDG_DATA_HOME", dir.path())
         .output()
         .unwrap();
     assert!(
@@ -60,6 +62,8 @@ fn replayed_klines_export_indicators_that_match_talib() {
         .args(["export", "--symbol", "LINKUSDT", "--interval", "1m", "--db"])
         .arg(&db)
         .current_dir(dir.path())
+        .env("XDG_CONFIG_HOME", dir.path())
+        .env("XDG_DATA_HOME", dir.path())
         .output()
         .unwrap();
     assert!(

@@ -41,7 +41,7 @@ pub fn parse_time(s: &str) -> Result<TsMs, String> {
     ))
 }
 
-pub fn run(args: &ExportArgs, db: Option<&Path>) -> anyhow::Result<()> {
+pub fn run(args: &ExportArgs, db: Option<&Path>, config: Option<&Path>) -> anyhow::Result<()> {
     let symbol = Symbol::new(&args.symbol).map_err(|e| UsageError(format!("--symbol: {e}")))?;
     let interval: Interval = args
         .interval
@@ -74,8 +74,8 @@ pub fn run(args: &ExportArgs, db: Option<&Path>) -> anyhow::Result<()> {
         .into());
     }
     // The indicator columns: the config's set if there is a config, else the default set.
-    let specs = match crate::config::find(None) {
-        Some(_) => crate::config::load(None)?.engine.indicators,
+    let specs = match crate::config::find(config) {
+        Some(_) => crate::config::load(config)?.engine.indicators,
         None => crate::indicators::IndicatorSpec::default_set(),
     };
     let columns = IndicatorSet::new(&specs)

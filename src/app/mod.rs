@@ -47,7 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::CheckConfig { path }) => {
             check_config(path.as_deref().or(cli.config.as_deref()))
         }
-        Some(Command::Export(args)) => export::run(args, cli.db.as_deref()),
+        Some(Command::Export(args)) => export::run(args, cli.db.as_deref(), cli.config.as_deref()),
         Some(Command::Replay(args)) => replay::run(args, &cli),
         Some(Command::Record) => record::run(&cli),
         None => monitor::run(&cli),
