@@ -253,8 +253,11 @@ impl EventSink {
         stats: Arc<PipelineStats>,
         health: HealthBoard,
     ) -> Self {
+        let name = name.into();
+        // a market data source: when live but quiet it is shown as stale
+        health.register_source(&name);
         EventSink {
-            name: name.into(),
+            name,
             tx,
             overflow,
             stats,
@@ -370,12 +373,11 @@ mod tests {
     fn drop_newest_counts_every_dropped_event() {
         let (tx, rx) = ring(1);
         let stats = Arc::new(PipelineStats::default());
-        let sink = EventSink::new(
-            "t",
-            tx,
-            Overflow::DropNewest,
-            stats.clone(),
-            HealthBoard::default(),
+        let board = HealthBoard::default();
+        let sink = EventSink::new("t", tx, Overflow::DropNewest, stats.clone(), board.clone());
+        assert!(
+            board.snapshot()[0].is_source,
+            "a sink's owner is a market data source"
         );
         assert_eq!(sink.send_blocking(vec![ev(); 3]).ok(), Some(0));
         assert_eq!(sink.send_blocking(vec![ev(); 5]).ok(), Some(5));
@@ -392,6 +394,7 @@ mod tests {
         board.set("binance", SourceState::Failed("DNS lookup failed".into()));
         let snap = board.snapshot();
         assert_eq!(snap.len(), 1);
+        assert!(!snap[0].is_source, "only an EventSink registers a source");
         assert_eq!(snap[0].last_error.as_deref(), Some("DNS lookup failed"));
         assert_eq!(describe(&snap[0].state, 0), "failed: DNS lookup failed");
     }

@@ -370,3 +370,54 @@ fn kill_9_loses_at_most_the_last_batch_and_a_rerun_completes_it() {
         .unwrap();
     assert_eq!((count as u64, distinct as u64), (n, n));
 }
+
+#[test]
+fn record_logs_stats_and_flushes_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "rec.toml",
+        "sources = [\"sim\"]\n[sim]\nsymbols = [\"BTCUSDT\", \"ETHUSDT\"]\nrate = 50.0\nhistory_secs = 60\n[notify]\ndesktop = false\n",
+    );
+    let db = dir.path().join("rec.db");
+    let child = tickwatch(dir.path())
+        .arg("record")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--db")
+        .arg(&db)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // one periodic stats line comes every 10 s
+    std::thread::sleep(std::time::Duration::from_secs(11));
+    assert!(
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("events") && err.contains("/s | dropped 0"),
+        "no stats line: {err}"
+    );
+    assert!(err.contains("sim: live"), "{err}");
+    assert!(err.contains("flushing"), "{err}");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (trades, max): (i64, i64) = conn
+        .query_row(
+            "SELECT COUNT(*), MAX(trade_id) FROM trades WHERE symbol = 'BTCUSDT'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    // an hour's worth of history at 50/s is 3000 trades, then live ones; all flushed, no gaps
+    assert!(trades > 3_000, "{trades}");
+    assert_eq!(trades, max);
+}

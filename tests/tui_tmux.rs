@@ -168,3 +168,52 @@ fn a_small_terminal_gets_a_message_not_a_panic() {
     t.keys(&["C-c"]);
     assert_eq!(wait_exit(&exit_file), 0);
 }
+
+#[test]
+fn an_unusable_database_leaves_the_monitor_running_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("SKIPPED: tmux is not installed");
+        return;
+    }
+    let bin = assert_cmd::cargo::cargo_bin("tickwatch");
+    let exit_file = dir.path().join("exit");
+    let script = format!(
+        "cd '{d}' && XDG_DATA_HOME='{d}/data' XDG_CONFIG_HOME='{d}/cfg' '{bin}' --demo --db /proc/tickwatch-test/x.db --log-file '{d}/tw.log'; echo $? > '{e}'; sleep 30",
+        d = dir.path().display(),
+        bin = bin.display(),
+        e = exit_file.display()
+    );
+    let t = Tmux {
+        socket: format!("tickwatch-test-{}-mem", std::process::id()),
+    };
+    assert!(
+        t.cmd()
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                "tw",
+                "-x",
+                "120",
+                "-y",
+                "30",
+                "-e",
+                "TERM=xterm-256color",
+                "sh",
+                "-c",
+                &script
+            ])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let screen = t.wait_for(
+        "db failed shown while prices move",
+        Duration::from_secs(30),
+        |s| s.contains("db failed") && s.contains("BTCUSDT"),
+    );
+    assert!(screen.contains("sim live"), "{screen}");
+    t.keys(&["q"]);
+    assert_eq!(wait_exit(&exit_file), 0);
+}

@@ -139,7 +139,7 @@ impl Pipeline {
                     );
                     health.set(
                         "db",
-                        SourceState::Failed(format!("{e} (running in memory: nothing is stored)")),
+                        SourceState::Failed(format!("running in memory, nothing is stored: {e}")),
                     );
                     None
                 }

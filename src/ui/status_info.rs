@@ -65,7 +65,12 @@ impl StatusInfo {
     ) -> StatusInfo {
         let get = PipelineStats::get;
         StatusInfo {
-            sources: health.snapshot(),
+            sources: {
+                // market data sources first: a long service error must not hide whether data flows
+                let mut list = health.snapshot();
+                list.sort_by_key(|h| !h.is_source);
+                list
+            },
             events_per_sec: meter.observe(get(&stats.events_processed), now),
             dropped: get(&stats.dropped_ring)
                 .saturating_add(get(&stats.rejected))
