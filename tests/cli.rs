@@ -20,6 +20,13 @@ fn tickwatch(dir: &Path) -> Command {
     c
 }
 
+/// `tickwatch replay --headless --db DB DUMP`.
+fn replay(dir: &Path, db: &Path, dump: &Path) -> Command {
+    let mut c = tickwatch(dir);
+    c.args(["replay", "--headless", "--db"]).arg(db).arg(dump);
+    c
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.join(name);
     std::fs::File::create(&p)
@@ -141,10 +148,7 @@ fn replay_headless_stores_trades_and_export_prints_them() {
         &trades_csv(12_000, 1_709_251_200_000),
     );
     let db = dir.path().join("r.db");
-    tickwatch(dir.path())
-        .args(["replay", "--headless", "--db"])
-        .arg(&db)
-        .arg(&dump)
+    replay(dir.path(), &db, &dump)
         .assert()
         .success()
         .stdout(predicate::str::contains("replayed 12000 rows"))
@@ -198,12 +202,7 @@ fn replay_headless_stores_trades_and_export_prints_them() {
     assert_eq!(v[0]["trades"], 6000);
     assert!(v[0]["sma20"].is_null());
     // replaying the same file again adds nothing
-    tickwatch(dir.path())
-        .args(["replay", "--headless", "--db"])
-        .arg(&db)
-        .arg(&dump)
-        .assert()
-        .success();
+    replay(dir.path(), &db, &dump).assert().success();
     let conn = rusqlite::Connection::open(&db).unwrap();
     let n: i64 = conn
         .query_row("SELECT COUNT(*) FROM trades", [], |r| r.get(0))
@@ -230,10 +229,7 @@ fn replay_errors_name_the_file_and_line() {
     text.push_str(&trades_rows(11, 5, 1_709_251_300_000));
     let dump = write(dir.path(), "BTCUSDT-trades-2024-03-01.csv", &text);
     let db = dir.path().join("e.db");
-    tickwatch(dir.path())
-        .args(["replay", "--headless", "--db"])
-        .arg(&db)
-        .arg(&dump)
+    replay(dir.path(), &db, &dump)
         .assert()
         .code(1)
         .stderr(predicate::str::contains("BTCUSDT-trades-2024-03-01.csv"))
@@ -269,12 +265,7 @@ fn export_explains_an_unknown_symbol_and_a_missing_database() {
         &trades_csv(100, 1_709_251_200_000),
     );
     let db = dir.path().join("s.db");
-    tickwatch(dir.path())
-        .args(["replay", "--headless", "--db"])
-        .arg(&db)
-        .arg(&dump)
-        .assert()
-        .success();
+    replay(dir.path(), &db, &dump).assert().success();
     tickwatch(dir.path())
         .args(["export", "--symbol", "DOGEUSDT", "--db"])
         .arg(&db)
@@ -318,10 +309,7 @@ fn kill_9_loses_at_most_the_last_batch_and_a_rerun_completes_it() {
         &trades_csv(n, 1_709_251_200_000),
     );
     let db = dir.path().join("k.db");
-    let mut child = tickwatch(dir.path())
-        .args(["replay", "--headless", "--db"])
-        .arg(&db)
-        .arg(&dump)
+    let mut child = replay(dir.path(), &db, &dump)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -354,12 +342,7 @@ fn kill_9_loses_at_most_the_last_batch_and_a_rerun_completes_it() {
     assert!(count > 0 && (count as u64) < n, "killed mid-way: {count}");
     assert_eq!(count, max, "a gap-free prefix of ids 1..={max}");
     drop(conn);
-    tickwatch(dir.path())
-        .args(["replay", "--headless", "--db"])
-        .arg(&db)
-        .arg(&dump)
-        .assert()
-        .success();
+    replay(dir.path(), &db, &dump).assert().success();
     let conn = rusqlite::Connection::open(&db).unwrap();
     let (count, distinct): (i64, i64) = conn
         .query_row(

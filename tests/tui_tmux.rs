@@ -51,7 +51,8 @@ impl Drop for Tmux {
     }
 }
 
-fn start(dir: &Path, width: u16, height: u16) -> Option<(Tmux, PathBuf)> {
+/// Runs `tickwatch --demo --db DB` in a detached tmux session of the given size.
+fn start(dir: &Path, width: u16, height: u16, db: &str) -> Option<(Tmux, PathBuf)> {
     if Command::new("tmux").arg("-V").output().is_err() {
         eprintln!("SKIPPED: tmux is not installed (apt-get install tmux, as .ci/run does)");
         return None;
@@ -59,7 +60,7 @@ fn start(dir: &Path, width: u16, height: u16) -> Option<(Tmux, PathBuf)> {
     let bin = assert_cmd::cargo::cargo_bin("tickwatch");
     let exit_file = dir.join("exit");
     let script = format!(
-        "cd '{d}' && XDG_DATA_HOME='{d}/data' XDG_CONFIG_HOME='{d}/cfg' '{bin}' --demo --db '{d}/demo.db' --log-file '{d}/tw.log'; echo $? > '{e}'; sleep 30",
+        "cd '{d}' && XDG_DATA_HOME='{d}/data' XDG_CONFIG_HOME='{d}/cfg' '{bin}' --demo --db '{db}' --log-file '{d}/tw.log'; echo $? > '{e}'; sleep 30",
         d = dir.display(),
         bin = bin.display(),
         e = exit_file.display()
@@ -100,7 +101,12 @@ fn wait_exit(exit_file: &Path) -> i32 {
 #[test]
 fn demo_runs_navigates_alerts_and_quits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let Some((t, exit_file)) = start(dir.path(), 100, 32) else {
+    let Some((t, exit_file)) = start(
+        dir.path(),
+        100,
+        32,
+        &dir.path().join("demo.db").to_string_lossy(),
+    ) else {
         return;
     };
     let screen = t.wait_for("live prices", Duration::from_secs(30), |s| {
@@ -152,7 +158,12 @@ fn demo_runs_navigates_alerts_and_quits_cleanly() {
 #[test]
 fn a_small_terminal_gets_a_message_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
-    let Some((t, exit_file)) = start(dir.path(), 60, 20) else {
+    let Some((t, exit_file)) = start(
+        dir.path(),
+        60,
+        20,
+        &dir.path().join("demo.db").to_string_lossy(),
+    ) else {
         return;
     };
     t.wait_for("the too-small message", Duration::from_secs(30), |s| {
@@ -172,42 +183,9 @@ fn a_small_terminal_gets_a_message_not_a_panic() {
 #[test]
 fn an_unusable_database_leaves_the_monitor_running_in_memory() {
     let dir = tempfile::tempdir().unwrap();
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("SKIPPED: tmux is not installed");
+    let Some((t, exit_file)) = start(dir.path(), 120, 30, "/proc/tickwatch-test/x.db") else {
         return;
-    }
-    let bin = assert_cmd::cargo::cargo_bin("tickwatch");
-    let exit_file = dir.path().join("exit");
-    let script = format!(
-        "cd '{d}' && XDG_DATA_HOME='{d}/data' XDG_CONFIG_HOME='{d}/cfg' '{bin}' --demo --db /proc/tickwatch-test/x.db --log-file '{d}/tw.log'; echo $? > '{e}'; sleep 30",
-        d = dir.path().display(),
-        bin = bin.display(),
-        e = exit_file.display()
-    );
-    let t = Tmux {
-        socket: format!("tickwatch-test-{}-mem", std::process::id()),
     };
-    assert!(
-        t.cmd()
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                "tw",
-                "-x",
-                "120",
-                "-y",
-                "30",
-                "-e",
-                "TERM=xterm-256color",
-                "sh",
-                "-c",
-                &script
-            ])
-            .status()
-            .unwrap()
-            .success()
-    );
     let screen = t.wait_for(
         "db failed shown while prices move",
         Duration::from_secs(30),

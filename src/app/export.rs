@@ -106,10 +106,7 @@ pub fn run(args: &ExportArgs, db: Option<&Path>, config: Option<&Path>) -> anyho
             } else {
                 msg.push_str(&format!("; it has: {}", list.join(", ")));
             }
-            for other in [
-                store::demo_db_path(),
-                store::default_db_path().with_file_name("replay.db"),
-            ] {
+            for other in [store::demo_db_path(), store::replay_db_path()] {
                 if other != path && other.is_file() {
                     msg.push_str(&format!(
                         " (demo and replay data are kept apart: try --db {})",

@@ -10,6 +10,7 @@ mod replay;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -253,6 +254,33 @@ impl Pipeline {
             None => Ok(RunSummary::default()),
         }
     }
+}
+
+/// Sets `flag` on SIGINT or SIGTERM.
+pub(crate) fn on_signal(pipeline: &Pipeline, flag: Arc<AtomicBool>) {
+    let Some(rt) = pipeline.runtime() else { return };
+    rt.spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
+                tracing::error!("cannot install signal handlers");
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM received"),
+                _ = int.recv() => tracing::info!("SIGINT received"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        flag.store(true, Ordering::SeqCst);
+    });
 }
 
 /// The database the monitor uses: the demo keeps its own.

@@ -46,7 +46,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         pipeline.spawn_source(src)?;
     }
     let shutdown = Arc::new(AtomicBool::new(false));
-    super::record::on_signal(&pipeline, shutdown.clone());
+    super::on_signal(&pipeline, shutdown.clone());
     let title = if cli.demo {
         "tickwatch — demo (simulated data)".to_string()
     } else {

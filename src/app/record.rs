@@ -6,38 +6,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{
-    Pipeline, PipelineOptions, configured_sources, db_path, notify_config, settings, watchlist,
+    Pipeline, PipelineOptions, configured_sources, db_path, notify_config, on_signal, settings,
+    watchlist,
 };
 use crate::cli::Cli;
 use crate::engine::runner::StorePolicy;
 use crate::pipeline::{PipelineStats, describe, effective_state};
-
-/// Sets `flag` on SIGINT or SIGTERM.
-pub(crate) fn on_signal(pipeline: &Pipeline, flag: Arc<AtomicBool>) {
-    let Some(rt) = pipeline.runtime() else { return };
-    rt.spawn(async move {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) else {
-                tracing::error!("cannot install signal handlers");
-                return;
-            };
-            tokio::select! {
-                _ = term.recv() => tracing::info!("SIGTERM received"),
-                _ = int.recv() => tracing::info!("SIGINT received"),
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-        flag.store(true, Ordering::SeqCst);
-    });
-}
 
 pub fn run(cli: &Cli) -> anyhow::Result<()> {
     let mut s = settings(cli)?;

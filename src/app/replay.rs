@@ -45,11 +45,7 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
     .map_err(|e| UsageError(format!("{e:#}")))?;
     let report = source.report();
     let plan = source.files();
-    let db = db_path(
-        cli,
-        None,
-        crate::store::default_db_path().with_file_name("replay.db"),
-    );
+    let db = db_path(cli, None, crate::store::replay_db_path());
     s.engine.alert_delivered = if args.headless {
         String::new()
     } else {
@@ -77,7 +73,7 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
 
     if !args.headless {
         let shutdown = Arc::new(AtomicBool::new(false));
-        super::record::on_signal(&pipeline, shutdown.clone());
+        super::on_signal(&pipeline, shutdown.clone());
         let files: Vec<String> = args.files.iter().map(|f| f.display().to_string()).collect();
         let ui = crate::ui::run(
             crate::ui::UiLink {
@@ -108,7 +104,7 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
         log.map_or("none".into(), |p| p.display().to_string())
     );
     let stop = Arc::new(AtomicBool::new(false));
-    super::record::on_signal(&pipeline, stop.clone());
+    super::on_signal(&pipeline, stop.clone());
     let mut last = Instant::now();
     let mut last_rows = 0u64;
     while !task.is_finished() && !stop.load(Ordering::SeqCst) {

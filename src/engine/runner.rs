@@ -91,6 +91,9 @@ impl Runner {
                 None => Some(sel.wait()),
             };
             let mut closed = false;
+            // the batch lives across iterations until it is flushed: count and forward only
+            // what this iteration adds
+            let (candles_before, alerts_before) = (batch.candles.len(), batch.alerts.len());
             let mut handle =
                 |msg: Ingest, batch: &mut StoreBatch, summary: &mut RunSummary| match msg {
                     Ingest::Events(events) => {
@@ -142,10 +145,10 @@ impl Runner {
                 Some(Got::Ctl(Err(_))) => ctl_open = false,
                 None => {}
             }
-            summary.candles_closed += batch.candles.len() as u64;
-            summary.alerts += batch.alerts.len() as u64;
+            summary.candles_closed += (batch.candles.len() - candles_before) as u64;
+            summary.alerts += (batch.alerts.len() - alerts_before) as u64;
             if let Some(tx) = &self.outputs.alerts {
-                for a in &batch.alerts {
+                for a in &batch.alerts[alerts_before..] {
                     if tx.try_send(a.clone()).is_err() {
                         PipelineStats::add(&stats.deliveries_failed, 1);
                         tracing::warn!("notifier queue full: alert {} not delivered", a.alert_id);
@@ -153,14 +156,11 @@ impl Runner {
                 }
             }
             let done = closed || self.stop_after_finished.is_some_and(|n| finished >= n);
-            if !batch.is_empty() || !spill.is_empty() {
-                if done || batch.rows() >= FLUSH_ROWS || last_flush.elapsed() >= FLUSH_EVERY {
-                    self.flush(&mut batch, &mut spill, &stats);
-                    last_flush = Instant::now();
-                }
-            } else {
-                // alerts and candles were counted above; nothing to store
-                batch = StoreBatch::default();
+            if (!batch.is_empty() || !spill.is_empty())
+                && (done || batch.rows() >= FLUSH_ROWS || last_flush.elapsed() >= FLUSH_EVERY)
+            {
+                self.flush(&mut batch, &mut spill, &stats);
+                last_flush = Instant::now();
             }
             if let Some(slot) = &self.outputs.view
                 && dirty
@@ -232,17 +232,87 @@ impl Runner {
     }
 }
 
-/// Alerts fired, handed to the notifier; exposed for wiring.
-pub type AlertTx = flume::Sender<AlertRecord>;
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
 
-/// Convenience for tests and headless commands: an engine with no screen.
-pub fn headless_outputs(
-    store: Option<(StoreSender, StorePolicy)>,
-    alerts: Option<AlertTx>,
-) -> Outputs {
-    Outputs {
-        store,
-        view: None,
-        alerts,
+    use super::*;
+    use crate::alerts::{AlertRule, Condition, SymbolFilter};
+    use crate::domain::{EventKind, MarketEvent, Side, Symbol, TradeTick, Venue};
+    use crate::engine::EngineConfig;
+
+    fn trade(id: u64, ts: i64, price: f64) -> MarketEvent {
+        MarketEvent {
+            venue: Venue::Sim,
+            symbol: Symbol::new("X").unwrap(),
+            exch_ms: ts,
+            recv_ms: ts,
+            kind: EventKind::Trade(TradeTick {
+                trade_id: id,
+                price,
+                qty: 1.0,
+                side: Side::Buy,
+            }),
+        }
+    }
+
+    #[test]
+    fn each_alert_and_candle_is_counted_and_forwarded_once() {
+        let rules = vec![AlertRule {
+            name: "above".into(),
+            symbols: SymbolFilter::All,
+            condition: Condition::PriceAbove(105.0),
+            cooldown_ms: 0,
+        }];
+        let stats = Arc::new(PipelineStats::default());
+        let engine = Engine::new(
+            EngineConfig {
+                rules,
+                ..EngineConfig::default()
+            },
+            stats,
+        )
+        .unwrap();
+        let (tx, rx) = crate::pipeline::ring(64);
+        let (ctl_tx, ctl_rx) = flume::unbounded();
+        let (alert_tx, alert_rx) = flume::unbounded();
+        let t0 = 1_700_000_040_000;
+        // the alert fires in the first message; the batch holding it then lives through
+        // several more loop iterations (control messages, a second event message)
+        tx.send(Ingest::Events(vec![
+            trade(1, t0, 100.0),
+            trade(2, t0 + 1_000, 110.0),
+        ]))
+        .unwrap();
+        for _ in 0..5 {
+            ctl_tx
+                .send(EngineCtl::Focus {
+                    key: None,
+                    interval: Interval::S1,
+                })
+                .unwrap();
+        }
+        tx.send(Ingest::Events(vec![trade(3, t0 + 2_000, 111.0)]))
+            .unwrap();
+        drop(tx);
+        let runner = Runner {
+            engine,
+            ingest: rx,
+            ctl: ctl_rx,
+            outputs: Outputs {
+                store: None,
+                view: Some(SnapshotSlot::default()),
+                alerts: Some(alert_tx),
+            },
+            frame: Duration::from_millis(1),
+            stop_after_finished: None,
+        };
+        let summary = runner.run();
+        drop(ctl_tx);
+        assert_eq!(alert_rx.try_iter().count(), 1, "forwarded once");
+        assert_eq!(summary.alerts, 1);
+        // two 1s candles closed (t0 and t0+1s), nothing longer
+        assert_eq!(summary.candles_closed, 2);
+        assert_eq!(summary.events, 3);
     }
 }

@@ -10,7 +10,10 @@ mod write_batch;
 mod writer;
 
 pub use error::StoreError;
-pub use open::{BUSY_TIMEOUT, default_db_path, demo_db_path, open, open_readonly, open_with_flags};
+pub use open::{
+    BUSY_TIMEOUT, default_db_path, demo_db_path, open, open_readonly, open_with_flags,
+    replay_db_path,
+};
 pub use queries::CandleWithIndicators;
 pub use schema::{SCHEMA_DOC, SCHEMA_VERSION};
 pub use types::{AlertRecord, ClosedCandle, DeliveryRecord, StoreBatch, TradeRow};

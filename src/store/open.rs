@@ -23,6 +23,11 @@ pub fn demo_db_path() -> PathBuf {
     data_dir().join("demo.db")
 }
 
+/// Where replays write unless `--db` says otherwise: kept apart from the live history.
+pub fn replay_db_path() -> PathBuf {
+    data_dir().join("replay.db")
+}
+
 fn data_dir() -> PathBuf {
     directories::ProjectDirs::from("", "", "tickwatch")
         .map(|d| d.data_dir().to_path_buf())
