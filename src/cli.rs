@@ -46,7 +46,10 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Run headless: sources to the database and alerts, with a one-line stats log on stderr.
     /// Stops cleanly (everything flushed) on Ctrl-C / SIGTERM.
-    Record,
+    Record(RecordArgs),
+    /// Fetch past candles from the venue's REST API into the database (charts and
+    /// indicators over that range are then available at once, and `export` can print them).
+    Backfill(BackfillArgs),
     /// Print closed candles with their indicator values from the database.
     Export(ExportArgs),
     /// Check a config file; a mistake is printed with its line and column (exit code 2).
@@ -105,4 +108,30 @@ pub struct ExportArgs {
     /// Write to this file instead of standard output.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Seconds between the stats lines on stderr.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub stats_every: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// Symbol as the venue spells it, e.g. BTCUSDT.
+    #[arg(long)]
+    pub symbol: String,
+    /// Candle interval: 1s, 1m, 5m, 15m, 1h, 4h or 1d.
+    #[arg(long, default_value = "1m")]
+    pub interval: String,
+    /// First candle: ISO 8601 (2025-03-01T00:00:00Z), a date (2025-03-01) or ms since epoch.
+    #[arg(long)]
+    pub from: String,
+    /// Last candle (inclusive), same forms as --from (default: now).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Venue to fetch from (only binance has a candle history API wired in so far).
+    #[arg(long, default_value = "binance")]
+    pub venue: String,
 }

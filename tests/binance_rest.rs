@@ -201,7 +201,7 @@ async fn backfill_command_emits_closed_candles_into_the_sink() {
         Arc::new(PipelineStats::default()),
         HealthBoard::default(),
     );
-    let n = backfill(&cfg, sym("BTCUSDT"), Interval::M1, T0, None, &sink)
+    let n = backfill(&cfg, sym("BTCUSDT"), Interval::M1, T0, None, &sink, |_| {})
         .await
         .unwrap();
     assert_eq!(n, 1_200);
@@ -220,7 +220,7 @@ async fn backfill_command_emits_closed_candles_into_the_sink() {
         }
     }
     assert_eq!(got, 1_200);
-    let bad = backfill(&cfg, sym("FOOUSDT"), Interval::M1, T0, None, &sink)
+    let bad = backfill(&cfg, sym("FOOUSDT"), Interval::M1, T0, None, &sink, |_| {})
         .await
         .unwrap_err();
     assert!(

@@ -141,7 +141,7 @@ fn status() -> StatusInfo {
             source(
                 "coinbase",
                 SourceState::Failed("DNS lookup failed".into()),
-                None,
+                Some(600_000),
             ),
         ],
         events_per_sec: 1234.0,
@@ -627,4 +627,34 @@ fn big_counters_still_fit_80_columns_with_the_clock() {
     assert_eq!(buf[(x + 6, y)].fg, Color::Red);
     let (x, y) = at(&buf, "late 3");
     assert_eq!(buf[(x + 5, y)].fg, Color::Yellow);
+}
+
+#[test]
+fn a_feed_that_never_connected_points_to_the_offline_demo() {
+    let snap = snapshot();
+    let (app, _rx) = app_with(&snap);
+    let mut st = status();
+    st.sources = vec![source(
+        "binance",
+        SourceState::Reconnecting {
+            at_ms: NOW + 4_000,
+            attempt: 3,
+            reason: "DNS lookup failed".into(),
+        },
+        None,
+    )];
+    let text = screen(&draw(&app, &snap, &st, 160, 48));
+    assert!(
+        text.contains("binance DNS lookup failed; reconnecting in 4 s (attempt 3)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(offline? `tickwatch --demo` needs no network)"),
+        "{text}"
+    );
+    // once data has come, a reconnect is a reconnect: no hint
+    st.sources[0].last_event_ms = Some(NOW - 5_000);
+    let text = screen(&draw(&app, &snap, &st, 160, 48));
+    assert!(text.contains("reconnecting in 4 s"), "{text}");
+    assert!(!text.contains("--demo"), "{text}");
 }

@@ -2,6 +2,7 @@
 //! sources (tokio tasks) → bounded ring → engine thread → storage thread / snapshot slot /
 //! notifier task.
 
+mod backfill;
 pub mod export;
 mod logging;
 mod monitor;
@@ -50,7 +51,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Export(args)) => export::run(args, cli.db.as_deref(), cli.config.as_deref()),
         Some(Command::Replay(args)) => replay::run(args, &cli),
-        Some(Command::Record) => record::run(&cli),
+        Some(Command::Record(args)) => record::run(args, &cli),
+        Some(Command::Backfill(args)) => backfill::run(args, &cli),
         None => monitor::run(&cli),
     }
 }

@@ -6,14 +6,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{
-    Pipeline, PipelineOptions, configured_sources, db_path, notify_config, on_signal, settings,
-    watchlist,
+    Pipeline, PipelineOptions, UsageError, configured_sources, db_path, notify_config, on_signal,
+    settings, watchlist,
 };
-use crate::cli::Cli;
+use crate::cli::{Cli, RecordArgs};
 use crate::engine::runner::StorePolicy;
 use crate::pipeline::{PipelineStats, describe, effective_state};
 
-pub fn run(cli: &Cli) -> anyhow::Result<()> {
+pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
+    if !(args.stats_every.is_finite() && args.stats_every > 0.0) {
+        return Err(UsageError(format!(
+            "--stats-every {}: give a number of seconds above 0",
+            args.stats_every
+        ))
+        .into());
+    }
     let mut s = settings(cli)?;
     let (_guard, log) = super::init_logging(
         cli.log_file.as_deref().or(s.config.log.file.as_deref()),
@@ -49,7 +56,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
     }
     let stop = Arc::new(AtomicBool::new(false));
     on_signal(&pipeline, stop.clone());
-    let every = Duration::from_secs(10);
+    let every = Duration::from_secs_f64(args.stats_every);
     let mut last = Instant::now();
     let mut last_events = 0;
     while !stop.load(Ordering::SeqCst) && !tasks.iter().all(|t| t.is_finished()) {

@@ -16,7 +16,11 @@ pub fn trade_time(id: u64) -> i64 {
 }
 
 pub fn agg_trade(symbol: &str, id: u64) -> String {
-    let t = trade_time(id);
+    agg_trade_at(symbol, id, trade_time(id))
+}
+
+/// An aggTrade frame for trade `id` at time `t`.
+pub fn agg_trade_at(symbol: &str, id: u64, t: i64) -> String {
     format!(
         r#"{{"e":"aggTrade","E":{t},"s":"{symbol}","a":{id},"p":"{}.5","q":"1.25","f":{id},"l":{id},"T":{t},"m":false,"M":true}}"#,
         100 + id % 7
@@ -60,6 +64,14 @@ pub struct Market {
     pub candle_t0: Mutex<i64>,
     pub faults: Mutex<VecDeque<Fault>>,
     pub weight: Mutex<u32>,
+    /// Time of trade 0 (trade `id` happens `id * 100 ms` later); T0 unless moved near now.
+    pub trade_t0: Mutex<i64>,
+    /// REQUEST_WEIGHT per minute announced by `/api/v3/exchangeInfo`.
+    pub weight_limit: Mutex<u32>,
+    /// Requests answered, by path.
+    pub served: Mutex<Vec<String>>,
+    /// When each queued 429/418 was answered.
+    pub refused_at: Mutex<Vec<std::time::Instant>>,
 }
 
 impl Market {
@@ -71,7 +83,20 @@ impl Market {
             candle_t0: Mutex::new(T0),
             faults: Mutex::default(),
             weight: Mutex::new(0),
+            trade_t0: Mutex::new(T0),
+            weight_limit: Mutex::new(6000),
+            served: Mutex::default(),
+            refused_at: Mutex::default(),
         })
+    }
+
+    pub fn trade_time(&self, id: u64) -> i64 {
+        *self.trade_t0.lock().unwrap() + id as i64 * 100
+    }
+
+    /// An aggTrade frame for trade `id` at this market's time.
+    pub fn agg_trade(&self, symbol: &str, id: u64) -> String {
+        agg_trade_at(symbol, id, self.trade_time(id))
     }
 
     pub fn fault(&self, f: Fault) {
@@ -84,13 +109,22 @@ impl Market {
     }
 
     fn answer(&self, req: &Request) -> Response {
+        self.served.lock().unwrap().push(req.path.clone());
         let mut delay = Duration::ZERO;
         match self.faults.lock().unwrap().pop_front() {
             Some(Fault::TooMany { retry_after_s }) => {
+                self.refused_at
+                    .lock()
+                    .unwrap()
+                    .push(std::time::Instant::now());
                 return Response::json(429, r#"{"code":-1003,"msg":"Too many requests."}"#)
                     .header("Retry-After", retry_after_s);
             }
             Some(Fault::Banned { retry_after_s }) => {
+                self.refused_at
+                    .lock()
+                    .unwrap()
+                    .push(std::time::Instant::now());
                 return Response::json(
                     418,
                     r#"{"code":-1003,"msg":"Way too many requests; IP banned."}"#,
@@ -105,6 +139,14 @@ impl Market {
             *w += 2;
             *w
         };
+        if req.path == "/api/v3/exchangeInfo" {
+            return Response::json(
+                200,
+                exchange_info(*self.weight_limit.lock().unwrap(), &self.symbols),
+            )
+            .header("X-MBX-USED-WEIGHT-1M", weight)
+            .delayed(delay);
+        }
         let symbol = req.query.get("symbol").cloned().unwrap_or_default();
         if !self.symbols.contains(&symbol) {
             return Response::json(400, r#"{"code":-1121,"msg":"Invalid symbol."}"#);
@@ -128,7 +170,7 @@ impl Market {
                         format!(
                             r#"{{"a":{id},"p":"{}.5","q":"1.25","f":{id},"l":{id},"T":{},"m":false,"M":true}}"#,
                             100 + id % 7,
-                            trade_time(id)
+                            self.trade_time(id)
                         )
                     })
                     .collect();
@@ -164,4 +206,18 @@ impl Market {
             .header("X-MBX-USED-WEIGHT-1M", weight)
             .delayed(delay)
     }
+}
+
+/// `/api/v3/exchangeInfo` in Binance's shape (trimmed to what matters: the rate limits).
+pub fn exchange_info(weight_limit: u32, symbols: &[String]) -> String {
+    let syms: Vec<String> = symbols
+        .iter()
+        .map(|s| {
+            format!(r#"{{"symbol":"{s}","status":"TRADING","baseAsset":"X","quoteAsset":"USDT"}}"#)
+        })
+        .collect();
+    format!(
+        r#"{{"timezone":"UTC","serverTime":1700000000000,"rateLimits":[{{"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":{weight_limit}}},{{"rateLimitType":"ORDERS","interval":"SECOND","intervalNum":10,"limit":100}},{{"rateLimitType":"RAW_REQUESTS","interval":"MINUTE","intervalNum":5,"limit":61000}}],"exchangeFilters":[],"symbols":[{}]}}"#,
+        syms.join(",")
+    )
 }

@@ -144,6 +144,7 @@ pub(crate) fn trade_event(symbol: Symbol, time: TsMs, t: TradeTick, now: TsMs) -
 
 /// Fetches candles of `symbol` from `from_ms` to `to_ms` (or now) and emits them (closed, the
 /// still-running last one as open). Used by `tickwatch backfill`. Returns how many were emitted.
+/// `on_page` gets the number of candles fetched so far after each page.
 pub async fn backfill(
     cfg: &BinanceConfig,
     symbol: Symbol,
@@ -151,11 +152,12 @@ pub async fn backfill(
     from_ms: TsMs,
     to_ms: Option<TsMs>,
     sink: &EventSink,
+    on_page: impl Fn(usize) + Send + Sync,
 ) -> anyhow::Result<u64> {
     let rest = RestClient::new(&cfg.rest_url)?;
     let on_rl = |until_ms| sink.set_state(SourceState::RateLimited { until_ms });
     let candles = rest
-        .klines(symbol, interval, from_ms, to_ms, on_rl)
+        .klines_with_progress(symbol, interval, from_ms, to_ms, on_rl, on_page)
         .await
         .with_context(|| {
             format!(

@@ -81,6 +81,7 @@ async fn run(src: BinanceSource, sink: EventSink) -> anyhow::Result<()> {
         shards.spawn(run_shard(shared.clone(), chunk.to_vec()));
     }
     let reporter = tokio::spawn(report(shared.clone(), src.symbols.len(), n_shards));
+    let limits = tokio::spawn(load_limits(shared.rest.clone(), src.symbols.clone()));
     let result = loop {
         match shards.join_next().await {
             None => break Ok(()),
@@ -89,6 +90,7 @@ async fn run(src: BinanceSource, sink: EventSink) -> anyhow::Result<()> {
             Some(Ok(Err(_gone))) => {
                 shards.abort_all();
                 reporter.abort();
+                limits.abort();
                 return Ok(());
             }
             Some(Err(e)) => {
@@ -98,6 +100,7 @@ async fn run(src: BinanceSource, sink: EventSink) -> anyhow::Result<()> {
         }
     };
     reporter.abort();
+    limits.abort();
     // Every shard ended by itself: every symbol was refused.
     let invalid = invalid_list(&shared);
     let reason = match result {
@@ -122,6 +125,28 @@ fn invalid_list(shared: &Shared) -> String {
     }
 }
 
+/// Reads Binance's request-weight limit (exchangeInfo) so the REST client slows down before
+/// the real limit, whatever it is today. On failure the default (6000 a minute) stays.
+async fn load_limits(rest: RestClient, symbols: Vec<Symbol>) {
+    for symbol in symbols.into_iter().take(3) {
+        match rest.load_limits(symbol, |_| {}).await {
+            Ok(limit) => {
+                tracing::info!(limit, "Binance request weight limit per minute");
+                return;
+            }
+            // that symbol is refused (reported by its own stream); try another
+            Err(RestError::InvalidSymbol { .. }) => continue,
+            Err(e) => {
+                tracing::warn!(
+                    "could not read Binance's rate limits ({e}); assuming {} weight a minute",
+                    rest.weight_limit()
+                );
+                return;
+            }
+        }
+    }
+}
+
 /// Keeps the status detail current: symbols, connections, events/s, request weight.
 async fn report(shared: Arc<Shared>, n_symbols: usize, n_shards: usize) {
     let mut tick = tokio::time::interval(Duration::from_secs(2));
@@ -136,8 +161,9 @@ async fn report(shared: Arc<Shared>, n_symbols: usize, n_shards: usize) {
         last_at = tokio::time::Instant::now();
         let invalid = invalid_list(&shared);
         let mut detail = format!(
-            "{n_symbols} symbols on {n_shards} connection(s), {rate:.1} events/s, weight {}/min",
-            shared.rest.used_weight()
+            "{n_symbols} symbols on {n_shards} connection(s), {rate:.1} events/s, weight {}/{} a min",
+            shared.rest.used_weight(),
+            shared.rest.weight_limit()
         );
         if !invalid.is_empty() {
             detail.push_str(&format!("; invalid: {invalid}"));

@@ -136,6 +136,44 @@ pub fn parse_agg_trades(body: &[u8]) -> Result<Vec<(TsMs, TradeTick)>, String> {
         .collect()
 }
 
+#[derive(Deserialize)]
+struct ExchangeInfo {
+    #[serde(rename = "rateLimits")]
+    rate_limits: Vec<RateLimit>,
+}
+
+#[derive(Deserialize)]
+struct RateLimit {
+    #[serde(rename = "rateLimitType")]
+    kind: String,
+    interval: String,
+    #[serde(rename = "intervalNum")]
+    interval_num: u32,
+    limit: u32,
+}
+
+/// The REQUEST_WEIGHT limit per minute from an exchangeInfo body (other windows are scaled to
+/// a minute, rounding down).
+pub fn parse_weight_limit(body: &[u8]) -> Result<u32, String> {
+    let info: ExchangeInfo = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    info.rate_limits
+        .iter()
+        .filter(|r| r.kind == "REQUEST_WEIGHT" && r.interval_num > 0)
+        .filter_map(|r| {
+            let secs = match r.interval.as_str() {
+                "SECOND" => 1,
+                "MINUTE" => 60,
+                "HOUR" => 3_600,
+                "DAY" => 86_400,
+                _ => return None,
+            } * u64::from(r.interval_num);
+            Some((u64::from(r.limit) * 60 / secs) as u32)
+        })
+        .min()
+        .filter(|l| *l > 0)
+        .ok_or_else(|| "no REQUEST_WEIGHT limit in rateLimits".to_string())
+}
+
 /// A Binance spot REST client. Clones share the rate-limit state, so one wait holds them all.
 #[derive(Debug, Clone)]
 pub struct RestClient {
@@ -179,6 +217,36 @@ impl RestClient {
             .with_weight(|w| w.delay(now))
             .map_or(0, |d| now + d.as_millis() as TsMs);
         blocked.max(weight)
+    }
+
+    /// The request-weight limit per minute in use (6000 until [`load_limits`](Self::load_limits)
+    /// reads Binance's own figure).
+    pub fn weight_limit(&self) -> u32 {
+        self.with_weight(|w| w.limit())
+    }
+
+    /// Reads the REQUEST_WEIGHT limit from `GET /api/v3/exchangeInfo?symbol=` (Binance has
+    /// changed it over the years: 1200, then 6000 a minute) and uses it from now on. Returns
+    /// the limit read.
+    pub async fn load_limits(
+        &self,
+        symbol: Symbol,
+        on_rate_limit: impl Fn(TsMs) + Send + Sync,
+    ) -> Result<u32, RestError> {
+        let body = self
+            .get(
+                "/api/v3/exchangeInfo",
+                &[("symbol", symbol.to_string())],
+                symbol,
+                &on_rate_limit,
+            )
+            .await?;
+        let limit = parse_weight_limit(&body).map_err(|reason| RestError::Decode {
+            url: format!("{}/api/v3/exchangeInfo", self.base),
+            reason,
+        })?;
+        self.with_weight(|w| w.set_limit(limit));
+        Ok(limit)
     }
 
     /// Weight used in the current minute, as Binance last reported it.
@@ -290,6 +358,21 @@ impl RestClient {
         to_ms: Option<TsMs>,
         on_rate_limit: impl Fn(TsMs) + Send + Sync,
     ) -> Result<Vec<Candle>, RestError> {
+        self.klines_with_progress(symbol, interval, from_ms, to_ms, on_rate_limit, |_| {})
+            .await
+    }
+
+    /// [`klines`](Self::klines), calling `on_page` with the number of candles fetched so far
+    /// after each page (a long backfill shows its progress).
+    pub async fn klines_with_progress(
+        &self,
+        symbol: Symbol,
+        interval: Interval,
+        from_ms: TsMs,
+        to_ms: Option<TsMs>,
+        on_rate_limit: impl Fn(TsMs) + Send + Sync,
+        on_page: impl Fn(usize) + Send + Sync,
+    ) -> Result<Vec<Candle>, RestError> {
         let mut out: Vec<Candle> = Vec::new();
         let mut start = interval.bucket(from_ms);
         loop {
@@ -316,6 +399,7 @@ impl RestClient {
                 page.into_iter()
                     .filter(|c| c.open_ms >= start && to_ms.is_none_or(|t| c.open_ms <= t)),
             );
+            on_page(out.len());
             let Some(last) = out.last() else { break };
             if n < PAGE || out.len() == before {
                 break;
@@ -378,6 +462,27 @@ mod tests {
         );
         assert!(parse_klines(br#"[[1634943780000,"1","2"]]"#).is_err());
         assert!(parse_klines(br#"[[1634943780000,"x","2","1","1","1",1,"1",1]]"#).is_err());
+    }
+
+    #[test]
+    fn weight_limit_is_read_from_exchange_info() {
+        let body = br#"{"timezone":"UTC","rateLimits":[{"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":6000},{"rateLimitType":"ORDERS","interval":"SECOND","intervalNum":10,"limit":100}],"symbols":[]}"#;
+        assert_eq!(parse_weight_limit(body), Ok(6000));
+        let hourly = br#"{"rateLimits":[{"rateLimitType":"REQUEST_WEIGHT","interval":"HOUR","intervalNum":1,"limit":60000}]}"#;
+        assert_eq!(parse_weight_limit(hourly), Ok(1000));
+        assert!(parse_weight_limit(br#"{"rateLimits":[]}"#).is_err());
+        assert!(parse_weight_limit(b"<html>").is_err());
+        if let Some(dir) = crate::testdata::fixtures() {
+            // the 2021 capture still says 1200 a minute
+            let old = std::fs::read(dir.join("binance_rest/exchangeInfo_2021-08-14.trimmed.json"))
+                .unwrap();
+            assert_eq!(parse_weight_limit(&old), Ok(1200));
+            let nautilus = std::fs::read(
+                dir.join("binance_rest/nautilus_http_spot_market_exchange_info.json"),
+            )
+            .unwrap();
+            assert!(parse_weight_limit(&nautilus).is_ok());
+        }
     }
 
     #[test]

@@ -78,6 +78,11 @@ impl WeightBudget {
         self.limit
     }
 
+    /// Replaces the limit with the one the venue announced (e.g. in Binance's exchangeInfo).
+    pub fn set_limit(&mut self, limit_per_minute: u32) {
+        self.limit = limit_per_minute.max(1);
+    }
+
     /// Weight used in the minute that contains `now_ms` (0 once that minute is over).
     pub fn used(&self, now_ms: TsMs) -> u32 {
         if now_ms.div_euclid(60_000) == self.minute {

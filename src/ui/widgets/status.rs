@@ -39,6 +39,17 @@ pub fn source_state(h: &SourceHealth, now: TsMs, stale_after_ms: i64) -> (String
     (describe(&state, now), style)
 }
 
+/// A network source that has never delivered anything and is retrying or gave up: most likely
+/// there is no network, so the status bar points to the offline demo.
+fn never_connected(h: &SourceHealth) -> bool {
+    h.is_source
+        && h.last_event_ms.is_none()
+        && matches!(
+            h.state,
+            SourceState::Reconnecting { .. } | SourceState::Failed(_)
+        )
+}
+
 fn count(label: &str, n: u64, bad: bool) -> Vec<Span<'static>> {
     let style = if bad {
         theme::bad()
@@ -67,6 +78,12 @@ impl StatusBar<'_> {
             let (text, style) = source_state(h, now, self.stale_after_ms);
             spans.push(Span::raw(format!("{} ", h.name)));
             spans.push(Span::styled(text, style));
+            if never_connected(h) {
+                spans.push(Span::styled(
+                    " (offline? `tickwatch --demo` needs no network)".to_string(),
+                    theme::muted(),
+                ));
+            }
         }
         Line::from(spans)
     }

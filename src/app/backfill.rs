@@ -1,0 +1,186 @@
+//! `tickwatch backfill`: past candles from a venue's REST API through the same pipeline (so
+//! indicators are computed and stored with them) into the database.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::{Pipeline, PipelineOptions, UsageError, db_path};
+use crate::cli::{BackfillArgs, Cli};
+use crate::config::{self, Config, Settings};
+use crate::domain::{Interval, Symbol, TsMs, Venue, VenueSymbol, iso8601, now_ms};
+use crate::engine::runner::StorePolicy;
+use crate::pipeline::{EventSink, Overflow};
+use crate::sources::binance::{self, BinanceConfig};
+use crate::sources::{Source, SourceFuture};
+
+pub fn run(args: &BackfillArgs, cli: &Cli) -> anyhow::Result<()> {
+    // The config is optional: it gives the REST URL, the indicators and the database.
+    let mut s: Settings = match config::find(cli.config.as_deref()) {
+        Some(_) => config::load(cli.config.as_deref())?,
+        None => Config::default().into_settings(std::path::Path::new("<defaults>"))?,
+    };
+    let (_guard, _log) = super::init_logging(
+        cli.log_file.as_deref().or(s.config.log.file.as_deref()),
+        &s.config.log.level,
+        true,
+    );
+    let venue = match args.venue.to_ascii_lowercase().as_str() {
+        "binance" => Venue::Binance,
+        other => {
+            return Err(UsageError(format!(
+                "--venue {other}: backfill supports binance (Coinbase and Alpha Vantage warm their \
+                 own charts when they start)"
+            ))
+            .into());
+        }
+    };
+    let symbol = Symbol::new(&args.symbol.to_ascii_uppercase())
+        .map_err(|e| UsageError(format!("--symbol: {e}")))?;
+    let interval: Interval = args
+        .interval
+        .parse()
+        .map_err(|e| UsageError(format!("--interval: {e}")))?;
+    let from =
+        super::export::parse_time(&args.from).map_err(|e| UsageError(format!("--from: {e}")))?;
+    let to = match &args.to {
+        Some(t) => {
+            Some(super::export::parse_time(t).map_err(|e| UsageError(format!("--to: {e}")))?)
+        }
+        None => None,
+    };
+    let now = now_ms();
+    if let Some(t) = to
+        && t < from
+    {
+        return Err(UsageError(format!(
+            "--to {} is before --from {}",
+            iso8601(t),
+            iso8601(from)
+        ))
+        .into());
+    }
+    if from > now {
+        return Err(UsageError(format!("--from {} is in the future", iso8601(from))).into());
+    }
+    let db = db_path(cli, Some(&s), crate::store::default_db_path());
+    s.engine.watchlist = vec![VenueSymbol::new(venue, symbol)];
+    // History is not news: no alerts for candles that closed long ago.
+    s.engine.alert_max_lag_ms = Some(120_000);
+    let mut pipeline = Pipeline::start(PipelineOptions {
+        engine: s.engine.clone(),
+        ring_capacity: s.config.engine.ring_capacity,
+        db: Some(db.clone()),
+        require_db: true,
+        store_policy: StorePolicy::Block,
+        view: false,
+        frame: s.frame,
+        notify: None,
+        stop_after_finished: Some(1),
+    })?;
+    let fetched = Arc::new(AtomicU64::new(0));
+    let emitted = Arc::new(AtomicU64::new(0));
+    let source = BackfillSource {
+        cfg: s.config.binance.clone(),
+        symbol,
+        interval,
+        from,
+        to,
+        fetched: fetched.clone(),
+        emitted: emitted.clone(),
+    };
+    eprintln!(
+        "backfilling {interval} candles of {symbol} from {} to {} from {} into {}",
+        iso8601(interval.bucket(from)),
+        to.map_or("now".to_string(), iso8601),
+        s.config.binance.rest_url,
+        db.display()
+    );
+    let task = pipeline.spawn_source(Box::new(source))?;
+    let started = Instant::now();
+    let mut last = Instant::now();
+    while !task.is_finished() {
+        std::thread::sleep(Duration::from_millis(50));
+        if last.elapsed() >= Duration::from_secs(2) {
+            eprintln!("  {} candles fetched", fetched.load(Ordering::Relaxed));
+            last = Instant::now();
+        }
+    }
+    let result = match pipeline.runtime() {
+        Some(rt) => rt
+            .block_on(task)
+            .unwrap_or_else(|e| Err(anyhow::anyhow!("backfill task: {e}"))),
+        None => Err(anyhow::anyhow!("the pipeline stopped early")),
+    };
+    let summary = if result.is_ok() {
+        pipeline.wait_engine()?
+    } else {
+        Default::default()
+    };
+    let (_, store) = pipeline.shutdown()?;
+    result?;
+    let n = emitted.load(Ordering::Relaxed);
+    let Some(st) = store else {
+        anyhow::bail!("the database {} was not written", db.display());
+    };
+    if let Some(e) = &st.last_error {
+        anyhow::bail!("the database failed during the backfill: {e}");
+    }
+    println!(
+        "backfilled {n} {interval} candles of {symbol} ({venue}) in {:.1} s: stored {} candles, {} indicator values in {}",
+        started.elapsed().as_secs_f64(),
+        st.candles,
+        st.indicator_values,
+        db.display()
+    );
+    if summary.rejected > 0 {
+        println!("  {} candles rejected as invalid:", summary.rejected);
+        for m in summary.rejections.iter().take(5) {
+            println!("    {m}");
+        }
+    }
+    if n == 0 {
+        println!("  the venue has no candles of {symbol} in that range");
+    }
+    Ok(())
+}
+
+/// A source that fetches one range of candles and finishes.
+struct BackfillSource {
+    cfg: BinanceConfig,
+    symbol: Symbol,
+    interval: Interval,
+    from: TsMs,
+    to: Option<TsMs>,
+    fetched: Arc<AtomicU64>,
+    emitted: Arc<AtomicU64>,
+}
+
+impl Source for BackfillSource {
+    fn name(&self) -> String {
+        "backfill".into()
+    }
+
+    fn overflow(&self) -> Overflow {
+        Overflow::Block
+    }
+
+    fn run(self: Box<Self>, sink: EventSink) -> SourceFuture {
+        Box::pin(async move {
+            let fetched = self.fetched.clone();
+            let r = binance::backfill(
+                &self.cfg,
+                self.symbol,
+                self.interval,
+                self.from,
+                self.to,
+                &sink,
+                move |n| fetched.store(n as u64, Ordering::Relaxed),
+            )
+            .await;
+            sink.finish();
+            self.emitted.store(r?, Ordering::Relaxed);
+            Ok(())
+        })
+    }
+}
