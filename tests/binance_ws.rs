@@ -459,3 +459,71 @@ async fn batches_dropped_by_a_full_ring_are_backfilled() {
     h.wait_trades_through(30).await;
     assert_eq!(h.trade_ids(), (1..=30).collect::<Vec<u64>>());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_connection_down_of_two_is_shown_even_while_the_other_is_live() {
+    let market = Market::new(&["BTCUSDT", "ETHUSDT"], 0, 0);
+    let http = HttpServer::start(market.handler()).await;
+    let mut ws = WsServer::start().await;
+    let cfg = BinanceConfig {
+        symbols: vec!["BTCUSDT".into(), "ETHUSDT".into()],
+        // one stream per symbol and one symbol per connection: two connections
+        max_streams_per_connection: 1,
+        backoff_initial_ms: 1_500,
+        backoff_max_ms: 3_000,
+        ..config(&ws, &http)
+    };
+    let h = start_named("binance-shards", cfg, 64);
+    let mut a = ws.accept().await;
+    let mut b = ws.accept().await;
+    let (sa, sb) = (a.expect_subscribe(1).await, b.expect_subscribe(1).await);
+    // `a` is the BTCUSDT connection, `b` the ETHUSDT one
+    if sa == vec!["ethusdt@aggTrade"] {
+        std::mem::swap(&mut a, &mut b);
+    }
+    let mut subs = vec![sa, sb];
+    subs.sort();
+    assert_eq!(
+        subs,
+        vec![vec!["btcusdt@aggTrade"], vec!["ethusdt@aggTrade"]]
+    );
+    a.send_all(trades(1..=2)).await;
+    b.send_all(
+        (1..=2)
+            .map(|id| bn::agg_trade("ETHUSDT", id))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    h.wait_trades_through(2).await;
+    h.wait_state("live", |s| *s == SourceState::Live).await;
+    wait_for(5, "2 connections (2 live)", || {
+        let d = h.board.snapshot()[0].detail.clone().unwrap_or_default();
+        d.contains("2 connections (2 live)").then_some(())
+    })
+    .await;
+    // one connection drops; the other keeps delivering
+    a.drop_tcp();
+    b.send_all(
+        (3..=4)
+            .map(|id| bn::agg_trade("ETHUSDT", id))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    h.wait_state("reconnecting although one is live", |s| {
+        matches!(s, SourceState::Reconnecting { .. })
+    })
+    .await;
+    let detail = wait_for(5, "2 connections (1 live)", || {
+        let d = h.board.snapshot()[0].detail.clone().unwrap_or_default();
+        d.contains("2 connections (1 live)").then_some(d)
+    })
+    .await;
+    assert!(detail.contains("2 symbols"), "{detail}");
+    // back: live again
+    let mut a = ws.accept().await;
+    a.expect_subscribe(1).await;
+    a.send_all(trades(3..=4)).await;
+    h.states.lock().unwrap().clear();
+    h.wait_state("live again", |s| *s == SourceState::Live)
+        .await;
+}

@@ -73,12 +73,13 @@ async fn run(src: BinanceSource, sink: EventSink) -> anyhow::Result<()> {
         sink: sink.clone(),
         events: AtomicU64::new(0),
         invalid: std::sync::Mutex::new(Vec::new()),
+        shards: std::sync::Mutex::new(Vec::new()),
     });
     sink.set_state(SourceState::Connecting);
     let mut shards = tokio::task::JoinSet::new();
     let n_shards = src.symbols.chunks(per_conn).len();
-    for chunk in src.symbols.chunks(per_conn) {
-        shards.spawn(run_shard(shared.clone(), chunk.to_vec()));
+    for (i, chunk) in src.symbols.chunks(per_conn).enumerate() {
+        shards.spawn(run_shard(shared.clone(), i, chunk.to_vec()));
     }
     let reporter = tokio::spawn(report(shared.clone(), src.symbols.len(), n_shards));
     let limits = tokio::spawn(load_limits(shared.rest.clone(), src.symbols.clone()));
@@ -160,8 +161,14 @@ async fn report(shared: Arc<Shared>, n_symbols: usize, n_shards: usize) {
         last = total;
         last_at = tokio::time::Instant::now();
         let invalid = invalid_list(&shared);
+        let (live, _) = shared.shards_live();
+        let conns = if n_shards == 1 {
+            "1 connection".to_string()
+        } else {
+            format!("{n_shards} connections ({live} live)")
+        };
         let mut detail = format!(
-            "{n_symbols} symbols on {n_shards} connection(s), {rate:.1} events/s, weight {}/{} a min",
+            "{n_symbols} symbols on {conns}, {rate:.1} events/s, weight {}/{} a min",
             shared.rest.used_weight(),
             shared.rest.weight_limit()
         );

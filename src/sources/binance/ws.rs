@@ -43,13 +43,64 @@ pub(crate) struct Shared {
     pub events: AtomicU64,
     /// Symbols dropped because Binance does not know them.
     pub invalid: std::sync::Mutex<Vec<Symbol>>,
+    /// The state of each connection (shard), by shard number.
+    pub shards: std::sync::Mutex<Vec<SourceState>>,
 }
 
 impl Shared {
+    /// Records the state of connection `shard` and shows the source's overall state: the worst
+    /// of its connections (one connection reconnecting is news even when the others are live;
+    /// the status detail says how many are live).
+    pub(crate) fn set_shard_state(&self, shard: usize, state: SourceState) {
+        let overall = {
+            let mut states = match self.shards.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            if shard >= states.len() {
+                states.resize(shard + 1, SourceState::Connecting);
+            }
+            states[shard] = state;
+            worst(&states)
+        };
+        if let Some(s) = overall {
+            self.sink.set_state(s);
+        }
+    }
+
+    /// Connections live, and connections in all.
+    pub(crate) fn shards_live(&self) -> (usize, usize) {
+        let states = match self.shards.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let live = states
+            .iter()
+            .filter(|s| matches!(s, SourceState::Live))
+            .count();
+        (live, states.len())
+    }
+
     fn record_error(&self, msg: String) {
         tracing::warn!(source = self.sink.name(), "{msg}");
         self.sink.health().record_error(self.sink.name(), msg);
     }
+}
+
+/// The state that matters most among a source's connections.
+fn worst(states: &[SourceState]) -> Option<SourceState> {
+    fn rank(s: &SourceState) -> u8 {
+        match s {
+            SourceState::Failed(_) => 6,
+            SourceState::Reconnecting { .. } => 5,
+            SourceState::RateLimited { .. } => 4,
+            SourceState::Stale { .. } => 3,
+            SourceState::Connecting => 2,
+            SourceState::Live => 1,
+            SourceState::Finished => 0,
+        }
+    }
+    states.iter().max_by_key(|s| rank(s)).cloned()
 }
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -139,7 +190,11 @@ fn close_reason(frame: Option<&tungstenite::protocol::CloseFrame>) -> String {
 }
 
 /// Runs one shard until the engine goes away or every one of its symbols proved invalid.
-pub(crate) async fn run_shard(shared: Arc<Shared>, symbols: Vec<Symbol>) -> Result<(), EngineGone> {
+pub(crate) async fn run_shard(
+    shared: Arc<Shared>,
+    shard: usize,
+    symbols: Vec<Symbol>,
+) -> Result<(), EngineGone> {
     let cfg = &shared.cfg;
     let agg = cfg.trade_stream == super::TradeStream::AggTrade;
     let mut gaps = GapTracker::new(&symbols, agg, cfg.klines, cfg.backfill_candles);
@@ -153,11 +208,12 @@ pub(crate) async fn run_shard(shared: Arc<Shared>, symbols: Vec<Symbol>) -> Resu
         if syms.is_empty() {
             return Ok(());
         }
-        shared.sink.set_state(SourceState::Connecting);
+        shared.set_shard_state(shard, SourceState::Connecting);
         let end = match connect(cfg, &cfg.streams(&syms)).await {
             Ok(conn) => {
                 let mut s = Session {
                     shared: &shared,
+                    shard,
                     gaps: &mut gaps,
                     fill_tx: &fill_tx,
                     backoff: &mut backoff,
@@ -182,11 +238,14 @@ pub(crate) async fn run_shard(shared: Arc<Shared>, symbols: Vec<Symbol>) -> Resu
                 } else {
                     backoff.next_delay()
                 };
-                shared.sink.set_state(SourceState::Reconnecting {
-                    at_ms: now_ms() + delay.as_millis() as TsMs,
-                    attempt: backoff.attempt().max(1),
-                    reason,
-                });
+                shared.set_shard_state(
+                    shard,
+                    SourceState::Reconnecting {
+                        at_ms: now_ms() + delay.as_millis() as TsMs,
+                        attempt: backoff.attempt().max(1),
+                        reason,
+                    },
+                );
                 sleep(delay).await;
             }
         }
@@ -195,6 +254,7 @@ pub(crate) async fn run_shard(shared: Arc<Shared>, symbols: Vec<Symbol>) -> Resu
 
 struct Session<'a> {
     shared: &'a Arc<Shared>,
+    shard: usize,
     gaps: &'a mut GapTracker,
     fill_tx: &'a mpsc::UnboundedSender<FillDone>,
     backoff: &'a mut Backoff,
@@ -252,7 +312,7 @@ impl Session<'_> {
                 Some(done) = fill_rx.recv() => self.on_fill(done, &mut conn),
                 _ = sleep_until(self.watchdog.deadline()) => {
                     let secs = self.watchdog.limit().as_secs();
-                    self.shared.sink.set_state(SourceState::Stale { since_ms: self.last_data_ms });
+                    self.shared.set_shard_state(self.shard, SourceState::Stale { since_ms: self.last_data_ms });
                     return End::Reconnect { reason: format!("no data for {secs} s"), immediate: false };
                 }
                 _ = sleep_until(slot), if !conn.outbox.is_empty() => {
@@ -395,7 +455,7 @@ impl Session<'_> {
         if !self.live {
             self.live = true;
             self.backoff.reset();
-            self.shared.sink.set_state(SourceState::Live);
+            self.shared.set_shard_state(self.shard, SourceState::Live);
         }
     }
 
@@ -416,7 +476,7 @@ impl Session<'_> {
         } else {
             SourceState::Live
         };
-        self.shared.sink.set_state(state);
+        self.shared.set_shard_state(self.shard, state);
     }
 
     /// Hands pending events to the sink in batches; a dropped batch reopens its trade ids.
