@@ -20,6 +20,7 @@ fn alert(i: u32) -> AlertRecord {
         value: 7.5,
         message: "BTCUSDT anomaly".into(),
         delivered: "tui".into(),
+        severity: Default::default(),
     }
 }
 

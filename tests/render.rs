@@ -100,6 +100,7 @@ fn alert(i: i64, sym: &str, msg: &str) -> AlertRecord {
         value: 3.5,
         message: msg.into(),
         delivered: "tui".into(),
+        severity: Default::default(),
     }
 }
 

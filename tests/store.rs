@@ -746,6 +746,7 @@ fn alerts_are_stored_once_with_their_deliveries() {
         value: 101.5,
         message: "BTCUSDT above 100".into(),
         delivered: "tui".into(),
+        severity: tickwatch::alerts::Severity::Critical,
     };
     let batch = StoreBatch {
         alerts: vec![alert("a1", T0), alert("a2", T0 + 5)],
@@ -802,4 +803,27 @@ fn default_paths_are_in_one_data_directory() {
     assert_eq!(live.file_name().unwrap(), "tickwatch.db");
     assert_eq!(demo.file_name().unwrap(), "demo.db");
     assert_eq!(live.parent(), demo.parent());
+}
+
+#[test]
+fn a_version_1_database_is_migrated_keeping_its_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(tickwatch::store::MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO alerts (alert_id, ts_ms, venue, symbol, rule, value, message, delivered)
+             VALUES ('old', 1, 'binance', 'BTCUSDT', 'r', 1.0, 'm', 'tui')",
+            [],
+        )
+        .unwrap();
+    }
+    let conn = store::open(&path).unwrap();
+    assert_eq!(count(&conn, "PRAGMA user_version"), SCHEMA_VERSION);
+    let got = queries::alerts(&conn, None, None).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].severity, tickwatch::alerts::Severity::Warning);
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM alert_rules"), 0);
 }

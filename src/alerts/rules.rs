@@ -66,6 +66,7 @@ pub struct AlertRule {
     pub symbols: SymbolFilter,
     pub condition: Condition,
     pub cooldown_ms: TsMs,
+    pub severity: super::Severity,
 }
 
 /// Per rule and symbol: whether the rule may fire, and when it last did.
@@ -137,6 +138,7 @@ pub struct RuleError {
 /// value = 70000
 /// interval = "1m"           # for rsi_*; default 1m
 /// cooldown_secs = 60        # default 60
+/// severity = "warning"      # info | warning | critical
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -147,6 +149,8 @@ pub struct RuleConfig {
     pub value: f64,
     pub interval: Option<String>,
     pub cooldown_secs: Option<u64>,
+    /// info | warning (default) | critical
+    pub severity: Option<super::Severity>,
 }
 
 impl RuleConfig {
@@ -214,6 +218,7 @@ impl RuleConfig {
             symbols,
             condition,
             cooldown_ms: self.cooldown_secs.unwrap_or(60) as TsMs * 1000,
+            severity: self.severity.unwrap_or_default(),
         })
     }
 }
@@ -228,6 +233,7 @@ mod tests {
             symbols: SymbolFilter::All,
             condition,
             cooldown_ms,
+            severity: Default::default(),
         }
     }
 
@@ -263,6 +269,7 @@ mod tests {
             value: 70.0,
             interval: Some("5m".into()),
             cooldown_secs: None,
+            severity: None,
         };
         let r = base.build().unwrap();
         assert_eq!(

@@ -110,6 +110,7 @@ fn demo_rules() -> Vec<crate::alerts::rules::RuleConfig> {
             value: 6.0,
             interval: None,
             cooldown_secs: Some(30),
+            severity: Some(crate::alerts::Severity::Warning),
         },
         RuleConfig {
             name: Some("rsi-overbought".into()),
@@ -118,6 +119,7 @@ fn demo_rules() -> Vec<crate::alerts::rules::RuleConfig> {
             value: 80.0,
             interval: Some("1m".into()),
             cooldown_secs: Some(300),
+            severity: Some(crate::alerts::Severity::Info),
         },
     ]
 }

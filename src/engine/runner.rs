@@ -263,6 +263,7 @@ mod tests {
             symbols: SymbolFilter::All,
             condition: Condition::PriceAbove(105.0),
             cooldown_ms: 0,
+            severity: Default::default(),
         }];
         let stats = Arc::new(PipelineStats::default());
         let engine = Engine::new(

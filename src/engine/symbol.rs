@@ -301,5 +301,6 @@ fn fire(key: VenueSymbol, rule: &AlertRule, value: f64, ts: TsMs, delivered: &st
         value,
         message: rule.message(key, value),
         delivered: delivered.into(),
+        severity: rule.severity,
     }
 }

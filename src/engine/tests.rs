@@ -289,12 +289,14 @@ fn rules_fire_on_crossing_with_cooldown() {
             symbols: SymbolFilter::All,
             condition: Condition::PriceAbove(105.0),
             cooldown_ms: 60_000,
+            severity: Default::default(),
         },
         AlertRule {
             name: "other".into(),
             symbols: SymbolFilter::List(vec![Symbol::new("Y").unwrap()]),
             condition: Condition::PriceAbove(1.0),
             cooldown_ms: 0,
+            severity: Default::default(),
         },
     ];
     let mut e = engine(EngineConfig {
@@ -341,6 +343,7 @@ fn a_price_jump_gives_a_large_z_score() {
         symbols: SymbolFilter::All,
         condition: Condition::AbsZAtLeast(6.0),
         cooldown_ms: 0,
+        severity: Default::default(),
     }];
     let mut e = engine(EngineConfig {
         rules,
@@ -432,6 +435,7 @@ fn no_alerts_for_history_that_arrives_late() {
         symbols: SymbolFilter::All,
         condition: Condition::PriceAbove(105.0),
         cooldown_ms: 0,
+        severity: Default::default(),
     }];
     let mut e = engine(EngineConfig {
         rules,

@@ -15,7 +15,7 @@ pub use open::{
     replay_db_path,
 };
 pub use queries::CandleWithIndicators;
-pub use schema::{SCHEMA_DOC, SCHEMA_VERSION};
+pub use schema::{MIGRATIONS, SCHEMA_DOC, SCHEMA_VERSION};
 pub use types::{AlertRecord, ClosedCandle, DeliveryRecord, StoreBatch, TradeRow};
 pub use write_batch::{WriteCounts, write_batches};
 pub use writer::{HEALTH_NAME, StoreSender, StoreSummary, StoreWriter, WriterConfig};

@@ -199,7 +199,7 @@ pub fn alerts(
     let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
     let mut stmt = conn
         .prepare_cached(
-            "SELECT alert_id, ts_ms, venue, symbol, rule, value, message, delivered FROM alerts
+            "SELECT alert_id, ts_ms, venue, symbol, rule, value, message, delivered, severity FROM alerts
              WHERE ts_ms >= ?1 ORDER BY ts_ms DESC, alert_id DESC LIMIT ?2",
         )
         .map_err(err)?;
@@ -212,6 +212,10 @@ pub fn alerts(
             value: r.get::<_, Option<f64>>(5)?.unwrap_or(f64::NAN),
             message: r.get(6)?,
             delivered: r.get(7)?,
+            severity: r
+                .get::<_, String>(8)?
+                .parse()
+                .unwrap_or(crate::alerts::Severity::Warning),
         })
     })
     .map_err(err)?

@@ -78,6 +78,19 @@ pub const MIGRATIONS: &[&str] = &[
                AND i.interval = c.interval AND i.open_ms = c.open_ms) AS indicators
     FROM candles c;
     ",
+    // 2: alert severity; rules created in the monitor, with their lifecycle state.
+    "
+    ALTER TABLE alerts ADD COLUMN severity TEXT NOT NULL DEFAULT 'warning';
+
+    CREATE TABLE alert_rules (
+        rule_id          TEXT    NOT NULL PRIMARY KEY,
+        spec             TEXT    NOT NULL,
+        state            TEXT    NOT NULL DEFAULT 'armed',
+        snoozed_until_ms INTEGER,
+        created_ms       INTEGER NOT NULL,
+        updated_ms       INTEGER NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this binary writes (the number of migrations).
@@ -120,7 +133,7 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 /// The reference of every table and column, in Markdown, for the README.
-pub const SCHEMA_DOC: &str = r#"### Database schema (version 1)
+pub const SCHEMA_DOC: &str = r#"### Database schema (version 2)
 
 One SQLite file (WAL mode), default `<data dir>/tickwatch/tickwatch.db` (Linux:
 `~/.local/share/tickwatch/tickwatch.db`); the demo writes to `demo.db` and replays to `replay.db`
@@ -183,6 +196,7 @@ candle's values (`{"rsi14":55.1,...}`), e.g.
 | value | REAL | the value that crossed the threshold (NULL if not a number) |
 | message | TEXT | the text shown and sent |
 | delivered | TEXT | where it went, comma-separated: `tui,desktop`; a failed sink reads `webhook(failed: reason)` |
+| severity | TEXT | `info`, `warning` or `critical` (added in version 2) |
 
 **`alert_deliveries`** — the latest outcome per alert and notification sink.
 
@@ -193,4 +207,15 @@ candle's values (`{"rsi14":55.1,...}`), e.g.
 | ts_ms | INTEGER | when the outcome was recorded |
 | ok | INTEGER | 1 delivered, 0 failed |
 | error | TEXT | the failure, NULL when ok |
+
+**`alert_rules`** (version 2) — rules created, edited, snoozed or acknowledged in the monitor,
+so they survive a restart. Rules from `config.toml` stay in the config file.
+
+| column | type | meaning |
+|---|---|---|
+| rule_id | TEXT | the rule's name, unique |
+| spec | TEXT | the rule as JSON, with the same keys as an `[[alerts]]` entry in config.toml |
+| state | TEXT | `armed`, `triggered`, `snoozed` or `expired` |
+| snoozed_until_ms | INTEGER | end of a snooze, NULL when not snoozed |
+| created_ms, updated_ms | INTEGER | when the rule was created and last changed |
 "#;

@@ -44,6 +44,7 @@ pub struct AlertRecord {
     pub message: String,
     /// Where it was delivered so far, e.g. "tui" or "tui,desktop".
     pub delivered: String,
+    pub severity: crate::alerts::Severity,
 }
 
 /// The outcome of one delivery attempt, attached to an alert already stored.

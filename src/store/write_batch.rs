@@ -36,8 +36,8 @@ const UPSERT_VALUE: &str = "INSERT INTO indicator_values
     ON CONFLICT (venue, symbol, interval, open_ms, name) DO UPDATE SET value = excluded.value";
 
 const INSERT_ALERT: &str = "INSERT OR IGNORE INTO alerts
-    (alert_id, ts_ms, venue, symbol, rule, value, message, delivered)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    (alert_id, ts_ms, venue, symbol, rule, value, message, delivered, severity)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
 const UPSERT_DELIVERY: &str = "INSERT INTO alert_deliveries (alert_id, sink, ts_ms, ok, error)
     VALUES (?1, ?2, ?3, ?4, ?5)
@@ -201,6 +201,7 @@ fn write_alerts(
             a.value.is_finite().then_some(a.value),
             a.message,
             a.delivered,
+            a.severity.as_str(),
         ])?;
         c.alerts += 1;
     }
