@@ -84,6 +84,7 @@ pub const MIGRATIONS: &[&str] = &[
 
     CREATE TABLE alert_rules (
         rule_id          TEXT    NOT NULL PRIMARY KEY,
+        origin           TEXT    NOT NULL DEFAULT 'monitor',
         spec             TEXT    NOT NULL,
         state            TEXT    NOT NULL DEFAULT 'armed',
         snoozed_until_ms INTEGER,
@@ -208,12 +209,14 @@ candle's values (`{"rsi14":55.1,...}`), e.g.
 | ok | INTEGER | 1 delivered, 0 failed |
 | error | TEXT | the failure, NULL when ok |
 
-**`alert_rules`** (version 2) — rules created, edited, snoozed or acknowledged in the monitor,
-so they survive a restart. Rules from `config.toml` stay in the config file.
+**`alert_rules`** (version 2) — alert rules and their lifecycle state, so that rules made in
+the monitor, snoozes and acknowledgements survive a restart. Rules from `config.toml` are
+defined by the config file; their rows here only carry their state.
 
 | column | type | meaning |
 |---|---|---|
 | rule_id | TEXT | the rule's name, unique |
+| origin | TEXT | `monitor` (made in the monitor) or `config` (from config.toml) |
 | spec | TEXT | the rule as JSON, with the same keys as an `[[alerts]]` entry in config.toml |
 | state | TEXT | `armed`, `triggered`, `snoozed` or `expired` |
 | snoozed_until_ms | INTEGER | end of a snooze, NULL when not snoozed |
