@@ -1,5 +1,6 @@
-//! Binance frame parsing throughput (frames/s on one core): trade, aggTrade and kline frames in
-//! the combined-stream shape, through the same `parse_frame` the live source uses.
+//! Frame parsing throughput (frames/s on one core), through the same `parse_frame` the live
+//! sources use: Binance trade, aggTrade and kline frames in the combined-stream shape, and
+//! Coinbase Exchange match frames.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -70,4 +71,55 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+/// Coinbase Exchange `match` frames through the parse path the live source uses: every match
+/// and last_match frame of the recorded feed when `TICKWATCH_FIXTURES` is set, else synthetic
+/// frames in the same shape.
+fn coinbase_match_frames() -> Vec<String> {
+    let recorded = tickwatch::testdata::fixtures().and_then(|dir| {
+        let path = dir.join("coinbase/coinbase_exchange_wsfeed_2021-04-17.ticker_match.raw.txt");
+        std::fs::read_to_string(path).ok()
+    });
+    match recorded {
+        Some(text) => text
+            .lines()
+            .filter(|l| !l.contains(" <- ") && !l.contains(" <-> "))
+            .filter_map(|l| l.split_once(": ").map(|(_, f)| f.to_string()))
+            .filter(|f| f.contains(r#""type":"match""#) || f.contains(r#""type":"last_match""#))
+            .collect(),
+        None => frames(|i| {
+            format!(
+                r#"{{"type":"match","trade_id":{},"maker_order_id":"e9e07dc8-1c31-4253-8f46-075dbec4b87e","taker_order_id":"76dfe3b4-bfb4-4a43-9d22-a95a2914f1e1","side":"{}","size":"0.00{}","price":"16850.{:02}","product_id":"BTC-USD","sequence":{},"time":"2021-04-17T16:44:00.382088Z"}}"#,
+                1_568_288 + i,
+                if i % 2 == 0 { "buy" } else { "sell" },
+                i % 9 + 1,
+                i % 100,
+                201_392_642 + i
+            )
+        }),
+    }
+}
+
+fn bench_coinbase(c: &mut Criterion) {
+    use tickwatch::sources::coinbase::wire::{Frame, parse_frame};
+    let frames = coinbase_match_frames();
+    // every frame must be a trade, or the bench measures the error path
+    assert!(
+        frames
+            .iter()
+            .all(|f| matches!(parse_frame(f, 0), Ok(Frame::Trade { .. })))
+    );
+    let mut g = c.benchmark_group("coinbase_parse");
+    g.throughput(Throughput::Elements(frames.len() as u64));
+    g.bench_function("match", |b| {
+        b.iter(|| {
+            for f in &frames {
+                black_box(parse_frame(black_box(f), 1_700_000_000_000).ok());
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(coinbase, bench_coinbase);
+criterion_main!(benches, coinbase);

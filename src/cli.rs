@@ -52,6 +52,11 @@ pub enum Command {
     Backfill(BackfillArgs),
     /// Print closed candles with their indicator values from the database.
     Export(ExportArgs),
+    /// Alerts: send a test alert through the configured sinks.
+    Alerts {
+        #[command(subcommand)]
+        command: AlertsCommand,
+    },
     /// Check a config file; a mistake is printed with its line and column (exit code 2).
     CheckConfig {
         /// The file to check (default: the one the monitor would use).
@@ -134,4 +139,45 @@ pub struct BackfillArgs {
     /// Venue to fetch from (only binance has a candle history API wired in so far).
     #[arg(long, default_value = "binance")]
     pub venue: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Print the alerts fired, newest first, with their severity and where each was delivered
+    /// (the database of --db, else the config's, else the default; the demo keeps its own
+    /// demo.db).
+    List(AlertsListArgs),
+    /// Send a test alert through each configured sink ([notify] in the config: desktop,
+    /// terminal, webhooks, email, commands) and print one line per sink: "NAME ok (N ms)" or
+    /// "NAME failed: reason". Exit code 1 if any failed, 2 for an unknown sink name.
+    Test {
+        /// Only this sink: desktop, terminal, webhook:NAME, email or command:NAME.
+        #[arg(long, value_name = "NAME")]
+        sink: Option<String>,
+        /// Severity of the test alert (sets the desktop urgency; sinks with a higher
+        /// min_severity are still tested).
+        #[arg(long, default_value = "info", value_name = "LEVEL")]
+        severity: crate::alerts::Severity,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AlertsListArgs {
+    /// Only alerts fired at or after T: ISO 8601 (2025-03-01T12:00:00Z), a date (2025-03-01),
+    /// ms since epoch, or a time back from now (30m, 2h, 7d).
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// table (default on a terminal), csv (default otherwise) or json.
+    #[arg(long, value_enum)]
+    pub format: Option<ListFormat>,
+    /// At most this many alerts (the newest).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Csv,
+    Json,
 }

@@ -17,7 +17,7 @@ use crate::sources::sim::SimConfig;
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Which sources the monitor and `record` run: "sim", "binance".
+    /// Which sources the monitor and `record` run: "binance", "coinbase", "alphavantage", "sim".
     pub sources: Vec<String>,
     pub ui: UiSection,
     pub engine: EngineSection,
@@ -25,7 +25,13 @@ pub struct Config {
     pub sim: SimConfig,
     /// `[binance]`: the Binance spot live feed (used when "binance" is in `sources`).
     pub binance: crate::sources::binance::BinanceConfig,
-    pub notify: NotifySection,
+    /// `[coinbase]`: the Coinbase Exchange feed (used when "coinbase" is in `sources`).
+    pub coinbase: crate::sources::coinbase::CoinbaseConfig,
+    /// `[alphavantage]`: US stock quotes and intraday candles (used when "alphavantage" is in
+    /// `sources`).
+    pub alphavantage: crate::sources::alphavantage::AlphaVantageConfig,
+    /// `[notify]`: alert sinks (desktop, terminal, webhooks, email, commands) and delivery policy.
+    pub notify: crate::alerts::sinks::NotifySection,
     pub log: LogSection,
     /// `[[alerts]]` rules.
     pub alerts: Vec<RuleConfig>,
@@ -106,23 +112,6 @@ impl Default for StorageSection {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct NotifySection {
-    /// Desktop notifications through the session's notification service.
-    pub desktop: bool,
-    pub desktop_timeout_secs: u64,
-}
-
-impl Default for NotifySection {
-    fn default() -> Self {
-        NotifySection {
-            desktop: true,
-            desktop_timeout_secs: 5,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
 pub struct LogSection {
     /// Log file; default: tickwatch.log in the platform data directory.
     pub file: Option<PathBuf>,
@@ -161,7 +150,7 @@ pub struct Settings {
     pub stale_after: Duration,
 }
 
-pub const KNOWN_SOURCES: [&str; 2] = ["sim", "binance"];
+pub const KNOWN_SOURCES: [&str; 4] = ["sim", "binance", "coinbase", "alphavantage"];
 
 impl Config {
     /// Parses and validates `text` (read from `path`, used in messages).
@@ -257,22 +246,36 @@ impl Config {
         }
         if let Err(m) = self.binance.validate() {
             // messages name the key as "[binance].key"
-            let key = m
-                .split("[binance].")
-                .nth(1)
-                .and_then(|r| {
-                    r.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                        .next()
-                })
-                .unwrap_or("");
-            return Err(err(Some("binance"), key, m.clone()));
+            return Err(err(
+                Some("binance"),
+                section_key(&m, "[binance]."),
+                m.clone(),
+            ));
+        }
+        if let Err(m) = self.alphavantage.validate() {
+            return Err(err(
+                Some("alphavantage"),
+                section_key(&m, "[alphavantage]."),
+                m.clone(),
+            ));
+        }
+        if let Err(m) = self.coinbase.validate() {
+            return Err(err(
+                Some("coinbase"),
+                section_key(&m, "[coinbase]."),
+                m.clone(),
+            ));
+        }
+        if let Err(m) = self.notify.validate() {
+            return Err(err(Some(m.section), m.key, m.message));
         }
         let mut rules: Vec<AlertRule> = Vec::new();
-        for r in &self.alerts {
-            rules.push(
-                r.build()
-                    .map_err(|x| err(Some("alerts"), "kind", x.to_string()))?,
-            );
+        for (i, r) in self.alerts.iter().enumerate() {
+            rules.push(r.build().map_err(|x| ConfigError {
+                path: path.to_path_buf(),
+                location: text.and_then(|t| locate_entry(t, "alerts", i, "kind")),
+                message: x.to_string(),
+            })?);
         }
         let engine = EngineConfig {
             indicators,
@@ -293,6 +296,17 @@ impl Config {
             config: self,
         })
     }
+}
+
+/// The key a validation message names as `[section].key`.
+fn section_key<'a>(msg: &'a str, prefix: &str) -> &'a str {
+    msg.split(prefix)
+        .nth(1)
+        .and_then(|r| {
+            r.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .next()
+        })
+        .unwrap_or("")
 }
 
 fn first_word_key(msg: &str) -> &str {
@@ -336,6 +350,30 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
+}
+
+/// Line and column of `key = ...` in the `i`-th (0-based) `[[array]]` entry, else of that
+/// entry's header: so that a mistake in the third rule points at the third rule.
+fn locate_entry(text: &str, array: &str, i: usize, key: &str) -> Option<(usize, usize)> {
+    let header = format!("[[{array}]]");
+    let col = |l: &str| l.len() - l.trim_start().len() + 1;
+    let mut lines = text.lines().enumerate();
+    let (start, head) = lines
+        .by_ref()
+        .filter(|(_, l)| l.trim_start().starts_with(&header))
+        .nth(i)?;
+    for (n, line) in lines {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            break;
+        }
+        if let Some(rest) = t.strip_prefix(key)
+            && rest.trim_start().starts_with('=')
+        {
+            return Some((n + 1, col(line)));
+        }
+    }
+    Some((start + 1, col(head)))
 }
 
 /// Line and column of `key = ...` inside `[section]` (or at the top level), for errors found
@@ -422,5 +460,11 @@ mod tests {
         let e = parse("[[alerts]]\nkind = \"rsi_above\"\nvalue = 700\n").unwrap_err();
         assert!(e.message.contains("between 0 and 100"), "{e}");
         assert_eq!(e.location, Some((2, 1)));
+        // a mistake in the second rule points at the second rule
+        let e = parse(
+            "[[alerts]]\nkind = \"zscore\"\nvalue = 4\n\n[[alerts]]\nname = \"b\"\n  kind = \"rsi_above\"\nvalue = 700\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.location, Some((7, 3)), "{e}");
     }
 }

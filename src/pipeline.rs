@@ -102,6 +102,9 @@ pub struct SourceHealth {
     pub detail: Option<String>,
     /// A market data source (subject to staleness), as opposed to a service like the database.
     pub is_source: bool,
+    /// For a polled source: its next data is due by this time, so it is stale only after it
+    /// (instead of after the usual quiet period).
+    pub data_due_ms: Option<TsMs>,
 }
 
 /// Health of every source. A plain mutex held only to copy or set a field, never across an await.
@@ -131,6 +134,7 @@ impl HealthBoard {
                     last_error: None,
                     detail: None,
                     is_source: false,
+                    data_due_ms: None,
                 });
                 list.len() - 1
             }
@@ -165,6 +169,11 @@ impl HealthBoard {
         self.with(|list| Self::entry(list, name).is_source = true);
     }
 
+    /// A polled source says when its next data is due (None: judge by the quiet period).
+    pub fn expect_data_by(&self, name: &str, due_ms: Option<TsMs>) {
+        self.with(|list| Self::entry(list, name).data_due_ms = due_ms);
+    }
+
     pub fn set_detail(&self, name: &str, detail: Option<String>) {
         self.with(|list| Self::entry(list, name).detail = detail);
     }
@@ -189,6 +198,13 @@ pub fn effective_state(h: &SourceHealth, now: TsMs, stale_after_ms: TsMs) -> Sou
     match h.state {
         SourceState::Live if h.is_source => {
             let last = h.last_event_ms.unwrap_or(h.since_ms).max(h.since_ms);
+            if let Some(due) = h.data_due_ms {
+                return if now >= due {
+                    SourceState::Stale { since_ms: due }
+                } else {
+                    SourceState::Live
+                };
+            }
             if now - last >= stale_after_ms {
                 SourceState::Stale { since_ms: last }
             } else {
@@ -418,5 +434,18 @@ mod tests {
         let st = effective_state(h, last + 12_000, 10_000);
         assert_eq!(st, SourceState::Stale { since_ms: last });
         assert_eq!(describe(&st, last + 12_000), "stale for 12 s");
+        // a polled source is judged by when its next data is due
+        board.expect_data_by("sim", Some(last + 3_600_000));
+        let h = &board.snapshot()[0];
+        assert_eq!(
+            effective_state(h, last + 600_000, 10_000),
+            SourceState::Live
+        );
+        assert_eq!(
+            effective_state(h, last + 3_700_000, 10_000),
+            SourceState::Stale {
+                since_ms: last + 3_600_000
+            }
+        );
     }
 }

@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::alerts::Severity;
+use crate::alerts::rules::{Mode, Origin, RuleConfig, Status};
 use crate::domain::{Candle, Interval, TsMs, VenueSymbol};
 use crate::store::AlertRecord;
 
@@ -72,6 +74,28 @@ pub struct ViewSnapshot {
     pub interval: Option<Interval>,
     /// Fired alerts, newest first (at most [`ViewSnapshot::MAX_ALERTS`]).
     pub alerts: Vec<AlertRecord>,
+    /// Every alert rule with its state: config rules in file order, then monitor rules in the
+    /// order they were made.
+    pub rules: Vec<RuleView>,
+}
+
+/// One alert rule as the alerts view shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleView {
+    pub name: String,
+    pub origin: Origin,
+    pub status: Status,
+    /// "all" or the symbols, comma-separated.
+    pub scope: String,
+    /// The condition in words ("price above 70000").
+    pub condition: String,
+    pub mode: Mode,
+    pub severity: Severity,
+    pub last_fired_ms: Option<TsMs>,
+    pub snoozed_until_ms: Option<TsMs>,
+    pub expires_ms: Option<TsMs>,
+    /// The rule as written, to edit it.
+    pub spec: RuleConfig,
 }
 
 impl ViewSnapshot {
@@ -86,6 +110,22 @@ pub enum EngineCtl {
         key: Option<VenueSymbol>,
         interval: Interval,
     },
+    /// A new rule made in the monitor (its name must be free).
+    AddRule(RuleConfig),
+    /// Replace the monitor rule `old_name` by `rule` (which may rename it); its state starts
+    /// afresh.
+    ReplaceRule { old_name: String, rule: RuleConfig },
+    /// Delete a monitor rule.
+    DeleteRule { name: String },
+    /// Keep a rule quiet until `until_ms` (None: end the snooze).
+    Snooze {
+        name: String,
+        until_ms: Option<TsMs>,
+    },
+    /// The person has seen a triggered rule: arm it again.
+    Acknowledge { name: String },
+    /// The `[[alerts]]` of a re-loaded config file (already validated).
+    SetConfigRules(Vec<RuleConfig>),
 }
 
 /// Where the engine puts the latest snapshot and the UI picks it up. The lock is held only to

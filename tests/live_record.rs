@@ -205,12 +205,13 @@ async fn record_keeps_every_trade_once_through_disconnects_and_rate_limits() {
     .map(|r| r.at - refused)
     .collect();
     after.sort();
-    // the other symbol's catch-up may already have been on its way when the 429 was answered
+    // requests already on their way when the 429 was answered (the catch-ups of each symbol
+    // run side by side) arrive at once; after them, nothing for the 2 s asked
     let in_flight = after
         .iter()
         .take_while(|d| **d < Duration::from_millis(100))
         .count();
-    assert!(in_flight <= 1, "{after:?}");
+    assert!(in_flight <= 3, "{after:?}");
     let next = after.get(in_flight).expect("no request after the 429");
     assert!(
         *next >= Duration::from_millis(1_950),

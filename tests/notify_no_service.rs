@@ -38,10 +38,9 @@ fn a_missing_notification_service_is_reported_once_and_counted() {
     let (tx, rx) = flume::bounded(8);
     let health = HealthBoard::default();
     let stats = Arc::new(PipelineStats::default());
-    let cfg = NotifyConfig {
-        desktop: true,
-        desktop_timeout: Duration::from_secs(5),
-    };
+    let mut cfg = NotifyConfig::desktop_only(Duration::from_secs(5));
+    // every alert here is the same rule on the same symbol: no dedupe, each one is counted
+    cfg.policy.dedupe = Duration::ZERO;
     let task = rt.spawn(notifier::run(cfg, rx, None, health.clone(), stats.clone()));
     for i in 0..3 {
         tx.send(alert(i)).unwrap();

@@ -9,11 +9,12 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
+use tickwatch::alerts::rules::{Origin, RuleConfig, RuleKind, Status};
 use tickwatch::domain::{Candle, Interval, Symbol, TsMs, Venue, VenueSymbol};
 use tickwatch::pipeline::{SourceHealth, SourceState};
 use tickwatch::store::AlertRecord;
 use tickwatch::ui::{App, BINDINGS, Pane, StatusInfo, UiOptions};
-use tickwatch::view::{ChartCandle, ChartView, EngineCtl, ViewSnapshot, WatchRow};
+use tickwatch::view::{ChartCandle, ChartView, EngineCtl, RuleView, ViewSnapshot, WatchRow};
 
 /// 2023-11-14T22:13:20Z
 const NOW: TsMs = 1_700_000_000_000;
@@ -119,6 +120,7 @@ fn snapshot() -> ViewSnapshot {
             alert(2, "BTCUSDT", "middle: RSI above 70"),
             alert(3, "PEPEUSDT", "oldest: volume spike"),
         ],
+        rules: Vec::new(),
     }
 }
 
@@ -131,6 +133,7 @@ fn source(name: &str, state: SourceState, last_event_ago: Option<i64>) -> Source
         last_error: None,
         detail: None,
         is_source: true,
+        data_due_ms: None,
     }
 }
 
@@ -222,7 +225,12 @@ fn press(app: &mut App, code: KeyCode) -> bool {
 
 fn focus_of(rx: &flume::Receiver<EngineCtl>) -> Vec<(Option<String>, Interval)> {
     rx.drain()
-        .map(|EngineCtl::Focus { key, interval }| (key.map(|k| k.symbol.to_string()), interval))
+        .filter_map(|m| match m {
+            EngineCtl::Focus { key, interval } => {
+                Some((key.map(|k| k.symbol.to_string()), interval))
+            }
+            _ => None,
+        })
         .collect()
 }
 
@@ -658,4 +666,328 @@ fn a_feed_that_never_connected_points_to_the_offline_demo() {
     let text = screen(&draw(&app, &snap, &st, 160, 48));
     assert!(text.contains("reconnecting in 4 s"), "{text}");
     assert!(!text.contains("--demo"), "{text}");
+}
+
+// ---- alert rules: the rules view, the keys that act on rules, the form ----
+
+fn rule_view(name: &str, origin: Origin, status: Status, spec_toml: &str) -> RuleView {
+    let spec: RuleConfig = toml::from_str(spec_toml).unwrap();
+    let rule = spec.build().unwrap();
+    RuleView {
+        name: name.into(),
+        origin,
+        status,
+        scope: rule.symbols.describe(),
+        condition: rule.condition.describe(),
+        mode: rule.mode,
+        severity: rule.severity,
+        last_fired_ms: (status == Status::Triggered).then_some(NOW - 65_000),
+        snoozed_until_ms: (status == Status::Snoozed).then_some(NOW + 15 * 60_000),
+        expires_ms: rule.expires_ms,
+        spec,
+    }
+}
+
+fn with_rules() -> ViewSnapshot {
+    let mut snap = snapshot();
+    snap.rules = vec![
+        rule_view(
+            "btc-high",
+            Origin::Monitor,
+            Status::Armed,
+            "name = 'btc-high'\nsymbols = ['BTCUSDT']\nkind = 'price_above'\nvalue = 44000",
+        ),
+        rule_view(
+            "anomaly",
+            Origin::Config,
+            Status::Triggered,
+            "name = 'anomaly'\nkind = 'zscore'\nvalue = 4",
+        ),
+        rule_view(
+            "eth-low",
+            Origin::Monitor,
+            Status::Snoozed,
+            "name = 'eth-low'\nkind = 'price_below'\nvalue = 2000",
+        ),
+        rule_view(
+            "old",
+            Origin::Monitor,
+            Status::Expired,
+            "name = 'old'\nkind = 'price_below'\nvalue = 1\nexpires = '2023-01-01'",
+        ),
+    ];
+    snap
+}
+
+fn fixed_now() -> TsMs {
+    NOW
+}
+
+fn sent(rx: &flume::Receiver<EngineCtl>) -> Vec<EngineCtl> {
+    rx.drain()
+        .filter(|m| !matches!(m, EngineCtl::Focus { .. }))
+        .collect()
+}
+
+#[test]
+fn rules_show_their_state_in_colour_beside_the_log_at_80x24() {
+    let mut snap = with_rules();
+    snap.rules.truncate(3);
+    let (app, _rx) = app_with(&snap);
+    let buf = draw(&app, &snap, &status(), 80, 24);
+    let text = screen(&buf);
+    assert!(text.contains("Rules (3)"), "{text}");
+    assert_eq!(fg(&buf, "armed"), Color::Green);
+    assert_eq!(fg(&buf, "triggered"), Color::Red);
+    assert_eq!(fg(&buf, "snoozed"), Color::Yellow);
+    for part in ["btc-high", "anomaly fired 22:12:15", "eth-low until 22:28"] {
+        assert!(text.contains(part), "{part}:\n{text}");
+    }
+    // beside the log, on the same rows, and the log still reads
+    let (rx_, ry) = at(&buf, "Rules (3)");
+    let (lx, ly) = at(&buf, "Alerts (3)");
+    assert_eq!(ry, ly);
+    assert!(rx_ < lx);
+    assert!(text.contains("22:12:20 ETHUSDT newest"), "{text}");
+    // the selected rule is marked even when another pane has the focus
+    let (_, y) = at(&buf, "btc-high");
+    let (x, _) = at(&buf, "armed");
+    assert_eq!(buf[(x, y)].bg, Color::DarkGray);
+
+    // no rules: the pane says how to make one
+    let snap = snapshot();
+    let (app, _rx) = app_with(&snap);
+    let text = screen(&draw(&app, &snap, &status(), 80, 24));
+    assert!(text.contains("no rules · n adds one"), "{text}");
+}
+
+#[test]
+fn tall_terminals_list_the_rules_above_the_log() {
+    let snap = with_rules();
+    let (app, _rx) = app_with(&snap);
+    let buf = draw(&app, &snap, &status(), 160, 48);
+    let (rx_, ry) = at(&buf, "Rules (4)");
+    let (lx, ly) = at(&buf, "Alerts (3)");
+    assert_eq!(rx_, lx);
+    assert!(ry < ly);
+    let expired = at(&buf, "expired");
+    assert_eq!(buf[expired].fg, Color::DarkGray);
+    assert!(at(&buf, "old").1 < ly, "all four rules visible");
+}
+
+#[test]
+fn the_rules_pane_joins_the_focus_cycle_and_keys_act_on_the_selected_rule() {
+    let snap = with_rules();
+    let (mut app, rx) = app_with(&snap);
+    app.set_clock(fixed_now);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.focus(), Pane::Rules);
+    let buf = draw(&app, &snap, &status(), 80, 24);
+    assert!(line(&buf, 0).contains("focus rules"), "{}", screen(&buf));
+    let (_, y) = at(&buf, "btc-high");
+    let (x, _) = at(&buf, "armed");
+    assert_eq!(buf[(x, y)].bg, Color::Blue, "focused selection");
+
+    // z steps the snooze: 15 min, 1 h, 4 h, off
+    let mut untils = Vec::new();
+    for _ in 0..4 {
+        assert!(press(&mut app, KeyCode::Char('z')));
+        match sent(&rx).as_slice() {
+            [EngineCtl::Snooze { name, until_ms }] => {
+                assert_eq!(name, "btc-high");
+                untils.push(until_ms.map(|t| (t - NOW) / 60_000));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(untils, vec![Some(15), Some(60), Some(240), None]);
+
+    // x acknowledges a triggered rule only
+    assert!(press(&mut app, KeyCode::Char('x')));
+    assert!(sent(&rx).is_empty());
+    let text = screen(&draw(&app, &snap, &status(), 80, 24));
+    assert!(text.contains("nothing to acknowledge"), "{text}");
+    assert!(press(&mut app, KeyCode::Down));
+    assert_eq!(
+        app.selected_rule().map(|r| r.name.as_str()),
+        Some("anomaly")
+    );
+    assert!(press(&mut app, KeyCode::Char('x')));
+    assert_eq!(
+        sent(&rx),
+        vec![EngineCtl::Acknowledge {
+            name: "anomaly".into()
+        }]
+    );
+    // config rules are edited in the file
+    for k in ['e', 'd'] {
+        assert!(press(&mut app, KeyCode::Char(k)));
+        assert!(app.form().is_none() && app.confirm_delete().is_none());
+        let text = screen(&draw(&app, &snap, &status(), 80, 24));
+        assert!(text.contains("comes from config.toml"), "{text}");
+    }
+    assert!(sent(&rx).is_empty());
+
+    // d asks first; any key but y keeps the rule
+    assert!(press(&mut app, KeyCode::Down));
+    assert!(press(&mut app, KeyCode::Char('d')));
+    let text = screen(&draw(&app, &snap, &status(), 80, 24));
+    assert!(text.contains("Delete the rule \"eth-low\"?"), "{text}");
+    assert!(press(&mut app, KeyCode::Char('n')));
+    assert!(app.confirm_delete().is_none() && app.form().is_none());
+    assert!(sent(&rx).is_empty());
+    assert!(press(&mut app, KeyCode::Char('d')));
+    assert!(press(&mut app, KeyCode::Char('y')));
+    assert_eq!(
+        sent(&rx),
+        vec![EngineCtl::DeleteRule {
+            name: "eth-low".into()
+        }]
+    );
+
+    // e opens the form on a monitor rule; Enter sends the edit
+    assert!(press(&mut app, KeyCode::Up));
+    assert!(press(&mut app, KeyCode::Up));
+    assert_eq!(
+        app.selected_rule().map(|r| r.name.as_str()),
+        Some("btc-high")
+    );
+    assert!(press(&mut app, KeyCode::Char('e')));
+    let text = screen(&draw(&app, &snap, &status(), 80, 24));
+    assert!(text.contains("Edit rule btc-high"), "{text}");
+    assert!(text.contains("44000"), "{text}");
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    press(&mut app, KeyCode::Char('5'));
+    press(&mut app, KeyCode::Char('0'));
+    press(&mut app, KeyCode::Char('0'));
+    assert!(press(&mut app, KeyCode::Enter));
+    match sent(&rx).as_slice() {
+        [EngineCtl::ReplaceRule { old_name, rule }] => {
+            assert_eq!(old_name, "btc-high");
+            assert_eq!(rule.value, 44_500.0);
+            assert_eq!(rule.name.as_deref(), Some("btc-high"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(app.form().is_none());
+}
+
+#[test]
+fn n_opens_a_form_with_the_current_price_and_enter_sends_the_rule() {
+    let snap = snapshot();
+    let (mut app, rx) = app_with(&snap);
+    press(&mut app, KeyCode::Down); // ETHUSDT
+    rx.drain().for_each(drop);
+    assert!(press(&mut app, KeyCode::Char('n')));
+    let buf = draw(&app, &snap, &status(), 80, 24);
+    let text = screen(&buf);
+    assert!(text.contains("New alert rule · ETHUSDT"), "{text}");
+    for part in [
+        "price_above",
+        "2345.68",
+        "rearm",
+        "cooldown s",
+        "(from the condition)",
+    ] {
+        assert!(text.contains(part), "form lacks {part}:\n{text}");
+    }
+    // keys go to the form: q is typed, not quit
+    press(&mut app, KeyCode::Char('q'));
+    assert!(!app.should_quit());
+    press(&mut app, KeyCode::Backspace);
+    assert!(press(&mut app, KeyCode::Enter));
+    assert!(app.form().is_none());
+    match sent(&rx).as_slice() {
+        [EngineCtl::AddRule(spec)] => {
+            assert_eq!(spec.kind, RuleKind::PriceAbove);
+            assert_eq!(spec.value, 2345.68);
+            assert_eq!(spec.symbols, Some(vec!["ETHUSDT".to_string()]));
+            assert_eq!(spec.name.as_deref(), Some("ETHUSDT price above 2345.68"));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // the pct_change form, with every field, fits 80x24; a bad value is explained and not sent
+    assert!(press(&mut app, KeyCode::Char('n')));
+    press(&mut app, KeyCode::Up); // to kind
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Right);
+    }
+    assert_eq!(app.form().map(|f| f.kind), Some(RuleKind::PctChange));
+    press(&mut app, KeyCode::Down); // value
+    press(&mut app, KeyCode::Backspace);
+    press(&mut app, KeyCode::Char('x'));
+    assert!(press(&mut app, KeyCode::Enter));
+    assert!(app.form().is_some());
+    assert!(sent(&rx).is_empty());
+    let buf = draw(&app, &snap, &status(), 80, 24);
+    let text = screen(&buf);
+    for part in [
+        "pct_change",
+        "window",
+        "5m",
+        "symbols",
+        "hysteresis",
+        "name",
+    ] {
+        assert!(text.contains(part), "form lacks {part}:\n{text}");
+    }
+    assert_eq!(fg(&buf, "value: \"x\" is not a number"), Color::Red);
+    assert!(press(&mut app, KeyCode::Esc));
+    assert!(app.form().is_none());
+    assert!(sent(&rx).is_empty());
+}
+
+#[test]
+fn a_new_rule_gets_a_free_name_and_is_selected_when_it_arrives() {
+    let mut snap = with_rules();
+    snap.rules[0] = rule_view(
+        "BTCUSDT price above 43210.12",
+        Origin::Monitor,
+        Status::Armed,
+        "name = 'BTCUSDT price above 43210.12'\nkind = 'price_above'\nvalue = 43210.12",
+    );
+    let (mut app, rx) = app_with(&snap);
+    press(&mut app, KeyCode::Char('n'));
+    press(&mut app, KeyCode::Enter);
+    let Some(EngineCtl::AddRule(spec)) = sent(&rx).pop() else {
+        panic!("not sent")
+    };
+    assert_eq!(
+        spec.name.as_deref(),
+        Some("BTCUSDT price above 43210.12 (2)")
+    );
+    // a taken name typed by hand is refused in the form
+    press(&mut app, KeyCode::Char('n'));
+    for _ in 0..6 {
+        press(&mut app, KeyCode::Down);
+    }
+    assert_eq!(
+        app.form().map(|f| f.field),
+        Some(tickwatch::ui::Field::Name)
+    );
+    for c in "anomaly".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    press(&mut app, KeyCode::Enter);
+    assert!(sent(&rx).is_empty());
+    let err = app.form().and_then(|f| f.error.clone()).unwrap();
+    assert!(err.contains("exists"), "{err}");
+    press(&mut app, KeyCode::Esc);
+    // when the engine publishes the new rule, the selection moves to it
+    let mut next = snap.clone();
+    next.rules.push(rule_view(
+        "BTCUSDT price above 43210.12 (2)",
+        Origin::Monitor,
+        Status::Armed,
+        "kind = 'price_above'\nvalue = 43210.12",
+    ));
+    app.sync(&next);
+    assert_eq!(
+        app.selected_rule().map(|r| r.name.as_str()),
+        Some("BTCUSDT price above 43210.12 (2)")
+    );
 }

@@ -827,3 +827,56 @@ fn a_version_1_database_is_migrated_keeping_its_alerts() {
     assert_eq!(got[0].severity, tickwatch::alerts::Severity::Warning);
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM alert_rules"), 0);
 }
+
+#[test]
+fn deliveries_recorded_before_their_alert_still_show_in_delivered() {
+    // the notifier can be quicker than the engine's batch that carries the alert itself
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_in(&dir);
+    let k = key(Venue::Sim, "BTCUSDT");
+    let (w, _, _) = spawn(&path);
+    w.sender()
+        .send_blocking(StoreBatch {
+            deliveries: vec![
+                DeliveryRecord {
+                    alert_id: "early".into(),
+                    sink: "terminal".into(),
+                    result: Ok(()),
+                },
+                DeliveryRecord {
+                    alert_id: "early".into(),
+                    sink: "webhook:hook".into(),
+                    result: Err("HTTP 500".into()),
+                },
+            ],
+            ..StoreBatch::default()
+        })
+        .unwrap();
+    w.sender()
+        .send_blocking(StoreBatch {
+            alerts: vec![AlertRecord {
+                alert_id: "early".into(),
+                ts_ms: T0,
+                key: k,
+                rule: "anomaly".into(),
+                value: 7.0,
+                message: "m".into(),
+                delivered: "tui".into(),
+                severity: Default::default(),
+            }],
+            deliveries: vec![DeliveryRecord {
+                alert_id: "early".into(),
+                sink: "email".into(),
+                result: Ok(()),
+            }],
+            ..StoreBatch::default()
+        })
+        .unwrap();
+    w.close().unwrap();
+    let conn = store::open_readonly(&path).unwrap();
+    let got = queries::alerts(&conn, None, None).unwrap();
+    assert_eq!(
+        got[0].delivered,
+        "tui,terminal,webhook:hook(failed: HTTP 500),email"
+    );
+}

@@ -125,9 +125,9 @@ fn demo_runs_navigates_alerts_and_quits_cleanly() {
         !screen.contains("INFO") && !screen.contains("WARN"),
         "logs must not reach the screen:\n{screen}"
     );
-    // an anomaly alert within a minute
+    // an anomaly alert within a minute (its message, not the rule's name in the rules list)
     t.wait_for("an anomaly alert", Duration::from_secs(75), |s| {
-        s.contains("anomaly")
+        s.contains("z-score")
     });
     t.keys(&["]"]);
     t.wait_for("the 5m interval", Duration::from_secs(5), |s| {
@@ -192,6 +192,59 @@ fn an_unusable_database_leaves_the_monitor_running_in_memory() {
         |s| s.contains("db failed") && s.contains("BTCUSDT"),
     );
     assert!(screen.contains("sim live"), "{screen}");
+    t.keys(&["q"]);
+    assert_eq!(wait_exit(&exit_file), 0);
+}
+
+#[test]
+fn n_then_enter_makes_a_rule_that_shows_armed_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let Some((t, exit_file)) = start(dir.path(), 102, 32, &db.to_string_lossy()) else {
+        return;
+    };
+    t.wait_for("live prices", Duration::from_secs(30), |s| {
+        s.contains("sim live") && s.contains("BTCUSDT")
+    });
+    t.keys(&["n"]);
+    t.wait_for("the form", Duration::from_secs(5), |s| {
+        s.contains("New alert rule · BTCUSDT") && s.contains("price_above")
+    });
+    // to the kind, one step back: stale (quiet while data flows, so it stays armed)
+    t.keys(&["Up", "Left"]);
+    t.wait_for("the stale kind", Duration::from_secs(5), |s| {
+        s.contains("◀ stale ▶")
+    });
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("the new rule, armed", Duration::from_secs(5), |s| {
+        s.lines()
+            .any(|l| l.contains("armed     BTCUSDT no data for 60 s"))
+    });
+    assert!(!screen.contains("New alert rule"), "{screen}");
+    t.keys(&["q"]);
+    assert_eq!(wait_exit(&exit_file), 0);
+    drop(t);
+
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (origin, spec): (String, String) = conn
+        .query_row(
+            "SELECT origin, spec FROM alert_rules WHERE rule_id = 'BTCUSDT no data for 60 s'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(origin, "monitor");
+    assert!(spec.contains("\"kind\":\"stale\""), "{spec}");
+    drop(conn);
+
+    // the next session lists it again
+    let dir2 = tempfile::tempdir().unwrap();
+    let Some((t, exit_file)) = start(dir2.path(), 102, 32, &db.to_string_lossy()) else {
+        return;
+    };
+    t.wait_for("the stored rule", Duration::from_secs(30), |s| {
+        s.contains("BTCUSDT no data for 60 s")
+    });
     t.keys(&["q"]);
     assert_eq!(wait_exit(&exit_file), 0);
 }

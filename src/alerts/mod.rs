@@ -3,13 +3,16 @@
 pub mod desktop;
 pub mod notifier;
 pub mod rules;
+pub mod sinks;
 
 pub use rules::{AlertRule, Condition, RuleError, RuleState, SymbolFilter};
 
 use serde::{Deserialize, Serialize};
 
 /// How urgent an alert is: sets the desktop notification's urgency and can route sinks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Deserialize, Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,

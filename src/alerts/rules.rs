@@ -1,10 +1,25 @@
-//! Basic alert rules: price above/below, RSI above/below, |z| at or above a threshold.
+//! Alert rules: conditions on price, percent change, RSI, anomaly score, volume and feed
+//! silence, for one symbol, a list or all; with a lifecycle (armed, triggered, snoozed,
+//! expired), hysteresis, cooldown, one-shot rules and expiry.
 //!
-//! A rule fires when its condition becomes true (an edge, not a level), then stays quiet until
-//! the condition has been false again (re-armed) and its cooldown has passed. Evaluation is pure:
-//! the caller passes the value and the time, the rule state says whether to fire.
+//! Evaluation is pure: the caller passes the value and the time, [`RuleState::evaluate`] says
+//! whether to fire. A level rule ("price above 100") fires when its condition holds while it is
+//! armed, then waits until the value is back across the hysteresis band (below 100 − band)
+//! before it is armed again. A crossing rule fires when the value moves from one side of the
+//! band around its level to the other. Cooldown and snooze keep an armed rule quiet: a level
+//! rule whose condition still holds fires when they end, a crossing that happened meanwhile is
+//! dropped.
 
-use serde::Deserialize;
+mod spec;
+#[cfg(test)]
+mod tests;
+
+use serde::{Deserialize, Serialize};
+
+pub use spec::{
+    DEFAULT_COOLDOWN_SECS, On, RuleConfig, RuleKind, build_all, format_duration, parse_duration,
+    parse_expiry,
+};
 
 use crate::domain::{Interval, Symbol, TsMs, VenueSymbol};
 
@@ -12,6 +27,16 @@ use crate::domain::{Interval, Symbol, TsMs, VenueSymbol};
 pub enum Condition {
     PriceAbove(f64),
     PriceBelow(f64),
+    PriceCross {
+        level: f64,
+        direction: Direction,
+    },
+    /// Percent change of the price over `window_ms` at or beyond `pct`.
+    PctChange {
+        pct: f64,
+        window_ms: TsMs,
+        direction: Direction,
+    },
     RsiAbove {
         level: f64,
         interval: Interval,
@@ -20,29 +45,158 @@ pub enum Condition {
         level: f64,
         interval: Interval,
     },
+    RsiCross {
+        level: f64,
+        interval: Interval,
+        direction: Direction,
+    },
     /// |z| of the latest trade's log return at or above the threshold.
     AbsZAtLeast(f64),
+    /// A closed candle's volume at or above `factor` times its recent average.
+    VolumeSpike {
+        factor: f64,
+        interval: Interval,
+    },
+    /// No data from the symbol for at least `secs` seconds.
+    Stale {
+        secs: f64,
+    },
 }
 
 impl Condition {
-    /// True when the value meets the condition.
-    pub fn met(&self, value: f64) -> bool {
-        match self {
-            Condition::PriceAbove(l) | Condition::RsiAbove { level: l, .. } => value > *l,
-            Condition::PriceBelow(l) | Condition::RsiBelow { level: l, .. } => value < *l,
-            Condition::AbsZAtLeast(l) => value.abs() >= *l,
+    /// For a level condition: by how much `value` is beyond the threshold, in the condition's
+    /// unit (negative: on the quiet side). None for crossings.
+    fn excess(&self, value: f64) -> Option<f64> {
+        Some(match self {
+            Condition::PriceAbove(l) | Condition::RsiAbove { level: l, .. } => value - l,
+            Condition::PriceBelow(l) | Condition::RsiBelow { level: l, .. } => l - value,
+            Condition::PctChange { pct, direction, .. } => match direction {
+                Direction::Up => value - pct,
+                Direction::Down => -value - pct,
+                Direction::Any => value.abs() - pct,
+            },
+            Condition::AbsZAtLeast(k) => value.abs() - k,
+            Condition::VolumeSpike { factor, .. } => value - factor,
+            Condition::Stale { secs } => value - secs,
+            Condition::PriceCross { .. } | Condition::RsiCross { .. } => return None,
+        })
+    }
+
+    /// "above"/"below" are strict; "at or above" thresholds are not.
+    fn strict(&self) -> bool {
+        matches!(
+            self,
+            Condition::PriceAbove(_)
+                | Condition::PriceBelow(_)
+                | Condition::RsiAbove { .. }
+                | Condition::RsiBelow { .. }
+        )
+    }
+
+    /// Level and direction of a crossing condition.
+    fn crossing(&self) -> Option<(f64, Direction)> {
+        match *self {
+            Condition::PriceCross { level, direction }
+            | Condition::RsiCross {
+                level, direction, ..
+            } => Some((level, direction)),
+            _ => None,
         }
     }
 
+    /// True when the value meets a level condition (crossings are events, never "met").
+    pub fn met(&self, value: f64) -> bool {
+        match self.excess(value) {
+            Some(e) if self.strict() => e > 0.0,
+            Some(e) => e >= 0.0,
+            None => false,
+        }
+    }
+
+    /// A short description, also the default name of a rule.
     pub fn describe(&self) -> String {
         match self {
             Condition::PriceAbove(l) => format!("price above {l}"),
             Condition::PriceBelow(l) => format!("price below {l}"),
+            Condition::PriceCross { level, direction } => {
+                format!("price crossing{} {level}", direction.suffix())
+            }
+            Condition::PctChange {
+                pct,
+                window_ms,
+                direction,
+            } => {
+                let sign = match direction {
+                    Direction::Up => "+",
+                    Direction::Down => "-",
+                    Direction::Any => "±",
+                };
+                format!("{sign}{pct}% in {}", format_duration(*window_ms))
+            }
             Condition::RsiAbove { level, interval } => format!("RSI({interval}) above {level}"),
             Condition::RsiBelow { level, interval } => format!("RSI({interval}) below {level}"),
+            Condition::RsiCross {
+                level,
+                interval,
+                direction,
+            } => format!("RSI({interval}) crossing{} {level}", direction.suffix()),
             Condition::AbsZAtLeast(l) => format!("|z| at or above {l}"),
+            Condition::VolumeSpike { factor, interval } => {
+                format!("volume({interval}) {factor}x average")
+            }
+            Condition::Stale { secs } => format!("no data for {secs} s"),
         }
     }
+}
+
+/// Which way a crossing or a change must go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Up,
+    Down,
+    #[default]
+    Any,
+}
+
+impl Direction {
+    fn allows(self, up: bool) -> bool {
+        match self {
+            Direction::Up => up,
+            Direction::Down => !up,
+            Direction::Any => true,
+        }
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            Direction::Up => " up",
+            Direction::Down => " down",
+            Direction::Any => "",
+        }
+    }
+}
+
+/// Whether a rule can fire again after it fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Fires once, then stays triggered until acknowledged or edited.
+    Once,
+    /// Armed again once the value is back across the hysteresis band.
+    #[default]
+    Rearm,
+}
+
+/// When a rule is evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// On every trade.
+    Tick,
+    /// When a candle of this interval closes.
+    Close(Interval),
+    /// On the engine's clock (feed silence).
+    Clock,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -58,270 +212,277 @@ impl SymbolFilter {
             SymbolFilter::List(l) => l.contains(&s),
         }
     }
+
+    /// "all" or the symbols, comma-separated.
+    pub fn describe(&self) -> String {
+        match self {
+            SymbolFilter::All => "all".into(),
+            SymbolFilter::List(l) => l.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","),
+        }
+    }
 }
 
+/// A validated rule. Built from a [`RuleConfig`] (kept in `spec`, which is what is stored and
+/// edited).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertRule {
     pub name: String,
     pub symbols: SymbolFilter,
     pub condition: Condition,
+    pub trigger: Trigger,
+    pub mode: Mode,
+    /// Band in the condition's unit (0: none).
+    pub hysteresis: f64,
     pub cooldown_ms: TsMs,
+    /// From this time on the rule no longer fires.
+    pub expires_ms: Option<TsMs>,
     pub severity: super::Severity,
-}
-
-/// Per rule and symbol: whether the rule may fire, and when it last did.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct RuleState {
-    /// The condition was true at the last evaluation.
-    pub was_met: bool,
-    pub last_fired_ms: Option<TsMs>,
-}
-
-impl RuleState {
-    /// Evaluates `value` at `now`; true when the rule fires.
-    pub fn evaluate(&mut self, rule: &AlertRule, value: f64, now: TsMs) -> bool {
-        if !value.is_finite() {
-            return false;
-        }
-        let met = rule.condition.met(value);
-        let edge = met && !self.was_met;
-        self.was_met = met;
-        let cooled = self
-            .last_fired_ms
-            .is_none_or(|t| now - t >= rule.cooldown_ms);
-        if edge && cooled {
-            self.last_fired_ms = Some(now);
-            true
-        } else {
-            false
-        }
-    }
+    pub spec: RuleConfig,
 }
 
 impl AlertRule {
+    pub fn expired(&self, now: TsMs) -> bool {
+        self.expires_ms.is_some_and(|t| now >= t)
+    }
+
+    fn is_crossing(&self) -> bool {
+        self.condition.crossing().is_some()
+    }
+
     /// The message a person reads.
     pub fn message(&self, key: VenueSymbol, value: f64) -> String {
+        let s = key.symbol;
         let v = crate::format::price(value);
         match &self.condition {
-            Condition::PriceAbove(l) => format!("{} price {v} rose above {l}", key.symbol),
-            Condition::PriceBelow(l) => format!("{} price {v} fell below {l}", key.symbol),
+            Condition::PriceAbove(l) => format!("{s} price {v} rose above {l}"),
+            Condition::PriceBelow(l) => format!("{s} price {v} fell below {l}"),
+            Condition::PriceCross { level, .. } => {
+                let way = if value > *level { "above" } else { "below" };
+                format!("{s} price {v} crossed {way} {level}")
+            }
+            Condition::PctChange { window_ms, .. } => {
+                format!("{s} moved {value:+.2}% in {}", format_duration(*window_ms))
+            }
             Condition::RsiAbove { level, interval } => {
-                format!("{} RSI({interval}) {value:.1} is above {level}", key.symbol)
+                format!("{s} RSI({interval}) {value:.1} is above {level}")
             }
             Condition::RsiBelow { level, interval } => {
-                format!("{} RSI({interval}) {value:.1} is below {level}", key.symbol)
+                format!("{s} RSI({interval}) {value:.1} is below {level}")
+            }
+            Condition::RsiCross {
+                level, interval, ..
+            } => {
+                let way = if value > *level { "above" } else { "below" };
+                format!("{s} RSI({interval}) {value:.1} crossed {way} {level}")
             }
             Condition::AbsZAtLeast(l) => {
-                format!(
-                    "{} anomaly: return z-score {value:+.1} (|z| >= {l})",
-                    key.symbol
-                )
+                format!("{s} anomaly: return z-score {value:+.1} (|z| >= {l})")
             }
+            Condition::VolumeSpike { factor, interval } => {
+                format!("{s} {interval} volume {value:.1}x its average (>= {factor}x)")
+            }
+            Condition::Stale { secs } => format!("{s} no data for {value:.0} s (limit {secs} s)"),
         }
     }
 }
 
-/// Why a rule in the config is not valid.
-#[derive(Debug, thiserror::Error)]
+/// Why a rule is not valid.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("alert rule {name:?}: {reason}")]
 pub struct RuleError {
     pub name: String,
     pub reason: String,
 }
 
-/// A rule as written in config.toml:
-/// ```toml
-/// [[alerts]]
-/// name = "btc-70k"          # optional; defaults to the condition
-/// symbols = ["BTCUSDT"]     # optional; all symbols when absent
-/// kind = "price_above"      # price_above | price_below | rsi_above | rsi_below | zscore
-/// value = 70000
-/// interval = "1m"           # for rsi_*; default 1m
-/// cooldown_secs = 60        # default 60
-/// severity = "warning"      # info | warning | critical
-/// ```
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleConfig {
-    pub name: Option<String>,
-    pub symbols: Option<Vec<String>>,
-    pub kind: String,
-    pub value: f64,
-    pub interval: Option<String>,
-    pub cooldown_secs: Option<u64>,
-    /// info | warning (default) | critical
-    pub severity: Option<super::Severity>,
+/// A rule's state as shown and stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Will fire when its condition is met.
+    #[default]
+    Armed,
+    /// Fired and waiting: to be re-armed by the value (rearm) or acknowledged (once).
+    Triggered,
+    /// Kept quiet until a time.
+    Snoozed,
+    /// Past its expiry; never fires again unless edited.
+    Expired,
 }
 
-impl RuleConfig {
-    pub fn build(&self) -> Result<AlertRule, RuleError> {
-        let label = self.name.clone().unwrap_or_else(|| self.kind.clone());
-        let err = |reason: String| RuleError {
-            name: label.clone(),
-            reason,
-        };
-        if !self.value.is_finite() {
-            return Err(err(format!("value {} is not a finite number", self.value)));
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Armed => "armed",
+            Status::Triggered => "triggered",
+            Status::Snoozed => "snoozed",
+            Status::Expired => "expired",
         }
-        let interval = match &self.interval {
-            Some(s) => s.parse::<Interval>().map_err(err)?,
-            None => Interval::M1,
-        };
-        if self.interval.is_some() && !self.kind.starts_with("rsi") {
-            return Err(err(format!(
-                "`interval` only applies to rsi_above/rsi_below, not {:?}",
-                self.kind
-            )));
-        }
-        let v = self.value;
-        let condition = match self.kind.as_str() {
-            "price_above" | "price_below" if v <= 0.0 => {
-                return Err(err(format!("a price level must be positive, got {v}")));
-            }
-            "price_above" => Condition::PriceAbove(v),
-            "price_below" => Condition::PriceBelow(v),
-            "rsi_above" | "rsi_below" if !(0.0..=100.0).contains(&v) => {
-                return Err(err(format!(
-                    "an RSI level must be between 0 and 100, got {v}"
-                )));
-            }
-            "rsi_above" => Condition::RsiAbove { level: v, interval },
-            "rsi_below" => Condition::RsiBelow { level: v, interval },
-            "zscore" if v <= 0.0 => {
-                return Err(err(format!(
-                    "a z-score threshold must be positive, got {v}"
-                )));
-            }
-            "zscore" => Condition::AbsZAtLeast(v),
-            other => {
-                return Err(err(format!(
-                    "unknown kind {other:?}; expected price_above, price_below, rsi_above, rsi_below or zscore"
-                )));
-            }
-        };
-        let symbols = match &self.symbols {
-            None => SymbolFilter::All,
-            Some(list) if list.is_empty() => {
-                return Err(err(
-                    "`symbols` is empty; omit it to watch every symbol".into()
-                ));
-            }
-            Some(list) => SymbolFilter::List(
-                list.iter()
-                    .map(|s| Symbol::new(s).map_err(|e| err(e.to_string())))
-                    .collect::<Result<_, _>>()?,
-            ),
-        };
-        let name = self.name.clone().unwrap_or_else(|| condition.describe());
-        Ok(AlertRule {
-            name,
-            symbols,
-            condition,
-            cooldown_ms: self.cooldown_secs.unwrap_or(60) as TsMs * 1000,
-            severity: self.severity.unwrap_or_default(),
-        })
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl std::str::FromStr for Status {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "armed" => Ok(Status::Armed),
+            "triggered" => Ok(Status::Triggered),
+            "snoozed" => Ok(Status::Snoozed),
+            "expired" => Ok(Status::Expired),
+            other => Err(format!("unknown rule state {other:?}")),
+        }
+    }
+}
 
-    fn rule(condition: Condition, cooldown_ms: TsMs) -> AlertRule {
-        AlertRule {
-            name: "r".into(),
-            symbols: SymbolFilter::All,
-            condition,
-            cooldown_ms,
-            severity: Default::default(),
+/// Where a rule comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// An `[[alerts]]` entry of config.toml: the file defines it.
+    #[default]
+    Config,
+    /// Made in the monitor: the database defines it.
+    Monitor,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Config => "config",
+            Origin::Monitor => "monitor",
+        }
+    }
+}
+
+impl std::str::FromStr for Origin {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "config" => Ok(Origin::Config),
+            "monitor" => Ok(Origin::Monitor),
+            other => Err(format!("unknown rule origin {other:?}")),
+        }
+    }
+}
+
+/// Where a rule stands for one symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Phase {
+    /// Fires when its condition is met.
+    #[default]
+    Armed,
+    /// Fired; a level rule in rearm mode is armed again once the value clears the band, a
+    /// once rule stays here until acknowledged.
+    Fired,
+    /// Acknowledged: armed again once the value clears the band (so that acknowledging a
+    /// rule whose condition still holds does not fire it at once).
+    Rearming,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Above,
+    Below,
+}
+
+/// What keeps a whole rule quiet at one evaluation (its state is still updated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Hold {
+    /// Snoozed until this time.
+    pub snoozed_until_ms: Option<TsMs>,
+    /// A once rule that already fired (for any symbol).
+    pub latched: bool,
+    /// The data is history arriving late: a person is told about now, not an hour ago.
+    pub history: bool,
+}
+
+/// Per rule and symbol: whether the rule may fire, which side of a crossing level the value is
+/// on, and when it last fired.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RuleState {
+    pub phase: Phase,
+    side: Option<Side>,
+    pub last_fired_ms: Option<TsMs>,
+}
+
+impl RuleState {
+    /// A state that waits for the value to clear the band before arming (a rule that was
+    /// triggered before a restart).
+    pub fn rearming(last_fired_ms: Option<TsMs>) -> RuleState {
+        RuleState {
+            phase: Phase::Rearming,
+            side: None,
+            last_fired_ms,
         }
     }
 
-    #[test]
-    fn fires_on_the_edge_then_rearms_when_false() {
-        let r = rule(Condition::PriceAbove(100.0), 0);
-        let mut s = RuleState::default();
-        assert!(!s.evaluate(&r, 99.0, 0));
-        assert!(s.evaluate(&r, 101.0, 1));
-        assert!(!s.evaluate(&r, 102.0, 2), "still above: no repeat");
-        assert!(!s.evaluate(&r, 99.0, 3));
-        assert!(s.evaluate(&r, 101.0, 4), "re-armed after falling back");
-    }
-
-    #[test]
-    fn cooldown_suppresses_flapping() {
-        let r = rule(Condition::AbsZAtLeast(3.0), 1_000);
-        let mut s = RuleState::default();
-        assert!(s.evaluate(&r, -4.0, 0));
-        assert!(!s.evaluate(&r, 0.0, 100));
-        assert!(!s.evaluate(&r, 5.0, 500), "within cooldown");
-        assert!(!s.evaluate(&r, 0.0, 1_100));
-        assert!(s.evaluate(&r, 5.0, 1_200));
-        assert!(!s.evaluate(&r, f64::NAN, 5_000));
-    }
-
-    #[test]
-    fn config_rules_are_validated_with_clear_messages() {
-        let base = RuleConfig {
-            name: None,
-            symbols: None,
-            kind: "rsi_above".into(),
-            value: 70.0,
-            interval: Some("5m".into()),
-            cooldown_secs: None,
-            severity: None,
-        };
-        let r = base.build().unwrap();
-        assert_eq!(
-            r.condition,
-            Condition::RsiAbove {
-                level: 70.0,
-                interval: Interval::M5
+    /// Evaluates `value` at `now`; true when the rule fires. NaN and infinities change nothing.
+    pub fn evaluate(&mut self, rule: &AlertRule, value: f64, now: TsMs, hold: Hold) -> bool {
+        if !value.is_finite() || rule.expired(now) {
+            return false;
+        }
+        let cooling = self
+            .last_fired_ms
+            .is_some_and(|t| now - t < rule.cooldown_ms);
+        let quiet = hold.latched
+            || hold.history
+            || hold.snoozed_until_ms.is_some_and(|t| now < t)
+            || cooling;
+        let h = rule.hysteresis;
+        if let Some((level, direction)) = rule.condition.crossing() {
+            // Inside the band the side is unchanged: a wobble around the level is no crossing.
+            let side = if value > level + h {
+                Side::Above
+            } else if value < level - h {
+                Side::Below
+            } else {
+                return false;
+            };
+            let previous = self.side.replace(side);
+            if self.phase == Phase::Rearming {
+                self.phase = Phase::Armed;
             }
-        );
-        assert_eq!(r.cooldown_ms, 60_000);
-        let bad = RuleConfig {
-            value: 170.0,
-            ..base.clone()
+            let crossed = previous.is_some_and(|p| p != side);
+            if crossed && direction.allows(side == Side::Above) && self.phase == Phase::Armed {
+                return !quiet && self.fire(rule, now);
+            }
+            return false;
+        }
+        let Some(excess) = rule.condition.excess(value) else {
+            return false;
         };
-        assert!(
-            bad.build()
-                .unwrap_err()
-                .to_string()
-                .contains("between 0 and 100")
-        );
-        let bad = RuleConfig {
-            kind: "price_sideways".into(),
-            interval: None,
-            ..base.clone()
+        let cleared = excess < -h;
+        let rearms = match self.phase {
+            Phase::Armed => false,
+            Phase::Fired => rule.mode == Mode::Rearm,
+            Phase::Rearming => true,
         };
-        assert!(
-            bad.build()
-                .unwrap_err()
-                .to_string()
-                .contains("unknown kind")
-        );
-        let bad = RuleConfig {
-            interval: Some("7m".into()),
-            ..base.clone()
-        };
-        assert!(
-            bad.build()
-                .unwrap_err()
-                .to_string()
-                .contains("unknown interval")
-        );
-        let bad = RuleConfig {
-            kind: "zscore".into(),
-            interval: Some("1m".into()),
-            value: 4.0,
-            ..base
-        };
-        assert!(
-            bad.build()
-                .unwrap_err()
-                .to_string()
-                .contains("only applies")
-        );
+        if rearms && cleared {
+            self.phase = Phase::Armed;
+        }
+        if self.phase == Phase::Armed && rule.condition.met(value) && !quiet {
+            return self.fire(rule, now);
+        }
+        false
+    }
+
+    fn fire(&mut self, rule: &AlertRule, now: TsMs) -> bool {
+        self.last_fired_ms = Some(now);
+        // A crossing in rearm mode needs nothing to re-arm it: the next crossing is the next event.
+        if !(rule.is_crossing() && rule.mode == Mode::Rearm) {
+            self.phase = Phase::Fired;
+        }
+        true
+    }
+
+    /// The person has seen it: a fired rule is armed again (a level rule once its value has
+    /// cleared the band).
+    pub fn acknowledge(&mut self, rule: &AlertRule) {
+        if self.phase == Phase::Fired {
+            self.phase = if rule.is_crossing() {
+                Phase::Armed
+            } else {
+                Phase::Rearming
+            };
+        }
     }
 }

@@ -2,7 +2,10 @@
 //! sources (tokio tasks) → bounded ring → engine thread → storage thread / snapshot slot /
 //! notifier task.
 
+mod alerts_cmd;
+mod alerts_list;
 mod backfill;
+mod config_watch;
 pub mod export;
 mod logging;
 mod monitor;
@@ -53,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Replay(args)) => replay::run(args, &cli),
         Some(Command::Record(args)) => record::run(args, &cli),
         Some(Command::Backfill(args)) => backfill::run(args, &cli),
+        Some(Command::Alerts { command }) => alerts_cmd::run(command, &cli),
         None => monitor::run(&cli),
     }
 }
@@ -68,6 +72,7 @@ fn check_config(path: Option<&Path>) -> anyhow::Result<()> {
         return Err(UsageError(format!("no config file at {}", found.display())).into());
     }
     let s = config::load(Some(&found))?;
+    config_watch::check_rule_names(&s)?;
     println!(
         "{}: ok ({} source(s): {}; {} indicator(s); {} alert rule(s))",
         found.display(),
@@ -102,6 +107,10 @@ pub(crate) struct Pipeline {
     engine: Option<JoinHandle<RunSummary>>,
     store: Option<StoreWriter>,
     runtime: Option<tokio::runtime::Runtime>,
+    /// Source tasks, stopped first at shutdown so the engine can drain and end.
+    sources: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
+    /// Delivers the alerts the engine sends; it ends when the engine has.
+    notifier: Option<tokio::task::JoinHandle<()>>,
 }
 
 pub(crate) struct PipelineOptions {
@@ -157,17 +166,25 @@ impl Pipeline {
             .context("cannot start the async runtime")?;
 
         let (alert_tx, alert_rx) = flume::bounded(1_024);
-        if let Some(ncfg) = opts.notify.clone() {
+        let notifier = opts.notify.clone().map(|ncfg| {
             runtime.spawn(notifier::run(
                 ncfg,
                 alert_rx,
                 store.as_ref().map(StoreWriter::sender),
                 health.clone(),
                 stats.clone(),
-            ));
+            ))
+        });
+        let mut engine_cfg = opts.engine;
+        if let (Some(path), Some(_)) = (&opts.db, &store) {
+            // rules made in the monitor, and the state of the config's rules
+            match crate::store::open_readonly(path).and_then(|c| crate::store::queries::rules(&c)) {
+                Ok(rows) => engine_cfg.saved_rules = rows,
+                Err(e) => tracing::error!("stored alert rules not loaded: {e}"),
+            }
         }
         let engine =
-            Engine::new(opts.engine, stats.clone()).context("invalid indicator settings")?;
+            Engine::new(engine_cfg, stats.clone()).context("invalid indicator settings")?;
         let runner = Runner {
             engine,
             ingest: ring_rx,
@@ -193,6 +210,8 @@ impl Pipeline {
             engine: Some(engine),
             store,
             runtime: Some(runtime),
+            sources: std::sync::Mutex::new(Vec::new()),
+            notifier,
         })
     }
 
@@ -214,13 +233,18 @@ impl Pipeline {
         );
         self.health.set(&name, SourceState::Connecting);
         let health = self.health.clone();
-        Ok(rt.spawn(async move {
+        let task = rt.spawn(async move {
             let r = source.run(sink).await;
             if let Err(e) = &r {
                 health.set(&name, SourceState::Failed(format!("{e:#}")));
             }
             r
-        }))
+        });
+        match self.sources.lock() {
+            Ok(mut v) => v.push(task.abort_handle()),
+            Err(p) => p.into_inner().push(task.abort_handle()),
+        }
+        Ok(task)
     }
 
     pub fn runtime(&self) -> Option<&tokio::runtime::Runtime> {
@@ -229,10 +253,30 @@ impl Pipeline {
 
     /// Stops the sources, lets the engine drain what is queued, flushes the database.
     pub fn shutdown(mut self) -> anyhow::Result<(RunSummary, Option<StoreSummary>)> {
+        // 1. Stop the sources: with their senders gone the engine drains the ring and ends.
+        let sources = match self.sources.lock() {
+            Ok(mut v) => std::mem::take(&mut *v),
+            Err(p) => std::mem::take(&mut *p.into_inner()),
+        };
+        for s in sources {
+            s.abort();
+        }
+        self.ring_tx = None;
+        let drained = self.engine.as_ref().is_none_or(|h| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(3);
+            while !h.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            h.is_finished()
+        });
+        // 2. The engine has sent its last alerts: let the notifier deliver and record them.
+        if let (true, Some(rt), Some(n)) = (drained, &self.runtime, self.notifier.take()) {
+            let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), n).await });
+        }
+        // 3. Whatever still runs (helper tasks of a source) stops with the runtime.
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_timeout(Duration::from_secs(2));
         }
-        self.ring_tx = None;
         let summary = match self.engine.take() {
             Some(h) => h
                 .join()
@@ -307,7 +351,23 @@ pub(crate) fn configured_sources(settings: &Settings) -> anyhow::Result<Vec<Box<
                 crate::sources::binance::BinanceSource::new(settings.config.binance.clone())
                     .map_err(|e| UsageError(format!("[binance]: {e:#}")))?,
             )),
-            other => return Err(UsageError(format!("unknown source {other:?}")).into()),
+            "alphavantage" => out.push(Box::new(
+                crate::sources::alphavantage::AlphaVantageSource::new(
+                    settings.config.alphavantage.clone(),
+                )
+                .map_err(|e| UsageError(format!("[alphavantage]: {e:#}")))?,
+            )),
+            "coinbase" => out.push(Box::new(
+                crate::sources::coinbase::CoinbaseSource::new(settings.config.coinbase.clone())
+                    .map_err(|e| UsageError(format!("[coinbase]: {e:#}")))?,
+            )),
+            other => {
+                return Err(UsageError(format!(
+                    "unknown source {other:?}; known: {}",
+                    crate::config::KNOWN_SOURCES.join(", ")
+                ))
+                .into());
+            }
         }
     }
     if out.is_empty() {
@@ -319,11 +379,10 @@ pub(crate) fn configured_sources(settings: &Settings) -> anyhow::Result<Vec<Box<
     Ok(out)
 }
 
+/// The alert sinks and delivery policy from `[notify]`, with the environment of this process
+/// (ssh detection, terminal type, SMTP credentials).
 pub(crate) fn notify_config(settings: &Settings) -> NotifyConfig {
-    NotifyConfig {
-        desktop: settings.config.notify.desktop,
-        desktop_timeout: Duration::from_secs(settings.config.notify.desktop_timeout_secs.max(1)),
-    }
+    settings.config.notify.resolve(&|k| std::env::var(k).ok())
 }
 
 /// Watchlist keys from the config: the symbols of each configured source, in order.
@@ -337,6 +396,24 @@ pub(crate) fn watchlist(settings: &Settings) -> Vec<crate::domain::VenueSymbol> 
                     keys.push(VenueSymbol::new(Venue::Sim, sym));
                 }
             }
+        }
+        if name == "alphavantage"
+            && let Ok(symbols) = settings.config.alphavantage.parsed_symbols()
+        {
+            keys.extend(
+                symbols
+                    .into_iter()
+                    .map(|s| VenueSymbol::new(Venue::AlphaVantage, s)),
+            );
+        }
+        if name == "coinbase"
+            && let Ok(symbols) = settings.config.coinbase.parsed_symbols()
+        {
+            keys.extend(
+                symbols
+                    .into_iter()
+                    .map(|s| VenueSymbol::new(Venue::Coinbase, s)),
+            );
         }
         if name == "binance"
             && let Ok(symbols) = settings.config.binance.parsed_symbols()

@@ -7,6 +7,7 @@ use super::{
     Pipeline, PipelineOptions, configured_sources, live_or_demo_db, notify_config, settings,
     watchlist,
 };
+use crate::alerts::rules::{RuleConfig, RuleKind};
 use crate::cli::Cli;
 use crate::config::{Config, Settings};
 use crate::engine::runner::StorePolicy;
@@ -23,10 +24,13 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         &s.config.log.level,
         false,
     );
+    super::config_watch::check_rule_names(&s)?;
     let sources = configured_sources(&s)?;
     s.engine.watchlist = watchlist(&s);
     s.engine.alert_delivered = "tui".into();
     s.engine.alert_max_lag_ms = Some(120_000);
+    let mut notify = notify_config(&s);
+    let terminal_writes = notify.route_terminal_to_ui();
     let db = live_or_demo_db(cli, &s, cli.demo);
     tracing::info!(db = %db.display(), demo = cli.demo, "monitor starting");
     let pipeline = Pipeline::start(PipelineOptions {
@@ -39,11 +43,20 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         },
         view: true,
         frame: s.frame,
-        notify: Some(notify_config(&s)),
+        notify: Some(notify),
         stop_after_finished: None,
     })?;
     for src in sources {
         pipeline.spawn_source(src)?;
+    }
+    if let Some(path) = super::config_watch::watched_path(cli.config.as_deref(), cli.demo) {
+        let rules_of = if cli.demo {
+            demo_or_config_rules
+        } else {
+            config_rules
+        };
+        let watch = super::config_watch::ConfigWatch::new(path, &s.config, rules_of);
+        super::config_watch::spawn(&pipeline, watch);
     }
     let shutdown = Arc::new(AtomicBool::new(false));
     super::on_signal(&pipeline, shutdown.clone());
@@ -59,6 +72,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             stats: pipeline.stats.clone(),
             health: pipeline.health.clone(),
             title,
+            terminal_writes,
         },
         UiOptions {
             fps: s.config.ui.fps,
@@ -93,33 +107,33 @@ fn demo_settings(cli: &Cli) -> anyhow::Result<Settings> {
         sources: vec!["sim".into()],
         ..base
     };
-    if cfg.alerts.is_empty() {
-        cfg.alerts = demo_rules();
-    }
+    cfg.alerts = demo_or_config_rules(&cfg);
     // validated like a file, so the demo never runs unchecked settings
     Ok(cfg.into_settings(std::path::Path::new("<demo>"))?)
 }
 
-fn demo_rules() -> Vec<crate::alerts::rules::RuleConfig> {
-    use crate::alerts::rules::RuleConfig;
+fn config_rules(cfg: &Config) -> Vec<RuleConfig> {
+    cfg.alerts.clone()
+}
+
+/// The config's rules, or the demo's when it has none.
+fn demo_or_config_rules(cfg: &Config) -> Vec<RuleConfig> {
+    if !cfg.alerts.is_empty() {
+        return cfg.alerts.clone();
+    }
     vec![
         RuleConfig {
             name: Some("anomaly".into()),
-            symbols: None,
-            kind: "zscore".into(),
-            value: 6.0,
-            interval: None,
             cooldown_secs: Some(30),
             severity: Some(crate::alerts::Severity::Warning),
+            ..RuleConfig::new(RuleKind::Zscore, 6.0)
         },
         RuleConfig {
             name: Some("rsi-overbought".into()),
-            symbols: None,
-            kind: "rsi_above".into(),
-            value: 80.0,
             interval: Some("1m".into()),
             cooldown_secs: Some(300),
             severity: Some(crate::alerts::Severity::Info),
+            ..RuleConfig::new(RuleKind::RsiAbove, 80.0)
         },
     ]
 }

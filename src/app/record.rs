@@ -27,6 +27,7 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
         &s.config.log.level,
         true,
     );
+    super::config_watch::check_rule_names(&s)?;
     let sources = configured_sources(&s)?;
     s.engine.watchlist = watchlist(&s);
     s.engine.alert_max_lag_ms = Some(120_000);
@@ -53,6 +54,10 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for src in sources {
         tasks.push(pipeline.spawn_source(src)?);
+    }
+    if let Some(path) = super::config_watch::watched_path(cli.config.as_deref(), false) {
+        let watch = super::config_watch::ConfigWatch::new(path, &s.config, |c| c.alerts.clone());
+        super::config_watch::spawn(&pipeline, watch);
     }
     let stop = Arc::new(AtomicBool::new(false));
     on_signal(&pipeline, stop.clone());

@@ -56,6 +56,10 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
         .map(|(_, info, sym)| crate::domain::VenueSymbol::new(info.venue, *sym))
         .collect();
     s.engine.watchlist.dedup();
+    let mut notify = (!args.headless).then(|| notify_config(&s));
+    let terminal_writes = notify
+        .as_mut()
+        .and_then(crate::alerts::notifier::NotifyConfig::route_terminal_to_ui);
     let mut pipeline = Pipeline::start(PipelineOptions {
         engine: s.engine.clone(),
         ring_capacity: s.config.engine.ring_capacity,
@@ -65,7 +69,7 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
         store_policy: StorePolicy::Block,
         view: !args.headless,
         frame: s.frame,
-        notify: (!args.headless).then(|| notify_config(&s)),
+        notify,
         stop_after_finished: args.headless.then_some(1),
     })?;
     let task = pipeline.spawn_source(Box::new(source))?;
@@ -82,6 +86,7 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
                 stats: pipeline.stats.clone(),
                 health: pipeline.health.clone(),
                 title: format!("tickwatch — replay {} at {speed_text}", files.join(", ")),
+                terminal_writes,
             },
             crate::ui::UiOptions {
                 fps: s.config.ui.fps,

@@ -3,6 +3,7 @@
 //! evaluates alert rules, and hands what must be persisted to the caller in a [`StoreBatch`].
 
 mod ring;
+mod rulebook;
 pub mod runner;
 mod series;
 mod symbol;
@@ -11,15 +12,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use ring::Ring;
+pub use rulebook::RuleBook;
 pub use series::ClosedBar;
-use symbol::{SymbolState, Templates};
+use symbol::{Shared, SymbolState, Templates};
 
 use crate::alerts::AlertRule;
-use crate::domain::{EventKind, Interval, MarketEvent, VenueSymbol};
+use crate::alerts::rules::Trigger;
+use crate::domain::{EventKind, Interval, MarketEvent, TsMs, VenueSymbol};
 use crate::indicators::{IndicatorError, IndicatorSet, IndicatorSpec, ReturnZScore, VolumeSpike};
 use crate::pipeline::PipelineStats;
-use crate::store::StoreBatch;
-use crate::view::{ChartCandle, ChartView, ViewSnapshot, WatchRow};
+use crate::store::{RuleRow, StoreBatch};
+use crate::view::{ChartCandle, ChartView, EngineCtl, ViewSnapshot, WatchRow};
 
 /// Sizes and parameters of the engine. Every ring is fixed-capacity: memory is bounded.
 #[derive(Debug, Clone)]
@@ -39,7 +42,11 @@ pub struct EngineConfig {
     pub volume_warmup: usize,
     /// Persist every trade (off: only candles, indicators and alerts are written).
     pub persist_trades: bool,
+    /// The config's alert rules.
     pub rules: Vec<AlertRule>,
+    /// Rules and rule states stored in the database: rules made in the monitor, and the state
+    /// (snoozed, triggered) of config rules whose definition did not change.
+    pub saved_rules: Vec<RuleRow>,
     /// Symbols to show first, in this order (the rest follow as they appear).
     pub watchlist: Vec<VenueSymbol>,
     /// Closed candles sent to the chart in each snapshot.
@@ -66,6 +73,7 @@ impl Default for EngineConfig {
             volume_warmup: 20,
             persist_trades: true,
             rules: Vec::new(),
+            saved_rules: Vec::new(),
             watchlist: Vec::new(),
             chart_candles: 600,
             alert_delivered: String::new(),
@@ -90,16 +98,29 @@ pub struct Engine {
     last_hit: Option<(VenueSymbol, usize)>,
     stats: Arc<PipelineStats>,
     alerts: Ring<crate::store::AlertRecord>,
+    rules: RuleBook,
+    /// The latest time seen, from the data or the clock: what rule states are shown for.
+    now_ms: TsMs,
+    /// The first clock tick: symbols that never sent anything are silent since then.
+    clock_start_ms: Option<TsMs>,
 }
 
 impl Engine {
-    pub fn new(cfg: EngineConfig, stats: Arc<PipelineStats>) -> Result<Engine, IndicatorError> {
+    pub fn new(mut cfg: EngineConfig, stats: Arc<PipelineStats>) -> Result<Engine, IndicatorError> {
         let template = Templates {
             indicators: IndicatorSet::new(&cfg.indicators)?,
             volume: VolumeSpike::new(cfg.volume_span, cfg.volume_warmup)?,
             tick_z: ReturnZScore::new(cfg.tick_z_span, cfg.tick_z_warmup)?,
         };
+        let rules = RuleBook::new(
+            cfg.rules.clone(),
+            std::mem::take(&mut cfg.saved_rules),
+            crate::domain::now_ms(),
+        );
         let mut engine = Engine {
+            rules,
+            now_ms: TsMs::MIN,
+            clock_start_ms: None,
             template,
             symbols: Vec::new(),
             index: HashMap::new(),
@@ -153,13 +174,17 @@ impl Engine {
         let i = self.slot(ev.key());
         let state = &mut self.symbols[i];
         let fired_before = out.alerts.len();
+        let mut sh = Shared {
+            cfg: &self.cfg,
+            rules: &mut self.rules,
+        };
         let effects = match ev.kind {
-            EventKind::Trade(t) => state.on_trade(ev.exch_ms, ev.recv_ms, t, &self.cfg, out),
+            EventKind::Trade(t) => state.on_trade(ev.exch_ms, ev.recv_ms, t, &mut sh, out),
             EventKind::Candle {
                 interval,
                 candle,
                 closed,
-            } => state.on_candle(ev.recv_ms, interval, candle, closed, &self.cfg, out),
+            } => state.on_candle(ev.recv_ms, interval, candle, closed, &mut sh, out),
             EventKind::Quote(q) => {
                 state.on_quote(ev.exch_ms, ev.recv_ms, q);
                 Default::default()
@@ -175,11 +200,63 @@ impl Engine {
         if effects.gaps > 0 {
             PipelineStats::add(&self.stats.candle_gaps, effects.gaps);
         }
-        for a in &out.alerts[fired_before..] {
+        self.now_ms = self.now_ms.max(ev.exch_ms);
+        if self.rules.needs_flush() {
+            self.rules.flush(self.now_ms, out);
+        }
+        self.fired_since(fired_before, out);
+        Ok(())
+    }
+
+    /// Keeps the alerts fired into `out` from `before` on for the view, and counts them.
+    fn fired_since(&mut self, before: usize, out: &StoreBatch) {
+        for a in &out.alerts[before..] {
             self.alerts.push(a.clone());
             PipelineStats::add(&self.stats.alerts_fired, 1);
         }
-        Ok(())
+    }
+
+    /// Applies a rule command from the monitor or the config watcher at `now`. Changes to
+    /// store go to `out`. `Focus` is the runner's business and changes nothing here.
+    pub fn control(
+        &mut self,
+        ctl: &EngineCtl,
+        now: TsMs,
+        out: &mut StoreBatch,
+    ) -> Result<(), String> {
+        self.now_ms = self.now_ms.max(now);
+        let r = match ctl {
+            EngineCtl::Focus { .. } => Ok(()),
+            EngineCtl::AddRule(spec) => self.rules.add(spec, now),
+            EngineCtl::ReplaceRule { old_name, rule } => self.rules.replace(old_name, rule, now),
+            EngineCtl::DeleteRule { name } => self.rules.delete(name),
+            EngineCtl::Snooze { name, until_ms } => self.rules.snooze(name, *until_ms),
+            EngineCtl::Acknowledge { name } => self.rules.acknowledge(name),
+            EngineCtl::SetConfigRules(specs) => self.rules.set_config(specs, now),
+        };
+        self.rules.flush(self.now_ms, out);
+        r
+    }
+
+    /// The clock moved to `now` (wall time, the same clock as receive times): evaluates the
+    /// stale-feed rules and stores rules whose state changed with time (a snooze or an expiry
+    /// that ended). Returns true when anything visible changed.
+    pub fn on_clock(&mut self, now: TsMs, out: &mut StoreBatch) -> bool {
+        self.now_ms = self.now_ms.max(now);
+        let start = *self.clock_start_ms.get_or_insert(now);
+        let fired_before = out.alerts.len();
+        if self.rules.has_clock_rules() {
+            for s in &self.symbols {
+                let silent = s.silent_secs(now, start);
+                self.rules
+                    .evaluate(s.key, now, false, &self.cfg.alert_delivered, out, |rule| {
+                        (rule.trigger == Trigger::Clock).then_some(silent)
+                    });
+            }
+        }
+        let changed = self.rules.flush(self.now_ms, out);
+        self.fired_since(fired_before, out);
+        changed || out.alerts.len() > fired_before
     }
 
     /// Keys of every symbol seen, in watchlist order.
@@ -272,9 +349,12 @@ impl Engine {
             chart,
             interval: Some(interval),
             alerts: self.alerts.iter().rev().cloned().collect(),
+            rules: self.rules.views(self.now_ms),
         }
     }
 }
 
+#[cfg(test)]
+mod rule_tests;
 #[cfg(test)]
 mod tests;

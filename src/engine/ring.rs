@@ -49,6 +49,17 @@ impl<T> Ring<T> {
         self.items.iter()
     }
 
+    /// The element at `i`, 0 being the oldest.
+    pub fn get(&self, i: usize) -> Option<&T> {
+        self.items.get(i)
+    }
+
+    /// The number of elements, from the oldest, for which `pred` holds (the ring must be
+    /// partitioned by it, like a time-ordered ring by "before t").
+    pub fn partition_point(&self, pred: impl FnMut(&T) -> bool) -> usize {
+        self.items.partition_point(pred)
+    }
+
     /// The newest `n` elements, oldest first.
     pub fn tail(&self, n: usize) -> impl Iterator<Item = &T> {
         self.items.iter().skip(self.items.len().saturating_sub(n))

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::Engine;
-use crate::domain::{Interval, VenueSymbol};
+use crate::domain::{Interval, VenueSymbol, now_ms};
 use crate::pipeline::{Ingest, PipelineStats};
 use crate::store::{AlertRecord, StoreBatch, StoreSender};
 use crate::view::{EngineCtl, SnapshotSlot};
@@ -57,6 +57,8 @@ enum Got {
 
 const FLUSH_ROWS: u64 = 8_192;
 const FLUSH_EVERY: Duration = Duration::from_millis(25);
+/// How often the engine's clock ticks: stale-feed rules, snoozes and expiries that end.
+const CLOCK_EVERY: Duration = Duration::from_secs(1);
 
 impl Runner {
     /// Runs until every source is done or gone. Returns a summary.
@@ -73,6 +75,7 @@ impl Runner {
         let mut last_flush = Instant::now();
         let mut finished = 0usize;
         let mut ctl_open = true;
+        let mut next_clock = Instant::now();
 
         loop {
             // Wait for input; when the view is dirty, only until the next frame is due.
@@ -82,14 +85,12 @@ impl Runner {
             }
             let due_flush = !batch.is_empty() || !spill.is_empty();
             let wake = match (dirty && self.outputs.view.is_some(), due_flush) {
-                (true, _) => Some(next_frame.min(last_flush + FLUSH_EVERY)),
-                (false, true) => Some(last_flush + FLUSH_EVERY),
-                (false, false) => None,
-            };
-            let got = match wake {
-                Some(t) => sel.wait_deadline(t).ok(),
-                None => Some(sel.wait()),
-            };
+                (true, _) => next_frame.min(last_flush + FLUSH_EVERY),
+                (false, true) => last_flush + FLUSH_EVERY,
+                (false, false) => next_clock,
+            }
+            .min(next_clock);
+            let got = sel.wait_deadline(wake).ok();
             let mut closed = false;
             // the batch lives across iterations until it is flushed: count and forward only
             // what this iteration adds
@@ -142,8 +143,19 @@ impl Runner {
                     dirty = true;
                     next_frame = Instant::now();
                 }
+                Some(Got::Ctl(Ok(ctl))) => {
+                    if let Err(e) = self.engine.control(&ctl, now_ms(), &mut batch) {
+                        tracing::warn!("alert rule change refused: {e}");
+                    }
+                    dirty = true;
+                    next_frame = Instant::now();
+                }
                 Some(Got::Ctl(Err(_))) => ctl_open = false,
                 None => {}
+            }
+            if Instant::now() >= next_clock {
+                dirty |= self.engine.on_clock(now_ms(), &mut batch);
+                next_clock = Instant::now() + CLOCK_EVERY;
             }
             summary.candles_closed += (batch.candles.len() - candles_before) as u64;
             summary.alerts += (batch.alerts.len() - alerts_before) as u64;
@@ -237,7 +249,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::alerts::{AlertRule, Condition, SymbolFilter};
+    use crate::alerts::rules::{RuleConfig, RuleKind};
     use crate::domain::{EventKind, MarketEvent, Side, Symbol, TradeTick, Venue};
     use crate::engine::EngineConfig;
 
@@ -258,13 +270,15 @@ mod tests {
 
     #[test]
     fn each_alert_and_candle_is_counted_and_forwarded_once() {
-        let rules = vec![AlertRule {
-            name: "above".into(),
-            symbols: SymbolFilter::All,
-            condition: Condition::PriceAbove(105.0),
-            cooldown_ms: 0,
-            severity: Default::default(),
-        }];
+        let rules = vec![
+            RuleConfig {
+                name: Some("above".into()),
+                cooldown_secs: Some(0),
+                ..RuleConfig::new(RuleKind::PriceAbove, 105.0)
+            }
+            .build()
+            .unwrap(),
+        ];
         let stats = Arc::new(PipelineStats::default());
         let engine = Engine::new(
             EngineConfig {

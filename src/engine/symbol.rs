@@ -2,11 +2,13 @@
 
 use super::EngineConfig;
 use super::ring::Ring;
+use super::rulebook::RuleBook;
 use super::series::{ClosedBar, Fold, Series};
-use crate::alerts::{AlertRule, Condition, RuleState};
+use crate::alerts::Condition;
+use crate::alerts::rules::Trigger;
 use crate::domain::{Candle, Interval, Quote, Side, Stats24h, TradeTick, TsMs, VenueSymbol};
 use crate::indicators::{IndicatorSet, ReturnZScore, VolumeSpike};
-use crate::store::{AlertRecord, ClosedCandle, StoreBatch, TradeRow};
+use crate::store::{ClosedCandle, StoreBatch, TradeRow};
 
 /// A recent trade, kept for the detail view.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,6 +25,12 @@ pub struct Templates {
     pub indicators: IndicatorSet,
     pub volume: VolumeSpike,
     pub tick_z: ReturnZScore,
+}
+
+/// What every symbol's events are evaluated against: the engine's settings and its rules.
+pub struct Shared<'a> {
+    pub cfg: &'a EngineConfig,
+    pub rules: &'a mut RuleBook,
 }
 
 /// Counters an event produced, folded into the pipeline stats by the engine.
@@ -46,7 +54,6 @@ pub struct SymbolState {
     /// venue (rolled up to longer intervals); below it, from trades.
     kline_base: Option<Interval>,
     tick_z: ReturnZScore,
-    rules: Vec<RuleState>,
 }
 
 impl SymbolState {
@@ -75,7 +82,6 @@ impl SymbolState {
             stats24: None,
             kline_base: None,
             tick_z: t.tick_z.clone(),
-            rules: vec![RuleState::default(); cfg.rules.len()],
         }
     }
 
@@ -89,9 +95,10 @@ impl SymbolState {
         ts: TsMs,
         recv: TsMs,
         t: TradeTick,
-        cfg: &EngineConfig,
+        sh: &mut Shared,
         out: &mut StoreBatch,
     ) -> Effects {
+        let cfg = sh.cfg;
         self.seen(ts, recv);
         self.last_price = Some(t.price);
         self.ticks.push(TickPoint {
@@ -113,6 +120,9 @@ impl SymbolState {
         let mut fx = Effects::default();
         let key = self.key;
         let mut late = false;
+        // candles closed by this trade, for the rules evaluated on close
+        let mut closed_here: Vec<(Interval, ClosedBar)> = Vec::new();
+        let keep = !sh.rules.is_empty();
         for s in self.series.iter_mut() {
             if self.kline_base.is_some_and(|b| s.interval >= b) {
                 break;
@@ -121,6 +131,9 @@ impl SymbolState {
             let cols = s.columns();
             let (fold, gaps) = s.add_trade(ts, t.price, t.qty, &mut |bar| {
                 emit_candle(key, interval, &cols, bar, out);
+                if keep {
+                    closed_here.push((interval, bar.clone()));
+                }
             });
             late |= fold == Fold::Late;
             fx.gaps += gaps;
@@ -128,7 +141,12 @@ impl SymbolState {
         if late {
             fx.late += 1;
         }
-        self.evaluate_tick_rules(ts, recv, t.price, cfg, out);
+        if keep {
+            for (iv, bar) in &closed_here {
+                self.evaluate_candle_rules(*iv, bar, recv, sh, out);
+            }
+            self.evaluate_tick_rules(ts, recv, t.price, sh, out);
+        }
         fx
     }
 
@@ -138,11 +156,14 @@ impl SymbolState {
         interval: Interval,
         candle: Candle,
         closed: bool,
-        cfg: &EngineConfig,
+        sh: &mut Shared,
         out: &mut StoreBatch,
     ) -> Effects {
         self.seen(candle.open_ms, recv);
-        if self.kline_base.is_none_or(|b| interval < b) {
+        // Only a venue that streams in-progress candles builds this interval from now on;
+        // closed candles alone (REST warm-up, gap fills, dumps) leave trades building the live
+        // candle, or a feed without a candle stream (Coinbase) would freeze after its warm-up.
+        if !closed && self.kline_base.is_none_or(|b| interval < b) {
             self.kline_base = Some(interval);
         }
         let mut fx = Effects::default();
@@ -177,7 +198,7 @@ impl SymbolState {
         let cols = self.series[idx].columns();
         for (iv, bar) in &closed_here {
             emit_candle(key, *iv, &cols, bar, out);
-            self.evaluate_candle_rules(*iv, bar, recv, cfg, out);
+            self.evaluate_candle_rules(*iv, bar, recv, sh, out);
         }
         fx
     }
@@ -213,66 +234,93 @@ impl SymbolState {
         }
     }
 
+    /// The price at `t`: the close of the last candle that ended by then, from the finest
+    /// interval whose in-memory candles reach back that far. None until they do.
+    pub fn price_at(&self, t: TsMs) -> Option<f64> {
+        for s in &self.series {
+            let iv = s.interval.ms();
+            match s.closed.get(0) {
+                Some(first) if first.candle.open_ms + iv <= t => {}
+                _ => continue,
+            }
+            let n = s.closed.partition_point(|b| b.candle.open_ms + iv <= t);
+            return s.closed.get(n.saturating_sub(1)).map(|b| b.candle.close);
+        }
+        None
+    }
+
+    /// Percent change from the price `window_ms` before `ts` to `price`.
+    fn change_pct(&self, price: f64, ts: TsMs, window_ms: TsMs) -> Option<f64> {
+        let then = self.price_at(ts - window_ms)?;
+        (then > 0.0).then(|| (price / then - 1.0) * 100.0)
+    }
+
+    /// Seconds since data last arrived (or since `start` when none ever did), for stale rules.
+    pub fn silent_secs(&self, now: TsMs, start: TsMs) -> f64 {
+        (now - self.last_recv_ms.unwrap_or(start)).max(0) as f64 / 1000.0
+    }
+
     fn evaluate_tick_rules(
-        &mut self,
+        &self,
         ts: TsMs,
         recv: TsMs,
         price: f64,
-        cfg: &EngineConfig,
+        sh: &mut Shared,
         out: &mut StoreBatch,
     ) {
-        let live = cfg.alert_max_lag_ms.is_none_or(|lag| recv - ts <= lag);
-        for (i, rule) in cfg.rules.iter().enumerate() {
-            if !rule.symbols.matches(self.key.symbol) {
-                continue;
-            }
-            let value = match rule.condition {
-                Condition::PriceAbove(_) | Condition::PriceBelow(_) => price,
-                Condition::AbsZAtLeast(_) => match self.last_z {
-                    Some(z) => z,
-                    None => continue,
-                },
-                _ => continue,
-            };
-            if self.rules[i].evaluate(rule, value, ts) && live {
-                out.alerts
-                    .push(fire(self.key, rule, value, ts, &cfg.alert_delivered));
-            }
-        }
+        let cfg = sh.cfg;
+        let history = cfg.alert_max_lag_ms.is_some_and(|lag| recv - ts > lag);
+        sh.rules
+            .evaluate(self.key, ts, history, &cfg.alert_delivered, out, |rule| {
+                if rule.trigger != Trigger::Tick {
+                    return None;
+                }
+                match rule.condition {
+                    Condition::PriceAbove(_)
+                    | Condition::PriceBelow(_)
+                    | Condition::PriceCross { .. } => Some(price),
+                    Condition::PctChange { window_ms, .. } => self.change_pct(price, ts, window_ms),
+                    Condition::AbsZAtLeast(_) => self.last_z,
+                    _ => None,
+                }
+            });
     }
 
     fn evaluate_candle_rules(
-        &mut self,
+        &self,
         iv: Interval,
         bar: &ClosedBar,
         recv: TsMs,
-        cfg: &EngineConfig,
+        sh: &mut Shared,
         out: &mut StoreBatch,
     ) {
-        for (i, rule) in cfg.rules.iter().enumerate() {
-            let (Condition::RsiAbove { interval, .. } | Condition::RsiBelow { interval, .. }) =
-                rule.condition
-            else {
-                continue;
-            };
-            if interval != iv || !rule.symbols.matches(self.key.symbol) {
-                continue;
-            }
-            let Some(rsi) = self.series[iv.index()]
-                .columns()
-                .iter()
-                .position(|c| c.starts_with("rsi"))
-                .and_then(|c| bar.values[c])
-            else {
-                continue;
-            };
-            let ts = bar.candle.open_ms + iv.ms();
-            let live = cfg.alert_max_lag_ms.is_none_or(|lag| recv - ts <= lag);
-            if self.rules[i].evaluate(rule, rsi, ts) && live {
-                out.alerts
-                    .push(fire(self.key, rule, rsi, ts, &cfg.alert_delivered));
-            }
-        }
+        let cfg = sh.cfg;
+        let ts = bar.candle.open_ms + iv.ms();
+        let history = cfg.alert_max_lag_ms.is_some_and(|lag| recv - ts > lag);
+        let series = &self.series[iv.index()];
+        let rsi = series
+            .columns()
+            .iter()
+            .position(|c| c.starts_with("rsi"))
+            .and_then(|c| bar.values.get(c).copied().flatten());
+        let close = bar.candle.close;
+        sh.rules
+            .evaluate(self.key, ts, history, &cfg.alert_delivered, out, |rule| {
+                if rule.trigger != Trigger::Close(iv) {
+                    return None;
+                }
+                match rule.condition {
+                    Condition::PriceAbove(_)
+                    | Condition::PriceBelow(_)
+                    | Condition::PriceCross { .. } => Some(close),
+                    Condition::PctChange { window_ms, .. } => self.change_pct(close, ts, window_ms),
+                    Condition::RsiAbove { .. }
+                    | Condition::RsiBelow { .. }
+                    | Condition::RsiCross { .. } => rsi,
+                    Condition::VolumeSpike { .. } => bar.vol_spike,
+                    _ => None,
+                }
+            });
     }
 }
 
@@ -290,17 +338,4 @@ fn emit_candle(
         columns: columns.clone(),
         values: bar.values.clone(),
     });
-}
-
-fn fire(key: VenueSymbol, rule: &AlertRule, value: f64, ts: TsMs, delivered: &str) -> AlertRecord {
-    AlertRecord {
-        alert_id: format!("{ts}-{}-{}-{}", key.venue, key.symbol, rule.name),
-        ts_ms: ts,
-        key,
-        rule: rule.name.clone(),
-        value,
-        message: rule.message(key, value),
-        delivered: delivered.into(),
-        severity: rule.severity,
-    }
 }

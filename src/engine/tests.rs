@@ -1,7 +1,8 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::alerts::{AlertRule, Condition, SymbolFilter};
+use crate::alerts::AlertRule;
+use crate::alerts::rules::RuleConfig;
 use crate::domain::{Candle, EventKind, Side, Symbol, TradeTick, TsMs, Venue};
 use crate::pipeline::PipelineStats;
 
@@ -38,6 +39,15 @@ fn kline(s: &str, interval: Interval, c: Candle, closed: bool) -> MarketEvent {
             closed,
         },
     }
+}
+
+/// A rule from its TOML form.
+fn rule(text: &str) -> AlertRule {
+    spec(text).build().unwrap()
+}
+
+fn spec(text: &str) -> RuleConfig {
+    toml::from_str(text).unwrap()
 }
 
 fn engine(cfg: EngineConfig) -> Engine {
@@ -284,20 +294,8 @@ fn indicator_values_follow_the_closes() {
 #[test]
 fn rules_fire_on_crossing_with_cooldown() {
     let rules = vec![
-        AlertRule {
-            name: "above".into(),
-            symbols: SymbolFilter::All,
-            condition: Condition::PriceAbove(105.0),
-            cooldown_ms: 60_000,
-            severity: Default::default(),
-        },
-        AlertRule {
-            name: "other".into(),
-            symbols: SymbolFilter::List(vec![Symbol::new("Y").unwrap()]),
-            condition: Condition::PriceAbove(1.0),
-            cooldown_ms: 0,
-            severity: Default::default(),
-        },
+        rule("name = 'above'\nkind = 'price_above'\nvalue = 105\ncooldown_secs = 60"),
+        rule("name = 'other'\nsymbols = ['Y']\nkind = 'price_above'\nvalue = 1\ncooldown_secs = 0"),
     ];
     let mut e = engine(EngineConfig {
         rules,
@@ -338,13 +336,9 @@ fn rules_fire_on_crossing_with_cooldown() {
 
 #[test]
 fn a_price_jump_gives_a_large_z_score() {
-    let rules = vec![AlertRule {
-        name: "z".into(),
-        symbols: SymbolFilter::All,
-        condition: Condition::AbsZAtLeast(6.0),
-        cooldown_ms: 0,
-        severity: Default::default(),
-    }];
+    let rules = vec![rule(
+        "name = 'z'\nkind = 'zscore'\nvalue = 6\ncooldown_secs = 0",
+    )];
     let mut e = engine(EngineConfig {
         rules,
         tick_z_warmup: 20,
@@ -430,13 +424,9 @@ fn snapshot_shows_rows_in_watchlist_order_and_the_focused_chart() {
 
 #[test]
 fn no_alerts_for_history_that_arrives_late() {
-    let rules = vec![AlertRule {
-        name: "above".into(),
-        symbols: SymbolFilter::All,
-        condition: Condition::PriceAbove(105.0),
-        cooldown_ms: 0,
-        severity: Default::default(),
-    }];
+    let rules = vec![rule(
+        "name = 'above'\nkind = 'price_above'\nvalue = 105\ncooldown_secs = 0",
+    )];
     let mut e = engine(EngineConfig {
         rules,
         alert_max_lag_ms: Some(120_000),
@@ -454,4 +444,52 @@ fn no_alerts_for_history_that_arrives_late() {
     e.apply(&trade("X", 4, T0 + 3_000, 110.0, 1.0), &mut out)
         .unwrap();
     assert_eq!(out.alerts.len(), 1, "live data does");
+}
+
+#[test]
+fn closed_warm_up_candles_leave_trades_building_the_live_candle() {
+    // a venue without a candle stream (Coinbase): REST warm-up candles, then only trades
+    let mut e = engine(EngineConfig::default());
+    let mut out = StoreBatch::default();
+    for i in 0..5 {
+        e.apply(
+            &kline(
+                "BTC-USD",
+                Interval::M1,
+                candle(T0 + i * 60_000, 100.0),
+                true,
+            ),
+            &mut out,
+        )
+        .unwrap();
+    }
+    let k = VenueSymbol::new(Venue::Binance, Symbol::new("BTC-USD").unwrap());
+    assert_eq!(e.closed(k, Interval::M1).map(|r| r.len()), Some(5));
+    let mut ev = trade("BTC-USD", 1, T0 + 5 * 60_000 + 10, 101.0, 1.0);
+    ev.venue = Venue::Binance;
+    e.apply(&ev, &mut out).unwrap();
+    assert_eq!(
+        e.current(k, Interval::M1).map(|c| (c.open_ms, c.close)),
+        Some((T0 + 5 * 60_000, 101.0)),
+        "the first live trade opens the next 1m candle"
+    );
+    let mut ev = trade("BTC-USD", 2, T0 + 6 * 60_000 + 10, 102.0, 1.0);
+    ev.venue = Venue::Binance;
+    e.apply(&ev, &mut out).unwrap();
+    assert_eq!(e.closed(k, Interval::M1).map(|r| r.len()), Some(6));
+    // a venue that streams in-progress candles owns the interval from then on
+    e.apply(
+        &kline(
+            "BTC-USD",
+            Interval::M1,
+            candle(T0 + 6 * 60_000, 150.0),
+            false,
+        ),
+        &mut out,
+    )
+    .unwrap();
+    let mut ev = trade("BTC-USD", 3, T0 + 6 * 60_000 + 20, 999.0, 1.0);
+    ev.venue = Venue::Binance;
+    e.apply(&ev, &mut out).unwrap();
+    assert_eq!(e.current(k, Interval::M1).map(|c| c.close), Some(150.0));
 }

@@ -2,7 +2,9 @@
 //! normalized [`MarketEvent`](crate::domain::MarketEvent)s into an [`EventSink`]. A source never
 //! touches the screen or the database.
 
+pub mod alphavantage;
 pub mod binance;
+pub mod coinbase;
 pub mod net;
 pub mod replay;
 pub mod sim;

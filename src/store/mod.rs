@@ -16,6 +16,8 @@ pub use open::{
 };
 pub use queries::CandleWithIndicators;
 pub use schema::{MIGRATIONS, SCHEMA_DOC, SCHEMA_VERSION};
-pub use types::{AlertRecord, ClosedCandle, DeliveryRecord, StoreBatch, TradeRow};
+pub use types::{
+    AlertRecord, ClosedCandle, DeliveryRecord, RuleChange, RuleRow, StoreBatch, TradeRow,
+};
 pub use write_batch::{WriteCounts, write_batches};
 pub use writer::{HEALTH_NAME, StoreSender, StoreSummary, StoreWriter, WriterConfig};

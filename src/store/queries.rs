@@ -6,7 +6,7 @@ use std::str::FromStr;
 use rusqlite::types::Type;
 use rusqlite::{Connection, Row, params};
 
-use super::{AlertRecord, StoreError};
+use super::{AlertRecord, RuleRow, StoreError};
 use crate::domain::{Candle, Interval, Symbol, TsMs, Venue, VenueSymbol};
 
 /// A stored candle with the indicator values stored for it (by name).
@@ -221,6 +221,99 @@ pub fn alerts(
     .map_err(err)?
     .collect::<Result<Vec<_>, _>>()
     .map_err(err)
+}
+
+/// One stored delivery outcome of an alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDelivery {
+    pub alert_id: String,
+    pub sink: String,
+    pub ts_ms: TsMs,
+    pub ok: bool,
+    pub error: Option<String>,
+}
+
+/// Delivery outcomes of the alerts fired at or after `since_ms`, by alert id, sinks in name
+/// order.
+pub fn deliveries(
+    conn: &Connection,
+    since_ms: Option<TsMs>,
+) -> Result<HashMap<String, Vec<StoredDelivery>>, StoreError> {
+    let err = |e| StoreError::query("reading alert deliveries", e);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT d.alert_id, d.sink, d.ts_ms, d.ok, d.error
+             FROM alert_deliveries d JOIN alerts a ON a.alert_id = d.alert_id
+             WHERE a.ts_ms >= ?1 ORDER BY d.alert_id, d.sink",
+        )
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([since_ms.unwrap_or(i64::MIN)], |r| {
+            Ok(StoredDelivery {
+                alert_id: r.get(0)?,
+                sink: r.get(1)?,
+                ts_ms: r.get(2)?,
+                ok: r.get::<_, i64>(3)? != 0,
+                error: r.get(4)?,
+            })
+        })
+        .map_err(err)?;
+    let mut out: HashMap<String, Vec<StoredDelivery>> = HashMap::new();
+    for row in rows {
+        let d = row.map_err(err)?;
+        out.entry(d.alert_id.clone()).or_default().push(d);
+    }
+    Ok(out)
+}
+
+/// Every stored alert rule, oldest first, with the time it last fired. A row this version
+/// cannot read (a spec written by a newer tickwatch, or edited by hand) is skipped with a
+/// warning rather than keeping every other rule from loading.
+pub fn rules(conn: &Connection) -> Result<Vec<RuleRow>, StoreError> {
+    let err = |e| StoreError::query("reading alert rules", e);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT r.rule_id, r.origin, r.spec, r.state, r.snoozed_until_ms, r.created_ms,
+                    r.updated_ms, (SELECT MAX(a.ts_ms) FROM alerts a WHERE a.rule = r.rule_id)
+             FROM alert_rules r ORDER BY r.created_ms, r.rule_id",
+        )
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<TsMs>>(4)?,
+                r.get::<_, TsMs>(5)?,
+                r.get::<_, TsMs>(6)?,
+                r.get::<_, Option<TsMs>>(7)?,
+            ))
+        })
+        .map_err(err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (rule_id, origin, spec, state, snoozed, created, updated, fired) = row.map_err(err)?;
+        let parsed = origin.parse().and_then(|origin| {
+            let spec = serde_json::from_str(&spec).map_err(|e| format!("spec: {e}"))?;
+            Ok((origin, spec, state.parse()?))
+        });
+        match parsed {
+            Ok((origin, spec, state)) => out.push(RuleRow {
+                rule_id,
+                origin,
+                spec,
+                state,
+                snoozed_until_ms: snoozed,
+                created_ms: created,
+                updated_ms: updated,
+                last_fired_ms: fired,
+            }),
+            Err(e) => tracing::warn!("stored alert rule {rule_id:?} skipped: {e}"),
+        }
+    }
+    Ok(out)
 }
 
 /// Number of stored trades of one instrument.

@@ -57,14 +57,40 @@ pub struct DeliveryRecord {
     pub result: Result<(), String>,
 }
 
+/// An alert rule with its lifecycle state, as stored in `alert_rules`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleRow {
+    /// The rule's name.
+    pub rule_id: String,
+    pub origin: crate::alerts::rules::Origin,
+    /// The rule as written in the config (stored as JSON).
+    pub spec: crate::alerts::rules::RuleConfig,
+    pub state: crate::alerts::rules::Status,
+    pub snoozed_until_ms: Option<TsMs>,
+    pub created_ms: TsMs,
+    pub updated_ms: TsMs,
+    /// When it last fired (read from `alerts`; not written).
+    pub last_fired_ms: Option<TsMs>,
+}
+
+/// A change to the stored rules, applied in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleChange {
+    /// Insert, or replace everything but `created_ms`.
+    Upsert(Box<RuleRow>),
+    /// Remove the rule of this name.
+    Delete(String),
+}
+
 /// One unit of work for the writer: everything in it is committed in one transaction, in order
-/// (trades, then candles, then alerts, then deliveries).
+/// (trades, then candles, then alerts, then deliveries, then rule changes).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct StoreBatch {
     pub trades: Vec<TradeRow>,
     pub candles: Vec<ClosedCandle>,
     pub alerts: Vec<AlertRecord>,
     pub deliveries: Vec<DeliveryRecord>,
+    pub rules: Vec<RuleChange>,
 }
 
 impl StoreBatch {
@@ -73,10 +99,15 @@ impl StoreBatch {
             && self.candles.is_empty()
             && self.alerts.is_empty()
             && self.deliveries.is_empty()
+            && self.rules.is_empty()
     }
 
     /// Rows in the batch, for the pending and dropped counters.
     pub fn rows(&self) -> u64 {
-        (self.trades.len() + self.candles.len() + self.alerts.len() + self.deliveries.len()) as u64
+        (self.trades.len()
+            + self.candles.len()
+            + self.alerts.len()
+            + self.deliveries.len()
+            + self.rules.len()) as u64
     }
 }

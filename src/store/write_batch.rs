@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use rusqlite::{Connection, Statement, Transaction, TransactionBehavior, params};
 
-use super::{AlertRecord, ClosedCandle, DeliveryRecord, StoreBatch, TradeRow};
+use super::{AlertRecord, ClosedCandle, DeliveryRecord, RuleChange, StoreBatch, TradeRow};
 use crate::domain::now_ms;
 
 const INSERT_TRADE: &str = "INSERT OR IGNORE INTO trades
@@ -44,8 +44,19 @@ const UPSERT_DELIVERY: &str = "INSERT INTO alert_deliveries (alert_id, sink, ts_
     ON CONFLICT (alert_id, sink) DO UPDATE SET
     ts_ms = excluded.ts_ms, ok = excluded.ok, error = excluded.error";
 
+const UPSERT_RULE: &str = "INSERT INTO alert_rules
+    (rule_id, origin, spec, state, snoozed_until_ms, created_ms, updated_ms)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+    ON CONFLICT (rule_id) DO UPDATE SET
+    origin = excluded.origin, spec = excluded.spec, state = excluded.state,
+    snoozed_until_ms = excluded.snoozed_until_ms, updated_ms = excluded.updated_ms";
+
+const DELETE_RULE: &str = "DELETE FROM alert_rules WHERE rule_id = ?1";
+
 const SELECT_DELIVERED: &str = "SELECT delivered FROM alerts WHERE alert_id = ?1";
 const UPDATE_DELIVERED: &str = "UPDATE alerts SET delivered = ?2 WHERE alert_id = ?1";
+const SELECT_EARLIER_DELIVERIES: &str =
+    "SELECT sink, error FROM alert_deliveries WHERE alert_id = ?1 ORDER BY ts_ms, sink";
 
 /// What one transaction wrote.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +71,8 @@ pub struct WriteCounts {
     pub indicator_values: u64,
     pub alerts: u64,
     pub deliveries: u64,
+    /// Alert rules written or deleted.
+    pub rules: u64,
 }
 
 impl WriteCounts {
@@ -71,6 +84,7 @@ impl WriteCounts {
         self.indicator_values += o.indicator_values;
         self.alerts += o.alerts;
         self.deliveries += o.deliveries;
+        self.rules += o.rules;
     }
 }
 
@@ -87,6 +101,7 @@ pub fn write_batches(
         write_candles(&tx, &batch.candles, &mut counts)?;
         write_alerts(&tx, &batch.alerts, &mut counts)?;
         write_deliveries(&tx, &batch.deliveries, &mut counts)?;
+        write_rules(&tx, &batch.rules, &mut counts)?;
     }
     tx.commit()?;
     Ok(counts)
@@ -191,8 +206,10 @@ fn write_alerts(
         return Ok(());
     }
     let mut stmt = tx.prepare_cached(INSERT_ALERT)?;
+    let mut earlier = tx.prepare_cached(SELECT_EARLIER_DELIVERIES)?;
+    let mut update = tx.prepare_cached(UPDATE_DELIVERED)?;
     for a in alerts {
-        stmt.execute(params![
+        let inserted = stmt.execute(params![
             a.alert_id,
             a.ts_ms,
             a.key.venue.as_str(),
@@ -203,6 +220,25 @@ fn write_alerts(
             a.delivered,
             a.severity.as_str(),
         ])?;
+        if inserted == 1 {
+            // The notifier may have delivered (and recorded) the alert before the engine's batch
+            // with the alert itself was written: fold those outcomes in now.
+            let done = earlier
+                .query_map([&a.alert_id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            if !done.is_empty() {
+                let delivered = done.iter().fold(a.delivered.clone(), |acc, (sink, err)| {
+                    let result = match err {
+                        None => Ok(()),
+                        Some(e) => Err(e.clone()),
+                    };
+                    with_delivery(&acc, sink, &result)
+                });
+                update.execute(params![a.alert_id, delivered])?;
+            }
+        }
         c.alerts += 1;
     }
     Ok(())
@@ -236,6 +272,41 @@ fn write_deliveries(
             ])?;
         }
         c.deliveries += 1;
+    }
+    Ok(())
+}
+
+fn write_rules(
+    tx: &Transaction,
+    rules: &[RuleChange],
+    c: &mut WriteCounts,
+) -> rusqlite::Result<()> {
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let mut upsert = tx.prepare_cached(UPSERT_RULE)?;
+    let mut delete = tx.prepare_cached(DELETE_RULE)?;
+    for change in rules {
+        match change {
+            RuleChange::Upsert(r) => {
+                // A spec is plain data (strings, numbers, enums): it always serializes.
+                let spec = serde_json::to_string(&r.spec)
+                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                upsert.execute(params![
+                    r.rule_id,
+                    r.origin.as_str(),
+                    spec,
+                    r.state.as_str(),
+                    r.snoozed_until_ms,
+                    r.created_ms,
+                    r.updated_ms,
+                ])?;
+            }
+            RuleChange::Delete(id) => {
+                delete.execute([id])?;
+            }
+        }
+        c.rules += 1;
     }
     Ok(())
 }

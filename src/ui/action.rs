@@ -22,6 +22,16 @@ pub enum Action {
     ToggleHelp,
     /// Close the help overlay if it is open.
     CloseHelp,
+    /// Open the form for a new alert rule on the selected symbol.
+    NewRule,
+    /// Open the form on the selected rule.
+    EditRule,
+    /// Delete the selected rule (after a confirmation).
+    DeleteRule,
+    /// Snooze the selected rule for the next step: 15 min, 1 h, 4 h, off.
+    SnoozeRule,
+    /// Acknowledge the selected (triggered) rule: it is armed again.
+    AcknowledgeRule,
     Quit,
 }
 
@@ -31,6 +41,8 @@ pub enum Pane {
     #[default]
     Watchlist,
     Chart,
+    /// The alert rules beside the alerts log (in the cycle only when there are rules).
+    Rules,
     Alerts,
 }
 
@@ -38,7 +50,8 @@ impl Pane {
     pub fn next(self) -> Pane {
         match self {
             Pane::Watchlist => Pane::Chart,
-            Pane::Chart => Pane::Alerts,
+            Pane::Chart => Pane::Rules,
+            Pane::Rules => Pane::Alerts,
             Pane::Alerts => Pane::Watchlist,
         }
     }
@@ -47,7 +60,8 @@ impl Pane {
         match self {
             Pane::Watchlist => Pane::Alerts,
             Pane::Chart => Pane::Watchlist,
-            Pane::Alerts => Pane::Chart,
+            Pane::Rules => Pane::Chart,
+            Pane::Alerts => Pane::Rules,
         }
     }
 
@@ -55,6 +69,7 @@ impl Pane {
         match self {
             Pane::Watchlist => "watchlist",
             Pane::Chart => "chart",
+            Pane::Rules => "rules",
             Pane::Alerts => "alerts",
         }
     }

@@ -6,12 +6,16 @@ use super::action::Action;
 
 /// Every binding as the help overlay lists it: (keys, what they do).
 pub const BINDINGS: &[(&str, &str)] = &[
-    ("↑ / k", "previous symbol (alerts pane: newer alert)"),
-    ("↓ / j", "next symbol (alerts pane: older alert)"),
-    ("Home / g", "first symbol or newest alert"),
-    ("End / G", "last symbol or oldest alert"),
+    ("↑ / k", "previous symbol (rules, alerts: previous line)"),
+    ("↓ / j", "next symbol (rules, alerts: next line)"),
+    ("Home / g", "first symbol, rule or newest alert"),
+    ("End / G", "last symbol, rule or oldest alert"),
     ("Tab / Shift-Tab", "focus next / previous pane"),
     ("[ / ]", "shorter / longer candle interval"),
+    ("n", "new alert rule for the selected symbol"),
+    ("e / d", "edit / delete the selected rule (d asks: y)"),
+    ("z", "snooze the selected rule: 15 m, 1 h, 4 h, off"),
+    ("x", "acknowledge the selected rule: armed again"),
     ("?", "show or hide this help"),
     ("Esc", "close this help"),
     ("q / Ctrl-C", "quit"),
@@ -37,6 +41,11 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('[') => Action::ShorterInterval,
         KeyCode::Char(']') => Action::LongerInterval,
         KeyCode::Char('?') => Action::ToggleHelp,
+        KeyCode::Char('n') => Action::NewRule,
+        KeyCode::Char('e') => Action::EditRule,
+        KeyCode::Char('d') => Action::DeleteRule,
+        KeyCode::Char('z') => Action::SnoozeRule,
+        KeyCode::Char('x') => Action::AcknowledgeRule,
         KeyCode::Esc => Action::CloseHelp,
         _ => return None,
     };

@@ -6,6 +6,7 @@ mod action;
 mod app;
 mod keymap;
 mod pacer;
+mod rule_form;
 mod screen;
 mod status_info;
 mod terminal;
@@ -20,9 +21,10 @@ use anyhow::Context;
 use crossterm::event;
 
 pub use action::{Action, Pane};
-pub use app::App;
+pub use app::{App, SNOOZE_STEPS};
 pub use keymap::{BINDINGS, action_for};
 pub use pacer::{Pacer, frame_period};
+pub use rule_form::{Field, FormOutcome, RuleForm};
 pub use screen::{MIN_HEIGHT, MIN_WIDTH, Screen};
 pub use status_info::{RateMeter, StatusInfo};
 
@@ -38,6 +40,10 @@ pub struct UiLink {
     pub health: HealthBoard,
     /// The title line, e.g. "tickwatch — demo (simulated data)".
     pub title: String,
+    /// Terminal notifications (OSC sequences, the bell) from the alert notifier, written to the
+    /// screen between frames so they never tear one
+    /// ([`crate::alerts::notifier::NotifyConfig::route_terminal_to_ui`]).
+    pub terminal_writes: Option<flume::Receiver<Vec<u8>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +134,10 @@ fn event_loop(
                 .context("drawing the dashboard")?;
             pacer.drew(now);
             dirty = false;
+        }
+        if let Some(rx) = &link.terminal_writes {
+            crate::alerts::sinks::terminal::drain_to(rx, guard.terminal.backend_mut())
+                .context("writing a terminal notification")?;
         }
     }
     Ok(())

@@ -12,6 +12,7 @@ use super::theme;
 use super::widgets::alerts::AlertsPane;
 use super::widgets::chart::ChartPane;
 use super::widgets::help::HelpOverlay;
+use super::widgets::rule_form::{ConfirmDelete, RuleFormView};
 use super::widgets::status::StatusBar;
 use super::widgets::title::TitleBar;
 use super::widgets::watchlist::Watchlist;
@@ -174,6 +175,10 @@ impl Widget for &Screen<'_> {
             alerts: &self.snap.alerts,
             scroll: app.alerts_scroll(),
             focused: app.focus() == Pane::Alerts,
+            rules: app.rules(),
+            rule_selected: app.rule_selected(),
+            rules_focused: app.focus() == Pane::Rules,
+            notice: app.notice(),
             glyphs,
         };
         alerts.render(areas.alerts, buf);
@@ -181,6 +186,12 @@ impl Widget for &Screen<'_> {
 
         if app.help_visible() {
             HelpOverlay { glyphs }.render(area, buf);
+        }
+        if let Some(name) = app.confirm_delete() {
+            ConfirmDelete { name, glyphs }.render(area, buf);
+        }
+        if let Some(form) = app.form() {
+            RuleFormView { form, glyphs }.render(area, buf);
         }
     }
 }

@@ -127,3 +127,117 @@ impl HttpServer {
             .collect()
     }
 }
+
+/// A request with its headers and body, as [`RecordingServer`] keeps it.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub method: String,
+    pub path: String,
+    /// Header names in lowercase.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub at: Instant,
+}
+
+impl Posted {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub type PostHandler = Arc<dyn Fn(&Posted, usize) -> Response + Send + Sync>;
+
+/// Like [`HttpServer`], but reads each request's headers and `Content-Length` body and keeps
+/// them. The handler also gets how many requests came before this one (0 for the first), so a
+/// test can fail the first attempts and accept the next.
+pub struct RecordingServer {
+    pub url: String,
+    pub log: Arc<Mutex<Vec<Posted>>>,
+}
+
+impl RecordingServer {
+    pub async fn start(handler: PostHandler) -> RecordingServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let log: Arc<Mutex<Vec<Posted>>> = Arc::default();
+        let log2 = log.clone();
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let handler = handler.clone();
+                let log = log2.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        match tcp.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                    let mut lines = head.split("\r\n");
+                    let first = lines.next().unwrap_or_default().to_string();
+                    let mut parts = first.split_whitespace();
+                    let method = parts.next().unwrap_or_default().to_string();
+                    let path = parts.next().unwrap_or_default().to_string();
+                    let headers: Vec<(String, String)> = lines
+                        .filter_map(|l| l.split_once(':'))
+                        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                        .collect();
+                    let len: usize = headers
+                        .iter()
+                        .find(|(k, _)| k == "content-length")
+                        .and_then(|(_, v)| v.parse().ok())
+                        .unwrap_or(0);
+                    while buf.len() < head_end + len {
+                        match tcp.read(&mut chunk).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let end = buf.len().min(head_end + len);
+                    let req = Posted {
+                        method,
+                        path,
+                        headers,
+                        body: String::from_utf8_lossy(&buf[head_end..end]).to_string(),
+                        at: Instant::now(),
+                    };
+                    let seen = {
+                        let mut l = log.lock().unwrap();
+                        l.push(req.clone());
+                        l.len() - 1
+                    };
+                    let resp = handler(&req, seen);
+                    if !resp.delay.is_zero() {
+                        tokio::time::sleep(resp.delay).await;
+                    }
+                    let mut out = format!(
+                        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                        resp.status,
+                        resp.body.len()
+                    );
+                    for (k, v) in &resp.headers {
+                        out.push_str(&format!("{k}: {v}\r\n"));
+                    }
+                    out.push_str("\r\n");
+                    out.push_str(&resp.body);
+                    let _ = tcp.write_all(out.as_bytes()).await;
+                    let _ = tcp.shutdown().await;
+                });
+            }
+        });
+        RecordingServer { url, log }
+    }
+
+    pub fn posts(&self) -> Vec<Posted> {
+        self.log.lock().unwrap().clone()
+    }
+}

@@ -9,8 +9,12 @@
     clippy::result_large_err
 )]
 
+pub mod alphavantage;
 pub mod binance;
+pub mod coinbase;
+pub mod dbus;
 pub mod http;
+pub mod smtp;
 pub mod ws;
 
 use std::time::Duration;

@@ -150,10 +150,12 @@ impl GapTracker {
         let held = st.filling.take().map(|f| f.held).unwrap_or_default();
         for c in done.candles {
             let ev = candle_event(done.symbol, Interval::M1, c, now);
+            // The running minute comes from the kline stream or from trades, never from a
+            // REST snapshot that is stale the moment it arrives.
             if let EventKind::Candle { closed: true, .. } = ev.kind {
                 st.last_closed = st.last_closed.max(Some(c.open_ms));
+                out.push(ev);
             }
-            out.push(ev);
         }
         let mut trades = done.trades;
         trades.sort_by_key(|(_, t)| t.trade_id);

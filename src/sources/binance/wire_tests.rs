@@ -2,7 +2,7 @@
 //! over the real captures in ../shared/fixtures (skipped when TICKWATCH_FIXTURES is unset).
 
 use super::rest::{parse_agg_trades, parse_klines};
-use super::wire::{Frame, ParseError, parse_frame};
+use super::wire::{Frame, ParseError, bench_support, parse_frame};
 use crate::domain::{EventKind, Interval, Side};
 use crate::testdata::fixtures;
 
@@ -263,5 +263,325 @@ fn fixture_rest_klines_and_agg_trades() {
         trades
             .windows(2)
             .all(|w| w[1].1.trade_id == w[0].1.trade_id + 1)
+    );
+}
+
+// ---- fast path vs general path ----
+
+/// Both paths' answers, as text (`ParseError` holds a serde_json error and is not `PartialEq`;
+/// a NaN price would not compare equal to itself).
+fn both_paths(text: &str) -> (String, String) {
+    let general = bench_support::parse_general(text, RECV);
+    (
+        format!("{:?}", parse_frame(text, RECV)),
+        format!("{general:?}"),
+    )
+}
+
+/// Asserts that `parse_frame` (fast path first) and the general path agree on `text`, and
+/// returns whether the fast path answered it itself.
+fn agree(text: &str) -> bool {
+    let (frame, general) = both_paths(text);
+    assert_eq!(frame, general, "paths disagree on {text}");
+    match bench_support::parse_fast_serde_json(text, RECV) {
+        Some(fast) => {
+            assert_eq!(
+                format!("{fast:?}"),
+                general,
+                "fast path disagrees on {text}"
+            );
+            true
+        }
+        None => false,
+    }
+}
+
+/// The `example` of one docs line, byte for byte (re-serialising it would sort its keys).
+fn docs_example(line: &str) -> &str {
+    let start = line.find(r#""example":"#).unwrap() + r#""example":"#.len();
+    line[start..].strip_suffix('}').unwrap()
+}
+
+#[test]
+fn fast_and_general_paths_agree_on_every_fixture_frame() {
+    let Some(dir) = fixtures() else { return };
+    let capture = std::fs::read_to_string(
+        dir.join("binance_ws_capture/binance_spot_combined_2021-08-14.frames.jsonl"),
+    )
+    .unwrap();
+    let fast = capture.lines().filter(|l| agree(l)).count();
+    assert_eq!(
+        fast,
+        28 + 17,
+        "every aggTrade and kline frame takes the fast path"
+    );
+
+    // the same session as cryptofeed recorded it: "<unix time>: <frame>"
+    let raw = std::fs::read_to_string(
+        dir.join("binance_ws_capture/cryptofeed_BINANCE.ws.1.0_2021-08-14.raw.txt"),
+    )
+    .unwrap();
+    let frames: Vec<&str> = raw
+        .lines()
+        .filter_map(|l| l.split_once(": ").map(|(_, f)| f))
+        .collect();
+    assert!(frames.len() > 1000, "{}", frames.len());
+    assert!(frames.iter().filter(|f| agree(f)).count() >= 28);
+
+    let docs =
+        std::fs::read_to_string(dir.join("misc/binance_spot_ws_docs_examples.jsonl")).unwrap();
+    let examples: Vec<&str> = docs
+        .lines()
+        .map(docs_example)
+        .filter(|e| !e.contains(r#""method""#))
+        .collect();
+    assert_eq!(examples.len(), 20);
+    let fast: Vec<&str> = examples.into_iter().filter(|e| agree(e)).collect();
+    // aggTrade, trade, kline (UTC and offset), 24hrMiniTicker: the raw `/ws` shapes
+    assert_eq!(fast.len(), 5, "{fast:#?}");
+
+    // the old trade frame (with "b"/"a" order ids) is pretty-printed: general path; compacted,
+    // the fast path reads it, and both give the same trade
+    let old =
+        std::fs::read_to_string(dir.join("misc/nautilus_ws_spot_trade_ethusdt_2021-12-12.json"))
+            .unwrap();
+    assert!(!agree(&old));
+    let compact: String = old.split_whitespace().collect();
+    assert!(agree(&compact), "{compact}");
+    assert_eq!(
+        parse_frame(&old, RECV).unwrap(),
+        parse_frame(&compact, RECV).unwrap()
+    );
+}
+
+#[test]
+fn unusual_hot_frames_fall_back_to_the_general_path_with_the_same_answer() {
+    // (frame, whether the fast path answers it itself)
+    let cases: &[(&str, bool)] = &[
+        // the plain shapes, as references
+        (
+            r#"{"e":"trade","E":1,"s":"BNBBTC","t":7,"p":"0.001","q":"100","T":2,"m":true,"M":true}"#,
+            true,
+        ),
+        (
+            r#"{"stream":"bnbbtc@aggTrade","data":{"e":"aggTrade","E":1,"s":"BNBBTC","a":7,"p":"1","q":"2","f":1,"l":2,"T":2,"m":false,"M":true}}"#,
+            true,
+        ),
+        // fields Binance may add, and no "m" (side unknown), no "T" (event time instead)
+        (
+            r#"{"e":"trade","E":1,"s":"BNBBTC","t":7,"p":"1","q":"2","X":"MARKET","zz":{"n":[1]}}"#,
+            true,
+        ),
+        // errors the builders raise are the same on both paths
+        (
+            r#"{"e":"trade","s":"X","t":1,"p":"abc","q":"1","T":1}"#,
+            true,
+        ),
+        (
+            r#"{"e":"trade","s":"X","t":1,"p":"NaN","q":"1","T":1}"#,
+            true,
+        ),
+        (r#"{"e":"trade","s":"X","t":1,"p":"1","q":"1"}"#, true),
+        (
+            r#"{"e":"trade","s":"bad symbol!","t":1,"p":"1","q":"1","T":1}"#,
+            true,
+        ),
+        (r#"{"e":"aggTrade","s":"X","p":"1","q":"1","T":1}"#, true),
+        (
+            r#"{"e":"aggTrade","s":"X","a":"7","p":"1","q":"1","T":1}"#,
+            true,
+        ),
+        (
+            r#"{"e":"aggTrade","s":"X","a":-7,"p":"1","q":"1","T":1}"#,
+            true,
+        ),
+        (r#"{"e":"trade","s":"X","p":"1","q":"1","T":1}"#, true),
+        (
+            r#"{"e":"kline","E":1,"s":"BNBBTC","k":{"t":1672515780000,"T":1,"s":"BNBBTC","i":"3m","o":"1","c":"1","h":"1","l":"1","v":"1","n":1,"x":false}}"#,
+            true,
+        ),
+        (
+            r#"{"stream":"bnbbtc@kline_1m","data":{"e":"kline","E":1,"s":"BNBBTC","k":{"t":1,"T":1,"s":"BNBBTC","i":"1m","o":"x","c":"1","h":"1","l":"1","v":"1","n":1,"x":false}}}"#,
+            true,
+        ),
+        (r#"{"e":"kline","E":1,"s":"BNBBTC"}"#, true),
+        (
+            r#"{"e":"24hrMiniTicker","E":1,"s":"BNBBTC","c":"1","o":"1","h":"1","v":"1","q":"1"}"#,
+            true,
+        ),
+        // whitespace, another key first, pretty-printing: the general path
+        (
+            r#" {"e":"trade","E":1,"s":"BNBBTC","t":7,"p":"1","q":"2","T":2,"m":true}"#,
+            false,
+        ),
+        (
+            r#"{ "e":"trade","E":1,"s":"BNBBTC","t":7,"p":"1","q":"2","T":2,"m":true}"#,
+            false,
+        ),
+        (
+            r#"{"E":1,"e":"trade","s":"BNBBTC","t":7,"p":"1","q":"2","T":2,"m":true}"#,
+            false,
+        ),
+        (
+            r#"{"data":{"e":"trade","E":1,"s":"BNBBTC","t":7,"p":"1","q":"2","T":2},"stream":"bnbbtc@trade"}"#,
+            false,
+        ),
+        (
+            "{\"stream\":\"bnbbtc@trade\",\n \"data\":{\"e\":\"trade\",\"s\":\"X\",\"t\":1,\"p\":\"1\",\"q\":\"1\",\"T\":1}}",
+            false,
+        ),
+        // the combined wrapper other than exactly as Binance lays it out
+        (
+            r#"{"stream":"bnbbtc@trade","data":{"e":"trade","s":"X","t":1,"p":"1","q":"1","T":1},"id":1}"#,
+            false,
+        ),
+        (
+            r#"{"stream":"bnbbtc@trade","data":{"e":"trade","s":"X","t":1,"p":"1","q":"1","T":1}} "#,
+            false,
+        ),
+        (
+            r#"{"stream":"bnb\"btc@trade","data":{"e":"trade","s":"X","t":1,"p":"1","q":"1","T":1}}"#,
+            false,
+        ),
+        (
+            r#"{"stream":"bnbbtc@trade","data":{"e":"trade","s":"X","t":1,"p":"1","q":"1","T":1}}}"#,
+            false,
+        ),
+        (
+            r#"{"stream":"bnbbtc@trade","data":{"e":"trade","s":"X","t":1,"p":"1","q":"1","T":1} }"#,
+            true,
+        ),
+        // the stream name and the event type disagree: the event type wins, as it always has
+        (
+            r#"{"stream":"bnbbtc@trade","data":{"e":"aggTrade","E":1,"s":"BNBBTC","a":7,"p":"1","q":"2","T":2}}"#,
+            false,
+        ),
+        (
+            r#"{"stream":"bnbbtc@kline_1m","data":{"e":"24hrMiniTicker","E":1,"s":"BNBBTC","c":"1","o":"1","h":"1","l":"1","v":"1"}}"#,
+            false,
+        ),
+        // an escaped string cannot be borrowed; a duplicate key; a mistyped field
+        (
+            r#"{"e":"trade","E":1,"s":"BNB\u0042TC","t":7,"p":"1","q":"2","T":2}"#,
+            false,
+        ),
+        (
+            r#"{"e":"trade","E":1,"s":"BNBBTC","t":7,"t":8,"p":"1","q":"2","T":2}"#,
+            false,
+        ),
+        (
+            r#"{"e":"trade","E":"1","s":"BNBBTC","t":7,"p":"1","q":"2","T":2}"#,
+            false,
+        ),
+        (
+            r#"{"e":"trade","E":1,"s":"BNBBTC","t":7,"p":"1","q":"2","T":2,"m":"yes"}"#,
+            false,
+        ),
+        // keys that change what the general path returns
+        (
+            r#"{"e":"trade","E":1,"s":"BNBBTC","t":7,"p":"1","q":"2","T":2,"error":{"code":3,"msg":"m"}}"#,
+            false,
+        ),
+        (
+            r#"{"e":"trade","E":1,"s":"BNBBTC","t":7,"p":"1","q":"2","T":2,"data":{"e":"serverShutdown","E":5}}"#,
+            false,
+        ),
+        // not JSON after a hot prefix
+        (r#"{"e":"trade","E":1,"#, false),
+        (r#"{"stream":"bnbbtc@trade","data":{"e":"trade"}"#, false),
+        (r#"{"stream":"bnbbtc@trade""#, false),
+    ];
+    for (text, fast) in cases {
+        assert_eq!(agree(text), *fast, "fast path taken? {text}");
+    }
+}
+
+/// Every key the general `Payload` reads (keep in step with it), plus keys neither path knows.
+const PAYLOAD_KEYS: &[&str] = &[
+    "e",
+    "E",
+    "s",
+    "t",
+    "T",
+    "p",
+    "q",
+    "m",
+    "a",
+    "b",
+    "A",
+    "B",
+    "u",
+    "o",
+    "h",
+    "l",
+    "c",
+    "v",
+    "k",
+    "x",
+    "result",
+    "id",
+    "error",
+    "lastUpdateId",
+    "data",
+    "f",
+    "M",
+    "zz",
+];
+
+#[test]
+fn any_payload_key_added_to_a_hot_frame_gets_the_general_answer() {
+    // `@A` marks a spot right after the payload's first key, `@Z` its end
+    let bases = [
+        r#"{"e":"trade",@A"E":1,"s":"BNBBTC","t":7,"p":"0.001","q":"100","T":2,"m":true,"M":true@Z}"#,
+        r#"{"stream":"bnbbtc@trade","data":{"e":"trade",@A"E":1,"s":"BNBBTC","t":7,"p":"1","q":"2","T":2,"m":false@Z}}"#,
+        r#"{"e":"aggTrade",@A"E":1,"s":"BNBBTC","a":7,"p":"1","q":"2","f":1,"l":2,"T":2,"m":true,"M":true@Z}"#,
+        r#"{"stream":"bnbbtc@aggTrade","data":{"e":"aggTrade",@A"E":1,"s":"BNBBTC","a":7,"p":"1","q":"2","f":1,"l":2,"T":2,"m":true@Z}}"#,
+        r#"{"e":"kline",@A"E":1,"s":"BNBBTC","k":{"t":60000,"T":1,"s":"BNBBTC","i":"1m","o":"1","c":"2","h":"3","l":"0.5","v":"9","n":4,"x":true}@Z}"#,
+        r#"{"stream":"bnbbtc@kline_1m","data":{"e":"kline",@A"E":1,"s":"BNBBTC","k":{"t":60000,"T":1,"s":"BNBBTC","i":"1m","o":"1","c":"2","h":"3","l":"0.5","v":"9","n":4,"x":false}@Z}}"#,
+        r#"{"e":"24hrMiniTicker",@A"E":1,"s":"BNBBTC","c":"2","o":"1","h":"3","l":"0.5","v":"9","q":"18"@Z}"#,
+        r#"{"stream":"bnbbtc@miniTicker","data":{"e":"24hrMiniTicker",@A"E":1,"s":"BNBBTC","c":"2","o":"1","h":"3","l":"0.5","v":"9","q":"18"@Z}}"#,
+    ];
+    let values = [
+        "null",
+        "7",
+        "-7",
+        "1.5",
+        "1e400",
+        "true",
+        r#""7""#,
+        r#""x\u0041""#,
+        "[1]",
+        "{}",
+        r#"{"code":5,"msg":"m"}"#,
+        r#"{"e":"trade","s":"X","t":1,"p":"1","q":"1","T":1}"#,
+        r#"{"t":1,"i":"1m","o":"1","c":"1","h":"1","l":"1","v":"1","x":true}"#,
+    ];
+    let (mut fast, mut general) = (0, 0);
+    for base in bases {
+        let plain = base.replace("@A", "").replace("@Z", "");
+        assert!(agree(&plain), "the fast path reads {plain}");
+        assert!(matches!(parse_frame(&plain, RECV), Ok(Frame::Event(_))));
+        for key in PAYLOAD_KEYS {
+            for value in values {
+                let first = base
+                    .replace("@A", &format!(r#""{key}":{value},"#))
+                    .replace("@Z", "");
+                let last = base
+                    .replace("@A", "")
+                    .replace("@Z", &format!(r#","{key}":{value}"#));
+                for text in [first, last] {
+                    if agree(&text) {
+                        fast += 1;
+                    } else {
+                        general += 1;
+                    }
+                }
+            }
+        }
+    }
+    // both paths are exercised: keys neither reads stay fast, most others fall back
+    assert!(
+        fast > 500 && general > 2000,
+        "fast {fast}, general {general}"
     );
 }

@@ -1,27 +1,106 @@
-//! The alerts pane: fired alerts, newest first, scrollable when focused.
+//! The alerts pane: the alert rules with their state (armed, triggered, snoozed, expired)
+//! beside (or, when tall, above) the log of fired alerts, newest first.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
-use ratatui::style::Style;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::{empty_state, pane};
+use crate::alerts::rules::Status;
 use crate::format;
 use crate::store::AlertRecord;
 use crate::ui::theme::{self, Glyphs};
+use crate::view::RuleView;
 
 pub struct AlertsPane<'a> {
     /// Newest first, as the snapshot keeps them.
     pub alerts: &'a [AlertRecord],
     /// How many of the newest alerts are scrolled past.
     pub scroll: usize,
+    /// The log has the keyboard focus.
     pub focused: bool,
+    pub rules: &'a [RuleView],
+    pub rule_selected: usize,
+    /// The rules list has the keyboard focus.
+    pub rules_focused: bool,
+    /// A message about the last rule key.
+    pub notice: Option<&'a str>,
     pub glyphs: &'a Glyphs,
 }
 
-impl Widget for &AlertsPane<'_> {
-    fn render(self, area: Rect, buf: &mut Buffer) {
+/// From this height on, the rules sit above the log instead of beside it.
+const STACK_HEIGHT: u16 = 12;
+
+/// The colour of a rule state.
+pub fn status_style(s: Status) -> Style {
+    match s {
+        Status::Armed => theme::up(),
+        Status::Triggered => theme::bad(),
+        Status::Snoozed => theme::warn(),
+        Status::Expired => theme::muted(),
+    }
+}
+
+impl AlertsPane<'_> {
+    fn rule_line(&self, r: &RuleView, selected: bool) -> Line<'static> {
+        let detail = match r.status {
+            Status::Snoozed => r
+                .snoozed_until_ms
+                .map(|t| {
+                    let hms = format::hms(t);
+                    format!(" until {}", hms.get(..5).unwrap_or(&hms))
+                })
+                .unwrap_or_default(),
+            Status::Triggered | Status::Armed => r
+                .last_fired_ms
+                .map(|t| format!(" fired {}", format::hms(t)))
+                .unwrap_or_default(),
+            Status::Expired => String::new(),
+        };
+        let mut line = Line::from(vec![
+            Span::styled(format!("{:<9} ", r.status.as_str()), status_style(r.status)),
+            Span::raw(r.name.clone()),
+            Span::styled(detail, theme::muted()),
+        ]);
+        if selected {
+            let bg = if self.rules_focused {
+                theme::SELECT_FOCUSED
+            } else {
+                theme::SELECT_UNFOCUSED
+            };
+            line = line.patch_style(Style::new().bg(bg).add_modifier(Modifier::BOLD));
+        }
+        line
+    }
+
+    fn render_rules(&self, area: Rect, buf: &mut Buffer) {
+        let block = pane(
+            Line::styled(format!(" Rules ({}) ", self.rules.len()), theme::title()),
+            self.rules_focused,
+            self.glyphs,
+        );
+        let inner = block.inner(area);
+        block.render(area, buf);
+        if self.rules.is_empty() {
+            return empty_state("no rules · n adds one", inner, buf);
+        }
+        let room = usize::from(inner.height).max(1);
+        let selected = self.rule_selected.min(self.rules.len() - 1);
+        let first = selected.saturating_sub(room - 1);
+        let lines: Vec<Line> = self
+            .rules
+            .iter()
+            .enumerate()
+            .skip(first)
+            .take(room)
+            .map(|(i, r)| self.rule_line(r, i == selected))
+            .collect();
+        Paragraph::new(lines).render(inner, buf);
+    }
+
+    fn render_log(&self, area: Rect, buf: &mut Buffer) {
         let scroll = self.scroll.min(self.alerts.len().saturating_sub(1));
         let mut title = format!(" Alerts ({}) ", self.alerts.len());
         if scroll > 0 {
@@ -59,5 +138,31 @@ impl Widget for &AlertsPane<'_> {
             })
             .collect();
         Paragraph::new(lines).render(inner, buf);
+    }
+}
+
+impl Widget for &AlertsPane<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let [rules, log] = if area.height >= STACK_HEIGHT {
+            let want = (self.rules.len() as u16 + 2).clamp(3, area.height / 2);
+            Layout::vertical([Constraint::Length(want), Constraint::Fill(1)]).areas(area)
+        } else {
+            Layout::horizontal([Constraint::Percentage(45), Constraint::Fill(1)]).areas(area)
+        };
+        self.render_rules(rules, buf);
+        self.render_log(log, buf);
+        // a notice about the last rule key runs along the pane's bottom edge, full width
+        if let Some(n) = self.notice
+            && area.height >= 2
+            && area.width > 2
+        {
+            let edge = Rect {
+                x: area.x + 1,
+                y: area.bottom() - 1,
+                width: area.width - 2,
+                height: 1,
+            };
+            Line::styled(format!(" {n} "), theme::warn()).render(edge, buf);
+        }
     }
 }

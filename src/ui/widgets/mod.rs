@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod chart;
 pub mod help;
+pub mod rule_form;
 pub mod status;
 pub mod title;
 pub mod volume;

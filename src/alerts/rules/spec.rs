@@ -1,0 +1,446 @@
+//! The one serde form of a rule: an `[[alerts]]` entry in config.toml, and the JSON in the
+//! `spec` column of `alert_rules`. [`RuleConfig::build`] validates it into an [`AlertRule`].
+
+use serde::{Deserialize, Serialize};
+
+use super::{AlertRule, Condition, Direction, Mode, RuleError, SymbolFilter, Trigger};
+use crate::alerts::Severity;
+use crate::domain::{Interval, Symbol, TsMs};
+
+/// What a rule watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    #[default]
+    PriceAbove,
+    PriceBelow,
+    PriceCross,
+    PctChange,
+    RsiAbove,
+    RsiBelow,
+    RsiCross,
+    Zscore,
+    VolumeSpike,
+    Stale,
+}
+
+impl RuleKind {
+    pub const ALL: [RuleKind; 10] = [
+        RuleKind::PriceAbove,
+        RuleKind::PriceBelow,
+        RuleKind::PriceCross,
+        RuleKind::PctChange,
+        RuleKind::RsiAbove,
+        RuleKind::RsiBelow,
+        RuleKind::RsiCross,
+        RuleKind::Zscore,
+        RuleKind::VolumeSpike,
+        RuleKind::Stale,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::PriceAbove => "price_above",
+            RuleKind::PriceBelow => "price_below",
+            RuleKind::PriceCross => "price_cross",
+            RuleKind::PctChange => "pct_change",
+            RuleKind::RsiAbove => "rsi_above",
+            RuleKind::RsiBelow => "rsi_below",
+            RuleKind::RsiCross => "rsi_cross",
+            RuleKind::Zscore => "zscore",
+            RuleKind::VolumeSpike => "volume_spike",
+            RuleKind::Stale => "stale",
+        }
+    }
+
+    fn is_price(self) -> bool {
+        matches!(
+            self,
+            RuleKind::PriceAbove | RuleKind::PriceBelow | RuleKind::PriceCross
+        )
+    }
+
+    fn is_rsi(self) -> bool {
+        matches!(
+            self,
+            RuleKind::RsiAbove | RuleKind::RsiBelow | RuleKind::RsiCross
+        )
+    }
+
+    /// Kinds whose `direction` key means something.
+    pub fn has_direction(self) -> bool {
+        matches!(
+            self,
+            RuleKind::PriceCross | RuleKind::RsiCross | RuleKind::PctChange
+        )
+    }
+
+    /// Kinds evaluated on a candle close of their `interval`, always.
+    pub fn on_close_only(self) -> bool {
+        self.is_rsi() || self == RuleKind::VolumeSpike
+    }
+
+    /// Kinds that may choose between every tick and candle close (`on`).
+    pub fn has_on(self) -> bool {
+        self.is_price() || self == RuleKind::PctChange
+    }
+}
+
+impl std::fmt::Display for RuleKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// When a rule is evaluated, as written in the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum On {
+    Tick,
+    Close,
+}
+
+/// Parses a length of time like `90s`, `5m`, `2h` or `1d`.
+pub fn parse_duration(s: &str) -> Result<TsMs, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: TsMs = num
+        .parse()
+        .map_err(|_| format!("cannot read the duration {s:?}: use e.g. 90s, 5m, 2h or 1d"))?;
+    let ms = match unit.trim() {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => {
+            return Err(format!(
+                "cannot read the duration {s:?}: use e.g. 90s, 5m, 2h or 1d"
+            ));
+        }
+    };
+    if n <= 0 {
+        return Err(format!("the duration {s:?} must be longer than zero"));
+    }
+    n.checked_mul(ms)
+        .ok_or_else(|| format!("the duration {s:?} is too long"))
+}
+
+/// A duration in the largest whole unit: `5m`, `90s`, `2h`.
+pub fn format_duration(ms: TsMs) -> String {
+    for (unit, len) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000)] {
+        if ms >= len && ms % len == 0 {
+            return format!("{}{unit}", ms / len);
+        }
+    }
+    format!("{}s", ms / 1_000)
+}
+
+/// Parses an expiry: RFC 3339 (`2025-07-01T18:00:00Z`) or a date (`2025-07-01`, the start of
+/// that day, UTC).
+pub fn parse_expiry(s: &str) -> Result<TsMs, String> {
+    let t = s.trim();
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Ok(d.timestamp_millis());
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        && let Some(dt) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(dt.and_utc().timestamp_millis());
+    }
+    Err(format!(
+        "cannot read the expiry {s:?}: use a date (2025-07-01) or RFC 3339 (2025-07-01T18:00:00Z)"
+    ))
+}
+
+/// A rule as written in config.toml (and stored as JSON for rules made in the monitor):
+/// ```toml
+/// [[alerts]]
+/// name = "btc-70k"          # optional in the config; defaults to the condition
+/// symbols = ["BTCUSDT"]     # optional; every symbol when absent
+/// kind = "price_above"      # see RuleKind
+/// value = 70000
+/// mode = "rearm"            # rearm (default) | once
+/// hysteresis = 250          # re-arm only once the price is back below 69750
+/// cooldown_secs = 60        # default 60
+/// on = "tick"               # tick (default) | close (of `interval`)
+/// expires = "2025-12-31"    # optional
+/// severity = "warning"      # info | warning (default) | critical
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symbols: Option<Vec<String>>,
+    pub kind: RuleKind,
+    pub value: f64,
+    /// Candle interval for rsi_*, volume_spike and rules evaluated on close (default 1m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    /// pct_change: the window the change is measured over, e.g. "5m".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    /// price_cross, rsi_cross, pct_change: up, down or any (default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+    /// rearm (default) or once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    /// Band, in the condition's unit, the value must move back across before the rule re-arms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hysteresis: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_secs: Option<u64>,
+    /// tick (default) or close, for price and pct_change rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<On>,
+    /// RFC 3339 time or date after which the rule no longer fires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// info | warning (default) | critical
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+}
+
+pub const DEFAULT_COOLDOWN_SECS: u64 = 60;
+
+impl RuleConfig {
+    /// A rule of `kind` at `value` with every other key at its default.
+    pub fn new(kind: RuleKind, value: f64) -> RuleConfig {
+        RuleConfig {
+            kind,
+            value,
+            ..RuleConfig::default()
+        }
+    }
+
+    /// The rule's name: the given one, else what [`build`](Self::build) derives.
+    pub fn display_name(&self) -> String {
+        match &self.name {
+            Some(n) => n.trim().to_string(),
+            None => self
+                .build()
+                .map(|r| r.name)
+                .unwrap_or_else(|_| self.kind.to_string()),
+        }
+    }
+
+    pub fn build(&self) -> Result<AlertRule, RuleError> {
+        let label = self
+            .name
+            .clone()
+            .unwrap_or_else(|| self.kind.as_str().to_string());
+        let err = |reason: String| RuleError {
+            name: label.clone(),
+            reason,
+        };
+        let kind = self.kind;
+        let v = self.value;
+        if !v.is_finite() {
+            return Err(err(format!("value {v} is not a finite number")));
+        }
+
+        // keys that only some kinds take
+        let on_close = match (self.on, kind) {
+            (Some(On::Close), k) if k.has_on() => true,
+            (Some(On::Tick), k) if k.on_close_only() => {
+                return Err(err(format!(
+                    "{kind} rules are evaluated when a candle of their `interval` closes: remove `on = \"tick\"`"
+                )));
+            }
+            (Some(_), k) if !k.has_on() && !k.on_close_only() => {
+                return Err(err(format!(
+                    "`on` applies to price and pct_change rules, not {kind}"
+                )));
+            }
+            _ => kind.on_close_only(),
+        };
+        if self.interval.is_some() && !on_close {
+            let hint = if kind.has_on() {
+                ": add `on = \"close\"` to evaluate it when a candle closes"
+            } else {
+                ""
+            };
+            return Err(err(format!(
+                "`interval` only applies to rsi_*, volume_spike and rules with on = \"close\", not {kind}{hint}"
+            )));
+        }
+        let interval = match &self.interval {
+            Some(s) => s.parse::<Interval>().map_err(err)?,
+            None => Interval::M1,
+        };
+        if self.window.is_some() && kind != RuleKind::PctChange {
+            return Err(err(format!(
+                "`window` only applies to pct_change, not {kind}"
+            )));
+        }
+        if self.direction.is_some() && !kind.has_direction() {
+            return Err(err(format!(
+                "`direction` only applies to price_cross, rsi_cross and pct_change, not {kind}"
+            )));
+        }
+        let direction = self.direction.unwrap_or(Direction::Any);
+        let hysteresis = self.hysteresis.unwrap_or(0.0);
+        if !(hysteresis.is_finite() && hysteresis >= 0.0) {
+            return Err(err(format!(
+                "hysteresis = {hysteresis} must be zero or a positive number"
+            )));
+        }
+
+        let positive = |what: &str| -> Result<(), RuleError> {
+            if v > 0.0 {
+                Ok(())
+            } else {
+                Err(err(format!("{what} must be above zero, got {v}")))
+            }
+        };
+        let condition = match kind {
+            RuleKind::PriceAbove | RuleKind::PriceBelow | RuleKind::PriceCross => {
+                positive("a price level")?;
+                match kind {
+                    RuleKind::PriceAbove => Condition::PriceAbove(v),
+                    RuleKind::PriceBelow => Condition::PriceBelow(v),
+                    _ => Condition::PriceCross {
+                        level: v,
+                        direction,
+                    },
+                }
+            }
+            RuleKind::PctChange => {
+                positive("a percent change")?;
+                let Some(w) = &self.window else {
+                    return Err(err(
+                        "pct_change needs a `window`, e.g. window = \"5m\" (2% in 5 minutes)"
+                            .into(),
+                    ));
+                };
+                Condition::PctChange {
+                    pct: v,
+                    window_ms: parse_duration(w).map_err(err)?,
+                    direction,
+                }
+            }
+            RuleKind::RsiAbove | RuleKind::RsiBelow | RuleKind::RsiCross => {
+                if !(0.0..=100.0).contains(&v) {
+                    return Err(err(format!(
+                        "an RSI level must be between 0 and 100, got {v}"
+                    )));
+                }
+                match kind {
+                    RuleKind::RsiAbove => Condition::RsiAbove { level: v, interval },
+                    RuleKind::RsiBelow => Condition::RsiBelow { level: v, interval },
+                    _ => Condition::RsiCross {
+                        level: v,
+                        interval,
+                        direction,
+                    },
+                }
+            }
+            RuleKind::Zscore => {
+                positive("a z-score threshold")?;
+                Condition::AbsZAtLeast(v)
+            }
+            RuleKind::VolumeSpike => {
+                positive("a volume factor (3 = three times the average)")?;
+                Condition::VolumeSpike {
+                    factor: v,
+                    interval,
+                }
+            }
+            RuleKind::Stale => {
+                positive("a number of seconds without data")?;
+                Condition::Stale { secs: v }
+            }
+        };
+        // A band the value can never get back across would keep the rule from ever re-arming.
+        let reachable = match kind {
+            RuleKind::PriceCross | RuleKind::RsiCross => true,
+            RuleKind::RsiBelow => v + hysteresis < 100.0,
+            _ => hysteresis < v,
+        };
+        if !reachable {
+            return Err(err(format!(
+                "hysteresis = {hysteresis} is too wide for the level {v}: the rule could never re-arm"
+            )));
+        }
+        let trigger = match kind {
+            RuleKind::Stale => Trigger::Clock,
+            RuleKind::Zscore => Trigger::Tick,
+            _ if on_close => Trigger::Close(interval),
+            _ => Trigger::Tick,
+        };
+        let symbols = match &self.symbols {
+            None => SymbolFilter::All,
+            Some(list) if list.is_empty() => {
+                return Err(err(
+                    "`symbols` is empty; omit it to watch every symbol".into()
+                ));
+            }
+            Some(list) => SymbolFilter::List(
+                list.iter()
+                    .map(|s| Symbol::new(s).map_err(|e| err(e.to_string())))
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
+        let expires_ms = match &self.expires {
+            Some(s) => Some(parse_expiry(s).map_err(err)?),
+            None => None,
+        };
+        let name = match &self.name {
+            Some(n) => {
+                let n = n.trim();
+                if n.is_empty() {
+                    return Err(err("`name` is empty; omit it to use the condition".into()));
+                }
+                if n.chars().count() > 80 || n.chars().any(char::is_control) {
+                    return Err(err(
+                        "`name` must be at most 80 characters, on one line".into()
+                    ));
+                }
+                n.to_string()
+            }
+            None => match &symbols {
+                SymbolFilter::All => condition.describe(),
+                SymbolFilter::List(l) => {
+                    let names: Vec<&str> = l.iter().map(|s| s.as_str()).collect();
+                    format!("{} {}", names.join(","), condition.describe())
+                }
+            },
+        };
+        Ok(AlertRule {
+            name,
+            symbols,
+            condition,
+            trigger,
+            mode: self.mode.unwrap_or_default(),
+            hysteresis,
+            cooldown_ms: self.cooldown_secs.unwrap_or(DEFAULT_COOLDOWN_SECS) as TsMs * 1000,
+            expires_ms,
+            severity: self.severity.unwrap_or_default(),
+            spec: self.clone(),
+        })
+    }
+}
+
+/// Builds every rule of a list, refusing two rules with the same name (rules are kept, edited
+/// and stored by name). The error names the entry (0-based) it is about.
+pub fn build_all(specs: &[RuleConfig]) -> Result<Vec<AlertRule>, (usize, RuleError)> {
+    let mut out: Vec<AlertRule> = Vec::with_capacity(specs.len());
+    for (i, s) in specs.iter().enumerate() {
+        let r = s.build().map_err(|e| (i, e))?;
+        if out.iter().any(|o| o.name == r.name) {
+            return Err((
+                i,
+                RuleError {
+                    name: r.name.clone(),
+                    reason: "another rule has the same name: give each rule a distinct `name`"
+                        .into(),
+                },
+            ));
+        }
+        out.push(r);
+    }
+    Ok(out)
+}

@@ -1,0 +1,407 @@
+//! The engine's alert rules, kept by name: added, replaced, deleted, snoozed and acknowledged
+//! at run time, each with its state per symbol and a state a person sees (armed, triggered,
+//! snoozed, expired). Every change is handed to the storage thread as a [`RuleChange`].
+
+use std::collections::HashMap;
+
+use crate::alerts::rules::{Hold, Mode, Origin, Phase, RuleConfig, Status, Trigger, build_all};
+use crate::alerts::{AlertRule, RuleState};
+use crate::domain::{TsMs, VenueSymbol};
+use crate::store::{AlertRecord, RuleChange, RuleRow, StoreBatch};
+use crate::view::RuleView;
+
+struct Entry {
+    rule: AlertRule,
+    origin: Origin,
+    snoozed_until_ms: Option<TsMs>,
+    /// A once rule that fired: quiet until acknowledged.
+    latched: bool,
+    last_fired_ms: Option<TsMs>,
+    created_ms: TsMs,
+    /// Restored as triggered after a restart: symbols start by waiting for their value to
+    /// clear the band, so a condition that still holds does not fire again at once.
+    start_rearming: bool,
+    symbols: HashMap<VenueSymbol, RuleState>,
+    /// The status last handed to the store (None: never stored in this form).
+    stored: Option<Status>,
+}
+
+impl Entry {
+    fn new(rule: AlertRule, origin: Origin, now: TsMs) -> Entry {
+        Entry {
+            rule,
+            origin,
+            snoozed_until_ms: None,
+            latched: false,
+            last_fired_ms: None,
+            created_ms: now,
+            start_rearming: false,
+            symbols: HashMap::new(),
+            stored: None,
+        }
+    }
+
+    /// An entry with the state stored in `row`.
+    fn restored(rule: AlertRule, row: &RuleRow) -> Entry {
+        let triggered = row.state == Status::Triggered;
+        Entry {
+            latched: triggered && rule.mode == Mode::Once,
+            start_rearming: triggered,
+            snoozed_until_ms: row.snoozed_until_ms,
+            last_fired_ms: row.last_fired_ms,
+            created_ms: row.created_ms,
+            stored: Some(row.state),
+            ..Entry::new(rule, row.origin, row.created_ms)
+        }
+    }
+
+    fn status(&self, now: TsMs) -> Status {
+        if self.rule.expired(now) {
+            Status::Expired
+        } else if self.snoozed_until_ms.is_some_and(|t| now < t) {
+            Status::Snoozed
+        } else if self.latched
+            || self.symbols.values().any(|s| s.phase == Phase::Fired)
+            || (self.start_rearming && !self.symbols.values().any(|s| s.phase == Phase::Armed))
+        {
+            // (a rule restored as triggered stays so until a symbol has re-armed it)
+            Status::Triggered
+        } else {
+            Status::Armed
+        }
+    }
+
+    fn row(&self, status: Status, now: TsMs) -> RuleRow {
+        RuleRow {
+            rule_id: self.rule.name.clone(),
+            origin: self.origin,
+            spec: self.rule.spec.clone(),
+            state: status,
+            snoozed_until_ms: self.snoozed_until_ms.filter(|t| now < *t),
+            created_ms: self.created_ms,
+            updated_ms: now,
+            last_fired_ms: self.last_fired_ms,
+        }
+    }
+
+    fn view(&self, now: TsMs) -> RuleView {
+        RuleView {
+            name: self.rule.name.clone(),
+            origin: self.origin,
+            status: self.status(now),
+            scope: self.rule.symbols.describe(),
+            condition: self.rule.condition.describe(),
+            mode: self.rule.mode,
+            severity: self.rule.severity,
+            last_fired_ms: self.last_fired_ms,
+            snoozed_until_ms: self.snoozed_until_ms.filter(|t| now < *t),
+            expires_ms: self.rule.expires_ms,
+            spec: self.rule.spec.clone(),
+        }
+    }
+}
+
+/// Every rule of the engine. Config rules come first in file order, then monitor rules in the
+/// order they were made.
+pub struct RuleBook {
+    entries: Vec<Entry>,
+    /// Deletions (and the like) not yet handed to a batch.
+    pending: Vec<RuleChange>,
+    /// A rule's state may have changed since the last [`RuleBook::flush`].
+    touched: bool,
+}
+
+impl RuleBook {
+    /// The config's rules with the state stored for them, plus the rules made in the monitor
+    /// that `saved` holds. Stored config rules the config no longer has are deleted.
+    pub fn new(config: Vec<AlertRule>, saved: Vec<RuleRow>, now: TsMs) -> RuleBook {
+        let mut book = RuleBook {
+            entries: Vec::new(),
+            pending: Vec::new(),
+            touched: true,
+        };
+        for rule in config {
+            if book.find(&rule.name).is_some() {
+                // the config loader refuses this; keep the first rather than two of one name
+                tracing::error!(
+                    "two alert rules are named {:?}: the second is ignored",
+                    rule.name
+                );
+                continue;
+            }
+            let row = saved.iter().find(|r| {
+                r.origin == Origin::Config && r.rule_id == rule.name && r.spec == rule.spec
+            });
+            book.entries.push(match row {
+                Some(row) => Entry::restored(rule, row),
+                None => Entry::new(rule, Origin::Config, now),
+            });
+        }
+        for row in &saved {
+            match row.origin {
+                Origin::Config => {
+                    if book.find(&row.rule_id).is_none() {
+                        book.pending.push(RuleChange::Delete(row.rule_id.clone()));
+                    }
+                }
+                Origin::Monitor => {
+                    if book.find(&row.rule_id).is_some() {
+                        tracing::warn!(
+                            "the rule {:?} made in the monitor is replaced by the config's rule of that name",
+                            row.rule_id
+                        );
+                        continue;
+                    }
+                    match row.spec.build() {
+                        // the stored name is the key, whatever the spec derives
+                        Ok(mut rule) => {
+                            rule.name = row.rule_id.clone();
+                            book.entries.push(Entry::restored(rule, row));
+                        }
+                        Err(e) => tracing::warn!("stored alert rule not loaded: {e}"),
+                    }
+                }
+            }
+        }
+        book
+    }
+
+    fn find(&self, name: &str) -> Option<usize> {
+        self.entries.iter().position(|e| e.rule.name == name)
+    }
+
+    fn monitor_rule(&self, name: &str) -> Result<usize, String> {
+        let i = self
+            .find(name)
+            .ok_or_else(|| format!("there is no alert rule {name:?}"))?;
+        if self.entries[i].origin == Origin::Config {
+            return Err(format!(
+                "the rule {name:?} comes from config.toml: change it there (the file is re-read when saved)"
+            ));
+        }
+        Ok(i)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Adds a rule made in the monitor.
+    pub fn add(&mut self, spec: &RuleConfig, now: TsMs) -> Result<(), String> {
+        let rule = spec.build().map_err(|e| e.to_string())?;
+        if self.find(&rule.name).is_some() {
+            return Err(format!(
+                "an alert rule named {:?} exists already: choose another name",
+                rule.name
+            ));
+        }
+        tracing::info!(rule = %rule.name, "alert rule added");
+        self.entries.push(Entry::new(rule, Origin::Monitor, now));
+        self.touched = true;
+        Ok(())
+    }
+
+    /// Replaces a monitor rule; its state starts afresh (an edited once rule is armed again).
+    pub fn replace(&mut self, old_name: &str, spec: &RuleConfig, now: TsMs) -> Result<(), String> {
+        let i = self.monitor_rule(old_name)?;
+        let rule = spec.build().map_err(|e| e.to_string())?;
+        if rule.name != old_name && self.find(&rule.name).is_some() {
+            return Err(format!(
+                "an alert rule named {:?} exists already: choose another name",
+                rule.name
+            ));
+        }
+        if rule.name != old_name {
+            self.pending.push(RuleChange::Delete(old_name.to_string()));
+        }
+        tracing::info!(rule = %rule.name, was = old_name, "alert rule edited");
+        let created = self.entries[i].created_ms;
+        self.entries[i] = Entry {
+            created_ms: created,
+            ..Entry::new(rule, Origin::Monitor, now)
+        };
+        self.touched = true;
+        Ok(())
+    }
+
+    pub fn delete(&mut self, name: &str) -> Result<(), String> {
+        let i = self.monitor_rule(name)?;
+        self.entries.remove(i);
+        self.pending.push(RuleChange::Delete(name.to_string()));
+        tracing::info!(rule = name, "alert rule deleted");
+        Ok(())
+    }
+
+    pub fn snooze(&mut self, name: &str, until_ms: Option<TsMs>) -> Result<(), String> {
+        let i = self
+            .find(name)
+            .ok_or_else(|| format!("there is no alert rule {name:?}"))?;
+        let e = &mut self.entries[i];
+        e.snoozed_until_ms = until_ms;
+        // a snooze is a change even when the status reads the same (a longer snooze)
+        e.stored = None;
+        self.touched = true;
+        Ok(())
+    }
+
+    pub fn acknowledge(&mut self, name: &str) -> Result<(), String> {
+        let i = self
+            .find(name)
+            .ok_or_else(|| format!("there is no alert rule {name:?}"))?;
+        let e = &mut self.entries[i];
+        e.latched = false;
+        e.start_rearming = false;
+        for s in e.symbols.values_mut() {
+            s.acknowledge(&e.rule);
+        }
+        self.touched = true;
+        Ok(())
+    }
+
+    /// Puts the rules of a re-loaded config in place of the config's old rules. A rule whose
+    /// name and definition did not change keeps its state; the others start afresh. A monitor
+    /// rule with the name of a new config rule gives way to it.
+    pub fn set_config(&mut self, specs: &[RuleConfig], now: TsMs) -> Result<(), String> {
+        let rules = build_all(specs).map_err(|(_, e)| e.to_string())?;
+        let mut old: Vec<Entry> = std::mem::take(&mut self.entries);
+        let mut next: Vec<Entry> = Vec::with_capacity(rules.len() + old.len());
+        let (mut kept, mut changed) = (0, 0);
+        for rule in rules {
+            match old.iter().position(|e| e.rule.name == rule.name) {
+                Some(j) if old[j].origin == Origin::Config && old[j].rule.spec == rule.spec => {
+                    next.push(old.remove(j));
+                    kept += 1;
+                }
+                Some(j) => {
+                    let was = old.remove(j);
+                    if was.origin == Origin::Monitor {
+                        tracing::warn!(
+                            "the rule {:?} made in the monitor is replaced by the config's rule of that name",
+                            rule.name
+                        );
+                    }
+                    next.push(Entry {
+                        created_ms: was.created_ms,
+                        ..Entry::new(rule, Origin::Config, now)
+                    });
+                    changed += 1;
+                }
+                None => {
+                    next.push(Entry::new(rule, Origin::Config, now));
+                    changed += 1;
+                }
+            }
+        }
+        let mut removed = 0;
+        for e in old {
+            if e.origin == Origin::Monitor {
+                next.push(e);
+            } else {
+                self.pending.push(RuleChange::Delete(e.rule.name.clone()));
+                removed += 1;
+            }
+        }
+        tracing::info!(
+            kept,
+            changed,
+            removed,
+            "alert rules of the config file applied"
+        );
+        self.entries = next;
+        self.touched = true;
+        Ok(())
+    }
+
+    /// Evaluates, for `key` at `now`, every rule that `value` gives a value for (None: the rule
+    /// does not apply to this event). Fired alerts go to `out`. `history`: the data arrived too
+    /// late to alert about; states still follow it.
+    pub fn evaluate(
+        &mut self,
+        key: VenueSymbol,
+        now: TsMs,
+        history: bool,
+        delivered: &str,
+        out: &mut StoreBatch,
+        mut value: impl FnMut(&AlertRule) -> Option<f64>,
+    ) {
+        for e in self.entries.iter_mut() {
+            if !e.rule.symbols.matches(key.symbol) || e.rule.expired(now) {
+                continue;
+            }
+            let Some(v) = value(&e.rule) else { continue };
+            let start = if e.start_rearming {
+                RuleState::rearming(e.last_fired_ms)
+            } else {
+                RuleState::default()
+            };
+            let s = e.symbols.entry(key).or_insert(start);
+            let before = s.phase;
+            let hold = Hold {
+                snoozed_until_ms: e.snoozed_until_ms,
+                latched: e.latched,
+                history,
+            };
+            if s.evaluate(&e.rule, v, now, hold) {
+                e.last_fired_ms = Some(now);
+                if e.rule.mode == Mode::Once {
+                    e.latched = true;
+                }
+                out.alerts.push(fire(key, &e.rule, v, now, delivered));
+                self.touched = true;
+            } else if s.phase != before {
+                self.touched = true;
+            }
+        }
+    }
+
+    /// Whether any rule is evaluated on the clock.
+    pub fn has_clock_rules(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|e| e.rule.trigger == Trigger::Clock)
+    }
+
+    /// Hands every change since the last call to `out`: deletions, and the rows of rules whose
+    /// status changed (as seen at `now`). Returns true when anything visible changed.
+    pub fn flush(&mut self, now: TsMs, out: &mut StoreBatch) -> bool {
+        let mut changed = !self.pending.is_empty();
+        out.rules.append(&mut self.pending);
+        for e in self.entries.iter_mut() {
+            let status = e.status(now);
+            if e.stored != Some(status) {
+                e.stored = Some(status);
+                out.rules
+                    .push(RuleChange::Upsert(Box::new(e.row(status, now))));
+                changed = true;
+            }
+        }
+        self.touched = false;
+        changed
+    }
+
+    /// Whether [`flush`](Self::flush) may have something to hand over without the clock moving.
+    pub fn needs_flush(&self) -> bool {
+        self.touched || !self.pending.is_empty()
+    }
+
+    pub fn views(&self, now: TsMs) -> Vec<RuleView> {
+        self.entries.iter().map(|e| e.view(now)).collect()
+    }
+}
+
+fn fire(key: VenueSymbol, rule: &AlertRule, value: f64, ts: TsMs, delivered: &str) -> AlertRecord {
+    AlertRecord {
+        alert_id: format!("{ts}-{}-{}-{}", key.venue, key.symbol, rule.name),
+        ts_ms: ts,
+        key,
+        rule: rule.name.clone(),
+        value,
+        message: rule.message(key, value),
+        delivered: delivered.into(),
+        severity: rule.severity,
+    }
+}

@@ -1,0 +1,164 @@
+//! REST backfill: warm 1m candles on start, and fill the trade holes a reconnect, a dropped batch,
+//! a skipped frame or a heartbeat revealed. Coinbase pages trades backwards (`after` = ids below
+//! it, newest first), so a fill walks down from the top of the hole to its bottom.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::rest::{RestClient, RestError, TRADES_PAGE};
+use crate::domain::{
+    Candle, EventKind, Interval, MarketEvent, Symbol, TradeTick, TsMs, Venue, now_ms,
+};
+
+/// Trade pages fetched for one hole (100,000 trades). A larger hole is filled from its oldest
+/// end, and the next fill fetches the rest, so live data is never held back for long.
+pub(crate) const MAX_TRADE_PAGES: usize = 100;
+/// Attempts per fill when the network or the server fails.
+const FILL_ATTEMPTS: u32 = 4;
+/// Events per batch handed to the sink.
+pub(crate) const BATCH: usize = 2048;
+
+/// What one hole needs.
+#[derive(Debug, Clone)]
+pub(crate) struct FillRequest {
+    pub product: Symbol,
+    /// Fetch trades from this id on.
+    pub trades_from: Option<u64>,
+    /// Fetch closed 1m candles from this time on (start-up warm-up).
+    pub candles_from: Option<TsMs>,
+    /// The first trade id REST need not fetch (the first one the socket delivered since the
+    /// hole, or the heartbeat's last trade id + 1); 0 until known.
+    pub stop_at: Arc<AtomicU64>,
+}
+
+/// What a fill brought back.
+#[derive(Debug)]
+pub(crate) struct FillDone {
+    pub product: Symbol,
+    /// (trade time, trade), in any order.
+    pub trades: Vec<(TsMs, TradeTick)>,
+    /// Closed 1m candles, oldest first.
+    pub candles: Vec<Candle>,
+    pub error: Option<RestError>,
+    /// Whether the top of the hole was known when the fill started (if not, a live trade may
+    /// show a hole above what REST had, which is worth one more fill).
+    pub bounded: bool,
+}
+
+/// Fetches what `req` asks for, retrying transient failures; partial results are kept.
+pub(crate) async fn run_fill(
+    rest: RestClient,
+    req: FillRequest,
+    on_rate_limit: impl Fn(TsMs) + Send + Sync,
+) -> FillDone {
+    let mut done = FillDone {
+        product: req.product,
+        trades: Vec::new(),
+        candles: Vec::new(),
+        error: None,
+        bounded: false,
+    };
+    let mut attempt = 0;
+    if let Some(from) = req.candles_from {
+        loop {
+            let to = now_ms();
+            match rest.candles_1m(req.product, from, to, &on_rate_limit).await {
+                Ok(c) => {
+                    // the running minute is not a closed candle yet
+                    done.candles = c
+                        .into_iter()
+                        .filter(|c| c.open_ms + Interval::M1.ms() <= to)
+                        .collect();
+                    break;
+                }
+                Err(e) if e.is_retryable() && attempt + 1 < FILL_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+                }
+                Err(e) => {
+                    done.error = Some(e);
+                    return done;
+                }
+            }
+        }
+    }
+    let Some(from) = req.trades_from else {
+        return done;
+    };
+    let budget = (MAX_TRADE_PAGES * TRADES_PAGE) as u64;
+    let stop = req.stop_at.load(Ordering::Relaxed);
+    done.bounded = stop > 0;
+    if stop > 0 && stop <= from {
+        return done; // nothing is missing
+    }
+    // ids below `cursor` are asked for; None asks for the newest page
+    let mut cursor = (stop > 0).then(|| stop.min(from + budget));
+    let mut pages = 0;
+    while pages <= MAX_TRADE_PAGES {
+        match rest.trades(req.product, cursor, &on_rate_limit).await {
+            Ok(page) => {
+                pages += 1;
+                let (Some(oldest), Some(newest)) = (
+                    page.trades.first().map(|(_, t)| t.trade_id),
+                    page.trades.last().map(|(_, t)| t.trade_id),
+                ) else {
+                    break;
+                };
+                if cursor.is_none() && newest >= from + budget {
+                    // too big for one fill: start again from the oldest end of the hole
+                    cursor = Some(from + budget);
+                    continue;
+                }
+                let below = cursor;
+                done.trades.extend(
+                    page.trades.into_iter().filter(|(_, t)| {
+                        t.trade_id >= from && below.is_none_or(|c| t.trade_id < c)
+                    }),
+                );
+                if oldest <= from {
+                    break;
+                }
+                let next = page.next_after.unwrap_or(oldest);
+                if cursor.is_some_and(|c| next >= c) {
+                    break; // a server that does not move backwards: stop rather than spin
+                }
+                cursor = Some(next);
+            }
+            Err(e) if e.is_retryable() && attempt + 1 < FILL_ATTEMPTS => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+            }
+            Err(e) => {
+                done.error = Some(e);
+                break;
+            }
+        }
+    }
+    done
+}
+
+/// A closed 1m candle fetched over REST, as an event.
+pub(crate) fn candle_event(product: Symbol, c: Candle, now: TsMs) -> MarketEvent {
+    MarketEvent {
+        venue: Venue::Coinbase,
+        symbol: product,
+        exch_ms: c.open_ms,
+        recv_ms: now,
+        kind: EventKind::Candle {
+            interval: Interval::M1,
+            candle: c,
+            closed: true,
+        },
+    }
+}
+
+pub(crate) fn trade_event(product: Symbol, time: TsMs, t: TradeTick, now: TsMs) -> MarketEvent {
+    MarketEvent {
+        venue: Venue::Coinbase,
+        symbol: product,
+        exch_ms: time,
+        recv_ms: now,
+        kind: EventKind::Trade(t),
+    }
+}

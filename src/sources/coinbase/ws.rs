@@ -1,0 +1,548 @@
+//! One WebSocket connection for every product: connect, subscribe at once (Coinbase closes a
+//! connection that has not subscribed within 5 s), read without pause (tungstenite answers the
+//! server's pings only while reading), drop products Coinbase refuses and resubscribe the rest,
+//! and reconnect with backoff when the connection breaks or goes quiet (Coinbase sends a
+//! heartbeat per product every second, so silence means a dead connection).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep, sleep_until, timeout};
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::CoinbaseConfig;
+use super::fill::{BATCH, FillDone, FillRequest, run_fill};
+use super::gaps::GapTracker;
+use super::rest::{RestClient, RestError};
+use super::wire::{Frame, parse_frame};
+use crate::domain::{MarketEvent, Symbol, TsMs, now_ms};
+use crate::pipeline::{EngineGone, EventSink, SourceState};
+use crate::sources::net::{Backoff, MessageLimiter, Watchdog, describe_error};
+
+/// The channels every product is subscribed to.
+pub(crate) const CHANNELS: [&str; 3] = ["matches", "ticker", "heartbeat"];
+/// Our own cap on messages we send (Coinbase allows 100 a second per IP).
+const SENDS_PER_SEC: usize = 10;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The subscribe must reach Coinbase within 5 s of connecting; give up on a write that takes
+/// longer than this.
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(4);
+/// Frames read in one go before the batch is handed on.
+const DRAIN: usize = 512;
+
+/// State shared by the connection and the status reporter.
+pub(crate) struct Shared {
+    pub cfg: CoinbaseConfig,
+    pub rest: RestClient,
+    pub sink: EventSink,
+    /// Events handed to the sink (for the events/s figure).
+    pub events: AtomicU64,
+    /// Frames skipped because they could not be read or carried bad values.
+    pub skipped: AtomicU64,
+    /// Of the skipped frames, those rejected for their values (NaN, zero or negative prices).
+    pub rejected: AtomicU64,
+    /// Well-formed frames of kinds tickwatch does not use.
+    pub ignored: AtomicU64,
+    /// Trades known to be lost (a hole REST could not fill).
+    pub missing: AtomicU64,
+    /// Products dropped because Coinbase does not know them.
+    pub invalid: Mutex<Vec<Symbol>>,
+    pub last_error: Mutex<Option<String>>,
+}
+
+impl Shared {
+    pub fn new(cfg: CoinbaseConfig, rest: RestClient, sink: EventSink) -> Self {
+        Shared {
+            cfg,
+            rest,
+            sink,
+            events: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            ignored: AtomicU64::new(0),
+            missing: AtomicU64::new(0),
+            invalid: Mutex::new(Vec::new()),
+            last_error: Mutex::new(None),
+        }
+    }
+
+    fn record_error(&self, msg: String) {
+        tracing::warn!(source = self.sink.name(), "{msg}");
+        self.sink
+            .health()
+            .record_error(self.sink.name(), msg.clone());
+        if let Ok(mut e) = self.last_error.lock() {
+            *e = Some(msg);
+        }
+    }
+
+    fn mark_invalid(&self, product: Symbol) {
+        if let Ok(mut inv) = self.invalid.lock()
+            && !inv.contains(&product)
+        {
+            inv.push(product);
+        }
+    }
+}
+
+/// `{"type":"subscribe","product_ids":[..],"channels":["matches","ticker","heartbeat"]}`, or
+/// the same with `unsubscribe`.
+pub(crate) fn control_message(kind: &str, products: &[Symbol]) -> String {
+    let ids: Vec<&str> = products.iter().map(|p| p.as_str()).collect();
+    serde_json::json!({"type": kind, "product_ids": ids, "channels": CHANNELS}).to_string()
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+struct Conn {
+    ws: Ws,
+    limiter: MessageLimiter,
+    outbox: VecDeque<String>,
+}
+
+/// Why a session ended.
+enum End {
+    Reconnect(String),
+    /// Coinbase refused every product.
+    NoProducts,
+    EngineGone,
+}
+
+impl From<EngineGone> for End {
+    fn from(_: EngineGone) -> Self {
+        End::EngineGone
+    }
+}
+
+async fn connect(cfg: &CoinbaseConfig, products: &[Symbol]) -> Result<Conn, String> {
+    let url = cfg.ws_url.trim();
+    let mut ws = match timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(url)).await {
+        Err(_) => {
+            return Err(format!(
+                "connection timed out after {} s",
+                CONNECT_TIMEOUT.as_secs()
+            ));
+        }
+        Ok(Err(e)) => return Err(describe_ws_error(&e)),
+        Ok(Ok((ws, _resp))) => ws,
+    };
+    // Sent right away rather than queued: Coinbase drops a connection that has not subscribed
+    // within 5 s.
+    let sub = control_message("subscribe", products);
+    match timeout(SUBSCRIBE_TIMEOUT, ws.send(Message::text(sub))).await {
+        Err(_) => return Err("could not send the subscribe request in time".into()),
+        Ok(Err(e)) => return Err(describe_ws_error(&e)),
+        Ok(Ok(())) => {}
+    }
+    let mut limiter = MessageLimiter::new(SENDS_PER_SEC, Duration::from_secs(1));
+    limiter.record(Instant::now());
+    Ok(Conn {
+        ws,
+        limiter,
+        outbox: VecDeque::new(),
+    })
+}
+
+fn describe_ws_error(e: &tungstenite::Error) -> String {
+    match e {
+        tungstenite::Error::Http(resp) => {
+            format!("server refused the WebSocket (HTTP {})", resp.status())
+        }
+        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
+            "server closed the connection".into()
+        }
+        other => describe_error(other),
+    }
+}
+
+fn close_reason(frame: Option<&tungstenite::protocol::CloseFrame>) -> String {
+    match frame {
+        Some(f) if f.reason.is_empty() => {
+            format!("server closed the connection (code {})", u16::from(f.code))
+        }
+        Some(f) => format!(
+            "server closed the connection (code {}: {})",
+            u16::from(f.code),
+            f.reason
+        ),
+        None => "server closed the connection".into(),
+    }
+}
+
+/// Whether `text` names `product` as a whole word (`FOO-USD` in "FOO-USD is not a valid
+/// product", not in "FOO-USDC").
+pub(crate) fn names_product(text: &str, product: &str) -> bool {
+    let hay = text.to_ascii_uppercase();
+    let part = |b: u8| b.is_ascii_alphanumeric() || b == b'-';
+    hay.match_indices(product).any(|(i, _)| {
+        let before = i.checked_sub(1).map(|j| hay.as_bytes()[j]);
+        let after = hay.as_bytes().get(i + product.len()).copied();
+        !before.is_some_and(part) && !after.is_some_and(part)
+    })
+}
+
+/// Runs the connection until the engine goes away (`Err`) or Coinbase refused every product
+/// (`Ok`).
+pub(crate) async fn run_conn(shared: Arc<Shared>, products: Vec<Symbol>) -> Result<(), EngineGone> {
+    let cfg = &shared.cfg;
+    let mut gaps = GapTracker::new(&products, cfg.backfill_candles);
+    let (fill_tx, mut fill_rx) = mpsc::unbounded_channel::<FillDone>();
+    let mut backoff = Backoff::new(
+        Duration::from_millis(cfg.backoff_initial_ms),
+        Duration::from_millis(cfg.backoff_max_ms),
+    );
+    loop {
+        let products = gaps.products();
+        if products.is_empty() {
+            return Ok(());
+        }
+        shared.sink.set_state(SourceState::Connecting);
+        let end = match connect(cfg, &products).await {
+            Ok(conn) => {
+                let mut s = Session {
+                    shared: &shared,
+                    gaps: &mut gaps,
+                    fill_tx: &fill_tx,
+                    backoff: &mut backoff,
+                    watchdog: Watchdog::new(Duration::from_secs(cfg.stale_after_secs)),
+                    live: false,
+                    last_data_ms: now_ms(),
+                    out: Vec::new(),
+                };
+                s.run(conn, &mut fill_rx).await
+            }
+            Err(reason) => End::Reconnect(reason),
+        };
+        match end {
+            End::EngineGone => return Err(EngineGone),
+            End::NoProducts => return Ok(()),
+            End::Reconnect(reason) => {
+                let delay = backoff.next_delay();
+                shared.sink.set_state(SourceState::Reconnecting {
+                    at_ms: now_ms() + delay.as_millis() as TsMs,
+                    attempt: backoff.attempt().max(1),
+                    reason,
+                });
+                sleep(delay).await;
+            }
+        }
+    }
+}
+
+struct Session<'a> {
+    shared: &'a Arc<Shared>,
+    gaps: &'a mut GapTracker,
+    fill_tx: &'a mpsc::UnboundedSender<FillDone>,
+    backoff: &'a mut Backoff,
+    watchdog: Watchdog,
+    live: bool,
+    last_data_ms: TsMs,
+    /// Events waiting to be handed to the sink.
+    out: Vec<MarketEvent>,
+}
+
+impl Session<'_> {
+    async fn run(
+        &mut self,
+        mut conn: Conn,
+        fill_rx: &mut mpsc::UnboundedReceiver<FillDone>,
+    ) -> End {
+        for req in self.gaps.on_connected(now_ms()) {
+            self.spawn_fill(req);
+        }
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let slot = conn.limiter.next_slot(Instant::now());
+            tokio::select! {
+                msg = conn.ws.next() => {
+                    if let Some(end) = self.on_message(msg, &mut conn) {
+                        return end;
+                    }
+                    for _ in 0..DRAIN {
+                        match conn.ws.next().now_or_never() {
+                            Some(msg) => if let Some(end) = self.on_message(msg, &mut conn) {
+                                return end;
+                            },
+                            None => break,
+                        }
+                    }
+                }
+                Some(done) = fill_rx.recv() => {
+                    if let Some(end) = self.on_fill(done, &mut conn) {
+                        return end;
+                    }
+                }
+                _ = sleep_until(self.watchdog.deadline()) => {
+                    let secs = self.watchdog.limit().as_secs();
+                    self.shared.sink.set_state(SourceState::Stale { since_ms: self.last_data_ms });
+                    return End::Reconnect(format!("no data for {secs} s"));
+                }
+                _ = sleep_until(slot), if !conn.outbox.is_empty() => {
+                    if let Some(text) = conn.outbox.pop_front() {
+                        conn.limiter.record(Instant::now());
+                        if let Err(e) = conn.ws.send(Message::text(text)).await {
+                            return End::Reconnect(describe_ws_error(&e));
+                        }
+                    }
+                }
+                _ = tick.tick() => self.on_tick(),
+            }
+            if let Err(e) = self.flush().await {
+                return e;
+            }
+        }
+    }
+
+    fn spawn_fill(&self, req: FillRequest) {
+        let rest = self.shared.rest.clone();
+        let tx = self.fill_tx.clone();
+        let sink = self.shared.sink.clone();
+        tokio::spawn(async move {
+            let on_rl = move |until_ms| sink.set_state(SourceState::RateLimited { until_ms });
+            let done = run_fill(rest, req, on_rl).await;
+            // the session may be gone (engine stopped); then nobody needs the result
+            let _ = tx.send(done);
+        });
+    }
+
+    /// Stops following `product`: Coinbase does not know it. `unsubscribe` when the socket may
+    /// have accepted it (REST said so, not the socket).
+    fn drop_product(
+        &mut self,
+        product: Symbol,
+        why: String,
+        unsubscribe: bool,
+        conn: &mut Conn,
+    ) -> Option<End> {
+        self.shared.record_error(why);
+        self.gaps.remove(product);
+        self.shared.mark_invalid(product);
+        if self.gaps.products().is_empty() {
+            return Some(End::NoProducts);
+        }
+        if unsubscribe {
+            conn.outbox
+                .push_back(control_message("unsubscribe", &[product]));
+        }
+        None
+    }
+
+    fn on_fill(&mut self, done: FillDone, conn: &mut Conn) -> Option<End> {
+        if let Some(e @ RestError::UnknownProduct { product }) = &done.error {
+            let product = *product;
+            let why = e.to_string();
+            return self.drop_product(product, why, true, conn);
+        }
+        let outcome = self.gaps.on_fill_done(done, now_ms(), &mut self.out);
+        self.shared
+            .missing
+            .store(self.gaps.missing, Ordering::Relaxed);
+        if let Some(lost) = outcome.lost {
+            self.shared.record_error(lost);
+        }
+        if let Some(req) = outcome.next {
+            self.spawn_fill(req);
+        }
+        None
+    }
+
+    /// Handles one message; returns why the connection is over, if it is.
+    fn on_message(
+        &mut self,
+        msg: Option<Result<Message, tungstenite::Error>>,
+        conn: &mut Conn,
+    ) -> Option<End> {
+        let text = match msg {
+            None => return Some(End::Reconnect("server closed the connection".into())),
+            Some(Err(e)) => return Some(End::Reconnect(describe_ws_error(&e))),
+            Some(Ok(Message::Close(frame))) => {
+                return Some(End::Reconnect(close_reason(frame.as_ref())));
+            }
+            Some(Ok(Message::Text(t))) => t,
+            // Pings are answered by tungstenite as long as we keep reading; never pong ourselves.
+            Some(Ok(_)) => return None,
+        };
+        let now = now_ms();
+        match parse_frame(text.as_str(), now) {
+            Ok(Frame::Trade { event, .. }) => {
+                self.data_arrived(now);
+                if let Some(req) = self.gaps.on_live(event, &mut self.out) {
+                    self.spawn_fill(req);
+                }
+            }
+            Ok(Frame::Ticker { quote, stats }) => {
+                self.data_arrived(now);
+                for ev in quote.into_iter().chain([stats]) {
+                    // quotes and statistics never open a hole
+                    let _ = self.gaps.on_live(ev, &mut self.out);
+                }
+            }
+            Ok(Frame::Heartbeat {
+                product,
+                last_trade_id,
+                ..
+            }) => {
+                self.data_arrived(now);
+                if let Some(req) = self.gaps.on_heartbeat(product, last_trade_id) {
+                    self.spawn_fill(req);
+                }
+            }
+            Ok(Frame::Subscriptions { channels }) => {
+                self.watchdog.feed();
+                tracing::debug!(source = self.shared.sink.name(), ?channels, "subscribed");
+            }
+            Ok(Frame::Error { message, reason }) => {
+                self.watchdog.feed();
+                return self.on_error_frame(&message, reason.as_deref(), conn);
+            }
+            Ok(Frame::AdvancedTrade { channel }) => {
+                self.shared.ignored.fetch_add(1, Ordering::Relaxed);
+                return Some(End::Reconnect(format!(
+                    "{} speaks the Coinbase Advanced Trade API ({channel:?} frames), which tickwatch does not support; set [coinbase].ws_url to the Exchange feed wss://ws-feed.exchange.coinbase.com",
+                    self.shared.cfg.ws_url
+                )));
+            }
+            Ok(Frame::Unsupported { kind }) => {
+                self.watchdog.feed();
+                self.shared.ignored.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(source = self.shared.sink.name(), "ignored {kind} frame");
+            }
+            Err(e) => {
+                self.shared.skipped.fetch_add(1, Ordering::Relaxed);
+                let shown: String = text.as_str().chars().take(120).collect();
+                let what = if e.is_rejection() {
+                    self.shared.rejected.fetch_add(1, Ordering::Relaxed);
+                    "frame rejected"
+                } else {
+                    "unreadable frame skipped"
+                };
+                self.shared.record_error(format!("{what} ({e}): {shown}"));
+            }
+        }
+        None
+    }
+
+    /// `{"type":"error"}`: when it names products of ours, they are dropped and the others
+    /// subscribed again (Coinbase refuses the whole subscribe for one unknown product).
+    fn on_error_frame(
+        &mut self,
+        message: &str,
+        reason: Option<&str>,
+        conn: &mut Conn,
+    ) -> Option<End> {
+        let text = match reason {
+            Some(r) if !r.is_empty() => format!("{message} ({r})"),
+            _ => message.to_string(),
+        };
+        let ours: Vec<Symbol> = self
+            .gaps
+            .products()
+            .into_iter()
+            .filter(|p| names_product(&text, p.as_str()))
+            .collect();
+        // one already dropped (REST answered 404 first) still spoiled this subscribe
+        let dropped_before = self
+            .shared
+            .invalid
+            .lock()
+            .is_ok_and(|inv| inv.iter().any(|p| names_product(&text, p.as_str())));
+        if ours.is_empty() && !dropped_before {
+            self.shared.record_error(format!("Coinbase error: {text}"));
+            return None;
+        }
+        for p in ours {
+            let why =
+                format!("Coinbase refused product {p}: {text}; remove it from [coinbase].products");
+            if let Some(end) = self.drop_product(p, why, false, conn) {
+                return Some(end);
+            }
+        }
+        conn.outbox
+            .push_back(control_message("subscribe", &self.gaps.products()));
+        None
+    }
+
+    fn data_arrived(&mut self, now: TsMs) {
+        self.watchdog.feed();
+        self.last_data_ms = now;
+        if !self.live {
+            self.live = true;
+            self.backoff.reset();
+            self.shared.sink.set_state(SourceState::Live);
+        }
+    }
+
+    /// Once a second: live, rate-limited or stale, as the facts say.
+    fn on_tick(&mut self) {
+        if !self.live {
+            return;
+        }
+        let now = now_ms();
+        let silent = self.watchdog.silent_for();
+        let limited = self.shared.rest.rate_limited_until();
+        let state = if silent >= (self.watchdog.limit() / 2).max(Duration::from_secs(1)) {
+            SourceState::Stale {
+                since_ms: self.last_data_ms,
+            }
+        } else if limited > now {
+            SourceState::RateLimited { until_ms: limited }
+        } else {
+            SourceState::Live
+        };
+        self.shared.sink.set_state(state);
+    }
+
+    /// Hands pending events to the sink in batches; a dropped batch reopens its trade ids.
+    async fn flush(&mut self) -> Result<(), End> {
+        while !self.out.is_empty() {
+            let rest = self.out.split_off(self.out.len().min(BATCH));
+            let batch = std::mem::replace(&mut self.out, rest);
+            let n = batch.len() as u64;
+            let marks = GapTracker::batch_marks(&batch);
+            let dropped = self.shared.sink.send(batch).await?;
+            if dropped == 0 {
+                self.gaps.committed(&marks);
+                self.shared.events.fetch_add(n, Ordering::Relaxed);
+            } else {
+                self.gaps.dropped(&marks);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscribe_names_every_product_and_the_three_channels() {
+        let p = [
+            Symbol::new("BTC-USD").unwrap(),
+            Symbol::new("eth-usd").unwrap(),
+        ];
+        let v: serde_json::Value = serde_json::from_str(&control_message("subscribe", &p)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channels":["matches","ticker","heartbeat"]})
+        );
+    }
+
+    #[test]
+    fn an_error_names_a_product_only_as_a_whole_word() {
+        assert!(names_product(
+            "Failed to subscribe (FOO-USD is not a valid product)",
+            "FOO-USD"
+        ));
+        assert!(names_product("foo-usd is not a valid product", "FOO-USD"));
+        assert!(!names_product("FOO-USDC is not a valid product", "FOO-USD"));
+        assert!(!names_product("XFOO-USD is not a valid product", "FOO-USD"));
+        assert!(!names_product("Failed to subscribe", "FOO-USD"));
+    }
+}
