@@ -9,6 +9,7 @@ use super::schedule::Function;
 use super::wire::{GlobalQuote, Intraday, Reply, parse_global_quote, parse_intraday};
 use crate::domain::Symbol;
 use crate::sources::net::describe_error;
+use crate::sources::net::http::{check_base_url, http_client};
 
 /// Why a request brought no answer to read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,16 +63,8 @@ impl Client {
         interval: &str,
         timeout: Duration,
     ) -> anyhow::Result<Self> {
-        let base = base_url.trim().trim_end_matches('/');
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            anyhow::bail!("Alpha Vantage URL {base_url:?} must start with http:// or https://");
-        }
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(10).min(timeout))
-            .user_agent(concat!("tickwatch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| anyhow::anyhow!("could not set up the HTTP client: {e}"))?;
+        let base = check_base_url("Alpha Vantage URL", base_url)?;
+        let http = http_client(timeout)?;
         Ok(Client {
             http,
             url: format!("{base}/query"),

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use anyhow::Context;
 
@@ -13,6 +12,7 @@ use crate::domain::{
     Candle, EventKind, Interval, MarketEvent, Symbol, TradeTick, TsMs, Venue, now_ms,
 };
 use crate::pipeline::{EventSink, SourceState};
+use crate::sources::net::retry::Attempts;
 
 /// Trade pages fetched for one gap before handing back what we have (the rest is fetched by the
 /// next fill, so a huge gap cannot hold live data back forever).
@@ -55,7 +55,7 @@ pub(crate) async fn run_fill(
         candles: Vec::new(),
         error: None,
     };
-    let mut attempt = 0;
+    let mut attempts = Attempts::new(FILL_ATTEMPTS);
     if let Some(from) = req.klines_from {
         loop {
             match rest
@@ -66,13 +66,11 @@ pub(crate) async fn run_fill(
                     done.candles = c;
                     break;
                 }
-                Err(e) if e.is_retryable() && attempt + 1 < FILL_ATTEMPTS => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
-                }
                 Err(e) => {
-                    done.error = Some(e);
-                    return done;
+                    if !attempts.retry(e.is_retryable()).await {
+                        done.error = Some(e);
+                        return done;
+                    }
                 }
             }
         }
@@ -99,13 +97,11 @@ pub(crate) async fn run_fill(
                 }
                 next = last + 1;
             }
-            Err(e) if e.is_retryable() && attempt + 1 < FILL_ATTEMPTS => {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
-            }
             Err(e) => {
-                done.error = Some(e);
-                break;
+                if !attempts.retry(e.is_retryable()).await {
+                    done.error = Some(e);
+                    break;
+                }
             }
         }
     }

@@ -31,6 +31,7 @@ use self::ws::{Shared, run_shard};
 use super::{Source, SourceFuture};
 use crate::domain::Symbol;
 use crate::pipeline::{EventSink, Overflow, SourceState};
+use crate::sources::net::status::{EventRate, symbol_list};
 
 /// The live Binance spot source.
 #[derive(Debug)]
@@ -116,14 +117,7 @@ async fn run(src: BinanceSource, sink: EventSink) -> anyhow::Result<()> {
 }
 
 fn invalid_list(shared: &Shared) -> String {
-    match shared.invalid.lock() {
-        Ok(v) => v
-            .iter()
-            .map(|s| s.as_str().to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-        Err(_) => String::new(),
-    }
+    symbol_list(&shared.invalid)
 }
 
 /// Reads Binance's request-weight limit (exchangeInfo) so the REST client slows down before
@@ -151,15 +145,10 @@ async fn load_limits(rest: RestClient, symbols: Vec<Symbol>) {
 /// Keeps the status detail current: symbols, connections, events/s, request weight.
 async fn report(shared: Arc<Shared>, n_symbols: usize, n_shards: usize) {
     let mut tick = tokio::time::interval(Duration::from_secs(2));
-    let mut last = 0u64;
-    let mut last_at = tokio::time::Instant::now();
+    let mut rate = EventRate::new();
     loop {
         tick.tick().await;
-        let total = shared.events.load(Ordering::Relaxed);
-        let secs = last_at.elapsed().as_secs_f64().max(0.001);
-        let rate = (total - last) as f64 / secs;
-        last = total;
-        last_at = tokio::time::Instant::now();
+        let rate = rate.per_sec(shared.events.load(Ordering::Relaxed));
         let invalid = invalid_list(&shared);
         let (live, _) = shared.shards_live();
         let conns = if n_shards == 1 {

@@ -2,7 +2,6 @@
 //! `fromId`. Tracks `X-MBX-USED-WEIGHT-1M` and pauses before the limit, waits out 429/418 for
 //! exactly `Retry-After`, and turns `-1121` into an error that names the symbol.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,7 +10,10 @@ use serde::de::{self, IgnoredAny, SeqAccess, Visitor};
 
 use super::wire::num;
 use crate::domain::{Candle, Interval, Side, Symbol, TradeTick, TsMs, now_ms};
-use crate::sources::net::{WeightBudget, describe_error, parse_retry_after};
+use crate::sources::net::WeightBudget;
+use crate::sources::net::http::{
+    RateGate, check_base_url, http_client, network_reason, retry_after, wait_turn,
+};
 
 /// Binance's spot request-weight limit per minute (docs, 2024-): 6000.
 const WEIGHT_LIMIT_1M: u32 = 6000;
@@ -181,7 +183,7 @@ pub struct RestClient {
     base: String,
     weight: Arc<Mutex<WeightBudget>>,
     /// No request goes out before this wall-clock time (set by 429/418 Retry-After).
-    blocked_until: Arc<AtomicI64>,
+    gate: RateGate,
 }
 
 impl RestClient {
@@ -191,27 +193,19 @@ impl RestClient {
     }
 
     pub fn with_timeout(base_url: &str, timeout: Duration) -> anyhow::Result<Self> {
-        let base = base_url.trim().trim_end_matches('/').to_string();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            anyhow::bail!("REST URL {base_url:?} must start with http:// or https://");
-        }
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(10).min(timeout))
-            .user_agent(concat!("tickwatch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| anyhow::anyhow!("could not set up the HTTP client: {e}"))?;
+        let base = check_base_url("REST URL", base_url)?;
+        let http = http_client(timeout)?;
         Ok(RestClient {
             http,
             base,
             weight: Arc::new(Mutex::new(WeightBudget::new(WEIGHT_LIMIT_1M))),
-            blocked_until: Arc::new(AtomicI64::new(0)),
+            gate: RateGate::default(),
         })
     }
 
     /// Until when requests are held back by the venue's rate limit (0 or past: not held).
     pub fn rate_limited_until(&self) -> TsMs {
-        let blocked = self.blocked_until.load(Ordering::Relaxed);
+        let blocked = self.gate.blocked_until();
         let now = now_ms();
         let weight = self
             .with_weight(|w| w.delay(now))
@@ -264,15 +258,7 @@ impl RestClient {
 
     /// Sleeps while a Retry-After or the weight budget says to wait.
     async fn wait_turn(&self, on_rate_limit: &(dyn Fn(TsMs) + Send + Sync)) {
-        loop {
-            let until = self.rate_limited_until();
-            let now = now_ms();
-            if until <= now {
-                return;
-            }
-            on_rate_limit(until);
-            tokio::time::sleep(Duration::from_millis((until - now) as u64)).await;
-        }
+        wait_turn(|| self.rate_limited_until(), on_rate_limit).await;
     }
 
     /// GET `path` with `query`; returns the body of a 2xx answer.
@@ -304,15 +290,10 @@ impl RestClient {
                 self.with_weight(|w| w.observe(used, now_ms()));
             }
             if status == 429 || status == 418 {
-                let wait = resp
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_retry_after)
+                let wait = retry_after(&resp)
                     // Without the header, wait a full weight window (Binance's unit).
                     .unwrap_or(Duration::from_secs(60));
-                let until = now_ms() + wait.as_millis() as TsMs;
-                self.blocked_until.fetch_max(until, Ordering::Relaxed);
+                let until = self.gate.block_for(wait);
                 tracing::warn!(
                     url,
                     status,
@@ -436,14 +417,9 @@ impl RestClient {
 }
 
 fn network(url: &str, e: &reqwest::Error) -> RestError {
-    let reason = if e.is_timeout() {
-        "request timed out".to_string()
-    } else {
-        describe_error(e)
-    };
     RestError::Network {
         url: url.to_string(),
-        reason,
+        reason: network_reason(e),
     }
 }
 

@@ -9,11 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::BinanceConfig;
 use super::backfill::{BATCH, FillDone, FillRequest, run_fill};
@@ -22,7 +20,8 @@ use super::rest::{RestClient, RestError};
 use super::wire::{Frame, parse_frame};
 use crate::domain::{MarketEvent, Symbol, TsMs, now_ms};
 use crate::pipeline::{EngineGone, EventSink, SourceState};
-use crate::sources::net::{Backoff, MessageLimiter, Watchdog, describe_error};
+use crate::sources::net::ws::{Ws, close_reason, connect_ws, describe_ws_error, reconnecting};
+use crate::sources::net::{Backoff, MessageLimiter, Watchdog};
 
 /// Binance: at most 5 incoming messages per second per connection (pings and pongs included).
 const CONTROL_PER_SEC: usize = 5;
@@ -103,8 +102,6 @@ fn worst(states: &[SourceState]) -> Option<SourceState> {
     states.iter().max_by_key(|s| rank(s)).cloned()
 }
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
 struct Conn {
     ws: Ws,
     limiter: MessageLimiter,
@@ -137,21 +134,7 @@ impl From<EngineGone> for End {
 
 async fn connect(cfg: &BinanceConfig, streams: &[String]) -> Result<Conn, String> {
     let url = format!("{}/ws", cfg.ws_url.trim_end_matches('/'));
-    let ws = match timeout(
-        CONNECT_TIMEOUT,
-        tokio_tungstenite::connect_async(url.as_str()),
-    )
-    .await
-    {
-        Err(_) => {
-            return Err(format!(
-                "connection timed out after {} s",
-                CONNECT_TIMEOUT.as_secs()
-            ));
-        }
-        Ok(Err(e)) => return Err(describe_ws_error(&e)),
-        Ok(Ok((ws, _resp))) => ws,
-    };
+    let ws = connect_ws(&url, CONNECT_TIMEOUT).await?;
     let mut conn = Conn {
         ws,
         limiter: MessageLimiter::new(CONTROL_PER_SEC, Duration::from_secs(1)),
@@ -161,32 +144,6 @@ async fn connect(cfg: &BinanceConfig, streams: &[String]) -> Result<Conn, String
     };
     conn.request("SUBSCRIBE", streams);
     Ok(conn)
-}
-
-fn describe_ws_error(e: &tungstenite::Error) -> String {
-    match e {
-        tungstenite::Error::Http(resp) => {
-            format!("server refused the WebSocket (HTTP {})", resp.status())
-        }
-        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
-            "server closed the connection".into()
-        }
-        other => describe_error(other),
-    }
-}
-
-fn close_reason(frame: Option<&tungstenite::protocol::CloseFrame>) -> String {
-    match frame {
-        Some(f) if f.reason.is_empty() => {
-            format!("server closed the connection (code {})", u16::from(f.code))
-        }
-        Some(f) => format!(
-            "server closed the connection (code {}: {})",
-            u16::from(f.code),
-            f.reason
-        ),
-        None => "server closed the connection".into(),
-    }
 }
 
 /// Runs one shard until the engine goes away or every one of its symbols proved invalid.
@@ -238,14 +195,7 @@ pub(crate) async fn run_shard(
                 } else {
                     backoff.next_delay()
                 };
-                shared.set_shard_state(
-                    shard,
-                    SourceState::Reconnecting {
-                        at_ms: now_ms() + delay.as_millis() as TsMs,
-                        attempt: backoff.attempt().max(1),
-                        reason,
-                    },
-                );
+                shared.set_shard_state(shard, reconnecting(&backoff, delay, reason));
                 sleep(delay).await;
             }
         }

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use super::rest::{RestClient, RestError, TRADES_PAGE};
 use crate::domain::{
     Candle, EventKind, Interval, MarketEvent, Symbol, TradeTick, TsMs, Venue, now_ms,
 };
+use crate::sources::net::retry::Attempts;
 
 /// Trade pages fetched for one hole (100,000 trades). A larger hole is filled from its oldest
 /// end, and the next fill fetches the rest, so live data is never held back for long.
@@ -59,7 +59,7 @@ pub(crate) async fn run_fill(
         error: None,
         bounded: false,
     };
-    let mut attempt = 0;
+    let mut attempts = Attempts::new(FILL_ATTEMPTS);
     if let Some(from) = req.candles_from {
         loop {
             let to = now_ms();
@@ -72,13 +72,11 @@ pub(crate) async fn run_fill(
                         .collect();
                     break;
                 }
-                Err(e) if e.is_retryable() && attempt + 1 < FILL_ATTEMPTS => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
-                }
                 Err(e) => {
-                    done.error = Some(e);
-                    return done;
+                    if !attempts.retry(e.is_retryable()).await {
+                        done.error = Some(e);
+                        return done;
+                    }
                 }
             }
         }
@@ -125,13 +123,11 @@ pub(crate) async fn run_fill(
                 }
                 cursor = Some(next);
             }
-            Err(e) if e.is_retryable() && attempt + 1 < FILL_ATTEMPTS => {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
-            }
             Err(e) => {
-                done.error = Some(e);
-                break;
+                if !attempts.retry(e.is_retryable()).await {
+                    done.error = Some(e);
+                    break;
+                }
             }
         }
     }

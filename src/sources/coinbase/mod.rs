@@ -36,6 +36,7 @@ use self::ws::{Shared, run_conn};
 use super::{Source, SourceFuture};
 use crate::domain::Symbol;
 use crate::pipeline::{EventSink, Overflow, SourceState};
+use crate::sources::net::status::{EventRate, symbol_list};
 
 /// The live Coinbase Exchange source.
 #[derive(Debug)]
@@ -95,29 +96,17 @@ async fn run(src: CoinbaseSource, sink: EventSink) -> anyhow::Result<()> {
 }
 
 fn invalid_list(shared: &Shared) -> String {
-    match shared.invalid.lock() {
-        Ok(v) => v
-            .iter()
-            .map(|s| s.as_str().to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-        Err(_) => String::new(),
-    }
+    symbol_list(&shared.invalid)
 }
 
 /// Keeps the status detail current: products, events/s, skipped frames, lost trades, the last
 /// error.
 async fn report(shared: Arc<Shared>, n_products: usize) {
     let mut tick = tokio::time::interval(Duration::from_secs(2));
-    let mut last = 0u64;
-    let mut last_at = tokio::time::Instant::now();
+    let mut rate = EventRate::new();
     loop {
         tick.tick().await;
-        let total = shared.events.load(Ordering::Relaxed);
-        let secs = last_at.elapsed().as_secs_f64().max(0.001);
-        let rate = (total - last) as f64 / secs;
-        last = total;
-        last_at = tokio::time::Instant::now();
+        let rate = rate.per_sec(shared.events.load(Ordering::Relaxed));
         let invalid = invalid_list(&shared);
         let live = n_products.saturating_sub(shared.invalid.lock().map_or(0, |v| v.len()));
         let mut detail = format!("{live} products, {rate:.1} events/s");

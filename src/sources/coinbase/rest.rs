@@ -3,7 +3,6 @@
 //! 10 requests a second), waits out 429 for `Retry-After` (or backs off when it is absent) and
 //! turns 404 `NotFound` into an error that names the product.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,8 +10,11 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use super::wire::{num, parse_time, positive, taker_side};
-use crate::domain::{Candle, Interval, Symbol, TradeTick, TsMs, iso8601, now_ms};
-use crate::sources::net::{Backoff, MessageLimiter, describe_error, parse_retry_after};
+use crate::domain::{Candle, Interval, Symbol, TradeTick, TsMs, iso8601};
+use crate::sources::net::http::{
+    RateGate, check_base_url, http_client, network_reason, retry_after, wait_turn,
+};
+use crate::sources::net::{Backoff, MessageLimiter};
 
 /// Trades per page: the most Coinbase serves.
 pub const TRADES_PAGE: usize = 1000;
@@ -158,7 +160,7 @@ pub struct RestClient {
     base: String,
     pace: Arc<Mutex<MessageLimiter>>,
     /// No request goes out before this wall-clock time (set by 429).
-    blocked_until: Arc<AtomicI64>,
+    gate: RateGate,
 }
 
 impl RestClient {
@@ -168,17 +170,9 @@ impl RestClient {
     }
 
     pub fn with_timeout(base_url: &str, timeout: Duration) -> anyhow::Result<Self> {
-        let base = base_url.trim().trim_end_matches('/').to_string();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            anyhow::bail!("REST URL {base_url:?} must start with http:// or https://");
-        }
-        // Coinbase refuses requests without a User-Agent.
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(10).min(timeout))
-            .user_agent(concat!("tickwatch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| anyhow::anyhow!("could not set up the HTTP client: {e}"))?;
+        let base = check_base_url("REST URL", base_url)?;
+        // Coinbase refuses requests without a User-Agent; the shared client sends one.
+        let http = http_client(timeout)?;
         Ok(RestClient {
             http,
             base,
@@ -186,26 +180,18 @@ impl RestClient {
                 REQUESTS_PER_SEC,
                 Duration::from_secs(1),
             ))),
-            blocked_until: Arc::new(AtomicI64::new(0)),
+            gate: RateGate::default(),
         })
     }
 
     /// Until when requests are held back by a 429 (0 or past: not held).
     pub fn rate_limited_until(&self) -> TsMs {
-        self.blocked_until.load(Ordering::Relaxed)
+        self.gate.blocked_until()
     }
 
     /// Waits out a 429, then for a slot under our own pace.
     async fn wait_turn(&self, on_rate_limit: &(dyn Fn(TsMs) + Send + Sync)) {
-        loop {
-            let until = self.rate_limited_until();
-            let now = now_ms();
-            if until <= now {
-                break;
-            }
-            on_rate_limit(until);
-            tokio::time::sleep(Duration::from_millis((until - now) as u64)).await;
-        }
+        wait_turn(|| self.rate_limited_until(), on_rate_limit).await;
         let slot = {
             let mut l = match self.pace.lock() {
                 Ok(g) => g,
@@ -241,14 +227,8 @@ impl RestClient {
                 .map_err(|e| network(&url, &e))?;
             let status = resp.status().as_u16();
             if status == 429 {
-                let wait = resp
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_retry_after)
-                    .unwrap_or_else(|| backoff.next_delay());
-                let until = now_ms() + wait.as_millis() as TsMs;
-                self.blocked_until.fetch_max(until, Ordering::Relaxed);
+                let wait = retry_after(&resp).unwrap_or_else(|| backoff.next_delay());
+                let until = self.gate.block_for(wait);
                 tracing::warn!(url, wait_s = wait.as_secs_f64(), "Coinbase rate limit");
                 limited += 1;
                 if limited > MAX_RATE_LIMIT_RETRIES {
@@ -348,14 +328,9 @@ impl RestClient {
 }
 
 fn network(url: &str, e: &reqwest::Error) -> RestError {
-    let reason = if e.is_timeout() {
-        "request timed out".to_string()
-    } else {
-        describe_error(e)
-    };
     RestError::Network {
         url: url.to_string(),
-        reason,
+        reason: network_reason(e),
     }
 }
 

@@ -10,11 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::CoinbaseConfig;
 use super::fill::{BATCH, FillDone, FillRequest, run_fill};
@@ -23,7 +21,8 @@ use super::rest::{RestClient, RestError};
 use super::wire::{Frame, parse_frame};
 use crate::domain::{MarketEvent, Symbol, TsMs, now_ms};
 use crate::pipeline::{EngineGone, EventSink, SourceState};
-use crate::sources::net::{Backoff, MessageLimiter, Watchdog, describe_error};
+use crate::sources::net::ws::{Ws, close_reason, connect_ws, describe_ws_error, reconnecting};
+use crate::sources::net::{Backoff, MessageLimiter, Watchdog};
 
 /// The channels every product is subscribed to.
 pub(crate) const CHANNELS: [&str; 3] = ["matches", "ticker", "heartbeat"];
@@ -98,8 +97,6 @@ pub(crate) fn control_message(kind: &str, products: &[Symbol]) -> String {
     serde_json::json!({"type": kind, "product_ids": ids, "channels": CHANNELS}).to_string()
 }
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
 struct Conn {
     ws: Ws,
     limiter: MessageLimiter,
@@ -122,16 +119,7 @@ impl From<EngineGone> for End {
 
 async fn connect(cfg: &CoinbaseConfig, products: &[Symbol]) -> Result<Conn, String> {
     let url = cfg.ws_url.trim();
-    let mut ws = match timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(url)).await {
-        Err(_) => {
-            return Err(format!(
-                "connection timed out after {} s",
-                CONNECT_TIMEOUT.as_secs()
-            ));
-        }
-        Ok(Err(e)) => return Err(describe_ws_error(&e)),
-        Ok(Ok((ws, _resp))) => ws,
-    };
+    let mut ws = connect_ws(url, CONNECT_TIMEOUT).await?;
     // Sent right away rather than queued: Coinbase drops a connection that has not subscribed
     // within 5 s.
     let sub = control_message("subscribe", products);
@@ -147,32 +135,6 @@ async fn connect(cfg: &CoinbaseConfig, products: &[Symbol]) -> Result<Conn, Stri
         limiter,
         outbox: VecDeque::new(),
     })
-}
-
-fn describe_ws_error(e: &tungstenite::Error) -> String {
-    match e {
-        tungstenite::Error::Http(resp) => {
-            format!("server refused the WebSocket (HTTP {})", resp.status())
-        }
-        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
-            "server closed the connection".into()
-        }
-        other => describe_error(other),
-    }
-}
-
-fn close_reason(frame: Option<&tungstenite::protocol::CloseFrame>) -> String {
-    match frame {
-        Some(f) if f.reason.is_empty() => {
-            format!("server closed the connection (code {})", u16::from(f.code))
-        }
-        Some(f) => format!(
-            "server closed the connection (code {}: {})",
-            u16::from(f.code),
-            f.reason
-        ),
-        None => "server closed the connection".into(),
-    }
 }
 
 /// Whether `text` names `product` as a whole word (`FOO-USD` in "FOO-USD is not a valid
@@ -224,11 +186,7 @@ pub(crate) async fn run_conn(shared: Arc<Shared>, products: Vec<Symbol>) -> Resu
             End::NoProducts => return Ok(()),
             End::Reconnect(reason) => {
                 let delay = backoff.next_delay();
-                shared.sink.set_state(SourceState::Reconnecting {
-                    at_ms: now_ms() + delay.as_millis() as TsMs,
-                    attempt: backoff.attempt().max(1),
-                    reason,
-                });
+                shared.sink.set_state(reconnecting(&backoff, delay, reason));
                 sleep(delay).await;
             }
         }

@@ -3,8 +3,12 @@
 
 pub mod backoff;
 pub mod errors;
+pub mod http;
 pub mod rate;
+pub mod retry;
+pub mod status;
 pub mod watchdog;
+pub mod ws;
 
 pub use backoff::Backoff;
 pub use errors::describe_error;
