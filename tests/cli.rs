@@ -404,3 +404,34 @@ fn record_logs_stats_and_flushes_on_sigterm() {
     assert!(trades > 3_000, "{trades}");
     assert_eq!(trades, max);
 }
+
+#[test]
+fn the_shipped_examples_in_assets_are_valid_configs() {
+    let dir = tempfile::tempdir().unwrap();
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&assets).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            tickwatch(dir.path())
+                .arg("check-config")
+                .arg(&path)
+                .assert()
+                .success()
+                .stdout(predicate::str::contains(": ok ("));
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no example configs in {}", assets.display());
+    // the systemd unit runs a command line tickwatch accepts
+    let unit = std::fs::read_to_string(assets.join("tickwatch-record.service")).unwrap();
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .unwrap();
+    let args: Vec<&str> = exec.split_whitespace().skip(1).collect();
+    assert_eq!(args[0], "record");
+    let mut cmd = tickwatch(dir.path());
+    cmd.args(&args).arg("--help");
+    cmd.assert().success();
+}
