@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use super::{Pipeline, PipelineOptions, UsageError, db_path};
 use crate::cli::{BackfillArgs, Cli};
-use crate::config::{self, Config, Settings};
 use crate::domain::{Interval, Symbol, TsMs, Venue, VenueSymbol, iso8601, now_ms};
 use crate::engine::runner::StorePolicy;
 use crate::pipeline::{EventSink, Overflow};
@@ -16,10 +15,7 @@ use crate::sources::{Source, SourceFuture};
 
 pub fn run(args: &BackfillArgs, cli: &Cli) -> anyhow::Result<()> {
     // The config is optional: it gives the REST URL, the indicators and the database.
-    let mut s: Settings = match config::find(cli.config.as_deref()) {
-        Some(_) => config::load(cli.config.as_deref())?,
-        None => Config::default().into_settings(std::path::Path::new("<defaults>"))?,
-    };
+    let mut s = super::settings_or_defaults(cli)?;
     let (_guard, _log) = super::init_logging(
         cli.log_file.as_deref().or(s.config.log.file.as_deref()),
         &s.config.log.level,

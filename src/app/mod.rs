@@ -89,6 +89,15 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
     Ok(config::load(cli.config.as_deref())?)
 }
 
+/// For commands that work without a config: the config when one is found, else the built-in
+/// defaults.
+fn settings_or_defaults(cli: &Cli) -> anyhow::Result<Settings> {
+    Ok(match config::find(cli.config.as_deref()) {
+        Some(_) => config::load(cli.config.as_deref())?,
+        None => config::Config::default().into_settings(Path::new("<defaults>"))?,
+    })
+}
+
 /// The database path for a command: `--db`, else the config's, else `fallback`.
 fn db_path(cli: &Cli, settings: Option<&Settings>, fallback: PathBuf) -> PathBuf {
     cli.db

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use super::{Pipeline, PipelineOptions, UsageError, db_path, notify_config};
 use crate::cli::{Cli, ReplayArgs};
-use crate::config::{self, Config, Settings};
 use crate::domain::Interval;
 use crate::domain::Symbol;
 use crate::engine::runner::StorePolicy;
@@ -15,10 +14,7 @@ use crate::sources::replay::{DumpKind, ReplayConfig, ReplaySource, Speed};
 
 pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
     // A config is optional for a replay: its indicators and alert rules apply when there is one.
-    let mut s: Settings = match config::find(cli.config.as_deref()) {
-        Some(_) => config::load(cli.config.as_deref())?,
-        None => Config::default().into_settings(std::path::Path::new("<defaults>"))?,
-    };
+    let mut s = super::settings_or_defaults(cli)?;
     let (_guard, log) = super::init_logging(
         cli.log_file.as_deref().or(s.config.log.file.as_deref()),
         &s.config.log.level,

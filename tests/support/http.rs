@@ -57,63 +57,28 @@ pub struct HttpServer {
 
 impl HttpServer {
     pub async fn start(handler: Handler) -> HttpServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let log: Arc<Mutex<Vec<Request>>> = Arc::default();
         let log2 = log.clone();
-        tokio::spawn(async move {
-            while let Ok((mut tcp, _)) = listener.accept().await {
-                let handler = handler.clone();
-                let log = log2.clone();
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match tcp.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    let head = String::from_utf8_lossy(&buf).to_string();
-                    let line = head.lines().next().unwrap_or_default().to_string();
-                    let mut parts = line.split_whitespace();
-                    let method = parts.next().unwrap_or_default().to_string();
-                    let target = parts.next().unwrap_or_default().to_string();
-                    let (path, q) = target.split_once('?').unwrap_or((&target, ""));
-                    let query = q
-                        .split('&')
-                        .filter(|kv| !kv.is_empty())
-                        .map(|kv| {
-                            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                            (k.to_string(), v.to_string())
-                        })
-                        .collect();
-                    let req = Request {
-                        method,
-                        path: path.to_string(),
-                        query,
-                        at: Instant::now(),
-                    };
-                    log.lock().unwrap().push(req.clone());
-                    let resp = handler(&req);
-                    if !resp.delay.is_zero() {
-                        tokio::time::sleep(resp.delay).await;
-                    }
-                    let mut out = format!(
-                        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-                        resp.status,
-                        resp.body.len()
-                    );
-                    for (k, v) in &resp.headers {
-                        out.push_str(&format!("{k}: {v}\r\n"));
-                    }
-                    out.push_str("\r\n");
-                    out.push_str(&resp.body);
-                    let _ = tcp.write_all(out.as_bytes()).await;
-                    let _ = tcp.shutdown().await;
-                });
-            }
-        });
+        let url = serve(Arc::new(move |p: Posted| {
+            let (path, q) = p.path.split_once('?').unwrap_or((&p.path, ""));
+            let query = q
+                .split('&')
+                .filter(|kv| !kv.is_empty())
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                    (k.to_string(), v.to_string())
+                })
+                .collect();
+            let req = Request {
+                method: p.method,
+                path: path.to_string(),
+                query,
+                at: p.at,
+            };
+            log2.lock().unwrap().push(req.clone());
+            handler(&req)
+        }))
+        .await;
         HttpServer { url, log }
     }
 
@@ -161,83 +126,100 @@ pub struct RecordingServer {
 
 impl RecordingServer {
     pub async fn start(handler: PostHandler) -> RecordingServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let log: Arc<Mutex<Vec<Posted>>> = Arc::default();
         let log2 = log.clone();
-        tokio::spawn(async move {
-            while let Ok((mut tcp, _)) = listener.accept().await {
-                let handler = handler.clone();
-                let log = log2.clone();
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    let head_end = loop {
-                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break i + 4;
-                        }
-                        match tcp.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    };
-                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                    let mut lines = head.split("\r\n");
-                    let first = lines.next().unwrap_or_default().to_string();
-                    let mut parts = first.split_whitespace();
-                    let method = parts.next().unwrap_or_default().to_string();
-                    let path = parts.next().unwrap_or_default().to_string();
-                    let headers: Vec<(String, String)> = lines
-                        .filter_map(|l| l.split_once(':'))
-                        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-                        .collect();
-                    let len: usize = headers
-                        .iter()
-                        .find(|(k, _)| k == "content-length")
-                        .and_then(|(_, v)| v.parse().ok())
-                        .unwrap_or(0);
-                    while buf.len() < head_end + len {
-                        match tcp.read(&mut chunk).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    let end = buf.len().min(head_end + len);
-                    let req = Posted {
-                        method,
-                        path,
-                        headers,
-                        body: String::from_utf8_lossy(&buf[head_end..end]).to_string(),
-                        at: Instant::now(),
-                    };
-                    let seen = {
-                        let mut l = log.lock().unwrap();
-                        l.push(req.clone());
-                        l.len() - 1
-                    };
-                    let resp = handler(&req, seen);
-                    if !resp.delay.is_zero() {
-                        tokio::time::sleep(resp.delay).await;
-                    }
-                    let mut out = format!(
-                        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-                        resp.status,
-                        resp.body.len()
-                    );
-                    for (k, v) in &resp.headers {
-                        out.push_str(&format!("{k}: {v}\r\n"));
-                    }
-                    out.push_str("\r\n");
-                    out.push_str(&resp.body);
-                    let _ = tcp.write_all(out.as_bytes()).await;
-                    let _ = tcp.shutdown().await;
-                });
-            }
-        });
+        let url = serve(Arc::new(move |p: Posted| {
+            let seen = {
+                let mut l = log2.lock().unwrap();
+                l.push(p.clone());
+                l.len() - 1
+            };
+            handler(&p, seen)
+        }))
+        .await;
         RecordingServer { url, log }
     }
 
     pub fn posts(&self) -> Vec<Posted> {
         self.log.lock().unwrap().clone()
     }
+}
+
+/// Listens on 127.0.0.1:0 and answers each connection's one request (read whole: head and
+/// `Content-Length` body) with `answer`, honouring the response's delay. Returns the base URL.
+async fn serve(answer: Arc<dyn Fn(Posted) -> Response + Send + Sync>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let Some(req) = read_request(&mut tcp).await else {
+                    return;
+                };
+                let resp = answer(req);
+                if !resp.delay.is_zero() {
+                    tokio::time::sleep(resp.delay).await;
+                }
+                let mut out = format!(
+                    "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                    resp.status,
+                    resp.body.len()
+                );
+                for (k, v) in &resp.headers {
+                    out.push_str(&format!("{k}: {v}\r\n"));
+                }
+                out.push_str("\r\n");
+                out.push_str(&resp.body);
+                let _ = tcp.write_all(out.as_bytes()).await;
+                let _ = tcp.shutdown().await;
+            });
+        }
+    });
+    url
+}
+
+/// One request: the head up to the blank line, then `Content-Length` bytes of body.
+async fn read_request(tcp: &mut tokio::net::TcpStream) -> Option<Posted> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        match tcp.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let at = Instant::now();
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let first = lines.next().unwrap_or_default().to_string();
+    let mut parts = first.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_string();
+    let path = parts.next().unwrap_or_default().to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        match tcp.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let end = buf.len().min(head_end + len);
+    Some(Posted {
+        method,
+        path,
+        headers,
+        body: String::from_utf8_lossy(&buf[head_end..end]).to_string(),
+        at,
+    })
 }
