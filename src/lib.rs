@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod format;
+pub mod history;
 pub mod indicators;
 pub mod pipeline;
 pub mod sources;

@@ -28,7 +28,7 @@ use crate::config::{self, ConfigError, Settings};
 use crate::engine::runner::{Outputs, RunSummary, Runner, StorePolicy};
 use crate::engine::{Engine, EngineConfig};
 use crate::pipeline::{EventSink, HealthBoard, Ingest, PipelineStats, SourceState};
-use crate::sources::Source;
+use crate::sources::{Source, SourceControls};
 use crate::store::{StoreSummary, StoreWriter};
 use crate::view::{EngineCtl, SnapshotSlot};
 
@@ -118,6 +118,8 @@ pub(crate) struct Pipeline {
     runtime: Option<tokio::runtime::Runtime>,
     /// Source tasks, stopped first at shutdown so the engine can drain and end.
     sources: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
+    /// Control channels of the sources whose symbols can change while they run.
+    pub controls: SourceControls,
     /// Delivers the alerts the engine sends; it ends when the engine has.
     notifier: Option<tokio::task::JoinHandle<()>>,
 }
@@ -220,6 +222,7 @@ impl Pipeline {
             store,
             runtime: Some(runtime),
             sources: std::sync::Mutex::new(Vec::new()),
+            controls: SourceControls::default(),
             notifier,
         })
     }
@@ -227,12 +230,15 @@ impl Pipeline {
     /// Starts a source on the runtime. Its failure is shown on the health board and logged.
     pub fn spawn_source(
         &self,
-        source: Box<dyn Source>,
+        mut source: Box<dyn Source>,
     ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
         let (Some(rt), Some(tx)) = (&self.runtime, &self.ring_tx) else {
             anyhow::bail!("the pipeline is shutting down");
         };
         let name = source.name();
+        if let (Some(venue), Some(tx)) = (source.venue(), source.control()) {
+            self.controls.register(venue, tx);
+        }
         let sink = EventSink::new(
             name.clone(),
             tx.clone(),
