@@ -21,6 +21,11 @@ pub struct Cli {
     #[arg(long)]
     pub demo: bool,
 
+    /// Draw with plain ASCII only (no braille, box drawing or block elements), for terminals
+    /// and fonts without them; `[ui] glyphs = "block"` keeps box drawing but not braille.
+    #[arg(long, global = true)]
+    pub ascii: bool,
+
     /// Config file (default: ./config.toml, else the platform config directory).
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,

@@ -1,6 +1,7 @@
 //! config.toml: serde types with defaults for every field, validation, and errors that name the
 //! line and column of the mistake.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -12,6 +13,8 @@ use crate::domain::Interval;
 use crate::engine::EngineConfig;
 use crate::indicators::IndicatorSpec;
 use crate::sources::sim::SimConfig;
+use crate::ui::keymap::Keymap;
+use crate::ui::theme::{GlyphKind, ThemeName};
 
 /// The whole file. Every field is optional; unknown keys are errors (a typo must not be ignored).
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -35,6 +38,36 @@ pub struct Config {
     pub log: LogSection,
     /// `[[alerts]]` rules.
     pub alerts: Vec<RuleConfig>,
+    /// `[[watchlists]]`: named groups of symbols, switched with `w` in the monitor.
+    pub watchlists: Vec<WatchlistConfig>,
+    /// `[keys]`: action name = key or [keys], replacing that action's default keys.
+    pub keys: BTreeMap<String, KeyList>,
+}
+
+/// One named watchlist. Symbols are "BTCUSDT" (at whichever running source lists it) or
+/// "venue:SYMBOL" ("coinbase:BTC-USD").
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WatchlistConfig {
+    pub name: String,
+    pub symbols: Vec<String>,
+}
+
+/// A key or several, in `[keys]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum KeyList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl KeyList {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            KeyList::One(k) => vec![k.clone()],
+            KeyList::Many(v) => v.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -46,6 +79,10 @@ pub struct UiSection {
     pub stale_after_secs: u64,
     /// The interval shown at start.
     pub interval: String,
+    /// "dark", "light" or "mono" (no colours; also whenever NO_COLOR is set).
+    pub theme: String,
+    /// "unicode" (braille lines), "block" (no braille) or "ascii" (`--ascii`).
+    pub glyphs: String,
 }
 
 impl Default for UiSection {
@@ -54,6 +91,8 @@ impl Default for UiSection {
             fps: 30.0,
             stale_after_secs: 15,
             interval: "1m".into(),
+            theme: "dark".into(),
+            glyphs: "unicode".into(),
         }
     }
 }
@@ -148,6 +187,9 @@ pub struct Settings {
     pub interval: Interval,
     pub frame: Duration,
     pub stale_after: Duration,
+    pub theme: ThemeName,
+    pub glyphs: GlyphKind,
+    pub keymap: Keymap,
 }
 
 pub const KNOWN_SOURCES: [&str; 4] = ["sim", "binance", "coinbase", "alphavantage"];
@@ -218,6 +260,44 @@ impl Config {
             .interval
             .parse::<Interval>()
             .map_err(|e| err(Some("ui"), "interval", e))?;
+        let theme = ThemeName::parse(&ui.theme).map_err(|e| err(Some("ui"), "theme", e))?;
+        let glyphs = GlyphKind::parse(&ui.glyphs).map_err(|e| err(Some("ui"), "glyphs", e))?;
+        let overrides: BTreeMap<String, Vec<String>> = self
+            .keys
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_vec()))
+            .collect();
+        let keymap = Keymap::with_overrides(&overrides).map_err(|e| {
+            // point at the action named in the message when there is one
+            let key = self
+                .keys
+                .keys()
+                .find(|k| e.contains(&format!("{k:?}")) || e.starts_with(&format!("{k}:")))
+                .map_or("", String::as_str);
+            err(Some("keys"), key, format!("[keys]: {e}"))
+        })?;
+        let mut names: Vec<&str> = Vec::new();
+        for (i, w) in self.watchlists.iter().enumerate() {
+            let at = |m: String| ConfigError {
+                path: path.to_path_buf(),
+                location: text.and_then(|t| locate_entry(t, "watchlists", i, "symbols")),
+                message: m,
+            };
+            if w.name.trim().is_empty() {
+                return Err(at("[[watchlists]] name must not be empty".into()));
+            }
+            if names.contains(&w.name.as_str()) {
+                return Err(at(format!(
+                    "two watchlists are named {:?}; give each its own name",
+                    w.name
+                )));
+            }
+            names.push(&w.name);
+            for sym in &w.symbols {
+                crate::domain::parse_watch_symbol(sym)
+                    .map_err(|m| at(format!("watchlist {:?}: {m}", w.name)))?;
+            }
+        }
         let e = &self.engine;
         let mut indicators = Vec::new();
         for s in &e.indicators {
@@ -291,6 +371,9 @@ impl Config {
             frame: Duration::from_secs_f64(1.0 / ui.fps),
             stale_after: Duration::from_secs(ui.stale_after_secs),
             interval,
+            theme,
+            glyphs,
+            keymap,
             engine,
             path: Some(path.to_path_buf()),
             config: self,

@@ -77,6 +77,34 @@ pub struct ViewSnapshot {
     /// Every alert rule with its state: config rules in file order, then monitor rules in the
     /// order they were made.
     pub rules: Vec<RuleView>,
+    /// The focused symbol's 24 h figures, last trades and best bid/ask.
+    pub detail: Option<SymbolDetail>,
+}
+
+/// What the detail pane shows for one symbol.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SymbolDetail {
+    pub key: VenueSymbol,
+    pub last: Option<f64>,
+    /// 24 h high, low, base volume and change: the venue's own figures when it publishes them
+    /// (`from_venue`), else computed from the 1h candles in memory.
+    pub high_24h: Option<f64>,
+    pub low_24h: Option<f64>,
+    pub volume_24h: Option<f64>,
+    pub change_pct: Option<f64>,
+    pub from_venue: bool,
+    /// Newest first.
+    pub trades: Vec<RecentTrade>,
+    /// Best bid and ask, when the venue sends a book ticker, and when it was received.
+    pub quote: Option<(crate::domain::Quote, TsMs)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecentTrade {
+    pub ts_ms: TsMs,
+    pub price: f64,
+    pub qty: f64,
+    pub side: crate::domain::Side,
 }
 
 /// One alert rule as the alerts view shows it.
@@ -105,10 +133,23 @@ impl ViewSnapshot {
 /// What the UI asks of the engine.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineCtl {
-    /// Compute rows for `interval` and the chart for `key` (None: the first symbol).
+    /// Compute rows for `interval` and the chart for `key` (None: the first symbol), with every
+    /// closed candle in memory that opened at or after `since_ms` (None: the default count).
     Focus {
         key: Option<VenueSymbol>,
         interval: Interval,
+        since_ms: Option<TsMs>,
+    },
+    /// Show `key` in the watchlist now (a symbol just subscribed), before its first data.
+    Watch { key: VenueSymbol },
+    /// Forget `key` (unsubscribed): its row and in-memory state go.
+    Unwatch { key: VenueSymbol },
+    /// Record that the person added `key` to (or removed it from) watchlist `list`, so that the
+    /// next start shows the same lists.
+    RecordWatchlistEdit {
+        list: String,
+        key: VenueSymbol,
+        added: bool,
     },
     /// A new rule made in the monitor (its name must be free).
     AddRule(RuleConfig),

@@ -11,6 +11,7 @@ mod logging;
 mod monitor;
 mod record;
 mod replay;
+mod watchlists;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

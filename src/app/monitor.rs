@@ -25,18 +25,20 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         false,
     );
     super::config_watch::check_rule_names(&s)?;
+    let db = live_or_demo_db(cli, &s, cli.demo);
+    let edits = super::watchlists::stored_edits(&db);
+    let groups = super::watchlists::apply(&mut s, &edits);
     let sources = configured_sources(&s)?;
     s.engine.watchlist = watchlist(&s);
     s.engine.alert_delivered = "tui".into();
     s.engine.alert_max_lag_ms = Some(120_000);
     let mut notify = notify_config(&s);
     let terminal_writes = notify.route_terminal_to_ui();
-    let db = live_or_demo_db(cli, &s, cli.demo);
     tracing::info!(db = %db.display(), demo = cli.demo, "monitor starting");
     let pipeline = Pipeline::start(PipelineOptions {
         engine: s.engine.clone(),
         ring_capacity: s.config.engine.ring_capacity,
-        db: Some(db),
+        db: Some(db.clone()),
         require_db: false,
         store_policy: StorePolicy::Spill {
             max_rows: s.config.storage.max_pending_rows,
@@ -73,12 +75,12 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             health: pipeline.health.clone(),
             title,
             terminal_writes,
+            controls: pipeline.controls.clone(),
+            history_db: Some(db.clone()),
         },
         UiOptions {
-            fps: s.config.ui.fps,
-            stale_after: s.stale_after,
-            initial_interval: s.interval,
-            ascii: false,
+            groups,
+            ..ui_options(cli, &s)
         },
         shutdown,
     );
@@ -94,6 +96,25 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         eprintln!("tickwatch: the database reported an error during the session: {e}");
     }
     ui
+}
+
+/// Display settings from the config, the command line and the environment (`NO_COLOR`).
+pub(crate) fn ui_options(cli: &Cli, s: &Settings) -> UiOptions {
+    UiOptions {
+        fps: s.config.ui.fps,
+        stale_after: s.stale_after,
+        initial_interval: s.interval,
+        glyphs: if cli.ascii {
+            crate::ui::theme::GlyphKind::Ascii
+        } else {
+            s.glyphs
+        },
+        theme: s
+            .theme
+            .with_no_color(std::env::var_os("NO_COLOR").as_deref()),
+        keymap: s.keymap.clone(),
+        ..UiOptions::default()
+    }
 }
 
 /// The demo: the simulator with its defaults plus an anomaly rule, whatever the config says

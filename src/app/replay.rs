@@ -83,14 +83,14 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
                 health: pipeline.health.clone(),
                 title: format!("tickwatch — replay {} at {speed_text}", files.join(", ")),
                 terminal_writes,
+                controls: pipeline.controls.clone(),
+                history_db: None,
             },
             crate::ui::UiOptions {
-                fps: s.config.ui.fps,
-                stale_after: s.stale_after,
                 initial_interval: plan.first().map_or(s.interval, |p| {
                     kline_interval(p.1.kind).unwrap_or(s.interval)
                 }),
-                ascii: false,
+                ..super::monitor::ui_options(cli, &s)
             },
             shutdown,
         );

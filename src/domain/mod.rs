@@ -7,7 +7,7 @@ mod symbol;
 
 pub use event::{Candle, EventKind, MarketEvent, Quote, Side, Stats24h, TradeTick};
 pub use interval::Interval;
-pub use symbol::{Symbol, SymbolError, Venue, VenueSymbol};
+pub use symbol::{Symbol, SymbolError, Venue, VenueSymbol, parse_watch_symbol};
 
 /// Milliseconds since the Unix epoch, UTC. Exchange and receive times both use it.
 pub type TsMs = i64;

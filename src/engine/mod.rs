@@ -82,6 +82,11 @@ impl Default for EngineConfig {
     }
 }
 
+/// Closes per watchlist row: the sparkline and the overview grid's small charts.
+pub const SPARK_POINTS: usize = 120;
+/// Trades the detail pane lists.
+pub const DETAIL_TRADES: usize = 40;
+
 /// Why an event was not applied.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{key}: rejected event: {reason}")]
@@ -162,6 +167,22 @@ impl Engine {
         i
     }
 
+    /// Drops a symbol and all its in-memory state (it was unsubscribed). Events that were
+    /// already queued for it bring it back; they are few and the row then shows them honestly.
+    fn forget(&mut self, key: VenueSymbol) {
+        let Some(i) = self.index.remove(&key) else {
+            return;
+        };
+        self.symbols.remove(i);
+        for (k, j) in self.index.iter_mut() {
+            if *j > i {
+                *j -= 1;
+            }
+            debug_assert!(self.symbols[*j].key == *k);
+        }
+        self.last_hit = None;
+    }
+
     /// Applies one event. Invalid events are rejected (and counted), never folded in.
     pub fn apply(&mut self, ev: &MarketEvent, out: &mut StoreBatch) -> Result<(), Rejected> {
         if let Err(reason) = ev.validate() {
@@ -227,6 +248,23 @@ impl Engine {
         self.now_ms = self.now_ms.max(now);
         let r = match ctl {
             EngineCtl::Focus { .. } => Ok(()),
+            EngineCtl::Watch { key } => {
+                self.slot(*key);
+                Ok(())
+            }
+            EngineCtl::Unwatch { key } => {
+                self.forget(*key);
+                Ok(())
+            }
+            EngineCtl::RecordWatchlistEdit { list, key, added } => {
+                out.watchlist.push(crate::store::WatchlistEdit {
+                    list: list.clone(),
+                    key: *key,
+                    added: *added,
+                    ts_ms: now,
+                });
+                Ok(())
+            }
             EngineCtl::AddRule(spec) => self.rules.add(spec, now),
             EngineCtl::ReplaceRule { old_name, rule } => self.rules.replace(old_name, rule, now),
             EngineCtl::DeleteRule { name } => self.rules.delete(name),
@@ -290,6 +328,7 @@ impl Engine {
         &self,
         focus: Option<VenueSymbol>,
         interval: Interval,
+        since_ms: Option<TsMs>,
         version: u64,
     ) -> ViewSnapshot {
         let columns = self.template.indicators.columns();
@@ -308,7 +347,11 @@ impl Engine {
                     volume,
                     rsi,
                     z: s.last_z,
-                    spark: series.closed.tail(40).map(|b| b.candle.close).collect(),
+                    spark: series
+                        .closed
+                        .tail(SPARK_POINTS)
+                        .map(|b| b.candle.close)
+                        .collect(),
                     last_recv_ms: s.last_recv_ms,
                     last_exch_ms: s.last_exch_ms,
                 }
@@ -320,9 +363,14 @@ impl Engine {
         let chart = focus.and_then(|key| self.index.get(&key)).map(|&i| {
             let s = &self.symbols[i];
             let series = &s.series[interval.index()];
+            let count = match since_ms {
+                // every closed candle in memory from `since` on
+                Some(t) => series.closed.len() - series.closed.partition_point(|b| b.candle.open_ms < t),
+                None => self.cfg.chart_candles,
+            };
             let mut candles: Vec<ChartCandle> = series
                 .closed
-                .tail(self.cfg.chart_candles)
+                .tail(count.max(1))
                 .map(|b| ChartCandle {
                     candle: b.candle,
                     values: b.values.clone(),
@@ -350,6 +398,9 @@ impl Engine {
             interval: Some(interval),
             alerts: self.alerts.iter().rev().cloned().collect(),
             rules: self.rules.views(self.now_ms),
+            detail: focus
+                .and_then(|key| self.index.get(&key))
+                .map(|&i| self.symbols[i].detail(DETAIL_TRADES)),
         }
     }
 }

@@ -68,7 +68,7 @@ fn changes(out: &StoreBatch) -> Vec<(String, Option<Status>)> {
 }
 
 fn status(e: &Engine, name: &str) -> Option<Status> {
-    e.snapshot(None, Interval::M1, 0)
+    e.snapshot(None, Interval::M1, None, 0)
         .rules
         .iter()
         .find(|r| r.name == name)
@@ -162,7 +162,7 @@ fn rules_made_at_run_time_are_kept_by_name_and_every_change_is_stored() {
     let (r, out) = ctl(&mut e, EngineCtl::DeleteRule { name: "b".into() }, until);
     r.unwrap();
     assert_eq!(changes(&out), vec![del("b")]);
-    assert!(e.snapshot(None, Interval::M1, 0).rules.is_empty());
+    assert!(e.snapshot(None, Interval::M1, None, 0).rules.is_empty());
     let (r, _) = ctl(&mut e, EngineCtl::DeleteRule { name: "b".into() }, until);
     assert!(r.unwrap_err().contains("no alert rule"));
 }
@@ -261,7 +261,7 @@ fn stale_rules_fire_on_the_clock_from_the_last_receive_time() {
     }
     e.on_clock(T0 + 62_000, &mut out);
     assert_eq!(status(&e, "quiet"), Some(Status::Armed), "data again");
-    assert_eq!(e.snapshot(None, Interval::M1, 0).alerts.len(), 2);
+    assert_eq!(e.snapshot(None, Interval::M1, None, 0).alerts.len(), 2);
 }
 
 #[test]
@@ -359,7 +359,7 @@ fn a_config_reload_keeps_the_state_of_unchanged_rules() {
     assert_eq!(changes(&out), vec![del("b"), s("c", Status::Armed)]);
     assert_eq!(status(&e, "a"), Some(Status::Triggered), "unchanged: kept");
     let names: Vec<String> = e
-        .snapshot(None, Interval::M1, 0)
+        .snapshot(None, Interval::M1, None, 0)
         .rules
         .iter()
         .map(|r| r.name.clone())

@@ -69,6 +69,7 @@ impl Runner {
         let mut spill: VecDeque<StoreBatch> = VecDeque::new();
         let mut focus: Option<VenueSymbol> = None;
         let mut interval = Interval::M1;
+        let mut since: Option<crate::domain::TsMs> = None;
         let mut version = 0u64;
         let mut dirty = true;
         let mut next_frame = Instant::now();
@@ -137,9 +138,14 @@ impl Runner {
                     dirty = true;
                 }
                 Some(Got::Ingest(Err(_))) => closed = true,
-                Some(Got::Ctl(Ok(EngineCtl::Focus { key, interval: iv }))) => {
+                Some(Got::Ctl(Ok(EngineCtl::Focus {
+                    key,
+                    interval: iv,
+                    since_ms,
+                }))) => {
                     focus = key;
                     interval = iv;
+                    since = since_ms;
                     dirty = true;
                     next_frame = Instant::now();
                 }
@@ -179,7 +185,7 @@ impl Runner {
                 && (done || Instant::now() >= next_frame)
             {
                 version += 1;
-                slot.publish(self.engine.snapshot(focus, interval, version));
+                slot.publish(self.engine.snapshot(focus, interval, since, version));
                 dirty = false;
                 next_frame = Instant::now() + self.frame;
             }
@@ -304,6 +310,7 @@ mod tests {
                 .send(EngineCtl::Focus {
                     key: None,
                     interval: Interval::S1,
+                    since_ms: None,
                 })
                 .unwrap();
         }

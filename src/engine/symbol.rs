@@ -49,6 +49,8 @@ pub struct SymbolState {
     pub ticks: Ring<TickPoint>,
     pub series: Vec<Series>,
     pub quote: Option<Quote>,
+    /// Receive time of `quote`.
+    pub quote_recv_ms: Option<TsMs>,
     pub stats24: Option<Stats24h>,
     /// The shortest interval the venue sends candles for: from it up, candles come from the
     /// venue (rolled up to longer intervals); below it, from trades.
@@ -79,6 +81,7 @@ impl SymbolState {
             ticks: Ring::new(cfg.tick_capacity),
             series,
             quote: None,
+            quote_recv_ms: None,
             stats24: None,
             kline_base: None,
             tick_z: t.tick_z.clone(),
@@ -206,6 +209,62 @@ impl SymbolState {
     pub fn on_quote(&mut self, exch: TsMs, recv: TsMs, q: Quote) {
         self.seen(exch, recv);
         self.quote = Some(q);
+        self.quote_recv_ms = Some(recv);
+    }
+
+    /// The detail pane's figures: the venue's 24 h statistics when it sends them, else the
+    /// last 24 h of 1h candles in memory (with the running one); the newest `trades` trades.
+    pub fn detail(&self, trades: usize) -> crate::view::SymbolDetail {
+        let (change_pct, _) = self.change_and_volume();
+        let (high, low, volume, from_venue) = match self.stats24 {
+            Some(s) => (Some(s.high), Some(s.low), Some(s.volume), true),
+            None => {
+                let hours = &self.series[Interval::H1.index()];
+                let end = hours
+                    .current
+                    .map(|c| c.open_ms)
+                    .or_else(|| hours.closed.last().map(|b| b.candle.open_ms));
+                let mut acc: Option<(f64, f64, f64)> = None;
+                if let Some(end) = end {
+                    let from = end - 23 * Interval::H1.ms();
+                    let recent = hours
+                        .closed
+                        .iter()
+                        .map(|b| b.candle)
+                        .chain(hours.current)
+                        .filter(|c| c.open_ms >= from);
+                    for c in recent {
+                        acc = Some(match acc {
+                            None => (c.high, c.low, c.volume),
+                            Some((h, l, v)) => (h.max(c.high), l.min(c.low), v + c.volume),
+                        });
+                    }
+                }
+                (acc.map(|a| a.0), acc.map(|a| a.1), acc.map(|a| a.2), false)
+            }
+        };
+        crate::view::SymbolDetail {
+            key: self.key,
+            last: self.last_price,
+            high_24h: high,
+            low_24h: low,
+            volume_24h: volume,
+            change_pct,
+            from_venue,
+            trades: self
+                .ticks
+                .iter()
+                .rev()
+                .take(trades)
+                .map(|t| crate::view::RecentTrade {
+                    ts_ms: t.ts_ms,
+                    price: t.price,
+                    qty: t.qty,
+                    side: t.side,
+                })
+                .collect(),
+            quote: self.quote.zip(self.quote_recv_ms),
+        }
     }
 
     pub fn on_stats(&mut self, exch: TsMs, recv: TsMs, s: Stats24h) {

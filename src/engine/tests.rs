@@ -328,7 +328,7 @@ fn rules_fire_on_crossing_with_cooldown() {
         .unwrap();
     assert_eq!(out.alerts.len(), 2);
     assert_eq!(
-        e.snapshot(None, Interval::M1, 1).alerts[0].value,
+        e.snapshot(None, Interval::M1, None, 1).alerts[0].value,
         109.0,
         "newest first"
     );
@@ -404,7 +404,7 @@ fn snapshot_shows_rows_in_watchlist_order_and_the_focused_chart() {
         )
         .unwrap();
     }
-    let snap = e.snapshot(Some(key("A")), Interval::S1, 7);
+    let snap = e.snapshot(Some(key("A")), Interval::S1, None, 7);
     assert_eq!(snap.version, 7);
     assert_eq!(
         snap.rows

@@ -13,6 +13,16 @@ pub fn bucket_ms_for(interval: Interval, span_ms: TsMs, columns: usize) -> TsMs 
     per.max(1) * iv
 }
 
+/// The start of the bucket of `bucket_ms` that holds a candle opened at `open_ms` (a multiple of
+/// `bucket_ms` since the epoch; `open_ms` itself when `bucket_ms` is not positive).
+pub(crate) fn bucket_start(open_ms: TsMs, bucket_ms: TsMs) -> TsMs {
+    if bucket_ms > 0 {
+        open_ms - open_ms.rem_euclid(bucket_ms)
+    } else {
+        open_ms
+    }
+}
+
 /// Merges candles (ascending by open time) into buckets of `bucket_ms` aligned to multiples of
 /// `bucket_ms` since the epoch, so a bucket keeps its members while the chart pans. A bucket
 /// opens at its first candle's open and closes at its last candle's close; high, low, volume and
@@ -23,11 +33,7 @@ pub fn bucketize(candles: impl IntoIterator<Item = ChartCandle>, bucket_ms: TsMs
     let mut out: Vec<ChartCandle> = Vec::new();
     let mut cur_bucket = None;
     for c in candles {
-        let b = if bucket_ms > 0 {
-            c.candle.open_ms - c.candle.open_ms.rem_euclid(bucket_ms)
-        } else {
-            c.candle.open_ms
-        };
+        let b = bucket_start(c.candle.open_ms, bucket_ms);
         match out.last_mut() {
             Some(last) if cur_bucket == Some(b) => {
                 last.candle.merge(&c.candle);

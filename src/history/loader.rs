@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::HistoryReader;
 use crate::domain::{Interval, TsMs, VenueSymbol};
 use crate::view::ChartCandle;
 
@@ -38,8 +39,11 @@ pub struct HistorySlice {
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryReply {
     pub request: HistoryRequest,
-    /// The reason in words when the database could not be read (missing, locked, corrupt).
+    /// The reason in words, naming the file and what to do, when the database could not be
+    /// read (not a database or damaged, a newer schema, unreadable). A database that does not
+    /// exist yet is not an error: nothing is stored yet, so the slice is empty.
     pub result: Result<HistorySlice, String>,
+    /// Time spent answering (opening, reading, merging).
     pub elapsed: Duration,
 }
 
@@ -51,20 +55,19 @@ pub struct HistoryLoader {
 
 impl HistoryLoader {
     /// Starts the thread for the database at `db` (which may not exist yet: each request then
-    /// answers with an empty slice).
+    /// answers with an empty slice). The thread keeps one read-only connection open across
+    /// requests (see [`HistoryReader`]).
     pub fn spawn(db: PathBuf) -> std::io::Result<HistoryLoader> {
         let (tx, req_rx) = flume::unbounded::<HistoryRequest>();
         let (reply_tx, rx) = flume::unbounded();
         std::thread::Builder::new()
             .name("tickwatch-history".into())
             .spawn(move || {
-                while let Ok(mut req) = req_rx.recv() {
-                    // only the newest question matters: a pan or zoom supersedes the rest
-                    while let Ok(newer) = req_rx.try_recv() {
-                        req = newer;
-                    }
+                let mut reader = HistoryReader::new(db);
+                while let Ok(first) = req_rx.recv() {
+                    let req = newest(first, &req_rx);
                     let t0 = Instant::now();
-                    let result = load(&db, &req);
+                    let result = reader.load(&req);
                     let reply = HistoryReply {
                         request: req,
                         result,
@@ -78,7 +81,8 @@ impl HistoryLoader {
         Ok(HistoryLoader { tx, rx })
     }
 
-    /// Queues a request; never blocks.
+    /// Queues a request; never blocks. Requests still queued when the thread gets to them are
+    /// superseded by the newest: only that one is answered.
     pub fn request(&self, req: HistoryRequest) {
         let _ = self.tx.send(req);
     }
@@ -87,36 +91,45 @@ impl HistoryLoader {
     pub fn try_recv(&self) -> Option<HistoryReply> {
         self.rx.try_recv().ok()
     }
+
+    /// Waits up to `timeout` for a reply: for callers with nothing else to do (tests,
+    /// benchmarks, headless tools). The UI polls [`HistoryLoader::try_recv`] instead.
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<HistoryReply> {
+        self.rx.recv_timeout(timeout).ok()
+    }
 }
 
-fn load(db: &std::path::Path, req: &HistoryRequest) -> Result<HistorySlice, String> {
-    if !db.exists() {
-        return Ok(HistorySlice::default());
+/// The newest of `first` and every request already queued behind it: a pan or zoom supersedes
+/// the questions before it.
+fn newest(first: HistoryRequest, queued: &flume::Receiver<HistoryRequest>) -> HistoryRequest {
+    queued.try_iter().last().unwrap_or(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Symbol, Venue};
+
+    fn req(id: u64) -> HistoryRequest {
+        HistoryRequest {
+            id,
+            key: VenueSymbol::new(Venue::Sim, Symbol::new("A").unwrap()),
+            interval: Interval::M1,
+            from_ms: 0,
+            to_ms: 60_000 * id as i64,
+            bucket_ms: 60_000,
+            columns: Arc::from(Vec::<String>::new()),
+        }
     }
-    let conn = crate::store::open_readonly(db).map_err(|e| e.to_string())?;
-    let rows = crate::store::queries::candles(
-        &conn,
-        Some(req.key.venue),
-        req.key.symbol,
-        req.interval,
-        Some(req.from_ms),
-        Some(req.to_ms - 1),
-        None,
-    )
-    .map_err(|e| e.to_string())?;
-    let n = rows.len();
-    let candles = rows.into_iter().map(|(_, c)| ChartCandle {
-        values: req
-            .columns
-            .iter()
-            .map(|col| c.values.get(col).copied())
-            .collect(),
-        candle: c.candle,
-        closed: true,
-    });
-    Ok(HistorySlice {
-        candles: super::bucketize(candles, req.bucket_ms),
-        source_candles: n,
-        first_stored_ms: None,
-    })
+
+    #[test]
+    fn the_newest_queued_request_wins() {
+        let (tx, rx) = flume::unbounded();
+        assert_eq!(newest(req(1), &rx), req(1));
+        for id in 2..=5 {
+            tx.send(req(id)).unwrap();
+        }
+        assert_eq!(newest(req(1), &rx), req(5));
+        assert!(rx.is_empty());
+    }
 }

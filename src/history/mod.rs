@@ -4,6 +4,9 @@
 
 mod bucket;
 mod loader;
+mod query;
+mod reader;
 
 pub use bucket::{bucket_ms_for, bucketize};
 pub use loader::{HistoryLoader, HistoryReply, HistoryRequest, HistorySlice};
+pub use reader::HistoryReader;

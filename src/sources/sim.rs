@@ -5,6 +5,11 @@
 //! a random taker side and rare jumps (so anomaly alerts really fire). Prices are rounded to a
 //! tick. Simulated time advances by the arrival process; the speed only changes how fast it is
 //! played out, so a seed gives the same trades at any speed.
+//!
+//! Symbols can be added and removed while it runs ([`SourceCmd`]): an added symbol starts at a
+//! price derived from its name (so the same name always starts at the same price) and joins at
+//! the current simulated time; a removed one stops trading, and resumes where it stopped if it
+//! is added again (its trade ids go on rather than repeat).
 
 use std::time::Duration;
 
@@ -13,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, LogNormal, StandardNormal};
 use serde::Deserialize;
 
-use super::{Source, SourceFuture};
+use super::{Source, SourceCmd, SourceFuture};
 use crate::domain::{EventKind, MarketEvent, Side, Symbol, TradeTick, TsMs, Venue, now_ms};
 use crate::pipeline::{EventSink, Overflow, SourceState};
 
@@ -141,6 +146,27 @@ fn profile(symbol: &str) -> (f64, f64) {
     }
 }
 
+/// FNV-1a: a hash that stays the same across Rust releases and platforms.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Start price and tick size of a symbol added while running: the reference price when the
+/// simulator imitates it, else a price between 1 and 1000 derived from the name (spread evenly
+/// in log terms), with a tick of about a hundred-thousandth of it.
+fn added_profile(symbol: &str) -> (f64, f64) {
+    let known = profile(symbol);
+    if known != profile("") {
+        return known;
+    }
+    let unit = (fnv1a(symbol) >> 11) as f64 / (1u64 << 53) as f64;
+    let price = 10f64.powf(3.0 * unit);
+    let tick = 10f64.powi((price.log10().floor() as i32) - 4);
+    (((price / tick).round() * tick).max(tick), tick)
+}
+
 const YEAR_SECS: f64 = 365.0 * 86_400.0;
 /// Volatility regimes last about five minutes.
 const VOL_REVERSION_SECS: f64 = 300.0;
@@ -162,6 +188,11 @@ struct Walker {
 /// The deterministic generator, usable without a runtime (benches, tests).
 pub struct SimGenerator {
     walkers: Vec<Walker>,
+    /// Removed symbols, kept to resume where they stopped if added again.
+    parked: Vec<Walker>,
+    seed: u64,
+    /// Simulated time of the last trade (or the start): where an added symbol joins.
+    clock_ms: f64,
     arrival: Exp<f64>,
     sigma_per_sec: f64,
     jump_prob_per_trade: f64,
@@ -196,6 +227,9 @@ impl SimGenerator {
         }
         Ok(SimGenerator {
             walkers,
+            parked: Vec::new(),
+            seed: cfg.seed,
+            clock_ms: start_ms as f64,
             arrival,
             sigma_per_sec: cfg.volatility / YEAR_SECS.sqrt(),
             jump_prob_per_trade: cfg.jumps_per_minute / 60.0 / cfg.rate,
@@ -203,7 +237,70 @@ impl SimGenerator {
         })
     }
 
-    /// Simulated time of the next trade.
+    /// Starts trading `symbol` from simulated time `at_ms` (or the last trade's time, if later);
+    /// false when it trades already.
+    pub fn add_symbol(&mut self, symbol: Symbol, at_ms: TsMs) -> bool {
+        if self.walkers.iter().any(|w| w.symbol == symbol) {
+            return false;
+        }
+        self.clock_ms = self.clock_ms.max(at_ms as f64);
+        let joined = match self.parked.iter().position(|w| w.symbol == symbol) {
+            Some(i) => {
+                let mut w = self.parked.remove(i);
+                let first: f64 = self.arrival.sample(&mut w.rng);
+                w.t_ms = w.t_ms.max(self.clock_ms + first * 1000.0);
+                w
+            }
+            None => {
+                let (price, tick) = added_profile(symbol.as_str());
+                let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ fnv1a(symbol.as_str()));
+                let first: f64 = self.arrival.sample(&mut rng);
+                let size = match LogNormal::new((800.0 / price).ln(), 1.2) {
+                    Ok(d) => d,
+                    // the price is finite and positive, so this does not happen
+                    Err(_) => return false,
+                };
+                Walker {
+                    symbol,
+                    price,
+                    tick,
+                    log_vol: 0.0,
+                    next_id: 1,
+                    t_ms: self.clock_ms + first * 1000.0,
+                    rng,
+                    size,
+                }
+            }
+        };
+        self.walkers.push(joined);
+        true
+    }
+
+    /// Stops trading `symbol`; false when it does not trade.
+    pub fn remove_symbol(&mut self, symbol: Symbol) -> bool {
+        let Some(i) = self.walkers.iter().position(|w| w.symbol == symbol) else {
+            return false;
+        };
+        self.parked.push(self.walkers.remove(i));
+        true
+    }
+
+    /// The symbols trading, in the order they were added.
+    pub fn symbols(&self) -> Vec<Symbol> {
+        self.walkers.iter().map(|w| w.symbol).collect()
+    }
+
+    /// No symbol trades (all were removed).
+    pub fn is_empty(&self) -> bool {
+        self.walkers.is_empty()
+    }
+
+    /// The next trade, or None when no symbol trades.
+    pub fn try_next_event(&mut self, recv_ms: TsMs) -> Option<MarketEvent> {
+        (!self.walkers.is_empty()).then(|| self.next_event(recv_ms))
+    }
+
+    /// Simulated time of the next trade (`TsMs::MAX` when no symbol trades).
     pub fn next_time(&self) -> TsMs {
         self.walkers
             .iter()
@@ -212,6 +309,9 @@ impl SimGenerator {
     }
 
     /// The next trade across all symbols, in time order.
+    ///
+    /// # Panics
+    /// When no symbol trades (every one was removed); see [`try_next_event`](Self::try_next_event).
     pub fn next_event(&mut self, recv_ms: TsMs) -> MarketEvent {
         let mut k = 0;
         for (i, w) in self.walkers.iter().enumerate() {
@@ -222,6 +322,7 @@ impl SimGenerator {
         let (sigma, jp, js) = (self.sigma_per_sec, self.jump_prob_per_trade, self.jump_size);
         let arrival = self.arrival;
         let w = &mut self.walkers[k];
+        self.clock_ms = self.clock_ms.max(w.t_ms);
         let ts = w.t_ms as TsMs;
         let dt: f64 = arrival.sample(&mut w.rng);
         w.t_ms += dt * 1000.0;
@@ -264,16 +365,55 @@ impl SimGenerator {
 /// The simulator as a pipeline source.
 pub struct SimSource {
     cfg: SimConfig,
+    control_tx: Option<flume::Sender<SourceCmd>>,
+    control_rx: flume::Receiver<SourceCmd>,
 }
 
 impl SimSource {
     pub fn new(cfg: SimConfig) -> Result<SimSource, String> {
         cfg.validate()?;
-        Ok(SimSource { cfg })
+        let (control_tx, control_rx) = flume::unbounded();
+        Ok(SimSource {
+            cfg,
+            control_tx: Some(control_tx),
+            control_rx,
+        })
     }
 }
 
 const BATCH: usize = 4_096;
+
+/// Applies one symbol change to the generator at simulated time `at_ms`, answering at once.
+fn apply(g: &mut SimGenerator, cmd: SourceCmd, at_ms: TsMs, name: &str) {
+    match cmd {
+        SourceCmd::Subscribe { symbol, reply } => {
+            let answer = if g.add_symbol(symbol, at_ms) {
+                tracing::info!(source = name, "simulating {symbol} from now on");
+                Ok(())
+            } else {
+                Err(format!("{symbol} is already simulated"))
+            };
+            let _ = reply.send(answer);
+        }
+        SourceCmd::Unsubscribe { symbol, reply } => {
+            let answer = if g.remove_symbol(symbol) {
+                tracing::info!(source = name, "no longer simulating {symbol}");
+                Ok(())
+            } else {
+                Err(format!("{symbol} is not simulated"))
+            };
+            let _ = reply.send(answer);
+        }
+    }
+}
+
+/// The next symbol change, or never when nobody can send one.
+async fn next_cmd(cmds: &Option<flume::Receiver<SourceCmd>>) -> Option<SourceCmd> {
+    match cmds {
+        Some(rx) => rx.recv_async().await.ok(),
+        None => std::future::pending().await,
+    }
+}
 
 impl Source for SimSource {
     fn name(&self) -> String {
@@ -285,24 +425,46 @@ impl Source for SimSource {
         Overflow::Block
     }
 
+    fn venue(&self) -> Option<Venue> {
+        Some(Venue::Sim)
+    }
+
+    /// Subscribe starts simulating a symbol, unsubscribe stops it; both answered at once.
+    fn control(&mut self) -> Option<flume::Sender<SourceCmd>> {
+        self.control_tx.take()
+    }
+
     fn run(self: Box<Self>, sink: EventSink) -> SourceFuture {
         Box::pin(async move {
-            let start = self
-                .cfg
+            let SimSource {
+                cfg,
+                control_tx,
+                control_rx,
+            } = *self;
+            // nobody took the control channel: no changes will come
+            let mut cmds = control_tx.is_none().then_some(control_rx);
+            let name = sink.name().to_string();
+            let start = cfg
                 .start_ms
-                .unwrap_or_else(|| now_ms() - self.cfg.history_secs as TsMs * 1000);
-            let mut g = SimGenerator::new(&self.cfg, start).map_err(anyhow::Error::msg)?;
-            let speed = self.cfg.parsed_speed().map_err(anyhow::Error::msg)?;
-            let limit = self.cfg.max_trades.unwrap_or(u64::MAX);
+                .unwrap_or_else(|| now_ms() - cfg.history_secs as TsMs * 1000);
+            let mut g = SimGenerator::new(&cfg, start).map_err(anyhow::Error::msg)?;
+            let speed = cfg.parsed_speed().map_err(anyhow::Error::msg)?;
+            let limit = cfg.max_trades.unwrap_or(u64::MAX);
             let mut sent = 0u64;
             sink.set_state(SourceState::Live);
             if matches!(speed, SimSpeed::Factor(_)) {
                 // play the history up to now at full speed
                 while g.next_time() < now_ms() && sent < limit {
+                    while let Some(cmd) = cmds.as_ref().and_then(|rx| rx.try_recv().ok()) {
+                        apply(&mut g, cmd, TsMs::MIN, &name);
+                    }
                     let recv = now_ms();
                     let mut batch = Vec::with_capacity(BATCH);
                     while batch.len() < BATCH && sent < limit && g.next_time() < recv {
-                        batch.push(g.next_event(recv));
+                        match g.try_next_event(recv) {
+                            Some(ev) => batch.push(ev),
+                            None => break,
+                        }
                         sent += 1;
                     }
                     if sink.send(batch).await.is_err() {
@@ -312,13 +474,38 @@ impl Source for SimSource {
             }
             let began = tokio::time::Instant::now();
             let anchor = g.next_time().min(now_ms());
+            // simulated time now (at full speed: wherever the trades got to)
+            let sim_now = |f: Option<f64>| match f {
+                Some(f) => anchor + (began.elapsed().as_secs_f64() * 1000.0 * f) as TsMs,
+                None => TsMs::MIN,
+            };
             while sent < limit {
+                if g.is_empty() {
+                    // every symbol was removed: nothing to make until one is added
+                    match next_cmd(&cmds).await {
+                        Some(cmd) => {
+                            let f = match speed {
+                                SimSpeed::Factor(f) => Some(f),
+                                SimSpeed::Max => None,
+                            };
+                            apply(&mut g, cmd, sim_now(f), &name);
+                        }
+                        None => cmds = None,
+                    }
+                    continue;
+                }
                 let mut batch = Vec::with_capacity(64);
                 match speed {
                     SimSpeed::Max => {
+                        while let Some(cmd) = cmds.as_ref().and_then(|rx| rx.try_recv().ok()) {
+                            apply(&mut g, cmd, TsMs::MIN, &name);
+                        }
                         let recv = now_ms();
                         while batch.len() < BATCH && sent < limit {
-                            batch.push(g.next_event(recv));
+                            match g.try_next_event(recv) {
+                                Some(ev) => batch.push(ev),
+                                None => break,
+                            }
                             sent += 1;
                         }
                     }
@@ -327,12 +514,24 @@ impl Source for SimSource {
                         let due_sim = g.next_time() - anchor;
                         let due =
                             began + Duration::from_secs_f64((due_sim.max(0) as f64) / 1000.0 / f);
-                        tokio::time::sleep_until(due).await;
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(due) => {}
+                            cmd = next_cmd(&cmds) => {
+                                match cmd {
+                                    Some(cmd) => apply(&mut g, cmd, sim_now(Some(f)), &name),
+                                    None => cmds = None,
+                                }
+                                continue;
+                            }
+                        }
                         let horizon =
                             anchor + ((began.elapsed().as_secs_f64() * 1000.0 + 10.0) * f) as TsMs;
                         let recv = now_ms();
                         while g.next_time() <= horizon && batch.len() < BATCH && sent < limit {
-                            batch.push(g.next_event(recv));
+                            match g.try_next_event(recv) {
+                                Some(ev) => batch.push(ev),
+                                None => break,
+                            }
                             sent += 1;
                         }
                     }
@@ -434,6 +633,88 @@ mod tests {
             .filter(|w| (w[1] / w[0]).ln().abs() > 0.005)
             .count();
         assert!(big >= 10, "expected jumps, saw {big}");
+    }
+
+    fn trades_of(evs: &[MarketEvent], symbol: &str) -> Vec<TradeTick> {
+        evs.iter()
+            .filter(|e| e.symbol.as_str() == symbol)
+            .filter_map(|e| match e.kind {
+                EventKind::Trade(t) => Some(t),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_added_symbol_starts_at_a_price_from_its_name_and_joins_in_time_order() {
+        let c = SimConfig {
+            symbols: vec!["BTCUSDT".into()],
+            ..cfg()
+        };
+        let start = c.start_ms.unwrap();
+        let play = || {
+            let mut g = SimGenerator::new(&c, start).unwrap();
+            let mut evs: Vec<MarketEvent> = (0..500).map(|_| g.next_event(0)).collect();
+            let joined_at = evs.last().unwrap().exch_ms;
+            let foo = Symbol::new("FOOUSDT").unwrap();
+            assert!(g.add_symbol(foo, 0));
+            assert!(!g.add_symbol(foo, 0), "already trading");
+            assert_eq!(g.symbols().len(), 2);
+            evs.extend((0..2_000).map(|_| g.next_event(0)));
+            (evs, joined_at)
+        };
+        let (evs, joined_at) = play();
+        assert_eq!(evs, play().0, "the same name starts the same way");
+        let foo = trades_of(&evs, "FOOUSDT");
+        assert!(foo.len() > 500, "it trades: {}", foo.len());
+        assert_eq!(foo[0].trade_id, 1);
+        let (p0, tick) = added_profile("FOOUSDT");
+        assert!((1.0..1000.0).contains(&p0), "plausible start price {p0}");
+        assert!(
+            (foo[0].price / p0 - 1.0).abs() < 0.05,
+            "{} vs {p0}",
+            foo[0].price
+        );
+        assert!(tick > 0.0 && tick < p0 / 1000.0);
+        assert!(evs.windows(2).all(|w| w[0].exch_ms <= w[1].exch_ms));
+        let first_foo = evs.iter().find(|e| e.symbol.as_str() == "FOOUSDT").unwrap();
+        assert!(first_foo.exch_ms >= joined_at, "joins at the current time");
+        for e in &evs {
+            e.validate().unwrap();
+        }
+        // different names, different prices; known pairs keep their reference price
+        assert_ne!(added_profile("FOOUSDT"), added_profile("BARUSDT"));
+        assert_eq!(added_profile("ETHUSDT"), (3_400.0, 0.01));
+    }
+
+    #[test]
+    fn a_removed_symbol_stops_and_resumes_its_ids_when_added_again() {
+        let mut g = SimGenerator::new(&cfg(), cfg().start_ms.unwrap()).unwrap();
+        let eth = Symbol::new("ETHUSDT").unwrap();
+        let before: Vec<MarketEvent> = (0..3_000).map(|_| g.next_event(0)).collect();
+        let last_id = trades_of(&before, "ETHUSDT").last().unwrap().trade_id;
+        assert!(g.remove_symbol(eth));
+        assert!(!g.remove_symbol(eth));
+        let during: Vec<MarketEvent> = (0..3_000).map(|_| g.next_event(0)).collect();
+        assert!(trades_of(&during, "ETHUSDT").is_empty());
+        assert!(g.add_symbol(eth, 0));
+        let after: Vec<MarketEvent> = (0..3_000).map(|_| g.next_event(0)).collect();
+        let resumed = trades_of(&after, "ETHUSDT");
+        assert_eq!(resumed[0].trade_id, last_id + 1, "ids go on");
+        let last_ts = during.last().unwrap().exch_ms;
+        assert!(
+            after
+                .iter()
+                .filter(|e| e.symbol == eth)
+                .all(|e| e.exch_ms >= last_ts)
+        );
+        // every symbol removed: nothing to make, and no panic
+        for s in g.symbols() {
+            assert!(g.remove_symbol(s));
+        }
+        assert!(g.is_empty());
+        assert!(g.try_next_event(0).is_none());
+        assert_eq!(g.next_time(), TsMs::MAX);
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod open;
 pub mod queries;
 pub mod schema;
 mod types;
+pub mod watchlists;
 mod write_batch;
 mod writer;
 
@@ -18,6 +19,7 @@ pub use queries::CandleWithIndicators;
 pub use schema::{MIGRATIONS, SCHEMA_DOC, SCHEMA_VERSION};
 pub use types::{
     AlertRecord, ClosedCandle, DeliveryRecord, RuleChange, RuleRow, StoreBatch, TradeRow,
+    WatchlistEdit,
 };
 pub use write_batch::{WriteCounts, write_batches};
 pub use writer::{HEALTH_NAME, StoreSender, StoreSummary, StoreWriter, WriterConfig};

@@ -92,6 +92,17 @@ pub const MIGRATIONS: &[&str] = &[
         updated_ms       INTEGER NOT NULL
     );
     ",
+    // 3: symbols added to and removed from watchlists in the monitor.
+    "
+    CREATE TABLE watchlist_edits (
+        list    TEXT    NOT NULL,
+        venue   TEXT    NOT NULL,
+        symbol  TEXT    NOT NULL,
+        change  TEXT    NOT NULL CHECK (change IN ('add', 'remove')),
+        ts_ms   INTEGER NOT NULL,
+        PRIMARY KEY (list, venue, symbol)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this binary writes (the number of migrations).
@@ -134,7 +145,7 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 /// The reference of every table and column, in Markdown, for the README.
-pub const SCHEMA_DOC: &str = r#"### Database schema (version 2)
+pub const SCHEMA_DOC: &str = r#"### Database schema (version 3)
 
 One SQLite file (WAL mode), default `<data dir>/tickwatch/tickwatch.db` (Linux:
 `~/.local/share/tickwatch/tickwatch.db`); the demo writes to `demo.db` and replays to `replay.db`
@@ -221,4 +232,15 @@ defined by the config file; their rows here only carry their state.
 | state | TEXT | `armed`, `triggered`, `snoozed` or `expired` |
 | snoozed_until_ms | INTEGER | end of a snooze, NULL when not snoozed |
 | created_ms, updated_ms | INTEGER | when the rule was created and last changed |
+
+**`watchlist_edits`** (version 3) — symbols added to or removed from a watchlist in the monitor
+(`a` and `Del`), applied over config.toml at the next start; one row per (list, venue, symbol),
+the latest change winning.
+
+| column | type | meaning |
+|---|---|---|
+| list | TEXT | the watchlist's name; `all` is the list of every subscribed symbol |
+| venue, symbol | TEXT | instrument |
+| change | TEXT | `add` or `remove` |
+| ts_ms | INTEGER | when it was made |
 "#;

@@ -82,6 +82,15 @@ pub enum RuleChange {
     Delete(String),
 }
 
+/// A symbol added to (or removed from) a watchlist in the monitor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchlistEdit {
+    pub list: String,
+    pub key: VenueSymbol,
+    pub added: bool,
+    pub ts_ms: TsMs,
+}
+
 /// One unit of work for the writer: everything in it is committed in one transaction, in order
 /// (trades, then candles, then alerts, then deliveries, then rule changes).
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -91,6 +100,7 @@ pub struct StoreBatch {
     pub alerts: Vec<AlertRecord>,
     pub deliveries: Vec<DeliveryRecord>,
     pub rules: Vec<RuleChange>,
+    pub watchlist: Vec<WatchlistEdit>,
 }
 
 impl StoreBatch {
@@ -100,6 +110,7 @@ impl StoreBatch {
             && self.alerts.is_empty()
             && self.deliveries.is_empty()
             && self.rules.is_empty()
+            && self.watchlist.is_empty()
     }
 
     /// Rows in the batch, for the pending and dropped counters.
@@ -108,6 +119,7 @@ impl StoreBatch {
             + self.candles.len()
             + self.alerts.len()
             + self.deliveries.len()
-            + self.rules.len()) as u64
+            + self.rules.len()
+            + self.watchlist.len()) as u64
     }
 }

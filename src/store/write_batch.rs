@@ -71,7 +71,7 @@ pub struct WriteCounts {
     pub indicator_values: u64,
     pub alerts: u64,
     pub deliveries: u64,
-    /// Alert rules written or deleted.
+    /// Alert rules written or deleted, and watchlist edits.
     pub rules: u64,
 }
 
@@ -102,6 +102,7 @@ pub fn write_batches(
         write_alerts(&tx, &batch.alerts, &mut counts)?;
         write_deliveries(&tx, &batch.deliveries, &mut counts)?;
         write_rules(&tx, &batch.rules, &mut counts)?;
+        write_watchlist(&tx, &batch.watchlist, &mut counts)?;
     }
     tx.commit()?;
     Ok(counts)
@@ -272,6 +273,32 @@ fn write_deliveries(
             ])?;
         }
         c.deliveries += 1;
+    }
+    Ok(())
+}
+
+const UPSERT_WATCH: &str = "INSERT INTO watchlist_edits (list, venue, symbol, change, ts_ms)
+     VALUES (?1, ?2, ?3, ?4, ?5)
+     ON CONFLICT (list, venue, symbol) DO UPDATE SET change = excluded.change, ts_ms = excluded.ts_ms";
+
+fn write_watchlist(
+    tx: &Transaction,
+    edits: &[super::WatchlistEdit],
+    c: &mut WriteCounts,
+) -> rusqlite::Result<()> {
+    if edits.is_empty() {
+        return Ok(());
+    }
+    let mut upsert = tx.prepare_cached(UPSERT_WATCH)?;
+    for e in edits {
+        upsert.execute(params![
+            e.list,
+            e.key.venue.as_str(),
+            e.key.symbol.as_str(),
+            if e.added { "add" } else { "remove" },
+            e.ts_ms,
+        ])?;
+        c.rules += 1;
     }
     Ok(())
 }

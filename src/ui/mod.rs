@@ -4,13 +4,17 @@
 
 mod action;
 mod app;
-mod keymap;
+pub mod chart_opts;
+pub mod keymap;
 mod pacer;
+pub mod prompt;
 mod rule_form;
 mod screen;
 mod status_info;
 mod terminal;
 pub mod theme;
+pub mod viewport;
+pub mod watch_state;
 pub mod widgets;
 
 use std::sync::Arc;
@@ -21,8 +25,8 @@ use anyhow::Context;
 use crossterm::event;
 
 pub use action::{Action, Pane};
-pub use app::{App, SNOOZE_STEPS};
-pub use keymap::{BINDINGS, action_for};
+pub use app::{App, HistoryStatus, SNOOZE_STEPS, View};
+pub use keymap::{KeyChord, Keymap};
 pub use pacer::{Pacer, frame_period};
 pub use rule_form::{Field, FormOutcome, RuleForm};
 pub use screen::{MIN_HEIGHT, MIN_WIDTH, Screen};
@@ -44,6 +48,10 @@ pub struct UiLink {
     /// screen between frames so they never tear one
     /// ([`crate::alerts::notifier::NotifyConfig::route_terminal_to_ui`]).
     pub terminal_writes: Option<flume::Receiver<Vec<u8>>>,
+    /// Channels to the sources that can subscribe and unsubscribe while running.
+    pub controls: crate::sources::SourceControls,
+    /// The database to read chart history from (None: memory only).
+    pub history_db: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,8 +61,15 @@ pub struct UiOptions {
     /// Data older than this is shown as stale, never as live.
     pub stale_after: Duration,
     pub initial_interval: Interval,
-    /// ASCII borders, bars and separators for terminals without Unicode line drawing.
-    pub ascii: bool,
+    /// Unicode, block (no braille) or ASCII drawing.
+    pub glyphs: theme::GlyphKind,
+    /// Palette (already `Mono` when `NO_COLOR` is set).
+    pub theme: theme::ThemeName,
+    pub keymap: Keymap,
+    /// Named watchlists (the built-in "all" comes first by itself).
+    pub groups: Vec<watch_state::Group>,
+    /// The chart's display choices at start (None: the defaults).
+    pub chart: Option<chart_opts::ChartOpts>,
 }
 
 impl Default for UiOptions {
@@ -63,7 +78,11 @@ impl Default for UiOptions {
             fps: 30.0,
             stale_after: Duration::from_secs(10),
             initial_interval: Interval::M1,
-            ascii: false,
+            glyphs: theme::GlyphKind::Unicode,
+            theme: theme::ThemeName::Dark,
+            keymap: Keymap::default(),
+            groups: Vec::new(),
+            chart: None,
         }
     }
 }
@@ -93,7 +112,14 @@ fn event_loop(
     shutdown: &AtomicBool,
 ) -> anyhow::Result<()> {
     let start = Instant::now();
-    let mut app = App::new(link.title.clone(), opts, link.ctl.clone());
+    let mut app =
+        App::new(link.title.clone(), opts, link.ctl.clone()).with_controls(link.controls.clone());
+    if let Some(db) = &link.history_db {
+        match crate::history::HistoryLoader::spawn(db.clone()) {
+            Ok(loader) => app = app.with_history(loader),
+            Err(e) => tracing::error!("chart history unavailable: cannot start its thread: {e}"),
+        }
+    }
     let mut pacer = Pacer::new(period, start);
     let mut meter = RateMeter::new(PipelineStats::get(&link.stats.events_processed), start);
     let mut seen = link.slot.version();
@@ -122,6 +148,7 @@ fn event_loop(
             snap = link.slot.latest();
             dirty |= app.sync(&snap);
         }
+        dirty |= app.poll();
         if pacer.tick_due(now) {
             // The clock and every data age move each second, even when no data arrives.
             dirty = true;

@@ -1,18 +1,22 @@
-//! The whole screen: layout of the panes for the terminal's size, or a message when the
+//! The whole screen: the layout of the active view (main, detail, overview) for the terminal's
+//! size, the overlays (help, prompt, confirmations, the rule form), or a message when the
 //! terminal is too small to be useful.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
-use ratatui::widgets::{Paragraph, Widget, Wrap};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
 
 use super::App;
 use super::action::Pane;
+use super::app::View;
 use super::status_info::StatusInfo;
-use super::theme;
 use super::widgets::alerts::AlertsPane;
 use super::widgets::chart::ChartPane;
+use super::widgets::detail::DetailPane;
 use super::widgets::help::HelpOverlay;
-use super::widgets::rule_form::{ConfirmDelete, RuleFormView};
+use super::widgets::overview::Overview;
+use super::widgets::rule_form::{Confirm, RuleFormView};
 use super::widgets::status::StatusBar;
 use super::widgets::title::TitleBar;
 use super::widgets::watchlist::Watchlist;
@@ -29,26 +33,18 @@ pub struct Screen<'a> {
     pub status: &'a StatusInfo,
 }
 
-/// The regions of the screen.
+/// The regions of the main view.
 struct Areas {
-    title: Rect,
     watchlist: Rect,
     chart: Rect,
     alerts: Rect,
-    status: Rect,
 }
 
-fn layout(area: Rect, rows: usize, status_h: u16) -> Areas {
-    let [title, body, status] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Fill(1),
-        Constraint::Length(status_h),
-    ])
-    .areas(area);
+fn main_layout(body: Rect, rows: usize) -> Areas {
     // Header and borders take three lines; keep at least two rows visible.
     let list_h = (rows as u16).saturating_add(3).max(5);
-    let (watchlist, chart, alerts) = if area.width >= WIDE {
-        let left_w = (area.width * 2 / 5).max(70);
+    if body.width >= WIDE {
+        let left_w = (body.width * 2 / 5).max(70);
         let [left, chart] =
             Layout::horizontal([Constraint::Length(left_w), Constraint::Fill(1)]).areas(body);
         let [watchlist, alerts] = Layout::vertical([
@@ -56,29 +52,29 @@ fn layout(area: Rect, rows: usize, status_h: u16) -> Areas {
             Constraint::Fill(1),
         ])
         .areas(left);
-        (watchlist, chart, alerts)
-    } else {
-        // On a short terminal the chart needs the rows more than a long watchlist does (the
-        // table scrolls to keep the selection visible).
-        let list_cap = if body.height >= 30 {
-            body.height / 3
-        } else {
-            7
+        return Areas {
+            watchlist,
+            chart,
+            alerts,
         };
-        let [watchlist, chart, alerts] = Layout::vertical([
-            Constraint::Length(list_h.min(list_cap)),
-            Constraint::Fill(1),
-            Constraint::Length((body.height / 5).max(5)),
-        ])
-        .areas(body);
-        (watchlist, chart, alerts)
+    }
+    // On a short terminal the chart needs the rows more than a long watchlist does (the
+    // table scrolls to keep the selection visible).
+    let list_cap = if body.height >= 30 {
+        body.height / 3
+    } else {
+        7
     };
+    let [watchlist, chart, alerts] = Layout::vertical([
+        Constraint::Length(list_h.min(list_cap)),
+        Constraint::Fill(1),
+        Constraint::Length((body.height / 5).max(5)),
+    ])
+    .areas(body);
     Areas {
-        title,
         watchlist,
         chart,
         alerts,
-        status,
     }
 }
 
@@ -91,6 +87,14 @@ impl Screen<'_> {
             .map(|s| s.name.as_str())
             .collect();
         let ellipsis = self.app.glyphs().ellipsis;
+        if self.app.total_rows() > 0 {
+            let w = self.app.watch();
+            return if w.filter.is_empty() {
+                format!("{} is empty: a adds a symbol", w.active().name)
+            } else {
+                format!("no symbol matches /{} (Esc clears)", w.filter)
+            };
+        }
         if names.is_empty() {
             format!("waiting for data{ellipsis}")
         } else {
@@ -99,21 +103,120 @@ impl Screen<'_> {
     }
 
     fn chart_empty(&self) -> String {
-        if self.snap.rows.is_empty() {
+        if self.app.rows().is_empty() {
             return self.waiting();
         }
         let symbol = self
-            .snap
-            .rows
-            .get(self.app.selected())
-            .map(|r| r.key.symbol.as_str().to_string())
+            .app
+            .selected_key()
+            .map(|k| k.symbol.as_str().to_string())
             .unwrap_or_default();
         format!("no candles yet for {symbol} {}", self.app.interval())
+    }
+
+    fn stale_after_ms(&self) -> i64 {
+        i64::try_from(self.app.stale_after().as_millis()).unwrap_or(i64::MAX)
+    }
+
+    fn chart(&self, area: Rect, buf: &mut Buffer) {
+        let app = self.app;
+        let empty = self.chart_empty();
+        let caption = app.chart_caption();
+        let _ = (&caption, app.window(), app.chart_opts());
+        let pane = ChartPane {
+            chart: app.chart(),
+            focused: app.focus() == Pane::Chart,
+            empty: &empty,
+            glyphs: app.glyphs(),
+            theme: app.theme(),
+        };
+        app.set_plot_columns(area.width.saturating_sub(12));
+        pane.render(area, buf);
+    }
+
+    fn watchlist(&self, area: Rect, buf: &mut Buffer) {
+        let app = self.app;
+        let waiting = self.waiting();
+        let title = app.watch().describe(app.rows().len(), app.total_rows());
+        Watchlist {
+            rows: app.rows(),
+            selected: app.selected(),
+            focused: app.focus() == Pane::Watchlist,
+            now_ms: self.status.now_ms,
+            stale_after_ms: self.stale_after_ms(),
+            waiting: &waiting,
+            title: &title,
+            sort_column: app.watch().sort.column(),
+            glyphs: app.glyphs(),
+            theme: app.theme(),
+        }
+        .render(area, buf);
+    }
+
+    fn alerts(&self, area: Rect, buf: &mut Buffer) {
+        let app = self.app;
+        AlertsPane {
+            alerts: &self.snap.alerts,
+            scroll: app.alerts_scroll(),
+            focused: app.focus() == Pane::Alerts,
+            rules: app.rules(),
+            rule_selected: app.rule_selected(),
+            rules_focused: app.focus() == Pane::Rules,
+            notice: app.notice(),
+            glyphs: app.glyphs(),
+            theme: app.theme(),
+        }
+        .render(area, buf);
+    }
+
+    fn detail(&self, area: Rect, buf: &mut Buffer) {
+        let app = self.app;
+        let detail = self
+            .snap
+            .detail
+            .as_ref()
+            .filter(|d| Some(d.key) == app.selected_key());
+        DetailPane {
+            detail,
+            now_ms: self.status.now_ms,
+            stale_after_ms: self.stale_after_ms(),
+            focused: false,
+            glyphs: app.glyphs(),
+            theme: app.theme(),
+        }
+        .render(area, buf);
+    }
+
+    /// One line at the bottom of the body: the open prompt, or the last notice in views that
+    /// have no alerts pane to show it.
+    fn prompt_line(&self, area: Rect, buf: &mut Buffer) {
+        let app = self.app;
+        let theme = app.theme();
+        let line = if let Some(p) = app.prompt() {
+            let mut spans = vec![
+                Span::styled(format!(" {} ", p.kind.label()), theme.header()),
+                Span::raw(p.text.clone()),
+                Span::styled("▏", theme.accent()),
+            ];
+            match &p.error {
+                Some(e) => spans.push(Span::styled(format!("  {e}"), theme.bad())),
+                None => spans.push(Span::styled("  Enter: ok · Esc: cancel", theme.muted())),
+            }
+            Line::from(spans)
+        } else if let Some(n) = app.notice().filter(|_| app.view() != View::Main) {
+            Line::styled(format!(" {n}"), theme.warn())
+        } else {
+            return;
+        };
+        Clear.render(area, buf);
+        line.render(area, buf);
     }
 }
 
 impl Widget for &Screen<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
+        let app = self.app;
+        let theme = app.theme();
         if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
             let msg = format!(
                 "terminal too small: {}x{}, need at least {MIN_WIDTH}x{MIN_HEIGHT}",
@@ -126,72 +229,121 @@ impl Widget for &Screen<'_> {
                 ..area
             };
             Paragraph::new(msg)
-                .style(theme::warn())
+                .style(theme.warn())
                 .alignment(Alignment::Center)
                 .wrap(Wrap { trim: true })
                 .render(area, buf);
             return;
         }
-        let app = self.app;
         let glyphs = app.glyphs();
-        let stale_after_ms = i64::try_from(app.stale_after().as_millis()).unwrap_or(i64::MAX);
         let status = StatusBar {
             info: self.status,
-            stale_after_ms,
+            stale_after_ms: self.stale_after_ms(),
             sep: glyphs.sep,
+            theme,
         };
-        let areas = layout(area, self.snap.rows.len(), status.height(area.width));
+        let [title_area, body, status_area] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Fill(1),
+            Constraint::Length(status.height(area.width)),
+        ])
+        .areas(area);
 
-        let title = TitleBar {
+        TitleBar {
             title: app.title(),
             interval: app.interval(),
             focus: app.focus(),
             sep: glyphs.sep,
-        };
-        title.render(areas.title, buf);
+            theme,
+        }
+        .render(title_area, buf);
 
-        let waiting = self.waiting();
-        let watchlist = Watchlist {
-            rows: &self.snap.rows,
-            selected: app.selected(),
-            focused: app.focus() == Pane::Watchlist,
-            now_ms: self.status.now_ms,
-            stale_after_ms,
-            waiting: &waiting,
-            glyphs,
+        match app.view() {
+            View::Main => {
+                let areas = main_layout(body, app.rows().len());
+                self.watchlist(areas.watchlist, buf);
+                self.chart(areas.chart, buf);
+                self.alerts(areas.alerts, buf);
+            }
+            View::Detail => {
+                if body.width >= WIDE {
+                    let [chart, side] =
+                        Layout::horizontal([Constraint::Fill(1), Constraint::Length(44)])
+                            .areas(body);
+                    self.chart(chart, buf);
+                    self.detail(side, buf);
+                } else {
+                    let [chart, below] =
+                        Layout::vertical([Constraint::Fill(1), Constraint::Length(10)])
+                            .areas(body);
+                    self.chart(chart, buf);
+                    self.detail(below, buf);
+                }
+            }
+            View::Overview => {
+                let waiting = self.waiting();
+                Overview {
+                    rows: app.rows(),
+                    selected: app.selected(),
+                    now_ms: self.status.now_ms,
+                    stale_after_ms: self.stale_after_ms(),
+                    waiting: &waiting,
+                    glyphs,
+                    theme,
+                }
+                .render(body, buf);
+            }
+        }
+        let last = Rect {
+            y: body.y + body.height.saturating_sub(1),
+            height: 1.min(body.height),
+            ..body
         };
-        watchlist.render(areas.watchlist, buf);
-
-        let empty = self.chart_empty();
-        let chart = ChartPane {
-            chart: self.snap.chart.as_ref(),
-            focused: app.focus() == Pane::Chart,
-            empty: &empty,
-            glyphs,
-        };
-        chart.render(areas.chart, buf);
-
-        let alerts = AlertsPane {
-            alerts: &self.snap.alerts,
-            scroll: app.alerts_scroll(),
-            focused: app.focus() == Pane::Alerts,
-            rules: app.rules(),
-            rule_selected: app.rule_selected(),
-            rules_focused: app.focus() == Pane::Rules,
-            notice: app.notice(),
-            glyphs,
-        };
-        alerts.render(areas.alerts, buf);
-        status.render(areas.status, buf);
+        self.prompt_line(last, buf);
+        status.render(status_area, buf);
 
         if app.help_visible() {
-            HelpOverlay { glyphs }.render(area, buf);
+            HelpOverlay {
+                keymap: app.keymap(),
+                glyphs,
+                theme,
+            }
+            .render(area, buf);
         }
         if let Some(name) = app.confirm_delete() {
-            ConfirmDelete { name, glyphs }.render(area, buf);
+            let question = format!("Delete the rule {name:?}?");
+            Confirm {
+                title: "Delete",
+                question: &question,
+                hint: "y deletes it, any other key keeps it",
+                glyphs,
+                theme,
+            }
+            .render(area, buf);
+        }
+        if let Some(key) = app.confirm_remove() {
+            let (question, hint) = if app.watch().is_all() {
+                (
+                    format!("Remove {key} and unsubscribe?"),
+                    "y removes it from every watchlist, any other key keeps it",
+                )
+            } else {
+                (
+                    format!("Remove {} from {}?", key.symbol, app.watch().active().name),
+                    "y removes it from this watchlist, any other key keeps it",
+                )
+            };
+            Confirm {
+                title: "Remove",
+                question: &question,
+                hint,
+                glyphs,
+                theme,
+            }
+            .render(area, buf);
         }
         if let Some(form) = app.form() {
-            RuleFormView { form, glyphs }.render(area, buf);
+            RuleFormView { form, glyphs, theme }.render(area, buf);
         }
     }
 }

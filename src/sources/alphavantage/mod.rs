@@ -31,8 +31,8 @@ pub use schedule::{Limits, next_request_at};
 
 use self::poll::Poller;
 use self::schedule::Rotation;
-use super::{Source, SourceFuture};
-use crate::domain::{Interval, Symbol, now_ms};
+use super::{Source, SourceCmd, SourceFuture};
+use crate::domain::{Interval, Symbol, Venue, now_ms};
 use crate::pipeline::{EventSink, Overflow};
 use crate::sources::net::Backoff;
 
@@ -44,6 +44,8 @@ pub struct AlphaVantageSource {
     client: Client,
     clock: Clock,
     recheck: Duration,
+    control_tx: Option<flume::Sender<SourceCmd>>,
+    control_rx: flume::Receiver<SourceCmd>,
 }
 
 impl std::fmt::Debug for AlphaVantageSource {
@@ -76,6 +78,7 @@ impl AlphaVantageSource {
             Duration::from_millis(cfg.request_timeout_ms),
         )
         .context("setting up the Alpha Vantage client")?;
+        let (control_tx, control_rx) = flume::unbounded();
         Ok(AlphaVantageSource {
             cfg,
             symbols,
@@ -83,6 +86,8 @@ impl AlphaVantageSource {
             client,
             clock: Arc::new(now_ms),
             recheck: Duration::from_secs(60),
+            control_tx: Some(control_tx),
+            control_rx,
         })
     }
 
@@ -110,8 +115,20 @@ impl Source for AlphaVantageSource {
         Overflow::Block
     }
 
+    fn venue(&self) -> Option<Venue> {
+        Some(Venue::AlphaVantage)
+    }
+
+    /// Subscribe adds the symbol to the poll rotation (its first poll is the next request and
+    /// validates it, as at start); unsubscribe takes it out. Both are answered at once.
+    fn control(&mut self) -> Option<flume::Sender<SourceCmd>> {
+        self.control_tx.take()
+    }
+
     fn run(self: Box<Self>, sink: EventSink) -> SourceFuture {
         let src = *self;
+        // nobody took the control channel: no changes will come
+        let cmds = src.control_tx.is_none().then_some(src.control_rx);
         let poller = Poller {
             rotation: Rotation::new(&src.symbols, src.cfg.mode, src.cfg.candles_every),
             limits: Limits {
@@ -127,6 +144,8 @@ impl Source for AlphaVantageSource {
             clock: src.clock,
             recheck: src.recheck,
             interval: src.interval,
+            cmds,
+            emptied_by_user: false,
         };
         Box::pin(poller.run())
     }

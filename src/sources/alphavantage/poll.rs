@@ -1,5 +1,7 @@
 //! The polling loop: picks the next job, waits for its slot in the budget, asks, turns the
-//! answer into events or into the right wait, and keeps the status line current.
+//! answer into events or into the right wait, and keeps the status line current. Symbols added
+//! or removed from the monitor ([`SourceCmd`]) change the rotation at once and are answered at
+//! once; an added symbol's first poll is the next request (and validates it, as at start).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use super::schedule::{DayCount, Function, Job, Limits, Rotation, next_request_at
 use super::wire::{Notice, Reply};
 use crate::domain::{Candle, EventKind, Interval, MarketEvent, Symbol, TsMs, Venue, iso8601};
 use crate::pipeline::{EventSink, SourceState};
+use crate::sources::SourceCmd;
 use crate::sources::net::Backoff;
 
 /// The wall clock, in ms since the epoch. Injectable so that tests can jump to the next minute
@@ -79,6 +82,25 @@ pub(super) struct Poller {
     pub interval: Interval,
     pub rotation: Rotation,
     pub backoff: Backoff,
+    /// Symbol changes from the monitor (None: none will come).
+    pub cmds: Option<flume::Receiver<SourceCmd>>,
+    /// The last symbol was removed from the monitor: wait for one rather than fail.
+    pub emptied_by_user: bool,
+}
+
+/// How a wait ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Waited {
+    Due,
+    /// The symbols changed: pick the job again.
+    Changed,
+}
+
+async fn next_cmd(cmds: &Option<flume::Receiver<SourceCmd>>) -> Option<SourceCmd> {
+    match cmds {
+        Some(rx) => rx.recv_async().await.ok(),
+        None => std::future::pending().await,
+    }
 }
 
 /// How a request ended, once the source has dealt with it.
@@ -106,6 +128,10 @@ impl Poller {
         let mut last_error: Option<String> = None;
         loop {
             let Some(job) = self.rotation.current() else {
+                if self.emptied_by_user {
+                    self.idle().await;
+                    continue;
+                }
                 let dropped: Vec<&str> =
                     self.rotation.dropped().iter().map(|s| s.as_str()).collect();
                 return self.fail(format!(
@@ -134,11 +160,24 @@ impl Poller {
                     .set_state(SourceState::RateLimited { until_ms: at }),
                 Pending::None => {}
             }
-            self.wait_until(at, job, &mut count, last_error.as_deref())
-                .await;
+            if self
+                .wait_until(at, job, &mut count, last_error.as_deref())
+                .await
+                == Waited::Changed
+            {
+                continue;
+            }
             let sent_at = self.now();
             let outcome = self.request(job).await;
             let now = self.now();
+            if !self.rotation.contains(job.symbol) {
+                // removed while the request ran: its answer is not wanted (but was counted)
+                if !matches!(&outcome, Err(f) if !f.counted()) {
+                    count.record(sent_at);
+                    last_request = Some(sent_at);
+                }
+                continue;
+            }
             let counted = !matches!(&outcome, Err(f) if !f.counted());
             if counted {
                 count.record(sent_at);
@@ -148,7 +187,7 @@ impl Poller {
                 Ok(Reply::Data(events)) => {
                     pending = Pending::None;
                     self.backoff.reset();
-                    self.rotation.done();
+                    self.rotation.done_for(job.symbol);
                     let events = self.events(job, events, now, &mut cursors);
                     if self.sink.send(events).await.is_err() {
                         Step::Stop
@@ -186,17 +225,71 @@ impl Poller {
         }
     }
 
-    async fn request(&self, job: Job) -> Result<Reply<Payload>, Failure> {
-        Ok(match job.function {
-            Function::Quote => match self.client.global_quote(job.symbol).await? {
-                Reply::Data(q) => Reply::Data(Payload::Quote(q)),
-                Reply::Notice(n) => Reply::Notice(n),
-            },
-            Function::Intraday => match self.client.intraday(job.symbol).await? {
-                Reply::Data(d) => Reply::Data(Payload::Bars(d.bars)),
-                Reply::Notice(n) => Reply::Notice(n),
-            },
-        })
+    /// Makes the request, taking symbol changes while it runs.
+    async fn request(&mut self, job: Job) -> Result<Reply<Payload>, Failure> {
+        let client = self.client.clone();
+        let ask = ask(&client, job);
+        tokio::pin!(ask);
+        loop {
+            tokio::select! {
+                outcome = &mut ask => return outcome,
+                cmd = next_cmd(&self.cmds) => match cmd {
+                    Some(cmd) => self.on_command(cmd),
+                    None => self.cmds = None,
+                },
+            }
+        }
+    }
+
+    /// A symbol change from the monitor, answered at once.
+    fn on_command(&mut self, cmd: SourceCmd) {
+        let name = self.sink.name();
+        match cmd {
+            SourceCmd::Subscribe { symbol, reply } => {
+                let answer = if self.rotation.add(symbol) {
+                    self.emptied_by_user = false;
+                    tracing::info!(
+                        source = name,
+                        "polling {symbol} from now on; its first request is the next one"
+                    );
+                    Ok(())
+                } else {
+                    Err(format!("{symbol} is already polled from Alpha Vantage"))
+                };
+                let _ = reply.send(answer);
+            }
+            SourceCmd::Unsubscribe { symbol, reply } => {
+                let answer = if self.rotation.remove(symbol) {
+                    if self.rotation.active() == 0 {
+                        self.emptied_by_user = true;
+                    }
+                    tracing::info!(source = name, "no longer polling {symbol}");
+                    Ok(())
+                } else {
+                    Err(format!("{symbol} is not polled from Alpha Vantage"))
+                };
+                let _ = reply.send(answer);
+            }
+        }
+    }
+
+    /// No symbols (all removed from the monitor): nothing is requested until one is added.
+    async fn idle(&mut self) {
+        let name = self.sink.name();
+        self.sink.set_state(SourceState::Finished);
+        self.sink.health().expect_data_by(name, None);
+        self.sink.health().set_detail(
+            name,
+            Some("no symbols to poll; add one from the watchlist".into()),
+        );
+        match next_cmd(&self.cmds).await {
+            Some(cmd) => self.on_command(cmd),
+            None => {
+                self.cmds = None;
+                // nobody can add one any more
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     fn events(
@@ -324,8 +417,15 @@ impl Poller {
         }
     }
 
-    /// Sleeps until the clock reads `at`, in steps of at most `recheck`, refreshing the status.
-    async fn wait_until(&self, at: TsMs, job: Job, count: &mut DayCount, error: Option<&str>) {
+    /// Sleeps until the clock reads `at`, in steps of at most `recheck`, refreshing the status;
+    /// a symbol change ends the wait early.
+    async fn wait_until(
+        &mut self,
+        at: TsMs,
+        job: Job,
+        count: &mut DayCount,
+        error: Option<&str>,
+    ) -> Waited {
         loop {
             let now = self.now();
             let left = self.limits.per_day.saturating_sub(count.used(now));
@@ -347,10 +447,19 @@ impl Poller {
                 .health()
                 .expect_data_by(self.sink.name(), Some(at + DUE_GRACE_MS));
             if now >= at {
-                return;
+                return Waited::Due;
             }
             let step = Duration::from_millis((at - now) as u64).min(self.recheck);
-            tokio::time::sleep(step).await;
+            tokio::select! {
+                _ = tokio::time::sleep(step) => {}
+                cmd = next_cmd(&self.cmds) => match cmd {
+                    Some(cmd) => {
+                        self.on_command(cmd);
+                        return Waited::Changed;
+                    }
+                    None => self.cmds = None,
+                },
+            }
         }
     }
 
@@ -360,6 +469,19 @@ impl Poller {
         self.sink.finish();
         Err(anyhow::anyhow!(reason))
     }
+}
+
+async fn ask(client: &Client, job: Job) -> Result<Reply<Payload>, Failure> {
+    Ok(match job.function {
+        Function::Quote => match client.global_quote(job.symbol).await? {
+            Reply::Data(q) => Reply::Data(Payload::Quote(q)),
+            Reply::Notice(n) => Reply::Notice(n),
+        },
+        Function::Intraday => match client.intraday(job.symbol).await? {
+            Reply::Data(d) => Reply::Data(Payload::Bars(d.bars)),
+            Reply::Notice(n) => Reply::Notice(n),
+        },
+    })
 }
 
 /// What a successful request brought.

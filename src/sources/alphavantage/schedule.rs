@@ -197,9 +197,20 @@ impl Rotation {
 
     /// The current job succeeded: on to the next symbol.
     pub fn done(&mut self) {
-        if let Some(slot) = self.slots.get_mut(self.cursor) {
-            slot.polls = slot.polls.saturating_add(1);
-            self.cursor = (self.cursor + 1) % self.slots.len();
+        if let Some(slot) = self.slots.get(self.cursor) {
+            self.done_for(slot.symbol);
+        }
+    }
+
+    /// A job of `symbol` succeeded: counts its poll and moves on if it is the current one (a
+    /// symbol added while the request ran stays next; a removed one is not counted).
+    pub fn done_for(&mut self, symbol: Symbol) {
+        let Some(i) = self.slots.iter().position(|s| s.symbol == symbol) else {
+            return;
+        };
+        self.slots[i].polls = self.slots[i].polls.saturating_add(1);
+        if i == self.cursor {
+            self.cursor = (i + 1) % self.slots.len();
         }
     }
 
@@ -216,6 +227,42 @@ impl Rotation {
         if self.cursor >= self.slots.len() {
             self.cursor = 0;
         }
+    }
+
+    /// Starts polling `symbol` (added from the monitor): its first request is the next one and
+    /// urgent, like a configured symbol's first. False when it is polled already.
+    pub fn add(&mut self, symbol: Symbol) -> bool {
+        if self.slots.iter().any(|s| s.symbol == symbol) {
+            return false;
+        }
+        self.dropped.retain(|d| *d != symbol);
+        let at = self.cursor.min(self.slots.len());
+        self.slots.insert(at, Slot { symbol, polls: 0 });
+        self.cursor = at;
+        true
+    }
+
+    /// Stops polling `symbol` (removed from the monitor), and forgets it among the unknown
+    /// ones. False when it is neither polled nor unknown.
+    pub fn remove(&mut self, symbol: Symbol) -> bool {
+        let was_dropped = self.dropped.contains(&symbol);
+        self.dropped.retain(|d| *d != symbol);
+        let Some(i) = self.slots.iter().position(|s| s.symbol == symbol) else {
+            return was_dropped;
+        };
+        self.slots.remove(i);
+        if i < self.cursor {
+            self.cursor -= 1;
+        }
+        if self.cursor >= self.slots.len() {
+            self.cursor = 0;
+        }
+        true
+    }
+
+    /// Whether `symbol` is polled.
+    pub fn contains(&self, symbol: Symbol) -> bool {
+        self.slots.iter().any(|s| s.symbol == symbol)
     }
 
     /// Stops calling `f` (the key may not use it). False when nothing is left to call.
@@ -366,6 +413,49 @@ mod tests {
         assert_eq!(c.used(midnight), 0);
         // nothing sent yet: at once
         assert_eq!(next_request_at(now, None, 0, FREE, false), now);
+    }
+
+    #[test]
+    fn symbols_added_go_next_and_removed_ones_are_skipped() {
+        let mut r = Rotation::new(&[sym("IBM"), sym("AAPL")], Mode::QuoteAndCandles, 2);
+        r.done(); // IBM's first poll is done; AAPL is next
+        assert!(r.add(sym("MSFT")));
+        assert!(!r.add(sym("IBM")), "already polled");
+        // the new symbol's first poll is the next request, and urgent
+        let j = r.current().unwrap();
+        assert_eq!(
+            (j.symbol, j.function, j.urgent),
+            (sym("MSFT"), Function::Intraday, true)
+        );
+        r.done();
+        assert_eq!(r.current().unwrap().symbol, sym("AAPL"));
+        r.done();
+        assert_eq!(r.current().unwrap().symbol, sym("IBM"));
+        assert!(!r.current().unwrap().urgent);
+        // removing the current one moves on; removing one behind keeps the place
+        assert!(r.remove(sym("IBM")));
+        assert_eq!(r.current().unwrap().symbol, sym("MSFT"));
+        assert!(r.remove(sym("AAPL")));
+        assert_eq!(r.current().unwrap().symbol, sym("MSFT"));
+        assert!(!r.remove(sym("TSLA")));
+        assert_eq!(r.active(), 1);
+        assert!(r.contains(sym("MSFT")) && !r.contains(sym("IBM")));
+        // an unknown (dropped) symbol can be removed from the list, or added again
+        r.drop_symbol(sym("MSFT"));
+        assert_eq!(r.current(), None);
+        assert!(r.add(sym("MSFT")));
+        assert!(r.dropped().is_empty());
+        r.drop_symbol(sym("MSFT"));
+        assert!(r.remove(sym("MSFT")));
+        assert!(r.dropped().is_empty());
+        assert_eq!(r.active(), 0);
+        // added again after a removal: a fresh start (candles first, at once)
+        assert!(r.add(sym("IBM")));
+        let j = r.current().unwrap();
+        assert_eq!(
+            (j.symbol, j.function, j.urgent),
+            (sym("IBM"), Function::Intraday, true)
+        );
     }
 
     #[test]

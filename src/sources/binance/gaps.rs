@@ -78,6 +78,38 @@ impl GapTracker {
         self.syms.remove(&symbol);
     }
 
+    pub fn contains(&self, symbol: Symbol) -> bool {
+        self.syms.contains_key(&symbol)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.syms.is_empty()
+    }
+
+    /// Starts following `symbol` (added while running); false when it is followed already.
+    pub fn add(&mut self, symbol: Symbol) -> bool {
+        if self.syms.contains_key(&symbol) {
+            return false;
+        }
+        self.syms.insert(symbol, SymState::default());
+        true
+    }
+
+    /// The start-up candle warm-up for a symbol added while connected (once; a reconnect
+    /// may have done it already). Its live events are held until the candles are in.
+    pub fn warm_up(&mut self, symbol: Symbol, now: TsMs) -> Option<FillRequest> {
+        let st = self.syms.get_mut(&symbol)?;
+        if st.warmed || st.filling.is_some() {
+            return None;
+        }
+        st.warmed = true;
+        if self.warm_candles == 0 || st.last_closed.is_some() {
+            return None;
+        }
+        let from = now - self.warm_candles as TsMs * Interval::M1.ms();
+        Some(start_fill(symbol, st, None, Some(from), Vec::new()))
+    }
+
     /// A connection is up: what each symbol needs fetched (start-up candles, or the trades and
     /// candles missed while disconnected).
     pub fn on_connected(&mut self, now: TsMs) -> Vec<FillRequest> {
@@ -377,6 +409,37 @@ mod tests {
         assert!(o.next.is_none());
         assert!(o.lost.unwrap().contains("8 trades"));
         assert_eq!(ids(&out), vec![1, 10]);
+    }
+
+    #[test]
+    fn an_added_symbol_is_warmed_once_and_a_removed_one_forgotten() {
+        let eth = Symbol::new("ETHUSDT").unwrap();
+        let mut g = GapTracker::new(&[sym()], true, true, 10);
+        assert!(g.add(eth));
+        assert!(!g.add(eth));
+        assert_eq!(g.symbols(), vec![sym(), eth]);
+        let req = g.warm_up(eth, 1_700_000_000_000).unwrap();
+        assert_eq!(req.klines_from, Some(1_700_000_000_000 - 10 * 60_000));
+        assert_eq!(req.trades_from, None);
+        // held while the candles are fetched
+        let mut out = Vec::new();
+        let mut t = tr(1);
+        t.symbol = eth;
+        assert!(g.on_live(t, &mut out).is_none());
+        assert!(out.is_empty());
+        assert!(g.warm_up(eth, 1_700_000_000_000).is_none(), "only once");
+        // a reconnect does not warm it again
+        assert!(
+            g.on_connected(1_700_000_000_000)
+                .iter()
+                .all(|r| r.symbol != eth)
+        );
+        g.remove(eth);
+        assert!(!g.contains(eth));
+        assert!(g.on_live(t, &mut out).is_none());
+        assert!(out.is_empty(), "a removed symbol's events are dropped");
+        g.remove(sym());
+        assert!(g.is_empty());
     }
 
     #[test]

@@ -6,9 +6,12 @@
 //! - [`ws`]: connections, shards, limits, reconnects and the 24 h rollover
 //! - [`rest`]: the REST client (klines, aggTrades, weight and Retry-After)
 //! - [`gaps`] and [`backfill`]: what is missing and fetching it
+//! - `control` and `changes`: symbols added and removed while running ([`SourceCmd`])
 
 mod backfill;
+mod changes;
 mod config;
+mod control;
 mod gaps;
 pub mod rest;
 pub mod wire;
@@ -18,7 +21,7 @@ mod ws;
 mod wire_tests;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -27,9 +30,10 @@ pub use backfill::backfill;
 pub use config::{BinanceConfig, TradeStream};
 pub use rest::{RestClient, RestError};
 
-use self::ws::{Shared, run_shard};
-use super::{Source, SourceFuture};
-use crate::domain::Symbol;
+use self::control::Coordinator;
+use self::ws::Shared;
+use super::{Source, SourceCmd, SourceFuture};
+use crate::domain::{Symbol, Venue};
 use crate::pipeline::{EventSink, Overflow, SourceState};
 use crate::sources::net::status::{EventRate, symbol_list};
 
@@ -39,6 +43,8 @@ pub struct BinanceSource {
     cfg: BinanceConfig,
     symbols: Vec<Symbol>,
     rest: RestClient,
+    control_tx: Option<flume::Sender<SourceCmd>>,
+    control_rx: flume::Receiver<SourceCmd>,
 }
 
 impl BinanceSource {
@@ -47,7 +53,14 @@ impl BinanceSource {
         cfg.validate().map_err(anyhow::Error::msg)?;
         let symbols = cfg.parsed_symbols().map_err(anyhow::Error::msg)?;
         let rest = RestClient::new(&cfg.rest_url).context("setting up the Binance REST client")?;
-        Ok(BinanceSource { cfg, symbols, rest })
+        let (control_tx, control_rx) = flume::unbounded();
+        Ok(BinanceSource {
+            cfg,
+            symbols,
+            rest,
+            control_tx: Some(control_tx),
+            control_rx,
+        })
     }
 }
 
@@ -64,6 +77,17 @@ impl Source for BinanceSource {
     fn run(self: Box<Self>, sink: EventSink) -> SourceFuture {
         Box::pin(run(*self, sink))
     }
+
+    fn venue(&self) -> Option<Venue> {
+        Some(Venue::Binance)
+    }
+
+    /// Subscribe: the symbol is checked with REST (exchangeInfo), then its streams are
+    /// subscribed on a connection with room; the answer comes with Binance's acknowledgement.
+    /// While that connection is down, the subscribe waits for the reconnect (answered then).
+    fn control(&mut self) -> Option<flume::Sender<SourceCmd>> {
+        self.control_tx.take()
+    }
 }
 
 async fn run(src: BinanceSource, sink: EventSink) -> anyhow::Result<()> {
@@ -75,45 +99,54 @@ async fn run(src: BinanceSource, sink: EventSink) -> anyhow::Result<()> {
         events: AtomicU64::new(0),
         invalid: std::sync::Mutex::new(Vec::new()),
         shards: std::sync::Mutex::new(Vec::new()),
+        next_id: AtomicU64::new(0),
+        n_symbols: AtomicUsize::new(0),
     });
+    // nobody took the control channel: no changes will come
+    drop(src.control_tx);
+    let control = src.control_rx;
     sink.set_state(SourceState::Connecting);
-    let mut shards = tokio::task::JoinSet::new();
-    let n_shards = src.symbols.chunks(per_conn).len();
-    for (i, chunk) in src.symbols.chunks(per_conn).enumerate() {
-        shards.spawn(run_shard(shared.clone(), i, chunk.to_vec()));
+    let mut co = Coordinator::new(shared.clone(), per_conn);
+    for chunk in src.symbols.chunks(per_conn) {
+        co.spawn_shard(chunk.to_vec());
     }
-    let reporter = tokio::spawn(report(shared.clone(), src.symbols.len(), n_shards));
+    let reporter = tokio::spawn(report(shared.clone()));
     let limits = tokio::spawn(load_limits(shared.rest.clone(), src.symbols.clone()));
-    let result = loop {
-        match shards.join_next().await {
-            None => break Ok(()),
-            Some(Ok(Ok(()))) => {}
-            // the engine has stopped: so do we
-            Some(Ok(Err(_gone))) => {
-                shards.abort_all();
-                reporter.abort();
-                limits.abort();
-                return Ok(());
-            }
-            Some(Err(e)) => {
-                shards.abort_all();
-                break Err(anyhow::anyhow!("a Binance connection task failed: {e}"));
-            }
+    let mut control_open = true;
+    let failure = loop {
+        tokio::select! {
+            cmd = control.recv_async(), if control_open => match cmd {
+                Ok(cmd) => co.on_command(cmd),
+                Err(_) => control_open = false,
+            },
+            Some(checked) = co.checked_rx.recv() => co.on_checked(checked),
+            Some(note) = co.notes_rx.recv() => co.on_note(note),
+            joined = co.tasks.join_next(), if !co.tasks.is_empty() => match joined {
+                // a shard ends by itself only once the source stops sending it commands
+                None | Some(Ok(Ok(()))) => {}
+                // the engine has stopped: so do we
+                Some(Ok(Err(_gone))) => {
+                    co.tasks.abort_all();
+                    reporter.abort();
+                    limits.abort();
+                    return Ok(());
+                }
+                Some(Err(e)) => break format!("a Binance connection task failed: {e}"),
+            },
+        }
+        if co.nothing_left() {
+            break format!(
+                "no valid symbols left (Binance does not know {}); fix [binance].symbols",
+                invalid_list(&shared)
+            );
         }
     };
+    co.tasks.abort_all();
     reporter.abort();
     limits.abort();
-    // Every shard ended by itself: every symbol was refused.
-    let invalid = invalid_list(&shared);
-    let reason = match result {
-        Err(e) => e.to_string(),
-        Ok(()) => format!(
-            "no valid symbols left (Binance does not know {invalid}); fix [binance].symbols"
-        ),
-    };
-    sink.set_state(SourceState::Failed(reason.clone()));
+    sink.set_state(SourceState::Failed(failure.clone()));
     sink.finish();
-    Err(anyhow::anyhow!(reason))
+    Err(anyhow::anyhow!(failure))
 }
 
 fn invalid_list(shared: &Shared) -> String {
@@ -143,18 +176,19 @@ async fn load_limits(rest: RestClient, symbols: Vec<Symbol>) {
 }
 
 /// Keeps the status detail current: symbols, connections, events/s, request weight.
-async fn report(shared: Arc<Shared>, n_symbols: usize, n_shards: usize) {
+async fn report(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(Duration::from_secs(2));
     let mut rate = EventRate::new();
     loop {
         tick.tick().await;
         let rate = rate.per_sec(shared.events.load(Ordering::Relaxed));
         let invalid = invalid_list(&shared);
-        let (live, _) = shared.shards_live();
-        let conns = if n_shards == 1 {
-            "1 connection".to_string()
-        } else {
-            format!("{n_shards} connections ({live} live)")
+        let n_symbols = shared.n_symbols.load(Ordering::Relaxed);
+        let (live, n_shards) = shared.shards_live();
+        let conns = match n_shards {
+            0 => "no connection".to_string(),
+            1 => "1 connection".to_string(),
+            n => format!("{n} connections ({live} live)"),
         };
         let mut detail = format!(
             "{n_symbols} symbols on {conns}, {rate:.1} events/s, weight {}/{} a min",

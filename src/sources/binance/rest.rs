@@ -176,6 +176,30 @@ pub fn parse_weight_limit(body: &[u8]) -> Result<u32, String> {
         .ok_or_else(|| "no REQUEST_WEIGHT limit in rateLimits".to_string())
 }
 
+#[derive(Deserialize)]
+struct SymbolsInfo {
+    #[serde(default)]
+    symbols: Vec<SymbolInfo>,
+}
+
+#[derive(Deserialize)]
+struct SymbolInfo {
+    symbol: String,
+    #[serde(default)]
+    status: String,
+}
+
+/// The status (`TRADING`, `BREAK`, ...) of `symbol` in an exchangeInfo body; `None` when the
+/// body does not list it.
+pub fn parse_symbol_status(body: &[u8], symbol: Symbol) -> Result<Option<String>, String> {
+    let info: SymbolsInfo = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    Ok(info
+        .symbols
+        .into_iter()
+        .find(|s| s.symbol.eq_ignore_ascii_case(symbol.as_str()))
+        .map(|s| s.status))
+}
+
 /// A Binance spot REST client. Clones share the rate-limit state, so one wait holds them all.
 #[derive(Debug, Clone)]
 pub struct RestClient {
@@ -241,6 +265,35 @@ impl RestClient {
         })?;
         self.with_weight(|w| w.set_limit(limit));
         Ok(limit)
+    }
+
+    /// Asks Binance whether `symbol` is a spot symbol (`GET /api/v3/exchangeInfo?symbol=`):
+    /// its status (`TRADING`, `BREAK`...), or [`RestError::InvalidSymbol`] when Binance does
+    /// not list it (`-1121`). The weight limit the answer announces is used from now on.
+    pub async fn symbol_status(
+        &self,
+        symbol: Symbol,
+        on_rate_limit: impl Fn(TsMs) + Send + Sync,
+    ) -> Result<String, RestError> {
+        let body = self
+            .get(
+                "/api/v3/exchangeInfo",
+                &[("symbol", symbol.to_string())],
+                symbol,
+                &on_rate_limit,
+            )
+            .await?;
+        if let Ok(limit) = parse_weight_limit(&body) {
+            self.with_weight(|w| w.set_limit(limit));
+        }
+        match parse_symbol_status(&body, symbol) {
+            Ok(Some(status)) => Ok(status),
+            Ok(None) => Err(RestError::InvalidSymbol { symbol }),
+            Err(reason) => Err(RestError::Decode {
+                url: format!("{}/api/v3/exchangeInfo", self.base),
+                reason,
+            }),
+        }
     }
 
     /// Weight used in the current minute, as Binance last reported it.
@@ -459,6 +512,22 @@ mod tests {
             .unwrap();
             assert!(parse_weight_limit(&nautilus).is_ok());
         }
+    }
+
+    #[test]
+    fn symbol_status_is_read_from_exchange_info() {
+        let body = br#"{"rateLimits":[],"symbols":[{"symbol":"BTCUSDT","status":"TRADING","baseAsset":"BTC"},{"symbol":"LUNAUSDT","status":"BREAK"}]}"#;
+        let sym = |s: &str| Symbol::new(s).unwrap();
+        assert_eq!(
+            parse_symbol_status(body, sym("BTCUSDT")),
+            Ok(Some("TRADING".into()))
+        );
+        assert_eq!(
+            parse_symbol_status(body, sym("LUNAUSDT")),
+            Ok(Some("BREAK".into()))
+        );
+        assert_eq!(parse_symbol_status(body, sym("FOOUSDT")), Ok(None));
+        assert!(parse_symbol_status(b"<html>", sym("BTCUSDT")).is_err());
     }
 
     #[test]

@@ -2,24 +2,32 @@
 //! SUBSCRIBE under the control-message limit, read without pause (tungstenite answers the
 //! server's pings only while reading), reconnect with backoff, and roll over to a fresh
 //! connection before Binance's 24 h cut-off with an overlap that the trade-id check de-duplicates.
+//!
+//! Symbols come and go while a shard runs ([`SourceCmd`]): a SUBSCRIBE or UNSUBSCRIBE of the
+//! symbol's streams, answered once Binance acknowledged it. The shard's symbol set is what every
+//! (re)connection subscribes. A subscribe asked for while disconnected waits for the next
+//! connection, whose SUBSCRIBE includes it; an unsubscribe then is done at once. A shard left
+//! without symbols closes its connection and waits for one.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::mpsc;
-use tokio::time::{Instant, sleep, sleep_until, timeout};
+use tokio::time::{Instant, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::BinanceConfig;
 use super::backfill::{BATCH, FillDone, FillRequest, run_fill};
+use super::changes::{ANSWER_TIMEOUT, Changes, Kind, Reply};
 use super::gaps::GapTracker;
 use super::rest::{RestClient, RestError};
 use super::wire::{Frame, parse_frame};
 use crate::domain::{MarketEvent, Symbol, TsMs, now_ms};
 use crate::pipeline::{EngineGone, EventSink, SourceState};
+use crate::sources::SourceCmd;
 use crate::sources::net::ws::{Ws, close_reason, connect_ws, describe_ws_error, reconnecting};
 use crate::sources::net::{Backoff, MessageLimiter, Watchdog};
 
@@ -44,6 +52,20 @@ pub(crate) struct Shared {
     pub invalid: std::sync::Mutex<Vec<Symbol>>,
     /// The state of each connection (shard), by shard number.
     pub shards: std::sync::Mutex<Vec<SourceState>>,
+    /// Request ids, unique across the shards and their connections (so that an answer that
+    /// arrives on a connection being rolled over still finds its request).
+    pub next_id: AtomicU64,
+    /// Symbols streamed or being subscribed (for the status detail).
+    pub n_symbols: AtomicUsize,
+}
+
+/// A shard telling the source that it stopped streaming a symbol by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Note {
+    pub shard: usize,
+    pub symbol: Symbol,
+    /// Binance does not know it (REST -1121), as opposed to a subscribe that failed.
+    pub invalid: bool,
 }
 
 impl Shared {
@@ -67,7 +89,7 @@ impl Shared {
         }
     }
 
-    /// Connections live, and connections in all.
+    /// Connections live, and connections in use (a shard without symbols has none).
     pub(crate) fn shards_live(&self) -> (usize, usize) {
         let states = match self.shards.lock() {
             Ok(g) => g,
@@ -77,7 +99,11 @@ impl Shared {
             .iter()
             .filter(|s| matches!(s, SourceState::Live))
             .count();
-        (live, states.len())
+        let used = states
+            .iter()
+            .filter(|s| !matches!(s, SourceState::Finished))
+            .count();
+        (live, used)
     }
 
     fn record_error(&self, msg: String) {
@@ -106,23 +132,31 @@ struct Conn {
     ws: Ws,
     limiter: MessageLimiter,
     outbox: VecDeque<String>,
-    next_id: u64,
     first_data: Option<Instant>,
 }
 
 impl Conn {
-    fn request(&mut self, method: &str, streams: &[String]) {
+    /// Queues `method` for `streams` (in requests of at most 200 streams); returns their ids.
+    fn request(&mut self, ids: &AtomicU64, method: &str, streams: &[String]) -> Vec<u64> {
+        let mut out = Vec::new();
         for chunk in streams.chunks(STREAMS_PER_REQUEST) {
-            self.next_id += 1;
-            let msg = serde_json::json!({"method": method, "params": chunk, "id": self.next_id});
+            let id = ids.fetch_add(1, Ordering::Relaxed) + 1;
+            let msg = serde_json::json!({"method": method, "params": chunk, "id": id});
             self.outbox.push_back(msg.to_string());
+            out.push(id);
         }
+        out
     }
 }
 
 /// Why a session ended.
 enum End {
-    Reconnect { reason: String, immediate: bool },
+    Reconnect {
+        reason: String,
+        immediate: bool,
+    },
+    /// No symbols are left: the connection is closed until one is added.
+    Idle,
     EngineGone,
 }
 
@@ -132,25 +166,101 @@ impl From<EngineGone> for End {
     }
 }
 
-async fn connect(cfg: &BinanceConfig, streams: &[String]) -> Result<Conn, String> {
-    let url = format!("{}/ws", cfg.ws_url.trim_end_matches('/'));
+/// Connects and queues the SUBSCRIBE for `streams`; returns the connection and the ids of
+/// that SUBSCRIBE.
+async fn connect(shared: &Shared, streams: &[String]) -> Result<(Conn, Vec<u64>), String> {
+    let url = format!("{}/ws", shared.cfg.ws_url.trim_end_matches('/'));
     let ws = connect_ws(&url, CONNECT_TIMEOUT).await?;
     let mut conn = Conn {
         ws,
         limiter: MessageLimiter::new(CONTROL_PER_SEC, Duration::from_secs(1)),
         outbox: VecDeque::new(),
-        next_id: 0,
         first_data: None,
     };
-    conn.request("SUBSCRIBE", streams);
-    Ok(conn)
+    let ids = conn.request(&shared.next_id, "SUBSCRIBE", streams);
+    Ok((conn, ids))
 }
 
-/// Runs one shard until the engine goes away or every one of its symbols proved invalid.
+/// The symbol changes of one shard: its commands, the changes waiting for Binance's answer, and
+/// the way back to the source.
+pub(crate) struct Control {
+    pub cmds: mpsc::UnboundedReceiver<SourceCmd>,
+    pub notes: mpsc::UnboundedSender<Note>,
+    changes: Changes,
+}
+
+impl Control {
+    pub fn new(
+        cmds: mpsc::UnboundedReceiver<SourceCmd>,
+        notes: mpsc::UnboundedSender<Note>,
+    ) -> Self {
+        Control {
+            cmds,
+            notes,
+            changes: Changes::default(),
+        }
+    }
+}
+
+fn split(cmd: SourceCmd) -> (Kind, Symbol, Reply) {
+    match cmd {
+        SourceCmd::Subscribe { symbol, reply } => (Kind::Subscribe, symbol, reply),
+        SourceCmd::Unsubscribe { symbol, reply } => (Kind::Unsubscribe, symbol, reply),
+    }
+}
+
+/// A command that arrives while the shard has no connection (waiting to reconnect, or idle):
+/// a subscribe waits for the next connection, an unsubscribe is done at once.
+fn offline_command(
+    shared: &Shared,
+    shard: usize,
+    gaps: &mut GapTracker,
+    ctl: &mut Control,
+    cmd: SourceCmd,
+) {
+    let name = shared.sink.name();
+    let (kind, symbol, reply) = split(cmd);
+    match kind {
+        Kind::Subscribe => {
+            if !gaps.add(symbol) {
+                let _ = reply.send(Err(format!("{symbol} is already streamed from Binance")));
+                return;
+            }
+            tracing::info!(
+                source = name,
+                shard,
+                "{symbol} will be subscribed when the connection is up"
+            );
+            ctl.changes.carried(symbol, reply, Instant::now());
+        }
+        Kind::Unsubscribe => {
+            if let Some(c) = ctl.changes.take_subscribe(symbol) {
+                c.answer(Err(format!(
+                    "{symbol} was removed before Binance confirmed it"
+                )));
+            }
+            if !gaps.contains(symbol) {
+                let _ = reply.send(Err(format!("{symbol} is not streamed from Binance")));
+                return;
+            }
+            gaps.remove(symbol);
+            tracing::info!(
+                source = name,
+                shard,
+                "{symbol} removed; the next connection leaves it out"
+            );
+            let _ = reply.send(Ok(()));
+        }
+    }
+}
+
+/// Runs one shard until the engine goes away (`Err`) or the source stops sending commands
+/// while the shard has no symbols (`Ok`).
 pub(crate) async fn run_shard(
     shared: Arc<Shared>,
     shard: usize,
     symbols: Vec<Symbol>,
+    mut ctl: Control,
 ) -> Result<(), EngineGone> {
     let cfg = &shared.cfg;
     let agg = cfg.trade_stream == super::TradeStream::AggTrade;
@@ -161,17 +271,24 @@ pub(crate) async fn run_shard(
         Duration::from_millis(cfg.backoff_max_ms),
     );
     loop {
-        let syms = gaps.symbols();
-        if syms.is_empty() {
-            return Ok(());
+        if gaps.is_empty() {
+            // nothing to stream: no connection until a symbol is added
+            shared.set_shard_state(shard, SourceState::Finished);
+            match ctl.cmds.recv().await {
+                Some(cmd) => offline_command(&shared, shard, &mut gaps, &mut ctl, cmd),
+                None => return Ok(()),
+            }
+            continue;
         }
         shared.set_shard_state(shard, SourceState::Connecting);
-        let end = match connect(cfg, &cfg.streams(&syms)).await {
-            Ok(conn) => {
+        let end = match connect(&shared, &cfg.streams(&gaps.symbols())).await {
+            Ok((conn, ids)) => {
+                ctl.changes.connected(&ids, Instant::now());
                 let mut s = Session {
                     shared: &shared,
                     shard,
                     gaps: &mut gaps,
+                    ctl: &mut ctl,
                     fill_tx: &fill_tx,
                     backoff: &mut backoff,
                     watchdog: Watchdog::new(Duration::from_secs(cfg.stale_after_secs)),
@@ -186,8 +303,25 @@ pub(crate) async fn run_shard(
                 immediate: false,
             },
         };
+        for c in ctl.changes.disconnected() {
+            tracing::info!(
+                source = shared.sink.name(),
+                shard,
+                "{} unsubscribed with its connection; the next one leaves it out",
+                c.symbol
+            );
+            c.answer(Ok(()));
+        }
         match end {
             End::EngineGone => return Err(EngineGone),
+            End::Idle => {
+                tracing::info!(
+                    source = shared.sink.name(),
+                    shard,
+                    "no symbols left on this connection; closed it"
+                );
+                backoff.reset();
+            }
             End::Reconnect { reason, immediate } => {
                 let delay = if immediate {
                     backoff.reset();
@@ -196,7 +330,20 @@ pub(crate) async fn run_shard(
                     backoff.next_delay()
                 };
                 shared.set_shard_state(shard, reconnecting(&backoff, delay, reason));
-                sleep(delay).await;
+                // symbol changes are taken while waiting
+                let until = Instant::now() + delay;
+                loop {
+                    tokio::select! {
+                        _ = sleep_until(until) => break,
+                        cmd = ctl.cmds.recv() => match cmd {
+                            Some(cmd) => offline_command(&shared, shard, &mut gaps, &mut ctl, cmd),
+                            None => {
+                                sleep_until(until).await;
+                                break;
+                            }
+                        },
+                    }
+                }
             }
         }
     }
@@ -206,6 +353,7 @@ struct Session<'a> {
     shared: &'a Arc<Shared>,
     shard: usize,
     gaps: &'a mut GapTracker,
+    ctl: &'a mut Control,
     fill_tx: &'a mpsc::UnboundedSender<FillDone>,
     backoff: &'a mut Backoff,
     watchdog: Watchdog,
@@ -232,6 +380,7 @@ impl Session<'_> {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             let slot = conn.limiter.next_slot(Instant::now());
+            let overdue = self.ctl.changes.next_deadline();
             tokio::select! {
                 msg = conn.ws.next() => {
                     if let Some(end) = self.on_message(msg, &mut conn) {
@@ -260,6 +409,8 @@ impl Session<'_> {
                     }
                 }
                 Some(done) = fill_rx.recv() => self.on_fill(done, &mut conn),
+                Some(cmd) = self.ctl.cmds.recv() => self.on_command(cmd, &mut conn),
+                _ = sleep_until(overdue.unwrap_or(rollover_at)), if overdue.is_some() => self.on_overdue(&mut conn),
                 _ = sleep_until(self.watchdog.deadline()) => {
                     let secs = self.watchdog.limit().as_secs();
                     self.shared.set_shard_state(self.shard, SourceState::Stale { since_ms: self.last_data_ms });
@@ -275,8 +426,8 @@ impl Session<'_> {
                 }
                 _ = sleep_until(rollover_at), if old.is_none() => {
                     // Open the replacement first, so that no moment goes unwatched.
-                    match connect(cfg, &cfg.streams(&self.gaps.symbols())).await {
-                        Ok(fresh) => {
+                    match connect(self.shared, &cfg.streams(&self.gaps.symbols())).await {
+                        Ok((fresh, _)) => {
                             tracing::info!(source = self.shared.sink.name(), "rolling over to a fresh connection");
                             old = Some(std::mem::replace(&mut conn, fresh));
                             old_close_at = Instant::now() + Duration::from_secs(30);
@@ -298,7 +449,150 @@ impl Session<'_> {
             if let Err(e) = self.flush().await {
                 return e;
             }
+            if self.gaps.is_empty() && self.ctl.changes.is_empty() && conn.outbox.is_empty() {
+                let _ = timeout(Duration::from_secs(2), conn.ws.close(None)).await;
+                return End::Idle;
+            }
         }
+    }
+
+    /// A symbol change asked for while connected.
+    fn on_command(&mut self, cmd: SourceCmd, conn: &mut Conn) {
+        let (name, shard) = (self.shared.sink.name(), self.shard);
+        let (kind, symbol, reply) = split(cmd);
+        let streams = self.shared.cfg.streams(&[symbol]);
+        match kind {
+            Kind::Subscribe => {
+                if !self.gaps.add(symbol) {
+                    let _ = reply.send(Err(format!("{symbol} is already streamed from Binance")));
+                    return;
+                }
+                let ids = conn.request(&self.shared.next_id, "SUBSCRIBE", &streams);
+                tracing::info!(
+                    source = name,
+                    shard,
+                    "subscribing {symbol}: {}",
+                    streams.join(", ")
+                );
+                self.ctl
+                    .changes
+                    .sent(symbol, Kind::Subscribe, reply, ids, Instant::now());
+            }
+            Kind::Unsubscribe => {
+                if let Some(c) = self.ctl.changes.take_subscribe(symbol) {
+                    c.answer(Err(format!(
+                        "{symbol} was removed before Binance confirmed it"
+                    )));
+                }
+                if !self.gaps.contains(symbol) {
+                    let _ = reply.send(Err(format!("{symbol} is not streamed from Binance")));
+                    return;
+                }
+                // forgotten at once: its events and fills are dropped from now on
+                self.gaps.remove(symbol);
+                let ids = conn.request(&self.shared.next_id, "UNSUBSCRIBE", &streams);
+                tracing::info!(
+                    source = name,
+                    shard,
+                    "unsubscribing {symbol}: {}",
+                    streams.join(", ")
+                );
+                self.ctl
+                    .changes
+                    .sent(symbol, Kind::Unsubscribe, reply, ids, Instant::now());
+            }
+        }
+    }
+
+    /// Binance acknowledged request `id`.
+    fn on_ack(&mut self, id: u64) {
+        let (name, shard) = (self.shared.sink.name(), self.shard);
+        for c in self.ctl.changes.acked(id) {
+            match c.kind {
+                Kind::Subscribe => {
+                    tracing::info!(source = name, shard, "{} subscribed", c.symbol);
+                    if let Ok(mut inv) = self.shared.invalid.lock() {
+                        inv.retain(|s| *s != c.symbol);
+                    }
+                    if let Some(req) = self.gaps.warm_up(c.symbol, now_ms()) {
+                        self.spawn_fill(req);
+                    }
+                }
+                Kind::Unsubscribe => {
+                    tracing::info!(source = name, shard, "{} unsubscribed", c.symbol)
+                }
+            }
+            c.answer(Ok(()));
+        }
+    }
+
+    /// Binance refused request `id`; false when it was not a symbol change.
+    fn on_refused(&mut self, id: u64, code: i64, msg: &str) -> bool {
+        let refused = self.ctl.changes.refused(id);
+        if refused.is_empty() {
+            return false;
+        }
+        for c in refused {
+            match c.kind {
+                Kind::Subscribe => {
+                    let why = format!(
+                        "Binance refused to subscribe {}: {msg} (code {code})",
+                        c.symbol
+                    );
+                    self.forget(c.symbol, false);
+                    self.shared.record_error(why.clone());
+                    c.answer(Err(why));
+                }
+                Kind::Unsubscribe => {
+                    // forgotten all the same: its events are dropped and no reconnect asks for it
+                    self.shared.record_error(format!(
+                        "Binance refused to unsubscribe {}: {msg} (code {code}); its data is ignored from now on",
+                        c.symbol
+                    ));
+                    c.answer(Ok(()));
+                }
+            }
+        }
+        true
+    }
+
+    /// Changes Binance did not answer in time.
+    fn on_overdue(&mut self, conn: &mut Conn) {
+        let secs = ANSWER_TIMEOUT.as_secs();
+        for c in self.ctl.changes.expired(Instant::now()) {
+            match c.kind {
+                Kind::Subscribe => {
+                    let why = format!(
+                        "Binance did not confirm the subscription to {} within {secs} s; try again",
+                        c.symbol
+                    );
+                    self.forget(c.symbol, false);
+                    // it may have been subscribed all the same
+                    let streams = self.shared.cfg.streams(&[c.symbol]);
+                    conn.request(&self.shared.next_id, "UNSUBSCRIBE", &streams);
+                    self.shared.record_error(why.clone());
+                    c.answer(Err(why));
+                }
+                Kind::Unsubscribe => {
+                    self.shared.record_error(format!(
+                        "Binance did not confirm unsubscribing {} within {secs} s; its data is ignored from now on",
+                        c.symbol
+                    ));
+                    c.answer(Ok(()));
+                }
+            }
+        }
+    }
+
+    /// Stops following `symbol` on the shard's own account, and tells the source (before any
+    /// answer goes out, so that the source knows by the time the asker does).
+    fn forget(&mut self, symbol: Symbol, invalid: bool) {
+        self.gaps.remove(symbol);
+        let _ = self.ctl.notes.send(Note {
+            shard: self.shard,
+            symbol,
+            invalid,
+        });
     }
 
     fn spawn_fill(&self, req: FillRequest) {
@@ -316,13 +610,22 @@ impl Session<'_> {
     fn on_fill(&mut self, done: FillDone, conn: &mut Conn) {
         if let Some(RestError::InvalidSymbol { symbol }) = &done.error {
             let symbol = *symbol;
+            if !self.gaps.contains(symbol) {
+                return; // removed meanwhile
+            }
             self.shared
                 .record_error(RestError::InvalidSymbol { symbol }.to_string());
-            self.gaps.remove(symbol);
-            if let Ok(mut inv) = self.shared.invalid.lock() {
+            if let Ok(mut inv) = self.shared.invalid.lock()
+                && !inv.contains(&symbol)
+            {
                 inv.push(symbol);
             }
-            conn.request("UNSUBSCRIBE", &self.shared.cfg.streams(&[symbol]));
+            self.forget(symbol, true);
+            let streams = self.shared.cfg.streams(&[symbol]);
+            conn.request(&self.shared.next_id, "UNSUBSCRIBE", &streams);
+            if let Some(c) = self.ctl.changes.take_subscribe(symbol) {
+                c.answer(Err(format!("{symbol} is not a Binance spot symbol")));
+            }
             return;
         }
         let outcome = self.gaps.on_fill_done(done, now_ms(), &mut self.out);
@@ -371,11 +674,13 @@ impl Session<'_> {
                     self.spawn_fill(req);
                 }
             }
-            Ok(Frame::Ack { .. }) => {}
+            Ok(Frame::Ack { id }) => self.on_ack(id),
             Ok(Frame::Error { code, msg, id }) => {
-                let id = id.map_or_else(|| "-".to_string(), |i| i.to_string());
-                self.shared
-                    .record_error(format!("Binance refused request {id}: {msg} (code {code})"));
+                if !id.is_some_and(|i| self.on_refused(i, code, &msg)) {
+                    let id = id.map_or_else(|| "-".to_string(), |i| i.to_string());
+                    self.shared
+                        .record_error(format!("Binance refused request {id}: {msg} (code {code})"));
+                }
             }
             Ok(Frame::ServerShutdown { .. }) => {
                 return Some(End::Reconnect {

@@ -77,6 +77,39 @@ impl GapTracker {
         self.order.retain(|p| *p != product);
     }
 
+    pub fn contains(&self, product: Symbol) -> bool {
+        self.products.contains_key(&product)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Starts following `product` (added while running); false when it is followed already.
+    pub fn add(&mut self, product: Symbol) -> bool {
+        if self.products.contains_key(&product) {
+            return false;
+        }
+        self.products.insert(product, ProductState::default());
+        self.order.push(product);
+        true
+    }
+
+    /// The start-up candle warm-up for a product added while connected (once; a reconnect may
+    /// have done it already). Its live events are held until the candles are in.
+    pub fn warm_up(&mut self, product: Symbol, now: TsMs) -> Option<FillRequest> {
+        let st = self.products.get_mut(&product)?;
+        if st.warmed || st.filling.is_some() {
+            return None;
+        }
+        st.warmed = true;
+        if self.warm_candles == 0 {
+            return None;
+        }
+        let from = now - self.warm_candles as TsMs * Interval::M1.ms();
+        Some(start_fill(product, st, None, Some(from), Vec::new(), 0))
+    }
+
     /// A connection is up: what each product needs fetched (start-up candles, or the trades
     /// missed while disconnected).
     pub fn on_connected(&mut self, now: TsMs) -> Vec<FillRequest> {
@@ -329,6 +362,28 @@ mod tests {
 
     fn tr(id: u64) -> MarketEvent {
         trade_event(sym(), T, tick(id), T)
+    }
+
+    #[test]
+    fn an_added_product_is_warmed_once_and_kept_in_order() {
+        let eth = Symbol::new("ETH-USD").unwrap();
+        let mut g = GapTracker::new(&[sym()], 60);
+        assert!(g.add(eth));
+        assert!(!g.add(eth));
+        assert_eq!(g.products(), vec![sym(), eth]);
+        let req = g.warm_up(eth, T).unwrap();
+        assert_eq!(req.candles_from, Some(T - 60 * 60_000));
+        assert!(g.warm_up(eth, T).is_none(), "only once");
+        assert!(g.on_connected(T).iter().all(|r| r.product != eth));
+        g.remove(eth);
+        assert!(!g.contains(eth));
+        let mut out = Vec::new();
+        let mut t = tr(1);
+        t.symbol = eth;
+        assert!(g.on_live(t, &mut out).is_none());
+        assert!(out.is_empty(), "a removed product's events are dropped");
+        g.remove(sym());
+        assert!(g.is_empty());
     }
 
     fn ids(evs: &[MarketEvent]) -> Vec<u64> {

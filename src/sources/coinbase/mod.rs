@@ -12,8 +12,10 @@
 //! - `ws`: the connection, subscribe, refused products, reconnects and the watchdog
 //! - [`rest`]: the REST client (trades by `after` cursor, candles, 429 and 404)
 //! - `gaps` and `fill`: what is missing and fetching it
+//! - `control`: products added and removed while running ([`SourceCmd`])
 
 mod config;
+mod control;
 mod fill;
 mod gaps;
 pub mod rest;
@@ -32,9 +34,10 @@ use anyhow::Context;
 pub use config::{CoinbaseConfig, MAX_BACKFILL_CANDLES};
 pub use rest::{RestClient, RestError};
 
+use self::control::Control;
 use self::ws::{Shared, run_conn};
-use super::{Source, SourceFuture};
-use crate::domain::Symbol;
+use super::{Source, SourceCmd, SourceFuture};
+use crate::domain::{Symbol, Venue};
 use crate::pipeline::{EventSink, Overflow, SourceState};
 use crate::sources::net::status::{EventRate, symbol_list};
 
@@ -44,6 +47,8 @@ pub struct CoinbaseSource {
     cfg: CoinbaseConfig,
     products: Vec<Symbol>,
     rest: RestClient,
+    control_tx: Option<flume::Sender<SourceCmd>>,
+    control_rx: flume::Receiver<SourceCmd>,
 }
 
 impl CoinbaseSource {
@@ -52,10 +57,13 @@ impl CoinbaseSource {
         cfg.validate().map_err(anyhow::Error::msg)?;
         let products = cfg.parsed_symbols().map_err(anyhow::Error::msg)?;
         let rest = RestClient::new(&cfg.rest_url).context("setting up the Coinbase REST client")?;
+        let (control_tx, control_rx) = flume::unbounded();
         Ok(CoinbaseSource {
             cfg,
             products,
             rest,
+            control_tx: Some(control_tx),
+            control_rx,
         })
     }
 }
@@ -73,14 +81,30 @@ impl Source for CoinbaseSource {
     fn run(self: Box<Self>, sink: EventSink) -> SourceFuture {
         Box::pin(run(*self, sink))
     }
+
+    fn venue(&self) -> Option<Venue> {
+        Some(Venue::Coinbase)
+    }
+
+    /// Subscribe: the product is checked with REST (`/products/{id}`), then subscribed for the
+    /// same channels as at connect; the answer comes with the `subscriptions` message that
+    /// lists it. While disconnected, the subscribe waits for the reconnect (answered then).
+    fn control(&mut self) -> Option<flume::Sender<SourceCmd>> {
+        self.control_tx.take()
+    }
 }
 
 async fn run(src: CoinbaseSource, sink: EventSink) -> anyhow::Result<()> {
-    let n = src.products.len();
     let shared = Arc::new(Shared::new(src.cfg, src.rest, sink.clone()));
+    shared
+        .n_products
+        .store(src.products.len(), Ordering::Relaxed);
     sink.set_state(SourceState::Connecting);
-    let reporter = tokio::spawn(report(shared.clone(), n));
-    let result = run_conn(shared.clone(), src.products).await;
+    // nobody took the control channel: no changes will come
+    drop(src.control_tx);
+    let ctl = Control::new(src.control_rx);
+    let reporter = tokio::spawn(report(shared.clone()));
+    let result = run_conn(shared.clone(), src.products, ctl).await;
     reporter.abort();
     if result.is_err() {
         // the engine has stopped: so do we
@@ -101,14 +125,14 @@ fn invalid_list(shared: &Shared) -> String {
 
 /// Keeps the status detail current: products, events/s, skipped frames, lost trades, the last
 /// error.
-async fn report(shared: Arc<Shared>, n_products: usize) {
+async fn report(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(Duration::from_secs(2));
     let mut rate = EventRate::new();
     loop {
         tick.tick().await;
         let rate = rate.per_sec(shared.events.load(Ordering::Relaxed));
         let invalid = invalid_list(&shared);
-        let live = n_products.saturating_sub(shared.invalid.lock().map_or(0, |v| v.len()));
+        let live = shared.n_products.load(Ordering::Relaxed);
         let mut detail = format!("{live} products, {rate:.1} events/s");
         let skipped = shared.skipped.load(Ordering::Relaxed);
         if skipped > 0 {

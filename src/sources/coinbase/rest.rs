@@ -153,6 +153,18 @@ pub fn parse_candles(body: &[u8]) -> Result<Vec<Candle>, String> {
     Ok(out)
 }
 
+#[derive(Debug, Deserialize)]
+struct ProductRow {
+    #[serde(default)]
+    status: String,
+}
+
+/// The `status` of a `/products/{id}` body (`online`, `offline`, `internal`, `delisted`).
+pub fn parse_product_status(body: &[u8]) -> Result<String, String> {
+    let row: ProductRow = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    Ok(row.status)
+}
+
 /// A Coinbase Exchange REST client. Clones share the pacing and the rate-limit wait.
 #[derive(Debug, Clone)]
 pub struct RestClient {
@@ -260,6 +272,21 @@ impl RestClient {
                 },
             });
         }
+    }
+
+    /// Asks Coinbase whether `product` exists (`GET /products/{id}`): its status (`online`,
+    /// `delisted`...), or [`RestError::UnknownProduct`] on 404 NotFound.
+    pub async fn product_status(
+        &self,
+        product: Symbol,
+        on_rate_limit: impl Fn(TsMs) + Send + Sync,
+    ) -> Result<String, RestError> {
+        let path = format!("/products/{product}");
+        let (body, _) = self.get(&path, &[], product, &on_rate_limit).await?;
+        parse_product_status(&body).map_err(|reason| RestError::Decode {
+            url: format!("{}{path}", self.base),
+            reason,
+        })
     }
 
     /// One page of `product`'s trades with ids below `after` (the newest page when `None`).
@@ -384,6 +411,13 @@ mod tests {
         );
         assert!(parse_candles(br#"[[1618677840,14.1,14.9]]"#).is_err());
         assert!(parse_candles(br#"[[1618677840,"x",1,1,1,1]]"#).is_err());
+    }
+
+    #[test]
+    fn a_product_status_is_read() {
+        let body = br#"{"id":"BTC-USD","base_currency":"BTC","quote_currency":"USD","status":"online","trading_disabled":false}"#;
+        assert_eq!(parse_product_status(body), Ok("online".to_string()));
+        assert!(parse_product_status(b"[]").is_err());
     }
 
     #[test]

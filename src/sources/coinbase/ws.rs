@@ -3,24 +3,31 @@
 //! server's pings only while reading), drop products Coinbase refuses and resubscribe the rest,
 //! and reconnect with backoff when the connection breaks or goes quiet (Coinbase sends a
 //! heartbeat per product every second, so silence means a dead connection).
+//!
+//! Products come and go while it runs (see [`control`](super::control)): the product set is what
+//! every (re)connection subscribes. A subscribe asked for while disconnected waits for the next
+//! connection; an unsubscribe then is done at once. Without products the connection is closed
+//! until one is added.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::mpsc;
-use tokio::time::{Instant, sleep, sleep_until, timeout};
+use tokio::time::{Instant, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::CoinbaseConfig;
+use super::control::{ANSWER_TIMEOUT, Control, Either, Kind, Todo};
 use super::fill::{BATCH, FillDone, FillRequest, run_fill};
 use super::gaps::GapTracker;
 use super::rest::{RestClient, RestError};
 use super::wire::{Frame, parse_frame};
 use crate::domain::{MarketEvent, Symbol, TsMs, now_ms};
 use crate::pipeline::{EngineGone, EventSink, SourceState};
+use crate::sources::SourceCmd;
 use crate::sources::net::ws::{Ws, close_reason, connect_ws, describe_ws_error, reconnecting};
 use crate::sources::net::{Backoff, MessageLimiter, Watchdog};
 
@@ -53,6 +60,8 @@ pub(crate) struct Shared {
     /// Products dropped because Coinbase does not know them.
     pub invalid: Mutex<Vec<Symbol>>,
     pub last_error: Mutex<Option<String>>,
+    /// Products streamed or being subscribed (for the status detail).
+    pub n_products: AtomicUsize,
 }
 
 impl Shared {
@@ -68,6 +77,7 @@ impl Shared {
             missing: AtomicU64::new(0),
             invalid: Mutex::new(Vec::new()),
             last_error: Mutex::new(None),
+            n_products: AtomicUsize::new(0),
         }
     }
 
@@ -108,6 +118,8 @@ enum End {
     Reconnect(String),
     /// Coinbase refused every product.
     NoProducts,
+    /// Every product was removed: the connection is closed until one is added.
+    Idle,
     EngineGone,
 }
 
@@ -149,9 +161,62 @@ pub(crate) fn names_product(text: &str, product: &str) -> bool {
     })
 }
 
+/// A command or finished check while there is no connection (waiting to reconnect, or idle):
+/// a subscribe waits for the next connection, an unsubscribe is done at once.
+fn offline(shared: &Shared, gaps: &mut GapTracker, ctl: &mut Control, ev: Either) {
+    let name = shared.sink.name();
+    let todo = match ev {
+        Either::Cmd(cmd) => {
+            let streamed = gaps.contains(cmd.symbol());
+            ctl.on_command(cmd, streamed, &shared.rest, name)
+        }
+        Either::Checked(c) => ctl.on_checked(c, name),
+        Either::Closed => Todo::Nothing,
+    };
+    let Todo::Apply(cmd) = todo else { return };
+    match cmd {
+        SourceCmd::Subscribe { symbol, reply } => {
+            if !gaps.add(symbol) {
+                let _ = reply.send(Err(format!("{symbol} is already streamed from Coinbase")));
+                return;
+            }
+            tracing::info!(
+                source = name,
+                "{symbol} will be subscribed when the connection is up"
+            );
+            ctl.changes
+                .push(symbol, Kind::Subscribe, reply, false, Instant::now());
+        }
+        SourceCmd::Unsubscribe { symbol, reply } => {
+            if let Some(c) = ctl.changes.take_subscribe(symbol) {
+                c.answer(Err(format!(
+                    "{symbol} was removed before Coinbase confirmed it"
+                )));
+            }
+            if !gaps.contains(symbol) {
+                let _ = reply.send(Err(format!("{symbol} is not streamed from Coinbase")));
+                return;
+            }
+            gaps.remove(symbol);
+            tracing::info!(
+                source = name,
+                "{symbol} removed; the next connection leaves it out"
+            );
+            let _ = reply.send(Ok(()));
+        }
+    }
+    shared
+        .n_products
+        .store(gaps.products().len(), Ordering::Relaxed);
+}
+
 /// Runs the connection until the engine goes away (`Err`) or Coinbase refused every product
 /// (`Ok`).
-pub(crate) async fn run_conn(shared: Arc<Shared>, products: Vec<Symbol>) -> Result<(), EngineGone> {
+pub(crate) async fn run_conn(
+    shared: Arc<Shared>,
+    products: Vec<Symbol>,
+    mut ctl: Control,
+) -> Result<(), EngineGone> {
     let cfg = &shared.cfg;
     let mut gaps = GapTracker::new(&products, cfg.backfill_candles);
     let (fill_tx, mut fill_rx) = mpsc::unbounded_channel::<FillDone>();
@@ -161,15 +226,22 @@ pub(crate) async fn run_conn(shared: Arc<Shared>, products: Vec<Symbol>) -> Resu
     );
     loop {
         let products = gaps.products();
+        shared.n_products.store(products.len(), Ordering::Relaxed);
         if products.is_empty() {
-            return Ok(());
+            // nothing to stream: no connection until a product is added
+            shared.sink.set_state(SourceState::Finished);
+            let ev = ctl.next().await;
+            offline(&shared, &mut gaps, &mut ctl, ev);
+            continue;
         }
         shared.sink.set_state(SourceState::Connecting);
         let end = match connect(cfg, &products).await {
             Ok(conn) => {
+                ctl.changes.connected(Instant::now());
                 let mut s = Session {
                     shared: &shared,
                     gaps: &mut gaps,
+                    ctl: &mut ctl,
                     fill_tx: &fill_tx,
                     backoff: &mut backoff,
                     watchdog: Watchdog::new(Duration::from_secs(cfg.stale_after_secs)),
@@ -181,13 +253,35 @@ pub(crate) async fn run_conn(shared: Arc<Shared>, products: Vec<Symbol>) -> Resu
             }
             Err(reason) => End::Reconnect(reason),
         };
+        for c in ctl.changes.disconnected() {
+            tracing::info!(
+                source = shared.sink.name(),
+                "{} unsubscribed with its connection; the next one leaves it out",
+                c.product
+            );
+            c.answer(Ok(()));
+        }
         match end {
             End::EngineGone => return Err(EngineGone),
             End::NoProducts => return Ok(()),
+            End::Idle => {
+                tracing::info!(
+                    source = shared.sink.name(),
+                    "no products left; closed the connection"
+                );
+                backoff.reset();
+            }
             End::Reconnect(reason) => {
                 let delay = backoff.next_delay();
                 shared.sink.set_state(reconnecting(&backoff, delay, reason));
-                sleep(delay).await;
+                // product changes are taken while waiting
+                let until = Instant::now() + delay;
+                loop {
+                    tokio::select! {
+                        _ = sleep_until(until) => break,
+                        ev = ctl.next() => offline(&shared, &mut gaps, &mut ctl, ev),
+                    }
+                }
             }
         }
     }
@@ -196,6 +290,7 @@ pub(crate) async fn run_conn(shared: Arc<Shared>, products: Vec<Symbol>) -> Resu
 struct Session<'a> {
     shared: &'a Arc<Shared>,
     gaps: &'a mut GapTracker,
+    ctl: &'a mut Control,
     fill_tx: &'a mpsc::UnboundedSender<FillDone>,
     backoff: &'a mut Backoff,
     watchdog: Watchdog,
@@ -217,6 +312,7 @@ impl Session<'_> {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             let slot = conn.limiter.next_slot(Instant::now());
+            let overdue = self.ctl.changes.next_deadline();
             tokio::select! {
                 msg = conn.ws.next() => {
                     if let Some(end) = self.on_message(msg, &mut conn) {
@@ -249,10 +345,115 @@ impl Session<'_> {
                         }
                     }
                 }
+                ev = self.ctl.next() => self.on_control(ev, &mut conn),
+                _ = sleep_until(overdue.unwrap_or(slot)), if overdue.is_some() => self.on_overdue(&mut conn),
                 _ = tick.tick() => self.on_tick(),
             }
             if let Err(e) = self.flush().await {
                 return e;
+            }
+            self.shared
+                .n_products
+                .store(self.gaps.products().len(), Ordering::Relaxed);
+            if self.gaps.is_empty() && self.ctl.changes.is_empty() && conn.outbox.is_empty() {
+                let _ = timeout(Duration::from_secs(2), conn.ws.close(None)).await;
+                return End::Idle;
+            }
+        }
+    }
+
+    /// A command or finished check while connected.
+    fn on_control(&mut self, ev: Either, conn: &mut Conn) {
+        let name = self.shared.sink.name();
+        let todo = match ev {
+            Either::Cmd(cmd) => {
+                let streamed = self.gaps.contains(cmd.symbol());
+                self.ctl.on_command(cmd, streamed, &self.shared.rest, name)
+            }
+            Either::Checked(c) => self.ctl.on_checked(c, name),
+            Either::Closed => Todo::Nothing,
+        };
+        let Todo::Apply(cmd) = todo else { return };
+        let now = Instant::now();
+        match cmd {
+            SourceCmd::Subscribe { symbol, reply } => {
+                if !self.gaps.add(symbol) {
+                    let _ = reply.send(Err(format!("{symbol} is already streamed from Coinbase")));
+                    return;
+                }
+                conn.outbox
+                    .push_back(control_message("subscribe", &[symbol]));
+                tracing::info!(source = name, "subscribing {symbol}");
+                self.ctl
+                    .changes
+                    .push(symbol, Kind::Subscribe, reply, true, now);
+            }
+            SourceCmd::Unsubscribe { symbol, reply } => {
+                if let Some(c) = self.ctl.changes.take_subscribe(symbol) {
+                    c.answer(Err(format!(
+                        "{symbol} was removed before Coinbase confirmed it"
+                    )));
+                }
+                if !self.gaps.contains(symbol) {
+                    let _ = reply.send(Err(format!("{symbol} is not streamed from Coinbase")));
+                    return;
+                }
+                // forgotten at once: its events and fills are dropped from now on
+                self.gaps.remove(symbol);
+                conn.outbox
+                    .push_back(control_message("unsubscribe", &[symbol]));
+                tracing::info!(source = name, "unsubscribing {symbol}");
+                self.ctl
+                    .changes
+                    .push(symbol, Kind::Unsubscribe, reply, true, now);
+            }
+        }
+    }
+
+    /// A `subscriptions` message: the changes it confirms are answered.
+    fn on_subscriptions(&mut self, channels: &[(String, Vec<String>)]) {
+        let name = self.shared.sink.name();
+        for c in self.ctl.changes.confirmed(channels) {
+            match c.kind {
+                Kind::Subscribe => {
+                    tracing::info!(source = name, "{} subscribed", c.product);
+                    if let Ok(mut inv) = self.shared.invalid.lock() {
+                        inv.retain(|p| *p != c.product);
+                    }
+                    if let Some(req) = self.gaps.warm_up(c.product, now_ms()) {
+                        self.spawn_fill(req);
+                    }
+                }
+                Kind::Unsubscribe => tracing::info!(source = name, "{} unsubscribed", c.product),
+            }
+            c.answer(Ok(()));
+        }
+    }
+
+    /// Changes Coinbase did not confirm in time.
+    fn on_overdue(&mut self, conn: &mut Conn) {
+        let secs = ANSWER_TIMEOUT.as_secs();
+        for c in self.ctl.changes.expired(Instant::now()) {
+            match c.kind {
+                Kind::Subscribe => {
+                    let why = format!(
+                        "Coinbase did not confirm the subscription to {} within {secs} s; try again",
+                        c.product
+                    );
+                    self.gaps.remove(c.product);
+                    // it may have been subscribed all the same
+                    conn.outbox
+                        .push_back(control_message("unsubscribe", &[c.product]));
+                    self.shared.record_error(why.clone());
+                    c.answer(Err(why));
+                }
+                Kind::Unsubscribe => {
+                    self.shared.record_error(format!(
+                        "Coinbase did not confirm unsubscribing {} within {secs} s; its data is ignored from now on",
+                        c.product
+                    ));
+                    c.answer(Ok(()));
+                }
             }
         }
     }
@@ -294,7 +495,13 @@ impl Session<'_> {
     fn on_fill(&mut self, done: FillDone, conn: &mut Conn) -> Option<End> {
         if let Some(e @ RestError::UnknownProduct { product }) = &done.error {
             let product = *product;
+            if !self.gaps.contains(product) {
+                return None; // removed meanwhile
+            }
             let why = e.to_string();
+            if let Some(c) = self.ctl.changes.take_subscribe(product) {
+                c.answer(Err(format!("{product} is not a Coinbase Exchange product")));
+            }
             return self.drop_product(product, why, true, conn);
         }
         let outcome = self.gaps.on_fill_done(done, now_ms(), &mut self.out);
@@ -354,6 +561,7 @@ impl Session<'_> {
             Ok(Frame::Subscriptions { channels }) => {
                 self.watchdog.feed();
                 tracing::debug!(source = self.shared.sink.name(), ?channels, "subscribed");
+                self.on_subscriptions(&channels);
             }
             Ok(Frame::Error { message, reason }) => {
                 self.watchdog.feed();
@@ -398,12 +606,25 @@ impl Session<'_> {
             Some(r) if !r.is_empty() => format!("{message} ({r})"),
             _ => message.to_string(),
         };
-        let ours: Vec<Symbol> = self
+        let mut ours: Vec<Symbol> = self
             .gaps
             .products()
             .into_iter()
             .filter(|p| names_product(&text, p.as_str()))
             .collect();
+        // a product being added that Coinbase refuses: the asker hears why, and it is forgotten
+        let mut refused_new = false;
+        ours.retain(|p| {
+            let Some(c) = self.ctl.changes.take_subscribe(*p) else {
+                return true;
+            };
+            let why = format!("Coinbase refused to subscribe {p}: {text}");
+            self.gaps.remove(*p);
+            self.shared.record_error(why.clone());
+            c.answer(Err(why));
+            refused_new = true;
+            false
+        });
         // one already dropped (REST answered 404 first) still spoiled this subscribe
         let dropped_before = self
             .shared
@@ -411,7 +632,13 @@ impl Session<'_> {
             .lock()
             .is_ok_and(|inv| inv.iter().any(|p| names_product(&text, p.as_str())));
         if ours.is_empty() && !dropped_before {
-            self.shared.record_error(format!("Coinbase error: {text}"));
+            if refused_new && !self.gaps.is_empty() {
+                // it may have spoiled a subscribe that named others too (after a reconnect)
+                conn.outbox
+                    .push_back(control_message("subscribe", &self.gaps.products()));
+            } else if !refused_new {
+                self.shared.record_error(format!("Coinbase error: {text}"));
+            }
             return None;
         }
         for p in ours {

@@ -3,7 +3,7 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
@@ -11,7 +11,7 @@ use super::{empty_state, pane};
 use crate::alerts::rules::Status;
 use crate::format;
 use crate::store::AlertRecord;
-use crate::ui::theme::{self, Glyphs};
+use crate::ui::theme::{Glyphs, Theme};
 use crate::view::RuleView;
 
 pub struct AlertsPane<'a> {
@@ -28,18 +28,19 @@ pub struct AlertsPane<'a> {
     /// A message about the last rule key.
     pub notice: Option<&'a str>,
     pub glyphs: &'a Glyphs,
+    pub theme: &'a Theme,
 }
 
 /// From this height on, the rules sit above the log instead of beside it.
 const STACK_HEIGHT: u16 = 12;
 
 /// The colour of a rule state.
-pub fn status_style(s: Status) -> Style {
+pub fn status_style(s: Status, theme: &Theme) -> Style {
     match s {
-        Status::Armed => theme::up(),
-        Status::Triggered => theme::bad(),
-        Status::Snoozed => theme::warn(),
-        Status::Expired => theme::muted(),
+        Status::Armed => theme.up(),
+        Status::Triggered => theme.bad(),
+        Status::Snoozed => theme.warn(),
+        Status::Expired => theme.muted(),
     }
 }
 
@@ -60,31 +61,27 @@ impl AlertsPane<'_> {
             Status::Expired => String::new(),
         };
         let mut line = Line::from(vec![
-            Span::styled(format!("{:<9} ", r.status.as_str()), status_style(r.status)),
+            Span::styled(format!("{:<9} ", r.status.as_str()), status_style(r.status, self.theme)),
             Span::raw(r.name.clone()),
-            Span::styled(detail, theme::muted()),
+            Span::styled(detail, self.theme.muted()),
         ]);
         if selected {
-            let bg = if self.rules_focused {
-                theme::SELECT_FOCUSED
-            } else {
-                theme::SELECT_UNFOCUSED
-            };
-            line = line.patch_style(Style::new().bg(bg).add_modifier(Modifier::BOLD));
+            line = line.patch_style(self.theme.selected(self.rules_focused));
         }
         line
     }
 
     fn render_rules(&self, area: Rect, buf: &mut Buffer) {
         let block = pane(
-            Line::styled(format!(" Rules ({}) ", self.rules.len()), theme::title()),
+            Line::styled(format!(" Rules ({}) ", self.rules.len()), self.theme.title()),
             self.rules_focused,
             self.glyphs,
+            self.theme,
         );
         let inner = block.inner(area);
         block.render(area, buf);
         if self.rules.is_empty() {
-            return empty_state("no rules · n adds one", inner, buf);
+            return empty_state("no rules · n adds one", inner, buf, self.theme);
         }
         let room = usize::from(inner.height).max(1);
         let selected = self.rule_selected.min(self.rules.len() - 1);
@@ -107,14 +104,15 @@ impl AlertsPane<'_> {
             title.push_str(&format!("↓{scroll} "));
         }
         let block = pane(
-            Line::styled(title, theme::title()),
+            Line::styled(title, self.theme.title()),
             self.focused,
             self.glyphs,
+            self.theme,
         );
         let inner = block.inner(area);
         block.render(area, buf);
         if self.alerts.is_empty() {
-            return empty_state("no alerts fired yet", inner, buf);
+            return empty_state("no alerts fired yet", inner, buf, self.theme);
         }
         let lines: Vec<Line> = self
             .alerts
@@ -129,9 +127,9 @@ impl AlertsPane<'_> {
                     .strip_prefix(symbol)
                     .map_or(a.message.as_str(), str::trim_start);
                 Line::from(vec![
-                    Span::styled(format::hms(a.ts_ms), theme::muted()),
+                    Span::styled(format::hms(a.ts_ms), self.theme.muted()),
                     Span::raw(" "),
-                    Span::styled(symbol.to_string(), Style::new().fg(theme::ACCENT)),
+                    Span::styled(symbol.to_string(), self.theme.accent()),
                     Span::raw(" "),
                     Span::raw(message.to_string()),
                 ])
@@ -162,7 +160,7 @@ impl Widget for &AlertsPane<'_> {
                 width: area.width - 2,
                 height: 1,
             };
-            Line::styled(format!(" {n} "), theme::warn()).render(edge, buf);
+            Line::styled(format!(" {n} "), self.theme.warn()).render(edge, buf);
         }
     }
 }

@@ -10,16 +10,16 @@ use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Widget};
 use super::volume::VolumeStrip;
 use super::{empty_state, pane};
 use crate::format;
-use crate::ui::theme::{self, Glyphs};
+use crate::ui::theme::{Glyphs, Theme};
 use crate::view::{ChartCandle, ChartView};
 
 /// Kinds of price overlay, in drawing order: bands first so the averages and the price are
 /// drawn on top of them. (legend, colour)
 pub const OVERLAY_KINDS: [(&str, Color); 4] = [
-    ("Bollinger", theme::BBAND),
-    ("Bollinger mid", theme::BBMID),
-    ("SMA", theme::SMA),
-    ("EMA", theme::EMA),
+    ("Bollinger", Theme::DARK.bband),
+    ("Bollinger mid", Theme::DARK.bbmid),
+    ("SMA", Theme::DARK.sma),
+    ("EMA", Theme::DARK.ema),
 ];
 
 /// How an indicator column is drawn over the price: (kind index in [`OVERLAY_KINDS`], legend
@@ -51,6 +51,7 @@ pub struct ChartPane<'a> {
     /// What to say when there is nothing to draw ("no candles yet for BTCUSDT 1m").
     pub empty: &'a str,
     pub glyphs: &'a Glyphs,
+    pub theme: &'a Theme,
 }
 
 /// The vertical scale of the chart: from the lowest low to the highest high, never widened by an
@@ -115,11 +116,11 @@ fn runs(series: &[Option<f64>]) -> Vec<Polyline> {
 
 impl Widget for &ChartPane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let block = pane(self.title(), self.focused, self.glyphs);
+        let block = pane(self.title(), self.focused, self.glyphs, self.theme);
         let inner = block.inner(area);
         block.render(area, buf);
         let Some(chart) = self.chart.filter(|c| !c.candles.is_empty()) else {
-            return empty_state(self.empty, inner, buf);
+            return empty_state(self.empty, inner, buf, self.theme);
         };
         if inner.width < 12 || inner.height < 3 {
             return;
@@ -135,7 +136,7 @@ impl Widget for &ChartPane<'_> {
         // About one price label per four rows of plot, three at least.
         let ticks = usize::from(price_area.height / 4).clamp(3, 9);
         let Some(scale) = PriceScale::of(&chart.candles, ticks) else {
-            return empty_state(self.empty, inner, buf);
+            return empty_state(self.empty, inner, buf, self.theme);
         };
 
         let closes: Vec<Option<f64>> = chart.candles.iter().map(|c| Some(c.candle.close)).collect();
@@ -156,7 +157,7 @@ impl Widget for &ChartPane<'_> {
             }
         }
         for part in &close_runs {
-            datasets.push(self.dataset(part, theme::CLOSE));
+            datasets.push(self.dataset(part, self.theme.close));
         }
 
         let n = chart.candles.len();
@@ -169,11 +170,11 @@ impl Widget for &ChartPane<'_> {
             .min(price_area.width / 3)
             + 1;
         let x_axis = Axis::default()
-            .style(theme::muted())
+            .style(self.theme.muted())
             .bounds([0.0, (n.saturating_sub(1)).max(1) as f64])
             .labels([first, last]);
         let y_axis = Axis::default()
-            .style(theme::muted())
+            .style(self.theme.muted())
             .bounds([scale.lo, scale.hi])
             .labels(scale.labels);
         Chart::new(datasets)
@@ -185,6 +186,7 @@ impl Widget for &ChartPane<'_> {
             candles: &chart.candles,
             left: plot_left,
             glyphs: self.glyphs,
+            theme: self.theme,
         };
         strip.render(vol_area, buf);
     }
@@ -207,16 +209,16 @@ impl<'a> ChartPane<'a> {
 
     fn title(&self) -> Line<'static> {
         let Some(chart) = self.chart else {
-            return Line::styled(" Chart ", theme::title());
+            return Line::styled(" Chart ", self.theme.title());
         };
         let mut spans = vec![Span::styled(
             format!(" {} {} ", chart.key, chart.interval),
-            theme::title(),
+            self.theme.title(),
         )];
         if let Some(c) = chart.candles.last() {
             spans.push(Span::raw(format!("{} ", format::price(c.candle.close))));
         }
-        spans.push(Span::styled("close ", Style::new().fg(theme::CLOSE)));
+        spans.push(Span::styled("close ", Style::new().fg(self.theme.close)));
         let mut shown: Vec<String> = Vec::new();
         for (kind, label) in chart.columns.iter().filter_map(|c| overlay_of(c)) {
             if !shown.contains(&label) {

@@ -3,7 +3,9 @@
 
 pub mod alerts;
 pub mod chart;
+pub mod detail;
 pub mod help;
+pub mod overview;
 pub mod rule_form;
 pub mod status;
 pub mod title;
@@ -15,18 +17,18 @@ use ratatui::layout::{Alignment, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
-use super::theme::{self, Glyphs};
+use super::theme::{Glyphs, Theme};
 
 /// The bordered frame of a pane; its border is highlighted when the pane has focus.
-pub fn pane<'a>(title: Line<'a>, focused: bool, glyphs: &Glyphs) -> Block<'a> {
+pub fn pane<'a>(title: Line<'a>, focused: bool, glyphs: &Glyphs, theme: &Theme) -> Block<'a> {
     Block::bordered()
         .border_set(glyphs.border)
-        .border_style(theme::pane_border(focused))
+        .border_style(theme.pane_border(focused))
         .title(title)
 }
 
 /// Says what is happening in a pane that has nothing to draw yet, vertically centred.
-pub fn empty_state(text: &str, area: Rect, buf: &mut Buffer) {
+pub fn empty_state(text: &str, area: Rect, buf: &mut Buffer, theme: &Theme) {
     if area.is_empty() {
         return;
     }
@@ -37,7 +39,7 @@ pub fn empty_state(text: &str, area: Rect, buf: &mut Buffer) {
         ..area
     };
     Paragraph::new(text)
-        .style(theme::muted())
+        .style(theme.muted())
         .alignment(Alignment::Center)
         .wrap(Wrap { trim: true })
         .render(area, buf);

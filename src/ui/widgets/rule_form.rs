@@ -8,11 +8,12 @@ use ratatui::widgets::{Clear, Paragraph, Widget};
 
 use super::pane;
 use crate::ui::rule_form::{Field, RuleForm};
-use crate::ui::theme::{self, Glyphs};
+use crate::ui::theme::{Glyphs, Theme};
 
 pub struct RuleFormView<'a> {
     pub form: &'a RuleForm,
     pub glyphs: &'a Glyphs,
+    pub theme: &'a Theme,
 }
 
 const LABEL_W: usize = 11;
@@ -41,9 +42,9 @@ impl Widget for &RuleFormView<'_> {
         for field in f.fields() {
             let focused = field == f.field;
             let label_style = if focused {
-                theme::header()
+                self.theme.header()
             } else {
-                theme::muted()
+                self.theme.muted()
             };
             let mut spans = vec![Span::styled(
                 format!(" {:<LABEL_W$}", field.label()),
@@ -63,21 +64,21 @@ impl Widget for &RuleFormView<'_> {
                     Field::Hysteresis => "0",
                     _ => "",
                 };
-                spans.push(Span::styled(hint, theme::muted()));
+                spans.push(Span::styled(hint, self.theme.muted()));
             } else {
                 spans.push(Span::styled(text, value_style));
                 if focused {
-                    spans.push(Span::styled("_", theme::header()));
+                    spans.push(Span::styled("_", self.theme.header()));
                 }
             }
             lines.push(Line::from(spans));
         }
         lines.push(Line::raw(""));
         lines.push(match &f.error {
-            Some(e) => Line::styled(format!(" {e}"), theme::bad()),
+            Some(e) => Line::styled(format!(" {e}"), self.theme.bad()),
             None => Line::styled(
                 " Enter saves · Esc cancels · ←/→ choose · ↑/↓ move",
-                theme::muted(),
+                self.theme.muted(),
             ),
         });
         let title = match &f.editing {
@@ -90,28 +91,36 @@ impl Widget for &RuleFormView<'_> {
         let height = lines.len() as u16 + 2;
         let popup = centered(area, 64, height);
         Clear.render(popup, buf);
-        let block = pane(Line::styled(title, theme::title()), true, self.glyphs);
+        let block = pane(Line::styled(title, self.theme.title()), true, self.glyphs, self.theme);
         Paragraph::new(lines).block(block).render(popup, buf);
     }
 }
 
-/// "Delete rule x? y deletes, any other key keeps it."
-pub struct ConfirmDelete<'a> {
-    pub name: &'a str,
+/// A yes/no question in a popup: "Delete the rule x? y deletes it, any other key keeps it."
+pub struct Confirm<'a> {
+    pub title: &'a str,
+    pub question: &'a str,
+    pub hint: &'a str,
     pub glyphs: &'a Glyphs,
+    pub theme: &'a Theme,
 }
 
-impl Widget for &ConfirmDelete<'_> {
+impl Widget for &Confirm<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let text = format!(" Delete the rule {:?}?", self.name);
-        let hint = " y deletes it, any other key keeps it";
-        let width = (text.chars().count().max(hint.len()) + 3) as u16;
-        let popup = centered(area, width, 4);
+        let text = format!(" {}", self.question);
+        let hint = format!(" {}", self.hint);
+        let width = (text.chars().count().max(hint.chars().count()) + 3) as u16;
+        let popup = centered(area, width.min(area.width), 4);
         Clear.render(popup, buf);
-        let block = pane(Line::styled(" Delete ", theme::title()), true, self.glyphs);
+        let block = pane(
+            Line::styled(format!(" {} ", self.title), self.theme.title()),
+            true,
+            self.glyphs,
+            self.theme,
+        );
         Paragraph::new(vec![
-            Line::styled(text, theme::warn()),
-            Line::styled(hint, theme::muted()),
+            Line::styled(text, self.theme.warn()),
+            Line::styled(hint, self.theme.muted()),
         ])
         .block(block)
         .render(popup, buf);

@@ -11,7 +11,7 @@ use crate::domain::TsMs;
 use crate::format;
 use crate::pipeline::{SourceHealth, SourceState, describe, effective_state};
 use crate::ui::status_info::StatusInfo;
-use crate::ui::theme;
+use crate::ui::theme::Theme;
 
 /// Rows waiting for the storage thread above which the lag counts as trouble, not just a batch
 /// in flight.
@@ -21,20 +21,26 @@ pub struct StatusBar<'a> {
     pub info: &'a StatusInfo,
     pub stale_after_ms: i64,
     pub sep: &'a str,
+    pub theme: &'a Theme,
 }
 
 /// How one source reads on screen: its state in words, and the colour of that state.
 /// A source that calls itself live but has been quiet for `stale_after_ms` reads as stale.
-pub fn source_state(h: &SourceHealth, now: TsMs, stale_after_ms: i64) -> (String, Style) {
+pub fn source_state(
+    h: &SourceHealth,
+    now: TsMs,
+    stale_after_ms: i64,
+    theme: &Theme,
+) -> (String, Style) {
     let state = effective_state(h, now, stale_after_ms);
     let style = match &state {
-        SourceState::Live => theme::up(),
-        SourceState::Failed(_) => theme::bad(),
-        SourceState::Finished => theme::muted(),
+        SourceState::Live => theme.up(),
+        SourceState::Failed(_) => theme.bad(),
+        SourceState::Finished => theme.muted(),
         SourceState::Connecting
         | SourceState::Reconnecting { .. }
         | SourceState::RateLimited { .. }
-        | SourceState::Stale { .. } => theme::warn(),
+        | SourceState::Stale { .. } => theme.warn(),
     };
     (describe(&state, now), style)
 }
@@ -50,11 +56,11 @@ fn never_connected(h: &SourceHealth) -> bool {
         )
 }
 
-fn count(label: &str, n: u64, bad: bool) -> Vec<Span<'static>> {
+fn count(label: &str, n: u64, bad: bool, theme: &Theme) -> Vec<Span<'static>> {
     let style = if bad {
-        theme::bad()
+        theme.bad()
     } else if n > 0 {
-        theme::warn()
+        theme.warn()
     } else {
         Style::new()
     };
@@ -68,20 +74,20 @@ impl StatusBar<'_> {
     fn sources_line(&self) -> Line<'static> {
         let now = self.info.now_ms;
         if self.info.sources.is_empty() {
-            return Line::styled(" no sources running", theme::warn());
+            return Line::styled(" no sources running", self.theme.warn());
         }
         let mut spans = vec![Span::raw(" ")];
         for (i, h) in self.info.sources.iter().enumerate() {
             if i > 0 {
-                spans.push(Span::styled(self.sep.to_string(), theme::muted()));
+                spans.push(Span::styled(self.sep.to_string(), self.theme.muted()));
             }
-            let (text, style) = source_state(h, now, self.stale_after_ms);
+            let (text, style) = source_state(h, now, self.stale_after_ms, self.theme);
             spans.push(Span::raw(format!("{} ", h.name)));
             spans.push(Span::styled(text, style));
             if never_connected(h) {
                 spans.push(Span::styled(
                     " (offline? `tickwatch --demo` needs no network)".to_string(),
-                    theme::muted(),
+                    self.theme.muted(),
                 ));
             }
         }
@@ -92,7 +98,7 @@ impl StatusBar<'_> {
     /// numbers grow.
     fn counters_line(&self, short: bool) -> Line<'static> {
         let i = self.info;
-        let sep = || Span::styled(self.sep.to_string(), theme::muted());
+        let sep = || Span::styled(self.sep.to_string(), self.theme.muted());
         let mut spans = vec![Span::raw(format!(
             " {} ev/s",
             format::compact(i.events_per_sec.round())
@@ -110,12 +116,12 @@ impl StatusBar<'_> {
             (fail, i.deliveries_failed, i.deliveries_failed > 0),
         ] {
             spans.push(sep());
-            spans.extend(count(label, n, bad));
+            spans.extend(count(label, n, bad, self.theme));
         }
         spans.push(sep());
         let clock = format::hms(i.now_ms);
         let clock = if short { clock } else { format!("{clock} UTC") };
-        spans.push(Span::styled(format!("{clock} "), theme::title()));
+        spans.push(Span::styled(format!("{clock} "), self.theme.title()));
         Line::from(spans)
     }
 

@@ -3,11 +3,10 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
 use ratatui::widgets::Widget;
 
 use crate::format;
-use crate::ui::theme::{self, Glyphs};
+use crate::ui::theme::{Glyphs, Theme};
 use crate::view::ChartCandle;
 
 pub struct VolumeStrip<'a> {
@@ -15,6 +14,7 @@ pub struct VolumeStrip<'a> {
     /// Columns left of the plot (the chart's y labels and axis), used for the volume label.
     pub left: u16,
     pub glyphs: &'a Glyphs,
+    pub theme: &'a Theme,
 }
 
 /// The candles that land in column `col` of `width` columns: several per column when there are
@@ -42,7 +42,7 @@ impl Widget for &VolumeStrip<'_> {
             .into_iter()
             .find(|l| l.chars().count() < usize::from(self.left));
         if let Some(label) = label {
-            buf.set_string(area.x, area.y, &label, theme::muted());
+            buf.set_string(area.x, area.y, &label, self.theme.muted());
         }
         if max <= 0.0 {
             return;
@@ -58,9 +58,9 @@ impl Widget for &VolumeStrip<'_> {
                 continue;
             };
             let style = if top.candle.close >= top.candle.open {
-                Style::new().fg(theme::UP)
+                self.theme.up()
             } else {
-                Style::new().fg(theme::DOWN)
+                self.theme.down()
             };
             let mut eighths = ((vol(top) / max) * eighths_total).round() as u16;
             let x = area.x + self.left + col as u16;

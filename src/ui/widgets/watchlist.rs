@@ -10,7 +10,7 @@ use ratatui::widgets::{Cell, Row, StatefulWidget, Table, TableState, Widget};
 use super::{bar_glyph, empty_state, pane};
 use crate::domain::TsMs;
 use crate::format;
-use crate::ui::theme::{self, Glyphs};
+use crate::ui::theme::{Glyphs, Theme};
 use crate::view::WatchRow;
 
 /// Fixed column widths: Symbol, Last, Chg%, Vol, RSI, z, Age. The sparkline takes the rest.
@@ -25,19 +25,24 @@ pub struct Watchlist<'a> {
     pub now_ms: TsMs,
     /// Rows whose last event is older than this show their age instead of looking live.
     pub stale_after_ms: i64,
-    /// What to say while there are no rows ("waiting for data from sim…").
+    /// What to say while there are no rows ("waiting for data from sim…", "no symbol matches").
     pub waiting: &'a str,
+    /// The title: watchlist name, counts, filter and sort ("majors 2/3 (2/6) by Chg% ↓").
+    pub title: &'a str,
+    /// Header of the sorted column, underlined.
+    pub sort_column: Option<&'a str>,
     pub glyphs: &'a Glyphs,
+    pub theme: &'a Theme,
 }
 
 impl Widget for &Watchlist<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let title = Line::from(format!(" Watchlist ({}) ", self.rows.len())).style(theme::title());
-        let block = pane(title, self.focused, self.glyphs);
+        let title = Line::from(format!(" {} ", self.title)).style(self.theme.title());
+        let block = pane(title, self.focused, self.glyphs, self.theme);
         let inner = block.inner(area);
         block.render(area, buf);
         if self.rows.is_empty() {
-            empty_state(self.waiting, inner, buf);
+            empty_state(self.waiting, inner, buf, self.theme);
             return;
         }
         let fixed: u16 = WIDTHS.iter().sum::<u16>() + SPACING * WIDTHS.len() as u16;
@@ -47,24 +52,23 @@ impl Widget for &Watchlist<'_> {
             .map(|w| Constraint::Length(*w))
             .chain([Constraint::Length(spark_w)]);
         let header = Row::new(HEADER.iter().enumerate().map(|(i, h)| {
-            let line = Line::from(*h);
+            let line = if self.sort_column == Some(*h) {
+                Line::styled(*h, Style::new().add_modifier(Modifier::UNDERLINED))
+            } else {
+                Line::from(*h)
+            };
             Cell::from(if (1..=6).contains(&i) {
                 line.right_aligned()
             } else {
                 line
             })
         }))
-        .style(theme::header());
+        .style(self.theme.header());
         let rows = self.rows.iter().map(|r| self.row(r, spark_w as usize));
-        let highlight = if self.focused {
-            theme::SELECT_FOCUSED
-        } else {
-            theme::SELECT_UNFOCUSED
-        };
         let table = Table::new(rows, widths)
             .header(header)
             .column_spacing(SPACING)
-            .row_highlight_style(Style::new().bg(highlight).add_modifier(Modifier::BOLD));
+            .row_highlight_style(self.theme.selected(self.focused));
         let selected = self.selected.min(self.rows.len() - 1);
         let mut state = TableState::default().with_selected(Some(selected));
         StatefulWidget::render(table, inner, buf, &mut state);
@@ -85,19 +89,19 @@ impl Watchlist<'_> {
     fn row(&self, r: &WatchRow, spark_w: usize) -> Row<'static> {
         let age_ms = r.last_recv_ms.map(|t| self.now_ms - t);
         let stale = age_ms.is_none_or(|a| a > self.stale_after_ms);
-        let change_style = r.change_pct.map(theme::signed).unwrap_or_default();
+        let change_style = r.change_pct.map(|v| self.theme.signed(v)).unwrap_or_default();
         let rsi_style = match r.rsi {
-            Some(v) if v > 70.0 => theme::down(),
-            Some(v) if v < 30.0 => theme::up(),
+            Some(v) if v > 70.0 => self.theme.down(),
+            Some(v) if v < 30.0 => self.theme.up(),
             _ => Style::new(),
         };
         let z_style = match r.z {
-            Some(z) if z.abs() >= 3.0 => theme::warn().add_modifier(Modifier::BOLD),
+            Some(z) if z.abs() >= 3.0 => self.theme.warn().add_modifier(Modifier::BOLD),
             _ => Style::new(),
         };
         let age = match age_ms {
-            None => Span::styled("—", theme::warn()),
-            Some(a) if stale => Span::styled(format::age(a), theme::warn()),
+            None => Span::styled("—", self.theme.warn()),
+            Some(a) if stale => Span::styled(format::age(a), self.theme.warn()),
             Some(_) => Span::raw(""),
         };
         let cells = vec![
@@ -136,9 +140,9 @@ impl Watchlist<'_> {
             })
             .collect();
         let style = match (tail.first(), tail.last()) {
-            (Some(a), Some(b)) if b > a => theme::up(),
-            (Some(a), Some(b)) if b < a => theme::down(),
-            _ => theme::muted(),
+            (Some(a), Some(b)) if b > a => self.theme.up(),
+            (Some(a), Some(b)) if b < a => self.theme.down(),
+            _ => self.theme.muted(),
         };
         Line::styled(text, style)
     }

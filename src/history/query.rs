@@ -1,0 +1,230 @@
+//! The SQL behind one history request, on one read snapshot: a primary-key range scan of the
+//! candles folded into buckets as the rows stream in, then the indicator values each bucket
+//! shows. A bucket shows its last member's values, so with many candles per bucket only the
+//! bucket ends are probed (~200 probes for a chart instead of ~430,000 value rows for a month of
+//! 1m candles); with few per bucket one range scan of the values is cheaper.
+
+use rusqlite::{Connection, Statement, params};
+
+use super::bucket::bucket_start;
+use super::{HistoryRequest, HistorySlice};
+use crate::domain::{Candle, TsMs};
+use crate::view::ChartCandle;
+
+/// Oldest stored candle of a series: one seek on the primary key.
+const FIRST_OPEN: &str = "SELECT open_ms FROM candles
+    WHERE venue = ?1 AND symbol = ?2 AND interval = ?3
+    ORDER BY open_ms LIMIT 1";
+
+/// A primary-key range, already in `open_ms` order.
+const CANDLE_RANGE: &str = "SELECT open_ms, open, high, low, close, volume, trades FROM candles
+    WHERE venue = ?1 AND symbol = ?2 AND interval = ?3 AND open_ms >= ?4 AND open_ms < ?5
+    ORDER BY open_ms";
+
+/// The values of one candle: one seek on the primary key, then its ~10 rows.
+const VALUES_AT: &str = "SELECT name, value FROM indicator_values
+    WHERE venue = ?1 AND symbol = ?2 AND interval = ?3 AND open_ms = ?4";
+
+/// Every value of a range, in primary-key order.
+const VALUES_RANGE: &str = "SELECT open_ms, name, value FROM indicator_values
+    WHERE venue = ?1 AND symbol = ?2 AND interval = ?3 AND open_ms >= ?4 AND open_ms < ?5
+    ORDER BY open_ms";
+
+/// The latest value of one column in a range (the primary key narrows to the range; the name is
+/// filtered inside SQLite).
+const LATEST_VALUE: &str = "SELECT value FROM indicator_values
+    WHERE venue = ?1 AND symbol = ?2 AND interval = ?3 AND open_ms >= ?4 AND open_ms < ?5
+      AND name = ?6
+    ORDER BY open_ms DESC LIMIT 1";
+
+/// Below this many candles per bucket, one scan of every value in the range beats a probe per
+/// bucket end (measured with `cargo bench --bench history`).
+pub(super) const PROBE_FROM_CANDLES_PER_BUCKET: usize = 4;
+
+/// One series: the primary-key prefix of `candles` and `indicator_values`.
+#[derive(Clone, Copy)]
+struct Series<'a> {
+    venue: &'a str,
+    symbol: &'a str,
+    interval: &'a str,
+}
+
+/// A bucket being built, with where its members begin and end.
+struct Bucket {
+    out: ChartCandle,
+    first_ms: TsMs,
+    last_ms: TsMs,
+    members: usize,
+}
+
+/// Answers `req` from `conn` (the caller holds the read transaction).
+pub(super) fn read_slice(conn: &Connection, req: &HistoryRequest) -> rusqlite::Result<HistorySlice> {
+    let s = Series {
+        venue: req.key.venue.as_str(),
+        symbol: req.key.symbol.as_str(),
+        interval: req.interval.as_str(),
+    };
+    let first_stored_ms = first_open_ms(conn, s)?;
+    if first_stored_ms.is_none() || req.to_ms <= req.from_ms {
+        return Ok(HistorySlice {
+            first_stored_ms,
+            ..HistorySlice::default()
+        });
+    }
+    let (mut buckets, source_candles) = scan_buckets(conn, s, req)?;
+    if !req.columns.is_empty() && !buckets.is_empty() {
+        if source_candles / buckets.len() >= PROBE_FROM_CANDLES_PER_BUCKET {
+            values_at_bucket_ends(conn, s, req, &mut buckets)?;
+        } else {
+            values_from_range(conn, s, req, &mut buckets)?;
+        }
+    }
+    Ok(HistorySlice {
+        candles: buckets.into_iter().map(|b| b.out).collect(),
+        source_candles,
+        first_stored_ms,
+    })
+}
+
+fn first_open_ms(conn: &Connection, s: Series) -> rusqlite::Result<Option<TsMs>> {
+    let mut stmt = conn.prepare_cached(FIRST_OPEN)?;
+    let mut rows = stmt.query(params![s.venue, s.symbol, s.interval])?;
+    rows.next()?.map(|r| r.get(0)).transpose()
+}
+
+/// The candles of the range folded into buckets exactly as [`super::bucketize`] folds them
+/// (`Candle::merge`, in order), without materialising them first.
+fn scan_buckets(
+    conn: &Connection,
+    s: Series,
+    req: &HistoryRequest,
+) -> rusqlite::Result<(Vec<Bucket>, usize)> {
+    let mut stmt = conn.prepare_cached(CANDLE_RANGE)?;
+    let mut rows = stmt.query(params![s.venue, s.symbol, s.interval, req.from_ms, req.to_ms])?;
+    let mut buckets: Vec<Bucket> = Vec::new();
+    let mut n = 0;
+    while let Some(r) = rows.next()? {
+        let c = Candle {
+            open_ms: r.get(0)?,
+            open: r.get(1)?,
+            high: r.get(2)?,
+            low: r.get(3)?,
+            close: r.get(4)?,
+            volume: r.get(5)?,
+            trades: u64::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
+        };
+        n += 1;
+        let start = bucket_start(c.open_ms, req.bucket_ms);
+        match buckets.last_mut() {
+            Some(b) if b.out.candle.open_ms == start => {
+                b.out.candle.merge(&c);
+                b.last_ms = c.open_ms;
+                b.members += 1;
+            }
+            _ => buckets.push(Bucket {
+                out: ChartCandle {
+                    candle: Candle {
+                        open_ms: start,
+                        ..c
+                    },
+                    values: vec![None; req.columns.len()].into_boxed_slice(),
+                    closed: true,
+                },
+                first_ms: c.open_ms,
+                last_ms: c.open_ms,
+                members: 1,
+            }),
+        }
+    }
+    Ok((buckets, n))
+}
+
+/// Position of a stored value's name among the requested columns (a dozen at most: a linear
+/// search beats hashing).
+fn column_of(columns: &[String], name: &str) -> Option<usize> {
+    columns.iter().position(|c| c == name)
+}
+
+/// Each bucket's values from its last member, then, for a column that member lacks (an
+/// indicator warming up, a non-finite value that was not stored), the latest earlier value in
+/// the bucket: what [`super::bucketize`] keeps.
+fn values_at_bucket_ends(
+    conn: &Connection,
+    s: Series,
+    req: &HistoryRequest,
+    buckets: &mut [Bucket],
+) -> rusqlite::Result<()> {
+    let cols = &req.columns;
+    let mut at = conn.prepare_cached(VALUES_AT)?;
+    let mut found_anywhere = vec![false; cols.len()];
+    for b in buckets.iter_mut() {
+        let mut rows = at.query(params![s.venue, s.symbol, s.interval, b.last_ms])?;
+        while let Some(r) = rows.next()? {
+            let Some(i) = column_of(cols, r.get_ref(0)?.as_str()?) else {
+                continue;
+            };
+            b.out.values[i] = Some(r.get(1)?);
+            found_anywhere[i] = true;
+        }
+    }
+    let gaps = buckets
+        .iter()
+        .any(|b| b.members > 1 && b.out.values.iter().any(Option::is_none));
+    if !gaps {
+        return Ok(());
+    }
+    let mut latest = conn.prepare_cached(LATEST_VALUE)?;
+    // A column at no bucket end may be stored nowhere in the range (an indicator added to the
+    // config after this history was written): one scan says so, instead of one per bucket.
+    let (from, to) = (req.from_ms, req.to_ms);
+    let mut stored: Vec<bool> = Vec::with_capacity(cols.len());
+    for (i, name) in cols.iter().enumerate() {
+        stored.push(found_anywhere[i] || latest_value(&mut latest, s, from, to, name)?.is_some());
+    }
+    for b in buckets.iter_mut().filter(|b| b.members > 1) {
+        for (i, name) in cols.iter().enumerate() {
+            if b.out.values[i].is_none() && stored[i] {
+                b.out.values[i] = latest_value(&mut latest, s, b.first_ms, b.last_ms, name)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn latest_value(
+    stmt: &mut Statement,
+    s: Series,
+    from_ms: TsMs,
+    to_ms: TsMs,
+    name: &str,
+) -> rusqlite::Result<Option<f64>> {
+    let mut rows = stmt.query(params![s.venue, s.symbol, s.interval, from_ms, to_ms, name])?;
+    rows.next()?.map(|r| r.get(0)).transpose()
+}
+
+/// Every value of the range in one scan, the later member's overriding the earlier's.
+fn values_from_range(
+    conn: &Connection,
+    s: Series,
+    req: &HistoryRequest,
+    buckets: &mut [Bucket],
+) -> rusqlite::Result<()> {
+    let cols = &req.columns;
+    let mut stmt = conn.prepare_cached(VALUES_RANGE)?;
+    let mut rows = stmt.query(params![s.venue, s.symbol, s.interval, req.from_ms, req.to_ms])?;
+    let mut k = 0;
+    while let Some(r) = rows.next()? {
+        let open_ms: TsMs = r.get(0)?;
+        while buckets.get(k).is_some_and(|b| b.last_ms < open_ms) {
+            k += 1;
+        }
+        let Some(b) = buckets.get_mut(k) else { break };
+        if open_ms < b.first_ms {
+            continue;
+        }
+        if let Some(i) = column_of(cols, r.get_ref(1)?.as_str()?) {
+            b.out.values[i] = Some(r.get(2)?);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,370 @@
+//! Products added and removed while the source runs ([`SourceCmd`]). A new product is checked
+//! with REST first (`/products/{id}`: 404 means Coinbase does not list it); then a `subscribe`
+//! goes out for the same channels as at connect, and the answer waits for the `subscriptions`
+//! message that lists it (an `unsubscribe`: one that no longer does), or gives up after
+//! [`ANSWER_TIMEOUT`].
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::rest::{RestClient, RestError};
+use super::ws::CHANNELS;
+use crate::domain::Symbol;
+use crate::sources::SourceCmd;
+
+/// How long Coinbase may take to confirm a subscribe or unsubscribe.
+pub(crate) const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) type Reply = flume::Sender<Result<(), String>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Subscribe,
+    Unsubscribe,
+}
+
+/// One change waiting for its confirmation.
+#[derive(Debug)]
+pub(crate) struct Change {
+    pub product: Symbol,
+    pub kind: Kind,
+    reply: Reply,
+    /// Sent on the current connection (a subscribe asked for while disconnected waits for the
+    /// next connection, whose subscribe includes it).
+    on_wire: bool,
+    deadline: Instant,
+}
+
+impl Change {
+    pub fn answer(self, result: Result<(), String>) {
+        // the asker may have gone: that is fine
+        let _ = self.reply.send(result);
+    }
+}
+
+/// Whether a `subscriptions` message lists `product` (in every one of our channels that lists
+/// products), or lists it nowhere.
+fn listed(channels: &[(String, Vec<String>)], product: Symbol) -> (bool, bool) {
+    let ours: Vec<&Vec<String>> = channels
+        .iter()
+        .filter(|(name, _)| CHANNELS.contains(&name.as_str()))
+        .map(|(_, ids)| ids)
+        .collect();
+    let has = |ids: &Vec<String>| ids.iter().any(|p| p.eq_ignore_ascii_case(product.as_str()));
+    let everywhere = ours.iter().any(|ids| has(ids))
+        && ours
+            .iter()
+            .filter(|ids| !ids.is_empty())
+            .all(|ids| has(ids));
+    let nowhere = !channels.iter().any(|(_, ids)| has(ids));
+    (everywhere, nowhere)
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Changes {
+    waiting: Vec<Change>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    /// A change asked for at `now`; `on_wire`: its message went out on the current connection.
+    pub fn push(&mut self, product: Symbol, kind: Kind, reply: Reply, on_wire: bool, now: Instant) {
+        self.waiting.push(Change {
+            product,
+            kind,
+            reply,
+            on_wire,
+            deadline: now + ANSWER_TIMEOUT,
+        });
+    }
+
+    /// The subscribe of `product` waiting for confirmation, taken out.
+    pub fn take_subscribe(&mut self, product: Symbol) -> Option<Change> {
+        let i = self
+            .waiting
+            .iter()
+            .position(|c| c.product == product && c.kind == Kind::Subscribe)?;
+        Some(self.waiting.remove(i))
+    }
+
+    /// A connection is up and subscribed every product: the carried subscribes are on the wire.
+    pub fn connected(&mut self, now: Instant) {
+        for c in self.waiting.iter_mut().filter(|c| !c.on_wire) {
+            c.on_wire = true;
+            c.deadline = now + ANSWER_TIMEOUT;
+        }
+    }
+
+    /// The connection is gone. Unsubscribes are done (the next connection leaves them out) and
+    /// returned; subscribes are carried to the next connection.
+    pub fn disconnected(&mut self) -> Vec<Change> {
+        let (done, carried): (Vec<Change>, Vec<Change>) = std::mem::take(&mut self.waiting)
+            .into_iter()
+            .partition(|c| c.kind == Kind::Unsubscribe);
+        self.waiting = carried;
+        for c in &mut self.waiting {
+            c.on_wire = false;
+        }
+        done
+    }
+
+    /// A `subscriptions` message arrived: the changes it confirms.
+    pub fn confirmed(&mut self, channels: &[(String, Vec<String>)]) -> Vec<Change> {
+        self.take_where(|c| {
+            let (everywhere, nowhere) = listed(channels, c.product);
+            c.on_wire
+                && match c.kind {
+                    Kind::Subscribe => everywhere,
+                    Kind::Unsubscribe => nowhere,
+                }
+        })
+    }
+
+    /// Changes whose confirmation is overdue at `now`.
+    pub fn expired(&mut self, now: Instant) -> Vec<Change> {
+        self.take_where(|c| c.on_wire && c.deadline <= now)
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.waiting
+            .iter()
+            .filter(|c| c.on_wire)
+            .map(|c| c.deadline)
+            .min()
+    }
+
+    fn take_where(&mut self, f: impl Fn(&Change) -> bool) -> Vec<Change> {
+        let (hit, keep): (Vec<Change>, Vec<Change>) =
+            std::mem::take(&mut self.waiting).into_iter().partition(f);
+        self.waiting = keep;
+        hit
+    }
+}
+
+/// A product checked with REST: the command and what the check found.
+pub(crate) type Checked = (SourceCmd, Result<(), String>);
+
+/// Commands from the monitor and the REST checks they start.
+pub(crate) struct Control {
+    /// None once the monitor's side is gone (or was never taken).
+    cmds: Option<flume::Receiver<SourceCmd>>,
+    checking: HashSet<Symbol>,
+    checked_tx: mpsc::UnboundedSender<Checked>,
+    checked_rx: mpsc::UnboundedReceiver<Checked>,
+    pub changes: Changes,
+}
+
+/// What the connection has to do next.
+pub(crate) enum Todo {
+    /// A checked product to subscribe, or a product to unsubscribe.
+    Apply(SourceCmd),
+    Nothing,
+}
+
+impl Control {
+    pub fn new(cmds: flume::Receiver<SourceCmd>) -> Self {
+        let (checked_tx, checked_rx) = mpsc::unbounded_channel();
+        Control {
+            cmds: Some(cmds),
+            checking: HashSet::new(),
+            checked_tx,
+            checked_rx,
+            changes: Changes::default(),
+        }
+    }
+
+    /// The next command or finished check (pending forever when there is none).
+    pub async fn next(&mut self) -> Either {
+        tokio::select! {
+            cmd = recv(&self.cmds) => match cmd {
+                Some(cmd) => Either::Cmd(cmd),
+                None => {
+                    self.cmds = None;
+                    Either::Closed
+                }
+            },
+            Some(checked) = self.checked_rx.recv() => Either::Checked(checked),
+        }
+    }
+
+    /// A command from the monitor: a subscribe is checked with REST first (in the background);
+    /// an unsubscribe is for the connection to do. `streamed`: whether the product is followed.
+    pub fn on_command(
+        &mut self,
+        cmd: SourceCmd,
+        streamed: bool,
+        rest: &RestClient,
+        name: &str,
+    ) -> Todo {
+        let product = cmd.symbol();
+        match cmd {
+            SourceCmd::Subscribe { .. } => {
+                let refusal = if !is_product_id(product) {
+                    Some(format!(
+                        "{product} is not a Coinbase product id (base and quote joined by '-', e.g. BTC-USD)"
+                    ))
+                } else if streamed {
+                    Some(format!("{product} is already streamed from Coinbase"))
+                } else if self.checking.contains(&product) {
+                    Some(format!("{product} is being added already"))
+                } else {
+                    None
+                };
+                if let Some(why) = refusal {
+                    tracing::info!(source = name, "not subscribing {product}: {why}");
+                    cmd.answer(Err(why));
+                    return Todo::Nothing;
+                }
+                tracing::info!(
+                    source = name,
+                    "checking {product} with Coinbase before subscribing"
+                );
+                self.checking.insert(product);
+                let rest = rest.clone();
+                let tx = self.checked_tx.clone();
+                tokio::spawn(async move {
+                    let result = match rest.product_status(product, |_| {}).await {
+                        Ok(status) if status.eq_ignore_ascii_case("delisted") => {
+                            Err(format!("{product} is delisted on Coinbase Exchange"))
+                        }
+                        Ok(_) => Ok(()),
+                        Err(RestError::UnknownProduct { .. }) => {
+                            Err(format!("{product} is not a Coinbase Exchange product"))
+                        }
+                        Err(e) => Err(format!(
+                            "could not check {product} with Coinbase ({e}); try again"
+                        )),
+                    };
+                    let _ = tx.send((cmd, result));
+                });
+                Todo::Nothing
+            }
+            SourceCmd::Unsubscribe { .. } => {
+                if self.checking.contains(&product) {
+                    cmd.answer(Err(format!(
+                        "{product} is still being added; remove it once that is done"
+                    )));
+                    return Todo::Nothing;
+                }
+                Todo::Apply(cmd)
+            }
+        }
+    }
+
+    /// A REST check finished: refused (answered here) or to subscribe.
+    pub fn on_checked(&mut self, (cmd, result): Checked, name: &str) -> Todo {
+        let product = cmd.symbol();
+        self.checking.remove(&product);
+        match result {
+            Ok(()) => Todo::Apply(cmd),
+            Err(why) => {
+                tracing::warn!(source = name, "not subscribing {product}: {why}");
+                cmd.answer(Err(why));
+                Todo::Nothing
+            }
+        }
+    }
+}
+
+/// What [`Control::next`] found.
+pub(crate) enum Either {
+    Cmd(SourceCmd),
+    Checked(Checked),
+    /// The monitor's side is gone: no more commands.
+    Closed,
+}
+
+async fn recv(cmds: &Option<flume::Receiver<SourceCmd>>) -> Option<SourceCmd> {
+    match cmds {
+        Some(rx) => rx.recv_async().await.ok(),
+        None => std::future::pending().await,
+    }
+}
+
+/// `BASE-QUOTE`, letters and digits on each side.
+fn is_product_id(p: Symbol) -> bool {
+    let s = p.as_str();
+    s.split('-').count() == 2
+        && s.split('-')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sym(s: &str) -> Symbol {
+        Symbol::new(s).unwrap()
+    }
+
+    fn subs(products: &[&str]) -> Vec<(String, Vec<String>)> {
+        let ids: Vec<String> = products.iter().map(|p| p.to_string()).collect();
+        CHANNELS
+            .iter()
+            .map(|c| (c.to_string(), ids.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_change_is_confirmed_by_the_subscriptions_that_list_it_or_not() {
+        let t0 = Instant::now();
+        let mut c = Changes::default();
+        let (tx, rx) = flume::unbounded();
+        c.push(sym("ETH-USD"), Kind::Subscribe, tx.clone(), true, t0);
+        c.push(sym("SOL-USD"), Kind::Unsubscribe, tx, true, t0);
+        // the answer to an earlier subscribe: neither yet
+        assert!(c.confirmed(&subs(&["BTC-USD", "SOL-USD"])).is_empty());
+        // listed in only one channel: not yet
+        let mut partial = subs(&["BTC-USD"]);
+        partial[0].1.push("ETH-USD".into());
+        assert!(
+            c.confirmed(&partial)
+                .iter()
+                .all(|x| x.kind == Kind::Unsubscribe)
+        );
+        let done = c.confirmed(&subs(&["BTC-USD", "ETH-USD"]));
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].product, sym("ETH-USD"));
+        done.into_iter().for_each(|d| d.answer(Ok(())));
+        assert_eq!(rx.try_recv().unwrap(), Ok(()));
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn carried_subscribes_wait_for_the_next_connection_and_time_out_only_on_the_wire() {
+        let t0 = Instant::now();
+        let mut c = Changes::default();
+        let (tx, _rx) = flume::unbounded();
+        c.push(sym("ETH-USD"), Kind::Subscribe, tx.clone(), true, t0);
+        c.push(sym("SOL-USD"), Kind::Unsubscribe, tx.clone(), true, t0);
+        c.push(sym("XRP-USD"), Kind::Subscribe, tx, false, t0);
+        let done = c.disconnected();
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].product, sym("SOL-USD"));
+        assert_eq!(c.next_deadline(), None);
+        assert!(c.expired(t0 + Duration::from_secs(600)).is_empty());
+        assert!(
+            c.confirmed(&subs(&["ETH-USD", "XRP-USD"])).is_empty(),
+            "not on the wire"
+        );
+        let t1 = t0 + Duration::from_secs(60);
+        c.connected(t1);
+        assert_eq!(c.next_deadline(), Some(t1 + ANSWER_TIMEOUT));
+        assert_eq!(c.expired(t1 + ANSWER_TIMEOUT).len(), 2);
+        assert!(c.take_subscribe(sym("ETH-USD")).is_none());
+    }
+
+    #[test]
+    fn product_ids_are_base_dash_quote() {
+        assert!(is_product_id(sym("BTC-USD")));
+        assert!(!is_product_id(sym("BTCUSD")));
+        assert!(!is_product_id(sym("BTC-")));
+        assert!(!is_product_id(sym("A-B-C")));
+    }
+}

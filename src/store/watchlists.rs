@@ -1,0 +1,42 @@
+//! Watchlist edits made in the monitor, read back at start.
+
+use rusqlite::Connection;
+
+use super::{StoreError, WatchlistEdit};
+use crate::domain::{Symbol, Venue, VenueSymbol};
+
+/// Every stored edit, oldest first. Rows naming a venue or symbol this binary does not know
+/// are skipped with a warning (a newer binary wrote them).
+pub fn edits(conn: &Connection) -> Result<Vec<WatchlistEdit>, StoreError> {
+    let err = |e| StoreError::query("reading watchlist edits", e);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT list, venue, symbol, change, ts_ms FROM watchlist_edits ORDER BY ts_ms, list",
+        )
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })
+        .map_err(err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (list, venue, symbol, change, ts_ms) = row.map_err(err)?;
+        match (venue.parse::<Venue>(), Symbol::new(&symbol)) {
+            (Ok(v), Ok(s)) => out.push(WatchlistEdit {
+                list,
+                key: VenueSymbol::new(v, s),
+                added: change == "add",
+                ts_ms,
+            }),
+            _ => tracing::warn!("watchlist edit {venue}:{symbol} in {list:?} skipped: unknown venue or symbol"),
+        }
+    }
+    Ok(out)
+}
