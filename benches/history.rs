@@ -120,7 +120,42 @@ fn main() {
         rows.len()
     });
 
+    let key = VenueSymbol::new(Venue::Binance, Symbol::new("BTCUSDT").unwrap());
+    let mut reader = tickwatch::history::HistoryReader::new(path.clone());
+    let req = tickwatch::history::HistoryRequest {
+        id: 1,
+        key,
+        interval: Interval::M1,
+        from_ms: from,
+        to_ms: to,
+        bucket_ms: bucket,
+        columns: cols.clone(),
+    };
+    time("reader month 200 buckets (default cache)", || reader.load(&req).unwrap().candles.len());
+    let req5 = tickwatch::history::HistoryRequest {
+        interval: Interval::M5,
+        from_ms: to - 4 * 3_600_000,
+        to_ms: to,
+        bucket_ms: 300_000,
+        ..req.clone()
+    };
+    time("reader 4h of 5m raw", || reader.load(&req5).unwrap().candles.len());
+    let reqraw = tickwatch::history::HistoryRequest {
+        bucket_ms: 60_000,
+        ..req.clone()
+    };
+    time("reader month raw", || reader.load(&reqraw).unwrap().candles.len());
+    for per in [2, 3, 4, 6, 8] {
+        let r = tickwatch::history::HistoryRequest {
+            bucket_ms: per * 60_000,
+            ..req.clone()
+        };
+        time(&format!("reader month {per} per bucket"), || reader.load(&r).unwrap().candles.len());
+    }
     let conn = ro(&path);
+    if std::env::var("PRAGMAS").is_ok() {
+        conn.execute_batch(&std::env::var("PRAGMAS").unwrap()).unwrap();
+    }
     time("scan candles only (rust fold)", || {
         let mut st = conn
             .prepare_cached(

@@ -42,3 +42,12 @@ fn the_shipped_config_is_valid_and_in_the_readme() {
         "the README's config section must show config.toml"
     );
 }
+
+#[test]
+fn readme_lists_every_key() {
+    let table = tickwatch::ui::Keymap::default().markdown();
+    assert!(
+        readme().contains(table.trim()),
+        "paste Keymap::default().markdown() into README.md:\n{table}"
+    );
+}

@@ -1000,3 +1000,290 @@ fn a_new_rule_gets_a_free_name_and_is_selected_when_it_arrives() {
         Some("BTCUSDT price above 43210.12 (2)")
     );
 }
+
+// ---- issue 5: views, themes, watchlist selection, chart keys ----
+
+fn detail_snapshot() -> ViewSnapshot {
+    use tickwatch::domain::{Quote, Side};
+    use tickwatch::view::{RecentTrade, SymbolDetail};
+    let mut s = snapshot();
+    s.detail = Some(SymbolDetail {
+        key: key("BTCUSDT"),
+        last: Some(43210.12),
+        high_24h: Some(44_000.0),
+        low_24h: Some(42_000.0),
+        volume_24h: Some(12_345.0),
+        change_pct: Some(1.234),
+        from_venue: true,
+        trades: (0..30)
+            .map(|i| RecentTrade {
+                ts_ms: NOW - i * 1_000,
+                price: 43_210.0 - i as f64,
+                qty: 0.5,
+                side: if i % 2 == 0 { Side::Buy } else { Side::Sell },
+            })
+            .collect(),
+        quote: Some((
+            Quote {
+                bid: 43_210.0,
+                bid_qty: 1.5,
+                ask: 43_210.5,
+                ask_qty: 2.0,
+            },
+            NOW - 500,
+        )),
+    });
+    s
+}
+
+fn fixed_app(snap: &ViewSnapshot, opts: UiOptions) -> (App, flume::Receiver<EngineCtl>) {
+    let (tx, rx) = flume::unbounded();
+    let mut app = App::new("tickwatch — demo (simulated data)", &opts, tx);
+    app.set_clock(|| NOW);
+    app.sync(snap);
+    (app, rx)
+}
+
+#[test]
+fn every_view_renders_at_80x24_and_160x48() {
+    let snap = detail_snapshot();
+    let st = status();
+    for (w, h) in [(80, 24), (160, 48)] {
+        let (mut app, _rx) = fixed_app(&snap, options());
+        let text = screen(&draw(&app, &snap, &st, w, h));
+        for want in ["Watchlist (3/3)", "BTCUSDT", "PEPEUSDT", "sim:BTCUSDT", "Alerts (3)"] {
+            assert!(text.contains(want), "{w}x{h} main lacks {want}:\n{text}");
+        }
+
+        assert!(press(&mut app, KeyCode::Enter));
+        let text = screen(&draw(&app, &snap, &st, w, h));
+        for want in [
+            "sim:BTCUSDT detail",
+            "44000.00",
+            "42000.00",
+            "24h (venue)",
+            "43210.00 / 43210.50",
+            "spread",
+            "bp)",
+            "22:13:20",
+            "sim:BTCUSDT 1m",
+        ] {
+            assert!(text.contains(want), "{w}x{h} detail lacks {want}:\n{text}");
+        }
+        assert!(!text.contains("Watchlist"), "{text}");
+
+        assert!(press(&mut app, KeyCode::Char('#')));
+        let text = screen(&draw(&app, &snap, &st, w, h));
+        for want in ["BTCUSDT", "ETHUSDT", "PEPEUSDT", "43210.12", "+1.23%"] {
+            assert!(text.contains(want), "{w}x{h} overview lacks {want}:\n{text}");
+        }
+        assert!(!text.contains("Symbol "), "{text}");
+        // braille lines in every cell
+        assert!(text.chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)), "{text}");
+
+        assert!(press(&mut app, KeyCode::Esc));
+        assert_eq!(app.view(), tickwatch::ui::View::Main);
+        assert!(press(&mut app, KeyCode::Char('?')));
+        let text = screen(&draw(&app, &snap, &st, w, h));
+        assert!(text.contains("Keys (? or Esc closes)"), "{text}");
+        if w >= 150 {
+            // the big help lists every action with its description
+            for (_, _, what) in tickwatch::ui::Action::ALL {
+                let head: String = what.chars().take(20).collect();
+                assert!(text.contains(&head), "{w}x{h} help lacks {what}:\n{text}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_filter_sort_and_watchlists_pick_and_order_the_rows() {
+    use tickwatch::ui::watch_state::Group;
+    let snap = snapshot();
+    let opts = UiOptions {
+        groups: vec![Group {
+            name: "majors".into(),
+            entries: vec![
+                (None, Symbol::new("ETHUSDT").unwrap()),
+                (None, Symbol::new("BTCUSDT").unwrap()),
+            ],
+        }],
+        ..options()
+    };
+    let (mut app, _rx) = fixed_app(&snap, opts);
+    let names = |app: &App| -> Vec<String> {
+        app.rows()
+            .iter()
+            .map(|r| r.key.symbol.to_string())
+            .collect()
+    };
+    for c in ['/', 'e', 't'] {
+        assert!(press(&mut app, KeyCode::Char(c)));
+    }
+    assert_eq!(names(&app), ["ETHUSDT"]);
+    let text = screen(&draw(&app, &snap, &status(), 80, 24));
+    assert!(text.contains("filter / et"), "{text}");
+    assert!(text.contains("all 1/2 (1/3) /et"), "{text}");
+    assert!(press(&mut app, KeyCode::Enter));
+    assert_eq!(names(&app), ["ETHUSDT"], "Enter keeps the filter");
+    assert!(press(&mut app, KeyCode::Esc));
+    assert_eq!(names(&app).len(), 3, "Esc clears it");
+
+    // sort: symbol ascending, then last price descending, then reversed
+    assert!(press(&mut app, KeyCode::Char('o')));
+    assert_eq!(names(&app), ["BTCUSDT", "ETHUSDT", "PEPEUSDT"]);
+    assert!(press(&mut app, KeyCode::Char('o')));
+    assert_eq!(names(&app), ["BTCUSDT", "ETHUSDT", "PEPEUSDT"]);
+    assert!(press(&mut app, KeyCode::Char('O')));
+    assert_eq!(names(&app), ["PEPEUSDT", "ETHUSDT", "BTCUSDT"]);
+    let buf = draw(&app, &snap, &status(), 80, 24);
+    let text = screen(&buf);
+    assert!(text.contains("by Last ↑"), "{text}");
+    // the sorted column's header is underlined
+    let (_, header_y) = at(&buf, "Symbol");
+    let x = line(&buf, header_y).chars().collect::<Vec<_>>().windows(4).position(|w| w.iter().collect::<String>() == "Last").unwrap() as u16;
+    assert!(buf[(x, header_y)].modifier.contains(Modifier::UNDERLINED));
+    // selection follows the symbol through the re-sort
+    assert_eq!(app.selected_key().map(|k| k.symbol.to_string()).as_deref(), Some("ETHUSDT"));
+
+    assert!(press(&mut app, KeyCode::Char('w')));
+    let text = screen(&draw(&app, &snap, &status(), 80, 24));
+    assert!(text.contains("majors 2/2 (2/3)"), "{text}");
+    assert!(!text.contains("PEPEUSDT"), "{text}");
+    assert!(press(&mut app, KeyCode::Char('W')));
+    assert_eq!(names(&app).len(), 3);
+}
+
+#[test]
+fn no_color_uses_no_colours_and_light_has_its_own() {
+    use tickwatch::ui::theme::ThemeName;
+    let snap = detail_snapshot();
+    let mono = UiOptions {
+        theme: ThemeName::Dark.with_no_color(Some(std::ffi::OsStr::new("1"))),
+        ..options()
+    };
+    let (mut app, _rx) = fixed_app(&snap, mono);
+    for view in [None, Some(KeyCode::Enter), Some(KeyCode::Char('#'))] {
+        if let Some(k) = view {
+            press(&mut app, k);
+        }
+        let buf = draw(&app, &snap, &status(), 100, 30);
+        for (i, cell) in buf.content().iter().enumerate() {
+            assert_eq!(cell.fg, Color::Reset, "a colour under NO_COLOR at {i}: {cell:?}\n{}", screen(&buf));
+            assert_eq!(cell.bg, Color::Reset, "a colour under NO_COLOR: {cell:?}");
+        }
+        press(&mut app, KeyCode::Esc);
+    }
+    // the selected row is still visible: reverse video
+    let buf = draw(&app, &snap, &status(), 100, 30);
+    let (x, y) = at(&buf, "BTCUSDT");
+    assert!(buf[(x, y)].modifier.contains(Modifier::REVERSED));
+
+    let light = UiOptions {
+        theme: ThemeName::Light,
+        ..options()
+    };
+    let (app, _rx) = fixed_app(&snap, light);
+    let buf = draw(&app, &snap, &status(), 100, 30);
+    let (x, y) = at(&buf, "BTCUSDT");
+    assert_eq!(buf[(x, y)].bg, Color::Indexed(153));
+    let (x, y) = at(&buf, "+1.23%");
+    assert_eq!(buf[(x, y)].fg, Color::Indexed(28));
+}
+
+#[test]
+fn range_zoom_pan_and_cursor_keys_move_the_window() {
+    let snap = snapshot();
+    let (mut app, rx) = fixed_app(&snap, options());
+    let _ = draw(&app, &snap, &status(), 100, 30);
+    let last_open = snap.chart.as_ref().unwrap().candles.last().unwrap().candle.open_ms;
+    let edge = last_open + 60_000;
+    assert_eq!(app.window().1, edge, "the live edge");
+    assert!(press(&mut app, KeyCode::Char('3')));
+    assert_eq!(app.window(), (edge - 4 * 3_600_000, edge));
+    // the engine is asked for everything in memory from the window's start
+    let since: Vec<Option<TsMs>> = rx
+        .drain()
+        .filter_map(|m| match m {
+            EngineCtl::Focus { since_ms, .. } => Some(since_ms),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(since.last(), Some(&Some(edge - 4 * 3_600_000)));
+    // no database in this test: the title says the rest is not stored
+    assert!(app.chart_caption().contains("4h"), "{}", app.chart_caption());
+    assert!(app.chart_caption().contains("memory only"), "{}", app.chart_caption());
+    assert!(press(&mut app, KeyCode::Char('+')));
+    assert_eq!(app.window(), (edge - 2 * 3_600_000, edge));
+    assert!(press(&mut app, KeyCode::Char('<')));
+    assert_eq!(app.window().1, edge - 30 * 60_000);
+    assert!(app.chart_caption().contains("panned"), "{}", app.chart_caption());
+    assert!(press(&mut app, KeyCode::Char('>')));
+    assert_eq!(app.window().1, edge);
+    assert!(!press(&mut app, KeyCode::Char('>')), "never past the live edge");
+    // the cursor starts on the newest candle and walks back one column at a time
+    assert!(press(&mut app, KeyCode::Char('c')));
+    let cursor = app.chart_opts().cursor_ms.unwrap();
+    // on the newest column (a column may hold several candles when zoomed out)
+    assert!(cursor <= last_open && cursor > last_open - 10 * 60_000, "{cursor}");
+    assert!(press(&mut app, KeyCode::Left));
+    assert!(app.chart_opts().cursor_ms.unwrap() < cursor);
+    assert!(press(&mut app, KeyCode::Esc));
+    assert_eq!(app.chart_opts().cursor_ms, None);
+    // typed range
+    assert!(press(&mut app, KeyCode::Char('t')));
+    for c in "3d".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    assert!(press(&mut app, KeyCode::Enter));
+    assert_eq!(app.window(), (edge - 3 * 86_400_000, edge));
+    assert!(press(&mut app, KeyCode::Char('t')));
+    for c in "tomorrow".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    press(&mut app, KeyCode::Enter);
+    let text = screen(&draw(&app, &snap, &status(), 100, 30));
+    assert!(text.contains("cannot read"), "the prompt says why:\n{text}");
+    assert!(press(&mut app, KeyCode::Esc));
+    assert!(app.prompt().is_none());
+    // toggles
+    let before = *app.chart_opts();
+    for c in ['m', 's', 'E', 'b', 'v', 'r', 'M', 'L'] {
+        assert!(press(&mut app, KeyCode::Char(c)));
+    }
+    let after = *app.chart_opts();
+    assert_ne!(before.mode, after.mode);
+    assert_eq!(
+        (after.sma, after.ema, after.bollinger, after.volume, after.rsi, after.macd, after.log_scale),
+        (!before.sma, !before.ema, !before.bollinger, !before.volume, !before.rsi, !before.macd, !before.log_scale)
+    );
+    // the mouse wheel zooms
+    let wheel = crossterm::event::Event::Mouse(crossterm::event::MouseEvent {
+        kind: crossterm::event::MouseEventKind::ScrollUp,
+        column: 50,
+        row: 15,
+        modifiers: KeyModifiers::NONE,
+    });
+    let span = app.window().1 - app.window().0;
+    assert!(app.on_event(&wheel));
+    assert_eq!(app.window().1 - app.window().0, span / 2);
+}
+
+#[test]
+fn ascii_frames_hold_only_ascii() {
+    let snap = detail_snapshot();
+    let opts = UiOptions {
+        glyphs: tickwatch::ui::theme::GlyphKind::Ascii,
+        ..options()
+    };
+    let (mut app, _rx) = fixed_app(&snap, opts);
+    for k in [None, Some(KeyCode::Enter), Some(KeyCode::Char('#')), Some(KeyCode::Char('?'))] {
+        if let Some(k) = k {
+            press(&mut app, k);
+        }
+        for (w, h) in [(80, 24), (160, 48)] {
+            let text = screen(&draw(&app, &snap, &status(), w, h));
+            assert!(text.is_ascii(), "{w}x{h}:\n{text}");
+        }
+    }
+}

@@ -2,101 +2,11 @@
 //! The real binary in a real terminal: tmux runs `tickwatch --demo`, send-keys types, and
 //! capture-pane reads the screen. Skipped (with a message) where tmux is not installed.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+mod support;
 
-struct Tmux {
-    socket: String,
-}
+use std::time::Duration;
 
-impl Tmux {
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]);
-        c
-    }
-    fn capture(&self) -> String {
-        let out = self
-            .cmd()
-            .args(["capture-pane", "-p", "-t", "tw"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-    fn keys(&self, keys: &[&str]) {
-        let mut c = self.cmd();
-        c.args(["send-keys", "-t", "tw"]).args(keys);
-        assert!(c.status().unwrap().success());
-    }
-    /// Waits until the screen satisfies `pred`; returns the last capture either way.
-    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let end = Instant::now() + timeout;
-        loop {
-            let screen = self.capture();
-            if pred(&screen) {
-                return screen;
-            }
-            if Instant::now() > end {
-                panic!("timed out waiting for {what}; screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").status();
-    }
-}
-
-/// Runs `tickwatch --demo --db DB` in a detached tmux session of the given size.
-fn start(dir: &Path, width: u16, height: u16, db: &str) -> Option<(Tmux, PathBuf)> {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("SKIPPED: tmux is not installed (apt-get install tmux, as .ci/run does)");
-        return None;
-    }
-    let bin = assert_cmd::cargo::cargo_bin("tickwatch");
-    let exit_file = dir.join("exit");
-    let script = format!(
-        "cd '{d}' && XDG_DATA_HOME='{d}/data' XDG_CONFIG_HOME='{d}/cfg' '{bin}' --demo --db '{db}' --log-file '{d}/tw.log'; echo $? > '{e}'; sleep 30",
-        d = dir.display(),
-        bin = bin.display(),
-        e = exit_file.display()
-    );
-    let t = Tmux {
-        socket: format!("tickwatch-test-{}-{}", std::process::id(), width),
-    };
-    let ok = t
-        .cmd()
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            "tw",
-            "-x",
-            &width.to_string(),
-            "-y",
-            &height.to_string(),
-        ])
-        .args(["-e", "TERM=xterm-256color", "sh", "-c", &script])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    Some((t, exit_file))
-}
-
-fn wait_exit(exit_file: &Path) -> i32 {
-    let end = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < end {
-        if let Ok(s) = std::fs::read_to_string(exit_file) {
-            return s.trim().parse().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("tickwatch did not exit");
-}
+use support::tmux::{start, wait_exit};
 
 #[test]
 fn demo_runs_navigates_alerts_and_quits_cleanly() {

@@ -283,6 +283,19 @@ impl Keymap {
     }
 }
 
+impl Keymap {
+    /// Every binding as a Markdown table (key, `[keys]` name, what it does): the README's key
+    /// reference, checked against the defaults by a test.
+    pub fn markdown(&self) -> String {
+        let mut out = String::from("| keys | name in `[keys]` | what it does |\n|---|---|---|\n");
+        for (a, name, what) in Action::ALL {
+            let keys = self.keys_of(*a).replace('|', "\\|");
+            out.push_str(&format!("| {keys} | `{name}` | {what} |\n"));
+        }
+        out
+    }
+}
+
 fn default_keys(action: Action) -> Result<Vec<KeyChord>, String> {
     DEFAULT_KEYS
         .iter()

@@ -4,6 +4,7 @@
 
 mod action;
 mod app;
+pub mod ascii;
 pub mod chart_opts;
 pub mod keymap;
 mod pacer;

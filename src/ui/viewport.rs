@@ -89,7 +89,9 @@ impl Viewport {
         match &self.range {
             RangeSel::Live => interval.ms() * TsMs::from(cols.max(1)),
             RangeSel::Last { span, .. } => *span,
-            RangeSel::All => first.map_or(interval.ms() * TsMs::from(cols.max(1)), |f| {
+            // until the oldest stored candle is known, ask for everything since 2009 (the
+            // history thread's answer names the oldest, and the window then fits it)
+            RangeSel::All => first.map_or(live_edge - crate::domain::MIN_TS_MS, |f| {
                 (live_edge - interval.bucket(f)).max(interval.ms())
             }),
             RangeSel::Custom { from, to } => (to - from).max(interval.ms()),

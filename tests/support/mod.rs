@@ -15,6 +15,7 @@ pub mod coinbase;
 pub mod dbus;
 pub mod http;
 pub mod smtp;
+pub mod tmux;
 pub mod ws;
 
 use std::time::Duration;

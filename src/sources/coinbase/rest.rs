@@ -155,6 +155,8 @@ pub fn parse_candles(body: &[u8]) -> Result<Vec<Candle>, String> {
 
 #[derive(Debug, Deserialize)]
 struct ProductRow {
+    #[serde(rename = "id")]
+    _id: String,
     #[serde(default)]
     status: String,
 }
@@ -418,6 +420,7 @@ mod tests {
         let body = br#"{"id":"BTC-USD","base_currency":"BTC","quote_currency":"USD","status":"online","trading_disabled":false}"#;
         assert_eq!(parse_product_status(body), Ok("online".to_string()));
         assert!(parse_product_status(b"[]").is_err());
+        assert!(parse_product_status(br#"{"message":"NotFound"}"#).is_err());
     }
 
     #[test]

@@ -177,9 +177,11 @@ impl App {
         let live_first = live.first().map_or(edge, |c| c.candle.open_ms);
         let from_aligned = from - from.rem_euclid(bucket);
         let mut history: &[ChartCandle] = &[];
+        let n_columns = self.live_chart.as_ref().map_or(0, |c| c.columns.len());
         if from < live_first {
             let satisfied = |r: &HistoryRequest| {
                 r.key == key
+                    && r.columns.len() == n_columns
                     && r.interval == self.interval
                     && r.bucket_ms == bucket
                     && r.from_ms <= from_aligned

@@ -458,6 +458,9 @@ impl App {
             status,
         }
         .render(area, buf);
+        if self.glyphs.kind == super::theme::GlyphKind::Ascii {
+            super::ascii::fold_buffer(buf);
+        }
     }
 
     fn navigate(&mut self, action: Action) -> bool {

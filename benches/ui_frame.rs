@@ -1,0 +1,143 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Keypress to frame while the engine ingests 100,000 events/s: the time from a key event
+//! reaching the app to a finished frame in a 160x48 buffer (key handling, picking up the
+//! latest snapshot, layout and drawing every widget). The terminal write itself is not in it:
+//! ratatui sends only the cells that changed, a few kilobytes at most.
+//!
+//! A feeder thread paces simulated trades into the real ring → engine thread → snapshot slot at
+//! 100k events/s for the whole run, so the frame competes with ingestion for the two cores.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use tickwatch::engine::runner::{Outputs, Runner};
+use tickwatch::engine::{Engine, EngineConfig};
+use tickwatch::pipeline::{Ingest, PipelineStats};
+use tickwatch::sources::sim::{SimConfig, SimGenerator};
+use tickwatch::ui::{App, StatusInfo, UiOptions};
+use tickwatch::view::SnapshotSlot;
+
+const RATE: u64 = 100_000;
+
+struct Load {
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
+    slot: SnapshotSlot,
+    ctl: flume::Sender<tickwatch::view::EngineCtl>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+fn start_load() -> Load {
+    let stats = Arc::new(PipelineStats::default());
+    let engine = Engine::new(
+        EngineConfig {
+            persist_trades: false,
+            ..EngineConfig::default()
+        },
+        stats,
+    )
+    .unwrap();
+    let (tx, rx) = tickwatch::pipeline::ring(1024);
+    let (ctl_tx, ctl_rx) = flume::unbounded();
+    let slot = SnapshotSlot::default();
+    let runner = Runner {
+        engine,
+        ingest: rx,
+        ctl: ctl_rx,
+        outputs: Outputs {
+            store: None,
+            view: Some(slot.clone()),
+            alerts: None,
+        },
+        frame: Duration::from_millis(33),
+        stop_after_finished: None,
+    };
+    let engine_thread = std::thread::spawn(move || {
+        runner.run();
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let (stop2, sent2) = (stop.clone(), sent.clone());
+    let feeder = std::thread::spawn(move || {
+        let t0 = 1_700_000_000_000;
+        let cfg = SimConfig {
+            rate: 2_000.0,
+            start_ms: Some(t0),
+            ..SimConfig::default()
+        };
+        let mut g = SimGenerator::new(&cfg, t0).unwrap();
+        let start = Instant::now();
+        // batches of 1,000 every 10 ms
+        let mut n = 0u64;
+        while !stop2.load(Ordering::Relaxed) {
+            let due = start + Duration::from_micros(n * 1_000_000 / RATE);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let batch: Vec<_> = (0..1_000).map(|_| g.next_event(t0)).collect();
+            if tx.send(Ingest::Events(batch)).is_err() {
+                break;
+            }
+            n += 1_000;
+            sent2.store(n, Ordering::Relaxed);
+        }
+    });
+    Load {
+        stop,
+        sent,
+        slot,
+        ctl: ctl_tx,
+        threads: vec![feeder, engine_thread],
+    }
+}
+
+fn keypress_to_frame(c: &mut Criterion) {
+    let load = start_load();
+    // let the engine fill its rings and publish
+    std::thread::sleep(Duration::from_secs(2));
+    let mut app = App::new("bench", &UiOptions::default(), load.ctl.clone());
+    let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    let status = StatusInfo::default();
+    let mut snap = load.slot.latest();
+    app.sync(&snap);
+    let keys = [KeyCode::Char(']'), KeyCode::Char('['), KeyCode::Char('j'), KeyCode::Char('k')];
+    let mut i = 0usize;
+    let mut group = c.benchmark_group("ui");
+    group.sample_size(200);
+    group.measurement_time(Duration::from_secs(15));
+    group.bench_function("keypress_to_frame_160x48_at_100k_events_per_s", |b| {
+        b.iter(|| {
+            app.on_key(KeyEvent::new(keys[i % keys.len()], KeyModifiers::NONE));
+            i += 1;
+            app.poll();
+            let latest = load.slot.latest();
+            if !Arc::ptr_eq(&latest, &snap) {
+                snap = latest;
+                app.sync(&snap);
+            }
+            terminal
+                .draw(|f| app.render(&snap, &status, f.area(), f.buffer_mut()))
+                .unwrap();
+        })
+    });
+    group.finish();
+    let secs = 2.0 + 15.0;
+    eprintln!(
+        "load: {} events sent (about {:.0}/s over the run)",
+        load.sent.load(Ordering::Relaxed),
+        load.sent.load(Ordering::Relaxed) as f64 / secs
+    );
+    load.stop.store(true, Ordering::Relaxed);
+    drop(load.ctl);
+    for t in load.threads {
+        let _ = t.join();
+    }
+}
+
+criterion_group!(benches, keypress_to_frame);
+criterion_main!(benches);

@@ -1,0 +1,259 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The chart and watchlist keys in the real binary, in tmux: interval, range (from memory and
+//! from a month of stored history), filter, sort, watchlists, add and remove, detail and
+//! overview, and the NO_COLOR / --ascii terminal fallbacks.
+
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use support::tmux::{start_with, wait_exit};
+use tickwatch::domain::{
+    Candle, EventKind, Interval, MarketEvent, Symbol, Venue, now_ms,
+};
+use tickwatch::engine::{Engine, EngineConfig};
+use tickwatch::pipeline::PipelineStats;
+use tickwatch::store::StoreBatch;
+
+/// Fills `db` with 30 days of 1m BTCUSDT candles of the simulator's venue, ending two hours
+/// ago, run through the engine so every longer interval and every indicator is stored as a
+/// recording would store them.
+fn month_of_history(db: &Path) -> usize {
+    let mut engine = Engine::new(
+        EngineConfig {
+            persist_trades: false,
+            ..EngineConfig::default()
+        },
+        Arc::new(PipelineStats::default()),
+    )
+    .unwrap();
+    let end = Interval::M1.bucket(now_ms()) - 2 * 3_600_000;
+    let n = 30 * 1_440;
+    let start = end - n * 60_000;
+    let symbol = Symbol::new("BTCUSDT").unwrap();
+    let mut batch = StoreBatch::default();
+    let mut price = 60_000.0_f64;
+    let mut seed = 7u64;
+    for i in 0..n {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let r = ((seed >> 33) as f64 / (1u64 << 31) as f64) - 0.5;
+        let open = price;
+        price *= 1.0 + r * 0.004;
+        let close = price;
+        let t = start + i * 60_000;
+        engine
+            .apply(
+                &MarketEvent {
+                    venue: Venue::Sim,
+                    symbol,
+                    exch_ms: t,
+                    recv_ms: t,
+                    kind: EventKind::Candle {
+                        interval: Interval::M1,
+                        candle: Candle {
+                            open_ms: t,
+                            open,
+                            high: open.max(close) * 1.001,
+                            low: open.min(close) * 0.999,
+                            close,
+                            volume: 5.0 + (i % 17) as f64,
+                            trades: 40,
+                        },
+                        closed: true,
+                    },
+                },
+                &mut batch,
+            )
+            .unwrap();
+    }
+    let mut conn = tickwatch::store::open(db).unwrap();
+    tickwatch::store::write_batches(&mut conn, &[batch]).unwrap();
+    let rows: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM candles WHERE interval = '1m' AND symbol = 'BTCUSDT'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    rows as usize
+}
+
+const CONFIG: &str = r#"
+[[watchlists]]
+name = "majors"
+symbols = ["BTCUSDT", "ETHUSDT"]
+
+[[watchlists]]
+name = "memes"
+symbols = ["DOGEUSDT"]
+"#;
+
+/// The line holding the chart's title (its border line names the symbol and interval).
+fn chart_title(screen: &str) -> String {
+    screen
+        .lines()
+        .find(|l| l.contains("sim:BTCUSDT"))
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn intervals_ranges_history_filter_sort_watchlists_and_views() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    assert_eq!(month_of_history(&db), 30 * 1_440);
+    std::fs::write(dir.path().join("config.toml"), CONFIG).unwrap();
+    let args = format!(
+        "--demo --db '{}' --config '{}'",
+        db.display(),
+        dir.path().join("config.toml").display()
+    );
+    let Some((t, exit_file)) = start_with(dir.path(), 120, 40, &args, "") else {
+        return;
+    };
+    t.wait_for("live prices", Duration::from_secs(30), |s| {
+        s.contains("sim live") && s.contains("BTCUSDT")
+    });
+
+    // "the last 4 hours on 5m candles, with RSI below": 3, ] (RSI is on by default)
+    t.keys(&["3", "]"]);
+    let screen = t.wait_for("4h of 5m candles", Duration::from_secs(10), |s| {
+        let title = chart_title(s);
+        title.contains(" 5m") && title.contains("4h")
+    });
+    assert!(screen.contains("RSI"), "{screen}");
+
+    // the same for the last month, from the stored history
+    t.keys(&["6"]);
+    let screen = t.wait_for("a month from the database", Duration::from_secs(15), |s| {
+        let title = chart_title(s);
+        title.contains("1M") && title.contains("stored candles")
+    });
+    assert!(!chart_title(&screen).contains("loading"), "{screen}");
+
+    // back to live, 1m
+    t.keys(&["0", "["]);
+    t.wait_for("the live 1m chart", Duration::from_secs(10), |s| {
+        let title = chart_title(s);
+        title.contains(" 1m") && title.contains("live")
+    });
+
+    // filter
+    t.keys(&["/", "E", "T", "H"]);
+    let screen = t.wait_for("the filter", Duration::from_secs(5), |s| {
+        s.contains("/ETH") && s.contains("ETHUSDT")
+    });
+    assert!(
+        !screen.lines().any(|l| l.contains("SOLUSDT")),
+        "filtered out:\n{screen}"
+    );
+    t.keys(&["Enter", "Escape"]);
+    t.wait_for("the filter cleared", Duration::from_secs(5), |s| {
+        s.contains("SOLUSDT") && !s.contains("/ETH")
+    });
+
+    // sort: by symbol ascending, then reversed
+    t.keys(&["o"]);
+    let screen = t.wait_for("sorted by symbol", Duration::from_secs(5), |s| {
+        s.contains("by Symbol ↑")
+    });
+    let order: Vec<usize> = ["BNBUSDT", "BTCUSDT", "DOGEUSDT", "ETHUSDT"]
+        .iter()
+        .map(|sym| screen.find(sym).unwrap())
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{screen}");
+    t.keys(&["O"]);
+    t.wait_for("reversed", Duration::from_secs(5), |s| s.contains("by Symbol ↓"));
+    t.keys(&["o", "o", "o", "o", "o", "o", "o"]);
+    t.wait_for("the config order again", Duration::from_secs(5), |s| !s.contains(" by "));
+
+    // watchlists
+    t.keys(&["w"]);
+    let screen = t.wait_for("the majors list", Duration::from_secs(5), |s| {
+        s.contains("majors 2/3 (2/6)")
+    });
+    assert!(!screen.lines().any(|l| l.contains("DOGEUSDT")), "{screen}");
+    // add a symbol the simulator streams already: only the list changes
+    t.keys(&["a", "S", "O", "L", "U", "S", "D", "T", "Enter"]);
+    t.wait_for("SOLUSDT in majors", Duration::from_secs(10), |s| {
+        s.contains("majors 2/3 (3/6)")
+    });
+    t.keys(&["w"]);
+    t.wait_for("the memes list", Duration::from_secs(5), |s| s.contains("memes 3/3 (1/6)"));
+    t.keys(&["w"]);
+    t.wait_for("all again", Duration::from_secs(5), |s| s.contains("all 1/3 (6/6)"));
+
+    // detail and overview
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("the detail pane", Duration::from_secs(5), |s| {
+        s.contains("detail") && s.contains("24h") && s.contains("price")
+    });
+    assert!(screen.contains("spread"), "{screen}");
+    t.keys(&["#"]);
+    let screen = t.wait_for("the overview grid", Duration::from_secs(5), |s| {
+        s.contains("ETHUSDT") && s.contains("DOGEUSDT") && !s.contains("Symbol ")
+    });
+    assert!(!screen.contains("detail"), "{screen}");
+    t.keys(&["Escape"]);
+    t.wait_for("the main view", Duration::from_secs(5), |s| s.contains("Symbol"));
+    t.keys(&["q"]);
+    assert_eq!(wait_exit(&exit_file), 0);
+    drop(t);
+
+    // the list edit was stored and comes back
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let change: String = conn
+        .query_row(
+            "SELECT change FROM watchlist_edits WHERE list = 'majors' AND symbol = 'SOLUSDT'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(change, "add");
+    drop(conn);
+    let Some((t, exit_file)) = start_with(dir.path(), 120, 40, &args, "") else {
+        return;
+    };
+    t.wait_for("live prices", Duration::from_secs(30), |s| s.contains("sim live"));
+    t.keys(&["w"]);
+    t.wait_for("majors with SOLUSDT after a restart", Duration::from_secs(5), |s| {
+        s.contains("majors 2/3 (3/6)")
+    });
+    t.keys(&["q"]);
+    assert_eq!(wait_exit(&exit_file), 0);
+}
+
+#[test]
+fn no_color_and_ascii_draw_without_colour_or_unicode() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = format!("--demo --ascii --db '{}'", dir.path().join("demo.db").display());
+    let Some((t, exit_file)) = start_with(dir.path(), 80, 24, &args, "NO_COLOR=1 ") else {
+        return;
+    };
+    let screen = t.wait_for("live prices", Duration::from_secs(30), |s| {
+        s.contains("sim live") && s.contains("BTCUSDT")
+    });
+    assert!(screen.is_ascii(), "only ASCII with --ascii:\n{screen}");
+    let out = t
+        .cmd()
+        .args(["capture-pane", "-p", "-e", "-t", "tw"])
+        .output()
+        .unwrap();
+    let raw = String::from_utf8_lossy(&out.stdout);
+    // every SGR sequence: no foreground or background colour (bold, dim, reverse are fine)
+    for seq in raw.split("\x1b[").skip(1) {
+        let Some(end) = seq.find('m') else { continue };
+        let params = &seq[..end];
+        if !params.bytes().all(|b| b.is_ascii_digit() || b == b';') {
+            continue;
+        }
+        for p in params.split(';').filter_map(|p| p.parse::<u32>().ok()) {
+            let colour = matches!(p, 30..=38 | 40..=48 | 90..=97 | 100..=107);
+            assert!(!colour, "a colour (SGR {params}) under NO_COLOR:\n{raw}");
+        }
+    }
+    t.keys(&["q"]);
+    assert_eq!(wait_exit(&exit_file), 0);
+}
