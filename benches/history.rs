@@ -224,54 +224,56 @@ fn main() {
         }
         n
     });
-    time("values of 200 bucket ends (probe each)", || {
-        let mut st = conn
-            .prepare_cached(
-                "SELECT name, value FROM indicator_values
-                 WHERE venue = ?1 AND symbol = ?2 AND interval = ?3 AND open_ms = ?4",
-            )
-            .unwrap();
-        let mut n = 0;
-        let mut b = from - from % bucket;
-        while b < to {
-            let last = (b + bucket).min(to) - 60_000;
-            let mut rows = st.query(params!["binance", "BTCUSDT", "1m", last]).unwrap();
-            while let Some(r) = rows.next().unwrap() {
-                let name = r.get_ref(0).unwrap().as_str().unwrap();
-                if let Some(_i) = cols.iter().position(|c| c == name) {
-                    let _: f64 = r.get(1).unwrap();
-                    n += 1;
-                }
-            }
-            b += bucket;
-        }
-        n
-    });
-    time("values of 200 bucket ends (json_each)", || {
+    for per in [216i64, 6, 3] {
+        let bucket = per * 60_000;
         let mut ends = Vec::new();
         let mut b = from - from % bucket;
         while b < to {
             ends.push((b + bucket).min(to) - 60_000);
             b += bucket;
         }
-        let list = serde_json::to_string(&ends).unwrap();
-        let mut st = conn
-            .prepare_cached(
-                "SELECT open_ms, name, value FROM indicator_values
-                 WHERE venue = ?1 AND symbol = ?2 AND interval = ?3
-                   AND open_ms IN (SELECT value FROM json_each(?4))",
-            )
-            .unwrap();
-        let mut n = 0;
-        let mut rows = st.query(params!["binance", "BTCUSDT", "1m", list]).unwrap();
-        while let Some(r) = rows.next().unwrap() {
-            let name = r.get_ref(1).unwrap().as_str().unwrap();
-            if cols.iter().any(|c| c == name) {
-                n += 1;
+        time(&format!("probe each, {} ends", ends.len()), || {
+            let mut st = conn
+                .prepare_cached(
+                    "SELECT name, value FROM indicator_values
+                     WHERE venue = ?1 AND symbol = ?2 AND interval = ?3 AND open_ms = ?4",
+                )
+                .unwrap();
+            let mut n = 0;
+            for &last in &ends {
+                let mut rows = st.query(params!["binance", "BTCUSDT", "1m", last]).unwrap();
+                while let Some(r) = rows.next().unwrap() {
+                    let name = r.get_ref(0).unwrap().as_str().unwrap();
+                    if cols.iter().any(|c| c == name) {
+                        let _: f64 = r.get(1).unwrap();
+                        n += 1;
+                    }
+                }
             }
-        }
-        n
-    });
+            n
+        });
+        time(&format!("json_each, {} ends", ends.len()), || {
+            let list = serde_json::to_string(&ends).unwrap();
+            let mut st = conn
+                .prepare_cached(
+                    "SELECT open_ms, name, value FROM indicator_values
+                     WHERE venue = ?1 AND symbol = ?2 AND interval = ?3
+                       AND open_ms IN (SELECT value FROM json_each(?4))",
+                )
+                .unwrap();
+            let mut n = 0;
+            let mut rows = st.query(params!["binance", "BTCUSDT", "1m", list]).unwrap();
+            while let Some(r) = rows.next().unwrap() {
+                let o: i64 = r.get(0).unwrap();
+                let name = r.get_ref(1).unwrap().as_str().unwrap();
+                if cols.iter().any(|c| c == name) && ends.binary_search(&o).is_ok() {
+                    let _: f64 = r.get(2).unwrap();
+                    n += 1;
+                }
+            }
+            n
+        });
+    }
     time("scan all indicator rows names (worst fallback)", || {
         let mut st = conn
             .prepare_cached(

@@ -110,7 +110,7 @@ fn intervals_ranges_history_filter_sort_watchlists_and_views() {
         db.display(),
         dir.path().join("config.toml").display()
     );
-    let Some((t, exit_file)) = start_with(dir.path(), 120, 40, &args, "") else {
+    let Some((t, exit_file)) = start_with(dir.path(), 200, 50, &args, "") else {
         return;
     };
     t.wait_for("live prices", Duration::from_secs(30), |s| {
@@ -146,12 +146,12 @@ fn intervals_ranges_history_filter_sort_watchlists_and_views() {
         s.contains("/ETH") && s.contains("ETHUSDT")
     });
     assert!(
-        !screen.lines().any(|l| l.contains("SOLUSDT")),
+        !screen.lines().any(|l| l.starts_with("│SOLUSDT ")),
         "filtered out:\n{screen}"
     );
     t.keys(&["Enter", "Escape"]);
     t.wait_for("the filter cleared", Duration::from_secs(5), |s| {
-        s.contains("SOLUSDT") && !s.contains("/ETH")
+        s.lines().any(|l| l.starts_with("│SOLUSDT ")) && !s.contains("/ETH")
     });
 
     // sort: by symbol ascending, then reversed
@@ -159,9 +159,15 @@ fn intervals_ranges_history_filter_sort_watchlists_and_views() {
     let screen = t.wait_for("sorted by symbol", Duration::from_secs(5), |s| {
         s.contains("by Symbol ↑")
     });
+    // the watchlist's rows (the chart title and alerts name symbols too)
     let order: Vec<usize> = ["BNBUSDT", "BTCUSDT", "DOGEUSDT", "ETHUSDT"]
         .iter()
-        .map(|sym| screen.find(sym).unwrap())
+        .map(|sym| {
+            screen
+                .lines()
+                .position(|l| l.starts_with(&format!("│{sym} ")))
+                .unwrap()
+        })
         .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{screen}");
     t.keys(&["O"]);
@@ -174,7 +180,7 @@ fn intervals_ranges_history_filter_sort_watchlists_and_views() {
     let screen = t.wait_for("the majors list", Duration::from_secs(5), |s| {
         s.contains("majors 2/3 (2/6)")
     });
-    assert!(!screen.lines().any(|l| l.contains("DOGEUSDT")), "{screen}");
+    assert!(!screen.lines().any(|l| l.starts_with("│DOGEUSDT ")), "{screen}");
     // add a symbol the simulator streams already: only the list changes
     t.keys(&["a", "S", "O", "L", "U", "S", "D", "T", "Enter"]);
     t.wait_for("SOLUSDT in majors", Duration::from_secs(10), |s| {
@@ -184,6 +190,21 @@ fn intervals_ranges_history_filter_sort_watchlists_and_views() {
     t.wait_for("the memes list", Duration::from_secs(5), |s| s.contains("memes 3/3 (1/6)"));
     t.keys(&["w"]);
     t.wait_for("all again", Duration::from_secs(5), |s| s.contains("all 1/3 (6/6)"));
+    // a symbol new to the source: the simulator subscribes it and it streams
+    t.keys(&["a"]);
+    for c in "PEPEUSDT".chars() {
+        t.keys(&[&c.to_string()]);
+    }
+    t.keys(&["Enter"]);
+    t.wait_for("PEPEUSDT streaming", Duration::from_secs(15), |s| {
+        s.contains("all 1/3 (7/7)") && s.lines().any(|l| l.starts_with("│PEPEUSDT "))
+    });
+    // and a mistake is explained in the prompt, which stays open
+    t.keys(&["a", "b", "a", "d", ":", "X", "Enter"]);
+    t.wait_for("the reason", Duration::from_secs(5), |s| {
+        s.contains("unknown venue \"bad\"")
+    });
+    t.keys(&["Escape"]);
 
     // detail and overview
     t.keys(&["Enter"]);
@@ -213,13 +234,17 @@ fn intervals_ranges_history_filter_sort_watchlists_and_views() {
         .unwrap();
     assert_eq!(change, "add");
     drop(conn);
-    let Some((t, exit_file)) = start_with(dir.path(), 120, 40, &args, "") else {
+    let Some((t, exit_file)) = start_with(dir.path(), 200, 50, &args, "") else {
         return;
     };
     t.wait_for("live prices", Duration::from_secs(30), |s| s.contains("sim live"));
     t.keys(&["w"]);
     t.wait_for("majors with SOLUSDT after a restart", Duration::from_secs(5), |s| {
-        s.contains("majors 2/3 (3/6)")
+        s.contains("majors 2/3 (3/7)")
+    });
+    t.keys(&["W"]);
+    t.wait_for("PEPEUSDT subscribed again at start", Duration::from_secs(10), |s| {
+        s.lines().any(|l| l.starts_with("│PEPEUSDT "))
     });
     t.keys(&["q"]);
     assert_eq!(wait_exit(&exit_file), 0);

@@ -129,6 +129,19 @@ fn demo_settings(cli: &Cli) -> anyhow::Result<Settings> {
         ..base
     };
     cfg.alerts = demo_or_config_rules(&cfg);
+    if cfg.watchlists.is_empty() {
+        // two lists to show what `w` does
+        cfg.watchlists = vec![
+            crate::config::WatchlistConfig {
+                name: "majors".into(),
+                symbols: vec!["BTCUSDT".into(), "ETHUSDT".into()],
+            },
+            crate::config::WatchlistConfig {
+                name: "alts".into(),
+                symbols: vec!["SOLUSDT".into(), "BNBUSDT".into(), "XRPUSDT".into(), "DOGEUSDT".into()],
+            },
+        ];
+    }
     // validated like a file, so the demo never runs unchecked settings
     Ok(cfg.into_settings(std::path::Path::new("<demo>"))?)
 }

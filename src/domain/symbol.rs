@@ -139,6 +139,18 @@ impl fmt::Display for VenueSymbol {
     }
 }
 
+/// A watchlist entry as written in the config or typed in the monitor: "BTCUSDT" (venue left to
+/// the running sources) or "venue:SYMBOL". Symbols are upper-cased.
+pub fn parse_watch_symbol(text: &str) -> Result<(Option<Venue>, Symbol), String> {
+    let t = text.trim();
+    let (venue, sym) = match t.split_once(':') {
+        Some((v, s)) => (Some(v.parse::<Venue>()?), s.trim()),
+        None => (None, t),
+    };
+    let symbol = Symbol::new(&sym.to_ascii_uppercase()).map_err(|e| format!("{text:?}: {e}"))?;
+    Ok((venue, symbol))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,14 +185,3 @@ mod tests {
     }
 }
 
-/// A watchlist entry as written in the config or typed in the monitor: "BTCUSDT" (venue left to
-/// the running sources) or "venue:SYMBOL". Symbols are upper-cased.
-pub fn parse_watch_symbol(text: &str) -> Result<(Option<Venue>, Symbol), String> {
-    let t = text.trim();
-    let (venue, sym) = match t.split_once(':') {
-        Some((v, s)) => (Some(v.parse::<Venue>()?), s.trim()),
-        None => (None, t),
-    };
-    let symbol = Symbol::new(&sym.to_ascii_uppercase()).map_err(|e| format!("{text:?}: {e}"))?;
-    Ok((venue, symbol))
-}

@@ -4,7 +4,7 @@
 //! bucket ends are probed (~200 probes for a chart instead of ~430,000 value rows for a month of
 //! 1m candles); with few per bucket one range scan of the values is cheaper.
 
-use rusqlite::{Connection, Statement, params};
+use rusqlite::{Connection, params};
 
 use super::bucket::bucket_start;
 use super::{HistoryRequest, HistorySlice};
@@ -21,25 +21,27 @@ const CANDLE_RANGE: &str = "SELECT open_ms, open, high, low, close, volume, trad
     WHERE venue = ?1 AND symbol = ?2 AND interval = ?3 AND open_ms >= ?4 AND open_ms < ?5
     ORDER BY open_ms";
 
-/// The values of one candle: one seek on the primary key, then its ~10 rows.
-const VALUES_AT: &str = "SELECT name, value FROM indicator_values
-    WHERE venue = ?1 AND symbol = ?2 AND interval = ?3 AND open_ms = ?4";
+/// The values of the candles whose `open_ms` are in the JSON array `?4` (one bound parameter):
+/// one primary-key seek per candle, then its ~10 rows, in one statement.
+const VALUES_AT: &str = "SELECT open_ms, name, value FROM indicator_values
+    WHERE venue = ?1 AND symbol = ?2 AND interval = ?3
+      AND open_ms IN (SELECT value FROM json_each(?4))";
 
 /// Every value of a range, in primary-key order.
 const VALUES_RANGE: &str = "SELECT open_ms, name, value FROM indicator_values
     WHERE venue = ?1 AND symbol = ?2 AND interval = ?3 AND open_ms >= ?4 AND open_ms < ?5
     ORDER BY open_ms";
 
-/// The latest value of one column in a range (the primary key narrows to the range; the name is
-/// filtered inside SQLite).
-const LATEST_VALUE: &str = "SELECT value FROM indicator_values
+/// The values of some columns (names in the JSON array `?6`) in a range, newest first: the
+/// primary key narrows to the range, the names are filtered inside SQLite.
+const LATEST_VALUES: &str = "SELECT name, value FROM indicator_values
     WHERE venue = ?1 AND symbol = ?2 AND interval = ?3 AND open_ms >= ?4 AND open_ms < ?5
-      AND name = ?6
-    ORDER BY open_ms DESC LIMIT 1";
+      AND name IN (SELECT value FROM json_each(?6))
+    ORDER BY open_ms DESC";
 
 /// Below this many candles per bucket, one scan of every value in the range beats a probe per
 /// bucket end (measured with `cargo bench --bench history`).
-pub(super) const PROBE_FROM_CANDLES_PER_BUCKET: usize = 4;
+pub(super) const PROBE_FROM_CANDLES_PER_BUCKET: usize = 3;
 
 /// One series: the primary-key prefix of `candles` and `indicator_values`.
 #[derive(Clone, Copy)]
@@ -155,51 +157,75 @@ fn values_at_bucket_ends(
     buckets: &mut [Bucket],
 ) -> rusqlite::Result<()> {
     let cols = &req.columns;
-    let mut at = conn.prepare_cached(VALUES_AT)?;
-    let mut found_anywhere = vec![false; cols.len()];
-    for b in buckets.iter_mut() {
-        let mut rows = at.query(params![s.venue, s.symbol, s.interval, b.last_ms])?;
+    {
+        let ends = json_array(buckets.iter().map(|b| b.last_ms));
+        let mut at = conn.prepare_cached(VALUES_AT)?;
+        let mut rows = at.query(params![s.venue, s.symbol, s.interval, ends])?;
+        while let Some(r) = rows.next()? {
+            let open_ms: TsMs = r.get(0)?;
+            let Some(i) = column_of(cols, r.get_ref(1)?.as_str()?) else {
+                continue;
+            };
+            // bucket ends ascend, so a binary search finds the bucket
+            if let Ok(k) = buckets.binary_search_by_key(&open_ms, |b| b.last_ms) {
+                buckets[k].out.values[i] = Some(r.get(2)?);
+            }
+        }
+    }
+    // A bucket whose last member lacks a column (an indicator warming up, a value that was not
+    // finite and so not stored, an indicator added after this history was written) shows the
+    // latest earlier value in the bucket: one scan of that bucket's values, newest first,
+    // stopping once every missing column is found.
+    let mut latest = conn.prepare_cached(LATEST_VALUES)?;
+    let mut missing: Vec<usize> = Vec::new();
+    for b in buckets.iter_mut().filter(|b| b.members > 1) {
+        missing.clear();
+        missing.extend((0..cols.len()).filter(|&i| b.out.values[i].is_none()));
+        if missing.is_empty() {
+            continue;
+        }
+        let names = json_strings(missing.iter().map(|&i| cols[i].as_str()));
+        let mut rows = latest.query(params![
+            s.venue,
+            s.symbol,
+            s.interval,
+            b.first_ms,
+            b.last_ms,
+            names
+        ])?;
         while let Some(r) = rows.next()? {
             let Some(i) = column_of(cols, r.get_ref(0)?.as_str()?) else {
                 continue;
             };
-            b.out.values[i] = Some(r.get(1)?);
-            found_anywhere[i] = true;
-        }
-    }
-    let gaps = buckets
-        .iter()
-        .any(|b| b.members > 1 && b.out.values.iter().any(Option::is_none));
-    if !gaps {
-        return Ok(());
-    }
-    let mut latest = conn.prepare_cached(LATEST_VALUE)?;
-    // A column at no bucket end may be stored nowhere in the range (an indicator added to the
-    // config after this history was written): one scan says so, instead of one per bucket.
-    let (from, to) = (req.from_ms, req.to_ms);
-    let mut stored: Vec<bool> = Vec::with_capacity(cols.len());
-    for (i, name) in cols.iter().enumerate() {
-        stored.push(found_anywhere[i] || latest_value(&mut latest, s, from, to, name)?.is_some());
-    }
-    for b in buckets.iter_mut().filter(|b| b.members > 1) {
-        for (i, name) in cols.iter().enumerate() {
-            if b.out.values[i].is_none() && stored[i] {
-                b.out.values[i] = latest_value(&mut latest, s, b.first_ms, b.last_ms, name)?;
+            if b.out.values[i].is_none() {
+                b.out.values[i] = Some(r.get(1)?);
+                missing.retain(|&m| m != i);
+                if missing.is_empty() {
+                    break;
+                }
             }
         }
     }
     Ok(())
 }
 
-fn latest_value(
-    stmt: &mut Statement,
-    s: Series,
-    from_ms: TsMs,
-    to_ms: TsMs,
-    name: &str,
-) -> rusqlite::Result<Option<f64>> {
-    let mut rows = stmt.query(params![s.venue, s.symbol, s.interval, from_ms, to_ms, name])?;
-    rows.next()?.map(|r| r.get(0)).transpose()
+/// `[1,2,3]`, bound as one parameter (integers need no escaping).
+fn json_array(values: impl Iterator<Item = TsMs>) -> String {
+    use std::fmt::Write;
+    let mut out = String::from("[");
+    for (i, v) in values.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{v}");
+    }
+    out.push(']');
+    out
+}
+
+/// `["a","b"]`, bound as one parameter; serde_json escapes the names.
+fn json_strings<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    serde_json::to_string(&names.collect::<Vec<_>>()).unwrap_or_else(|_| "[]".to_string())
 }
 
 /// Every value of the range in one scan, the later member's overriding the earlier's.
@@ -227,4 +253,41 @@ fn values_from_range(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every statement is a primary-key search: no table scan, no sort.
+    #[test]
+    fn every_query_is_a_primary_key_search() {
+        let conn = Connection::open_in_memory().unwrap();
+        for script in crate::store::MIGRATIONS {
+            conn.execute_batch(script).unwrap();
+        }
+        for sql in [FIRST_OPEN, CANDLE_RANGE, VALUES_AT, VALUES_RANGE, LATEST_VALUES] {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let n = stmt.parameter_count();
+            let args: Vec<i64> = vec![1; n];
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(args), |r| r.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let table = plan.iter().find(|p| !p.contains("json_each") && !p.contains("LIST SUBQUERY"));
+            assert!(
+                table.is_some_and(|p| p.starts_with("SEARCH") && p.contains("PRIMARY KEY")),
+                "{sql}: {plan:?}"
+            );
+            assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{sql}: {plan:?}");
+        }
+    }
+
+    #[test]
+    fn json_parameters() {
+        assert_eq!(json_array([1, -2, 30].into_iter()), "[1,-2,30]");
+        assert_eq!(json_array(std::iter::empty()), "[]");
+        assert_eq!(json_strings(["a", "b\"c"].into_iter()), r#"["a","b\"c"]"#);
+    }
 }

@@ -73,11 +73,14 @@ impl SourceCmd {
     }
 }
 
+/// Each running source's venue and control channel, in start order.
+type ControlList = Vec<(Venue, flume::Sender<SourceCmd>)>;
+
 /// The control channels of the running sources, by venue: what the monitor's watchlist uses to
 /// subscribe and unsubscribe.
 #[derive(Debug, Clone, Default)]
 pub struct SourceControls {
-    inner: std::sync::Arc<std::sync::Mutex<Vec<(Venue, flume::Sender<SourceCmd>)>>>,
+    inner: std::sync::Arc<std::sync::Mutex<ControlList>>,
 }
 
 impl SourceControls {
@@ -94,7 +97,9 @@ impl SourceControls {
             Ok(v) => v,
             Err(p) => p.into_inner(),
         };
-        v.iter().find(|(x, _)| *x == venue).map(|(_, tx)| tx.clone())
+        v.iter()
+            .find(|(x, _)| *x == venue)
+            .map(|(_, tx)| tx.clone())
     }
 
     /// Venues with a running source that takes changes, in start order.

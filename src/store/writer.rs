@@ -94,6 +94,9 @@ pub struct StoreSender {
 impl StoreSender {
     /// Queues a batch without waiting. When the channel is full or the writer has stopped, the
     /// batch comes back: the caller keeps it for later or drops and counts it.
+    // The batch itself comes back (to spill and retry): boxing it would cost an allocation
+    // per send on the hot path to shrink an error that is rare.
+    #[allow(clippy::result_large_err)]
     pub fn try_send(&self, batch: StoreBatch) -> Result<(), StoreBatch> {
         let rows = batch.rows();
         // Counted before the send so that the writer never subtracts rows not yet added.
@@ -106,6 +109,7 @@ impl StoreSender {
 
     /// Queues a batch, waiting for room (replay and simulator, which can pause). Fails only
     /// when the writer has stopped.
+    #[allow(clippy::result_large_err)]
     pub fn send_blocking(&self, batch: StoreBatch) -> Result<(), StoreBatch> {
         let rows = batch.rows();
         PipelineStats::add(&self.stats.store_pending, rows);

@@ -161,7 +161,7 @@ fn event_loop(
                 .draw(|f| app.render(&snap, &status, f.area(), f.buffer_mut()))
                 .context("drawing the dashboard")?;
             pacer.drew(now);
-            dirty = false;
+            dirty = app.after_draw();
         }
         if let Some(rx) = &link.terminal_writes {
             crate::alerts::sinks::terminal::drain_to(rx, guard.terminal.backend_mut())

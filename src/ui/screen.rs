@@ -60,15 +60,16 @@ fn main_layout(body: Rect, rows: usize) -> Areas {
     }
     // On a short terminal the chart needs the rows more than a long watchlist does (the
     // table scrolls to keep the selection visible).
-    let list_cap = if body.height >= 30 {
-        body.height / 3
+    // At 80x24 that leaves the chart 10 rows: the price, volume and RSI all fit.
+    let (list_cap, alerts_h) = if body.height >= 30 {
+        (body.height / 3, (body.height / 5).max(5))
     } else {
-        7
+        (6, 5)
     };
     let [watchlist, chart, alerts] = Layout::vertical([
         Constraint::Length(list_h.min(list_cap)),
         Constraint::Fill(1),
-        Constraint::Length((body.height / 5).max(5)),
+        Constraint::Length(alerts_h),
     ])
     .areas(body);
     Areas {
@@ -122,15 +123,19 @@ impl Screen<'_> {
         let app = self.app;
         let empty = self.chart_empty();
         let caption = app.chart_caption();
-        let _ = (&caption, app.window(), app.chart_opts());
+        let (from_ms, to_ms) = app.window();
         let pane = ChartPane {
             chart: app.chart(),
+            from_ms,
+            to_ms,
+            opts: app.chart_opts(),
             focused: app.focus() == Pane::Chart,
             empty: &empty,
+            caption: &caption,
             glyphs: app.glyphs(),
             theme: app.theme(),
         };
-        app.set_plot_columns(area.width.saturating_sub(12));
+        app.set_plot_columns(super::widgets::chart::plot_columns(area, app.chart_opts()));
         pane.render(area, buf);
     }
 

@@ -108,6 +108,22 @@ impl Market {
         Arc::new(move |req: &Request| m.answer(req))
     }
 
+    /// Like [`handler`](Self::handler), but `/api/v3/exchangeInfo?symbol=X` answers as Binance
+    /// does for a symbol it does not list: HTTP 400 with code -1121.
+    pub fn strict_handler(self: &Arc<Self>) -> Handler {
+        let m = self.clone();
+        Arc::new(move |req: &Request| {
+            if req.path == "/api/v3/exchangeInfo"
+                && let Some(sym) = req.query.get("symbol")
+                && !m.symbols.contains(sym)
+            {
+                m.served.lock().unwrap().push(req.path.clone());
+                return Response::json(400, r#"{"code":-1121,"msg":"Invalid symbol."}"#);
+            }
+            m.answer(req)
+        })
+    }
+
     fn answer(&self, req: &Request) -> Response {
         self.served.lock().unwrap().push(req.path.clone());
         let mut delay = Duration::ZERO;

@@ -173,6 +173,20 @@ impl Market {
         self.faults.lock().unwrap().push_back(f);
     }
 
+    /// `GET /products/{id}`: the product in Coinbase's shape, or 404 NotFound.
+    fn product(&self, product: &str) -> Response {
+        if !self.products.iter().any(|p| p == product) {
+            return Response::json(404, r#"{"message":"NotFound"}"#);
+        }
+        let (base, quote) = product.split_once('-').unwrap_or((product, ""));
+        Response::json(
+            200,
+            format!(
+                r#"{{"id":"{product}","base_currency":"{base}","quote_currency":"{quote}","quote_increment":"0.01","base_increment":"0.00000001","display_name":"{base}/{quote}","min_market_funds":"1","margin_enabled":false,"post_only":false,"limit_only":false,"cancel_only":false,"status":"online","status_message":"","trading_disabled":false,"fx_stablecoin":false,"auction_mode":false}}"#
+            ),
+        )
+    }
+
     pub fn handler(self: &Arc<Self>) -> Handler {
         let m = self.clone();
         Arc::new(move |req: &Request| m.answer(req))
@@ -187,6 +201,9 @@ impl Market {
             };
         }
         let parts: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+        if let ["products", p] = parts.as_slice() {
+            return self.product(p);
+        }
         let (product, what) = match parts.as_slice() {
             ["products", p, w] => (p.to_string(), *w),
             _ => return Response::json(404, r#"{"message":"NotFound"}"#),

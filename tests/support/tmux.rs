@@ -118,4 +118,3 @@ pub fn wait_exit(exit_file: &Path) -> i32 {
     }
     panic!("tickwatch did not exit");
 }
-

@@ -158,6 +158,7 @@ impl App {
     /// than the live candles when the window reaches before them.
     pub(super) fn refresh_chart(&mut self) {
         let cols = self.plot_cols.get().max(1);
+        self.merged_cols = self.plot_cols.get();
         let edge = self.live_edge();
         let (from, to) = self
             .viewport
@@ -196,7 +197,7 @@ impl App {
                 history = &slice.candles;
             }
             let answered = self.hist.reply.as_ref().is_some_and(|r| satisfied(&r.request));
-            let asked = self.hist.asked.as_ref().is_some_and(|r| satisfied(r));
+            let asked = self.hist.asked.as_ref().is_some_and(satisfied);
             if !answered
                 && !asked
                 && let Some(loader) = &self.history

@@ -75,8 +75,10 @@ pub struct App {
     window: (TsMs, TsMs),
     history: Option<HistoryLoader>,
     hist: chart::HistoryState,
-    /// Price-plot columns at the last draw (the history request asks for that many buckets).
+    /// Price-plot columns at the last draw (the history request asks for that many buckets),
+    /// and those the chart was last merged for.
     plot_cols: Cell<u16>,
+    merged_cols: u16,
     /// Alert rules of the last snapshot, and the selected one.
     rules: Vec<RuleView>,
     rule_selected: usize,
@@ -139,6 +141,7 @@ impl App {
             history: None,
             hist: chart::HistoryState::default(),
             plot_cols: Cell::new(100),
+            merged_cols: 0,
             rules: Vec::new(),
             rule_selected: 0,
             form: None,
@@ -414,6 +417,17 @@ impl App {
             .chart
             .clone()
             .filter(|c| Some(c.key) == self.selected_key() || self.selected_key().is_none());
+        self.refresh_chart();
+        self.send_focus();
+        true
+    }
+
+    /// After a draw: when the chart's width changed (first frame, resize, another view), the
+    /// chart is merged again for the new width. Returns true when it was (draw again).
+    pub fn after_draw(&mut self) -> bool {
+        if self.plot_cols.get() == self.merged_cols {
+            return false;
+        }
         self.refresh_chart();
         self.send_focus();
         true

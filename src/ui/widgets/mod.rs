@@ -9,7 +9,6 @@ pub mod overview;
 pub mod rule_form;
 pub mod status;
 pub mod title;
-pub mod volume;
 pub mod watchlist;
 
 use ratatui::buffer::Buffer;

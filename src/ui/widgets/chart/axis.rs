@@ -106,18 +106,23 @@ fn format_len(pattern: &str) -> usize {
 }
 
 /// The labels of the time axis: (first column, text), left to right, at round times whose
-/// labels do not crowd each other.
+/// labels do not crowd each other, each centred on the column of its moment.
 pub fn time_labels(x: &XMap) -> Vec<(u16, String)> {
     let span = x.end().saturating_sub(x.origin).max(1);
     let cols_per_ms = f64::from(x.cols) / span as f64;
-    let room = |step_ms: f64, pattern: &str| step_ms * cols_per_ms >= (format_len(pattern) + 3) as f64;
+    let room =
+        |step_ms: f64, pattern: &str| step_ms * cols_per_ms >= (format_len(pattern) + 2) as f64;
     let times: Vec<TsMs> = match STEPS
         .iter()
         .copied()
         .find(|&s| s >= x.bucket_ms && room(s as f64, time_format(s, span)))
     {
         Some(step) => {
-            let first = x.origin.div_euclid(step).saturating_add(1).saturating_mul(step);
+            let first = x
+                .origin
+                .div_euclid(step)
+                .saturating_add(1)
+                .saturating_mul(step);
             let first = if x.origin.rem_euclid(step) == 0 {
                 x.origin
             } else {
@@ -152,11 +157,14 @@ pub fn time_labels(x: &XMap) -> Vec<(u16, String)> {
         if len > x.cols {
             break;
         }
-        let start = x.center(slot).saturating_sub(len / 2).min(x.cols - len);
-        if start < free_from {
+        // Centred on its moment's column, or left out rather than moved off it.
+        let Some(start) = x.center(slot).checked_sub(len / 2) else {
+            continue;
+        };
+        if start < free_from || start + len > x.cols {
             continue;
         }
-        free_from = start + len + 2;
+        free_from = start + len + 1;
         out.push((start, text));
     }
     out
@@ -193,7 +201,14 @@ fn month_starts(from: TsMs, to: TsMs, step: u32) -> Vec<TsMs> {
 
 /// Writes the time labels over the bottom border row `y`, under the plot starting at `left`,
 /// and the cursor's time (highlighted) when there is one.
-pub fn draw_time_axis(buf: &mut Buffer, left: u16, y: u16, x: &XMap, cursor: Option<TsMs>, t: &Theme) {
+pub fn draw_time_axis(
+    buf: &mut Buffer,
+    left: u16,
+    y: u16,
+    x: &XMap,
+    cursor: Option<TsMs>,
+    t: &Theme,
+) {
     for (col, text) in time_labels(x) {
         buf.set_string(left + col, y, text, t.muted());
     }
@@ -230,10 +245,11 @@ mod tests {
         let x = XMap::new(DAY0, DAY0 + HOUR, MINUTE, 60);
         let labels = time_labels(&x);
         let texts: Vec<&str> = labels.iter().map(|(_, t)| t.as_str()).collect();
-        assert_eq!(texts, ["00:00", "00:10", "00:20", "00:30", "00:40", "00:50"]);
-        assert_eq!(labels[1].0, 8);
+        // 00:00 would stick out of the left edge.
+        assert_eq!(texts, ["00:10", "00:20", "00:30", "00:40", "00:50"]);
+        assert_eq!(labels[0].0, 8);
         for w in labels.windows(2) {
-            assert!(w[1].0 >= w[0].0 + 7);
+            assert!(w[1].0 >= w[0].0 + 6);
         }
     }
 
@@ -242,7 +258,12 @@ mod tests {
         let x = XMap::new(DAY0, DAY0 + 30 * DAY, 12 * HOUR, 60);
         let labels = time_labels(&x);
         assert!(!labels.is_empty());
-        assert!(labels.iter().all(|(_, t)| t.len() == 10 && t.starts_with("2023")), "{labels:?}");
+        assert!(
+            labels
+                .iter()
+                .all(|(_, t)| t.len() == 10 && t.starts_with("2023")),
+            "{labels:?}"
+        );
         let x = XMap::new(DAY0, DAY0 + 3650 * DAY, 61 * DAY, 60);
         let labels = time_labels(&x);
         assert!(labels.len() >= 2, "{labels:?}");

@@ -133,9 +133,12 @@ pub fn draw(p: &Plot, scale: &PriceScale, plot: Rect, buf: &mut Buffer) -> BodyM
             (false, false) => (bottom_v, top_v),
         };
         let half = |v: f64| scale.half_of(v, rows);
-        let (Some(wick_hi), Some(wick_lo), Some(body_hi), Some(body_lo)) =
-            (half(top_v), half(bottom_v), half(o.max(cl)), half(o.min(cl)))
-        else {
+        let (Some(wick_hi), Some(wick_lo), Some(body_hi), Some(body_lo)) = (
+            half(top_v),
+            half(bottom_v),
+            half(o.max(cl)),
+            half(o.min(cl)),
+        ) else {
             continue;
         };
         let up = cl >= o;
@@ -159,7 +162,10 @@ pub fn draw(p: &Plot, scale: &PriceScale, plot: Rect, buf: &mut Buffer) -> BodyM
             let bottom_half = 2 * (rows - 1 - row);
             for col in start..start.saturating_add(width).min(plot.width) {
                 let with_wick = col == wick_col;
-                let (top, bottom) = (what(bottom_half + 1, with_wick), what(bottom_half, with_wick));
+                let (top, bottom) = (
+                    what(bottom_half + 1, with_wick),
+                    what(bottom_half, with_wick),
+                );
                 if top == Half::Empty && bottom == Half::Empty {
                     continue;
                 }

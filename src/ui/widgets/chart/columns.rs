@@ -79,7 +79,8 @@ pub fn macd(columns: &[String]) -> Option<MacdColumns> {
         c.strip_prefix("macd").is_some_and(|p| {
             p.is_empty()
                 || (p.split('_').count() == 3
-                    && p.split('_').all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
+                    && p.split('_')
+                        .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
         })
     };
     let line = columns.iter().position(|c| is_line(c))?;

@@ -11,7 +11,7 @@ pub const GUTTER: u16 = 11;
 const MIN_PLOT_COLS: u16 = 8;
 /// The price plot keeps at least this many rows (and about half the height) before any
 /// sub-pane is shown.
-const MIN_PRICE_ROWS: u16 = 5;
+const MIN_PRICE_ROWS: u16 = 4;
 const PRICE_SHARE: f64 = 0.4;
 
 /// A sub-pane beneath the price.
@@ -144,10 +144,15 @@ mod tests {
         let bottom = p.subs.last().map(|(_, r)| r.plot.bottom());
         assert_eq!(bottom, Some(41));
 
+        // The 80x24 screen: volume and RSI fit beside four price rows; MACD does not.
         let p = plan(Rect::new(1, 1, 76, 8), &ALL);
+        assert_eq!(p.hidden, [Sub::Macd]);
+        assert_eq!(p.subs.len(), 2);
+        assert_eq!(p.price.plot.height, 4);
+
+        let p = plan(Rect::new(1, 1, 76, 6), &ALL);
         assert_eq!(p.hidden, [Sub::Macd, Sub::Rsi]);
-        assert_eq!(p.subs.len(), 1);
-        assert_eq!(p.price.plot.height, 6);
+        assert_eq!(p.price.plot.height, 4);
 
         let p = plan(Rect::new(1, 1, 76, 4), &ALL);
         assert_eq!(p.hidden, [Sub::Macd, Sub::Rsi, Sub::Volume]);

@@ -1,5 +1,5 @@
-//! The words around the plot: the pane title (symbol, interval and bucket, mode, scale, the
-//! app's caption, hidden sub-panes) and the legend line (time, OHLCV and indicator values of
+//! The words around the plot: the pane title (symbol, interval and bucket, mode, scale, hidden
+//! sub-panes, the app's caption) and the legend line (time, OHLCV and indicator values of
 //! the candle under the cursor, or of the latest one).
 
 use ratatui::style::{Modifier, Style};
@@ -13,6 +13,36 @@ use crate::domain::{Interval, TsMs};
 use crate::format;
 use crate::ui::theme::{GlyphKind, Glyphs, Theme};
 use crate::view::ChartView;
+
+/// `s` as the glyph set can show it: unchanged, or every character outside ASCII replaced by
+/// its look-alike (a missing value's dash, an ellipsis in the app's caption).
+pub fn shown_text(s: &str, glyphs: &Glyphs) -> String {
+    if glyphs.kind != GlyphKind::Ascii || s.is_ascii() {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_ascii() {
+                c.to_string()
+            } else {
+                crate::ui::ascii::fold(c).to_string()
+            }
+        })
+        .collect()
+}
+
+/// The spans of `line` with [`shown_text`].
+fn fold_line(line: Line<'static>, glyphs: &Glyphs) -> Line<'static> {
+    if glyphs.kind != GlyphKind::Ascii {
+        return line;
+    }
+    let spans: Vec<Span<'static>> = line
+        .spans
+        .into_iter()
+        .map(|s| Span::styled(shown_text(&s.content, glyphs), s.style))
+        .collect();
+    Line::from(spans)
+}
 
 /// What the title says about the scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,20 +69,19 @@ pub fn bucket_text(interval: Interval, bucket_ms: TsMs, glyphs: &Glyphs) -> Opti
         return None;
     }
     let ascii = glyphs.kind == GlyphKind::Ascii;
-    Some(
-        match Interval::ALL.iter().find(|i| i.ms() == bucket_ms) {
-            Some(named) if ascii => format!("-> {named} columns"),
-            Some(named) => format!("→ {named} columns"),
-            None if ascii => format!("x{per} per column"),
-            None => format!("×{per} per column"),
-        },
-    )
+    Some(match Interval::ALL.iter().find(|i| i.ms() == bucket_ms) {
+        Some(named) if ascii => format!("-> {named} columns"),
+        Some(named) => format!("→ {named} columns"),
+        None if ascii => format!("x{per} per column"),
+        None => format!("×{per} per column"),
+    })
 }
 
 /// The pane title, cut to `width` characters with an ellipsis.
 pub fn title(t: &TitleParts, width: u16, glyphs: &Glyphs, theme: &Theme) -> Line<'static> {
     let c = t.chart;
-    let mut parts: Vec<(String, Style)> = vec![(format!(" {} {}", c.key, c.interval), theme.title())];
+    let mut parts: Vec<(String, Style)> =
+        vec![(format!(" {} {}", c.key, c.interval), theme.title())];
     if let Some(b) = bucket_text(c.interval, t.bucket_ms, glyphs) {
         parts.push((format!(" {b}"), Style::new()));
     }
@@ -62,18 +91,22 @@ pub fn title(t: &TitleParts, width: u16, glyphs: &Glyphs, theme: &Theme) -> Line
         LogState::On => more.push("log".into()),
         LogState::Unavailable => more.push("log n/a (prices <= 0)".into()),
     }
-    if !t.caption.is_empty() {
-        more.push(t.caption.to_string());
-    }
     for m in more {
         parts.push((format!("{}{m}", glyphs.sep), Style::new()));
     }
     if !t.hidden.is_empty() {
         let names: Vec<&str> = t.hidden.iter().rev().map(|s| s.name()).collect();
-        let text = format!("{}{} hidden: pane too short", glyphs.sep, names.join(", "));
+        let text = format!("{}{} hidden", glyphs.sep, names.join(", "));
         parts.push((text, theme.warn()));
     }
+    if !t.caption.is_empty() {
+        parts.push((format!("{}{}", glyphs.sep, t.caption), Style::new()));
+    }
     parts.push((" ".into(), Style::new()));
+    let parts = parts
+        .into_iter()
+        .map(|(s, st)| (shown_text(&s, glyphs), st))
+        .collect();
     cut(parts, usize::from(width), glyphs.ellipsis)
 }
 
@@ -81,7 +114,12 @@ pub fn title(t: &TitleParts, width: u16, glyphs: &Glyphs, theme: &Theme) -> Line
 fn cut(parts: Vec<(String, Style)>, width: usize, ellipsis: &str) -> Line<'static> {
     let total: usize = parts.iter().map(|(s, _)| s.chars().count()).sum();
     if total <= width {
-        return Line::from(parts.into_iter().map(|(s, st)| Span::styled(s, st)).collect::<Vec<_>>());
+        return Line::from(
+            parts
+                .into_iter()
+                .map(|(s, st)| Span::styled(s, st))
+                .collect::<Vec<_>>(),
+        );
     }
     let keep = width.saturating_sub(ellipsis.chars().count());
     let mut spans = Vec::new();
@@ -92,7 +130,10 @@ fn cut(parts: Vec<(String, Style)>, width: usize, ellipsis: &str) -> Line<'stati
             used += n;
             spans.push(Span::styled(s, st));
         } else {
-            spans.push(Span::styled(s.chars().take(keep - used).collect::<String>(), st));
+            spans.push(Span::styled(
+                s.chars().take(keep - used).collect::<String>(),
+                st,
+            ));
             break;
         }
     }
@@ -130,11 +171,13 @@ pub fn legend(p: &Plot, shown: &[Sub], width: u16) -> Line<'static> {
     } else {
         Style::new().add_modifier(Modifier::BOLD)
     };
-    let mut groups: Vec<Vec<Span<'static>>> =
-        vec![vec![Span::styled(legend_time(p.x.bucket_ms, time), time_style)]];
+    let mut groups: Vec<Vec<Span<'static>>> = vec![vec![Span::styled(
+        legend_time(p.x.bucket_ms, time),
+        time_style,
+    )]];
     let Some(i) = idx else {
         groups.push(vec![Span::styled("no candle", p.theme.muted())]);
-        return fit_groups(groups, width, p.glyphs.ellipsis);
+        return fold_line(fit_groups(groups, width, p.glyphs.ellipsis), p.glyphs);
     };
     let cc = &p.candles[i];
     let c = &cc.candle;
@@ -182,7 +225,9 @@ pub fn legend(p: &Plot, shown: &[Sub], width: u16) -> Line<'static> {
             let find = |suffix: &str| {
                 p.columns
                     .iter()
-                    .position(|c| overlay_of(c).is_some_and(|(_, l)| l == label) && c.ends_with(suffix))
+                    .position(|c| {
+                        overlay_of(c).is_some_and(|(_, l)| l == label) && c.ends_with(suffix)
+                    })
                     .and_then(value)
             };
             format!("{label} {}/{}", num(find("_lower")), num(find("_upper")))
@@ -211,7 +256,11 @@ pub fn legend(p: &Plot, shown: &[Sub], width: u16) -> Line<'static> {
         let f = |v: Option<f64>| v.map_or("—".to_string(), |v| format::price_with(v, md));
         groups.push(vec![
             Span::styled(
-                format!("{} {}", p.columns[m.line].to_ascii_uppercase(), f(value(m.line))),
+                format!(
+                    "{} {}",
+                    p.columns[m.line].to_ascii_uppercase(),
+                    f(value(m.line))
+                ),
                 p.theme.fg(p.theme.macd),
             ),
             Span::styled(
@@ -221,7 +270,7 @@ pub fn legend(p: &Plot, shown: &[Sub], width: u16) -> Line<'static> {
             Span::styled(format!(" hist {}", f(m.hist.and_then(value))), muted),
         ]);
     }
-    fit_groups(groups, width, p.glyphs.ellipsis)
+    fold_line(fit_groups(groups, width, p.glyphs.ellipsis), p.glyphs)
 }
 
 /// Groups separated by a space, as many whole ones as fit in `width`.
@@ -288,7 +337,10 @@ mod tests {
 
     #[test]
     fn titles_are_cut_with_an_ellipsis() {
-        let parts = vec![("abcdef".to_string(), Style::new()), ("ghij".into(), Style::new())];
+        let parts = vec![
+            ("abcdef".to_string(), Style::new()),
+            ("ghij".into(), Style::new()),
+        ];
         assert_eq!(cut(parts.clone(), 20, "…").to_string(), "abcdefghij");
         assert_eq!(cut(parts.clone(), 8, "…").to_string(), "abcdefg…");
         assert_eq!(cut(parts, 0, "…").to_string(), "");

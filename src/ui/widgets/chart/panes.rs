@@ -19,7 +19,11 @@ use crate::ui::theme::GlyphKind;
 pub fn volume(p: &Plot, region: Region, buf: &mut Buffer) {
     let plot = region.plot;
     let vol = |v: f64| if v.is_finite() && v > 0.0 { v } else { 0.0 };
-    let max = p.candles.iter().map(|c| vol(c.candle.volume)).fold(0.0, f64::max);
+    let max = p
+        .candles
+        .iter()
+        .map(|c| vol(c.candle.volume))
+        .fold(0.0, f64::max);
     let label = format!("vol {}", format::compact(max));
     axis::value_axis(
         buf,
@@ -132,7 +136,10 @@ pub fn macd(p: &Plot, cols: MacdColumns, region: Region, buf: &mut Buffer) {
     if let Some(h) = cols.hist {
         histogram(p, &scale, h, plot, buf);
     }
-    let lines = [(cols.signal, p.theme.signal), (Some(cols.line), p.theme.macd)];
+    let lines = [
+        (cols.signal, p.theme.signal),
+        (Some(cols.line), p.theme.macd),
+    ];
     for (column, color) in lines {
         let Some(column) = column else {
             continue;
@@ -170,7 +177,11 @@ fn histogram(p: &Plot, scale: &PriceScale, column: usize, plot: Rect, buf: &mut 
         let (a, b) = (zero.min(at), zero.max(at));
         let first = a.floor().clamp(0.0, halves - 1.0) as u16;
         let last = ((b.ceil() - 1.0).max(a.floor())).clamp(0.0, halves - 1.0) as u16;
-        let style = if v >= 0.0 { p.theme.up() } else { p.theme.down() };
+        let style = if v >= 0.0 {
+            p.theme.up()
+        } else {
+            p.theme.down()
+        };
         let (start, width) = p.x.body(slot);
         for row in 0..rows {
             let bottom_half = 2 * (rows - 1 - row);

@@ -39,7 +39,13 @@ pub fn draw(p: &Plot, scale: &PriceScale, region: Region, buf: &mut Buffer) {
 }
 
 /// Every overlay column the options switch on, bands first; candle bodies stay on top.
-fn overlays(p: &Plot, scale: &PriceScale, region: Region, buf: &mut Buffer, mask: Option<&BodyMask>) {
+fn overlays(
+    p: &Plot,
+    scale: &PriceScale,
+    region: Region,
+    buf: &mut Buffer,
+    mask: Option<&BodyMask>,
+) {
     let plot = region.plot;
     let mut shown: Vec<(usize, usize)> = p
         .columns
@@ -53,7 +59,9 @@ fn overlays(p: &Plot, scale: &PriceScale, region: Region, buf: &mut Buffer, mask
         let mut r = Raster::new(p.glyphs.kind, plot.width, plot.height);
         r.trace(&p.x, p.series(i), |v| scale.frac(v));
         let style = p.theme.fg(overlay_color(p.theme, kind));
-        r.paint(buf, plot, style, |c, row| mask.is_some_and(|m| m.get(c, row)));
+        r.paint(buf, plot, style, |c, row| {
+            mask.is_some_and(|m| m.get(c, row))
+        });
     }
 }
 

@@ -157,7 +157,13 @@ impl Raster {
 
     /// Writes every cell with a dot into `area` (the plot, same size as the grid) in `style`,
     /// except cells for which `keep` is true (candle bodies stay on top).
-    pub fn paint(&self, buf: &mut Buffer, area: Rect, style: Style, keep: impl Fn(u16, u16) -> bool) {
+    pub fn paint(
+        &self,
+        buf: &mut Buffer,
+        area: Rect,
+        style: Style,
+        keep: impl Fn(u16, u16) -> bool,
+    ) {
         for row in 0..self.rows.min(area.height) {
             for col in 0..self.cols.min(area.width) {
                 let bits = self.cell(col, row);

@@ -93,7 +93,7 @@ impl PriceScale {
         if f.is_nan() || rows == 0 {
             return None;
         }
-        let halves = 2 * f64::from(rows);
+        let halves = 2.0 * f64::from(rows);
         Some((f * halves).floor().clamp(0.0, halves - 1.0) as u16)
     }
 

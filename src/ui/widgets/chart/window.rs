@@ -65,13 +65,25 @@ impl XMap {
         self.time_of(self.slots)
     }
 
+    /// Columns of every slot: all slots are equally wide, so candles are evenly spaced; the
+    /// columns left over stay empty at the left (oldest) edge.
+    pub fn slot_width(&self) -> u16 {
+        let n = u16::try_from(self.slots.max(1)).unwrap_or(u16::MAX);
+        (self.cols / n).max(1)
+    }
+
+    /// Empty columns left of slot 0.
+    fn offset(&self) -> u16 {
+        let used = u64::from(self.slot_width()) * self.slots as u64;
+        u16::try_from(u64::from(self.cols).saturating_sub(used)).unwrap_or(0)
+    }
+
     /// Columns `[start, end)` of `slot`, relative to the plot's left edge.
     pub fn cols_of(&self, slot: usize) -> (u16, u16) {
-        let n = self.slots.max(1) as u64;
+        let w = u64::from(self.slot_width());
         let c = u64::from(self.cols);
-        let s = slot as u64;
-        let a = (s * c / n).min(c);
-        let b = ((s + 1) * c / n).clamp(a, c);
+        let a = (u64::from(self.offset()) + slot as u64 * w).min(c);
+        let b = (a + w).min(c);
         (a as u16, b as u16)
     }
 
@@ -82,24 +94,15 @@ impl XMap {
     }
 
     /// Columns of a candle body in `slot`: `(start, width)`, an odd width so the wick sits in the
-    /// middle, leaving a gap to the next candle when the slot is three or more columns wide.
+    /// middle, leaving a gap to the next candle when slots are three or more columns wide.
     pub fn body(&self, slot: usize) -> (u16, u16) {
-        let (a, b) = self.cols_of(slot);
-        let w = b - a;
+        let (a, _) = self.cols_of(slot);
+        let w = self.slot_width();
         if w < 3 {
             return (self.center(slot), 1);
         }
         let bw = if (w - 1) % 2 == 1 { w - 1 } else { w - 2 };
         (a + (w - bw) / 2, bw)
-    }
-
-    /// The slot under plot column `col`.
-    pub fn slot_at(&self, col: u16) -> usize {
-        let n = self.slots.max(1) as u64;
-        let c = u64::from(self.cols.max(1));
-        // The largest s with s*c/n <= col.
-        let s = ((u64::from(col) + 1) * n).div_ceil(c).saturating_sub(1);
-        (s as usize).min(self.slots.saturating_sub(1))
     }
 }
 
@@ -181,17 +184,23 @@ mod tests {
         assert_eq!(x.slot(59 * M + 5), Some(59));
         assert_eq!(x.slot(60 * M), None);
         assert_eq!(x.slot(-1), None);
-        // Fewer buckets than columns: wider slots, odd bodies with a gap.
-        let x = XMap::new(0, 10 * M, M, 60);
-        assert_eq!(x.slots, 10);
-        assert_eq!(x.cols_of(1), (6, 12));
-        assert_eq!(x.body(1), (6, 5));
-        assert_eq!(x.center(1), 8);
-        for col in 0..60 {
-            let s = x.slot_at(col);
-            let (a, b) = x.cols_of(s);
-            assert!(a <= col && col < b, "col {col} slot {s}");
+        // Fewer buckets than columns: equal, wider slots, odd bodies with a gap; the columns
+        // left over stay empty on the left.
+        let x = XMap::new(0, 10 * M, M, 63);
+        assert_eq!((x.slots, x.slot_width()), (10, 6));
+        assert_eq!(x.cols_of(0), (3, 9));
+        assert_eq!(x.cols_of(9), (57, 63));
+        assert_eq!(x.body(1), (9, 5));
+        assert_eq!(x.center(1), 11);
+        for s in 1..10 {
+            assert_eq!(x.cols_of(s).0, x.cols_of(s - 1).1);
         }
+        // 60 buckets over 63 columns: one column each, not a few doubled at random.
+        let x = XMap::new(0, 60 * M, M, 63);
+        assert_eq!(
+            (x.slot_width(), x.cols_of(0), x.cols_of(59)),
+            (1, (3, 4), (62, 63))
+        );
     }
 
     #[test]
