@@ -495,15 +495,23 @@ mod tests {
 
     #[test]
     fn display_keys_and_watchlists_are_checked_with_their_place() {
-        let e = parse("[ui]\ntheme = \"solarized\"\n").err().unwrap_or_else(|| panic!());
+        let e = parse("[ui]\ntheme = \"solarized\"\n")
+            .err()
+            .unwrap_or_else(|| panic!());
         assert_eq!(e.location, Some((2, 1)));
         assert!(e.message.contains("dark"), "{e}");
-        let e = parse("[ui]\nglyphs = \"emoji\"\n").err().unwrap_or_else(|| panic!());
+        let e = parse("[ui]\nglyphs = \"emoji\"\n")
+            .err()
+            .unwrap_or_else(|| panic!());
         assert!(e.message.contains("ascii"), "{e}");
-        let e = parse("[keys]\nteleport = \"t\"\n").err().unwrap_or_else(|| panic!());
+        let e = parse("[keys]\nteleport = \"t\"\n")
+            .err()
+            .unwrap_or_else(|| panic!());
         assert_eq!(e.location, Some((2, 1)), "{e}");
         assert!(e.message.contains("unknown action \"teleport\""), "{e}");
-        let e = parse("[keys]\nquit = \"Hyper-q\"\n").err().unwrap_or_else(|| panic!());
+        let e = parse("[keys]\nquit = \"Hyper-q\"\n")
+            .err()
+            .unwrap_or_else(|| panic!());
         assert!(e.message.contains("unknown key"), "{e}");
         let e = parse(
             "[[watchlists]]\nname = \"a\"\nsymbols = [\"BTCUSDT\"]\n[[watchlists]]\nname = \"a\"\nsymbols = [\"nasdaq:AAPL\"]\n",
@@ -522,7 +530,10 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(ok.theme, ThemeName::Light);
         assert_eq!(ok.glyphs, GlyphKind::Block);
-        assert_eq!(ok.keymap.keys_of(crate::ui::Action::Quit), "Ctrl-q / Ctrl-C");
+        assert_eq!(
+            ok.keymap.keys_of(crate::ui::Action::Quit),
+            "Ctrl-q / Ctrl-C"
+        );
     }
 
     #[test]

@@ -268,8 +268,14 @@ fn every_pane_shows_its_data_at_80x24() {
     // Chart title, legend and time labels of the first and last candle.
     assert!(text.contains("sim:BTCUSDT 1m"), "{text}");
     // the legend: the newest candle (at 80 columns the indicator values are cut)
-    assert!(text.contains("O 43295.00 H 43300.00 L 43290.00 C 43293.00"), "{text}");
-    assert!(text.contains("RSI 55.0"), "the RSI pane fits at 80x24:\n{text}");
+    assert!(
+        text.contains("O 43295.00 H 43300.00 L 43290.00 C 43293.00"),
+        "{text}"
+    );
+    assert!(
+        text.contains("RSI 55.0"),
+        "the RSI pane fits at 80x24:\n{text}"
+    );
     assert!(text.contains("22:10"), "{text}");
     // Alerts, newest first.
     let rows: Vec<u16> = ["newest", "middle", "oldest"]
@@ -1058,7 +1064,13 @@ fn every_view_renders_at_80x24_and_160x48() {
     for (w, h) in [(80, 24), (160, 48)] {
         let (mut app, _rx) = fixed_app(&snap, options());
         let text = screen(&draw(&mut app, &snap, &st, w, h));
-        for want in ["Watchlist (3/3)", "BTCUSDT", "PEPEUSDT", "sim:BTCUSDT", "Alerts (3)"] {
+        for want in [
+            "Watchlist (3/3)",
+            "BTCUSDT",
+            "PEPEUSDT",
+            "sim:BTCUSDT",
+            "Alerts (3)",
+        ] {
             assert!(text.contains(want), "{w}x{h} main lacks {want}:\n{text}");
         }
 
@@ -1082,11 +1094,17 @@ fn every_view_renders_at_80x24_and_160x48() {
         assert!(press(&mut app, KeyCode::Char('#')));
         let text = screen(&draw(&mut app, &snap, &st, w, h));
         for want in ["BTCUSDT", "ETHUSDT", "PEPEUSDT", "43210.12", "+1.23%"] {
-            assert!(text.contains(want), "{w}x{h} overview lacks {want}:\n{text}");
+            assert!(
+                text.contains(want),
+                "{w}x{h} overview lacks {want}:\n{text}"
+            );
         }
         assert!(!text.contains("Symbol "), "{text}");
         // braille lines in every cell
-        assert!(text.chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)), "{text}");
+        assert!(
+            text.chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)),
+            "{text}"
+        );
 
         assert!(press(&mut app, KeyCode::Esc));
         assert_eq!(app.view(), tickwatch::ui::View::Main);
@@ -1148,10 +1166,18 @@ fn the_filter_sort_and_watchlists_pick_and_order_the_rows() {
     assert!(text.contains("by Last ↑"), "{text}");
     // the sorted column's header is underlined
     let (_, header_y) = at(&buf, "Symbol");
-    let x = line(&buf, header_y).chars().collect::<Vec<_>>().windows(4).position(|w| w.iter().collect::<String>() == "Last").unwrap() as u16;
+    let x = line(&buf, header_y)
+        .chars()
+        .collect::<Vec<_>>()
+        .windows(4)
+        .position(|w| w.iter().collect::<String>() == "Last")
+        .unwrap() as u16;
     assert!(buf[(x, header_y)].modifier.contains(Modifier::UNDERLINED));
     // selection follows the symbol through the re-sort
-    assert_eq!(app.selected_key().map(|k| k.symbol.to_string()).as_deref(), Some("ETHUSDT"));
+    assert_eq!(
+        app.selected_key().map(|k| k.symbol.to_string()).as_deref(),
+        Some("ETHUSDT")
+    );
 
     assert!(press(&mut app, KeyCode::Char('w')));
     let text = screen(&draw(&mut app, &snap, &status(), 80, 24));
@@ -1176,7 +1202,12 @@ fn no_color_uses_no_colours_and_light_has_its_own() {
         }
         let buf = draw(&mut app, &snap, &status(), 100, 30);
         for (i, cell) in buf.content().iter().enumerate() {
-            assert_eq!(cell.fg, Color::Reset, "a colour under NO_COLOR at {i}: {cell:?}\n{}", screen(&buf));
+            assert_eq!(
+                cell.fg,
+                Color::Reset,
+                "a colour under NO_COLOR at {i}: {cell:?}\n{}",
+                screen(&buf)
+            );
             assert_eq!(cell.bg, Color::Reset, "a colour under NO_COLOR: {cell:?}");
         }
         press(&mut app, KeyCode::Esc);
@@ -1203,7 +1234,15 @@ fn range_zoom_pan_and_cursor_keys_move_the_window() {
     let snap = snapshot();
     let (mut app, rx) = fixed_app(&snap, options());
     let _ = draw(&mut app, &snap, &status(), 100, 30);
-    let last_open = snap.chart.as_ref().unwrap().candles.last().unwrap().candle.open_ms;
+    let last_open = snap
+        .chart
+        .as_ref()
+        .unwrap()
+        .candles
+        .last()
+        .unwrap()
+        .candle
+        .open_ms;
     let edge = last_open + 60_000;
     assert_eq!(app.window().1, edge, "the live edge");
     assert!(press(&mut app, KeyCode::Char('3')));
@@ -1218,21 +1257,39 @@ fn range_zoom_pan_and_cursor_keys_move_the_window() {
         .collect();
     assert_eq!(since.last(), Some(&Some(edge - 4 * 3_600_000)));
     // no database in this test: the title says the rest is not stored
-    assert!(app.chart_caption().contains("4h"), "{}", app.chart_caption());
-    assert!(app.chart_caption().contains("memory only"), "{}", app.chart_caption());
+    assert!(
+        app.chart_caption().contains("4h"),
+        "{}",
+        app.chart_caption()
+    );
+    assert!(
+        app.chart_caption().contains("memory only"),
+        "{}",
+        app.chart_caption()
+    );
     assert!(press(&mut app, KeyCode::Char('+')));
     assert_eq!(app.window(), (edge - 2 * 3_600_000, edge));
     assert!(press(&mut app, KeyCode::Char('<')));
     assert_eq!(app.window().1, edge - 30 * 60_000);
-    assert!(app.chart_caption().contains("panned"), "{}", app.chart_caption());
+    assert!(
+        app.chart_caption().contains("panned"),
+        "{}",
+        app.chart_caption()
+    );
     assert!(press(&mut app, KeyCode::Char('>')));
     assert_eq!(app.window().1, edge);
-    assert!(!press(&mut app, KeyCode::Char('>')), "never past the live edge");
+    assert!(
+        !press(&mut app, KeyCode::Char('>')),
+        "never past the live edge"
+    );
     // the cursor starts on the newest candle and walks back one column at a time
     assert!(press(&mut app, KeyCode::Char('c')));
     let cursor = app.chart_opts().cursor_ms.unwrap();
     // on the newest column (a column may hold several candles when zoomed out)
-    assert!(cursor <= last_open && cursor > last_open - 10 * 60_000, "{cursor}");
+    assert!(
+        cursor <= last_open && cursor > last_open - 10 * 60_000,
+        "{cursor}"
+    );
     assert!(press(&mut app, KeyCode::Left));
     assert!(app.chart_opts().cursor_ms.unwrap() < cursor);
     assert!(press(&mut app, KeyCode::Esc));
@@ -1261,8 +1318,24 @@ fn range_zoom_pan_and_cursor_keys_move_the_window() {
     let after = *app.chart_opts();
     assert_ne!(before.mode, after.mode);
     assert_eq!(
-        (after.sma, after.ema, after.bollinger, after.volume, after.rsi, after.macd, after.log_scale),
-        (!before.sma, !before.ema, !before.bollinger, !before.volume, !before.rsi, !before.macd, !before.log_scale)
+        (
+            after.sma,
+            after.ema,
+            after.bollinger,
+            after.volume,
+            after.rsi,
+            after.macd,
+            after.log_scale
+        ),
+        (
+            !before.sma,
+            !before.ema,
+            !before.bollinger,
+            !before.volume,
+            !before.rsi,
+            !before.macd,
+            !before.log_scale
+        )
     );
     // the mouse wheel zooms
     let wheel = crossterm::event::Event::Mouse(crossterm::event::MouseEvent {
@@ -1284,7 +1357,12 @@ fn ascii_frames_hold_only_ascii() {
         ..options()
     };
     let (mut app, _rx) = fixed_app(&snap, opts);
-    for k in [None, Some(KeyCode::Enter), Some(KeyCode::Char('#')), Some(KeyCode::Char('?'))] {
+    for k in [
+        None,
+        Some(KeyCode::Enter),
+        Some(KeyCode::Char('#')),
+        Some(KeyCode::Char('?')),
+    ] {
         if let Some(k) = k {
             press(&mut app, k);
         }

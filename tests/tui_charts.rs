@@ -10,9 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use support::tmux::{start_with, wait_exit};
-use tickwatch::domain::{
-    Candle, EventKind, Interval, MarketEvent, Symbol, Venue, now_ms,
-};
+use tickwatch::domain::{Candle, EventKind, Interval, MarketEvent, Symbol, Venue, now_ms};
 use tickwatch::engine::{Engine, EngineConfig};
 use tickwatch::pipeline::PipelineStats;
 use tickwatch::store::StoreBatch;
@@ -37,7 +35,9 @@ fn month_of_history(db: &Path) -> usize {
     let mut price = 60_000.0_f64;
     let mut seed = 7u64;
     for i in 0..n {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let r = ((seed >> 33) as f64 / (1u64 << 31) as f64) - 0.5;
         let open = price;
         price *= 1.0 + r * 0.004;
@@ -171,25 +171,36 @@ fn intervals_ranges_history_filter_sort_watchlists_and_views() {
         .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{screen}");
     t.keys(&["O"]);
-    t.wait_for("reversed", Duration::from_secs(5), |s| s.contains("by Symbol ↓"));
+    t.wait_for("reversed", Duration::from_secs(5), |s| {
+        s.contains("by Symbol ↓")
+    });
     t.keys(&["o", "o", "o", "o", "o", "o", "o"]);
-    t.wait_for("the config order again", Duration::from_secs(5), |s| !s.contains(" by "));
+    t.wait_for("the config order again", Duration::from_secs(5), |s| {
+        !s.contains(" by ")
+    });
 
     // watchlists
     t.keys(&["w"]);
     let screen = t.wait_for("the majors list", Duration::from_secs(5), |s| {
         s.contains("majors 2/3 (2/6)")
     });
-    assert!(!screen.lines().any(|l| l.starts_with("│DOGEUSDT ")), "{screen}");
+    assert!(
+        !screen.lines().any(|l| l.starts_with("│DOGEUSDT ")),
+        "{screen}"
+    );
     // add a symbol the simulator streams already: only the list changes
     t.keys(&["a", "S", "O", "L", "U", "S", "D", "T", "Enter"]);
     t.wait_for("SOLUSDT in majors", Duration::from_secs(10), |s| {
         s.contains("majors 2/3 (3/6)")
     });
     t.keys(&["w"]);
-    t.wait_for("the memes list", Duration::from_secs(5), |s| s.contains("memes 3/3 (1/6)"));
+    t.wait_for("the memes list", Duration::from_secs(5), |s| {
+        s.contains("memes 3/3 (1/6)")
+    });
     t.keys(&["w"]);
-    t.wait_for("all again", Duration::from_secs(5), |s| s.contains("all 1/3 (6/6)"));
+    t.wait_for("all again", Duration::from_secs(5), |s| {
+        s.contains("all 1/3 (6/6)")
+    });
     // a symbol new to the source: the simulator subscribes it and it streams
     t.keys(&["a"]);
     for c in "PEPEUSDT".chars() {
@@ -218,7 +229,9 @@ fn intervals_ranges_history_filter_sort_watchlists_and_views() {
     });
     assert!(!screen.contains("detail"), "{screen}");
     t.keys(&["Escape"]);
-    t.wait_for("the main view", Duration::from_secs(5), |s| s.contains("Symbol"));
+    t.wait_for("the main view", Duration::from_secs(5), |s| {
+        s.contains("Symbol")
+    });
     t.keys(&["q"]);
     assert_eq!(wait_exit(&exit_file), 0);
     drop(t);
@@ -237,15 +250,21 @@ fn intervals_ranges_history_filter_sort_watchlists_and_views() {
     let Some((t, exit_file)) = start_with(dir.path(), 200, 50, &args, "") else {
         return;
     };
-    t.wait_for("live prices", Duration::from_secs(30), |s| s.contains("sim live"));
+    t.wait_for("live prices", Duration::from_secs(30), |s| {
+        s.contains("sim live")
+    });
     t.keys(&["w"]);
-    t.wait_for("majors with SOLUSDT after a restart", Duration::from_secs(5), |s| {
-        s.contains("majors 2/3 (3/7)")
-    });
+    t.wait_for(
+        "majors with SOLUSDT after a restart",
+        Duration::from_secs(5),
+        |s| s.contains("majors 2/3 (3/7)"),
+    );
     t.keys(&["W"]);
-    t.wait_for("PEPEUSDT subscribed again at start", Duration::from_secs(10), |s| {
-        s.lines().any(|l| l.starts_with("│PEPEUSDT "))
-    });
+    t.wait_for(
+        "PEPEUSDT subscribed again at start",
+        Duration::from_secs(10),
+        |s| s.lines().any(|l| l.starts_with("│PEPEUSDT ")),
+    );
     t.keys(&["q"]);
     assert_eq!(wait_exit(&exit_file), 0);
 }
@@ -253,7 +272,10 @@ fn intervals_ranges_history_filter_sort_watchlists_and_views() {
 #[test]
 fn no_color_and_ascii_draw_without_colour_or_unicode() {
     let dir = tempfile::tempdir().unwrap();
-    let args = format!("--demo --ascii --db '{}'", dir.path().join("demo.db").display());
+    let args = format!(
+        "--demo --ascii --db '{}'",
+        dir.path().join("demo.db").display()
+    );
     let Some((t, exit_file)) = start_with(dir.path(), 80, 24, &args, "NO_COLOR=1 ") else {
         return;
     };

@@ -138,7 +138,12 @@ fn demo_settings(cli: &Cli) -> anyhow::Result<Settings> {
             },
             crate::config::WatchlistConfig {
                 name: "alts".into(),
-                symbols: vec!["SOLUSDT".into(), "BNBUSDT".into(), "XRPUSDT".into(), "DOGEUSDT".into()],
+                symbols: vec![
+                    "SOLUSDT".into(),
+                    "BNBUSDT".into(),
+                    "XRPUSDT".into(),
+                    "DOGEUSDT".into(),
+                ],
             },
         ];
     }

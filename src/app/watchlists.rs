@@ -73,9 +73,8 @@ pub fn apply(s: &mut Settings, edits: &[WatchlistEdit]) -> Vec<Group> {
                 g.entries.push((Some(e.key.venue), e.key.symbol));
             }
         } else {
-            g.entries.retain(|(v, sym)| {
-                !(*sym == e.key.symbol && v.is_none_or(|v| v == e.key.venue))
-            });
+            g.entries
+                .retain(|(v, sym)| !(*sym == e.key.symbol && v.is_none_or(|v| v == e.key.venue)));
         }
     }
     groups

@@ -184,4 +184,3 @@ mod tests {
         assert!("kraken".parse::<Venue>().is_err());
     }
 }
-

@@ -365,7 +365,9 @@ impl Engine {
             let series = &s.series[interval.index()];
             let count = match since_ms {
                 // every closed candle in memory from `since` on
-                Some(t) => series.closed.len() - series.closed.partition_point(|b| b.candle.open_ms < t),
+                Some(t) => {
+                    series.closed.len() - series.closed.partition_point(|b| b.candle.open_ms < t)
+                }
                 None => self.cfg.chart_candles,
             };
             let mut candles: Vec<ChartCandle> = series

@@ -29,7 +29,10 @@ pub(crate) fn bucket_start(open_ms: TsMs, bucket_ms: TsMs) -> TsMs {
 /// trades fold over its members; indicator values are the last member's (a line through bucket
 /// ends, as a chart at the longer interval would draw). Already-merged input merges again to
 /// itself, so history buckets and live candles can be merged in one pass.
-pub fn bucketize(candles: impl IntoIterator<Item = ChartCandle>, bucket_ms: TsMs) -> Vec<ChartCandle> {
+pub fn bucketize(
+    candles: impl IntoIterator<Item = ChartCandle>,
+    bucket_ms: TsMs,
+) -> Vec<ChartCandle> {
     let mut out: Vec<ChartCandle> = Vec::new();
     let mut cur_bucket = None;
     for c in candles {
@@ -90,7 +93,13 @@ mod tests {
         assert_eq!(out.len(), 2);
         let a = &out[0];
         assert_eq!(
-            (a.candle.open_ms, a.candle.open, a.candle.high, a.candle.low, a.candle.close),
+            (
+                a.candle.open_ms,
+                a.candle.open,
+                a.candle.high,
+                a.candle.low,
+                a.candle.close
+            ),
             (0, 10.0, 15.0, 8.0, 9.0)
         );
         assert_eq!((a.candle.volume, a.candle.trades), (6.0, 3));

@@ -169,12 +169,12 @@ fn describe(path: &Path, f: &Failure) -> String {
         Failure::Io(e) if e.kind() == std::io::ErrorKind::PermissionDenied => format!(
             "cannot read database {shown} ({e}): make it and its directory readable by this user, or pass --db OTHER.db"
         ),
-        Failure::Io(e) if e.kind() == std::io::ErrorKind::IsADirectory => format!(
-            "{shown} is a directory, not a database: pass --db with a file"
-        ),
-        Failure::Io(e) => format!(
-            "cannot read database {shown} ({e}): check the path, or pass --db OTHER.db"
-        ),
+        Failure::Io(e) if e.kind() == std::io::ErrorKind::IsADirectory => {
+            format!("{shown} is a directory, not a database: pass --db with a file")
+        }
+        Failure::Io(e) => {
+            format!("cannot read database {shown} ({e}): check the path, or pass --db OTHER.db")
+        }
         Failure::NewerSchema(found) => StoreError::NewerSchema {
             path: path.to_path_buf(),
             found: *found,
@@ -223,7 +223,10 @@ mod tests {
             p,
             &Failure::Io(std::io::Error::from(std::io::ErrorKind::PermissionDenied)),
         );
-        assert!(msg.contains("/data/t.db") && msg.contains("readable"), "{msg}");
+        assert!(
+            msg.contains("/data/t.db") && msg.contains("readable"),
+            "{msg}"
+        );
         let msg = describe(
             p,
             &Failure::Sqlite(rusqlite::Error::SqliteFailure(
@@ -231,16 +234,25 @@ mod tests {
                 None,
             )),
         );
-        assert!(msg.contains("/data/t.db") && msg.contains("readable"), "{msg}");
+        assert!(
+            msg.contains("/data/t.db") && msg.contains("readable"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn newer_and_foreign_schemas_name_the_file() {
         let p = Path::new("/data/t.db");
         let msg = describe(p, &Failure::NewerSchema(SCHEMA_VERSION + 1));
-        assert!(msg.contains("/data/t.db") && msg.contains("upgrade tickwatch"), "{msg}");
+        assert!(
+            msg.contains("/data/t.db") && msg.contains("upgrade tickwatch"),
+            "{msg}"
+        );
         let msg = describe(p, &Failure::Foreign(0));
-        assert!(msg.contains("/data/t.db") && msg.contains("not a tickwatch database"), "{msg}");
+        assert!(
+            msg.contains("/data/t.db") && msg.contains("not a tickwatch database"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -35,7 +35,9 @@ pub fn edits(conn: &Connection) -> Result<Vec<WatchlistEdit>, StoreError> {
                 added: change == "add",
                 ts_ms,
             }),
-            _ => tracing::warn!("watchlist edit {venue}:{symbol} in {list:?} skipped: unknown venue or symbol"),
+            _ => tracing::warn!(
+                "watchlist edit {venue}:{symbol} in {list:?} skipped: unknown venue or symbol"
+            ),
         }
     }
     Ok(out)

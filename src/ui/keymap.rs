@@ -77,7 +77,9 @@ impl KeyChord {
             }
         };
         if ctrl && code == KeyCode::Char('c') {
-            return Err(format!("key {text:?}: Ctrl-C always quits and cannot be rebound"));
+            return Err(format!(
+                "key {text:?}: Ctrl-C always quits and cannot be rebound"
+            ));
         }
         Ok(KeyChord { code, ctrl, alt })
     }
@@ -277,7 +279,14 @@ impl Keymap {
             .iter()
             .map(|(a, _, d)| {
                 let keys = self.keys_of(*a);
-                (if keys.is_empty() { "(unbound)".into() } else { keys }, *d)
+                (
+                    if keys.is_empty() {
+                        "(unbound)".into()
+                    } else {
+                        keys
+                    },
+                    *d,
+                )
             })
             .collect()
     }
@@ -351,7 +360,10 @@ mod tests {
     fn overrides_rebind_and_take_keys_from_defaults() {
         let mut o = BTreeMap::new();
         o.insert("quit".to_string(), vec!["Ctrl-q".to_string()]);
-        o.insert("range_4h".to_string(), vec!["q".to_string(), "F4".to_string()]);
+        o.insert(
+            "range_4h".to_string(),
+            vec!["q".to_string(), "F4".to_string()],
+        );
         let km = Keymap::with_overrides(&o).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             km.action(&key(KeyCode::Char('q'), KeyModifiers::NONE)),
@@ -361,9 +373,15 @@ mod tests {
             km.action(&key(KeyCode::Char('q'), KeyModifiers::CONTROL)),
             Some(Action::Quit)
         );
-        assert_eq!(km.action(&key(KeyCode::F(4), KeyModifiers::NONE)), Some(Action::Range4h));
+        assert_eq!(
+            km.action(&key(KeyCode::F(4), KeyModifiers::NONE)),
+            Some(Action::Range4h)
+        );
         // '3' lost nothing: range_4h's default key is replaced, so 3 is free now
-        assert_eq!(km.action(&key(KeyCode::Char('3'), KeyModifiers::NONE)), None);
+        assert_eq!(
+            km.action(&key(KeyCode::Char('3'), KeyModifiers::NONE)),
+            None
+        );
         assert_eq!(km.keys_of(Action::Range4h), "q / F4");
     }
 

@@ -279,8 +279,7 @@ impl Widget for &Screen<'_> {
                     self.detail(side, buf);
                 } else {
                     let [chart, below] =
-                        Layout::vertical([Constraint::Fill(1), Constraint::Length(10)])
-                            .areas(body);
+                        Layout::vertical([Constraint::Fill(1), Constraint::Length(10)]).areas(body);
                     self.chart(chart, buf);
                     self.detail(below, buf);
                 }
@@ -348,7 +347,12 @@ impl Widget for &Screen<'_> {
             .render(area, buf);
         }
         if let Some(form) = app.form() {
-            RuleFormView { form, glyphs, theme }.render(area, buf);
+            RuleFormView {
+                form,
+                glyphs,
+                theme,
+            }
+            .render(area, buf);
         }
     }
 }

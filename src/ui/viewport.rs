@@ -85,7 +85,13 @@ impl Viewport {
     }
 
     /// The span before zoom.
-    fn base_span(&self, interval: Interval, cols: u16, live_edge: TsMs, first: Option<TsMs>) -> TsMs {
+    fn base_span(
+        &self,
+        interval: Interval,
+        cols: u16,
+        live_edge: TsMs,
+        first: Option<TsMs>,
+    ) -> TsMs {
         match &self.range {
             RangeSel::Live => interval.ms() * TsMs::from(cols.max(1)),
             RangeSel::Last { span, .. } => *span,
@@ -241,12 +247,10 @@ pub fn parse_typed_range(text: &str, live_edge: TsMs) -> Result<RangeSel, String
             });
         }
     };
-    let n: TsMs = num
-        .trim()
-        .parse()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| format!("cannot read the length {t:?}: use a positive number, e.g. 3d"))?;
+    let n: TsMs =
+        num.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+            format!("cannot read the length {t:?}: use a positive number, e.g. 3d")
+        })?;
     Ok(RangeSel::Custom {
         from: live_edge - n.saturating_mul(unit_ms),
         to: live_edge,
@@ -262,12 +266,21 @@ mod tests {
     #[test]
     fn ranges_end_at_the_live_edge() {
         let mut v = Viewport::default();
-        assert_eq!(v.window(Interval::M1, 100, EDGE, None), (EDGE - 100 * MINUTE, EDGE));
+        assert_eq!(
+            v.window(Interval::M1, 100, EDGE, None),
+            (EDGE - 100 * MINUTE, EDGE)
+        );
         v.set_range(RangeSel::H4);
-        assert_eq!(v.window(Interval::M5, 100, EDGE, None), (EDGE - 4 * HOUR, EDGE));
+        assert_eq!(
+            v.window(Interval::M5, 100, EDGE, None),
+            (EDGE - 4 * HOUR, EDGE)
+        );
         v.set_range(RangeSel::All);
         let first = EDGE - 30 * DAY;
-        assert_eq!(v.window(Interval::M1, 100, EDGE, Some(first)), (first, EDGE));
+        assert_eq!(
+            v.window(Interval::M1, 100, EDGE, Some(first)),
+            (first, EDGE)
+        );
         assert!(v.follows_live());
     }
 
@@ -276,7 +289,10 @@ mod tests {
         let mut v = Viewport::default();
         v.set_range(RangeSel::H1);
         assert!(v.zoom_in());
-        assert_eq!(v.window(Interval::M1, 100, EDGE, None).0, EDGE - 30 * MINUTE);
+        assert_eq!(
+            v.window(Interval::M1, 100, EDGE, None).0,
+            EDGE - 30 * MINUTE
+        );
         v.zoom = -20;
         // never fewer than 8 candles
         assert_eq!(v.window(Interval::M1, 100, EDGE, None).0, EDGE - 8 * MINUTE);

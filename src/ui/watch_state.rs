@@ -264,7 +264,9 @@ mod tests {
     }
 
     fn names(v: &[&WatchRow]) -> Vec<String> {
-        v.iter().map(|r| r.key.symbol.as_str().to_string()).collect()
+        v.iter()
+            .map(|r| r.key.symbol.as_str().to_string())
+            .collect()
     }
 
     #[test]
@@ -278,7 +280,10 @@ mod tests {
             name: "majors".into(),
             entries: vec![(None, sym("ETHUSDT")), (Some(Venue::Sim), sym("BTCUSDT"))],
         }]);
-        assert_eq!(names(&w.visible(&rows, 0)), ["BTCUSDT", "ETHUSDT", "SOLUSDT"]);
+        assert_eq!(
+            names(&w.visible(&rows, 0)),
+            ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+        );
         assert!(w.cycle(1));
         assert_eq!(names(&w.visible(&rows, 0)), ["ETHUSDT", "BTCUSDT"]);
         assert_eq!(w.describe(2, 3), "majors 2/2 (2/3)");
@@ -289,17 +294,29 @@ mod tests {
         w.sort = SortKey::Change;
         w.descending = true;
         // no value sorts last both ways
-        assert_eq!(names(&w.visible(&rows, 0)), ["BTCUSDT", "ETHUSDT", "SOLUSDT"]);
+        assert_eq!(
+            names(&w.visible(&rows, 0)),
+            ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+        );
         w.reverse();
-        assert_eq!(names(&w.visible(&rows, 0)), ["ETHUSDT", "BTCUSDT", "SOLUSDT"]);
+        assert_eq!(
+            names(&w.visible(&rows, 0)),
+            ["ETHUSDT", "BTCUSDT", "SOLUSDT"]
+        );
         w.cycle_sort();
         assert_eq!((w.sort, w.descending), (SortKey::Volume, true));
-        assert_eq!(names(&w.visible(&rows, 0)), ["ETHUSDT", "BTCUSDT", "SOLUSDT"]);
+        assert_eq!(
+            names(&w.visible(&rows, 0)),
+            ["ETHUSDT", "BTCUSDT", "SOLUSDT"]
+        );
     }
 
     #[test]
     fn add_and_remove() {
-        let rows = vec![row("BTCUSDT", 1.0, None, 1.0), row("ETHUSDT", 1.0, None, 1.0)];
+        let rows = vec![
+            row("BTCUSDT", 1.0, None, 1.0),
+            row("ETHUSDT", 1.0, None, 1.0),
+        ];
         let mut w = WatchState::new(vec![Group {
             name: "majors".into(),
             entries: vec![(None, sym("BTCUSDT"))],

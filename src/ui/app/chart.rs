@@ -29,7 +29,10 @@ pub enum HistoryStatus {
     Memory,
     Loading,
     /// Loaded: how many stored candles, how long it took.
-    Loaded { candles: usize, millis: u128 },
+    Loaded {
+        candles: usize,
+        millis: u128,
+    },
     /// Nothing stored before this time (the window starts earlier).
     StartsAt(TsMs),
     /// No database to read (running in memory).
@@ -166,7 +169,10 @@ impl App {
         self.window = (from, to);
         self.chart_opts.cursor_ms = self.viewport.cursor_ms;
         let bucket = bucket_ms_for(self.interval, to - from, usize::from(cols));
-        let Some(key) = self.selected_key().or(self.live_chart.as_ref().map(|c| c.key)) else {
+        let Some(key) = self
+            .selected_key()
+            .or(self.live_chart.as_ref().map(|c| c.key))
+        else {
             self.chart = None;
             return;
         };
@@ -196,7 +202,11 @@ impl App {
             {
                 history = &slice.candles;
             }
-            let answered = self.hist.reply.as_ref().is_some_and(|r| satisfied(&r.request));
+            let answered = self
+                .hist
+                .reply
+                .as_ref()
+                .is_some_and(|r| satisfied(&r.request));
             let asked = self.hist.asked.as_ref().is_some_and(satisfied);
             if !answered
                 && !asked
@@ -224,19 +234,17 @@ impl App {
         let merged: Vec<ChartCandle> = history
             .iter()
             .filter(|c| c.candle.open_ms >= from_aligned && c.candle.open_ms < live_first)
-            .chain(live.iter().filter(|c| c.candle.open_ms + self.interval.ms() > from))
+            .chain(
+                live.iter()
+                    .filter(|c| c.candle.open_ms + self.interval.ms() > from),
+            )
             .cloned()
             .collect();
         let columns = self
             .live_chart
             .as_ref()
             .map(|c| c.columns.clone())
-            .or_else(|| {
-                self.hist
-                    .reply
-                    .as_ref()
-                    .map(|r| r.request.columns.clone())
-            })
+            .or_else(|| self.hist.reply.as_ref().map(|r| r.request.columns.clone()))
             .unwrap_or_else(|| std::sync::Arc::from(Vec::new()));
         self.chart = Some(ChartView {
             key,
@@ -264,8 +272,7 @@ impl App {
             if let Ok(slice) = &reply.result
                 && let Some(first) = slice.first_stored_ms
             {
-                self.hist.first_stored =
-                    Some((reply.request.key, reply.request.interval, first));
+                self.hist.first_stored = Some((reply.request.key, reply.request.interval, first));
             }
             if self.hist.asked.as_ref().map(|a| a.id) == Some(reply.request.id) {
                 self.hist.asked = None;
@@ -322,7 +329,9 @@ impl App {
         };
         match self.history_status() {
             HistoryStatus::Memory => {}
-            HistoryStatus::Loading => s.push_str(&format!(" · loading history{}", self.glyphs.ellipsis)),
+            HistoryStatus::Loading => {
+                s.push_str(&format!(" · loading history{}", self.glyphs.ellipsis))
+            }
             HistoryStatus::Loaded { candles, millis } => {
                 s.push_str(&format!(" · {candles} stored candles ({millis} ms)"));
             }

@@ -67,7 +67,11 @@ impl App {
 
     /// Runs `f` on the selected rule when it was made in the monitor; a config rule gets a
     /// notice instead (the file defines it).
-    pub(super) fn with_monitor_rule(&mut self, what: &str, f: impl FnOnce(&mut App, RuleView)) -> bool {
+    pub(super) fn with_monitor_rule(
+        &mut self,
+        what: &str,
+        f: impl FnOnce(&mut App, RuleView),
+    ) -> bool {
         let Some(rule) = self.selected_rule().cloned() else {
             self.notice = Some(format!("no rule to {what}: n makes one"));
             return true;
@@ -113,7 +117,6 @@ impl App {
         });
         true
     }
-
 
     pub(super) fn rule_action(&mut self, action: crate::ui::Action) -> bool {
         use crate::ui::Action;

@@ -33,7 +33,11 @@ impl App {
             Action::SortNext => self.watch.cycle_sort(),
             Action::SortReverse => self.watch.reverse(),
             Action::NextWatchlist | Action::PrevWatchlist => {
-                let step = if action == Action::NextWatchlist { 1 } else { -1 };
+                let step = if action == Action::NextWatchlist {
+                    1
+                } else {
+                    -1
+                };
                 if !self.watch.cycle(step) {
                     self.notice = Some(
                         "only one watchlist: add [[watchlists]] to config.toml to have more".into(),

@@ -61,7 +61,10 @@ impl AlertsPane<'_> {
             Status::Expired => String::new(),
         };
         let mut line = Line::from(vec![
-            Span::styled(format!("{:<9} ", r.status.as_str()), status_style(r.status, self.theme)),
+            Span::styled(
+                format!("{:<9} ", r.status.as_str()),
+                status_style(r.status, self.theme),
+            ),
             Span::raw(r.name.clone()),
             Span::styled(detail, self.theme.muted()),
         ]);
@@ -73,7 +76,10 @@ impl AlertsPane<'_> {
 
     fn render_rules(&self, area: Rect, buf: &mut Buffer) {
         let block = pane(
-            Line::styled(format!(" Rules ({}) ", self.rules.len()), self.theme.title()),
+            Line::styled(
+                format!(" Rules ({}) ", self.rules.len()),
+                self.theme.title(),
+            ),
             self.rules_focused,
             self.glyphs,
             self.theme,

@@ -26,7 +26,8 @@ impl DetailPane<'_> {
     fn figures(&self, d: &SymbolDetail) -> Vec<Line<'static>> {
         let t = self.theme;
         let opt = |v: Option<f64>, f: fn(f64) -> String| {
-            v.filter(|x| x.is_finite()).map_or_else(|| "—".to_string(), f)
+            v.filter(|x| x.is_finite())
+                .map_or_else(|| "—".to_string(), f)
         };
         let label = |s: &str| Span::styled(format!("{s:<9}"), t.muted());
         let src = if d.from_venue {
@@ -44,16 +45,26 @@ impl DetailPane<'_> {
                     d.change_pct.map(|v| t.signed(v)).unwrap_or_default(),
                 ),
             ]),
-            Line::from(vec![label("high"), Span::raw(opt(d.high_24h, format::price))]),
+            Line::from(vec![
+                label("high"),
+                Span::raw(opt(d.high_24h, format::price)),
+            ]),
             Line::from(vec![label("low"), Span::raw(opt(d.low_24h, format::price))]),
-            Line::from(vec![label("volume"), Span::raw(opt(d.volume_24h, format::compact))]),
+            Line::from(vec![
+                label("volume"),
+                Span::raw(opt(d.volume_24h, format::compact)),
+            ]),
             Line::styled(format!("{:<9}{src}", ""), t.muted()),
         ];
         match d.quote {
             Some((q, at)) => {
                 let spread = q.ask - q.bid;
                 let mid = (q.ask + q.bid) / 2.0;
-                let bps = if mid > 0.0 { spread / mid * 10_000.0 } else { f64::NAN };
+                let bps = if mid > 0.0 {
+                    spread / mid * 10_000.0
+                } else {
+                    f64::NAN
+                };
                 let age = self.now_ms - at;
                 let mut spans = vec![
                     label("bid/ask"),
@@ -62,7 +73,10 @@ impl DetailPane<'_> {
                     Span::styled(format::price(q.ask), t.down()),
                 ];
                 if age > self.stale_after_ms {
-                    spans.push(Span::styled(format!(" ({} old)", format::age(age)), t.warn()));
+                    spans.push(Span::styled(
+                        format!(" ({} old)", format::age(age)),
+                        t.warn(),
+                    ));
                 }
                 lines.push(Line::from(spans));
                 lines.push(Line::from(vec![

@@ -125,13 +125,23 @@ impl HelpOverlay<'_> {
         GROUPS
             .iter()
             .map(|(name, items)| {
-                let mut spans = vec![Span::styled(format!(" {name:<GROUP_W$}"), self.theme.header())];
+                let mut spans = vec![Span::styled(
+                    format!(" {name:<GROUP_W$}"),
+                    self.theme.header(),
+                )];
                 for (i, (action, word)) in items.iter().enumerate() {
                     if i > 0 {
-                        spans.push(Span::styled(self.glyphs.sep.to_string(), self.theme.muted()));
+                        spans.push(Span::styled(
+                            self.glyphs.sep.to_string(),
+                            self.theme.muted(),
+                        ));
                     }
                     let keys = self.keymap.keys_of(*action).replace(" / ", "/");
-                    let keys = if keys.is_empty() { "-".to_string() } else { keys };
+                    let keys = if keys.is_empty() {
+                        "-".to_string()
+                    } else {
+                        keys
+                    };
                     spans.push(Span::styled(keys, self.theme.accent()));
                     spans.push(Span::raw(format!(" {word}")));
                 }
@@ -168,7 +178,10 @@ impl HelpOverlay<'_> {
 
     fn legend(&self) -> Line<'static> {
         let t = self.theme;
-        let mut spans = vec![Span::styled(format!(" {:<GROUP_W$}", "colours"), t.header())];
+        let mut spans = vec![Span::styled(
+            format!(" {:<GROUP_W$}", "colours"),
+            t.header(),
+        )];
         for (name, color) in [
             ("up", t.up),
             ("down", t.down),
@@ -190,7 +203,11 @@ impl HelpOverlay<'_> {
 impl Widget for &HelpOverlay<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let wide = area.width >= 150 && usize::from(area.height) >= Action::ALL.len() / 2 + 6;
-        let width = if wide { area.width.min(170) } else { area.width.min(100) };
+        let width = if wide {
+            area.width.min(170)
+        } else {
+            area.width.min(100)
+        };
         let mut lines = if wide {
             self.full(usize::from(width.saturating_sub(2)) / 2)
         } else {
@@ -235,7 +252,10 @@ mod tests {
 
     #[test]
     fn every_action_is_in_a_group_once() {
-        let mut seen: Vec<Action> = GROUPS.iter().flat_map(|(_, a)| a.iter().map(|(x, _)| *x)).collect();
+        let mut seen: Vec<Action> = GROUPS
+            .iter()
+            .flat_map(|(_, a)| a.iter().map(|(x, _)| *x))
+            .collect();
         let n = seen.len();
         seen.sort_by_key(|a| a.name());
         seen.dedup();

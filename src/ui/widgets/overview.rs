@@ -109,10 +109,16 @@ impl Overview<'_> {
         if pts.len() < 2 || inner.height == 0 {
             return empty_state("waiting for candles", inner, buf, t);
         }
-        let (lo, hi) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| {
-            (l.min(p.1), h.max(p.1))
-        });
-        let pad = if hi > lo { 0.0 } else { (lo.abs() * 1e-3).max(1e-9) };
+        let (lo, hi) = pts
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| {
+                (l.min(p.1), h.max(p.1))
+            });
+        let pad = if hi > lo {
+            0.0
+        } else {
+            (lo.abs() * 1e-3).max(1e-9)
+        };
         let color = match (pts.first(), pts.last()) {
             (Some(a), Some(b)) if b.1 > a.1 => t.up,
             (Some(a), Some(b)) if b.1 < a.1 => t.down,

@@ -91,7 +91,12 @@ impl Widget for &RuleFormView<'_> {
         let height = lines.len() as u16 + 2;
         let popup = centered(area, 64, height);
         Clear.render(popup, buf);
-        let block = pane(Line::styled(title, self.theme.title()), true, self.glyphs, self.theme);
+        let block = pane(
+            Line::styled(title, self.theme.title()),
+            true,
+            self.glyphs,
+            self.theme,
+        );
         Paragraph::new(lines).block(block).render(popup, buf);
     }
 }

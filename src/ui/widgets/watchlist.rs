@@ -89,7 +89,10 @@ impl Watchlist<'_> {
     fn row(&self, r: &WatchRow, spark_w: usize) -> Row<'static> {
         let age_ms = r.last_recv_ms.map(|t| self.now_ms - t);
         let stale = age_ms.is_none_or(|a| a > self.stale_after_ms);
-        let change_style = r.change_pct.map(|v| self.theme.signed(v)).unwrap_or_default();
+        let change_style = r
+            .change_pct
+            .map(|v| self.theme.signed(v))
+            .unwrap_or_default();
         let rsi_style = match r.rsi {
             Some(v) if v > 70.0 => self.theme.down(),
             Some(v) if v < 30.0 => self.theme.up(),

@@ -81,7 +81,7 @@ pub struct Plan {
 /// it has data to plot (a pane without its column shows a one-line note instead). When the
 /// price would get too few rows, sub-panes drop from the bottom: MACD, then RSI, then volume.
 pub fn plan(inner: Rect, wanted: &[(Sub, bool)]) -> Plan {
-    let legend = (inner.height >= 3).then(|| Rect { height: 1, ..inner });
+    let legend = (inner.height >= 3).then_some(Rect { height: 1, ..inner });
     let top = inner.y + u16::from(legend.is_some());
     let rows = inner.height.saturating_sub(u16::from(legend.is_some()));
     let mut subs: Vec<(Sub, bool)> = wanted.to_vec();

@@ -207,7 +207,15 @@ pub fn legend(p: &Plot, shown: &[Sub], width: u16) -> Line<'static> {
         Span::styled("V ", muted),
         Span::raw(format::compact(c.volume)),
     ]);
-    let value = |col: usize| cc.values.get(col).copied().flatten();
+    // the running candle has no indicator values yet: show those of the last closed one
+    let value = |col: usize| {
+        cc.values.get(col).copied().flatten().or_else(|| {
+            (!cc.closed)
+                .then(|| i.checked_sub(1))
+                .flatten()
+                .and_then(|j| p.candles[j].values.get(col).copied().flatten())
+        })
+    };
     let num = |v: Option<f64>| v.map_or("—".to_string(), |v| format::price_with(v, d));
     // Overlays, one group per label (a band's upper and lower together).
     let mut labels: Vec<(usize, String)> = Vec::new();

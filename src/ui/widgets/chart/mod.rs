@@ -71,7 +71,7 @@ pub fn plot_columns(area: Rect, _opts: &ChartOpts) -> u16 {
 
 /// Everything the parts of the chart draw from: the window's candles merged into one bucket per
 /// slot, and how time maps onto columns.
-pub struct Plot<'a> {
+pub(crate) struct Plot<'a> {
     pub x: XMap,
     pub candles: Cow<'a, [ChartCandle]>,
     /// The slot of each candle.
@@ -131,7 +131,7 @@ impl Widget for &ChartPane<'_> {
         };
         let cols = plot_columns(area, self.opts).max(1);
         let (from, to) = window(self.from_ms, self.to_ms, chart);
-        let bucket_ms = bucket_ms_for(chart.interval, to - from, usize::from(cols));
+        let bucket_ms = bucket_ms_for(chart.interval, to.saturating_sub(from), usize::from(cols));
         let x = XMap::new(from, to, bucket_ms, cols);
         let vis = window::visible(&chart.candles, &x);
         let p = Plot {
@@ -183,6 +183,10 @@ impl Widget for &ChartPane<'_> {
             let left = plan.price.plot.x;
             let y = area.bottom() - 1;
             axis::draw_time_axis(buf, left, y, &p.x, self.opts.cursor_ms, self.theme);
+            let gutter = plan.price.gutter;
+            if gutter.width >= 5 {
+                buf.set_string(gutter.x + 1, y, "UTC", self.theme.muted());
+            }
         }
         let Some(scale) = scale else {
             let what = if p.candles.is_empty() {

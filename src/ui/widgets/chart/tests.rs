@@ -180,7 +180,7 @@ fn column(buf: &Buffer, plot: Rect, col: u16) -> Vec<(String, Option<Color>)> {
     (plot.top()..plot.bottom())
         .map(|y| {
             let c = &buf[(plot.x + col, y)];
-            (c.symbol().to_string(), c.fg.into())
+            (c.symbol().to_string(), c.fg)
         })
         .map(|(s, fg): (String, Color)| (s, (fg != Color::Reset).then_some(fg)))
         .collect()
@@ -684,6 +684,7 @@ fn the_80x24_pane_is_useful() {
     assert!(l[1].contains(" O ") && l[1].contains(" C "), "{t}");
     assert!(t.contains('┃'), "{t}");
     assert!(l[9].contains(':'), "times on the bottom border:\n{t}");
+    assert!(l[9].contains("UTC"), "{t}");
     let labels = l[2..8].iter().filter(|s| s.contains("┤4")).count();
     assert!(labels >= 2, "{t}");
 }
@@ -729,12 +730,16 @@ fn empty_and_degenerate_data_never_panic_at_any_size() {
                 mode: modes[i % 3],
                 bollinger: true,
                 macd: true,
-                log_scale: i % 2 == 0,
-                cursor_ms: (i % 4 == 0).then_some(T0 + 10 * M),
+                log_scale: i.is_multiple_of(2),
+                cursor_ms: i.is_multiple_of(4).then_some(T0 + 10 * M),
                 ..ChartOpts::default()
             };
             d.glyphs = glyph_sets[(i / 3) % 3];
-            d.theme = if i % 5 == 0 { Theme::MONO } else { Theme::DARK };
+            d.theme = if i.is_multiple_of(5) {
+                Theme::MONO
+            } else {
+                Theme::DARK
+            };
             d.render(w, h);
             i += 1;
         }
