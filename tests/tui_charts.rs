@@ -15,8 +15,8 @@ use tickwatch::engine::{Engine, EngineConfig};
 use tickwatch::pipeline::PipelineStats;
 use tickwatch::store::StoreBatch;
 
-/// Fills `db` with 30 days of 1m BTCUSDT candles of the simulator's venue, ending two hours
-/// ago, run through the engine so every longer interval and every indicator is stored as a
+/// Fills `db` with 30 days of 1m BTCUSDT candles of the simulator's venue, ending an hour ago
+/// (where the simulator's own played hour begins) near its starting price, run through the engine so every longer interval and every indicator is stored as a
 /// recording would store them.
 fn month_of_history(db: &Path) -> usize {
     let mut engine = Engine::new(
@@ -27,20 +27,25 @@ fn month_of_history(db: &Path) -> usize {
         Arc::new(PipelineStats::default()),
     )
     .unwrap();
-    let end = Interval::M1.bucket(now_ms()) - 2 * 3_600_000;
+    let end = Interval::M1.bucket(now_ms()) - 3_600_000;
     let n = 30 * 1_440;
     let start = end - n * 60_000;
     let symbol = Symbol::new("BTCUSDT").unwrap();
     let mut batch = StoreBatch::default();
-    let mut price = 60_000.0_f64;
     let mut seed = 7u64;
-    for i in 0..n {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let r = ((seed >> 33) as f64 / (1u64 << 31) as f64) - 0.5;
+    let steps: Vec<f64> = (0..n)
+        .map(|_| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            1.0 + (((seed >> 33) as f64 / (1u64 << 31) as f64) - 0.5) * 0.004
+        })
+        .collect();
+    // ends at the simulator's BTCUSDT price, so the stored month leads into the live hour
+    let mut price = 65_000.0 / steps.iter().product::<f64>();
+    for (i, step) in (0..n).zip(&steps) {
         let open = price;
-        price *= 1.0 + r * 0.004;
+        price *= step;
         let close = price;
         let t = start + i * 60_000;
         engine
@@ -90,6 +95,13 @@ name = "memes"
 symbols = ["DOGEUSDT"]
 "#;
 
+/// With TICKWATCH_CAPTURE_DIR set, keeps `screen` as NAME.txt there (the README's captures).
+fn keep(name: &str, screen: &str) {
+    if let Some(dir) = std::env::var_os("TICKWATCH_CAPTURE_DIR") {
+        let _ = std::fs::write(Path::new(&dir).join(format!("{name}.txt")), screen);
+    }
+}
+
 /// The line holding the chart's title (its border line names the symbol and interval).
 fn chart_title(screen: &str) -> String {
     screen
@@ -124,6 +136,7 @@ fn intervals_ranges_history_filter_sort_watchlists_and_views() {
         title.contains(" 5m") && title.contains("4h")
     });
     assert!(screen.contains("RSI"), "{screen}");
+    keep("range_4h_5m", &screen);
 
     // the same for the last month, from the stored history
     t.keys(&["6"]);
@@ -132,6 +145,7 @@ fn intervals_ranges_history_filter_sort_watchlists_and_views() {
         title.contains("1M") && title.contains("stored candles")
     });
     assert!(!chart_title(&screen).contains("loading"), "{screen}");
+    keep("range_1M_5m", &screen);
 
     // back to live, 1m
     t.keys(&["0", "["]);
@@ -223,11 +237,13 @@ fn intervals_ranges_history_filter_sort_watchlists_and_views() {
         s.contains("detail") && s.contains("24h") && s.contains("price")
     });
     assert!(screen.contains("spread"), "{screen}");
+    keep("detail", &screen);
     t.keys(&["#"]);
     let screen = t.wait_for("the overview grid", Duration::from_secs(5), |s| {
         s.contains("ETHUSDT") && s.contains("DOGEUSDT") && !s.contains("Symbol ")
     });
     assert!(!screen.contains("detail"), "{screen}");
+    keep("overview", &screen);
     t.keys(&["Escape"]);
     t.wait_for("the main view", Duration::from_secs(5), |s| {
         s.contains("Symbol")
@@ -236,6 +252,9 @@ fn intervals_ranges_history_filter_sort_watchlists_and_views() {
     assert_eq!(wait_exit(&exit_file), 0);
     drop(t);
 
+    if let Some(dir) = std::env::var_os("TICKWATCH_CAPTURE_DIR") {
+        let _ = std::fs::copy(&db, Path::new(&dir).join("month.db"));
+    }
     // the list edit was stored and comes back
     let conn = rusqlite::Connection::open(&db).unwrap();
     let change: String = conn

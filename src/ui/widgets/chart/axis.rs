@@ -209,17 +209,26 @@ pub fn draw_time_axis(
     cursor: Option<TsMs>,
     t: &Theme,
 ) {
+    // the cursor's label, if any, and where it goes: the regular labels it would touch give way
+    let cursor_label = cursor.and_then(|c| x.slot(c)).and_then(|slot| {
+        let span = x.end().saturating_sub(x.origin);
+        let text = utc(x.time_of(slot), time_format(x.bucket_ms, span));
+        let len = text.chars().count() as u16;
+        (len <= x.cols).then(|| {
+            let start = x.center(slot).saturating_sub(len / 2).min(x.cols - len);
+            (start, len, text)
+        })
+    });
     for (col, text) in time_labels(x) {
-        buf.set_string(left + col, y, text, t.muted());
+        let len = text.chars().count() as u16;
+        let clear = cursor_label
+            .as_ref()
+            .is_none_or(|(s, l, _)| col + len < *s || col > s + l);
+        if clear {
+            buf.set_string(left + col, y, text, t.muted());
+        }
     }
-    let Some(slot) = cursor.and_then(|c| x.slot(c)) else {
-        return;
-    };
-    let span = x.end().saturating_sub(x.origin);
-    let text = utc(x.time_of(slot), time_format(x.bucket_ms, span));
-    let len = text.chars().count() as u16;
-    if len <= x.cols {
-        let start = x.center(slot).saturating_sub(len / 2).min(x.cols - len);
+    if let Some((start, _, text)) = cursor_label {
         let style = Style::new().add_modifier(Modifier::REVERSED);
         buf.set_string(left + start, y, text, style);
     }
