@@ -84,7 +84,7 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
                 title: format!("tickwatch — replay {} at {speed_text}", files.join(", ")),
                 terminal_writes,
                 controls: pipeline.controls.clone(),
-                history_db: None,
+                history_db: Some(db.clone()),
             },
             crate::ui::UiOptions {
                 initial_interval: plan.first().map_or(s.interval, |p| {

@@ -493,3 +493,95 @@ fn closed_warm_up_candles_leave_trades_building_the_live_candle() {
     e.apply(&ev, &mut out).unwrap();
     assert_eq!(e.current(k, Interval::M1).map(|c| c.close), Some(150.0));
 }
+
+#[test]
+fn the_chart_reaches_back_to_since_and_the_detail_has_trades_and_quote() {
+    use crate::domain::{EventKind, Quote};
+    let mut e = engine(EngineConfig {
+        chart_candles: 5,
+        ..EngineConfig::default()
+    });
+    let mut out = StoreBatch::default();
+    for i in 0..40u64 {
+        e.apply(
+            &trade("A", i + 1, T0 + i as i64 * 1_000, 10.0 + i as f64, 1.0),
+            &mut out,
+        )
+        .unwrap();
+    }
+    // every closed candle from `since` on, not the default five
+    let since = T0 + 10_000;
+    let snap = e.snapshot(Some(key("A")), Interval::S1, Some(since), 1);
+    let chart = snap.chart.unwrap();
+    assert_eq!(chart.candles.first().map(|c| c.candle.open_ms), Some(since));
+    assert_eq!(
+        chart.candles.len(),
+        30,
+        "29 closed from since + the live one"
+    );
+    let d = snap.detail.unwrap();
+    assert_eq!(d.trades.len(), 40.min(crate::engine::DETAIL_TRADES));
+    assert_eq!(d.trades[0].price, 49.0, "newest first");
+    assert!(!d.from_venue);
+    assert_eq!((d.high_24h, d.low_24h), (Some(49.0), Some(10.0)));
+    assert!(d.quote.is_none());
+    let mut q = trade("A", 99, T0 + 41_000, 50.0, 1.0);
+    q.kind = EventKind::Quote(Quote {
+        bid: 49.5,
+        bid_qty: 1.0,
+        ask: 50.5,
+        ask_qty: 2.0,
+    });
+    q.recv_ms = T0 + 41_500;
+    e.apply(&q, &mut out).unwrap();
+    let d = e
+        .snapshot(Some(key("A")), Interval::S1, None, 2)
+        .detail
+        .unwrap();
+    assert_eq!(
+        d.quote.map(|(q, at)| (q.bid, q.ask, at)),
+        Some((49.5, 50.5, T0 + 41_500))
+    );
+}
+
+#[test]
+fn watch_unwatch_and_watchlist_edits() {
+    let mut e = engine(EngineConfig {
+        watchlist: vec![key("A"), key("B"), key("C")],
+        ..EngineConfig::default()
+    });
+    let mut out = StoreBatch::default();
+    e.control(&EngineCtl::Watch { key: key("D") }, T0, &mut out)
+        .unwrap();
+    e.control(&EngineCtl::Unwatch { key: key("B") }, T0, &mut out)
+        .unwrap();
+    // the index still finds every remaining symbol after the removal
+    e.apply(&trade("C", 1, T0, 5.0, 1.0), &mut out).unwrap();
+    e.apply(&trade("D", 1, T0, 7.0, 1.0), &mut out).unwrap();
+    let snap = e.snapshot(None, Interval::M1, None, 1);
+    let rows: Vec<(String, Option<f64>)> = snap
+        .rows
+        .iter()
+        .map(|r| (r.key.symbol.to_string(), r.last))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("A".to_string(), None),
+            ("C".to_string(), Some(5.0)),
+            ("D".to_string(), Some(7.0))
+        ]
+    );
+    e.control(
+        &EngineCtl::RecordWatchlistEdit {
+            list: "majors".into(),
+            key: key("D"),
+            added: true,
+        },
+        T0,
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(out.watchlist.len(), 1);
+    assert!(out.watchlist[0].added && out.watchlist[0].list == "majors");
+}

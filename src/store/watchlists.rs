@@ -42,3 +42,44 @@ pub fn edits(conn: &Connection) -> Result<Vec<WatchlistEdit>, StoreError> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_latest_edit_per_list_and_symbol_is_kept_and_read_back() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut conn =
+            crate::store::open(&dir.path().join("w.db")).unwrap_or_else(|e| panic!("{e}"));
+        let key = |s: &str| {
+            VenueSymbol::new(
+                Venue::Binance,
+                Symbol::new(s).unwrap_or_else(|e| panic!("{e}")),
+            )
+        };
+        let edit = |list: &str, s: &str, added: bool, ts_ms: i64| WatchlistEdit {
+            list: list.into(),
+            key: key(s),
+            added,
+            ts_ms,
+        };
+        let batch = crate::store::StoreBatch {
+            watchlist: vec![
+                edit("all", "PEPEUSDT", true, 1),
+                edit("majors", "ETHUSDT", false, 2),
+                edit("all", "PEPEUSDT", false, 3),
+            ],
+            ..Default::default()
+        };
+        crate::store::write_batches(&mut conn, &[batch]).unwrap_or_else(|e| panic!("{e}"));
+        let got = edits(&conn).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            got,
+            vec![
+                edit("majors", "ETHUSDT", false, 2),
+                edit("all", "PEPEUSDT", false, 3)
+            ]
+        );
+    }
+}
