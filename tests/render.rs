@@ -1292,8 +1292,16 @@ fn range_zoom_pan_and_cursor_keys_move_the_window() {
     );
     assert!(press(&mut app, KeyCode::Left));
     assert!(app.chart_opts().cursor_ms.unwrap() < cursor);
+    // walking off the left edge pans the window and keeps the cursor inside it
+    for _ in 0..200 {
+        press(&mut app, KeyCode::Left);
+    }
+    let c = app.chart_opts().cursor_ms.unwrap();
+    let (from, to) = app.window();
+    assert!(from <= c && c < to, "cursor {c} outside {from}..{to}");
     assert!(press(&mut app, KeyCode::Esc));
     assert_eq!(app.chart_opts().cursor_ms, None);
+    assert!(press(&mut app, KeyCode::Char('0')));
     // typed range
     assert!(press(&mut app, KeyCode::Char('t')));
     for c in "3d".chars() {

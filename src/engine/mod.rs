@@ -108,6 +108,9 @@ pub struct Engine {
     now_ms: TsMs,
     /// The first clock tick: symbols that never sent anything are silent since then.
     clock_start_ms: Option<TsMs>,
+    /// Symbols unsubscribed in the monitor: events of theirs still queued are dropped instead
+    /// of bringing them back.
+    removed: std::collections::HashSet<VenueSymbol>,
 }
 
 impl Engine {
@@ -126,6 +129,7 @@ impl Engine {
             rules,
             now_ms: TsMs::MIN,
             clock_start_ms: None,
+            removed: Default::default(),
             template,
             symbols: Vec::new(),
             index: HashMap::new(),
@@ -167,8 +171,7 @@ impl Engine {
         i
     }
 
-    /// Drops a symbol and all its in-memory state (it was unsubscribed). Events that were
-    /// already queued for it bring it back; they are few and the row then shows them honestly.
+    /// Drops a symbol and all its in-memory state (it was unsubscribed).
     fn forget(&mut self, key: VenueSymbol) {
         let Some(i) = self.index.remove(&key) else {
             return;
@@ -191,6 +194,10 @@ impl Engine {
                 key: ev.key(),
                 reason,
             });
+        }
+        if !self.removed.is_empty() && self.removed.contains(&ev.key()) {
+            // queued before the unsubscribe took effect: the person asked not to see it
+            return Ok(());
         }
         let i = self.slot(ev.key());
         let state = &mut self.symbols[i];
@@ -249,11 +256,13 @@ impl Engine {
         let r = match ctl {
             EngineCtl::Focus { .. } => Ok(()),
             EngineCtl::Watch { key } => {
+                self.removed.remove(key);
                 self.slot(*key);
                 Ok(())
             }
             EngineCtl::Unwatch { key } => {
                 self.forget(*key);
+                self.removed.insert(*key);
                 Ok(())
             }
             EngineCtl::RecordWatchlistEdit { list, key, added } => {

@@ -555,6 +555,8 @@ fn watch_unwatch_and_watchlist_edits() {
         .unwrap();
     e.control(&EngineCtl::Unwatch { key: key("B") }, T0, &mut out)
         .unwrap();
+    // a trade of B still queued when it was removed does not bring it back
+    e.apply(&trade("B", 1, T0, 9.0, 1.0), &mut out).unwrap();
     // the index still finds every remaining symbol after the removal
     e.apply(&trade("C", 1, T0, 5.0, 1.0), &mut out).unwrap();
     e.apply(&trade("D", 1, T0, 7.0, 1.0), &mut out).unwrap();

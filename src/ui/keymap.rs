@@ -66,6 +66,8 @@ impl KeyChord {
         } else {
             let mut chars = rest.chars();
             match (chars.next(), chars.next()) {
+                // with Ctrl, terminals report the letter without its case
+                (Some(c), None) if !c.is_control() && ctrl => KeyCode::Char(c.to_ascii_lowercase()),
                 (Some(c), None) if !c.is_control() => KeyCode::Char(c),
                 _ => {
                     return Err(format!(
@@ -364,6 +366,7 @@ mod tests {
             "range_4h".to_string(),
             vec!["q".to_string(), "F4".to_string()],
         );
+        o.insert("overview".to_string(), vec!["Ctrl-O".to_string()]);
         let km = Keymap::with_overrides(&o).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             km.action(&key(KeyCode::Char('q'), KeyModifiers::NONE)),
@@ -383,6 +386,11 @@ mod tests {
             None
         );
         assert_eq!(km.keys_of(Action::Range4h), "q / F4");
+        // terminals send Ctrl-O as Ctrl with 'o'
+        assert_eq!(
+            km.action(&key(KeyCode::Char('o'), KeyModifiers::CONTROL)),
+            Some(Action::Overview)
+        );
     }
 
     #[test]

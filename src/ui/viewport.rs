@@ -19,6 +19,8 @@ pub enum RangeSel {
     All,
     /// A typed range.
     Custom { from: TsMs, to: TsMs },
+    /// A typed length back from the live edge ("36h").
+    Typed { span: TsMs, label: String },
 }
 
 impl RangeSel {
@@ -94,7 +96,7 @@ impl Viewport {
     ) -> TsMs {
         match &self.range {
             RangeSel::Live => interval.ms() * TsMs::from(cols.max(1)),
-            RangeSel::Last { span, .. } => *span,
+            RangeSel::Last { span, .. } | RangeSel::Typed { span, .. } => *span,
             // until the oldest stored candle is known, ask for everything since 2009 (the
             // history thread's answer names the oldest, and the window then fits it)
             RangeSel::All => first.map_or(live_edge - crate::domain::MIN_TS_MS, |f| {
@@ -172,6 +174,7 @@ impl Viewport {
         let mut s = match &self.range {
             RangeSel::Live => "live".to_string(),
             RangeSel::Last { label, .. } => (*label).to_string(),
+            RangeSel::Typed { label, .. } => label.clone(),
             RangeSel::All => "all".to_string(),
             RangeSel::Custom { from, to } => {
                 format!("{} → {}", short_time(*from), short_time(*to))
@@ -218,12 +221,20 @@ pub fn parse_typed_range(text: &str, live_edge: TsMs) -> Result<RangeSel, String
     if t.is_empty() {
         return Err("type a range: FROM..TO, FROM.., or a length like 3d".into());
     }
+    let time = |x: &str| {
+        let v = crate::app::export::parse_time(x)?;
+        if (crate::domain::MIN_TS_MS..=crate::domain::MAX_TS_MS).contains(&v) {
+            Ok(v)
+        } else {
+            Err(format!("{:?} is outside 2009..2100", x.trim()))
+        }
+    };
     if let Some((a, b)) = t.split_once("..") {
-        let from = crate::app::export::parse_time(a)?;
+        let from = time(a)?;
         let to = if b.trim().is_empty() {
             live_edge
         } else {
-            crate::app::export::parse_time(b)?
+            time(b)?
         };
         if to <= from {
             return Err(format!("the range ends before it starts: {t:?}"));
@@ -238,7 +249,7 @@ pub fn parse_typed_range(text: &str, live_edge: TsMs) -> Result<RangeSel, String
         "w" => 7 * DAY,
         _ => {
             // a lone time: from then to the live edge
-            let from = crate::app::export::parse_time(t).map_err(|_| {
+            let from = time(t).map_err(|_| {
                 format!("cannot read the range {t:?}: use FROM..TO (2025-03-01..2025-03-08), FROM.., or 90m, 36h, 3d, 2w")
             })?;
             return Ok(RangeSel::Custom {
@@ -247,13 +258,18 @@ pub fn parse_typed_range(text: &str, live_edge: TsMs) -> Result<RangeSel, String
             });
         }
     };
-    let n: TsMs =
-        num.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-            format!("cannot read the length {t:?}: use a positive number, e.g. 3d")
+    let n: TsMs = num
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| *n > 0 && *n <= MAX_SPAN / unit_ms)
+        .ok_or_else(|| {
+            format!("cannot read the length {t:?}: use a positive number up to 20 years, e.g. 3d")
         })?;
-    Ok(RangeSel::Custom {
-        from: live_edge - n.saturating_mul(unit_ms),
-        to: live_edge,
+    // a length follows the live edge like the preset ranges
+    Ok(RangeSel::Typed {
+        span: n * unit_ms,
+        label: t.to_string(),
     })
 }
 
@@ -325,11 +341,13 @@ mod tests {
         );
         assert_eq!(
             parse_typed_range("3d", EDGE),
-            Ok(RangeSel::Custom {
-                from: EDGE - 3 * DAY,
-                to: EDGE
+            Ok(RangeSel::Typed {
+                span: 3 * DAY,
+                label: "3d".into()
             })
         );
+        assert!(parse_typed_range("-9223372036854775808..9223372036854775807", EDGE).is_err());
+        assert!(parse_typed_range("999999999999w", EDGE).is_err());
         assert_eq!(
             parse_typed_range("2025-03-01..", EDGE),
             Ok(RangeSel::Custom {

@@ -145,12 +145,30 @@ impl WatchState {
         true
     }
 
+    /// Adds `key` to the watchlist named `list` (the one a subscription was asked from, which
+    /// may no longer be the active one when the source answers).
+    pub fn add_to(&mut self, list: &str, key: VenueSymbol) -> bool {
+        match self.groups.iter_mut().skip(1).find(|g| g.name == list) {
+            Some(g) if !g.contains(key) => {
+                g.entries.push((Some(key.venue), key.symbol));
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Removes `key` from the active watchlist, or from every one when "all" is active.
     pub fn remove(&mut self, key: VenueSymbol) -> bool {
-        let range = if self.is_all() {
-            0..self.groups.len()
-        } else {
-            self.active..self.active + 1
+        let list = self.active().name.clone();
+        self.remove_from(&list, key)
+    }
+
+    /// Removes `key` from the watchlist named `list`, or from every one for "all".
+    pub fn remove_from(&mut self, list: &str, key: VenueSymbol) -> bool {
+        let range = match self.groups.iter().position(|g| g.name == list) {
+            None => return false,
+            Some(0) => 0..self.groups.len(),
+            Some(i) => i..i + 1,
         };
         let mut changed = false;
         for g in &mut self.groups[range] {
@@ -331,6 +349,10 @@ mod tests {
         w.cycle(1);
         let btc = VenueSymbol::new(Venue::Sim, sym("BTCUSDT"));
         assert!(w.remove(btc), "removing in all removes from every group");
+        // an answer for a list that is no longer active still lands in that list
+        assert!(w.add_to("majors", eth));
+        assert!(!w.add_to("all", eth), "all is every symbol already");
+        assert!(w.remove_from("majors", eth));
         w.cycle(1);
         assert!(w.visible(&rows, 0).is_empty());
     }

@@ -106,6 +106,8 @@ impl App {
                         } else if next >= to {
                             self.viewport.pan(1, span, edge);
                         }
+                        // the pan moves the window, not the cursor
+                        self.viewport.cursor_ms = Some(next);
                         true
                     }
                 }
@@ -149,12 +151,27 @@ impl App {
 
     /// The oldest stored candle of the focused symbol and interval, once the history thread has
     /// said.
+    /// (or, without a database, the oldest candle in memory).
     fn first_stored(&self) -> Option<TsMs> {
         let key = self.selected_key()?;
-        self.hist
+        let stored = self
+            .hist
             .first_stored
             .filter(|(k, i, _)| *k == key && *i == self.interval)
-            .map(|(.., t)| t)
+            .map(|(.., t)| t);
+        let memory = self
+            .live_chart
+            .as_ref()
+            .filter(|c| c.key == key && c.interval == self.interval)
+            .and_then(|c| c.candles.first())
+            .map(|c| c.candle.open_ms);
+        match (stored, memory) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (Some(a), None) => Some(a),
+            // with a database, wait for its answer (it may hold much more than memory)
+            (None, b) if self.history.is_none() => b,
+            (None, _) => None,
+        }
     }
 
     /// Recomputes the window and the merged chart; asks the history thread for what is older
@@ -192,7 +209,9 @@ impl App {
                     && r.interval == self.interval
                     && r.bucket_ms == bucket
                     && r.from_ms <= from_aligned
-                    && r.to_ms >= live_first
+                    // exactly up to memory's first candle: a reply reaching further would count
+                    // those minutes twice, one stopping short would leave a hole
+                    && r.to_ms == live_first
             };
             if let Some(reply) = &self.hist.reply
                 && reply.request.key == key
@@ -231,9 +250,20 @@ impl App {
                 self.hist.asked = Some(req);
             }
         }
+        // a reply that reaches into memory's candles (memory's start moved back since it was
+        // asked): its last buckets hold minutes memory has too; leave them out until the new
+        // reply comes
+        let overlap = self
+            .hist
+            .reply
+            .as_ref()
+            .is_some_and(|r| r.request.to_ms > live_first);
         let merged: Vec<ChartCandle> = history
             .iter()
-            .filter(|c| c.candle.open_ms >= from_aligned && c.candle.open_ms < live_first)
+            .filter(|c| {
+                let o = c.candle.open_ms;
+                o >= from_aligned && o < live_first && (!overlap || o + bucket <= live_first)
+            })
             .chain(
                 live.iter()
                     .filter(|c| c.candle.open_ms + self.interval.ms() > from),

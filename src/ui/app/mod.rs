@@ -413,10 +413,11 @@ impl App {
         }
         self.rule_selected = self.rule_selected.min(self.rules.len().saturating_sub(1));
         self.leave_empty_rules();
-        self.live_chart = snap
-            .chart
-            .clone()
-            .filter(|c| Some(c.key) == self.selected_key() || self.selected_key().is_none());
+        self.live_chart = snap.chart.clone().filter(|c| {
+            // a snapshot made before the last interval or symbol change is not this chart
+            c.interval == self.interval
+                && (Some(c.key) == self.selected_key() || self.selected_key().is_none())
+        });
         self.refresh_chart();
         self.send_focus();
         true

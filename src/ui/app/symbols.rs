@@ -229,7 +229,7 @@ impl App {
             match p.reply.try_recv() {
                 Ok(Ok(())) if p.add => {
                     self.send(EngineCtl::Watch { key: p.key });
-                    self.watch.add(p.key);
+                    self.watch.add_to(&p.list, p.key);
                     self.send(EngineCtl::RecordWatchlistEdit {
                         list: p.list.clone(),
                         key: p.key,
@@ -247,7 +247,7 @@ impl App {
                     changed = true;
                 }
                 Ok(Ok(())) => {
-                    self.watch.remove(p.key);
+                    self.watch.remove_from(ALL, p.key);
                     self.send(EngineCtl::Unwatch { key: p.key });
                     self.send(EngineCtl::RecordWatchlistEdit {
                         list: ALL.into(),
