@@ -22,6 +22,8 @@ pub struct Pending {
     list: String,
     asked: Instant,
     reply: flume::Receiver<Result<(), String>>,
+    /// Said once that the answer is late; the answer is still taken when it comes.
+    warned: bool,
 }
 
 impl App {
@@ -149,6 +151,7 @@ impl App {
             list,
             asked: Instant::now(),
             reply,
+            warned: false,
         });
         self.notice = Some(format!(
             "subscribing to {symbol} at {venue}{}",
@@ -206,6 +209,7 @@ impl App {
                     list,
                     asked: Instant::now(),
                     reply,
+                    warned: false,
                 });
                 self.notice = Some(format!(
                     "unsubscribing {} at {}{}",
@@ -269,13 +273,14 @@ impl App {
                     ));
                     changed = true;
                 }
-                Err(flume::TryRecvError::Empty) if p.asked.elapsed() > ANSWER_WAIT => {
+                Err(flume::TryRecvError::Empty) if !p.warned && p.asked.elapsed() > ANSWER_WAIT => {
                     self.notice = Some(format!(
-                        "no answer from {} about {sym} after {} s; it may be reconnecting",
+                        "no answer from {} about {sym} after {} s; it may be reconnecting (still waiting)",
                         p.key.venue,
                         ANSWER_WAIT.as_secs()
                     ));
                     changed = true;
+                    still.push(Pending { warned: true, ..p });
                 }
                 Err(flume::TryRecvError::Empty) => still.push(p),
             }
