@@ -1146,6 +1146,13 @@ fn the_filter_sort_and_watchlists_pick_and_order_the_rows() {
         assert!(press(&mut app, KeyCode::Char(c)));
     }
     assert_eq!(names(&app), ["ETHUSDT"]);
+    // a filter that matches nothing: no rows, no chart of some other symbol
+    press(&mut app, KeyCode::Char('x'));
+    assert!(app.rows().is_empty());
+    let text = screen(&draw(&mut app, &snap, &status(), 80, 24));
+    assert!(text.contains("no symbol matches /etx"), "{text}");
+    assert!(!text.contains("sim:BTCUSDT"), "{text}");
+    press(&mut app, KeyCode::Backspace);
     let text = screen(&draw(&mut app, &snap, &status(), 80, 24));
     assert!(text.contains("filter / et"), "{text}");
     assert!(text.contains("all 1/2 (1/3) /et"), "{text}");

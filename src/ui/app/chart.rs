@@ -186,9 +186,12 @@ impl App {
         self.window = (from, to);
         self.chart_opts.cursor_ms = self.viewport.cursor_ms;
         let bucket = bucket_ms_for(self.interval, to - from, usize::from(cols));
+        // a filter or watchlist that shows no symbol shows no chart either
+        let nothing_shown = self.rows.is_empty() && !self.all_rows.is_empty();
         let Some(key) = self
             .selected_key()
             .or(self.live_chart.as_ref().map(|c| c.key))
+            .filter(|_| !nothing_shown)
         else {
             self.chart = None;
             return;
