@@ -102,6 +102,16 @@ fn utc(ts: TsMs, pattern: &str) -> String {
     }
 }
 
+/// A trade size: small sizes keep four significant digits (0.004213), large ones are compact.
+pub fn qty(q: f64) -> String {
+    if q.abs() >= 1_000.0 || q == 0.0 || !q.is_finite() {
+        compact(q)
+    } else {
+        let digits = (4 - q.abs().log10().floor() as i32 - 1).clamp(0, 8) as usize;
+        format!("{q:.digits$}")
+    }
+}
+
 /// Wall clock in UTC, HH:MM:SS.
 pub fn hms(ts: TsMs) -> String {
     utc(ts, "%H:%M:%S")
@@ -146,6 +156,9 @@ mod tests {
         assert_eq!(compact(12_345.0), "12.3k");
         assert_eq!(compact(4_512_000.0), "4.5M");
         assert_eq!(compact(250_000.0), "250k");
+        assert_eq!(qty(0.004213), "0.004213");
+        assert_eq!(qty(12.345), "12.35");
+        assert_eq!(qty(250_000.0), "250k");
     }
 
     #[test]

@@ -43,20 +43,28 @@ pub trait Source: Send + 'static {
     }
 }
 
+/// Where a [`SourceCmd`]'s answer goes.
+pub type CmdReply = flume::Sender<Result<(), String>>;
+
+/// Which way a symbol change goes (venues track their pending changes by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Subscribe,
+    Unsubscribe,
+}
+
+/// How long a venue may take to confirm a subscribe or unsubscribe before the change is given
+/// up (and answered with the reason).
+pub const CONFIRM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A change to a running source's symbols, asked for by the monitor (the watchlist's add and
 /// remove). The source answers on `reply` once the change took effect on the wire, or with
 /// the reason it could not (unknown symbol, not connected, already subscribed...), worded for
 /// the status line.
 #[derive(Debug)]
 pub enum SourceCmd {
-    Subscribe {
-        symbol: Symbol,
-        reply: flume::Sender<Result<(), String>>,
-    },
-    Unsubscribe {
-        symbol: Symbol,
-        reply: flume::Sender<Result<(), String>>,
-    },
+    Subscribe { symbol: Symbol, reply: CmdReply },
+    Unsubscribe { symbol: Symbol, reply: CmdReply },
 }
 
 impl SourceCmd {

@@ -137,12 +137,8 @@ impl WatchState {
 
     /// Adds `key` to the active watchlist (nothing to do for "all": the engine's rows are it).
     pub fn add(&mut self, key: VenueSymbol) -> bool {
-        if self.is_all() || self.active().contains(key) {
-            return false;
-        }
-        let g = &mut self.groups[self.active];
-        g.entries.push((Some(key.venue), key.symbol));
-        true
+        let list = self.active().name.clone();
+        self.add_to(&list, key)
     }
 
     /// Adds `key` to the watchlist named `list` (the one a subscription was asked from, which

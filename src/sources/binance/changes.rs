@@ -3,23 +3,13 @@
 //! (`{"result":null,"id":N}`), refused by an error reply that carries one of them, and given up
 //! after [`ANSWER_TIMEOUT`]. Clock-free and runtime-free, so it is tested on its own.
 
-use std::time::Duration;
-
 use tokio::time::Instant;
 
 use crate::domain::Symbol;
 
-/// How long Binance may take to answer a SUBSCRIBE or UNSUBSCRIBE.
-pub(crate) const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Where a command's answer goes.
-pub(crate) type Reply = flume::Sender<Result<(), String>>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Subscribe,
-    Unsubscribe,
-}
+pub(crate) use crate::sources::{
+    CONFIRM_TIMEOUT as ANSWER_TIMEOUT, ChangeKind as Kind, CmdReply as Reply,
+};
 
 /// One change waiting for its answer.
 #[derive(Debug)]
@@ -144,6 +134,7 @@ impl Changes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn sym(s: &str) -> Symbol {
         Symbol::new(s).unwrap()

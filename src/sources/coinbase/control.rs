@@ -5,7 +5,6 @@
 //! [`ANSWER_TIMEOUT`].
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -15,16 +14,9 @@ use super::ws::CHANNELS;
 use crate::domain::Symbol;
 use crate::sources::SourceCmd;
 
-/// How long Coinbase may take to confirm a subscribe or unsubscribe.
-pub(crate) const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
-
-pub(crate) type Reply = flume::Sender<Result<(), String>>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Subscribe,
-    Unsubscribe,
-}
+pub(crate) use crate::sources::{
+    CONFIRM_TIMEOUT as ANSWER_TIMEOUT, ChangeKind as Kind, CmdReply as Reply,
+};
 
 /// One change waiting for its confirmation.
 #[derive(Debug)]
@@ -298,6 +290,7 @@ fn is_product_id(p: Symbol) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn sym(s: &str) -> Symbol {
         Symbol::new(s).unwrap()

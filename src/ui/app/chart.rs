@@ -204,22 +204,23 @@ impl App {
         let live_first = live.first().map_or(edge, |c| c.candle.open_ms);
         let from_aligned = from - from.rem_euclid(bucket);
         let mut history: &[ChartCandle] = &[];
-        let n_columns = self.live_chart.as_ref().map_or(0, |c| c.columns.len());
+        let live_columns = self.live_chart.as_ref().map(|c| c.columns.clone());
+        let n_columns = live_columns.as_ref().map_or(0, |c| c.len());
+        // a reply of this series, merged like this chart
+        let same_series = |r: &HistoryRequest| {
+            r.key == key && r.interval == self.interval && r.bucket_ms == bucket
+        };
         if from < live_first {
             let satisfied = |r: &HistoryRequest| {
-                r.key == key
+                same_series(r)
                     && r.columns.len() == n_columns
-                    && r.interval == self.interval
-                    && r.bucket_ms == bucket
                     && r.from_ms <= from_aligned
                     // exactly up to memory's first candle: a reply reaching further would count
                     // those minutes twice, one stopping short would leave a hole
                     && r.to_ms == live_first
             };
             if let Some(reply) = &self.hist.reply
-                && reply.request.key == key
-                && reply.request.interval == self.interval
-                && reply.request.bucket_ms == bucket
+                && same_series(&reply.request)
                 && let Ok(slice) = &reply.result
             {
                 history = &slice.candles;
@@ -235,11 +236,6 @@ impl App {
                 && let Some(loader) = &self.history
             {
                 self.hist.next_id += 1;
-                let columns = self
-                    .live_chart
-                    .as_ref()
-                    .map(|c| c.columns.clone())
-                    .unwrap_or_else(|| std::sync::Arc::from(Vec::new()));
                 let req = HistoryRequest {
                     id: self.hist.next_id,
                     key,
@@ -247,7 +243,7 @@ impl App {
                     from_ms: from_aligned,
                     to_ms: live_first,
                     bucket_ms: bucket,
-                    columns,
+                    columns: live_columns.clone().unwrap_or_default(),
                 };
                 loader.request(req.clone());
                 self.hist.asked = Some(req);
@@ -273,12 +269,9 @@ impl App {
             )
             .cloned()
             .collect();
-        let columns = self
-            .live_chart
-            .as_ref()
-            .map(|c| c.columns.clone())
+        let columns = live_columns
             .or_else(|| self.hist.reply.as_ref().map(|r| r.request.columns.clone()))
-            .unwrap_or_else(|| std::sync::Arc::from(Vec::new()));
+            .unwrap_or_default();
         self.chart = Some(ChartView {
             key,
             interval: self.interval,

@@ -118,21 +118,11 @@ impl DetailPane<'_> {
             lines.push(Line::from(vec![
                 Span::styled(format!("{:<9}", format::hms(tr.ts_ms)), t.muted()),
                 Span::styled(format!("{:>14}", format::price(tr.price)), style),
-                Span::raw(format!("{:>10}", qty(tr.qty))),
+                Span::raw(format!("{:>10}", format::qty(tr.qty))),
                 Span::styled(format!(" {}", tr.side.as_str()), style),
             ]));
         }
         lines
-    }
-}
-
-/// A trade size: small sizes keep four significant digits (0.004213), large ones are compact.
-fn qty(q: f64) -> String {
-    if q.abs() >= 1_000.0 || q == 0.0 || !q.is_finite() {
-        format::compact(q)
-    } else {
-        let digits = (4 - q.abs().log10().floor() as i32 - 1).clamp(0, 8) as usize;
-        format!("{q:.digits$}")
     }
 }
 
