@@ -82,6 +82,8 @@ fn pipeline_run(evs: &[MarketEvent], db: Option<&std::path::Path>) -> Duration {
         },
         frame: Duration::from_millis(33),
         stop_after_finished: None,
+        stop: Default::default(),
+        budget: None,
     };
     let batches: Vec<Vec<MarketEvent>> = evs.chunks(4096).map(|c| c.to_vec()).collect();
     let start = Instant::now();

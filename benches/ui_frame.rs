@@ -56,6 +56,8 @@ fn start_load() -> Load {
         },
         frame: Duration::from_millis(33),
         stop_after_finished: None,
+        stop: Default::default(),
+        budget: None,
     };
     let engine_thread = std::thread::spawn(move || {
         runner.run();

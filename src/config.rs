@@ -107,6 +107,9 @@ pub struct EngineSection {
     pub tick_capacity: usize,
     /// Capacity of the ring between sources and engine, in batches.
     pub ring_capacity: usize,
+    /// ...and in events, whichever is reached first: what bounds the ring's memory (about
+    /// 100 bytes an event) whatever the sources' batch sizes.
+    pub ring_events: usize,
     pub tick_z_span: usize,
     pub tick_z_warmup: usize,
 }
@@ -122,6 +125,7 @@ impl Default for EngineSection {
             candle_capacity: d.candle_capacity,
             tick_capacity: d.tick_capacity,
             ring_capacity: 1_024,
+            ring_events: 262_144,
             tick_z_span: d.tick_z_span,
             tick_z_warmup: d.tick_z_warmup,
         }
@@ -135,7 +139,8 @@ pub struct StorageSection {
     pub db: Option<PathBuf>,
     /// Store every trade (candles, indicators and alerts are always stored).
     pub persist_trades: bool,
-    /// Rows the monitor may queue in memory while the disk is slow before dropping (counted).
+    /// Rows the engine may queue in memory while the disk is slow before it waits for the
+    /// disk (and live feeds start dropping at the ring: counted, and trades refilled).
     pub max_pending_rows: u64,
 }
 
@@ -144,7 +149,7 @@ impl Default for StorageSection {
         StorageSection {
             db: None,
             persist_trades: true,
-            max_pending_rows: 2_000_000,
+            max_pending_rows: 200_000,
         }
     }
 }
@@ -310,6 +315,7 @@ impl Config {
             ("candle_capacity", e.candle_capacity, 10, 1_000_000),
             ("tick_capacity", e.tick_capacity, 1, 1_000_000),
             ("ring_capacity", e.ring_capacity, 1, 1_000_000),
+            ("ring_events", e.ring_events, 1_000, 100_000_000),
             ("tick_z_span", e.tick_z_span, 2, 1_000_000),
             ("tick_z_warmup", e.tick_z_warmup, 1, 1_000_000),
         ] {

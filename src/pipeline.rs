@@ -31,7 +31,8 @@ pub struct PipelineStats {
     pub events_in: AtomicU64,
     /// Events the engine has processed.
     pub events_processed: AtomicU64,
-    /// Events dropped because the ring was full (DropNewest sources).
+    /// Events dropped because the ring was full (DropNewest sources). Trades among them are
+    /// refilled from the venue where it has trade ids; what cannot be is in `trades_lost`.
     pub dropped_ring: AtomicU64,
     /// Events the engine rejected as invalid (NaN or negative prices, bad timestamps...).
     pub rejected: AtomicU64,
@@ -43,8 +44,12 @@ pub struct PipelineStats {
     pub store_pending: AtomicU64,
     /// Rows committed to the database.
     pub store_written: AtomicU64,
-    /// Rows that could not be stored (storage failed or fell too far behind).
+    /// Rows that could not be stored (the database failed, or a stop's deadline passed first).
     pub store_dropped: AtomicU64,
+    /// Trades known to be lost for good: dropped or missed and not refillable from the venue.
+    pub trades_lost: AtomicU64,
+    /// Events still queued for the engine when a stop's deadline passed (never processed).
+    pub unprocessed_at_stop: AtomicU64,
     /// Alerts fired.
     pub alerts_fired: AtomicU64,
     /// Notifications that could not be delivered.
@@ -246,6 +251,55 @@ pub fn describe(state: &SourceState, now: TsMs) -> String {
     }
 }
 
+/// How long a live feed's batch may wait for room in a full ring before it is dropped: a brief
+/// stall of the engine or the disk costs nothing, while the socket is read again soon enough.
+pub const RING_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
+/// Ring drops are logged at most once per this period per source (with the count since).
+const DROP_LOG_EVERY_MS: TsMs = 10_000;
+
+/// The ring's bound in events: sources take permits for what they queue, the engine gives them
+/// back once it has processed it. Bounds the ring's memory whatever the batch sizes.
+#[derive(Debug, Clone)]
+pub struct RingBudget {
+    permits: Arc<tokio::sync::Semaphore>,
+    max: usize,
+}
+
+impl RingBudget {
+    pub fn new(events: usize) -> RingBudget {
+        let max = events.clamp(1, u32::MAX as usize);
+        RingBudget {
+            permits: Arc::new(tokio::sync::Semaphore::new(max)),
+            max,
+        }
+    }
+
+    /// Permits for a batch of `n` (a batch larger than the whole budget takes all of it).
+    fn need(&self, n: usize) -> u32 {
+        n.clamp(1, self.max) as u32
+    }
+
+    /// Events the ring can take now.
+    pub fn room(&self) -> usize {
+        self.permits.available_permits()
+    }
+
+    async fn take(&self, n: usize) -> Result<(), EngineGone> {
+        match self.permits.acquire_many(self.need(n)).await {
+            Ok(p) => {
+                p.forget();
+                Ok(())
+            }
+            Err(_) => Err(EngineGone),
+        }
+    }
+
+    /// The engine is done with a batch of `n` events.
+    pub fn give_back(&self, n: usize) {
+        self.permits.add_permits(self.need(n) as usize);
+    }
+}
+
 /// The sending end a source gets: applies the overflow policy and counts.
 #[derive(Clone)]
 pub struct EventSink {
@@ -254,6 +308,17 @@ pub struct EventSink {
     overflow: Overflow,
     stats: Arc<PipelineStats>,
     health: HealthBoard,
+    drops: Arc<DropLog>,
+    budget: Option<RingBudget>,
+}
+
+/// Ring drops of one source since they were last logged.
+#[derive(Debug, Default)]
+struct DropLog {
+    /// Events dropped since the last log line.
+    since_log: AtomicU64,
+    /// When the last log line was written (0: never).
+    logged_ms: std::sync::atomic::AtomicI64,
 }
 
 /// The engine has gone away; the source should stop.
@@ -278,7 +343,15 @@ impl EventSink {
             overflow,
             stats,
             health,
+            drops: Arc::default(),
+            budget: None,
         }
+    }
+
+    /// Bounds what this sink queues by the ring's event budget (shared by every source).
+    pub fn with_budget(mut self, budget: RingBudget) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     pub fn name(&self) -> &str {
@@ -298,25 +371,59 @@ impl EventSink {
         self.health.set(&self.name, state);
     }
 
+    /// Counts trades this source knows it lost for good (missed and not refillable), and keeps
+    /// the reason on the health board.
+    pub fn trades_lost(&self, n: u64, reason: String) {
+        if n == 0 {
+            return;
+        }
+        PipelineStats::add(&self.stats.trades_lost, n);
+        tracing::error!(source = %self.name, "{reason}");
+        self.health.record_error(&self.name, reason);
+    }
+
     /// Sends a batch under the overflow policy. Returns how many events were dropped (0 or the
     /// batch length), or `EngineGone` when the pipeline is shutting down.
     pub async fn send(&self, events: Vec<MarketEvent>) -> Result<usize, EngineGone> {
         if events.is_empty() {
             return Ok(0);
         }
+        // A source that never has to wait (a simulator at full speed, a file) would otherwise
+        // keep its worker thread forever, and signals and other sources would starve.
+        tokio::task::consume_budget().await;
         let n = events.len();
         self.health.touch(&self.name, now_ms());
-        match self.overflow {
+        let sent = match self.overflow {
             Overflow::Block => {
-                self.tx
-                    .send_async(Ingest::Events(events))
-                    .await
-                    .map_err(|_| EngineGone)?;
-                PipelineStats::add(&self.stats.events_in, n as u64);
-                Ok(0)
+                if let Some(b) = &self.budget {
+                    b.take(n).await?;
+                }
+                self.tx.send_async(Ingest::Events(events)).await
             }
-            Overflow::DropNewest => self.try_push(events),
-        }
+            Overflow::DropNewest => {
+                // room in the budget and in the channel, within the grace period
+                let deadline = tokio::time::Instant::now() + RING_GRACE;
+                if let Some(b) = &self.budget {
+                    match tokio::time::timeout_at(deadline, b.take(n)).await {
+                        Ok(r) => r?,
+                        Err(_) => return Ok(self.note_dropped(n)),
+                    }
+                }
+                let msg = Ingest::Events(events);
+                match tokio::time::timeout_at(deadline, self.tx.send_async(msg)).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        if let Some(b) = &self.budget {
+                            b.give_back(n);
+                        }
+                        return Ok(self.note_dropped(n));
+                    }
+                }
+            }
+        };
+        sent.map_err(|_| EngineGone)?;
+        PipelineStats::add(&self.stats.events_in, n as u64);
+        Ok(0)
     }
 
     /// The blocking twin of [`send`](Self::send) for sources that run on a plain thread.
@@ -326,37 +433,87 @@ impl EventSink {
         }
         let n = events.len();
         self.health.touch(&self.name, now_ms());
-        match self.overflow {
-            Overflow::Block => {
-                self.tx
-                    .send(Ingest::Events(events))
-                    .map_err(|_| EngineGone)?;
-                PipelineStats::add(&self.stats.events_in, n as u64);
-                Ok(0)
+        let sent = match self.overflow {
+            Overflow::Block => self.tx.send(Ingest::Events(events)),
+            Overflow::DropNewest => {
+                match self.tx.send_timeout(Ingest::Events(events), RING_GRACE) {
+                    Ok(()) => Ok(()),
+                    Err(flume::SendTimeoutError::Timeout(_)) => return Ok(self.note_dropped(n)),
+                    Err(flume::SendTimeoutError::Disconnected(_)) => return Err(EngineGone),
+                }
             }
-            Overflow::DropNewest => self.try_push(events),
-        }
+        };
+        sent.map_err(|_| EngineGone)?;
+        PipelineStats::add(&self.stats.events_in, n as u64);
+        Ok(0)
     }
 
-    /// Sends without waiting; a full ring drops the batch and counts it.
-    fn try_push(&self, events: Vec<MarketEvent>) -> Result<usize, EngineGone> {
-        let n = events.len();
-        match self.tx.try_send(Ingest::Events(events)) {
-            Ok(()) => {
-                PipelineStats::add(&self.stats.events_in, n as u64);
-                Ok(0)
-            }
-            Err(flume::TrySendError::Full(_)) => {
-                PipelineStats::add(&self.stats.dropped_ring, n as u64);
-                Ok(n)
-            }
-            Err(flume::TrySendError::Disconnected(_)) => Err(EngineGone),
+    /// A full ring dropped `n` events: counted, shown, and logged once per period. Also for
+    /// events a source drops itself because the ring dropped the batch before them.
+    pub fn note_dropped(&self, n: usize) -> usize {
+        if n == 0 {
+            return 0;
         }
+        PipelineStats::add(&self.stats.dropped_ring, n as u64);
+        let pending = self.drops.since_log.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+        let now = now_ms();
+        let last = self.drops.logged_ms.load(Ordering::Relaxed);
+        if now - last >= DROP_LOG_EVERY_MS
+            && self
+                .drops
+                .logged_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.drops.since_log.fetch_sub(pending, Ordering::Relaxed);
+            let why = format!(
+                "the engine or the database is behind: dropped {pending} events at the ring \
+                 (trades with ids are refilled from the venue)"
+            );
+            tracing::warn!(source = %self.name, "{why}");
+            self.health.record_error(&self.name, why);
+        }
+        n
     }
 
     /// Tells the engine this source is done (so headless runs know when to stop).
     pub fn finish(&self) {
         let _ = self.tx.send(Ingest::Finished(self.name.clone()));
+    }
+}
+
+/// When a stopping command must be done with its backlog. Set once, when the stop begins; the
+/// engine, the notifier and the storage thread each finish what they can within their share of
+/// it and count the rest, so that a stop takes seconds whatever is queued.
+#[derive(Debug, Clone, Default)]
+pub struct StopClock {
+    began: Arc<std::sync::OnceLock<std::time::Instant>>,
+}
+
+impl StopClock {
+    /// Time the engine has to drain the ring after a stop begins.
+    pub const ENGINE: std::time::Duration = std::time::Duration::from_secs(5);
+    /// Time from the stop's start until the storage thread stops writing.
+    pub const STORE: std::time::Duration = std::time::Duration::from_secs(8);
+
+    /// Starts the stop (the first call counts).
+    pub fn begin(&self) {
+        let _ = self.began.set(std::time::Instant::now());
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.began.get().is_some()
+    }
+
+    /// The moment `share` after the stop began; None while not stopping.
+    pub fn deadline(&self, share: std::time::Duration) -> Option<std::time::Instant> {
+        self.began.get().map(|t| *t + share)
+    }
+
+    /// Whether `share` of the stop is used up.
+    pub fn passed(&self, share: std::time::Duration) -> bool {
+        self.deadline(share)
+            .is_some_and(|d| std::time::Instant::now() >= d)
     }
 }
 

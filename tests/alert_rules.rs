@@ -82,6 +82,8 @@ fn start(db: &Path) -> Running {
         },
         frame: Duration::from_millis(5),
         stop_after_finished: None,
+        stop: Default::default(),
+        budget: None,
     };
     let engine = std::thread::spawn(move || runner.run());
     Running {

@@ -527,3 +527,56 @@ async fn one_connection_down_of_two_is_shown_even_while_the_other_is_live() {
     h.wait_state("live again", |s| *s == SourceState::Live)
         .await;
 }
+
+/// A burst of trades and the end of the connection in one read: a cut, a close frame with 1001
+/// and serverShutdown, each right after the burst. Every trade is handed on (none counted as
+/// received and then forgotten, which would also make the refill start after them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trades_read_with_the_end_of_a_connection_are_handed_on() {
+    let market = Market::new(&["BTCUSDT"], 0, 0);
+    let http = HttpServer::start(market.handler()).await;
+    let mut ws = WsServer::start().await;
+    let mut cfg = config(&ws, &http);
+    cfg.backoff_initial_ms = 20;
+    cfg.backoff_max_ms = 50;
+    let h = start_named("binance-burst", cfg, 1024);
+    let mut next = 1u64;
+    for round in 0..9 {
+        let mut c = ws.accept().await;
+        c.expect_subscribe(1).await;
+        let mut burst: Vec<String> = (next..next + 250)
+            .map(|i| bn::agg_trade("BTCUSDT", i))
+            .collect();
+        next += 250;
+        // REST knows them all: a refill may only ever add what the stream did not deliver
+        *market.last_trade.lock().unwrap() = next - 1;
+        match round % 3 {
+            0 => c.burst_then_end(burst, None).await,
+            1 => c.burst_then_end(burst, Some(1001)).await,
+            _ => {
+                burst.push(bn::SERVER_SHUTDOWN.to_string());
+                c.burst_then_end(burst, None).await;
+            }
+        }
+    }
+    let mut c = ws.accept().await;
+    c.expect_subscribe(1).await;
+    c.send_all((next..next + 5).map(|i| bn::agg_trade("BTCUSDT", i)))
+        .await;
+    *market.last_trade.lock().unwrap() = next + 4;
+    h.wait_trades_through(next + 4).await;
+    let ids = h.trade_ids();
+    let expected: Vec<u64> = (1..next + 5).collect();
+    let missing: Vec<u64> = expected
+        .iter()
+        .copied()
+        .filter(|i| !ids.contains(i))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} trades lost: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(20)]
+    );
+    assert_eq!(ids, expected, "every id once, in order");
+}

@@ -547,3 +547,43 @@ async fn an_advanced_trade_server_is_named_not_misread() {
     );
     assert!(h.trade_ids().is_empty(), "nothing was misread as a trade");
 }
+
+/// A burst of matches and the end of the connection in one read (a cut, a close frame with
+/// 1001): every trade is handed on, none forgotten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trades_read_with_the_end_of_a_connection_are_handed_on() {
+    let market = Market::new(&["BTC-USD"], 0);
+    let http = HttpServer::start(market.handler()).await;
+    let mut ws = WsServer::start().await;
+    let mut cfg = config(&ws, &http);
+    cfg.backoff_initial_ms = 20;
+    cfg.backoff_max_ms = 50;
+    let h = start("coinbase-burst", cfg);
+    let mut next = 1u64;
+    for round in 0..6 {
+        let c = accept_subscribed(&mut ws, &["BTC-USD"]).await;
+        let burst = cb::matches("BTC-USD", next..=next + 199);
+        next += 200;
+        market.happened(next - 1);
+        c.burst_then_end(burst, (round % 2 == 1).then_some(1001))
+            .await;
+    }
+    let mut c = accept_subscribed(&mut ws, &["BTC-USD"]).await;
+    market.happened(next + 4);
+    c.send_all(cb::matches("BTC-USD", next..=next + 4)).await;
+    h.wait_trades_through(next + 4).await;
+    let ids = h.trade_ids();
+    let expected: Vec<u64> = (1..next + 5).collect();
+    let missing: Vec<u64> = expected
+        .iter()
+        .copied()
+        .filter(|i| !ids.contains(i))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} trades lost: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(20)]
+    );
+    assert_eq!(ids, expected, "every id once, in order");
+}

@@ -411,7 +411,14 @@ fn a_lock_taken_mid_run_shows_failed_then_recovers_without_loss() {
         max_attempts: 20,
         ..WriterConfig::default()
     };
-    let w = StoreWriter::spawn_with(&path, stats.clone(), health.clone(), config).unwrap();
+    let w = StoreWriter::spawn_with(
+        &path,
+        stats.clone(),
+        health.clone(),
+        config,
+        Default::default(),
+    )
+    .unwrap();
     let s = w.sender();
     s.send_blocking(trades(k, 1..=100)).unwrap();
     wait_for("first commit", Duration::from_secs(10), || {
@@ -457,7 +464,14 @@ fn a_batch_that_keeps_failing_is_dropped_counted_and_the_rest_committed() {
         max_attempts: 3,
         ..WriterConfig::default()
     };
-    let w = StoreWriter::spawn_with(&path, stats.clone(), health.clone(), config).unwrap();
+    let w = StoreWriter::spawn_with(
+        &path,
+        stats.clone(),
+        health.clone(),
+        config,
+        Default::default(),
+    )
+    .unwrap();
     // A trigger stands in for a failure that persists (disk full, corrupt page) for one batch.
     Connection::open(&path)
         .unwrap()

@@ -66,6 +66,7 @@ pub fn run(args: &BackfillArgs, cli: &Cli) -> anyhow::Result<()> {
     let mut pipeline = Pipeline::start(PipelineOptions {
         engine: s.engine.clone(),
         ring_capacity: s.config.engine.ring_capacity,
+        ring_events: s.config.engine.ring_events,
         db: Some(db.clone()),
         require_db: true,
         store_policy: StorePolicy::Block,

@@ -28,7 +28,7 @@ use crate::cli::{Cli, Command};
 use crate::config::{self, ConfigError, Settings};
 use crate::engine::runner::{Outputs, RunSummary, Runner, StorePolicy};
 use crate::engine::{Engine, EngineConfig};
-use crate::pipeline::{EventSink, HealthBoard, Ingest, PipelineStats, SourceState};
+use crate::pipeline::{EventSink, HealthBoard, Ingest, PipelineStats, SourceState, StopClock};
 use crate::sources::{Source, SourceControls};
 use crate::store::{StoreSummary, StoreWriter};
 use crate::view::{EngineCtl, SnapshotSlot};
@@ -114,6 +114,7 @@ pub(crate) struct Pipeline {
     pub slot: SnapshotSlot,
     pub ctl: flume::Sender<EngineCtl>,
     ring_tx: Option<flume::Sender<Ingest>>,
+    budget: crate::pipeline::RingBudget,
     engine: Option<JoinHandle<RunSummary>>,
     store: Option<StoreWriter>,
     runtime: Option<tokio::runtime::Runtime>,
@@ -123,13 +124,20 @@ pub(crate) struct Pipeline {
     pub controls: SourceControls,
     /// Delivers the alerts the engine sends; it ends when the engine has.
     notifier: Option<tokio::task::JoinHandle<()>>,
+    /// Started by [`shutdown`](Self::shutdown): every stage finishes within its share of it.
+    stop: StopClock,
+    /// Set by the storage thread when the database cannot be written.
+    store_failure: Option<crate::store::Failure>,
 }
 
 pub(crate) struct PipelineOptions {
     pub engine: EngineConfig,
     pub ring_capacity: usize,
+    /// The ring's bound in events (see `[engine] ring_events`).
+    pub ring_events: usize,
     pub db: Option<PathBuf>,
-    /// Fail (instead of running in memory) when the database cannot be opened.
+    /// A headless command: fail (instead of running in memory) when the database cannot be
+    /// opened, and stop storing at once when it cannot be written (the command then ends).
     pub require_db: bool,
     pub store_policy: StorePolicy,
     pub view: bool,
@@ -144,10 +152,22 @@ impl Pipeline {
         let health = HealthBoard::default();
         let slot = SnapshotSlot::default();
         let (ring_tx, ring_rx) = crate::pipeline::ring(opts.ring_capacity);
+        let budget = crate::pipeline::RingBudget::new(opts.ring_events);
         let (ctl_tx, ctl_rx) = flume::unbounded();
+        let stop = StopClock::default();
+        let writer_cfg = crate::store::WriterConfig {
+            fail_fast: opts.require_db,
+            ..Default::default()
+        };
 
         let store = match &opts.db {
-            Some(path) => match StoreWriter::spawn(path, stats.clone(), health.clone()) {
+            Some(path) => match StoreWriter::spawn_with(
+                path,
+                stats.clone(),
+                health.clone(),
+                writer_cfg,
+                stop.clone(),
+            ) {
                 Ok(w) => {
                     health.set("db", SourceState::Live);
                     Some(w)
@@ -208,6 +228,8 @@ impl Pipeline {
             },
             frame: opts.frame,
             stop_after_finished: opts.stop_after_finished,
+            stop: stop.clone(),
+            budget: Some(budget.clone()),
         };
         let engine = std::thread::Builder::new()
             .name("tickwatch-engine".into())
@@ -219,13 +241,22 @@ impl Pipeline {
             slot,
             ctl: ctl_tx,
             ring_tx: Some(ring_tx),
+            budget,
             engine: Some(engine),
-            store,
             runtime: Some(runtime),
             sources: std::sync::Mutex::new(Vec::new()),
             controls: SourceControls::default(),
             notifier,
+            store_failure: store.as_ref().map(StoreWriter::failure),
+            store,
+            stop,
         })
+    }
+
+    /// Why the database cannot be written, once the storage thread found it so (headless
+    /// commands stop then).
+    pub fn store_failure(&self) -> Option<String> {
+        self.store_failure.as_ref().and_then(|f| f.get().cloned())
     }
 
     /// Starts a source on the runtime. Its failure is shown on the health board and logged.
@@ -246,7 +277,8 @@ impl Pipeline {
             source.overflow(),
             self.stats.clone(),
             self.health.clone(),
-        );
+        )
+        .with_budget(self.budget.clone());
         self.health.set(&name, SourceState::Connecting);
         let health = self.health.clone();
         let task = rt.spawn(async move {
@@ -267,9 +299,13 @@ impl Pipeline {
         self.runtime.as_ref()
     }
 
-    /// Stops the sources, lets the engine drain what is queued, flushes the database.
+    /// Stops the sources, lets the engine drain what is queued, flushes the database: each
+    /// within its share of the [`StopClock`], so that a stop takes seconds whatever the backlog;
+    /// what could not be processed or written is counted (and makes a headless command fail).
     pub fn shutdown(mut self) -> anyhow::Result<(RunSummary, Option<StoreSummary>)> {
-        // 1. Stop the sources: with their senders gone the engine drains the ring and ends.
+        self.stop.begin();
+        // 1. Stop the sources: with their senders gone the engine drains the ring and ends (by
+        //    its deadline at the latest).
         let sources = match self.sources.lock() {
             Ok(mut v) => std::mem::take(&mut *v),
             Err(p) => std::mem::take(&mut *p.into_inner()),
@@ -279,7 +315,8 @@ impl Pipeline {
         }
         self.ring_tx = None;
         let drained = self.engine.as_ref().is_none_or(|h| {
-            let deadline = std::time::Instant::now() + Duration::from_secs(3);
+            // the engine ends by its own deadline; storage waits bound its hand-over
+            let deadline = std::time::Instant::now() + StopClock::STORE + Duration::from_secs(1);
             while !h.is_finished() && std::time::Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -291,12 +328,15 @@ impl Pipeline {
         }
         // 3. Whatever still runs (helper tasks of a source) stops with the runtime.
         if let Some(rt) = self.runtime.take() {
-            rt.shutdown_timeout(Duration::from_secs(2));
+            rt.shutdown_timeout(Duration::from_secs(1));
         }
         let summary = match self.engine.take() {
-            Some(h) => h
+            Some(h) if h.is_finished() => h
                 .join()
                 .map_err(|_| anyhow::anyhow!("the engine thread panicked"))?,
+            Some(_) => {
+                anyhow::bail!("the engine did not stop within its deadline; see the log file")
+            }
             None => RunSummary::default(),
         };
         let store = match self.store.take() {

@@ -38,6 +38,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
     let pipeline = Pipeline::start(PipelineOptions {
         engine: s.engine.clone(),
         ring_capacity: s.config.engine.ring_capacity,
+        ring_events: s.config.engine.ring_events,
         db: Some(db.clone()),
         require_db: false,
         store_policy: StorePolicy::Spill {

@@ -35,6 +35,7 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
     let pipeline = Pipeline::start(PipelineOptions {
         engine: s.engine.clone(),
         ring_capacity: s.config.engine.ring_capacity,
+        ring_events: s.config.engine.ring_events,
         db: Some(db.clone()),
         require_db: true,
         store_policy: StorePolicy::Spill {
@@ -64,8 +65,15 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
     let every = Duration::from_secs_f64(args.stats_every);
     let mut last = Instant::now();
     let mut last_events = 0;
+    let mut failure = None;
     while !stop.load(Ordering::SeqCst) && !tasks.iter().all(|t| t.is_finished()) {
         std::thread::sleep(Duration::from_millis(100));
+        if let Some(why) = pipeline.store_failure() {
+            // nothing more can be stored: stop now rather than read the market into nowhere
+            eprintln!("tickwatch record: the database cannot be written ({why}); stopping");
+            failure = Some(why);
+            break;
+        }
         if last.elapsed() >= every {
             let ev = PipelineStats::get(&pipeline.stats.events_processed);
             eprintln!(
@@ -76,24 +84,85 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
             last = Instant::now();
         }
     }
-    eprintln!("tickwatch record: stopping, flushing the database…");
+    eprintln!(
+        "tickwatch record: stopping, flushing the database (at most {} s)…",
+        crate::pipeline::StopClock::STORE.as_secs()
+    );
     let stats = pipeline.stats.clone();
+    let stopped = Instant::now();
     let (summary, store) = pipeline.shutdown()?;
     let store_err = store.as_ref().and_then(|s| s.last_error.clone());
+    let get = |c: &std::sync::atomic::AtomicU64| PipelineStats::get(c);
     eprintln!(
-        "tickwatch record: {} events, {} candles closed, {} alerts; stored {} rows; dropped {} (ring) {} (db); rejected {}",
+        "tickwatch record: {} events, {} candles closed, {} alerts; stored {} rows; dropped at the ring {} (trades refilled from the venue where it has ids); rejected {}; stopped in {:.1} s",
         summary.events,
         summary.candles_closed,
         summary.alerts,
-        PipelineStats::get(&stats.store_written),
-        PipelineStats::get(&stats.dropped_ring),
-        PipelineStats::get(&stats.store_dropped),
-        summary.rejected
+        get(&stats.store_written),
+        get(&stats.dropped_ring),
+        summary.rejected,
+        stopped.elapsed().as_secs_f64()
     );
+    if let Some(why) = failure {
+        anyhow::bail!(
+            "the database cannot be written: {why}; free space or fix its permissions, then run again ({} rows were not stored)",
+            get(&stats.store_dropped)
+        );
+    }
+    let loss = Loss::of(&stats);
     if let Some(e) = store_err {
-        anyhow::bail!("the database failed during the run: {e}");
+        anyhow::bail!("the database failed during the run: {e}{}", loss.suffix());
+    }
+    if !loss.is_none() {
+        anyhow::bail!("data was lost during the run:{}", loss.suffix());
     }
     Ok(())
+}
+
+/// What a run lost for good, for the closing message and the exit code.
+pub(crate) struct Loss {
+    pub trades_lost: u64,
+    pub rows_not_stored: u64,
+    pub unprocessed: u64,
+}
+
+impl Loss {
+    pub fn of(stats: &PipelineStats) -> Loss {
+        Loss {
+            trades_lost: PipelineStats::get(&stats.trades_lost),
+            rows_not_stored: PipelineStats::get(&stats.store_dropped),
+            unprocessed: PipelineStats::get(&stats.unprocessed_at_stop),
+        }
+    }
+
+    pub fn is_none(&self) -> bool {
+        self.trades_lost == 0 && self.rows_not_stored == 0 && self.unprocessed == 0
+    }
+
+    /// " N trades missed ...; M rows not stored; K events not processed", or "".
+    pub fn suffix(&self) -> String {
+        let mut parts = Vec::new();
+        if self.trades_lost > 0 {
+            parts.push(format!(
+                "{} trades missed and not refillable from the venue (see the log)",
+                self.trades_lost
+            ));
+        }
+        if self.rows_not_stored > 0 {
+            parts.push(format!("{} rows not stored", self.rows_not_stored));
+        }
+        if self.unprocessed > 0 {
+            parts.push(format!(
+                "{} events still queued when the stop's deadline passed",
+                self.unprocessed
+            ));
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", parts.join("; "))
+        }
+    }
 }
 
 fn stats_line(p: &Pipeline, events: u64, over: Duration, stale_after: Duration) -> String {
@@ -115,10 +184,11 @@ fn stats_line(p: &Pipeline, events: u64, over: Duration, stale_after: Duration) 
         })
         .collect();
     format!(
-        "{} events {:.0}/s | dropped {} | rejected {} | db written {} pending {} dropped {} | alerts {} | {}",
+        "{} events {:.0}/s | dropped {} lost {} | rejected {} | db written {} pending {} dropped {} | alerts {} | {}",
         chrono::Utc::now().format("%H:%M:%S"),
         events as f64 / over.as_secs_f64().max(1e-9),
         PipelineStats::get(&st.dropped_ring),
+        PipelineStats::get(&st.trades_lost),
         PipelineStats::get(&st.rejected),
         PipelineStats::get(&st.store_written),
         PipelineStats::get(&st.store_pending),

@@ -59,6 +59,7 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
     let mut pipeline = Pipeline::start(PipelineOptions {
         engine: s.engine.clone(),
         ring_capacity: s.config.engine.ring_capacity,
+        ring_events: s.config.engine.ring_events,
         db: Some(db.clone()),
         require_db: args.headless,
         // a replay can wait for the disk: the database stays a gap-free prefix of the input

@@ -6,18 +6,22 @@ use std::time::{Duration, Instant};
 
 use super::Engine;
 use crate::domain::{Interval, VenueSymbol, now_ms};
-use crate::pipeline::{Ingest, PipelineStats};
+use crate::pipeline::{Ingest, PipelineStats, RingBudget, StopClock};
 use crate::store::{AlertRecord, StoreBatch, StoreSender};
 use crate::view::{EngineCtl, SnapshotSlot};
 
-/// What to do when the storage thread cannot keep up.
+/// What to do when the storage thread cannot keep up. Neither policy drops what must be
+/// stored: when the storage thread is behind, the engine waits for it, stops taking from the
+/// ring, and the loss (if any) happens at the ring, where each source knows what it lost: a
+/// source that can pause (replay, simulator) waits, a live feed drops and counts, and refills
+/// trades from the venue where it has trade ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StorePolicy {
-    /// Wait for it. Only for inputs that can pause without loss (replay): then the database is
-    /// always a gap-free prefix of the input.
+    /// Hand every batch over at once, waiting for room (replay: the database is always a
+    /// gap-free prefix of the input).
     Block,
-    /// Keep up to `max_rows` rows queued in memory, then drop the oldest queued batch and count
-    /// it (`store_dropped`). For live data, which must not stall behind the disk.
+    /// Keep up to `max_rows` rows queued in memory while the storage thread is busy, so that a
+    /// short disk stall does not hold the engine (and the screen); beyond that, wait.
     Spill { max_rows: u64 },
 }
 
@@ -37,6 +41,8 @@ pub struct RunSummary {
     pub alerts: u64,
     /// The first few rejection messages, for the user.
     pub rejections: Vec<String>,
+    /// Events still in the ring when the stop's deadline passed (never processed).
+    pub unprocessed: u64,
 }
 
 pub struct Runner {
@@ -48,6 +54,10 @@ pub struct Runner {
     pub frame: Duration,
     /// Stop once this many sources have reported `Finished` (None: run until the ring closes).
     pub stop_after_finished: Option<usize>,
+    /// Set when the command stops: the engine drains the ring within its share, then ends.
+    pub stop: StopClock,
+    /// The ring's event budget, given back as batches are processed (None: unbounded).
+    pub budget: Option<RingBudget>,
 }
 
 enum Got {
@@ -112,6 +122,9 @@ impl Runner {
                         }
                         summary.events += events.len() as u64;
                         PipelineStats::add(&stats.events_processed, events.len() as u64);
+                        if let Some(b) = &self.budget {
+                            b.give_back(events.len());
+                        }
                         false
                     }
                     Ingest::Finished(name) => {
@@ -173,7 +186,12 @@ impl Runner {
                     }
                 }
             }
-            let done = closed || self.stop_after_finished.is_some_and(|n| finished >= n);
+            let out_of_time = self.stop.passed(StopClock::ENGINE);
+            if out_of_time && !closed {
+                summary.unprocessed += self.discard_ring(&stats);
+            }
+            let done =
+                closed || out_of_time || self.stop_after_finished.is_some_and(|n| finished >= n);
             if (!batch.is_empty() || !spill.is_empty())
                 && (done || batch.rows() >= FLUSH_ROWS || last_flush.elapsed() >= FLUSH_EVERY)
             {
@@ -190,13 +208,11 @@ impl Runner {
                 next_frame = Instant::now() + self.frame;
             }
             if done {
-                // Push whatever is still spilled; at shutdown waiting is right.
+                // Hand over whatever is still spilled; at the end waiting is right (within
+                // the stop's deadline).
                 if let Some((tx, _)) = &self.outputs.store {
                     while let Some(b) = spill.pop_front() {
-                        let rows = b.rows();
-                        if tx.send_blocking(b).is_err() {
-                            PipelineStats::add(&stats.store_dropped, rows);
-                        }
+                        self.send_waiting(tx, b, &stats);
                     }
                 }
                 break;
@@ -215,38 +231,74 @@ impl Runner {
         let Some((tx, policy)) = &self.outputs.store else {
             return;
         };
-        match *policy {
-            StorePolicy::Block => {
-                let rows = b.rows();
-                if tx.send_blocking(b).is_err() {
-                    PipelineStats::add(&stats.store_dropped, rows);
-                }
+        spill.push_back(b);
+        while let Some(front) = spill.pop_front() {
+            if let Err(back) = tx.try_send(front) {
+                spill.push_front(back);
+                break;
             }
-            StorePolicy::Spill { max_rows } => {
-                spill.push_back(b);
-                while let Some(front) = spill.pop_front() {
-                    match tx.try_send(front) {
-                        Ok(()) => {}
-                        Err(back) => {
-                            spill.push_front(back);
-                            break;
-                        }
+        }
+        let max_rows = match *policy {
+            StorePolicy::Block => 0,
+            StorePolicy::Spill { max_rows } => max_rows,
+        };
+        let mut queued: u64 = spill.iter().map(StoreBatch::rows).sum();
+        // Over the bound: wait for the storage thread instead of dropping. The ring fills
+        // meanwhile, and each source deals with that as it can (see `StorePolicy`).
+        while queued > max_rows {
+            let Some(front) = spill.pop_front() else {
+                break;
+            };
+            queued -= front.rows();
+            self.send_waiting(tx, front, stats);
+        }
+    }
+
+    /// Hands `batch` to the storage thread, waiting for room; gives up (and counts its rows)
+    /// only when the writer is gone or the stop's deadline for storage has passed.
+    fn send_waiting(&self, tx: &StoreSender, batch: StoreBatch, stats: &PipelineStats) {
+        let rows = batch.rows();
+        let mut batch = batch;
+        loop {
+            match tx.send_timeout(batch, Duration::from_millis(100)) {
+                Ok(()) => return,
+                Err((back, gone)) => {
+                    if gone || self.stop.passed(StopClock::STORE) {
+                        PipelineStats::add(&stats.store_dropped, rows);
+                        tracing::error!(
+                            "{rows} rows not stored: {}",
+                            if gone {
+                                "the storage thread has stopped"
+                            } else {
+                                "the stop's deadline passed before the database caught up"
+                            }
+                        );
+                        return;
                     }
-                }
-                let mut queued: u64 = spill.iter().map(StoreBatch::rows).sum();
-                while queued > max_rows {
-                    let Some(old) = spill.pop_front() else { break };
-                    queued -= old.rows();
-                    PipelineStats::add(&stats.store_dropped, old.rows());
-                    tracing::error!(
-                        "storage is {queued} rows behind: dropped a batch of {} rows (trades {}, candles {})",
-                        old.rows(),
-                        old.trades.len(),
-                        old.candles.len()
-                    );
+                    batch = back;
                 }
             }
         }
+    }
+
+    /// At the stop's deadline: empties the ring without processing it; returns the events.
+    fn discard_ring(&self, stats: &PipelineStats) -> u64 {
+        let mut left = 0u64;
+        while let Ok(msg) = self.ingest.try_recv() {
+            if let Ingest::Events(events) = msg {
+                left += events.len() as u64;
+                if let Some(b) = &self.budget {
+                    b.give_back(events.len());
+                }
+            }
+        }
+        if left > 0 {
+            PipelineStats::add(&stats.unprocessed_at_stop, left);
+            tracing::error!(
+                "stopped with {left} events still queued for the engine: not processed"
+            );
+        }
+        left
     }
 }
 
@@ -328,6 +380,8 @@ mod tests {
             },
             frame: Duration::from_millis(1),
             stop_after_finished: None,
+            stop: StopClock::default(),
+            budget: None,
         };
         let summary = runner.run();
         drop(ctl_tx);

@@ -22,4 +22,4 @@ pub use types::{
     WatchlistEdit,
 };
 pub use write_batch::{WriteCounts, write_batches};
-pub use writer::{HEALTH_NAME, StoreSender, StoreSummary, StoreWriter, WriterConfig};
+pub use writer::{Failure, HEALTH_NAME, StoreSender, StoreSummary, StoreWriter, WriterConfig};

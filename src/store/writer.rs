@@ -1,7 +1,13 @@
 //! The storage thread: owns the connection, takes batches from a bounded channel, merges what is
 //! queued into one transaction and commits strictly in arrival order, so the database always
-//! holds a prefix of what was sent. Failures are retried with backoff, then dropped and counted;
-//! the thread never exits on a write error.
+//! holds a prefix of what was sent.
+//!
+//! Failures, by kind: a locked database is retried with backoff, then the batch is dropped and
+//! counted. A database that cannot be written at all (disk full, read-only, I/O error, damaged
+//! file) is not retried batch by batch: a headless command (`fail_fast`) stops storing at once
+//! and reports it (the command then ends with an error); the monitor carries on in memory,
+//! counts what it does not store, and tries the database again every `probe_every`. At a stop,
+//! writing ends at the [`StopClock`]'s storage deadline and what is left is counted.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +21,7 @@ use super::error::describe_write_error;
 use super::write_batch::{WriteCounts, write_batches};
 use super::{StoreBatch, StoreError, open};
 use crate::domain::now_ms;
-use crate::pipeline::{HealthBoard, PipelineStats, SourceState};
+use crate::pipeline::{HealthBoard, PipelineStats, SourceState, StopClock};
 
 /// The name of the storage entry on the health board (status bar).
 pub const HEALTH_NAME: &str = "db";
@@ -34,17 +40,23 @@ pub struct WriterConfig {
     /// Wait after the first failed attempt; doubles up to `backoff_max`.
     pub backoff_start: Duration,
     pub backoff_max: Duration,
+    /// A database that cannot be written ends storing for good (headless commands); otherwise
+    /// the writer runs on without it and probes it again every `probe_every`.
+    pub fail_fast: bool,
+    pub probe_every: Duration,
 }
 
 impl Default for WriterConfig {
     fn default() -> Self {
         WriterConfig {
-            channel_batches: 64,
+            channel_batches: 8,
             max_txn_rows: 50_000,
             max_txn_delay: Duration::from_millis(50),
             max_attempts: 5,
             backoff_start: Duration::from_millis(250),
             backoff_max: Duration::from_secs(5),
+            fail_fast: false,
+            probe_every: Duration::from_secs(30),
         }
     }
 }
@@ -65,6 +77,8 @@ pub struct StoreSummary {
     pub dropped_rows: u64,
     /// Failed write attempts, including ones that succeeded on retry.
     pub failed_attempts: u64,
+    /// Rows still queued when the stop's storage deadline passed (also in `dropped_rows`).
+    pub unwritten_at_stop: u64,
     /// The error that made the writer drop rows, if any: a headless command exits non-zero
     /// when this is `Some`.
     pub last_error: Option<String>,
@@ -82,6 +96,7 @@ pub struct StoreWriter {
     stats: Arc<PipelineStats>,
     handle: Option<JoinHandle<StoreSummary>>,
     path: PathBuf,
+    failure: Failure,
 }
 
 /// A cloneable sending end of the storage channel.
@@ -90,6 +105,10 @@ pub struct StoreSender {
     tx: flume::Sender<Msg>,
     stats: Arc<PipelineStats>,
 }
+
+/// Why a database cannot be written any more, once it is known (shared with the commands, so
+/// that a headless one stops promptly instead of dropping its input).
+pub type Failure = Arc<std::sync::OnceLock<String>>;
 
 impl StoreSender {
     /// Queues a batch without waiting. When the channel is full or the writer has stopped, the
@@ -119,6 +138,37 @@ impl StoreSender {
         })
     }
 
+    /// Queues a batch, waiting at most `wait` for room. On failure the batch comes back with
+    /// whether the writer is gone (true) or only busy (false).
+    #[allow(clippy::result_large_err)]
+    pub fn send_timeout(
+        &self,
+        batch: StoreBatch,
+        wait: Duration,
+    ) -> Result<(), (StoreBatch, bool)> {
+        let rows = batch.rows();
+        PipelineStats::add(&self.stats.store_pending, rows);
+        self.tx.send_timeout(Msg::Batch(batch), wait).map_err(|e| {
+            PipelineStats::sub(&self.stats.store_pending, rows);
+            match e {
+                flume::SendTimeoutError::Timeout(m) => (unwrap_batch(m), false),
+                flume::SendTimeoutError::Disconnected(m) => (unwrap_batch(m), true),
+            }
+        })
+    }
+
+    /// Queues a batch, waiting for room without holding a runtime thread (the notifier).
+    /// Fails only when the writer has stopped.
+    #[allow(clippy::result_large_err)]
+    pub async fn send_async(&self, batch: StoreBatch) -> Result<(), StoreBatch> {
+        let rows = batch.rows();
+        PipelineStats::add(&self.stats.store_pending, rows);
+        self.tx.send_async(Msg::Batch(batch)).await.map_err(|e| {
+            PipelineStats::sub(&self.stats.store_pending, rows);
+            unwrap_batch(e.into_inner())
+        })
+    }
+
     /// Batches queued and not yet taken by the writer.
     pub fn pending_batches(&self) -> usize {
         self.tx.len()
@@ -140,7 +190,13 @@ impl StoreWriter {
         stats: Arc<PipelineStats>,
         health: HealthBoard,
     ) -> Result<StoreWriter, StoreError> {
-        Self::spawn_with(path, stats, health, WriterConfig::default())
+        Self::spawn_with(
+            path,
+            stats,
+            health,
+            WriterConfig::default(),
+            StopClock::default(),
+        )
     }
 
     pub fn spawn_with(
@@ -148,6 +204,7 @@ impl StoreWriter {
         stats: Arc<PipelineStats>,
         health: HealthBoard,
         config: WriterConfig,
+        stop: StopClock,
     ) -> Result<StoreWriter, StoreError> {
         let conn = match open::open(path) {
             Ok(c) => c,
@@ -159,6 +216,7 @@ impl StoreWriter {
         health.set_detail(HEALTH_NAME, Some(path.display().to_string()));
         health.set(HEALTH_NAME, SourceState::Live);
         let (tx, rx) = flume::bounded(config.channel_batches.max(1));
+        let failure = Failure::default();
         let mut worker = Worker {
             conn,
             rx,
@@ -166,6 +224,9 @@ impl StoreWriter {
             health,
             config,
             summary: StoreSummary::default(),
+            failure: failure.clone(),
+            stop: stop.clone(),
+            unwritable: None,
         };
         let handle = std::thread::Builder::new()
             .name("tickwatch-store".into())
@@ -182,7 +243,14 @@ impl StoreWriter {
             stats,
             handle: Some(handle),
             path: path.to_path_buf(),
+            failure,
         })
+    }
+
+    /// Why the database cannot be written, once a write found it so (with `fail_fast`, the
+    /// writer has stopped storing then).
+    pub fn failure(&self) -> Failure {
+        self.failure.clone()
     }
 
     pub fn sender(&self) -> StoreSender {
@@ -207,7 +275,8 @@ impl StoreWriter {
         let Some(handle) = self.handle.take() else {
             anyhow::bail!("the storage writer was already closed");
         };
-        // A send error means the thread is gone already; join says why.
+        // A send error means the thread is gone already; join says why. The writer empties
+        // its queue meanwhile (writing, or counting at the stop's deadline), so this wait ends.
         let _ = self.tx.send(Msg::Close);
         handle
             .join()
@@ -225,6 +294,30 @@ impl Drop for StoreWriter {
     }
 }
 
+/// Why rows were counted as not written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lost {
+    Stopped,
+    Unwritable,
+}
+
+/// Errors that no retry fixes: the disk is full, the file became read-only or unreadable.
+fn unwritable(err: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode as C;
+    matches!(
+        err.sqlite_error_code(),
+        Some(
+            C::DiskFull
+                | C::ReadOnly
+                | C::PermissionDenied
+                | C::SystemIoFailure
+                | C::DatabaseCorrupt
+                | C::NotADatabase
+                | C::CannotOpen
+        )
+    )
+}
+
 struct Worker {
     conn: Connection,
     rx: flume::Receiver<Msg>,
@@ -232,6 +325,10 @@ struct Worker {
     health: HealthBoard,
     config: WriterConfig,
     summary: StoreSummary,
+    failure: Failure,
+    stop: StopClock,
+    /// The database cannot be written: why, and when to try it again (never with fail_fast).
+    unwritable: Option<(String, Option<Instant>)>,
 }
 
 impl Worker {
@@ -274,22 +371,38 @@ impl Worker {
             }
             self.commit_group(group);
         }
+        if self.summary.unwritten_at_stop > 0 {
+            let msg = format!(
+                "{} rows not written: the stop's deadline ({} s) passed before the database caught up",
+                self.summary.unwritten_at_stop,
+                StopClock::STORE.as_secs()
+            );
+            tracing::error!("storage: {msg}");
+            self.summary.last_error = Some(msg);
+        }
         // Returning drops the receiver: senders that outlive the writer get their batches back.
     }
 
     /// Commits the group in one transaction; if that fails, commits its batches one by one so
     /// that one bad batch neither blocks nor takes down the others, and order is kept.
     fn commit_group(&mut self, group: Vec<StoreBatch>) {
-        if group.len() > 1 {
-            match write_batches(&mut self.conn, &group) {
-                Ok(counts) => return self.committed(&group, counts),
-                Err(e) => {
-                    self.summary.failed_attempts += 1;
-                    tracing::warn!(
-                        "storage: transaction of {} batches failed: {e}",
-                        group.len()
-                    );
-                }
+        if self.stop.passed(StopClock::STORE) {
+            return self.not_written(&group, Lost::Stopped);
+        }
+        if let Some((_, probe)) = &self.unwritable
+            && probe.is_none_or(|t| Instant::now() < t)
+        {
+            return self.not_written(&group, Lost::Unwritable);
+        }
+        match write_batches(&mut self.conn, &group) {
+            Ok(counts) => return self.committed(&group, counts),
+            Err(e) if unwritable(&e) => return self.became_unwritable(&e, &group),
+            Err(e) => {
+                self.summary.failed_attempts += 1;
+                tracing::warn!(
+                    "storage: transaction of {} batches failed: {e}",
+                    group.len()
+                );
             }
         }
         for batch in group {
@@ -300,27 +413,81 @@ impl Worker {
     fn commit_with_retry(&mut self, batch: StoreBatch) {
         let group = [batch];
         let mut backoff = self.config.backoff_start;
-        for attempt in 1..=self.config.max_attempts.max(1) {
+        let max = self.config.max_attempts.max(1);
+        for attempt in 1..=max {
+            if self.stop.passed(StopClock::STORE) {
+                return self.not_written(&group, Lost::Stopped);
+            }
             match write_batches(&mut self.conn, &group) {
                 Ok(counts) => return self.committed(&group, counts),
+                Err(e) if unwritable(&e) => return self.became_unwritable(&e, &group),
                 Err(e) => {
                     self.summary.failed_attempts += 1;
                     let reason = describe_write_error(&e);
-                    if attempt == self.config.max_attempts.max(1) {
+                    if attempt == max {
                         return self.dropped(&group[0], reason);
                     }
                     self.health.set(
                         HEALTH_NAME,
                         SourceState::Failed(format!(
-                            "{reason}; retrying in {} ms (attempt {attempt} of {})",
+                            "{reason}; retrying in {} ms (attempt {attempt} of {max})",
                             backoff.as_millis(),
-                            self.config.max_attempts
                         )),
                     );
-                    std::thread::sleep(backoff);
+                    // never sleep past the stop's deadline
+                    let wait = match self.stop.deadline(StopClock::STORE) {
+                        Some(d) => backoff.min(d.saturating_duration_since(Instant::now())),
+                        None => backoff,
+                    };
+                    std::thread::sleep(wait);
                     backoff = (backoff * 2).min(self.config.backoff_max);
                 }
             }
+        }
+    }
+
+    /// A write found the database unwritable (disk full, read-only, damaged): no retries.
+    fn became_unwritable(&mut self, err: &rusqlite::Error, group: &[StoreBatch]) {
+        self.summary.failed_attempts += 1;
+        let reason = describe_write_error(err);
+        let first = self.unwritable.is_none();
+        if self.config.fail_fast {
+            let _ = self.failure.set(reason.clone());
+            self.unwritable = Some((reason.clone(), None));
+            if first {
+                self.health.set(
+                    HEALTH_NAME,
+                    SourceState::Failed(format!("{reason}: nothing more is stored")),
+                );
+            }
+        } else {
+            let every = self.config.probe_every;
+            self.unwritable = Some((reason.clone(), Some(Instant::now() + every)));
+            if first {
+                self.health.set(
+                    HEALTH_NAME,
+                    SourceState::Failed(format!(
+                        "{reason}: running in memory, nothing is stored; trying again every {} s",
+                        every.as_secs()
+                    )),
+                );
+            }
+        }
+        if first {
+            tracing::error!("storage: {reason}; the database cannot be written");
+        }
+        self.summary.last_error = Some(reason);
+        self.not_written(group, Lost::Unwritable);
+    }
+
+    /// Counts rows that were not written, without trying.
+    fn not_written(&mut self, group: &[StoreBatch], why: Lost) {
+        let rows: u64 = group.iter().map(StoreBatch::rows).sum();
+        PipelineStats::sub(&self.stats.store_pending, rows);
+        PipelineStats::add(&self.stats.store_dropped, rows);
+        self.summary.dropped_rows += rows;
+        if why == Lost::Stopped {
+            self.summary.unwritten_at_stop += rows;
         }
     }
 
@@ -346,6 +513,12 @@ impl Worker {
             s.dropped_rows += counts.skipped_trades;
             self.health.record_error(HEALTH_NAME, reason.clone());
             s.last_error = Some(reason);
+        }
+        if let Some((reason, _)) = self.unwritable.take() {
+            tracing::warn!(
+                "storage: the database can be written again ({reason} before); {} rows were not stored meanwhile",
+                s.dropped_rows
+            );
         }
         self.health.set(HEALTH_NAME, SourceState::Live);
         self.health.touch(HEALTH_NAME, now_ms());

@@ -20,6 +20,74 @@ pub mod ws;
 
 use std::time::Duration;
 
+/// The real binary, sandboxed in `dir`: its own HOME and XDG directories (so no user config
+/// or database is touched), a log file there, no RUST_LOG from outside.
+pub fn tickwatch_cmd(dir: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tickwatch"));
+    c.current_dir(dir)
+        .arg("--log-file")
+        .arg(dir.join("tickwatch.log"))
+        .env("HOME", dir)
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("XDG_CONFIG_HOME", dir.join("cfg"))
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR");
+    c
+}
+
+/// A check that cannot run here: says SKIPPED on a developer's machine, fails under CI
+/// (`CI=true`), so that a green CI run always means the check ran.
+pub fn cannot_run(why: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        panic!("this check must run under CI but cannot: {why}");
+    }
+    eprintln!("SKIPPED: {why}");
+}
+
+/// Peak and current resident memory of a process, in kB (VmHWM, VmRSS).
+pub fn memory_kb(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    Some((field("VmHWM:")?, field("VmRSS:")?))
+}
+
+/// Sends SIGTERM (or another signal) to `pid`.
+pub fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill -{sig} {pid} failed");
+}
+
+/// Waits up to `secs` for `child` to exit; returns its status and how long it took, or kills
+/// it and panics.
+pub fn wait_exit(
+    child: &mut std::process::Child,
+    secs: u64,
+    what: &str,
+) -> (std::process::ExitStatus, Duration) {
+    let t = std::time::Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return (st, t.elapsed());
+        }
+        if t.elapsed() > Duration::from_secs(secs) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: still running {secs} s later (killed)");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Polls `f` every 5 ms until it returns Some, or panics after `secs` seconds with `what`.
 pub async fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);

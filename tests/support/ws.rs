@@ -69,6 +69,27 @@ impl ServerConn {
         self.ws.flush().await.unwrap();
     }
 
+    /// Sends `frames` and then ends the connection in the same write, so that the client reads
+    /// the burst and the end together: with a close frame of `code`, or (None) by cutting TCP.
+    pub async fn burst_then_end(
+        mut self,
+        frames: impl IntoIterator<Item = String>,
+        code: Option<u16>,
+    ) {
+        for f in frames {
+            self.ws.feed(Message::text(f)).await.unwrap();
+        }
+        if let Some(code) = code {
+            let frame = CloseFrame {
+                code: CloseCode::from(code),
+                reason: "".into(),
+            };
+            let _ = self.ws.feed(Message::Close(Some(frame))).await;
+        }
+        let _ = self.ws.flush().await;
+        drop(self);
+    }
+
     /// The next text message from the client (pongs and pings are skipped), within 10 s.
     pub async fn recv_text(&mut self) -> String {
         loop {

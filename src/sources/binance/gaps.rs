@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::backfill::{FillDone, FillRequest, candle_event, trade_event};
 use crate::domain::{EventKind, Interval, MarketEvent, Symbol, TsMs};
 
-/// Live events held per symbol while a fill runs; beyond this the oldest are let go and the hole
-/// they leave is filled by the next fill.
+/// Live events held per symbol while a fill runs; beyond this they are let go at once.
 const MAX_HELD: usize = 200_000;
+use crate::sources::net::handout::MAX_HOLD_MS;
 
 #[derive(Debug, Default)]
 struct SymState {
@@ -30,6 +30,20 @@ struct SymState {
 struct Filling {
     held: Vec<MarketEvent>,
     stop_at: Arc<AtomicU64>,
+    /// When the fill started (local time).
+    started: TsMs,
+    /// The first trade id the fill fetches, if it fetches trades.
+    trades_from: Option<u64>,
+    /// Set once the held events were let go: the trade ids the fill may still bring.
+    released: Option<Released>,
+}
+
+/// A fill whose held events went on without it.
+#[derive(Debug, Clone, Copy)]
+struct Released {
+    /// The hole's trade ids, first and last (empty when `to < from`).
+    from: u64,
+    to: u64,
 }
 
 /// What a finished fill produced.
@@ -52,6 +66,8 @@ pub(crate) struct GapTracker {
     warm_candles: usize,
     /// Trades known to be missing (could not be filled).
     pub missing: u64,
+    /// How much of `missing` was reported already.
+    reported_missing: u64,
     /// Duplicate trades dropped.
     pub duplicates: u64,
 }
@@ -64,6 +80,7 @@ impl GapTracker {
             klines,
             warm_candles,
             missing: 0,
+            reported_missing: 0,
             duplicates: 0,
         }
     }
@@ -145,15 +162,28 @@ impl GapTracker {
         let agg = self.agg;
         let st = self.syms.get_mut(&ev.symbol)?;
         if let Some(f) = st.filling.as_mut() {
+            if f.released.is_some() {
+                // the fill is late: live data go on, and a new hole cannot be filled until
+                // it is back (counted as missing instead)
+                return accept(
+                    st,
+                    ev,
+                    out,
+                    agg,
+                    false,
+                    &mut self.missing,
+                    &mut self.duplicates,
+                );
+            }
             if let EventKind::Trade(t) = ev.kind {
                 let _ =
                     f.stop_at
                         .compare_exchange(0, t.trade_id, Ordering::Relaxed, Ordering::Relaxed);
             }
-            if f.held.len() >= MAX_HELD {
-                f.held.remove(0);
-            }
             f.held.push(ev);
+            if f.held.len() >= MAX_HELD {
+                release(st, out, agg, &mut self.missing, &mut self.duplicates);
+            }
             return None;
         }
         accept(
@@ -179,7 +209,13 @@ impl GapTracker {
         let Some(st) = self.syms.get_mut(&done.symbol) else {
             return outcome;
         };
-        let held = st.filling.take().map(|f| f.held).unwrap_or_default();
+        let Some(filling) = st.filling.take() else {
+            return outcome;
+        };
+        if let Some(hole) = filling.released {
+            return late_fill(done, hole, now, out, &mut self.missing);
+        }
+        let held = filling.held;
         for c in done.candles {
             let ev = candle_event(done.symbol, Interval::M1, c, now);
             // The running minute comes from the kline stream or from trades, never from a
@@ -237,18 +273,29 @@ impl GapTracker {
         outcome
     }
 
-    /// Notes the trade ids of a batch before it is sent: `(symbol, highest id)` pairs.
-    pub fn batch_marks(batch: &[MarketEvent]) -> Vec<(Symbol, u64)> {
-        let mut marks: Vec<(Symbol, u64)> = Vec::new();
-        for ev in batch {
-            if let EventKind::Trade(t) = ev.kind {
-                match marks.iter_mut().find(|(s, _)| *s == ev.symbol) {
-                    Some((_, id)) => *id = (*id).max(t.trade_id),
-                    None => marks.push((ev.symbol, t.trade_id)),
-                }
+    /// Lets the live events held behind fills that have run for `MAX_HOLD_MS` go on. Returns
+    /// the symbols whose fill is late, for the log.
+    pub fn release_overdue(&mut self, now: TsMs, out: &mut Vec<MarketEvent>) -> Vec<Symbol> {
+        let mut late = Vec::new();
+        for (sym, st) in self.syms.iter_mut() {
+            let due = st
+                .filling
+                .as_ref()
+                .is_some_and(|f| f.released.is_none() && now - f.started >= MAX_HOLD_MS);
+            if due {
+                release(st, out, self.agg, &mut self.missing, &mut self.duplicates);
+                late.push(*sym);
             }
         }
-        marks
+        late.sort();
+        late
+    }
+
+    /// Trades found missing (and not refillable) since the last call.
+    pub fn take_new_missing(&mut self) -> u64 {
+        let new = self.missing - self.reported_missing;
+        self.reported_missing = self.missing;
+        new
     }
 
     /// The batch got through.
@@ -285,12 +332,90 @@ fn start_fill(
     st.filling = Some(Filling {
         held,
         stop_at: stop_at.clone(),
+        started: crate::domain::now_ms(),
+        trades_from,
+        released: None,
     });
     FillRequest {
         symbol,
         trades_from,
         klines_from,
         stop_at,
+    }
+}
+
+/// Lets a fill's held events go on without it: the trade ids between what was accepted and the
+/// first held trade become the hole the fill may still bring.
+fn release(
+    st: &mut SymState,
+    out: &mut Vec<MarketEvent>,
+    agg: bool,
+    missing: &mut u64,
+    duplicates: &mut u64,
+) {
+    let Some(f) = st.filling.as_mut() else { return };
+    let held = std::mem::take(&mut f.held);
+    let first_held = held.iter().find_map(|e| match e.kind {
+        EventKind::Trade(t) => Some(t.trade_id),
+        _ => None,
+    });
+    let from = f
+        .trades_from
+        .or(st.accepted.map(|a| a + 1))
+        .unwrap_or(u64::MAX);
+    let to = first_held.map_or(0, |id| id.saturating_sub(1));
+    f.released = Some(Released { from, to });
+    // the held trades continue the stream right after the hole
+    if let (Some(first), true) = (first_held, to >= from) {
+        st.accepted = Some(first - 1);
+    }
+    for ev in held {
+        accept(st, ev, out, agg, false, missing, duplicates);
+    }
+}
+
+/// A fill that came back after its held events went on: trades of its hole are handed on
+/// (late for their candles, but stored once); candles older than the live ones are dropped.
+fn late_fill(
+    done: FillDone,
+    hole: Released,
+    now: TsMs,
+    out: &mut Vec<MarketEvent>,
+    missing: &mut u64,
+) -> FillOutcome {
+    let mut trades = done.trades;
+    trades.sort_by_key(|(_, t)| t.trade_id);
+    let mut next = hole.from;
+    for (time, t) in trades {
+        if t.trade_id < next || t.trade_id > hole.to {
+            continue;
+        }
+        next = t.trade_id + 1;
+        out.push(trade_event(done.symbol, time, t, now));
+    }
+    let mut lost = Vec::new();
+    if hole.to >= hole.from && next <= hole.to {
+        let n = hole.to - next + 1;
+        *missing += n;
+        lost.push(format!("{n} trades could not be backfilled"));
+    }
+    if !done.candles.is_empty() {
+        lost.push(format!(
+            "{} start-up candles arrived after live data had begun and were not used",
+            done.candles.len()
+        ));
+    }
+    let why = done.error.map(|e| format!(" ({e})")).unwrap_or_default();
+    FillOutcome {
+        next: None,
+        lost: (!lost.is_empty()).then(|| {
+            format!(
+                "{}: REST answered after {} s: {}{why}",
+                done.symbol,
+                MAX_HOLD_MS / 1000,
+                lost.join("; ")
+            )
+        }),
     }
 }
 
@@ -454,11 +579,11 @@ mod tests {
         let mut out = Vec::new();
         g.on_fill_done(done(&[]), 1_700_000_000_000, &mut out);
         g.on_live(tr(7), &mut out);
-        g.committed(&GapTracker::batch_marks(&out));
+        g.committed(&crate::sources::net::handout::trade_marks(&out));
         out.clear();
         g.on_live(tr(8), &mut out);
         g.on_live(tr(9), &mut out);
-        g.dropped(&GapTracker::batch_marks(&out));
+        g.dropped(&crate::sources::net::handout::trade_marks(&out));
         out.clear();
         let req = g.on_live(tr(10), &mut out).unwrap();
         assert_eq!(req.trades_from, Some(8));

@@ -28,6 +28,7 @@ use super::wire::{Frame, parse_frame};
 use crate::domain::{MarketEvent, Symbol, TsMs, now_ms};
 use crate::pipeline::{EngineGone, EventSink, SourceState};
 use crate::sources::SourceCmd;
+use crate::sources::net::handout::hand_out;
 use crate::sources::net::ws::{Ws, close_reason, connect_ws, describe_ws_error, reconnecting};
 use crate::sources::net::{Backoff, MessageLimiter, Watchdog};
 
@@ -364,7 +365,21 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
-    async fn run(
+    /// Runs one connection until it ends. Events read in the same poll as the end of the
+    /// connection (a burst and then a close, a cut or serverShutdown) are handed on before
+    /// anything else happens, so that none are lost and a refill starts after them.
+    async fn run(&mut self, conn: Conn, fill_rx: &mut mpsc::UnboundedReceiver<FillDone>) -> End {
+        let end = self.run_connection(conn, fill_rx).await;
+        if matches!(end, End::EngineGone) {
+            return end;
+        }
+        match self.flush().await {
+            Ok(()) => end,
+            Err(e) => e,
+        }
+    }
+
+    async fn run_connection(
         &mut self,
         mut conn: Conn,
         fill_rx: &mut mpsc::UnboundedReceiver<FillDone>,
@@ -716,6 +731,15 @@ impl Session<'_> {
 
     /// Once a second: live, rate-limited or stale, as the facts say.
     fn on_tick(&mut self) {
+        let late = self.gaps.release_overdue(now_ms(), &mut self.out);
+        if !late.is_empty() {
+            let names: Vec<String> = late.iter().map(ToString::to_string).collect();
+            self.shared.record_error(format!(
+                "REST has not answered within {} s: live data for {} go on without the backfill",
+                crate::sources::net::handout::MAX_HOLD_MS / 1000,
+                names.join(", ")
+            ));
+        }
         if !self.live {
             return;
         }
@@ -734,20 +758,26 @@ impl Session<'_> {
         self.shared.set_shard_state(self.shard, state);
     }
 
-    /// Hands pending events to the sink in batches; a dropped batch reopens its trade ids.
+    /// Hands pending events to the sink in batches; a dropped batch reopens its trade ids (and
+    /// takes everything after it, see [`hand_out`]). Trades the gap tracker knows are lost for
+    /// good are counted.
     async fn flush(&mut self) -> Result<(), End> {
-        while !self.out.is_empty() {
-            let rest = self.out.split_off(self.out.len().min(BATCH));
-            let batch = std::mem::replace(&mut self.out, rest);
-            let n = batch.len() as u64;
-            let marks = GapTracker::batch_marks(&batch);
-            let dropped = self.shared.sink.send(batch).await?;
-            if dropped == 0 {
-                self.gaps.committed(&marks);
-                self.shared.events.fetch_add(n, Ordering::Relaxed);
+        let gaps = &mut *self.gaps;
+        let sent = hand_out(&self.shared.sink, &mut self.out, BATCH, |marks, ok| {
+            if ok {
+                gaps.committed(marks);
             } else {
-                self.gaps.dropped(&marks);
+                gaps.dropped(marks);
             }
+        })
+        .await?;
+        self.shared.events.fetch_add(sent, Ordering::Relaxed);
+        let lost = self.gaps.take_new_missing();
+        if lost > 0 {
+            self.shared.sink.trades_lost(
+                lost,
+                format!("{lost} trades missed and not refillable from the venue"),
+            );
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 
 pub mod backoff;
 pub mod errors;
+pub mod handout;
 pub mod http;
 pub mod rate;
 pub mod retry;
