@@ -580,3 +580,50 @@ async fn trades_read_with_the_end_of_a_connection_are_handed_on() {
     );
     assert_eq!(ids, expected, "every id once, in order");
 }
+
+/// A REST server that never answers the start-up candle fetch: live trades still flow (held
+/// at most `MAX_HOLD_MS`), and the screen says why the chart starts from live data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_rest_server_does_not_hold_live_trades() {
+    let market = Market::new(&["BTCUSDT"], 0, 30);
+    for _ in 0..20 {
+        market.fault(support::binance::Fault::Slow(Duration::from_secs(3_600)));
+    }
+    let http = HttpServer::start(market.handler()).await;
+    let mut ws = WsServer::start().await;
+    let mut cfg = config(&ws, &http);
+    cfg.backfill_candles = 30;
+    let h = start_named("binance-hung-rest", cfg, 1024);
+    let mut c = ws.accept().await;
+    c.expect_subscribe(1).await;
+    let started = std::time::Instant::now();
+    for chunk in 0..30u64 {
+        c.send_all((chunk * 10 + 1..=chunk * 10 + 10).map(|i| bn::agg_trade("BTCUSDT", i)))
+            .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if h.trade_ids().len() >= 10 {
+            break;
+        }
+    }
+    wait_for(30, "live trades despite a hung REST server", || {
+        (!h.trade_ids().is_empty()).then_some(())
+    })
+    .await;
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(20),
+        "live trades held for {waited:?} behind a REST request that never ends"
+    );
+    let ids = h.trade_ids();
+    assert_eq!(
+        ids,
+        (1..=ids.len() as u64).collect::<Vec<_>>(),
+        "in order, once"
+    );
+    wait_for(5, "the reason on the health board", || {
+        h.last_error()
+            .contains("REST has not answered within 10 s")
+            .then_some(())
+    })
+    .await;
+}

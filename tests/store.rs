@@ -894,3 +894,162 @@ fn deliveries_recorded_before_their_alert_still_show_in_delivered() {
         "tui,terminal,webhook:hook(failed: HTTP 500),email"
     );
 }
+
+/// A tmpfs of `size` at `at` (root only), unmounted on drop.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(at.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn cannot_run(why: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        panic!("this check must run under CI but cannot: {why}");
+    }
+    eprintln!("SKIPPED: {why}");
+}
+
+/// The monitor's writer on a disk that fills up: it does not retry batch by batch, says it
+/// runs in memory, counts what it does not store, and writes again once there is room.
+#[test]
+fn a_full_disk_leaves_the_monitor_in_memory_until_there_is_room_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(fs) = Tmpfs::mount(&dir.path().join("small"), "1m") else {
+        return cannot_run("cannot mount a tmpfs (needs root)");
+    };
+    let path = fs.0.join("h.db");
+    let k = key(Venue::Binance, "BTCUSDT");
+    let stats = Arc::new(PipelineStats::default());
+    let health = HealthBoard::default();
+    let config = WriterConfig {
+        probe_every: Duration::from_millis(300),
+        ..WriterConfig::default()
+    };
+    let w = StoreWriter::spawn_with(
+        &path,
+        stats.clone(),
+        health.clone(),
+        config,
+        Default::default(),
+    )
+    .unwrap();
+    let filler = fs.0.join("filler");
+    std::fs::write(&filler, vec![0u8; 700 * 1024]).unwrap();
+    let s = w.sender();
+    let mut next = 1u64;
+    let t = Instant::now();
+    while !matches!(
+        db_health(&health).map(|h| h.state),
+        Some(SourceState::Failed(_))
+    ) {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the disk never filled"
+        );
+        s.send_blocking(trades(k, next..=next + 999)).unwrap();
+        next += 1000;
+    }
+    let Some(SourceState::Failed(why)) = db_health(&health).map(|h| h.state) else {
+        unreachable!()
+    };
+    assert!(why.contains("disk full"), "{why}");
+    assert!(why.contains("running in memory"), "{why}");
+    // no retries with backoff: batches sent while full are counted at once
+    let before = PipelineStats::get(&stats.store_dropped);
+    let t = Instant::now();
+    for _ in 0..20 {
+        s.send_blocking(trades(k, next..=next + 999)).unwrap();
+        next += 1000;
+    }
+    wait_for("full-disk batches counted", Duration::from_secs(5), || {
+        PipelineStats::get(&stats.store_dropped) >= before + 20_000
+    });
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    // room again: the next probe writes, and the writer is live
+    std::fs::remove_file(&filler).unwrap();
+    let resumed_from = next;
+    let t = Instant::now();
+    while db_health(&health).map(|h| h.state) != Some(SourceState::Live) {
+        assert!(t.elapsed() < Duration::from_secs(10), "never recovered");
+        s.send_blocking(trades(k, next..=next + 9)).unwrap();
+        next += 10;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    s.send_blocking(trades(k, next..=next + 9)).unwrap();
+    let sum = w.close().unwrap();
+    assert!(sum.dropped_rows >= 20_000, "{sum:?}");
+    let conn = store::open_readonly(&path).unwrap();
+    let stored = count(
+        &conn,
+        &format!("SELECT COUNT(*) FROM trades WHERE trade_id >= {resumed_from}"),
+    );
+    assert!(stored >= 10, "written after recovery: {stored}");
+    // every row is accounted for: stored or counted as not stored
+    let all = count(&conn, "SELECT COUNT(*) FROM trades") as u64;
+    assert_eq!(all + sum.dropped_rows, next + 9);
+}
+
+/// A stop while the database is locked: the writer gives up at the stop's storage deadline,
+/// counts what it could not write, and says so, instead of retrying every queued batch.
+#[test]
+fn a_stop_ends_writing_at_its_deadline_and_counts_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_in(&dir);
+    let k = key(Venue::Binance, "BTCUSDT");
+    let stats = Arc::new(PipelineStats::default());
+    let stop = tickwatch::pipeline::StopClock::default();
+    let config = WriterConfig {
+        backoff_start: Duration::from_millis(200),
+        max_attempts: 1_000,
+        ..WriterConfig::default()
+    };
+    let w = StoreWriter::spawn_with(
+        &path,
+        stats.clone(),
+        HealthBoard::default(),
+        config,
+        stop.clone(),
+    )
+    .unwrap();
+    let other = Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let s = w.sender();
+    for b in 0..6u64 {
+        s.send_blocking(trades(k, b * 100 + 1..=b * 100 + 100))
+            .unwrap();
+    }
+    stop.begin();
+    let t = Instant::now();
+    let sum = w.close().unwrap();
+    let took = t.elapsed();
+    assert!(
+        took < tickwatch::pipeline::StopClock::STORE + Duration::from_secs(3),
+        "close took {took:?}"
+    );
+    assert_eq!(sum.unwritten_at_stop, 600, "{sum:?}");
+    assert!(
+        sum.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("600 rows not written"),
+        "{sum:?}"
+    );
+    assert_eq!(PipelineStats::get(&stats.store_dropped), 600);
+    assert_eq!(PipelineStats::get(&stats.store_pending), 0);
+    other.execute_batch("ROLLBACK").unwrap();
+}
