@@ -32,6 +32,9 @@ pub(crate) struct FillRequest {
     pub klines_from: Option<TsMs>,
     /// The first live trade id seen since the gap (0 until one arrives): fetching stops there.
     pub stop_at: Arc<AtomicU64>,
+    /// Wait this long before asking: REST may lag the stream by a moment, so a fill that found
+    /// nothing yet is tried again a little later (see [`crate::sources::net::handout::refill_delay`]).
+    pub delay: std::time::Duration,
 }
 
 /// What a fill brought back.
@@ -55,6 +58,9 @@ pub(crate) async fn run_fill(
         candles: Vec::new(),
         error: None,
     };
+    if !req.delay.is_zero() {
+        tokio::time::sleep(req.delay).await;
+    }
     let mut attempts = Attempts::new(FILL_ATTEMPTS);
     if let Some(from) = req.klines_from {
         loop {

@@ -11,7 +11,7 @@ use crate::domain::{EventKind, Interval, MarketEvent, Symbol, TsMs};
 
 /// Live events held per symbol while a fill runs; beyond this they are let go at once.
 const MAX_HELD: usize = 200_000;
-use crate::sources::net::handout::MAX_HOLD_MS;
+use crate::sources::net::handout::{EMPTY_FILL_RETRIES, MAX_HOLD_MS, refill_delay};
 
 #[derive(Debug, Default)]
 struct SymState {
@@ -24,6 +24,8 @@ struct SymState {
     /// Whether the start-up candle backfill was requested.
     warmed: bool,
     filling: Option<Filling>,
+    /// Fills in a row that found none of the hole's trades (REST may lag the stream).
+    empty_fills: u32,
 }
 
 #[derive(Debug)]
@@ -238,7 +240,11 @@ impl GapTracker {
         }
         // Fill again only if this one moved forward and did not fail; otherwise the hole is
         // accepted (and counted) rather than retried forever.
-        let may_refill = progressed && done.error.is_none();
+        // REST may lag the stream: a fill that found nothing is tried again a few times, a
+        // little later, before the hole is given up
+        st.empty_fills = if progressed { 0 } else { st.empty_fills + 1 };
+        let may_refill =
+            (progressed || st.empty_fills <= EMPTY_FILL_RETRIES) && done.error.is_none();
         let before = self.missing;
         let mut rest = held.into_iter();
         for ev in rest.by_ref() {
@@ -254,6 +260,10 @@ impl GapTracker {
                 // the event that revealed the hole is held by the new fill; keep the rest behind it
                 if let Some(f) = st.filling.as_mut() {
                     f.held.extend(rest.by_ref());
+                }
+                let mut req = req;
+                if !progressed {
+                    req.delay = refill_delay(st.empty_fills);
                 }
                 outcome.next = Some(req);
                 break;
@@ -337,6 +347,7 @@ fn start_fill(
         released: None,
     });
     FillRequest {
+        delay: std::time::Duration::ZERO,
         symbol,
         trades_from,
         klines_from,
@@ -525,15 +536,27 @@ mod tests {
     }
 
     #[test]
-    fn an_unfillable_hole_is_counted_once_not_retried_forever() {
+    fn an_unfillable_hole_is_retried_a_little_later_then_counted_once() {
         let mut g = GapTracker::new(&[sym()], true, true, 0);
         let mut out = Vec::new();
         g.on_live(tr(1), &mut out);
         g.on_live(tr(10), &mut out).unwrap();
+        // REST may lag the stream: an empty answer is asked again, each time a little later
+        let mut delays = Vec::new();
+        for _ in 0..EMPTY_FILL_RETRIES {
+            let o = g.on_fill_done(done(&[]), 1_700_000_000_000, &mut out);
+            assert!(o.lost.is_none(), "{o:?}");
+            let again = o.next.expect("asked again");
+            assert_eq!(again.trades_from, Some(2));
+            delays.push(again.delay);
+        }
+        assert!(delays.windows(2).all(|w| w[0] < w[1]), "{delays:?}");
         let o = g.on_fill_done(done(&[]), 1_700_000_000_000, &mut out);
         assert!(o.next.is_none());
         assert!(o.lost.unwrap().contains("8 trades"));
         assert_eq!(ids(&out), vec![1, 10]);
+        assert_eq!(g.take_new_missing(), 8);
+        assert_eq!(g.take_new_missing(), 0, "counted once");
     }
 
     #[test]

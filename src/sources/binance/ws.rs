@@ -611,6 +611,14 @@ impl Session<'_> {
     }
 
     fn spawn_fill(&self, req: FillRequest) {
+        tracing::debug!(
+            source = self.shared.sink.name(),
+            "fill {}: trades from {:?}, candles from {:?}, stop at {}",
+            req.symbol,
+            req.trades_from,
+            req.klines_from,
+            req.stop_at.load(Ordering::Relaxed)
+        );
         let rest = self.shared.rest.clone();
         let tx = self.fill_tx.clone();
         let sink = self.shared.sink.clone();
@@ -623,6 +631,16 @@ impl Session<'_> {
     }
 
     fn on_fill(&mut self, done: FillDone, conn: &mut Conn) {
+        tracing::debug!(
+            source = self.shared.sink.name(),
+            "fill {} done: {} trades ({:?}..{:?}), {} candles, error {:?}",
+            done.symbol,
+            done.trades.len(),
+            done.trades.first().map(|t| t.1.trade_id),
+            done.trades.last().map(|t| t.1.trade_id),
+            done.candles.len(),
+            done.error
+        );
         if let Some(RestError::InvalidSymbol { symbol }) = &done.error {
             let symbol = *symbol;
             if !self.gaps.contains(symbol) {

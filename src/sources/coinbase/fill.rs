@@ -30,6 +30,9 @@ pub(crate) struct FillRequest {
     /// The first trade id REST need not fetch (the first one the socket delivered since the
     /// hole, or the heartbeat's last trade id + 1); 0 until known.
     pub stop_at: Arc<AtomicU64>,
+    /// Wait this long before asking: REST may lag the stream by a moment, so a fill that found
+    /// nothing yet is tried again a little later (see [`crate::sources::net::handout::refill_delay`]).
+    pub delay: std::time::Duration,
 }
 
 /// What a fill brought back.
@@ -59,6 +62,9 @@ pub(crate) async fn run_fill(
         error: None,
         bounded: false,
     };
+    if !req.delay.is_zero() {
+        tokio::time::sleep(req.delay).await;
+    }
     let mut attempts = Attempts::new(FILL_ATTEMPTS);
     if let Some(from) = req.candles_from {
         loop {

@@ -13,7 +13,7 @@ use crate::domain::{EventKind, Interval, MarketEvent, Symbol, TsMs};
 
 /// Live events held per product while a fill runs; beyond this they are let go at once.
 const MAX_HELD: usize = 200_000;
-use crate::sources::net::handout::MAX_HOLD_MS;
+use crate::sources::net::handout::{EMPTY_FILL_RETRIES, MAX_HOLD_MS, refill_delay};
 
 #[derive(Debug, Default)]
 struct ProductState {
@@ -24,6 +24,8 @@ struct ProductState {
     /// Whether the start-up candle warm-up was requested.
     warmed: bool,
     filling: Option<Filling>,
+    /// Fills in a row that found none of the hole's trades (REST may lag the stream).
+    empty_fills: u32,
 }
 
 #[derive(Debug)]
@@ -248,7 +250,11 @@ impl GapTracker {
         }
         // Fill again only if this one moved forward, or did not know where the hole ended, and
         // did not fail; otherwise the hole is accepted (and counted) rather than retried forever.
-        let may_refill = (progressed || !done.bounded) && done.error.is_none();
+        // REST may lag the stream: a fill that found nothing is tried again a few times, a
+        // little later, before the hole is given up
+        st.empty_fills = if progressed { 0 } else { st.empty_fills + 1 };
+        let may_refill = (progressed || !done.bounded || st.empty_fills <= EMPTY_FILL_RETRIES)
+            && done.error.is_none();
         let mut rest = held.into_iter();
         while let Some(ev) = rest.next() {
             if let Some(req) = accept(
@@ -262,6 +268,10 @@ impl GapTracker {
                 // the event that revealed the hole is held by the new fill; keep the rest behind it
                 if let Some(f) = st.filling.as_mut() {
                     f.held.extend(rest.by_ref());
+                }
+                let mut req = req;
+                if !progressed {
+                    req.delay = refill_delay(st.empty_fills);
                 }
                 outcome.next = Some(req);
                 break;
@@ -346,6 +356,7 @@ fn start_fill(
         released: None,
     });
     FillRequest {
+        delay: std::time::Duration::ZERO,
         product,
         trades_from,
         candles_from,
@@ -572,6 +583,11 @@ mod tests {
         let mut out = Vec::new();
         g.on_live(tr(1), &mut out);
         g.on_live(tr(10), &mut out).unwrap();
+        // REST may lag the stream: an empty answer is asked again a few times first
+        for _ in 0..EMPTY_FILL_RETRIES {
+            let o = g.on_fill_done(done(&[]), T, &mut out);
+            assert!(o.next.is_some() && o.lost.is_none(), "{o:?}");
+        }
         let o = g.on_fill_done(done(&[]), T, &mut out);
         assert!(o.next.is_none());
         assert!(o.lost.unwrap().contains("BTC-USD: 8 trades"));
@@ -592,7 +608,10 @@ mod tests {
         let again = o.next.expect("the hole below 9 is fetched");
         assert_eq!(again.trades_from, Some(6));
         assert_eq!(again.stop_at.load(Ordering::Relaxed), 9);
-        // a bounded fill that finds nothing is the end of it
+        // a bounded fill that keeps finding nothing is the end of it
+        for _ in 1..EMPTY_FILL_RETRIES {
+            assert!(g.on_fill_done(done(&[]), T, &mut out).next.is_some());
+        }
         let o = g.on_fill_done(done(&[]), T, &mut out);
         assert!(o.next.is_none());
         assert!(o.lost.unwrap().contains("3 trades"));

@@ -10,6 +10,15 @@ use crate::pipeline::{EngineGone, EventSink};
 /// dropped and said (start-up candles older than the live candle).
 pub const MAX_HOLD_MS: TsMs = 10_000;
 
+/// Fills in a row that found none of a hole's trades before the hole is given up as missing:
+/// REST can lag the stream by a moment (a trade streamed live may not be served yet).
+pub const EMPTY_FILL_RETRIES: u32 = 3;
+
+/// The wait before the `n`th retry of a fill that found nothing (250 ms, 500 ms, 1 s).
+pub fn refill_delay(n: u32) -> std::time::Duration {
+    std::time::Duration::from_millis(250u64 << n.min(6).saturating_sub(1))
+}
+
 /// The trade ids of a batch: `(symbol, highest id)` pairs.
 pub fn trade_marks(batch: &[MarketEvent]) -> Vec<(Symbol, u64)> {
     let mut marks: Vec<(Symbol, u64)> = Vec::new();
