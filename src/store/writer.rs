@@ -119,6 +119,19 @@ impl StoreSender {
         })
     }
 
+    /// Queues a batch from async code, waiting for room without holding up a thread: for what
+    /// must never be dropped (delivery outcomes). The writer always drains, so the wait is
+    /// bounded by its transactions. Fails only when the writer has stopped.
+    #[allow(clippy::result_large_err)]
+    pub async fn send_async(&self, batch: StoreBatch) -> Result<(), StoreBatch> {
+        let rows = batch.rows();
+        PipelineStats::add(&self.stats.store_pending, rows);
+        self.tx.send_async(Msg::Batch(batch)).await.map_err(|e| {
+            PipelineStats::sub(&self.stats.store_pending, rows);
+            unwrap_batch(e.into_inner())
+        })
+    }
+
     /// Batches queued and not yet taken by the writer.
     pub fn pending_batches(&self) -> usize {
         self.tx.len()
