@@ -190,6 +190,13 @@ async fn every_outcome_is_stored_while_the_store_queue_is_full() {
             ..Default::default()
         })
         .unwrap();
+    // the writer has taken the alerts and, past its batching delay, waits for the lock
+    let sender = writer.sender();
+    support::wait_for(10, "the writer to take the alerts", || {
+        (sender.pending_batches() == 0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
 
     let (term, buf) = bells();
     let (tx, rx) = flume::bounded(1_024);
@@ -207,7 +214,6 @@ async fn every_outcome_is_stored_while_the_store_queue_is_full() {
     for a in &fired {
         tx.send(a.clone()).unwrap();
     }
-    let sender = writer.sender();
     support::wait_for(10, "the store's queue full", || {
         (sender.pending_batches() == 1).then_some(())
     })
