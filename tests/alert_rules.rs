@@ -11,8 +11,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use assert_cmd::prelude::*;
-use tickwatch::alerts::Severity;
 use tickwatch::alerts::rules::{Origin, RuleConfig, Status};
+use tickwatch::alerts::{DeliveryOutcome, Severity};
 use tickwatch::domain::VenueSymbol;
 use tickwatch::domain::{EventKind, MarketEvent, Side, Symbol, TradeTick, TsMs, Venue, now_ms};
 use tickwatch::engine::runner::{Outputs, RunSummary, Runner, StorePolicy};
@@ -435,12 +435,12 @@ fn history_db(dir: &Path) -> std::path::PathBuf {
             DeliveryRecord {
                 alert_id: "a2".into(),
                 sink: "desktop".into(),
-                result: Ok(()),
+                outcome: DeliveryOutcome::Sent,
             },
             DeliveryRecord {
                 alert_id: "a2".into(),
                 sink: "webhook:ops".into(),
-                result: Err("HTTP 500".into()),
+                outcome: DeliveryOutcome::Failed("HTTP 500".into()),
             },
         ],
         ..StoreBatch::default()

@@ -130,6 +130,7 @@ fn policy(attempts: u32, backoff_ms: u64) -> DeliveryPolicy {
         dedupe: Duration::ZERO,
         per_minute: 0,
         queue: 64,
+        stop_grace: Duration::from_secs(3),
     }
 }
 
@@ -522,7 +523,11 @@ async fn a_hanging_webhook_times_out_without_delaying_the_other_sinks() {
     );
     let (term, buf) = buffer_terminal(&[Sequence::Osc9]);
     cfg.sinks.push(term);
-    cfg.policy = policy(2, 100);
+    cfg.policy = DeliveryPolicy {
+        // every try of the slow one runs to its timeout before the notifier ends
+        stop_grace: Duration::from_secs(30),
+        ..policy(2, 100)
+    };
     let run = start(cfg, None);
     let started = tokio::time::Instant::now();
     for i in 0..3 {
@@ -556,11 +561,16 @@ async fn a_hanging_webhook_times_out_without_delaying_the_other_sinks() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_sink_queue_drops_and_counts_instead_of_blocking() {
+async fn a_full_sink_queue_skips_and_stores_instead_of_blocking() {
     let slow = RecordingServer::start(handler(|_, _| {
         Response::json(200, "{}").delayed(Duration::from_secs(3600))
     }))
     .await;
+    let dir = tempfile::tempdir().unwrap();
+    let alerts: Vec<AlertRecord> = (0..10)
+        .map(|i| alert(20 + i, "BTCUSDT", Severity::Info))
+        .collect();
+    let (store, db) = store_with(dir.path(), &alerts);
     let mut cfg = resolve(
         &format!(
             "[notify]\ndesktop = false\n{}",
@@ -570,15 +580,14 @@ async fn a_full_sink_queue_drops_and_counts_instead_of_blocking() {
     );
     cfg.policy = DeliveryPolicy {
         queue: 2,
+        stop_grace: Duration::from_secs(1),
         ..policy(1, 0)
     };
     let (term, buf) = buffer_terminal(&[Sequence::Bell]);
     cfg.sinks.push(term);
-    let run = start(cfg, None);
-    for i in 0..10 {
-        run.tx
-            .send(alert(20 + i, "BTCUSDT", Severity::Info))
-            .unwrap();
+    let run = start(cfg, Some(&store));
+    for a in &alerts {
+        run.tx.send(a.clone()).unwrap();
         // slow enough for the terminal to keep up; the webhook stays stuck on the first
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
@@ -587,14 +596,53 @@ async fn a_full_sink_queue_drops_and_counts_instead_of_blocking() {
         (buf.lock().unwrap().len() == 10).then_some(())
     })
     .await;
-    support::wait_for(5, "the drops counted", || (run.failed() == 7).then_some(())).await;
-    match run.state("webhook:stuck") {
-        Some(SourceState::Failed(r)) => {
-            assert_eq!(r, "dropped: 2 alerts already waiting for this sink")
-        }
-        other => panic!("{other:?}"),
+    assert_eq!(run.state("webhook:stuck"), None, "a skip is not a failure");
+    let (_, stats) = run.finish().await;
+    assert_eq!(PipelineStats::get(&stats.deliveries_failed), 0);
+    store.close().unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut st = conn
+        .prepare(
+            "SELECT alert_id, status, error FROM alert_deliveries WHERE sink = 'webhook:stuck'
+             ORDER BY alert_id",
+        )
+        .unwrap();
+    let rows: Vec<(String, String, String)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len(), 10, "{rows:?}");
+    assert!(
+        rows.iter().all(|(_, status, _)| status == "skipped"),
+        "{rows:?}"
+    );
+    // the first was in flight, two waited in the queue, seven found it full
+    assert_eq!(
+        rows[0].2,
+        "tickwatch stopped before it was sent (no answer yet from the sink)"
+    );
+    for (_, _, reason) in &rows[1..3] {
+        assert_eq!(reason, "tickwatch stopped before it was sent");
     }
-    run.task.abort();
+    for (_, _, reason) in &rows[3..] {
+        assert_eq!(
+            reason,
+            "the sink's queue is full (2 alerts already waiting)"
+        );
+    }
+    // in the order the outcomes came in
+    let shown = delivered(&db, &alerts[9].alert_id);
+    let mut entries: Vec<&str> = shown.split(',').collect();
+    entries.sort_unstable();
+    assert_eq!(
+        entries,
+        [
+            "terminal",
+            "tui",
+            "webhook:stuck(skipped: the sink's queue is full [2 alerts already waiting])"
+        ]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1102,12 +1150,16 @@ async fn dedupe_and_rate_limit_keep_a_flapping_rule_from_flooding() {
             assert!(!ok);
             assert_eq!(
                 err.as_deref(),
-                Some("skipped: the same rule on BTCUSDT was delivered 1 s ago (dedupe_secs = 15)")
+                Some("the same rule on BTCUSDT was delivered 1 s ago (dedupe_secs = 15)")
             );
         } else {
             assert!(ok, "{id}: {err:?}");
         }
     }
+    assert_eq!(
+        delivered(&db, &btc_again.alert_id),
+        "tui,terminal(skipped: the same rule on BTCUSDT was delivered 1 s ago [dedupe_secs = 15])"
+    );
     assert_eq!(delivered(&db, &held[1].alert_id), "tui,terminal");
 }
 

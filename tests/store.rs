@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
+use tickwatch::alerts::DeliveryOutcome;
 use tickwatch::domain::{Candle, Interval, Side, Symbol, TradeTick, Venue, VenueSymbol};
 use tickwatch::pipeline::{HealthBoard, PipelineStats, SourceState};
 use tickwatch::store::{
@@ -768,12 +769,12 @@ fn alerts_are_stored_once_with_their_deliveries() {
             DeliveryRecord {
                 alert_id: "a1".into(),
                 sink: "desktop".into(),
-                result: Ok(()),
+                outcome: DeliveryOutcome::Sent,
             },
             DeliveryRecord {
                 alert_id: "a1".into(),
                 sink: "webhook".into(),
-                result: Err("HTTP 500".into()),
+                outcome: DeliveryOutcome::Failed("HTTP 500".into()),
             },
         ],
         ..StoreBatch::default()
@@ -843,6 +844,55 @@ fn a_version_1_database_is_migrated_keeping_its_alerts() {
 }
 
 #[test]
+fn a_version_3_database_keeps_its_outcomes_and_its_skips_become_skips() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        for m in &tickwatch::store::MIGRATIONS[..3] {
+            conn.execute_batch(m).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        // what version 3 wrote: a skip was a failure whose error began with "skipped: "
+        conn.execute_batch(
+            "INSERT INTO alerts (alert_id, ts_ms, venue, symbol, rule, value, message, delivered)
+             VALUES ('old', 1, 'binance', 'BTCUSDT', 'r', 1.0, 'm',
+                     'tui,desktop,webhook:w(failed: HTTP 500),terminal(failed: skipped: the same rule on BTCUSDT was delivered 3 s ago [dedupe_secs = 15])');
+             INSERT INTO alert_deliveries (alert_id, sink, ts_ms, ok, error) VALUES
+                 ('old', 'desktop', 2, 1, NULL),
+                 ('old', 'webhook:w', 2, 0, 'HTTP 500'),
+                 ('old', 'terminal', 2, 0, 'skipped: the same rule on BTCUSDT was delivered 3 s ago (dedupe_secs = 15)');",
+        )
+        .unwrap();
+    }
+    drop(store::open(&path).unwrap());
+    let conn = store::open_readonly(&path).unwrap();
+    assert_eq!(count(&conn, "PRAGMA user_version"), SCHEMA_VERSION);
+    let got = queries::deliveries(&conn, None).unwrap();
+    let outcomes: Vec<(&str, &DeliveryOutcome)> = got["old"]
+        .iter()
+        .map(|d| (d.sink.as_str(), &d.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("desktop", &DeliveryOutcome::Sent),
+            (
+                "terminal",
+                &DeliveryOutcome::Skipped(
+                    "the same rule on BTCUSDT was delivered 3 s ago (dedupe_secs = 15)".into()
+                )
+            ),
+            ("webhook:w", &DeliveryOutcome::Failed("HTTP 500".into())),
+        ]
+    );
+    assert_eq!(
+        queries::alerts(&conn, None, None).unwrap()[0].delivered,
+        "tui,desktop,webhook:w(failed: HTTP 500),terminal(skipped: the same rule on BTCUSDT was delivered 3 s ago [dedupe_secs = 15])"
+    );
+}
+
+#[test]
 fn deliveries_recorded_before_their_alert_still_show_in_delivered() {
     // the notifier can be quicker than the engine's batch that carries the alert itself
     let dir = tempfile::tempdir().unwrap();
@@ -855,12 +905,12 @@ fn deliveries_recorded_before_their_alert_still_show_in_delivered() {
                 DeliveryRecord {
                     alert_id: "early".into(),
                     sink: "terminal".into(),
-                    result: Ok(()),
+                    outcome: DeliveryOutcome::Sent,
                 },
                 DeliveryRecord {
                     alert_id: "early".into(),
                     sink: "webhook:hook".into(),
-                    result: Err("HTTP 500".into()),
+                    outcome: DeliveryOutcome::Failed("HTTP 500".into()),
                 },
             ],
             ..StoreBatch::default()
@@ -881,7 +931,7 @@ fn deliveries_recorded_before_their_alert_still_show_in_delivered() {
             deliveries: vec![DeliveryRecord {
                 alert_id: "early".into(),
                 sink: "email".into(),
-                result: Ok(()),
+                outcome: DeliveryOutcome::Sent,
             }],
             ..StoreBatch::default()
         })

@@ -2,9 +2,11 @@
 
 pub mod desktop;
 pub mod notifier;
+pub mod outcome;
 pub mod rules;
 pub mod sinks;
 
+pub use outcome::DeliveryOutcome;
 pub use rules::{AlertRule, Condition, RuleError, RuleState, SymbolFilter};
 
 use serde::{Deserialize, Serialize};

@@ -1,26 +1,52 @@
 //! Delivers fired alerts off the hot path. Each sink runs in its own task behind a bounded
-//! queue, so a slow or hanging sink delays nobody: not the engine (a full queue drops the
-//! alert for that sink, counted and stored), not the other sinks.
+//! queue, so a slow or hanging sink delays nobody: not the engine, not the other sinks (a full
+//! queue skips the alert for that sink, and the skip is stored).
 //!
 //! Per sink, in order: dedupe and rate limit ([`crate::alerts::sinks::gate`]), then delivery
 //! with retries for transient failures (`attempts`, waiting `backoff`, then 4 times longer each
-//! time). Every outcome is stored as a [`DeliveryRecord`] with the alert (sink names
-//! "desktop", "terminal", "webhook:NAME", "email", "command:NAME"); a failure is counted in
-//! `deliveries_failed` and shown on the health board under the sink's name until the next
-//! success. Alerts the dedupe skips are stored as "skipped: ..." (not counted as failures);
-//! alerts the rate limit holds go out together as one summary and share its outcome.
+//! time). Every alert gets exactly one [`DeliveryOutcome`] per sink that wants its severity,
+//! stored as a [`DeliveryRecord`] with the alert (sink names "desktop", "terminal",
+//! "webhook:NAME", "email", "command:NAME"):
+//! - sent;
+//! - failed, with the reason: counted in `deliveries_failed` and shown on the health board
+//!   under the sink's name until the next success;
+//! - skipped, with the reason: the dedupe window, the rate limit's backlog full, the sink's
+//!   queue full, or tickwatch stopped first. Not counted as a failure.
+//!
+//! Alerts the rate limit holds go out together as one summary and share its outcome.
+//! Outcomes go to the store with backpressure (never dropped for lack of room).
+//!
+//! Stopping: when the alert channel closes (the engine stopped), each sink goes on delivering
+//! what it has queued for at most `stop_grace`; then whatever is left (queued, held by the rate
+//! limit, or in flight) is stored as "skipped: tickwatch stopped before it was sent", and
+//! [`run`] returns once every outcome has been handed to the store.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::alerts::DeliveryOutcome;
 use crate::alerts::sinks::gate::{Admit, Gate};
 use crate::alerts::sinks::terminal::TerminalOut;
 use crate::alerts::sinks::{Notice, Sink, SinkSpec};
 use crate::pipeline::{HealthBoard, PipelineStats, SourceState};
 use crate::store::{AlertRecord, DeliveryRecord, StoreBatch, StoreSender};
 
-/// Retry, dedupe, rate limit and queue size, shared by every sink.
+/// How long the sinks may go on delivering once the engine has stopped (the default
+/// [`DeliveryPolicy::stop_grace`]).
+pub const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// How long a caller should wait for [`run`] to return after closing the alert channel, with
+/// the default policy: the grace, plus time to hand the last outcomes to the store.
+pub const STOP_WAIT: Duration = Duration::from_secs(STOP_GRACE.as_secs() + 2);
+
+/// Why an alert left at shutdown was not sent (the outcome reads "skipped: " and this).
+pub const STOPPED: &str = "tickwatch stopped before it was sent";
+
+/// Retry, dedupe, rate limit, queue size and stop grace, shared by every sink.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryPolicy {
     /// Attempts per delivery for transient failures (1 = no retry).
@@ -31,8 +57,10 @@ pub struct DeliveryPolicy {
     pub dedupe: Duration,
     /// Deliveries per sink in any 60 s (0: unlimited); more are held for one summary.
     pub per_minute: u32,
-    /// Alerts waiting per sink before new ones are dropped.
+    /// Alerts waiting per sink; more are skipped for that sink.
     pub queue: usize,
+    /// Once the engine has stopped, how long each sink may go on delivering what it has.
+    pub stop_grace: Duration,
 }
 
 impl Default for DeliveryPolicy {
@@ -43,6 +71,7 @@ impl Default for DeliveryPolicy {
             dedupe: Duration::from_secs(15),
             per_minute: 10,
             queue: 64,
+            stop_grace: STOP_GRACE,
         }
     }
 }
@@ -54,7 +83,7 @@ pub struct NotifyConfig {
     pub policy: DeliveryPolicy,
 }
 
-/// Alerts the rate limit may hold per sink before more are dropped (counted and stored).
+/// Alerts the rate limit may hold per sink; more are skipped (stored as such).
 const MAX_HELD: usize = 1_000;
 /// Byte strings the dashboard may have waiting before the terminal sink reports it full.
 const UI_QUEUE: usize = 64;
@@ -95,24 +124,16 @@ struct Reporter {
     stats: Arc<PipelineStats>,
 }
 
-/// What happened to alerts at one sink.
-enum Outcome<'a> {
-    Delivered,
-    Failed(&'a str),
-    /// Not delivered on purpose (dedupe): stored, not counted as a failure.
-    Skipped(&'a str),
-}
-
 impl Reporter {
-    fn record(&self, sink: &str, shown: &AtomicBool, ids: &[&str], outcome: Outcome<'_>) {
-        let result = match outcome {
-            Outcome::Delivered => {
+    /// Counts and shows `outcome`, then hands one row per alert to the store, waiting for room.
+    async fn record(&self, sink: &str, shown: &AtomicBool, ids: &[&str], outcome: DeliveryOutcome) {
+        match &outcome {
+            DeliveryOutcome::Sent => {
                 if shown.swap(false, Ordering::Relaxed) {
                     self.health.set(sink, SourceState::Live);
                 }
-                Ok(())
             }
-            Outcome::Failed(reason) => {
+            DeliveryOutcome::Failed(reason) => {
                 PipelineStats::add(&self.stats.deliveries_failed, ids.len() as u64);
                 tracing::warn!(
                     sink,
@@ -121,15 +142,12 @@ impl Reporter {
                     ids.first().copied().unwrap_or_default()
                 );
                 shown.store(true, Ordering::Relaxed);
-                self.health
-                    .set(sink, SourceState::Failed(reason.to_string()));
-                Err(reason.to_string())
+                self.health.set(sink, SourceState::Failed(reason.clone()));
             }
-            Outcome::Skipped(reason) => {
-                tracing::debug!(sink, "alert skipped: {reason}");
-                Err(reason.to_string())
+            DeliveryOutcome::Skipped(reason) => {
+                tracing::debug!(sink, alerts = ids.len(), "alert skipped: {reason}");
             }
-        };
+        }
         let Some(tx) = &self.store else { return };
         let batch = StoreBatch {
             deliveries: ids
@@ -137,13 +155,40 @@ impl Reporter {
                 .map(|id| DeliveryRecord {
                     alert_id: id.to_string(),
                     sink: sink.to_string(),
-                    result: result.clone(),
+                    outcome: outcome.clone(),
                 })
                 .collect(),
             ..Default::default()
         };
-        if tx.try_send(batch).is_err() {
+        if tx.send_async(batch).await.is_err() {
             PipelineStats::add(&self.stats.store_dropped, ids.len() as u64);
+            tracing::error!(
+                sink,
+                alerts = ids.len(),
+                "delivery outcome not stored: the database writer has already stopped"
+            );
+        }
+    }
+}
+
+/// When the sinks must stop: unset while the engine runs; the deadline once it has stopped.
+#[derive(Clone)]
+struct Stop(watch::Receiver<Option<Instant>>);
+
+impl Stop {
+    fn deadline(&self) -> Option<Instant> {
+        *self.0.borrow()
+    }
+
+    /// Resolves once the deadline has passed; never while the engine runs.
+    async fn passed(&mut self) {
+        let at = match self.0.wait_for(Option::is_some).await {
+            Ok(at) => *at,
+            // the notifier itself is gone: nothing will deliver, stop now
+            Err(_) => None,
+        };
+        if let Some(at) = at {
+            tokio::time::sleep_until(at).await;
         }
     }
 }
@@ -157,8 +202,8 @@ struct Lane {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// Runs until the alert channel closes (the engine stopped), then lets each sink finish what
-/// it has queued.
+/// Runs until the alert channel closes (the engine stopped), then gives each sink
+/// `policy.stop_grace` to deliver what it has, stores "skipped" for the rest and returns.
 pub async fn run(
     cfg: NotifyConfig,
     rx: flume::Receiver<AlertRecord>,
@@ -171,6 +216,7 @@ pub async fn run(
         health,
         stats,
     };
+    let (stop_tx, stop_rx) = watch::channel(None);
     let lanes: Vec<Lane> = cfg
         .sinks
         .iter()
@@ -184,6 +230,7 @@ pub async fn run(
                 cfg.policy.clone(),
                 report.clone(),
                 shown.clone(),
+                Stop(stop_rx.clone()),
             ));
             Lane {
                 sink,
@@ -193,28 +240,48 @@ pub async fn run(
             }
         })
         .collect();
+    drop(stop_rx);
+    // Never waits on a sink: a full queue is a skip for that sink. It waits only for room at
+    // the store, which always drains.
     while let Ok(alert) = rx.recv_async().await {
         for l in &lanes {
             if !l.sink.wants(alert.severity) {
                 continue;
             }
-            let id = alert.alert_id.clone();
-            if l.tx.try_send(alert.clone()).is_err() {
-                let reason = format!(
-                    "dropped: {} alerts already waiting for this sink",
-                    cfg.policy.queue
-                );
-                report.record(l.sink.name(), &l.shown, &[&id], Outcome::Failed(&reason));
-            }
+            let outcome = match l.tx.try_send(alert.clone()) {
+                Ok(()) => continue,
+                Err(flume::TrySendError::Full(_)) => {
+                    let reason = format!(
+                        "the sink's queue is full ({} alerts already waiting)",
+                        cfg.policy.queue
+                    );
+                    tracing::warn!(
+                        sink = l.sink.name(),
+                        "alert {} skipped: {reason}",
+                        alert.alert_id
+                    );
+                    DeliveryOutcome::Skipped(reason)
+                }
+                Err(flume::TrySendError::Disconnected(_)) => DeliveryOutcome::Failed(
+                    "the sink's delivery task has ended; see the log file".into(),
+                ),
+            };
+            report
+                .record(l.sink.name(), &l.shown, &[&alert.alert_id], outcome)
+                .await;
         }
     }
+    // The engine stopped: the lanes get the grace from now, then record what is left.
+    stop_tx.send_replace(Some(Instant::now() + cfg.policy.stop_grace));
     let mut tasks = Vec::new();
     for l in lanes {
         drop(l.tx);
         tasks.push(l.task);
     }
     for t in tasks {
-        let _ = t.await;
+        if let Err(e) = t.await {
+            tracing::error!("an alert sink's task failed: {e}");
+        }
     }
 }
 
@@ -223,98 +290,168 @@ fn dedupe_key(a: &AlertRecord) -> String {
     format!("{}\u{1f}{}\u{1f}{}", a.rule, a.key.venue, a.key.symbol)
 }
 
-/// One sink: gate, deliver with retries, record.
+/// One sink's state, shared by its task's steps.
+struct LaneCtx {
+    sink: Arc<Sink>,
+    policy: DeliveryPolicy,
+    report: Reporter,
+    shown: Arc<AtomicBool>,
+}
+
+impl LaneCtx {
+    async fn record(&self, ids: &[&str], outcome: DeliveryOutcome) {
+        self.report
+            .record(self.sink.name(), &self.shown, ids, outcome)
+            .await;
+    }
+
+    /// Passes `alert` through dedupe and the rate limit, delivering it if they let it go now.
+    async fn admit(&self, gate: &mut Gate<AlertRecord>, alert: AlertRecord, stop: &mut Stop) {
+        let now = Instant::now().into_std();
+        match gate.offer(&dedupe_key(&alert), alert, now) {
+            Admit::Send(a) => self.deliver(vec![a], stop).await,
+            Admit::Duplicate { item, since } => {
+                let reason = format!(
+                    "the same rule on {} was delivered {} s ago (dedupe_secs = {})",
+                    item.key.symbol,
+                    since.as_secs(),
+                    self.policy.dedupe.as_secs()
+                );
+                self.record(&[&item.alert_id], DeliveryOutcome::Skipped(reason))
+                    .await;
+            }
+            Admit::Held => {}
+            Admit::Overflow(a) => {
+                let reason = format!(
+                    "the rate limit ({} per minute) is holding {MAX_HELD} alerts already",
+                    self.policy.per_minute
+                );
+                tracing::warn!(
+                    sink = self.sink.name(),
+                    "alert {} skipped: {reason}",
+                    a.alert_id
+                );
+                self.record(&[&a.alert_id], DeliveryOutcome::Skipped(reason))
+                    .await;
+            }
+        }
+    }
+
+    /// Delivers `alerts` as one notice (a summary when there are several) and records the
+    /// outcome for each of them. Cut short when the stop deadline passes: then they are
+    /// skipped, with the last failed attempt's error if there was one.
+    async fn deliver(&self, alerts: Vec<AlertRecord>, stop: &mut Stop) {
+        let notice = match alerts.as_slice() {
+            [one] => Notice::of(one.clone()),
+            many => match Notice::summary(many, self.policy.per_minute) {
+                Some(n) => n,
+                None => return,
+            },
+        };
+        let mut last_error = None;
+        let result = tokio::select! {
+            biased;
+            () = stop.passed() => None,
+            r = attempts(&self.sink, &notice, &self.policy, &mut last_error) => Some(r),
+        };
+        let outcome = match result {
+            Some(Ok(())) => DeliveryOutcome::Sent,
+            Some(Err(e)) => DeliveryOutcome::Failed(e),
+            None => DeliveryOutcome::Skipped(match last_error {
+                Some(e) => format!("{STOPPED} (the last attempt failed: {e})"),
+                None => format!("{STOPPED} (no answer yet from the sink)"),
+            }),
+        };
+        let ids: Vec<&str> = alerts.iter().map(|a| a.alert_id.as_str()).collect();
+        self.record(&ids, outcome).await;
+    }
+}
+
+/// What a sink's task does next.
+enum Step {
+    /// The stop deadline has passed.
+    Stop,
+    Alert(AlertRecord),
+    /// The engine stopped and this sink's queue is empty.
+    Closed,
+    /// Alerts held by the rate limit may go.
+    Due,
+}
+
+/// One sink: gate, deliver with retries, record; at shutdown, record what is left.
 async fn lane(
     sink: Arc<Sink>,
     rx: flume::Receiver<AlertRecord>,
     policy: DeliveryPolicy,
     report: Reporter,
     shown: Arc<AtomicBool>,
+    mut stop: Stop,
 ) {
     let mut gate: Gate<AlertRecord> = Gate::new(policy.dedupe, policy.per_minute, MAX_HELD);
-    let name = sink.name().to_string();
+    let ctx = LaneCtx {
+        sink,
+        policy,
+        report,
+        shown,
+    };
+    let mut open = true;
     loop {
-        let now = tokio::time::Instant::now();
-        let due = gate.due(now.into_std()).map(tokio::time::Instant::from_std);
-        let next = tokio::select! {
-            m = rx.recv_async() => m.ok(),
-            () = sleep_until(due), if due.is_some() => {
-                let now = tokio::time::Instant::now().into_std();
-                if let Some(held) = gate.release(now) {
-                    deliver_batch(&sink, held, &policy, &report, &shown).await;
-                }
-                continue;
+        let due = gate.due(Instant::now().into_std()).map(Instant::from_std);
+        if !open {
+            // The engine stopped and the queue is empty: what the rate limit holds goes out
+            // if its window opens before the deadline; else there is nothing to wait for.
+            match (due, stop.deadline()) {
+                (None, _) => break,
+                (Some(at), Some(end)) if at > end => break,
+                _ => {}
             }
+        }
+        let step = tokio::select! {
+            biased;
+            () = stop.passed() => Step::Stop,
+            m = rx.recv_async(), if open => m.map_or(Step::Closed, Step::Alert),
+            () = sleep_until(due), if due.is_some() => Step::Due,
         };
-        let Some(alert) = next else { break };
-        let now = tokio::time::Instant::now().into_std();
-        match gate.offer(&dedupe_key(&alert), alert, now) {
-            Admit::Send(a) => deliver_batch(&sink, vec![a], &policy, &report, &shown).await,
-            Admit::Duplicate { item, since } => {
-                let reason = format!(
-                    "skipped: the same rule on {} was delivered {} s ago (dedupe_secs = {})",
-                    item.key.symbol,
-                    since.as_secs(),
-                    policy.dedupe.as_secs()
-                );
-                report.record(&name, &shown, &[&item.alert_id], Outcome::Skipped(&reason));
-            }
-            Admit::Held => {}
-            Admit::Overflow(a) => {
-                let reason = format!(
-                    "dropped: the rate limit ({} per minute) is holding {MAX_HELD} alerts already",
-                    policy.per_minute
-                );
-                report.record(&name, &shown, &[&a.alert_id], Outcome::Failed(&reason));
+        match step {
+            Step::Stop => break,
+            Step::Alert(alert) => ctx.admit(&mut gate, alert, &mut stop).await,
+            Step::Closed => open = false,
+            Step::Due => {
+                if let Some(held) = gate.release(Instant::now().into_std()) {
+                    ctx.deliver(held, &mut stop).await;
+                }
             }
         }
     }
-    // The engine stopped: whatever the rate limit still holds goes out now if the window
-    // allows, else it is recorded as not sent.
-    let now = tokio::time::Instant::now().into_std();
-    if let Some(held) = gate.release(now) {
-        deliver_batch(&sink, held, &policy, &report, &shown).await;
-    }
-    let left = gate.take_held();
-    if !left.is_empty() {
-        let ids: Vec<&str> = left.iter().map(|a| a.alert_id.as_str()).collect();
-        report.record(
-            &name,
-            &shown,
-            &ids,
-            Outcome::Failed("not sent: tickwatch stopped while the rate limit held it"),
+    // Out of time (or nothing left): everything still queued or held is skipped.
+    let queued: Vec<AlertRecord> = rx.drain().collect();
+    let held = gate.take_held();
+    if !queued.is_empty() {
+        let ids: Vec<&str> = queued.iter().map(|a| a.alert_id.as_str()).collect();
+        tracing::warn!(
+            sink = ctx.sink.name(),
+            "{} queued alerts not sent: tickwatch stopped",
+            ids.len()
         );
+        ctx.record(&ids, DeliveryOutcome::Skipped(STOPPED.into()))
+            .await;
+    }
+    if !held.is_empty() {
+        let ids: Vec<&str> = held.iter().map(|a| a.alert_id.as_str()).collect();
+        tracing::warn!(
+            sink = ctx.sink.name(),
+            "{} alerts held by the rate limit not sent: tickwatch stopped",
+            ids.len()
+        );
+        let reason = format!("{STOPPED} (held by the rate limit)");
+        ctx.record(&ids, DeliveryOutcome::Skipped(reason)).await;
     }
 }
 
-async fn sleep_until(at: Option<tokio::time::Instant>) {
+async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Delivers `alerts` as one notice (a summary when there are several) and records the
-/// outcome for each of them.
-async fn deliver_batch(
-    sink: &Sink,
-    alerts: Vec<AlertRecord>,
-    policy: &DeliveryPolicy,
-    report: &Reporter,
-    shown: &AtomicBool,
-) {
-    let notice = match alerts.as_slice() {
-        [one] => Notice::of(one.clone()),
-        many => match Notice::summary(many, policy.per_minute) {
-            Some(n) => n,
-            None => return,
-        },
-    };
-    let result = deliver_with_retry(sink, &notice, policy).await;
-    let ids: Vec<&str> = alerts.iter().map(|a| a.alert_id.as_str()).collect();
-    match result {
-        Ok(()) => report.record(sink.name(), shown, &ids, Outcome::Delivered),
-        Err(e) => report.record(sink.name(), shown, &ids, Outcome::Failed(&e)),
     }
 }
 
@@ -324,6 +461,17 @@ pub async fn deliver_with_retry(
     sink: &Sink,
     notice: &Notice,
     policy: &DeliveryPolicy,
+) -> Result<(), String> {
+    attempts(sink, notice, policy, &mut None).await
+}
+
+/// [`deliver_with_retry`], keeping each failed attempt's error in `last_error` so that a
+/// caller that cuts it short can say what had happened so far.
+async fn attempts(
+    sink: &Sink,
+    notice: &Notice,
+    policy: &DeliveryPolicy,
+    last_error: &mut Option<String>,
 ) -> Result<(), String> {
     let attempts = policy.attempts.max(1);
     let mut wait = policy.backoff;
@@ -337,6 +485,7 @@ pub async fn deliver_with_retry(
                     attempt,
                     "delivery failed, retrying in {wait:?}: {e}"
                 );
+                *last_error = Some(e.message);
                 tokio::time::sleep(wait).await;
                 wait = wait.saturating_mul(4);
                 attempt += 1;

@@ -7,6 +7,7 @@ use std::io::{IsTerminal, Write};
 use anyhow::Context;
 
 use super::{UsageError, db_path, settings};
+use crate::alerts::DeliveryOutcome;
 use crate::alerts::rules::parse_duration;
 use crate::cli::{AlertsListArgs, Cli, ListFormat};
 use crate::domain::{TsMs, iso8601, now_ms};
@@ -106,10 +107,17 @@ pub fn write_json(
             .map(|ds| {
                 ds.iter()
                     .map(|d| {
+                        let o = &d.outcome;
                         serde_json::json!({
                             "sink": d.sink,
-                            "ok": d.ok,
-                            "error": d.error,
+                            "status": o.status(),
+                            "reason": o.reason(),
+                            "ok": o.is_sent(),
+                            // only failures: a skip is not an error of the sink
+                            "error": match o {
+                                DeliveryOutcome::Failed(e) => Some(e),
+                                _ => None,
+                            },
                             "ts_ms": d.ts_ms,
                         })
                     })

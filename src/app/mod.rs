@@ -322,9 +322,20 @@ impl Pipeline {
             }
             h.is_finished()
         });
-        // 2. The engine has sent its last alerts: let the notifier deliver and record them.
+        // 2. The engine has sent its last alerts and closed the alert channel: each sink
+        //    delivers what it has until the notifier's stop grace ends, then the notifier stores
+        //    "skipped" for what is left and returns.
         if let (true, Some(rt), Some(n)) = (drained, &self.runtime, self.notifier.take()) {
-            let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), n).await });
+            let wait = notifier::STOP_WAIT;
+            if rt
+                .block_on(async { tokio::time::timeout(wait, n).await })
+                .is_err()
+            {
+                tracing::error!(
+                    "the notifier did not finish within {} s: the last alerts may have no stored delivery outcome",
+                    wait.as_secs()
+                );
+            }
         }
         // 3. Whatever still runs (helper tasks of a source) stops with the runtime.
         if let Some(rt) = self.runtime.take() {

@@ -180,9 +180,15 @@ impl Runner {
             summary.alerts += (batch.alerts.len() - alerts_before) as u64;
             if let Some(tx) = &self.outputs.alerts {
                 for a in &batch.alerts[alerts_before..] {
-                    if tx.try_send(a.clone()).is_err() {
+                    // Waits for room rather than lose the alert's outcomes: the notifier never
+                    // waits on a sink (a full sink queue is a stored skip), only on the store,
+                    // which always drains, so a wait here is short and rare.
+                    if tx.send(a.clone()).is_err() {
                         PipelineStats::add(&stats.deliveries_failed, 1);
-                        tracing::warn!("notifier queue full: alert {} not delivered", a.alert_id);
+                        tracing::warn!(
+                            "the notifier has stopped: alert {} not delivered",
+                            a.alert_id
+                        );
                     }
                 }
             }

@@ -229,8 +229,7 @@ pub struct StoredDelivery {
     pub alert_id: String,
     pub sink: String,
     pub ts_ms: TsMs,
-    pub ok: bool,
-    pub error: Option<String>,
+    pub outcome: crate::alerts::DeliveryOutcome,
 }
 
 /// Delivery outcomes of the alerts fired at or after `since_ms`, by alert id, sinks in name
@@ -242,7 +241,7 @@ pub fn deliveries(
     let err = |e| StoreError::query("reading alert deliveries", e);
     let mut stmt = conn
         .prepare_cached(
-            "SELECT d.alert_id, d.sink, d.ts_ms, d.ok, d.error
+            "SELECT d.alert_id, d.sink, d.ts_ms, d.status, d.error
              FROM alert_deliveries d JOIN alerts a ON a.alert_id = d.alert_id
              WHERE a.ts_ms >= ?1 ORDER BY d.alert_id, d.sink",
         )
@@ -253,8 +252,10 @@ pub fn deliveries(
                 alert_id: r.get(0)?,
                 sink: r.get(1)?,
                 ts_ms: r.get(2)?,
-                ok: r.get::<_, i64>(3)? != 0,
-                error: r.get(4)?,
+                outcome: crate::alerts::DeliveryOutcome::from_stored(
+                    &r.get::<_, String>(3)?,
+                    r.get(4)?,
+                ),
             })
         })
         .map_err(err)?;

@@ -103,6 +103,18 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (list, venue, symbol)
     ) WITHOUT ROWID;
     ",
+    // 4: a delivery outcome is sent, failed or skipped. Earlier versions stored skips (dedupe)
+    // as failures whose error began with "skipped: ": they become skips, here and in the
+    // alerts' `delivered` lists.
+    "
+    ALTER TABLE alert_deliveries ADD COLUMN status TEXT NOT NULL DEFAULT 'failed'
+        CHECK (status IN ('sent', 'failed', 'skipped'));
+    UPDATE alert_deliveries SET status = 'sent' WHERE ok <> 0;
+    UPDATE alert_deliveries SET status = 'skipped', error = substr(error, 10)
+        WHERE ok = 0 AND error LIKE 'skipped: %';
+    UPDATE alerts SET delivered = replace(delivered, '(failed: skipped: ', '(skipped: ')
+        WHERE delivered LIKE '%(failed: skipped: %';
+    ",
 ];
 
 /// The schema version this binary writes (the number of migrations).
@@ -145,7 +157,7 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 /// The reference of every table and column, in Markdown, for the README.
-pub const SCHEMA_DOC: &str = r#"### Database schema (version 3)
+pub const SCHEMA_DOC: &str = r#"### Database schema (version 4)
 
 One SQLite file (WAL mode), default `<data dir>/tickwatch/tickwatch.db` (Linux:
 `~/.local/share/tickwatch/tickwatch.db`); the demo writes to `demo.db` and replays to `replay.db`
@@ -207,18 +219,20 @@ candle's values (`{"rsi14":55.1,...}`), e.g.
 | rule | TEXT | the rule that fired, as written in the config |
 | value | REAL | the value that crossed the threshold (NULL if not a number) |
 | message | TEXT | the text shown and sent |
-| delivered | TEXT | where it went, comma-separated: `tui,desktop`; a failed sink reads `webhook(failed: reason)` |
+| delivered | TEXT | where it went, comma-separated: `tui,desktop`; a failed sink reads `webhook:ops(failed: reason)`, a skipped one `email(skipped: reason)` |
 | severity | TEXT | `info`, `warning` or `critical` (added in version 2) |
 
-**`alert_deliveries`** — the latest outcome per alert and notification sink.
+**`alert_deliveries`** — the outcome of each alert at each notification sink that takes its
+severity: one row per (alert_id, sink).
 
 | column | type | meaning |
 |---|---|---|
 | alert_id | TEXT | `alerts.alert_id` |
-| sink | TEXT | `desktop`, `terminal`, `webhook`, `smtp`, `command`, ... |
+| sink | TEXT | `desktop`, `terminal`, `webhook:NAME`, `email`, `command:NAME` |
 | ts_ms | INTEGER | when the outcome was recorded |
-| ok | INTEGER | 1 delivered, 0 failed |
-| error | TEXT | the failure, NULL when ok |
+| ok | INTEGER | 1 sent, 0 failed or skipped |
+| error | TEXT | why it failed or was skipped, NULL when sent |
+| status | TEXT | `sent`, `failed` (the sink could not take it) or `skipped` (not sent: dedupe, rate limit, a full queue, or tickwatch stopped first) (added in version 4) |
 
 **`alert_rules`** (version 2) — alert rules and their lifecycle state, so that rules made in
 the monitor, snoozes and acknowledgements survive a restart. Rules from `config.toml` are

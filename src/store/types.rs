@@ -47,14 +47,13 @@ pub struct AlertRecord {
     pub severity: crate::alerts::Severity,
 }
 
-/// The outcome of one delivery attempt, attached to an alert already stored.
+/// The outcome of an alert at one sink, attached to the alert (stored before or after it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryRecord {
     pub alert_id: String,
-    /// "desktop", "webhook", ...
+    /// "desktop", "webhook:NAME", ...
     pub sink: String,
-    /// `Ok(())` or the error text.
-    pub result: Result<(), String>,
+    pub outcome: crate::alerts::DeliveryOutcome,
 }
 
 /// An alert rule with its lifecycle state, as stored in `alert_rules`.

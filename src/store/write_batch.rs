@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 use rusqlite::{Connection, Statement, Transaction, TransactionBehavior, params};
 
 use super::{AlertRecord, ClosedCandle, DeliveryRecord, RuleChange, StoreBatch, TradeRow};
+use crate::alerts::DeliveryOutcome;
 use crate::domain::now_ms;
 
 const INSERT_TRADE: &str = "INSERT OR IGNORE INTO trades
@@ -39,10 +40,10 @@ const INSERT_ALERT: &str = "INSERT OR IGNORE INTO alerts
     (alert_id, ts_ms, venue, symbol, rule, value, message, delivered, severity)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
-const UPSERT_DELIVERY: &str = "INSERT INTO alert_deliveries (alert_id, sink, ts_ms, ok, error)
-    VALUES (?1, ?2, ?3, ?4, ?5)
+const UPSERT_DELIVERY: &str = "INSERT INTO alert_deliveries
+    (alert_id, sink, ts_ms, ok, error, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
     ON CONFLICT (alert_id, sink) DO UPDATE SET
-    ts_ms = excluded.ts_ms, ok = excluded.ok, error = excluded.error";
+    ts_ms = excluded.ts_ms, ok = excluded.ok, error = excluded.error, status = excluded.status";
 
 const UPSERT_RULE: &str = "INSERT INTO alert_rules
     (rule_id, origin, spec, state, snoozed_until_ms, created_ms, updated_ms)
@@ -56,7 +57,7 @@ const DELETE_RULE: &str = "DELETE FROM alert_rules WHERE rule_id = ?1";
 const SELECT_DELIVERED: &str = "SELECT delivered FROM alerts WHERE alert_id = ?1";
 const UPDATE_DELIVERED: &str = "UPDATE alerts SET delivered = ?2 WHERE alert_id = ?1";
 const SELECT_EARLIER_DELIVERIES: &str =
-    "SELECT sink, error FROM alert_deliveries WHERE alert_id = ?1 ORDER BY ts_ms, sink";
+    "SELECT sink, status, error FROM alert_deliveries WHERE alert_id = ?1 ORDER BY ts_ms, sink";
 
 /// What one transaction wrote.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -226,17 +227,16 @@ fn write_alerts(
             // with the alert itself was written: fold those outcomes in now.
             let done = earlier
                 .query_map([&a.alert_id], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+                    let outcome = DeliveryOutcome::from_stored(&r.get::<_, String>(1)?, r.get(2)?);
+                    Ok((r.get::<_, String>(0)?, outcome))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             if !done.is_empty() {
-                let delivered = done.iter().fold(a.delivered.clone(), |acc, (sink, err)| {
-                    let result = match err {
-                        None => Ok(()),
-                        Some(e) => Err(e.clone()),
-                    };
-                    with_delivery(&acc, sink, &result)
-                });
+                let delivered = done
+                    .iter()
+                    .fold(a.delivered.clone(), |acc, (sink, outcome)| {
+                        with_delivery(&acc, sink, outcome)
+                    });
                 update.execute(params![a.alert_id, delivered])?;
             }
         }
@@ -258,8 +258,15 @@ fn write_deliveries(
     let mut update = tx.prepare_cached(UPDATE_DELIVERED)?;
     let now = now_ms();
     for d in deliveries {
-        let error = d.result.as_ref().err();
-        upsert.execute(params![d.alert_id, d.sink, now, error.is_none(), error])?;
+        let o = &d.outcome;
+        upsert.execute(params![
+            d.alert_id,
+            d.sink,
+            now,
+            o.is_sent(),
+            o.reason(),
+            o.status()
+        ])?;
         let current: Option<String> = select
             .query_map([&d.alert_id], |r| r.get(0))?
             .next()
@@ -269,7 +276,7 @@ fn write_deliveries(
         if let Some(current) = current {
             update.execute(params![
                 d.alert_id,
-                with_delivery(&current, &d.sink, &d.result)
+                with_delivery(&current, &d.sink, &d.outcome)
             ])?;
         }
         c.deliveries += 1;
@@ -339,12 +346,12 @@ fn write_rules(
 }
 
 /// The `delivered` list with `sink`'s entry replaced by its latest outcome, so that recording
-/// the same outcome twice changes nothing. Entries are `sink` or `sink(failed: reason)`; the
-/// reason is kept free of the list's separators.
-pub fn with_delivery(current: &str, sink: &str, result: &Result<(), String>) -> String {
-    let entry = match result {
-        Ok(()) => sink.to_string(),
-        Err(e) => {
+/// the same outcome twice changes nothing. Entries are `sink` (sent), `sink(failed: reason)`
+/// or `sink(skipped: reason)`; the reason is kept free of the list's separators.
+pub fn with_delivery(current: &str, sink: &str, outcome: &DeliveryOutcome) -> String {
+    let entry = match outcome.reason() {
+        None => sink.to_string(),
+        Some(e) => {
             let reason: String = e
                 .chars()
                 .map(|ch| match ch {
@@ -356,7 +363,7 @@ pub fn with_delivery(current: &str, sink: &str, result: &Result<(), String>) -> 
                 })
                 .take(200)
                 .collect();
-            format!("{sink}(failed: {reason})")
+            format!("{sink}({}: {reason})", outcome.status())
         }
     };
     let mut parts: Vec<&str> = current
@@ -370,17 +377,22 @@ pub fn with_delivery(current: &str, sink: &str, result: &Result<(), String>) -> 
 #[cfg(test)]
 mod tests {
     use super::with_delivery;
+    use crate::alerts::DeliveryOutcome::{Failed, Sent, Skipped};
 
     #[test]
     fn delivered_list_replaces_the_sinks_entry() {
-        assert_eq!(with_delivery("", "tui", &Ok(())), "tui");
-        assert_eq!(with_delivery("tui", "desktop", &Ok(())), "tui,desktop");
-        let failed = with_delivery("tui", "webhook", &Err("HTTP 500 (a, b)".into()));
+        assert_eq!(with_delivery("", "tui", &Sent), "tui");
+        assert_eq!(with_delivery("tui", "desktop", &Sent), "tui,desktop");
+        let failed = with_delivery("tui", "webhook", &Failed("HTTP 500 (a, b)".into()));
         assert_eq!(failed, "tui,webhook(failed: HTTP 500 [a; b])");
-        assert_eq!(with_delivery(&failed, "webhook", &Ok(())), "tui,webhook");
+        assert_eq!(with_delivery(&failed, "webhook", &Sent), "tui,webhook");
         assert_eq!(
-            with_delivery("tui,desktop", "desktop", &Ok(())),
+            with_delivery("tui,desktop", "desktop", &Sent),
             "tui,desktop"
+        );
+        assert_eq!(
+            with_delivery("tui", "email", &Skipped("dedupe (15 s)".into())),
+            "tui,email(skipped: dedupe [15 s])"
         );
     }
 }

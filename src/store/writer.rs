@@ -157,8 +157,9 @@ impl StoreSender {
         })
     }
 
-    /// Queues a batch, waiting for room without holding a runtime thread (the notifier).
-    /// Fails only when the writer has stopped.
+    /// Queues a batch from async code, waiting for room without holding up a thread: for what
+    /// must never be dropped (delivery outcomes). The writer always drains, so the wait is
+    /// bounded by its transactions. Fails only when the writer has stopped.
     #[allow(clippy::result_large_err)]
     pub async fn send_async(&self, batch: StoreBatch) -> Result<(), StoreBatch> {
         let rows = batch.rows();

@@ -68,8 +68,9 @@ pub struct NotifySection {
     /// Seconds before the first retry; each further retry waits 4 times longer (1 s, 4 s, ...).
     /// Default: 1.
     pub retry_base_secs: f64,
-    /// Alerts waiting per sink before new ones are dropped (counted as failed deliveries and
-    /// stored with the alert), so a hanging sink never holds back the engine. Default: 64.
+    /// Alerts waiting per sink; more are skipped for that sink (stored with the alert as
+    /// "skipped: the sink's queue is full"), so a hanging sink never holds back the engine.
+    /// Default: 64.
     pub queue: usize,
     /// `[[notify.webhook]]`: HTTP POSTs, any number.
     pub webhook: Vec<WebhookConfig>,
@@ -450,6 +451,7 @@ impl NotifySection {
                 dedupe: Duration::from_secs(self.dedupe_secs),
                 per_minute: self.rate_limit_per_minute,
                 queue: self.queue.max(1),
+                stop_grace: crate::alerts::notifier::STOP_GRACE,
             },
         }
     }
