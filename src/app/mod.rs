@@ -30,7 +30,7 @@ use crate::engine::runner::{Outputs, RunSummary, Runner, StorePolicy};
 use crate::engine::{Engine, EngineConfig};
 use crate::pipeline::{EventSink, HealthBoard, Ingest, PipelineStats, SourceState};
 use crate::sources::{Source, SourceControls};
-use crate::store::{StoreSummary, StoreWriter};
+use crate::store::{StoreSummary, StoreWriter, WriterConfig};
 use crate::view::{EngineCtl, SnapshotSlot};
 
 /// An error that is the user's to fix in how the command was called or configured: exit code 2.
@@ -138,6 +138,20 @@ pub(crate) struct PipelineOptions {
     pub stop_after_finished: Option<usize>,
 }
 
+/// The storage channel for a pipeline. A producer that waits for the disk (`Block`: replays)
+/// gains nothing from a deep queue: a few batches keep the writer's transactions full, and
+/// memory stays small however long the input is. Live data (`Spill`) keeps the default depth to
+/// ride out a slow disk.
+fn writer_config(policy: StorePolicy) -> WriterConfig {
+    match policy {
+        StorePolicy::Block => WriterConfig {
+            channel_batches: 4,
+            ..WriterConfig::default()
+        },
+        StorePolicy::Spill { .. } => WriterConfig::default(),
+    }
+}
+
 impl Pipeline {
     pub fn start(opts: PipelineOptions) -> anyhow::Result<Pipeline> {
         let stats = Arc::new(PipelineStats::default());
@@ -147,7 +161,12 @@ impl Pipeline {
         let (ctl_tx, ctl_rx) = flume::unbounded();
 
         let store = match &opts.db {
-            Some(path) => match StoreWriter::spawn(path, stats.clone(), health.clone()) {
+            Some(path) => match StoreWriter::spawn_with(
+                path,
+                stats.clone(),
+                health.clone(),
+                writer_config(opts.store_policy),
+            ) {
                 Ok(w) => {
                     health.set("db", SourceState::Live);
                     Some(w)
