@@ -71,7 +71,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// Dump files, replayed one after another in the order given.
+    /// Dump files, in any order: they are streamed and merged by time.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Replay speed: 1 (real time), a factor like 10x or 100x, or max

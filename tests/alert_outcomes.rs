@@ -97,7 +97,14 @@ async fn ok_server() -> RecordingServer {
 /// A writer on a database in `dir` with `alerts` queued to it already.
 fn store_with(dir: &Path, alerts: &[AlertRecord], config: WriterConfig) -> (StoreWriter, PathBuf) {
     let db = dir.join("outcomes.db");
-    let w = StoreWriter::spawn_with(&db, Arc::default(), HealthBoard::default(), config).unwrap();
+    let w = StoreWriter::spawn_with(
+        &db,
+        Arc::default(),
+        HealthBoard::default(),
+        config,
+        Default::default(),
+    )
+    .unwrap();
     w.sender()
         .send_blocking(StoreBatch {
             alerts: alerts.to_vec(),
@@ -179,8 +186,14 @@ async fn every_outcome_is_stored_while_the_store_queue_is_full() {
         ..WriterConfig::default()
     };
     let db = dir.path().join("outcomes.db");
-    let writer =
-        StoreWriter::spawn_with(&db, Arc::default(), HealthBoard::default(), config).unwrap();
+    let writer = StoreWriter::spawn_with(
+        &db,
+        Arc::default(),
+        HealthBoard::default(),
+        config,
+        Default::default(),
+    )
+    .unwrap();
     let lock = rusqlite::Connection::open(&db).unwrap();
     lock.execute_batch("BEGIN IMMEDIATE").unwrap();
     writer
@@ -579,6 +592,8 @@ async fn a_full_queue_from_the_engine_to_the_notifier_loses_no_alert() {
         },
         frame: Duration::from_millis(5),
         stop_after_finished: None,
+        stop: Default::default(),
+        budget: None,
     };
     let engine = std::thread::spawn(move || runner.run());
     // the notifier is late (busy, or still starting): the queue stays full for a while

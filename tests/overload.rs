@@ -152,3 +152,41 @@ fn a_full_disk_ends_record_promptly_with_a_clear_error() {
     );
     drop(fs);
 }
+
+#[test]
+fn a_full_disk_ends_a_replay_promptly_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(fs) = Tmpfs::mount(&dir.path().join("small"), "2m") else {
+        return support::cannot_run("cannot mount a tmpfs (needs root)");
+    };
+    // a day of trades, one every 100 ms: far more than 2 MB of database
+    let csv = dir.path().join("BTCUSDT-trades-2025-03-01.csv");
+    let mut text = String::new();
+    let t0 = 1_740_787_200_000i64;
+    for id in 1..=400_000u64 {
+        let price = 84_000.0 + ((id * 7) % 23) as f64 * 0.5;
+        text.push_str(&format!(
+            "{id},{price},0.5,{},{},True,True\n",
+            price * 0.5,
+            t0 + id as i64 * 100
+        ));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let db = fs.0.join("r.db");
+    let mut child = tickwatch_cmd(dir.path())
+        .args(["replay", "--headless", "--db"])
+        .arg(&db)
+        .arg(&csv)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (status, took) = wait_exit(&mut child, 60, "replay on a full disk");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(took < Duration::from_secs(30), "took {took:?}:\n{stderr}");
+    assert!(stderr.contains("disk full"), "{stderr}");
+    assert!(stderr.contains("free space"), "says what to do:\n{stderr}");
+    drop(fs);
+}

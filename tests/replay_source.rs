@@ -434,7 +434,7 @@ async fn symbol_flag_overrides_the_name_and_names_need_not_be_standard() {
 }
 
 #[tokio::test]
-async fn files_replay_one_after_another() {
+async fn files_merge_by_time_whatever_the_order_given() {
     let dir = tempfile::tempdir().unwrap();
     let a = write(
         dir.path(),
@@ -448,12 +448,181 @@ async fn files_replay_one_after_another() {
     );
     let out = run(cfg(vec![a, b])).await;
     out.result.unwrap();
+    // same times: in the order given
     let syms: Vec<&str> = out.events.iter().map(|e| e.symbol.as_str()).collect();
     assert_eq!(
         syms,
-        ["BTCUSDT", "BTCUSDT", "BTCUSDT", "ETHUSDT", "ETHUSDT"]
+        ["BTCUSDT", "ETHUSDT", "BTCUSDT", "ETHUSDT", "BTCUSDT"]
     );
     assert_eq!(out.report.files_done.load(Ordering::Relaxed), 2);
+
+    // Two days of trades and a day of 1m klines, given newest first: one stream in time order,
+    // each kline after the trades of its minute (it is complete when its minute ends).
+    let day = 86_400_000;
+    let shift = |text: String, by: i64| -> String {
+        text.lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                let t: i64 = f[4].parse().unwrap();
+                let id: i64 = f[0].parse().unwrap();
+                format!(
+                    "{},{},{},{},{},{},{}\n",
+                    id + 1_000_000 * (by / day),
+                    f[1],
+                    f[2],
+                    f[3],
+                    t + by,
+                    f[5],
+                    f[6]
+                )
+            })
+            .collect()
+    };
+    let trades = trades_text(600, false, "spot-trades"); // 150 s
+    let d1 = write(dir.path(), "SOLUSDT-trades-2025-03-01.csv", &trades);
+    let d2 = write(
+        dir.path(),
+        "SOLUSDT-trades-2025-03-02.csv",
+        &shift(trades.clone(), day),
+    );
+    let k1 = write(
+        dir.path(),
+        "SOLUSDT-1m-2025-03-01.csv",
+        &klines_text(3, 60_000, false, false),
+    );
+    let out = run(cfg(vec![d2, k1, d1])).await;
+    out.result.unwrap();
+    assert_eq!(out.events.len(), 1203);
+    let when = |e: &MarketEvent| match e.kind {
+        EventKind::Candle {
+            interval, candle, ..
+        } => candle.open_ms + interval.ms() - 1,
+        _ => e.exch_ms,
+    };
+    for w in out.events.windows(2) {
+        assert!(when(&w[0]) <= when(&w[1]), "{:?} then {:?}", w[0], w[1]);
+    }
+    // the first kline (00:00-00:01) follows the 240 trades of that minute
+    assert!(matches!(out.events[240].kind, EventKind::Candle { .. }));
+    assert_eq!(out.events[240].exch_ms, T0);
+    assert_eq!(out.events.last().unwrap().exch_ms, T0 + day + 599 * 250);
+    assert_eq!(out.report.files_done.load(Ordering::Relaxed), 3);
+}
+
+#[test]
+fn trades_and_agg_trades_of_one_symbol_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = write(
+        dir.path(),
+        "BTCUSDT-trades-2025-03-01.csv",
+        &trades_text(3, false, "spot-trades"),
+    );
+    let a = write(
+        dir.path(),
+        "BTCUSDT-aggTrades-2025-03-01.csv",
+        &trades_text(3, false, "spot-agg"),
+    );
+    let e = write(
+        dir.path(),
+        "ETHUSDT-aggTrades-2025-03-01.csv",
+        &trades_text(3, false, "spot-agg"),
+    );
+    let err = format!(
+        "{:#}",
+        ReplaySource::new(cfg(vec![t.clone(), a])).unwrap_err()
+    );
+    assert!(
+        err.contains("BTCUSDT-trades-2025-03-01.csv")
+            && err.contains("BTCUSDT-aggTrades-2025-03-01.csv")
+            && err.contains("one kind"),
+        "{err}"
+    );
+    // another symbol's aggTrades are fine
+    assert!(ReplaySource::new(cfg(vec![t, e])).is_ok());
+}
+
+#[tokio::test]
+async fn repeated_trade_ids_and_klines_are_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<String> = trades_text(6, false, "spot-trades")
+        .lines()
+        .map(String::from)
+        .collect();
+    // row 2 twice, and an overlapping second file holding rows 4..6 again
+    let mut first = rows.clone();
+    first.insert(2, rows[1].clone());
+    let a = write(
+        dir.path(),
+        "BTCUSDT-trades-2025-03.csv",
+        &(first.join("\n") + "\n"),
+    );
+    let b = write(
+        dir.path(),
+        "BTCUSDT-trades-2025-03-01.csv",
+        &(rows[3..].join("\n") + "\n"),
+    );
+    let k = klines_text(3, 60_000, false, false);
+    let k1 = write(dir.path(), "BTCUSDT-1m-2025-03.csv", &k);
+    let k2 = write(dir.path(), "BTCUSDT-1m-2025-03-01.csv", &k);
+    let out = run(cfg(vec![a, b, k1, k2])).await;
+    out.result.unwrap();
+    let ids: Vec<u64> = out
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Trade(_)))
+        .map(|e| trade(e).trade_id)
+        .collect();
+    assert_eq!(ids, [1000, 1001, 1002, 1003, 1004, 1005]);
+    assert_eq!(out.events.len(), 9);
+    assert_eq!(out.report.rows.load(Ordering::Relaxed), 9);
+    assert_eq!(out.report.duplicates.load(Ordering::Relaxed), 1 + 3 + 3);
+    assert!(
+        out.report.summary().contains("7 duplicates skipped"),
+        "{}",
+        out.report.summary()
+    );
+}
+
+#[tokio::test]
+async fn an_over_long_line_is_a_bad_row_named_by_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = trades_text(2, false, "spot-trades");
+    text.push_str(&"9".repeat(70 * 1024));
+    text.push('\n');
+    text.push_str(
+        &trades_text(3, false, "spot-trades")
+            .lines()
+            .skip(2)
+            .collect::<String>(),
+    );
+    let path = write(dir.path(), "BTCUSDT-trades-2025-03-01.csv", &text);
+    let out = run(cfg(vec![path.clone()])).await;
+    let err = format!("{:#}", out.result.unwrap_err());
+    assert!(
+        err.contains("BTCUSDT-trades-2025-03-01.csv:3:") && err.contains("longer than 64 KiB"),
+        "{err}"
+    );
+    assert_eq!(out.events.len(), 2);
+
+    let mut c = cfg(vec![path]);
+    c.skip_bad = true;
+    let out = run(c).await;
+    out.result.unwrap();
+    assert_eq!(out.events.len(), 3);
+    assert_eq!(out.report.bad_rows.load(Ordering::Relaxed), 1);
+    assert!(out.report.bad_samples()[0].contains(":3: the line is longer than 64 KiB"));
+
+    // a file that is nothing but such a line is refused before anything runs
+    let path = write(
+        dir.path(),
+        "BTCUSDT-trades-2025-03-02.csv",
+        &"1".repeat(100 * 1024),
+    );
+    let err = format!("{:#}", ReplaySource::new(cfg(vec![path])).unwrap_err());
+    assert!(
+        err.contains("BTCUSDT-trades-2025-03-02.csv:1:") && err.contains("64 KiB"),
+        "{err}"
+    );
 }
 
 #[test]

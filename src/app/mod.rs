@@ -30,7 +30,7 @@ use crate::engine::runner::{Outputs, RunSummary, Runner, StorePolicy};
 use crate::engine::{Engine, EngineConfig};
 use crate::pipeline::{EventSink, HealthBoard, Ingest, PipelineStats, SourceState, StopClock};
 use crate::sources::{Source, SourceControls};
-use crate::store::{StoreSummary, StoreWriter};
+use crate::store::{StoreSummary, StoreWriter, WriterConfig};
 use crate::view::{EngineCtl, SnapshotSlot};
 
 /// An error that is the user's to fix in how the command was called or configured: exit code 2.
@@ -146,6 +146,25 @@ pub(crate) struct PipelineOptions {
     pub stop_after_finished: Option<usize>,
 }
 
+/// The storage channel for a pipeline. A producer that waits for the disk (`Block`: replays)
+/// gains nothing from a deep queue: a few batches keep the writer's transactions full, and
+/// memory stays small however long the input is. Live data (`Spill`) keeps the default depth to
+/// ride out a slow disk.
+/// `fail_fast`: a headless command stops storing at once when the database cannot be written.
+fn writer_config(policy: StorePolicy, fail_fast: bool) -> WriterConfig {
+    let base = WriterConfig {
+        fail_fast,
+        ..WriterConfig::default()
+    };
+    match policy {
+        StorePolicy::Block => WriterConfig {
+            channel_batches: 4,
+            ..base
+        },
+        StorePolicy::Spill { .. } => base,
+    }
+}
+
 impl Pipeline {
     pub fn start(opts: PipelineOptions) -> anyhow::Result<Pipeline> {
         let stats = Arc::new(PipelineStats::default());
@@ -155,17 +174,13 @@ impl Pipeline {
         let budget = crate::pipeline::RingBudget::new(opts.ring_events);
         let (ctl_tx, ctl_rx) = flume::unbounded();
         let stop = StopClock::default();
-        let writer_cfg = crate::store::WriterConfig {
-            fail_fast: opts.require_db,
-            ..Default::default()
-        };
 
         let store = match &opts.db {
             Some(path) => match StoreWriter::spawn_with(
                 path,
                 stats.clone(),
                 health.clone(),
-                writer_cfg,
+                writer_config(opts.store_policy, opts.require_db),
                 stop.clone(),
             ) {
                 Ok(w) => {

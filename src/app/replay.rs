@@ -10,7 +10,7 @@ use crate::domain::Interval;
 use crate::domain::Symbol;
 use crate::engine::runner::StorePolicy;
 use crate::pipeline::PipelineStats;
-use crate::sources::replay::{DumpKind, ReplayConfig, ReplaySource, Speed};
+use crate::sources::replay::{DumpInfo, DumpKind, ReplayConfig, ReplaySource, Speed};
 
 pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
     // A config is optional for a replay: its indicators and alert rules apply when there is one.
@@ -52,6 +52,7 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
         .map(|(_, info, sym)| crate::domain::VenueSymbol::new(info.venue, *sym))
         .collect();
     s.engine.watchlist.dedup();
+    s.engine.kline_bases = kline_bases(&plan);
     let mut notify = (!args.headless).then(|| notify_config(&s));
     let terminal_writes = notify
         .as_mut()
@@ -109,21 +110,29 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
     super::on_signal(&pipeline, stop.clone());
     let mut last = Instant::now();
     let mut last_rows = 0u64;
+    let mut failure = None;
     while !task.is_finished() && !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(50));
+        if let Some(why) = pipeline.store_failure() {
+            // nothing more can be stored: stop reading instead of replaying into nowhere
+            eprintln!("the database cannot be written ({why}); stopping the replay");
+            failure = Some(why);
+            break;
+        }
         if last.elapsed() >= Duration::from_secs(1) {
             let rows = report.rows.load(Ordering::Relaxed);
             eprintln!(
-                "  {rows} rows ({:.0} rows/s), {} bad, db pending {}",
+                "  {rows} rows ({:.0} rows/s), {} bad, {} duplicates, db pending {}",
                 (rows - last_rows) as f64 / last.elapsed().as_secs_f64(),
                 report.bad_rows.load(Ordering::Relaxed),
+                report.duplicates.load(Ordering::Relaxed),
                 PipelineStats::get(&pipeline.stats.store_pending)
             );
             last_rows = rows;
             last = Instant::now();
         }
     }
-    let interrupted = stop.load(Ordering::SeqCst) && !task.is_finished();
+    let interrupted = (stop.load(Ordering::SeqCst) || failure.is_some()) && !task.is_finished();
     let source_result = match pipeline.runtime() {
         Some(rt) if !interrupted => rt
             .block_on(task)
@@ -140,8 +149,9 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
     let (_, store) = pipeline.shutdown()?;
     let rows = report.rows.load(Ordering::Relaxed);
     let bad = report.bad_rows.load(Ordering::Relaxed);
+    let duplicates = report.duplicates.load(Ordering::Relaxed);
     println!(
-        "replayed {rows} rows from {} file(s) in {:.2} s ({:.0} rows/s)",
+        "replayed {rows} rows from {} file(s) in {:.2} s ({:.0} rows/s), {duplicates} duplicates skipped",
         report.files_done.load(Ordering::Relaxed),
         elapsed.as_secs_f64(),
         rows as f64 / elapsed.as_secs_f64().max(1e-9)
@@ -160,9 +170,15 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
         println!("  rejected: {m}");
     }
     if let Some(st) = &store {
+        // trades already in the database (a file replayed again) are not stored twice
+        let again = if st.duplicate_trades > 0 {
+            format!(" ({} more were stored already)", st.duplicate_trades)
+        } else {
+            String::new()
+        };
         println!(
-            "stored {} trades, {} candles, {} indicator values, {} alerts in {}",
-            st.trades,
+            "stored {} trades{again}, {} candles, {} indicator values, {} alerts in {}",
+            st.trades.saturating_sub(st.duplicate_trades),
             st.candles,
             st.indicator_values,
             st.alerts,
@@ -175,11 +191,35 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
                 db.display()
             );
         }
+        if let Some(why) = failure {
+            anyhow::bail!(
+                "the database cannot be written: {why}; free space or fix its permissions, then replay again (rows already stored are not stored twice)"
+            );
+        }
         if let Some(e) = &st.last_error {
             anyhow::bail!("the database failed during the replay: {e}");
         }
     }
     source_result
+}
+
+/// For each symbol given as klines, the shortest kline interval: from it up its candles come
+/// from the klines, and trades of the same symbol (if given too) build only shorter ones.
+fn kline_bases(
+    plan: &[(std::path::PathBuf, DumpInfo, Symbol)],
+) -> Vec<(crate::domain::VenueSymbol, Interval)> {
+    let mut bases: Vec<(crate::domain::VenueSymbol, Interval)> = Vec::new();
+    for (_, info, sym) in plan {
+        let Some(iv) = kline_interval(info.kind) else {
+            continue;
+        };
+        let key = crate::domain::VenueSymbol::new(info.venue, *sym);
+        match bases.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, base)) => *base = (*base).min(iv),
+            None => bases.push((key, iv)),
+        }
+    }
+    bases
 }
 
 fn kline_interval(kind: DumpKind) -> Option<Interval> {

@@ -49,6 +49,11 @@ pub struct EngineConfig {
     pub saved_rules: Vec<RuleRow>,
     /// Symbols to show first, in this order (the rest follow as they appear).
     pub watchlist: Vec<VenueSymbol>,
+    /// Symbols whose candles come from the venue's klines from the start, with the shortest
+    /// kline interval: from it up candles are the venue's (rolled up), and trades build only the
+    /// shorter ones, so that no trade is counted twice. A replay given klines sets it; a live feed
+    /// learns it from its in-progress klines.
+    pub kline_bases: Vec<(VenueSymbol, Interval)>,
     /// Closed candles sent to the chart in each snapshot.
     pub chart_candles: usize,
     /// Where a fired alert counts as delivered the moment it fires ("tui" when a screen shows
@@ -75,6 +80,7 @@ impl Default for EngineConfig {
             rules: Vec::new(),
             saved_rules: Vec::new(),
             watchlist: Vec::new(),
+            kline_bases: Vec::new(),
             chart_candles: 600,
             alert_delivered: String::new(),
             alert_max_lag_ms: None,
@@ -416,6 +422,8 @@ impl Engine {
     }
 }
 
+#[cfg(test)]
+mod cover_tests;
 #[cfg(test)]
 mod rule_tests;
 #[cfg(test)]

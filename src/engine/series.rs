@@ -35,6 +35,9 @@ pub struct Series {
     indicators: IndicatorSet,
     vol_spike: VolumeSpike,
     max_gap_fill: usize,
+    /// The last candle, closed at its end because the shorter candles covered it whole, while
+    /// the next one has not begun: empty periods are filled from it.
+    sealed: Option<Candle>,
 }
 
 impl Series {
@@ -52,6 +55,7 @@ impl Series {
             indicators,
             vol_spike,
             max_gap_fill,
+            sealed: None,
         }
     }
 
@@ -75,6 +79,9 @@ impl Series {
         on_close: &mut impl FnMut(&ClosedBar),
     ) -> (Fold, u64) {
         let bucket = self.interval.bucket(ts);
+        if self.is_closed(bucket) {
+            return (Fold::Late, 0);
+        }
         match self.current {
             Some(ref mut c) if c.open_ms == bucket => {
                 c.add_trade(price, qty);
@@ -99,6 +106,9 @@ impl Series {
         on_close: &mut impl FnMut(&ClosedBar),
     ) -> (Fold, u64) {
         let bucket = self.interval.bucket(shorter.open_ms);
+        if self.is_closed(bucket) {
+            return (Fold::Late, 0);
+        }
         match self.current {
             Some(ref mut c) if c.open_ms == bucket => {
                 c.merge(shorter);
@@ -127,12 +137,14 @@ impl Series {
         on_close: &mut impl FnMut(&ClosedBar),
     ) -> (Fold, u64) {
         let bucket = self.interval.bucket(candle.open_ms);
-        if self.last_closed_open().is_some_and(|t| bucket <= t) {
+        if self.is_closed(bucket) {
             return (Fold::Late, 0);
         }
         let mut gaps = 0;
-        if let Some(c) = self.current
-            && c.open_ms < bucket
+        if self
+            .current
+            .or(self.sealed)
+            .is_some_and(|c| c.open_ms < bucket)
         {
             gaps = self.roll_to(bucket, on_close);
         }
@@ -149,13 +161,40 @@ impl Series {
         }
     }
 
-    /// Closes the current candle and fills the flat candles up to (not including) `bucket`.
-    fn roll_to(&mut self, bucket: TsMs, on_close: &mut impl FnMut(&ClosedBar)) -> u64 {
-        let Some(cur) = self.current.take() else {
-            return 0;
+    /// True when the candle of `bucket` was closed already: nothing more folds into it.
+    fn is_closed(&self, bucket: TsMs) -> bool {
+        self.last_closed_open().is_some_and(|t| bucket <= t)
+    }
+
+    /// Closes the current candle if it ends at or before `covered_end`: the data up to then are
+    /// all in (the shorter candle that ends its bucket has closed), so waiting for the next
+    /// candle to begin would only hold a finished one back (and lose it when none follows: the
+    /// last hour and day of a dump).
+    pub fn close_covered(&mut self, covered_end: TsMs, on_close: &mut impl FnMut(&ClosedBar)) {
+        let Some(cur) = self.current else {
+            return;
         };
+        if cur.open_ms + self.interval.ms() > covered_end {
+            return;
+        }
+        self.current = None;
         let bar = self.close(cur);
         on_close(&bar);
+        self.sealed = Some(cur);
+    }
+
+    /// Closes the current candle (unless it was closed when covered) and fills the flat candles
+    /// up to (not including) `bucket`.
+    fn roll_to(&mut self, bucket: TsMs, on_close: &mut impl FnMut(&ClosedBar)) -> u64 {
+        let cur = match (self.current.take(), self.sealed.take()) {
+            (Some(cur), _) => {
+                let bar = self.close(cur);
+                on_close(&bar);
+                cur
+            }
+            (None, Some(sealed)) => sealed,
+            (None, None) => return 0,
+        };
         let step = self.interval.ms();
         let missing = ((bucket - cur.open_ms) / step - 1).max(0) as usize;
         if missing == 0 {

@@ -53,7 +53,9 @@ pub struct SymbolState {
     pub quote_recv_ms: Option<TsMs>,
     pub stats24: Option<Stats24h>,
     /// The shortest interval the venue sends candles for: from it up, candles come from the
-    /// venue (rolled up to longer intervals); below it, from trades.
+    /// venue (rolled up to longer intervals); below it, from trades. Learnt from a live feed's
+    /// in-progress candles, or set from the start (`EngineConfig::kline_bases`: a replay given
+    /// klines and trades of a symbol).
     kline_base: Option<Interval>,
     tick_z: ReturnZScore,
 }
@@ -83,7 +85,12 @@ impl SymbolState {
             quote: None,
             quote_recv_ms: None,
             stats24: None,
-            kline_base: None,
+            kline_base: cfg
+                .kline_bases
+                .iter()
+                .filter(|(k, _)| *k == key)
+                .map(|(_, iv)| *iv)
+                .min(),
             tick_z: t.tick_z.clone(),
         }
     }
@@ -190,12 +197,18 @@ impl SymbolState {
             return fx;
         }
         if closed {
-            // roll the venue's closed candle up into every longer interval
+            // Roll the venue's closed candle up into every longer interval. A longer candle that
+            // ends where this one ends is complete and closes now, not when the next one begins
+            // (which, at the end of a dump, is never).
+            let end = interval.bucket(candle.open_ms) + interval.ms();
             for s in self.series[idx + 1..].iter_mut() {
                 let iv = s.interval;
-                let (_, gaps) =
-                    s.add_candle(&candle, &mut |bar| closed_here.push((iv, bar.clone())));
+                let mut keep = |bar: &ClosedBar| closed_here.push((iv, bar.clone()));
+                let (fold, gaps) = s.add_candle(&candle, &mut keep);
                 fx.gaps += gaps;
+                if fold != Fold::Late {
+                    s.close_covered(end, &mut keep);
+                }
             }
         }
         let cols = self.series[idx].columns();

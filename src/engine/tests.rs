@@ -6,13 +6,13 @@ use crate::alerts::rules::RuleConfig;
 use crate::domain::{Candle, EventKind, Side, Symbol, TradeTick, TsMs, Venue};
 use crate::pipeline::PipelineStats;
 
-const T0: TsMs = 1_700_000_040_000; // a minute boundary (1_700_000_040_000 % 60_000 == 0)
+pub(super) const T0: TsMs = 1_700_000_040_000; // a minute boundary (1_700_000_040_000 % 60_000 == 0)
 
-fn key(s: &str) -> VenueSymbol {
+pub(super) fn key(s: &str) -> VenueSymbol {
     VenueSymbol::new(Venue::Sim, Symbol::new(s).unwrap())
 }
 
-fn trade(s: &str, id: u64, ts: TsMs, price: f64, qty: f64) -> MarketEvent {
+pub(super) fn trade(s: &str, id: u64, ts: TsMs, price: f64, qty: f64) -> MarketEvent {
     MarketEvent {
         venue: Venue::Sim,
         symbol: Symbol::new(s).unwrap(),
@@ -27,7 +27,7 @@ fn trade(s: &str, id: u64, ts: TsMs, price: f64, qty: f64) -> MarketEvent {
     }
 }
 
-fn kline(s: &str, interval: Interval, c: Candle, closed: bool) -> MarketEvent {
+pub(super) fn kline(s: &str, interval: Interval, c: Candle, closed: bool) -> MarketEvent {
     MarketEvent {
         venue: Venue::Binance,
         symbol: Symbol::new(s).unwrap(),
@@ -50,7 +50,7 @@ fn spec(text: &str) -> RuleConfig {
     toml::from_str(text).unwrap()
 }
 
-fn engine(cfg: EngineConfig) -> Engine {
+pub(super) fn engine(cfg: EngineConfig) -> Engine {
     Engine::new(cfg, Arc::new(PipelineStats::default())).unwrap()
 }
 
@@ -174,7 +174,7 @@ fn long_gaps_are_counted_instead_of_filled() {
     );
 }
 
-fn candle(open_ms: TsMs, close: f64) -> Candle {
+pub(super) fn candle(open_ms: TsMs, close: f64) -> Candle {
     Candle {
         open_ms,
         open: close,

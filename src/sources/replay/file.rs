@@ -8,10 +8,11 @@ use std::path::Path;
 use anyhow::{Context, anyhow, bail};
 
 use super::layout::{
-    self, Columns, DumpKind, Family, binance_interval, columns_from_header, columns_from_row,
-    interval_from_ms, is_header,
+    self, Columns, DumpKind, Family, RowParser, binance_interval, columns_from_header,
+    columns_from_row, interval_from_ms, is_header,
 };
-use crate::domain::{Symbol, Venue};
+use super::merge::merge_time;
+use crate::domain::{Symbol, TsMs, Venue};
 
 /// What a dump file is, as far as its name and first rows tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +25,9 @@ pub struct DumpInfo {
     pub header: bool,
     /// Columns per row (spot and futures layouts differ).
     pub columns: usize,
+    /// Merge time of the first row (a trade's time, a kline's close time), when one of the
+    /// first rows parses: the file is opened when the time-ordered merge reaches it.
+    pub first_ms: Option<TsMs>,
 }
 
 /// What the user says a file is, overriding detection (`--kind`, `--venue`).
@@ -53,7 +57,7 @@ pub fn detect_with(path: &Path, ov: &ReplayOverrides) -> anyhow::Result<DumpInfo
         let p = path.to_string_lossy().to_ascii_lowercase();
         p.contains("futures") || p.contains("usdm")
     };
-    let (zipped, head) = with_reader(path, |r, entry| {
+    let (entry_name, head) = with_reader(path, |r, entry| {
         if let Some(entry) = entry
             && name.symbol.is_none()
             && matches!(name.kind, Ok(None))
@@ -61,8 +65,9 @@ pub fn detect_with(path: &Path, ov: &ReplayOverrides) -> anyhow::Result<DumpInfo
             // A renamed archive may still hold a standard entry name.
             name = parse_name(entry);
         }
-        Ok((entry.is_some(), read_head(r)?))
+        Ok((entry.map(str::to_string), read_head(r)?))
     })?;
+    let zipped = entry_name.is_some();
     let shown = path.display();
     let named = match (ov.kind, name.kind) {
         (Some(k), _) => Some(k),
@@ -77,6 +82,13 @@ pub fn detect_with(path: &Path, ov: &ReplayOverrides) -> anyhow::Result<DumpInfo
         None => None,
     };
     let Some(first_row) = head.rows.first() else {
+        if let Some(line) = head.too_long {
+            bail!(
+                "{shown}{}:{line}: {}; download the file again",
+                entry_suffix(entry_name.as_deref()),
+                BadLine::TooLong.describe()
+            );
+        }
         bail!("{shown} has no data rows: nothing to replay; check that the download is complete");
     };
     let row = head.rows.iter().find_map(|r| columns_from_row(r).ok());
@@ -123,7 +135,23 @@ pub fn detect_with(path: &Path, ov: &ReplayOverrides) -> anyhow::Result<DumpInfo
         zipped,
         header: header.is_some(),
         columns: content.count,
+        first_ms: first_time(&head.rows, kind, venue, content.count),
     })
+}
+
+/// `, ENTRY` for a row inside a zip, as the reader names places.
+fn entry_suffix(entry: Option<&str>) -> String {
+    entry.map(|e| format!(", {e}")).unwrap_or_default()
+}
+
+/// Where the file joins the time-ordered merge: the merge time of the first row the reader will
+/// turn into an event. The same parser decides, so the reader's first event is never earlier.
+fn first_time(rows: &[String], kind: DumpKind, venue: Venue, columns: usize) -> Option<TsMs> {
+    let any = Symbol::new("X").ok()?;
+    let mut parser = RowParser::new(kind, venue, any, columns);
+    rows.iter()
+        .find_map(|r| parser.parse(r, 0).ok())
+        .map(|ev| merge_time(&ev))
 }
 
 /// The kline interval: from the name or `--kind`, checked against the candles' length.
@@ -191,6 +219,8 @@ pub(crate) fn parse_name(file_name: &str) -> NameInfo {
 struct Head {
     header: Option<String>,
     rows: Vec<String>,
+    /// The first line among them too long to be a row.
+    too_long: Option<u64>,
 }
 
 /// Enough rows to get past a few bad ones at the top of a file.
@@ -201,13 +231,19 @@ fn read_head(r: &mut dyn BufRead) -> anyhow::Result<Head> {
     let mut head = Head {
         header: None,
         rows: Vec::new(),
+        too_long: None,
     };
     while head.rows.len() < HEAD_ROWS {
         let Some((line_no, line)) = lines.next_line()? else {
             break;
         };
-        let Ok(text) = line else {
-            continue;
+        let text = match line {
+            Ok(text) => text,
+            Err(BadLine::TooLong) => {
+                head.too_long.get_or_insert(line_no);
+                continue;
+            }
+            Err(BadLine::NotUtf8) => continue,
         };
         let text = layout::strip_bom(text);
         if text.is_empty() {
@@ -222,7 +258,32 @@ fn read_head(r: &mut dyn BufRead) -> anyhow::Result<Head> {
     Ok(head)
 }
 
-/// Lines of a dump, read into one reused buffer, without their `\n` / `\r\n`.
+/// The longest line kept, without its line ending. No real dump row is near it (a kline row is
+/// about 150 bytes); a longer line is a damaged file, and reading it whole could take all memory.
+pub(crate) const MAX_LINE: usize = 64 * 1024;
+
+/// Why a line could not be used as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BadLine {
+    NotUtf8,
+    /// Longer than [`MAX_LINE`]; skipped without being held in memory.
+    TooLong,
+}
+
+impl BadLine {
+    pub(crate) fn describe(self) -> String {
+        match self {
+            BadLine::NotUtf8 => "the line is not UTF-8 text".to_string(),
+            BadLine::TooLong => format!(
+                "the line is longer than {} KiB, and no Binance dump row is near that long (a damaged file?)",
+                MAX_LINE / 1024
+            ),
+        }
+    }
+}
+
+/// Lines of a dump, read into one reused buffer of at most [`MAX_LINE`] bytes, without their
+/// `\n` / `\r\n`.
 pub(crate) struct Lines<'a> {
     inner: &'a mut dyn BufRead,
     buf: Vec<u8>,
@@ -239,20 +300,57 @@ impl<'a> Lines<'a> {
         }
     }
 
-    /// The next line and its number; the inner `Err` is a line that is not UTF-8 text.
-    pub(crate) fn next_line(
-        &mut self,
-    ) -> io::Result<Option<(u64, Result<&str, std::str::Utf8Error>)>> {
+    /// The next line and its number; the inner `Err` is a line that cannot be used as text.
+    pub(crate) fn next_line(&mut self) -> io::Result<Option<(u64, Result<&str, BadLine>)>> {
         self.buf.clear();
-        if self.inner.read_until(b'\n', &mut self.buf)? == 0 {
+        // room for the longest line plus its `\r\n`
+        let cap = MAX_LINE + 2;
+        let mut too_long = false;
+        let mut read_any = false;
+        loop {
+            let chunk = match self.inner.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if chunk.is_empty() {
+                break;
+            }
+            read_any = true;
+            let (take, ended) = match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (chunk.len(), false),
+            };
+            if !too_long {
+                if self.buf.len() + take <= cap {
+                    self.buf.extend_from_slice(&chunk[..take]);
+                } else {
+                    // the rest of this line is passed over, never stored
+                    too_long = true;
+                    self.buf.clear();
+                }
+            }
+            self.inner.consume(take);
+            if ended {
+                break;
+            }
+        }
+        if !read_any {
             return Ok(None);
         }
         self.line_no += 1;
+        if too_long {
+            return Ok(Some((self.line_no, Err(BadLine::TooLong))));
+        }
         let mut end = self.buf.len();
         while end > 0 && matches!(self.buf[end - 1], b'\n' | b'\r') {
             end -= 1;
         }
-        Ok(Some((self.line_no, std::str::from_utf8(&self.buf[..end]))))
+        if end > MAX_LINE {
+            return Ok(Some((self.line_no, Err(BadLine::TooLong))));
+        }
+        let text = std::str::from_utf8(&self.buf[..end]).map_err(|_| BadLine::NotUtf8);
+        Ok(Some((self.line_no, text)))
     }
 }
 

@@ -1,12 +1,16 @@
 //! Replay of Binance public-data dumps (data.binance.vision layouts): spot and USD-M futures
 //! trades, aggTrades and klines, `.csv` or the `.zip` as downloaded.
 //!
-//! Files are replayed one after another in the order given (not merged by time). A blocking
-//! task reads and parses; the async task paces batches by exchange time and sends them with
-//! `Overflow::Block`, so a replay never loses events.
+//! Files are streamed (a `.zip` entry too: never inflated into memory) and merged into one
+//! stream in time order whatever order they were given in; rows replayed twice (a repeated
+//! trade id, an overlapping file) are skipped and counted. Blocking threads read, parse and
+//! merge; the async task paces batches by time and sends them with `Overflow::Block`, so a
+//! replay never loses events, and small batches keep what waits in the ring small.
 
+mod dedupe;
 mod file;
 mod layout;
+mod merge;
 mod pace;
 mod reader;
 mod report;
@@ -19,12 +23,13 @@ use anyhow::{anyhow, bail};
 
 pub use file::{DumpInfo, ReplayOverrides, detect, detect_with};
 pub use layout::{DumpKind, RowParser};
+pub use merge::BATCH;
 pub use pace::Speed;
-pub use reader::BATCH;
 pub use report::ReplayReport;
 
+use self::merge::Msg;
 use self::pace::Pacer;
-use self::reader::{Msg, Plan};
+use self::reader::Plan;
 use super::{Source, SourceFuture};
 use crate::domain::{MarketEvent, Symbol, now_ms};
 use crate::pipeline::{EngineGone, EventSink, Overflow, SourceState};
@@ -32,7 +37,7 @@ use crate::pipeline::{EngineGone, EventSink, Overflow, SourceState};
 /// What to replay and how.
 #[derive(Debug, Clone)]
 pub struct ReplayConfig {
-    /// Dump files, replayed in this order.
+    /// Dump files, in any order: their rows are merged by time.
     pub files: Vec<PathBuf>,
     /// Overrides the symbol taken from each file name.
     pub symbol: Option<Symbol>,
@@ -91,6 +96,7 @@ impl ReplaySource {
                 )),
             }
         }
+        problems.extend(same_trades_twice(&plans));
         if !problems.is_empty() {
             return Err(anyhow!(problems.join("\n")));
         }
@@ -107,7 +113,7 @@ impl ReplaySource {
         self.report.clone()
     }
 
-    /// What was detected for each file, in replay order.
+    /// What was detected for each file, in the order given.
     pub fn files(&self) -> Vec<(PathBuf, DumpInfo, Symbol)> {
         self.plans
             .iter()
@@ -116,25 +122,24 @@ impl ReplaySource {
     }
 
     async fn replay(self, sink: &EventSink) -> anyhow::Result<()> {
-        // Two batches in flight keep the reader ahead without holding more than ~1 MB.
+        // Two batches in flight keep the merge ahead.
         let (tx, rx) = flume::bounded::<Msg>(2);
         let plans = self.plans;
         let total = plans.len();
-        let names: Vec<String> = plans.iter().map(|p| p.path.display().to_string()).collect();
         let skip_bad = self.skip_bad;
         let report = self.report.clone();
-        // A plain thread, not spawn_blocking: file reads must not hold a runtime worker, and a
+        // Plain threads, not spawn_blocking: file reads must not hold a runtime worker, and a
         // blocking task would stop tokio's paused test clock from advancing.
         std::thread::Builder::new()
             .name("tickwatch-replay".into())
-            .spawn(move || reader::read_all(&plans, skip_bad, &report, &tx))
+            .spawn(move || merge::run(&plans, skip_bad, &report, &tx))
             .map_err(|e| anyhow!("cannot start the replay reader thread: {e}"))?;
         let mut pacer = self.factor.map(Pacer::new);
         let mut outcome = Ok(());
         let mut files_done = 0;
         let mut engine_gone = false;
         sink.health()
-            .set_detail(sink.name(), Some(progress(&names, 0, total)));
+            .set_detail(sink.name(), Some(progress(0, total)));
         while let Ok(msg) = rx.recv_async().await {
             match msg {
                 Msg::Batch(batch) => {
@@ -147,8 +152,9 @@ impl ReplaySource {
                 Msg::FileDone(n) => {
                     files_done += 1;
                     self.report.files_done.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(file = n, "replay file read to the end");
                     sink.health()
-                        .set_detail(sink.name(), Some(progress(&names, n + 1, total)));
+                        .set_detail(sink.name(), Some(progress(files_done, total)));
                 }
                 Msg::Failed(e) => {
                     outcome = Err(e);
@@ -175,11 +181,29 @@ impl ReplaySource {
     }
 }
 
-fn progress(names: &[String], done: usize, total: usize) -> String {
-    match names.get(done) {
-        Some(name) => format!("file {}/{total}: {name}", done + 1),
-        None => format!("{total} file(s) read"),
+fn progress(done: usize, total: usize) -> String {
+    format!("{done} of {total} file(s) read")
+}
+
+/// Trades and aggTrades dumps of one symbol hold the same trades (aggregated or not), with ids
+/// from different sequences: replaying both would count every trade twice.
+fn same_trades_twice(plans: &[Plan]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for p in plans.iter().filter(|p| p.info.kind == DumpKind::Trades) {
+        let agg = plans.iter().find(|q| {
+            q.info.kind == DumpKind::AggTrades
+                && (q.info.venue, q.symbol) == (p.info.venue, p.symbol)
+        });
+        if let Some(q) = agg {
+            problems.push(format!(
+                "{} (trades) and {} (aggTrades) hold the same {} trades twice, aggregated and not: replay one kind of trade dump per symbol",
+                p.path.display(),
+                q.path.display(),
+                p.symbol
+            ));
+        }
     }
+    problems
 }
 
 /// Sends one batch, unpaced or spaced by exchange time. Paced events are stamped with the

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::merge::merge_time;
 use crate::domain::{MarketEvent, TsMs};
 
 /// How fast a replay runs.
@@ -102,27 +103,30 @@ impl Pacer {
     }
 
     /// Length of the run of events at the start of `events` that is due together, and the wall
-    /// instant at which to send it. Time going backwards (the next file starts earlier than the
-    /// last one ended) starts a new stretch instead of sending the whole file at once.
+    /// instant at which to send it. Events are spaced by their merge time (a kline goes out when
+    /// it closes, as on a live feed). Time going backwards (it cannot in a merged replay) starts
+    /// a new stretch instead of sending everything at once.
     pub(crate) fn next_chunk(&mut self, events: &[MarketEvent]) -> (usize, Instant) {
         let Some(first) = events.first() else {
             return (0, Instant::now());
         };
+        let start = merge_time(first);
         let anchor = match self.anchor {
-            Some(a) if first.exch_ms >= self.last_exch => a,
+            Some(a) if start >= self.last_exch => a,
             _ => {
-                let a = (Instant::now(), first.exch_ms);
+                let a = (Instant::now(), start);
                 self.anchor = Some(a);
                 a
             }
         };
-        let limit = first.exch_ms.saturating_add(self.window_ms());
+        let limit = start.saturating_add(self.window_ms());
         let n = events
             .iter()
-            .position(|e| e.exch_ms > limit || e.exch_ms < first.exch_ms)
+            .map(merge_time)
+            .position(|t| t > limit || t < start)
             .unwrap_or(events.len());
-        self.last_exch = events[n - 1].exch_ms;
-        (n, self.due(anchor, first.exch_ms))
+        self.last_exch = merge_time(&events[n - 1]);
+        (n, self.due(anchor, start))
     }
 }
 

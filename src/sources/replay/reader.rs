@@ -1,8 +1,7 @@
-//! The blocking half of a replay: reads the files in order and hands batches of events to the
-//! async half, which paces them and sends them to the engine.
+//! Reading one dump file: a thread per open file parses its rows into events and hands them, in
+//! small batches over a bounded channel, to the merge.
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 
 use anyhow::anyhow;
 
@@ -11,8 +10,8 @@ use super::layout::{RowParser, clip, is_header, strip_bom};
 use super::report::ReplayReport;
 use crate::domain::{MarketEvent, Symbol, now_ms};
 
-/// Events per message to the engine.
-pub const BATCH: usize = 4096;
+/// Events per message from a file's reader to the merge.
+const FEED_BATCH: usize = 512;
 
 /// One file, checked and ready to read.
 #[derive(Debug, Clone)]
@@ -22,55 +21,18 @@ pub(crate) struct Plan {
     pub symbol: Symbol,
 }
 
-/// From the reader to the pacer, in file order.
+/// From a file's reader to the merge, in row order.
 #[derive(Debug)]
-pub(crate) enum Msg {
-    Batch(Vec<MarketEvent>),
-    /// Every event of file `n` (0-based) has been handed over.
-    FileDone(usize),
-    /// Reading stopped; everything before it was handed over first.
+pub(crate) enum Feed {
+    Events(Vec<MarketEvent>),
+    /// Every row has been read.
+    Done,
+    /// Reading stopped; every event before it was sent first.
     Failed(anyhow::Error),
 }
 
-/// The receiver has gone: stop reading.
+/// The merge has gone: stop reading.
 struct Stopped;
-
-/// Reads every file; returns when done, failed (after sending `Failed`) or no longer wanted.
-pub(crate) fn read_all(
-    plans: &[Plan],
-    skip_bad: bool,
-    report: &ReplayReport,
-    tx: &flume::Sender<Msg>,
-) {
-    for (n, plan) in plans.iter().enumerate() {
-        let mut out = Out {
-            tx,
-            batch: Vec::with_capacity(BATCH),
-            report,
-        };
-        let result = with_reader(&plan.path, |r, entry| {
-            Ok(read_one(plan, entry, r, skip_bad, report, &mut out))
-        });
-        match result {
-            Ok(Ok(())) => {
-                if out
-                    .flush()
-                    .and_then(|()| send(tx, Msg::FileDone(n)))
-                    .is_err()
-                {
-                    return;
-                }
-            }
-            Ok(Err(Fail::Stopped)) => return,
-            Ok(Err(Fail::Error(e))) | Err(e) => {
-                // Deliver what was read before the failure, then the failure; if the pacer has
-                // gone there is no one left to tell.
-                let _ = out.flush().and_then(|()| send(tx, Msg::Failed(e)));
-                return;
-            }
-        }
-    }
-}
 
 enum Fail {
     Stopped,
@@ -83,15 +45,33 @@ impl From<Stopped> for Fail {
     }
 }
 
-fn send(tx: &flume::Sender<Msg>, msg: Msg) -> Result<(), Stopped> {
-    tx.send(msg).map_err(|_| Stopped)
+/// Reads `plan` to the end, or until it fails (after sending `Failed`) or the merge is gone.
+pub(crate) fn read_file(
+    plan: &Plan,
+    skip_bad: bool,
+    report: &ReplayReport,
+    tx: &flume::Sender<Feed>,
+) {
+    let mut out = Out {
+        tx,
+        batch: Vec::with_capacity(FEED_BATCH),
+    };
+    let result = with_reader(&plan.path, |r, entry| {
+        Ok(read_rows(plan, entry, r, skip_bad, report, &mut out))
+    });
+    let end = match result {
+        Ok(Ok(())) => Feed::Done,
+        Ok(Err(Fail::Stopped)) => return,
+        Ok(Err(Fail::Error(e))) | Err(e) => Feed::Failed(e),
+    };
+    // If the merge has gone there is no one left to tell.
+    let _ = out.flush().and_then(|()| tx.send(end).map_err(|_| Stopped));
 }
 
 /// The batch being filled.
 struct Out<'a> {
-    tx: &'a flume::Sender<Msg>,
+    tx: &'a flume::Sender<Feed>,
     batch: Vec<MarketEvent>,
-    report: &'a ReplayReport,
 }
 
 impl Out<'_> {
@@ -99,15 +79,12 @@ impl Out<'_> {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let full = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
-        self.report
-            .rows
-            .fetch_add(full.len() as u64, Ordering::Relaxed);
-        send(self.tx, Msg::Batch(full))
+        let full = std::mem::replace(&mut self.batch, Vec::with_capacity(FEED_BATCH));
+        self.tx.send(Feed::Events(full)).map_err(|_| Stopped)
     }
 }
 
-fn read_one(
+fn read_rows(
     plan: &Plan,
     entry: Option<&str>,
     r: &mut dyn std::io::BufRead,
@@ -146,12 +123,12 @@ fn read_one(
                 }
                 parser.parse(text, recv_ms).map_err(|why| (why, clip(text)))
             }
-            Err(_) => Err(("the line is not UTF-8 text".to_string(), String::new())),
+            Err(bad) => Err((bad.describe(), String::new())),
         };
         match parsed {
             Ok(ev) => {
                 out.batch.push(ev);
-                if out.batch.len() >= BATCH {
+                if out.batch.len() >= FEED_BATCH {
                     out.flush()?;
                     recv_ms = now_ms();
                 }

@@ -11,6 +11,9 @@ pub struct ReplayReport {
     pub rows: AtomicU64,
     /// Rows that were malformed and skipped (`--skip-bad`).
     pub bad_rows: AtomicU64,
+    /// Rows replayed already (a repeated trade id, a repeated kline) and skipped: they change
+    /// nothing, and are not in `rows`.
+    pub duplicates: AtomicU64,
     /// Files read to the end and delivered.
     pub files_done: AtomicU64,
     /// The first [`ReplayReport::MAX_SAMPLES`] bad-row messages.
@@ -39,12 +42,16 @@ impl ReplayReport {
         }
     }
 
-    /// One line: rows, files and bad rows so far.
+    /// One line: rows, files, duplicates and bad rows so far.
     pub fn summary(&self) -> String {
         let rows = self.rows.load(Ordering::Relaxed);
         let files = self.files_done.load(Ordering::Relaxed);
         let bad = self.bad_rows.load(Ordering::Relaxed);
+        let dups = self.duplicates.load(Ordering::Relaxed);
         let mut s = format!("replayed {rows} rows from {files} file(s)");
+        if dups > 0 {
+            s.push_str(&format!("; {dups} duplicates skipped"));
+        }
         if bad > 0 {
             s.push_str(&format!("; skipped {bad} bad row(s)"));
             if let Some(first) = self.bad_samples().first() {
@@ -73,5 +80,8 @@ mod tests {
             r.summary()
                 .contains("skipped 25 bad row(s), the first: f.csv:0: bad")
         );
+        assert!(!r.summary().contains("duplicates"));
+        r.duplicates.store(3, Ordering::Relaxed);
+        assert!(r.summary().contains("; 3 duplicates skipped"));
     }
 }
