@@ -98,6 +98,7 @@ fn config(ws: &WsServer, http: &HttpServer) -> CoinbaseConfig {
         // long enough that the state poller sees every Reconnecting
         backoff_initial_ms: 300,
         backoff_max_ms: 1_000,
+        ..CoinbaseConfig::default()
     }
 }
 

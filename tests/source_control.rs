@@ -480,6 +480,7 @@ fn coinbase_config(ws: &WsServer, http: &HttpServer, products: &[&str]) -> Coinb
         stale_after_secs: 10,
         backoff_initial_ms: 300,
         backoff_max_ms: 1_000,
+        ..CoinbaseConfig::default()
     }
 }
 

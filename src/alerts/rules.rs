@@ -189,7 +189,7 @@ pub enum Mode {
 }
 
 /// When a rule is evaluated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Trigger {
     /// On every trade.
     Tick,

@@ -3,6 +3,7 @@
 //! evaluates alert rules, and hands what must be persisted to the caller in a [`StoreBatch`].
 
 mod ring;
+mod rule_index;
 mod rulebook;
 pub mod runner;
 mod series;
@@ -301,10 +302,14 @@ impl Engine {
         if self.rules.has_clock_rules() {
             for s in &self.symbols {
                 let silent = s.silent_secs(now, start);
-                self.rules
-                    .evaluate(s.key, now, false, &self.cfg.alert_delivered, out, |rule| {
-                        (rule.trigger == Trigger::Clock).then_some(silent)
-                    });
+                self.rules.on(Trigger::Clock).evaluate(
+                    s.key,
+                    now,
+                    false,
+                    &self.cfg.alert_delivered,
+                    out,
+                    |rule| (rule.trigger == Trigger::Clock).then_some(silent),
+                );
             }
         }
         let changed = self.rules.flush(self.now_ms, out);

@@ -434,3 +434,93 @@ fn stored_rules_come_back_with_their_state() {
     let fired: Vec<&str> = out.alerts.iter().map(|a| a.rule.as_str()).collect();
     assert_eq!(fired, ["rearm"]);
 }
+
+/// 10,000 rules on other symbols (every trigger), and the four that apply to BTC.
+fn crowded_engine() -> Engine {
+    use crate::alerts::rules::RuleKind;
+    let kinds = [
+        RuleKind::PriceAbove,
+        RuleKind::Zscore,
+        RuleKind::RsiAbove,
+        RuleKind::Stale,
+    ];
+    let mut rules: Vec<_> = (0..10_000)
+        .map(|i| {
+            let mut r = RuleConfig::new(kinds[i % kinds.len()], 50.0);
+            r.name = Some(format!("far-{i}"));
+            r.symbols = Some(vec![format!("OTHER{i}")]);
+            r.build().unwrap()
+        })
+        .collect();
+    for text in [
+        format!(
+            "name = 'far-expiring'\nsymbols = ['OTHER1']\nkind = 'price_above'\nvalue = 1\nexpires = '{}'",
+            iso8601(T0 + 5 * MIN)
+        ),
+        "name = 'btc'\nsymbols = ['BTC']\nkind = 'price_above'\nvalue = 105\ncooldown_secs = 0"
+            .into(),
+        "name = 'any-z'\nkind = 'zscore'\nvalue = 50".into(),
+        "name = 'btc-rsi'\nsymbols = ['BTC']\nkind = 'rsi_above'\nvalue = 99.9".into(),
+        "name = 'btc-silent'\nsymbols = ['BTC']\nkind = 'stale'\nvalue = 5".into(),
+    ] {
+        rules.push(spec(&text).build().unwrap());
+    }
+    Engine::new(
+        EngineConfig {
+            rules,
+            persist_trades: false,
+            ..EngineConfig::default()
+        },
+        Arc::new(PipelineStats::default()),
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_event_visits_only_the_rules_for_its_symbol_and_a_flush_only_the_changed_ones() {
+    let mut e = crowded_engine();
+    let mut out = StoreBatch::default();
+    e.on_clock(T0, &mut out);
+    assert_eq!(out.rules.len(), 10_005, "the first flush stores every rule");
+    let (visits, looks) = (e.rules.visits(), e.rules.looks());
+
+    // BTC crosses 105 on every other trade: 'btc' fires, re-arms, fires...
+    let n = 600;
+    let mut out = StoreBatch::default();
+    for i in 0..n {
+        let price = if i % 2 == 0 { 100.0 } else { 110.0 };
+        e.apply(&trade("BTC", i, T0 + i as TsMs * 1_000, price), &mut out)
+            .unwrap();
+    }
+    let closes_1m = out
+        .candles
+        .iter()
+        .filter(|c| c.interval == Interval::M1)
+        .count() as u64;
+    assert!(closes_1m >= 9, "{closes_1m}");
+    assert_eq!(out.alerts.len(), n as usize / 2);
+    assert!(out.alerts.iter().all(|a| a.rule == "btc"));
+    // per trade 'btc' and 'any-z', per closed 1m candle 'btc-rsi': none of the 10,000 others
+    assert_eq!(e.rules.visits() - visits, 2 * n + closes_1m);
+    // each trade but the first changed the status of 'btc' alone, so each flush looked at it
+    // alone, plus once at the rule that expired meanwhile
+    assert_eq!(e.rules.looks() - looks, (n - 1) + 1);
+    let stored: Vec<_> = changes(&out)
+        .into_iter()
+        .filter(|(name, _)| name != "btc")
+        .collect();
+    assert_eq!(stored, vec![s("far-expiring", Status::Expired)]);
+
+    // the clock: only the silence rule of BTC (the one symbol seen) is evaluated
+    let (visits, looks) = (e.rules.visits(), e.rules.looks());
+    let last = T0 + (n as TsMs - 1) * 1_000;
+    let mut out = StoreBatch::default();
+    for k in 1..=10 {
+        e.on_clock(last + k * 1_000, &mut out);
+    }
+    assert_eq!(e.rules.visits() - visits, 10);
+    let fired: Vec<&str> = out.alerts.iter().map(|a| a.rule.as_str()).collect();
+    assert_eq!(fired, ["btc-silent"]);
+    assert_eq!(changes(&out), vec![s("btc-silent", Status::Triggered)]);
+    assert_eq!(e.rules.looks() - looks, 1);
+}

@@ -2,8 +2,10 @@
 //! at run time, each with its state per symbol and a state a person sees (armed, triggered,
 //! snoozed, expired). Every change is handed to the storage thread as a [`RuleChange`].
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 
+use super::rule_index::RuleIndex;
 use crate::alerts::rules::{Hold, Mode, Origin, Phase, RuleConfig, Status, Trigger, build_all};
 use crate::alerts::{AlertRule, RuleState};
 use crate::domain::{TsMs, VenueSymbol};
@@ -103,25 +105,48 @@ impl Entry {
 
 /// Every rule of the engine. Config rules come first in file order, then monitor rules in the
 /// order they were made.
+///
+/// An event only visits the rules of its trigger that apply to its symbol ([`RuleIndex`]), and
+/// a flush only looks at the rules whose status may have moved: those an event, a snooze or an
+/// acknowledgement touched, and those whose expiry or snooze end the clock has passed. So the
+/// cost of an event, and of a clock tick, follows the rules concerned, not every rule.
 pub struct RuleBook {
     entries: Vec<Entry>,
+    /// Positions of `entries` by name.
+    by_name: HashMap<String, usize>,
+    /// Positions of `entries` by trigger and symbol.
+    index: RuleIndex,
     /// Deletions (and the like) not yet handed to a batch.
     pending: Vec<RuleChange>,
     /// A rule's state may have changed since the last [`RuleBook::flush`].
     touched: bool,
+    /// Rules whose status may differ from the one stored (may hold repeats).
+    dirty: Vec<usize>,
+    /// Rules were added, replaced or removed: the next flush looks at every rule.
+    reindexed: bool,
+    /// When a rule's status changes by the clock alone (its expiry, the end of its snooze),
+    /// earliest first. Rebuilt with the index; a snooze changed later leaves a stale entry
+    /// behind, which only costs a look.
+    deadlines: BinaryHeap<Reverse<(TsMs, usize)>>,
+    /// Rules visited by [`RuleBook::evaluate`], and rules whose status [`RuleBook::flush`]
+    /// looked at, so far: what the index saves is checkable.
+    visits: u64,
+    looks: u64,
 }
 
 impl RuleBook {
     /// The config's rules with the state stored for them, plus the rules made in the monitor
     /// that `saved` holds. Stored config rules the config no longer has are deleted.
     pub fn new(config: Vec<AlertRule>, saved: Vec<RuleRow>, now: TsMs) -> RuleBook {
-        let mut book = RuleBook {
-            entries: Vec::new(),
-            pending: Vec::new(),
-            touched: true,
-        };
+        let mut entries: Vec<Entry> = Vec::with_capacity(config.len() + saved.len());
+        let mut names: HashSet<String> = HashSet::with_capacity(entries.capacity());
+        let mut pending = Vec::new();
+        let mut stored_config: HashMap<&str, &RuleRow> = HashMap::new();
+        for r in saved.iter().filter(|r| r.origin == Origin::Config) {
+            stored_config.entry(r.rule_id.as_str()).or_insert(r);
+        }
         for rule in config {
-            if book.find(&rule.name).is_some() {
+            if names.contains(&rule.name) {
                 // the config loader refuses this; keep the first rather than two of one name
                 tracing::error!(
                     "two alert rules are named {:?}: the second is ignored",
@@ -129,10 +154,11 @@ impl RuleBook {
                 );
                 continue;
             }
-            let row = saved.iter().find(|r| {
-                r.origin == Origin::Config && r.rule_id == rule.name && r.spec == rule.spec
-            });
-            book.entries.push(match row {
+            names.insert(rule.name.clone());
+            let row = stored_config
+                .get(rule.name.as_str())
+                .filter(|r| r.spec == rule.spec);
+            entries.push(match row {
                 Some(row) => Entry::restored(rule, row),
                 None => Entry::new(rule, Origin::Config, now),
             });
@@ -140,12 +166,12 @@ impl RuleBook {
         for row in &saved {
             match row.origin {
                 Origin::Config => {
-                    if book.find(&row.rule_id).is_none() {
-                        book.pending.push(RuleChange::Delete(row.rule_id.clone()));
+                    if !names.contains(&row.rule_id) {
+                        pending.push(RuleChange::Delete(row.rule_id.clone()));
                     }
                 }
                 Origin::Monitor => {
-                    if book.find(&row.rule_id).is_some() {
+                    if names.contains(&row.rule_id) {
                         tracing::warn!(
                             "the rule {:?} made in the monitor is replaced by the config's rule of that name",
                             row.rule_id
@@ -156,18 +182,58 @@ impl RuleBook {
                         // the stored name is the key, whatever the spec derives
                         Ok(mut rule) => {
                             rule.name = row.rule_id.clone();
-                            book.entries.push(Entry::restored(rule, row));
+                            names.insert(rule.name.clone());
+                            entries.push(Entry::restored(rule, row));
                         }
                         Err(e) => tracing::warn!("stored alert rule not loaded: {e}"),
                     }
                 }
             }
         }
+        let mut book = RuleBook {
+            entries,
+            by_name: HashMap::new(),
+            index: RuleIndex::default(),
+            pending,
+            touched: true,
+            dirty: Vec::new(),
+            reindexed: true,
+            deadlines: BinaryHeap::new(),
+            visits: 0,
+            looks: 0,
+        };
+        book.reindex();
         book
     }
 
+    /// Rebuilds the lookups after rules were added, replaced or removed; the next flush looks
+    /// at every rule.
+    fn reindex(&mut self) {
+        self.by_name = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.rule.name.clone(), i))
+            .collect();
+        self.index = RuleIndex::build(self.entries.iter().map(|e| &e.rule));
+        self.deadlines = self
+            .entries
+            .iter()
+            .enumerate()
+            .flat_map(|(i, e)| {
+                [e.rule.expires_ms, e.snoozed_until_ms]
+                    .into_iter()
+                    .flatten()
+                    .map(move |t| Reverse((t, i)))
+            })
+            .collect();
+        self.dirty.clear();
+        self.reindexed = true;
+        self.touched = true;
+    }
+
     fn find(&self, name: &str) -> Option<usize> {
-        self.entries.iter().position(|e| e.rule.name == name)
+        self.by_name.get(name).copied()
     }
 
     fn monitor_rule(&self, name: &str) -> Result<usize, String> {
@@ -201,7 +267,7 @@ impl RuleBook {
         }
         tracing::info!(rule = %rule.name, "alert rule added");
         self.entries.push(Entry::new(rule, Origin::Monitor, now));
-        self.touched = true;
+        self.reindex();
         Ok(())
     }
 
@@ -224,7 +290,7 @@ impl RuleBook {
             created_ms: created,
             ..Entry::new(rule, Origin::Monitor, now)
         };
-        self.touched = true;
+        self.reindex();
         Ok(())
     }
 
@@ -233,6 +299,7 @@ impl RuleBook {
         self.entries.remove(i);
         self.pending.push(RuleChange::Delete(name.to_string()));
         tracing::info!(rule = name, "alert rule deleted");
+        self.reindex();
         Ok(())
     }
 
@@ -244,6 +311,10 @@ impl RuleBook {
         e.snoozed_until_ms = until_ms;
         // a snooze is a change even when the status reads the same (a longer snooze)
         e.stored = None;
+        if let Some(t) = until_ms {
+            self.deadlines.push(Reverse((t, i)));
+        }
+        self.dirty.push(i);
         self.touched = true;
         Ok(())
     }
@@ -258,6 +329,7 @@ impl RuleBook {
         for s in e.symbols.values_mut() {
             s.acknowledge(&e.rule);
         }
+        self.dirty.push(i);
         self.touched = true;
         Ok(())
     }
@@ -267,17 +339,25 @@ impl RuleBook {
     /// rule with the name of a new config rule gives way to it.
     pub fn set_config(&mut self, specs: &[RuleConfig], now: TsMs) -> Result<(), String> {
         let rules = build_all(specs).map_err(|(_, e)| e.to_string())?;
-        let mut old: Vec<Entry> = std::mem::take(&mut self.entries);
+        let mut old: Vec<Option<Entry>> = std::mem::take(&mut self.entries)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let old_at: HashMap<String, usize> = old
+            .iter()
+            .enumerate()
+            .filter_map(|(j, e)| e.as_ref().map(|e| (e.rule.name.clone(), j)))
+            .collect();
         let mut next: Vec<Entry> = Vec::with_capacity(rules.len() + old.len());
         let (mut kept, mut changed) = (0, 0);
         for rule in rules {
-            match old.iter().position(|e| e.rule.name == rule.name) {
-                Some(j) if old[j].origin == Origin::Config && old[j].rule.spec == rule.spec => {
-                    next.push(old.remove(j));
+            let was = old_at.get(&rule.name).and_then(|&j| old[j].take());
+            match was {
+                Some(was) if was.origin == Origin::Config && was.rule.spec == rule.spec => {
+                    next.push(was);
                     kept += 1;
                 }
-                Some(j) => {
-                    let was = old.remove(j);
+                Some(was) => {
                     if was.origin == Origin::Monitor {
                         tracing::warn!(
                             "the rule {:?} made in the monitor is replaced by the config's rule of that name",
@@ -297,7 +377,7 @@ impl RuleBook {
             }
         }
         let mut removed = 0;
-        for e in old {
+        for e in old.into_iter().flatten() {
             if e.origin == Origin::Monitor {
                 next.push(e);
             } else {
@@ -312,24 +392,34 @@ impl RuleBook {
             "alert rules of the config file applied"
         );
         self.entries = next;
-        self.touched = true;
+        self.reindex();
         Ok(())
     }
 
-    /// Evaluates, for `key` at `now`, every rule that `value` gives a value for (None: the rule
-    /// does not apply to this event). Fired alerts go to `out`. `history`: the data arrived too
-    /// late to alert about; states still follow it.
-    pub fn evaluate(
+    /// The rules evaluated on `trigger`: `book.on(Trigger::Tick).evaluate(...)` visits only
+    /// those, and of them only the ones for the event's symbol.
+    pub fn on(&mut self, trigger: Trigger) -> On<'_> {
+        On {
+            book: self,
+            trigger,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate(
         &mut self,
         key: VenueSymbol,
+        trigger: Trigger,
         now: TsMs,
         history: bool,
         delivered: &str,
         out: &mut StoreBatch,
         mut value: impl FnMut(&AlertRule) -> Option<f64>,
     ) {
-        for e in self.entries.iter_mut() {
-            if !e.rule.symbols.matches(key.symbol) || e.rule.expired(now) {
+        for i in self.index.rules_for(trigger, key.symbol) {
+            self.visits += 1;
+            let e = &mut self.entries[i];
+            if e.rule.expired(now) {
                 continue;
             }
             let Some(v) = value(&e.rule) else { continue };
@@ -351,8 +441,10 @@ impl RuleBook {
                     e.latched = true;
                 }
                 out.alerts.push(fire(key, &e.rule, v, now, delivered));
+                self.dirty.push(i);
                 self.touched = true;
             } else if s.phase != before {
+                self.dirty.push(i);
                 self.touched = true;
             }
         }
@@ -360,17 +452,52 @@ impl RuleBook {
 
     /// Whether any rule is evaluated on the clock.
     pub fn has_clock_rules(&self) -> bool {
-        self.entries
-            .iter()
-            .any(|e| e.rule.trigger == Trigger::Clock)
+        self.index.has(Trigger::Clock)
+    }
+
+    /// Whether a rule evaluated on trades or candle closes applies to `symbol` (when none
+    /// does, an event of that symbol has nothing to evaluate).
+    pub fn watches(&self, symbol: crate::domain::Symbol) -> bool {
+        self.index.watches(symbol)
+    }
+
+    /// How many rules [`evaluate`](Self::evaluate) has visited so far.
+    pub fn visits(&self) -> u64 {
+        self.visits
+    }
+
+    /// How many rule statuses [`flush`](Self::flush) has looked at so far.
+    pub fn looks(&self) -> u64 {
+        self.looks
     }
 
     /// Hands every change since the last call to `out`: deletions, and the rows of rules whose
-    /// status changed (as seen at `now`). Returns true when anything visible changed.
+    /// status changed (as seen at `now`, which never goes back). Returns true when anything
+    /// visible changed.
     pub fn flush(&mut self, now: TsMs, out: &mut StoreBatch) -> bool {
         let mut changed = !self.pending.is_empty();
         out.rules.append(&mut self.pending);
-        for e in self.entries.iter_mut() {
+        while let Some(&Reverse((t, i))) = self.deadlines.peek() {
+            if t > now {
+                break;
+            }
+            self.deadlines.pop();
+            self.dirty.push(i);
+        }
+        let mut look: Vec<usize> = if self.reindexed {
+            self.dirty.clear();
+            (0..self.entries.len()).collect()
+        } else {
+            std::mem::take(&mut self.dirty)
+        };
+        // rows go out in book order, as the rules are listed
+        look.sort_unstable();
+        look.dedup();
+        for i in look {
+            let Some(e) = self.entries.get_mut(i) else {
+                continue;
+            };
+            self.looks += 1;
             let status = e.status(now);
             if e.stored != Some(status) {
                 e.stored = Some(status);
@@ -379,6 +506,7 @@ impl RuleBook {
                 changed = true;
             }
         }
+        self.reindexed = false;
         self.touched = false;
         changed
     }
@@ -390,6 +518,31 @@ impl RuleBook {
 
     pub fn views(&self, now: TsMs) -> Vec<RuleView> {
         self.entries.iter().map(|e| e.view(now)).collect()
+    }
+}
+
+/// The rules of a [`RuleBook`] evaluated on one trigger.
+pub struct On<'a> {
+    book: &'a mut RuleBook,
+    trigger: Trigger,
+}
+
+impl On<'_> {
+    /// Evaluates, for `key` at `now`, the rules of this trigger that apply to the symbol and
+    /// that `value` gives a value for (None: the rule does not apply to this event). Fired
+    /// alerts go to `out`. `history`: the data arrived too late to alert about; states still
+    /// follow it.
+    pub fn evaluate(
+        self,
+        key: VenueSymbol,
+        now: TsMs,
+        history: bool,
+        delivered: &str,
+        out: &mut StoreBatch,
+        value: impl FnMut(&AlertRule) -> Option<f64>,
+    ) {
+        self.book
+            .evaluate(key, self.trigger, now, history, delivered, out, value);
     }
 }
 

@@ -132,7 +132,7 @@ impl SymbolState {
         let mut late = false;
         // candles closed by this trade, for the rules evaluated on close
         let mut closed_here: Vec<(Interval, ClosedBar)> = Vec::new();
-        let keep = !sh.rules.is_empty();
+        let keep = sh.rules.watches(key.symbol);
         for s in self.series.iter_mut() {
             if self.kline_base.is_some_and(|b| s.interval >= b) {
                 break;
@@ -342,8 +342,13 @@ impl SymbolState {
     ) {
         let cfg = sh.cfg;
         let history = cfg.alert_max_lag_ms.is_some_and(|lag| recv - ts > lag);
-        sh.rules
-            .evaluate(self.key, ts, history, &cfg.alert_delivered, out, |rule| {
+        sh.rules.on(Trigger::Tick).evaluate(
+            self.key,
+            ts,
+            history,
+            &cfg.alert_delivered,
+            out,
+            |rule| {
                 if rule.trigger != Trigger::Tick {
                     return None;
                 }
@@ -355,7 +360,8 @@ impl SymbolState {
                     Condition::AbsZAtLeast(_) => self.last_z,
                     _ => None,
                 }
-            });
+            },
+        );
     }
 
     fn evaluate_candle_rules(
@@ -376,8 +382,13 @@ impl SymbolState {
             .position(|c| c.starts_with("rsi"))
             .and_then(|c| bar.values.get(c).copied().flatten());
         let close = bar.candle.close;
-        sh.rules
-            .evaluate(self.key, ts, history, &cfg.alert_delivered, out, |rule| {
+        sh.rules.on(Trigger::Close(iv)).evaluate(
+            self.key,
+            ts,
+            history,
+            &cfg.alert_delivered,
+            out,
+            |rule| {
                 if rule.trigger != Trigger::Close(iv) {
                     return None;
                 }
@@ -392,7 +403,8 @@ impl SymbolState {
                     Condition::VolumeSpike { .. } => bar.vol_spike,
                     _ => None,
                 }
-            });
+            },
+        );
     }
 }
 

@@ -223,3 +223,106 @@ async fn read_request(tcp: &mut tokio::net::TcpStream) -> Option<Posted> {
         at,
     })
 }
+
+/// How a [`FaultServer`] answers every request.
+#[derive(Debug, Clone, Copy)]
+pub enum HttpFault {
+    /// Reads the request, then never answers; the connection stays open.
+    Silent,
+    /// Sends a 200 head announcing 1000 bytes of body, then nothing more.
+    StallBody,
+    /// `status` with `Content-Length: announced` (None: the body ends when the connection
+    /// closes), then spaces as fast as the client takes them, `send` bytes at most (a bound so
+    /// that a client that reads everything does not take the machine's memory).
+    Flood {
+        status: u16,
+        announced: Option<u64>,
+        send: u64,
+    },
+}
+
+/// A server that misbehaves in one way on every connection, and counts the body bytes it got
+/// written into the connection (what the client took, plus the kernel's buffers).
+pub struct FaultServer {
+    pub url: String,
+    sent: Arc<std::sync::atomic::AtomicU64>,
+    requests: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FaultServer {
+    pub async fn start(fault: HttpFault) -> FaultServer {
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let sent: Arc<std::sync::atomic::AtomicU64> = Arc::default();
+        let requests: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+        let (sent2, requests2) = (sent.clone(), requests.clone());
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let (sent, requests) = (sent2.clone(), requests2.clone());
+                tokio::spawn(async move {
+                    if read_request(&mut tcp).await.is_none() {
+                        return;
+                    }
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    match fault {
+                        HttpFault::Silent => {
+                            // hold the connection open until the client gives up
+                            let mut sink = [0u8; 1024];
+                            while matches!(tcp.read(&mut sink).await, Ok(n) if n > 0) {}
+                        }
+                        HttpFault::StallBody => {
+                            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[";
+                            if tcp.write_all(head.as_bytes()).await.is_ok() {
+                                let mut sink = [0u8; 1024];
+                                while matches!(tcp.read(&mut sink).await, Ok(n) if n > 0) {}
+                            }
+                        }
+                        HttpFault::Flood {
+                            status,
+                            announced,
+                            send,
+                        } => {
+                            let mut head = format!(
+                                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                            );
+                            if let Some(n) = announced {
+                                head.push_str(&format!("Content-Length: {n}\r\n"));
+                            }
+                            head.push_str("\r\n");
+                            if tcp.write_all(head.as_bytes()).await.is_err() {
+                                return;
+                            }
+                            let chunk = vec![b' '; 64 * 1024];
+                            let mut left = send;
+                            while left > 0 {
+                                let n = (chunk.len() as u64).min(left) as usize;
+                                if tcp.write_all(&chunk[..n]).await.is_err() {
+                                    break;
+                                }
+                                sent.fetch_add(n as u64, Ordering::Relaxed);
+                                left -= n as u64;
+                            }
+                            let _ = tcp.shutdown().await;
+                        }
+                    }
+                });
+            }
+        });
+        FaultServer {
+            url,
+            sent,
+            requests,
+        }
+    }
+
+    /// Body bytes written into connections so far.
+    pub fn bytes_sent(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Requests read so far.
+    pub fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}

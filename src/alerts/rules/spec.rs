@@ -428,9 +428,11 @@ impl RuleConfig {
 /// and stored by name). The error names the entry (0-based) it is about.
 pub fn build_all(specs: &[RuleConfig]) -> Result<Vec<AlertRule>, (usize, RuleError)> {
     let mut out: Vec<AlertRule> = Vec::with_capacity(specs.len());
+    // a set, not a scan of `out`: ten thousand rules must not cost fifty million comparisons
+    let mut names: std::collections::HashSet<String> = Default::default();
     for (i, s) in specs.iter().enumerate() {
         let r = s.build().map_err(|e| (i, e))?;
-        if out.iter().any(|o| o.name == r.name) {
+        if !names.insert(r.name.clone()) {
             return Err((
                 i,
                 RuleError {

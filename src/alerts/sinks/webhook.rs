@@ -14,6 +14,10 @@ use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use super::config::WebhookConfig;
 use super::{Notice, SinkError};
 use crate::alerts::Severity;
+use crate::sources::net::http::{http_client, read_prefix};
+
+/// The most of an error answer read: its first line is the reason shown.
+const ANSWER_PREFIX: usize = 4 * 1024;
 
 /// Every placeholder a template may use.
 pub const PLACEHOLDERS: [&str; 11] = [
@@ -174,12 +178,9 @@ impl WebhookSink {
                 Some(_) => "text/plain; charset=utf-8".into(),
             });
         let json = content_type.to_ascii_lowercase().contains("json");
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(cfg.timeout_secs.max(1)))
-            .connect_timeout(Duration::from_secs(cfg.timeout_secs.clamp(1, 10)))
-            .user_agent(concat!("tickwatch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+        // `timeout_secs` for the whole request, at most 10 s of it to connect
+        let client = http_client(Duration::from_secs(cfg.timeout_secs.max(1)))
+            .map_err(|e| format!("webhook {:?}: {e}", cfg.name))?;
         Ok(WebhookSink {
             cfg,
             client,
@@ -211,11 +212,13 @@ impl WebhookSink {
         if status.is_success() {
             return Ok(());
         }
-        // the body usually says why (ntfy, Slack and Discord all explain in it)
-        let text = tokio::time::timeout(Duration::from_secs(2), resp.text())
+        // the body usually says why (ntfy, Slack and Discord all explain in it), at its start:
+        // only that much is read, however much the server sends
+        let text = tokio::time::timeout(Duration::from_secs(2), read_prefix(resp, ANSWER_PREFIX))
             .await
             .ok()
             .and_then(Result::ok)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
         let why: String = text
             .lines()

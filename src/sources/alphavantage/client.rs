@@ -1,6 +1,7 @@
-//! The HTTP side: `GET {base_url}/query?function=...&symbol=...&apikey=...`, with a timeout, and
-//! failures worded for a user with the key taken out of every text (reqwest puts the URL, key
-//! included, into its errors; Alpha Vantage quotes the key back in its daily-limit message).
+//! The HTTP side: `GET {base_url}/query?function=...&symbol=...&apikey=...`, with a total timeout
+//! and the answer read up to [`MAX_REST_BODY`], and failures worded for a user with the key
+//! taken out of every text (reqwest puts the URL, key included, into its errors; Alpha Vantage
+//! quotes the key back in its daily-limit message).
 
 use std::time::Duration;
 
@@ -9,7 +10,10 @@ use super::schedule::Function;
 use super::wire::{GlobalQuote, Intraday, Reply, parse_global_quote, parse_intraday};
 use crate::domain::Symbol;
 use crate::sources::net::describe_error;
-use crate::sources::net::http::{check_base_url, http_client};
+use crate::sources::net::http::{
+    BodyError, ERROR_BODY_PREFIX, MAX_REST_BODY, TooLarge, check_base_url, format_timeout,
+    http_client, read_capped, read_prefix,
+};
 
 /// Why a request brought no answer to read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,6 +30,9 @@ pub enum Failure {
         symbol: Symbol,
         reason: String,
     },
+    /// An answer over the size cap (names `{base_url}/query`, never the key).
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
 }
 
 impl Failure {
@@ -33,7 +40,7 @@ impl Failure {
     pub fn counted(&self) -> bool {
         match self {
             Failure::Network { counted, .. } => *counted,
-            Failure::Status { .. } | Failure::Decode { .. } => true,
+            Failure::Status { .. } | Failure::Decode { .. } | Failure::TooLarge(_) => true,
         }
     }
 }
@@ -45,6 +52,8 @@ pub struct Client {
     url: String,
     key: ApiKey,
     interval: String,
+    /// Total time for one request, from connecting to the last byte of the answer.
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for Client {
@@ -70,6 +79,7 @@ impl Client {
             url: format!("{base}/query"),
             key,
             interval: interval.to_string(),
+            timeout,
         })
     }
 
@@ -121,10 +131,18 @@ impl Client {
             .await
             .map_err(|e| self.network(e))?;
         let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(|e| self.network(e))?;
         if status == 200 {
-            return Ok(body.to_vec());
+            // the endpoint without its query: the query holds the key
+            return read_capped(resp, &self.url, MAX_REST_BODY)
+                .await
+                .map_err(|e| match e {
+                    BodyError::TooLarge(e) => Failure::TooLarge(e),
+                    BodyError::Network(e) => self.network(e),
+                });
         }
+        let body = read_prefix(resp, ERROR_BODY_PREFIX)
+            .await
+            .map_err(|e| self.network(e))?;
         let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
         Err(Failure::Status {
             status,
@@ -134,11 +152,16 @@ impl Client {
 
     fn network(&self, e: reqwest::Error) -> Failure {
         let counted = !e.is_connect() && !e.is_builder();
-        let timed_out = e.is_timeout();
+        let is_timeout = e.is_timeout();
         // the URL carries the key: drop it before the error is put into words
         let e = e.without_url();
-        let reason = if timed_out {
-            "request timed out".to_string()
+        let reason = if is_timeout {
+            // `url` is the endpoint without its query (the key)
+            format!(
+                "request timed out: no complete answer from {} within {}",
+                self.url,
+                format_timeout(self.timeout)
+            )
         } else {
             describe_error(&e)
         };

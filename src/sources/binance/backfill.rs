@@ -156,7 +156,7 @@ pub async fn backfill(
     sink: &EventSink,
     on_page: impl Fn(usize) + Send + Sync,
 ) -> anyhow::Result<u64> {
-    let rest = RestClient::new(&cfg.rest_url)?;
+    let rest = RestClient::from_config(cfg)?;
     let on_rl = |until_ms| sink.set_state(SourceState::RateLimited { until_ms });
     let candles = rest
         .klines_with_progress(symbol, interval, from_ms, to_ms, on_rl, on_page)

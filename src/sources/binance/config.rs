@@ -45,6 +45,8 @@ pub struct BinanceConfig {
     pub stale_after_secs: u64,
     /// 1m candles fetched per symbol at start so charts and indicators are warm at once.
     pub backfill_candles: usize,
+    /// One REST request, from connecting to the last byte of the answer, fails after this long.
+    pub rest_timeout_secs: u64,
     /// Binance allows 1024 streams per connection; beyond that symbols are spread over several.
     pub max_streams_per_connection: usize,
     /// Binance ends connections after 24 h; a fresh one is opened before that.
@@ -65,6 +67,7 @@ impl Default for BinanceConfig {
             book_ticker: false,
             stale_after_secs: 30,
             backfill_candles: 1000,
+            rest_timeout_secs: 10,
             max_streams_per_connection: 1024,
             rollover_hours: 23.5,
             backoff_initial_ms: 125,
@@ -92,6 +95,12 @@ impl BinanceConfig {
         if self.stale_after_secs == 0 {
             return Err("[binance].stale_after_secs must be at least 1".into());
         }
+        if !(1..=300).contains(&self.rest_timeout_secs) {
+            return Err(format!(
+                "[binance].rest_timeout_secs is {}; it must be between 1 and 300 (seconds for one REST request)",
+                self.rest_timeout_secs
+            ));
+        }
         if !(1..=1024).contains(&self.max_streams_per_connection) {
             return Err(format!(
                 "[binance].max_streams_per_connection is {}; Binance allows 1 to 1024",
@@ -111,6 +120,11 @@ impl BinanceConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The total time one REST request may take.
+    pub fn rest_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.rest_timeout_secs)
     }
 
     /// The symbols, upper-cased and de-duplicated.
@@ -189,6 +203,12 @@ mod tests {
         assert!(bad(|c| c.rollover_hours = 24.0).contains("rollover_hours"));
         assert!(bad(|c| c.backoff_initial_ms = 0).contains("backoff_initial_ms"));
         assert!(bad(|c| c.stale_after_secs = 0).contains("stale_after_secs"));
+        assert!(bad(|c| c.rest_timeout_secs = 0).contains("rest_timeout_secs"));
+        assert!(bad(|c| c.rest_timeout_secs = 301).contains("rest_timeout_secs"));
+        assert_eq!(
+            BinanceConfig::default().rest_timeout(),
+            std::time::Duration::from_secs(10)
+        );
     }
 
     #[test]

@@ -52,7 +52,7 @@ impl BinanceSource {
     pub fn new(cfg: BinanceConfig) -> anyhow::Result<Self> {
         cfg.validate().map_err(anyhow::Error::msg)?;
         let symbols = cfg.parsed_symbols().map_err(anyhow::Error::msg)?;
-        let rest = RestClient::new(&cfg.rest_url).context("setting up the Binance REST client")?;
+        let rest = RestClient::from_config(&cfg).context("setting up the Binance REST client")?;
         let (control_tx, control_rx) = flume::unbounded();
         Ok(BinanceSource {
             cfg,

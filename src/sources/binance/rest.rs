@@ -1,6 +1,7 @@
 //! Binance spot REST client for backfill: klines paged by `startTime`, aggregate trades paged by
 //! `fromId`. Tracks `X-MBX-USED-WEIGHT-1M` and pauses before the limit, waits out 429/418 for
-//! exactly `Retry-After`, and turns `-1121` into an error that names the symbol.
+//! exactly `Retry-After`, and turns `-1121` into an error that names the symbol. Every request
+//! has a total timeout and every answer is read up to [`MAX_REST_BODY`].
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,7 +13,8 @@ use super::wire::num;
 use crate::domain::{Candle, Interval, Side, Symbol, TradeTick, TsMs, now_ms};
 use crate::sources::net::WeightBudget;
 use crate::sources::net::http::{
-    RateGate, check_base_url, http_client, network_reason, retry_after, wait_turn,
+    BodyError, DEFAULT_REST_TIMEOUT, ERROR_BODY_PREFIX, MAX_REST_BODY, RateGate, TooLarge,
+    check_base_url, http_client, network_reason, read_capped, read_prefix, retry_after, wait_turn,
 };
 
 /// Binance's spot request-weight limit per minute (docs, 2024-): 6000.
@@ -44,6 +46,9 @@ pub enum RestError {
     Network { url: String, reason: String },
     #[error("unexpected response from {url}: {reason}")]
     Decode { url: String, reason: String },
+    /// The same server would send the same again: not retried.
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
 }
 
 impl RestError {
@@ -52,9 +57,10 @@ impl RestError {
         match self {
             RestError::Network { .. } | RestError::RateLimited { .. } => true,
             RestError::Status { status, .. } => *status >= 500,
-            RestError::InvalidSymbol { .. } | RestError::Api { .. } | RestError::Decode { .. } => {
-                false
-            }
+            RestError::InvalidSymbol { .. }
+            | RestError::Api { .. }
+            | RestError::Decode { .. }
+            | RestError::TooLarge(_) => false,
         }
     }
 }
@@ -205,23 +211,33 @@ pub fn parse_symbol_status(body: &[u8], symbol: Symbol) -> Result<Option<String>
 pub struct RestClient {
     http: reqwest::Client,
     base: String,
+    /// Total time for one request, from connecting to the last byte of the answer.
+    timeout: Duration,
     weight: Arc<Mutex<WeightBudget>>,
     /// No request goes out before this wall-clock time (set by 429/418 Retry-After).
     gate: RateGate,
 }
 
 impl RestClient {
-    /// A client for `base_url` (e.g. `https://api.binance.com`) with a 30 s request timeout.
+    /// A client for `base_url` (e.g. `https://api.binance.com`) with the default request
+    /// timeout (10 s).
     pub fn new(base_url: &str) -> anyhow::Result<Self> {
-        Self::with_timeout(base_url, Duration::from_secs(30))
+        Self::with_timeout(base_url, DEFAULT_REST_TIMEOUT)
     }
 
+    /// A client for the config's `rest_url` whose requests fail after `rest_timeout_secs`.
+    pub fn from_config(cfg: &super::BinanceConfig) -> anyhow::Result<Self> {
+        Self::with_timeout(&cfg.rest_url, cfg.rest_timeout())
+    }
+
+    /// A client for `base_url` whose requests fail after `timeout` in all.
     pub fn with_timeout(base_url: &str, timeout: Duration) -> anyhow::Result<Self> {
         let base = check_base_url("REST URL", base_url)?;
         let http = http_client(timeout)?;
         Ok(RestClient {
             http,
             base,
+            timeout,
             weight: Arc::new(Mutex::new(WeightBudget::new(WEIGHT_LIMIT_1M))),
             gate: RateGate::default(),
         })
@@ -309,6 +325,13 @@ impl RestClient {
         f(&mut g)
     }
 
+    fn network(&self, url: &str, e: &reqwest::Error) -> RestError {
+        RestError::Network {
+            url: url.to_string(),
+            reason: network_reason(e, self.timeout),
+        }
+    }
+
     /// Sleeps while a Retry-After or the weight budget says to wait.
     async fn wait_turn(&self, on_rate_limit: &(dyn Fn(TsMs) + Send + Sync)) {
         wait_turn(|| self.rate_limited_until(), on_rate_limit).await;
@@ -332,7 +355,7 @@ impl RestClient {
                 .query(query)
                 .send()
                 .await
-                .map_err(|e| network(&url, &e))?;
+                .map_err(|e| self.network(&url, &e))?;
             let status = resp.status().as_u16();
             if let Some(used) = resp
                 .headers()
@@ -362,10 +385,17 @@ impl RestClient {
                 }
                 continue;
             }
-            let body = resp.bytes().await.map_err(|e| network(&url, &e))?;
             if (200..300).contains(&status) {
-                return Ok(body.to_vec());
+                return read_capped(resp, &url, MAX_REST_BODY)
+                    .await
+                    .map_err(|e| match e {
+                        BodyError::TooLarge(e) => RestError::TooLarge(e),
+                        BodyError::Network(e) => self.network(&url, &e),
+                    });
             }
+            let body = read_prefix(resp, ERROR_BODY_PREFIX)
+                .await
+                .map_err(|e| self.network(&url, &e))?;
             return Err(match serde_json::from_slice::<ApiError>(&body) {
                 Ok(e) if e.code == -1121 => RestError::InvalidSymbol { symbol },
                 Ok(e) => RestError::Api {
@@ -466,13 +496,6 @@ impl RestClient {
             url: format!("{}/api/v3/aggTrades", self.base),
             reason,
         })
-    }
-}
-
-fn network(url: &str, e: &reqwest::Error) -> RestError {
-    RestError::Network {
-        url: url.to_string(),
-        reason: network_reason(e),
     }
 }
 

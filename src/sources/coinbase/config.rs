@@ -25,6 +25,8 @@ pub struct CoinbaseConfig {
     /// 1m candles fetched per product at start so charts and indicators are warm at once
     /// (0 turns the warm-up off).
     pub backfill_candles: usize,
+    /// One REST request, from connecting to the last byte of the answer, fails after this long.
+    pub rest_timeout_secs: u64,
     /// First reconnect delay; it doubles on each failed attempt (with jitter).
     pub backoff_initial_ms: u64,
     /// Longest reconnect delay.
@@ -39,6 +41,7 @@ impl Default for CoinbaseConfig {
             products: vec!["BTC-USD".into(), "ETH-USD".into()],
             stale_after_secs: 10,
             backfill_candles: 300,
+            rest_timeout_secs: 10,
             backoff_initial_ms: 125,
             backoff_max_ms: 60_000,
         }
@@ -70,6 +73,12 @@ impl CoinbaseConfig {
         if self.stale_after_secs == 0 {
             return Err("[coinbase].stale_after_secs must be at least 1".into());
         }
+        if !(1..=300).contains(&self.rest_timeout_secs) {
+            return Err(format!(
+                "[coinbase].rest_timeout_secs is {}; it must be between 1 and 300 (seconds for one REST request)",
+                self.rest_timeout_secs
+            ));
+        }
         if self.backfill_candles > MAX_BACKFILL_CANDLES {
             return Err(format!(
                 "[coinbase].backfill_candles is {}; at most {MAX_BACKFILL_CANDLES} are fetched at start",
@@ -83,6 +92,11 @@ impl CoinbaseConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The total time one REST request may take.
+    pub fn rest_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.rest_timeout_secs)
     }
 
     /// The products, upper-cased and de-duplicated, in the order given.
@@ -151,5 +165,11 @@ mod tests {
         assert!(bad(|c| c.backfill_candles = 20_000).contains("backfill_candles"));
         assert!(bad(|c| c.backoff_initial_ms = 0).contains("backoff_initial_ms"));
         assert!(bad(|c| c.backoff_max_ms = 10).contains("backoff_initial_ms"));
+        assert!(bad(|c| c.rest_timeout_secs = 0).contains("rest_timeout_secs"));
+        assert!(bad(|c| c.rest_timeout_secs = 301).contains("rest_timeout_secs"));
+        assert_eq!(
+            CoinbaseConfig::default().rest_timeout(),
+            std::time::Duration::from_secs(10)
+        );
     }
 }

@@ -56,7 +56,7 @@ impl CoinbaseSource {
     pub fn new(cfg: CoinbaseConfig) -> anyhow::Result<Self> {
         cfg.validate().map_err(anyhow::Error::msg)?;
         let products = cfg.parsed_symbols().map_err(anyhow::Error::msg)?;
-        let rest = RestClient::new(&cfg.rest_url).context("setting up the Coinbase REST client")?;
+        let rest = RestClient::from_config(&cfg).context("setting up the Coinbase REST client")?;
         let (control_tx, control_rx) = flume::unbounded();
         Ok(CoinbaseSource {
             cfg,

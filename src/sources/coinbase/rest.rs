@@ -1,7 +1,8 @@
 //! Coinbase Exchange public REST client for backfill: trades paged backwards with the `after`
 //! cursor (`CB-AFTER`), 1m candles 300 per request. Paces itself under the public limit (about
 //! 10 requests a second), waits out 429 for `Retry-After` (or backs off when it is absent) and
-//! turns 404 `NotFound` into an error that names the product.
+//! turns 404 `NotFound` into an error that names the product. Every request has a total
+//! timeout and every answer is read up to [`MAX_REST_BODY`].
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,7 +13,8 @@ use tokio::time::Instant;
 use super::wire::{num, parse_time, positive, taker_side};
 use crate::domain::{Candle, Interval, Symbol, TradeTick, TsMs, iso8601};
 use crate::sources::net::http::{
-    RateGate, check_base_url, http_client, network_reason, retry_after, wait_turn,
+    BodyError, DEFAULT_REST_TIMEOUT, ERROR_BODY_PREFIX, MAX_REST_BODY, RateGate, TooLarge,
+    check_base_url, http_client, network_reason, read_capped, read_prefix, retry_after, wait_turn,
 };
 use crate::sources::net::{Backoff, MessageLimiter};
 
@@ -50,6 +52,9 @@ pub enum RestError {
     Network { url: String, reason: String },
     #[error("unexpected response from {url}: {reason}")]
     Decode { url: String, reason: String },
+    /// The same server would send the same again: not retried.
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
 }
 
 impl RestError {
@@ -58,9 +63,10 @@ impl RestError {
         match self {
             RestError::Network { .. } | RestError::RateLimited { .. } => true,
             RestError::Status { status, .. } => *status >= 500,
-            RestError::UnknownProduct { .. } | RestError::Api { .. } | RestError::Decode { .. } => {
-                false
-            }
+            RestError::UnknownProduct { .. }
+            | RestError::Api { .. }
+            | RestError::Decode { .. }
+            | RestError::TooLarge(_) => false,
         }
     }
 }
@@ -172,17 +178,26 @@ pub fn parse_product_status(body: &[u8]) -> Result<String, String> {
 pub struct RestClient {
     http: reqwest::Client,
     base: String,
+    /// Total time for one request, from connecting to the last byte of the answer.
+    timeout: Duration,
     pace: Arc<Mutex<MessageLimiter>>,
     /// No request goes out before this wall-clock time (set by 429).
     gate: RateGate,
 }
 
 impl RestClient {
-    /// A client for `base_url` (e.g. `https://api.exchange.coinbase.com`), 30 s per request.
+    /// A client for `base_url` (e.g. `https://api.exchange.coinbase.com`) with the default
+    /// request timeout (10 s).
     pub fn new(base_url: &str) -> anyhow::Result<Self> {
-        Self::with_timeout(base_url, Duration::from_secs(30))
+        Self::with_timeout(base_url, DEFAULT_REST_TIMEOUT)
     }
 
+    /// A client for the config's `rest_url` whose requests fail after `rest_timeout_secs`.
+    pub fn from_config(cfg: &super::CoinbaseConfig) -> anyhow::Result<Self> {
+        Self::with_timeout(&cfg.rest_url, cfg.rest_timeout())
+    }
+
+    /// A client for `base_url` whose requests fail after `timeout` in all.
     pub fn with_timeout(base_url: &str, timeout: Duration) -> anyhow::Result<Self> {
         let base = check_base_url("REST URL", base_url)?;
         // Coinbase refuses requests without a User-Agent; the shared client sends one.
@@ -190,6 +205,7 @@ impl RestClient {
         Ok(RestClient {
             http,
             base,
+            timeout,
             pace: Arc::new(Mutex::new(MessageLimiter::new(
                 REQUESTS_PER_SEC,
                 Duration::from_secs(1),
@@ -201,6 +217,13 @@ impl RestClient {
     /// Until when requests are held back by a 429 (0 or past: not held).
     pub fn rate_limited_until(&self) -> TsMs {
         self.gate.blocked_until()
+    }
+
+    fn network(&self, url: &str, e: &reqwest::Error) -> RestError {
+        RestError::Network {
+            url: url.to_string(),
+            reason: network_reason(e, self.timeout),
+        }
     }
 
     /// Waits out a 429, then for a slot under our own pace.
@@ -238,7 +261,7 @@ impl RestClient {
                 .query(query)
                 .send()
                 .await
-                .map_err(|e| network(&url, &e))?;
+                .map_err(|e| self.network(&url, &e))?;
             let status = resp.status().as_u16();
             if status == 429 {
                 let wait = retry_after(&resp).unwrap_or_else(|| backoff.next_delay());
@@ -255,10 +278,18 @@ impl RestClient {
                 .get("cb-after")
                 .and_then(|v| v.to_str().ok())
                 .map(|v| v.trim().to_string());
-            let body = resp.bytes().await.map_err(|e| network(&url, &e))?;
             if (200..300).contains(&status) {
-                return Ok((body.to_vec(), after));
+                let body = read_capped(resp, &url, MAX_REST_BODY)
+                    .await
+                    .map_err(|e| match e {
+                        BodyError::TooLarge(e) => RestError::TooLarge(e),
+                        BodyError::Network(e) => self.network(&url, &e),
+                    })?;
+                return Ok((body, after));
             }
+            let body = read_prefix(resp, ERROR_BODY_PREFIX)
+                .await
+                .map_err(|e| self.network(&url, &e))?;
             return Err(match serde_json::from_slice::<ApiError>(&body) {
                 Ok(e) if status == 404 && e.message.eq_ignore_ascii_case("NotFound") => {
                     RestError::UnknownProduct { product }
@@ -353,13 +384,6 @@ impl RestClient {
         out.sort_by_key(|c| c.open_ms);
         out.dedup_by_key(|c| c.open_ms);
         Ok(out)
-    }
-}
-
-fn network(url: &str, e: &reqwest::Error) -> RestError {
-    RestError::Network {
-        url: url.to_string(),
-        reason: network_reason(e),
     }
 }
 

@@ -1,5 +1,6 @@
-//! HTTP plumbing shared by the REST clients: the client builder, base-URL checking, the wording
-//! of network errors and a gate that holds requests back after a 429.
+//! HTTP plumbing shared by the REST clients: the client builder (every request has a connect
+//! and a total timeout), bodies read in chunks up to a cap, base-URL checking, the wording of
+//! network errors and a gate that holds requests back after a 429.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -8,15 +9,130 @@ use std::time::Duration;
 use super::{describe_error, parse_retry_after};
 use crate::domain::{TsMs, now_ms};
 
+/// The most a REST answer with market data may hold. A page of 1000 klines or trades is about
+/// 150 KB; 16 MiB leaves room for anything honest and stops a broken or hostile server (one
+/// announcing 10 GB took the process to 4 GB before bodies were capped).
+pub const MAX_REST_BODY: usize = 16 * 1024 * 1024;
+
+/// The default total time for one REST request of market data (connect, send, whole answer).
+pub const DEFAULT_REST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest a connection may take to open, whatever the request's total timeout.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A reqwest client with our User-Agent (Coinbase refuses requests without one), `timeout` per
-/// request and at most 10 s to connect.
+/// request (from connecting to the last byte of the answer) and at most 10 s to connect.
 pub fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
         .timeout(timeout)
-        .connect_timeout(Duration::from_secs(10).min(timeout))
+        .connect_timeout(MAX_CONNECT_TIMEOUT.min(timeout))
         .user_agent(concat!("tickwatch/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| anyhow::anyhow!("could not set up the HTTP client: {e}"))
+}
+
+/// An answer larger than the most we read. Reading stopped there (or never began, when the
+/// answer announced its size).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the answer from {endpoint} is over the {limit} tickwatch reads{announced}: reading stopped there; check that the URL points at the right server",
+    limit = format_bytes(*cap as u64),
+    announced = announced.map(|n| format!(" (it announced {})", format_bytes(n))).unwrap_or_default()
+)]
+pub struct TooLarge {
+    /// What was asked (no secret in it: callers pass the URL without its query).
+    pub endpoint: String,
+    pub cap: usize,
+    /// The size the answer announced (`Content-Length`), when it did.
+    pub announced: Option<u64>,
+}
+
+/// Why a body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
+    /// The connection failed or the request's timeout ran out while the body came in.
+    #[error(transparent)]
+    Network(reqwest::Error),
+}
+
+/// Reads the whole body of `resp` chunk by chunk, failing with [`TooLarge`] as soon as it
+/// announces or brings more than `cap` bytes: memory never grows past the cap, whatever the
+/// server sends. `endpoint` names the request in the error.
+pub async fn read_capped(
+    mut resp: reqwest::Response,
+    endpoint: &str,
+    cap: usize,
+) -> Result<Vec<u8>, BodyError> {
+    let too_large = |announced| TooLarge {
+        endpoint: endpoint.to_string(),
+        cap,
+        announced,
+    };
+    let announced = resp.content_length();
+    if let Some(n) = announced
+        && n > cap as u64
+    {
+        return Err(too_large(Some(n)).into());
+    }
+    // trust an announced size only as far as the cap
+    let mut body = Vec::with_capacity(announced.map_or(0, |n| n as usize).min(cap));
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Network)? {
+        if chunk.len() > cap - body.len() {
+            return Err(too_large(None).into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The first `cap` bytes of the body of `resp`, the rest left unread: what an error answer
+/// says about itself is at its start, and a huge one must not be read whole to find out.
+pub async fn read_prefix(
+    mut resp: reqwest::Response,
+    cap: usize,
+) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while body.len() < cap {
+        let Some(chunk) = resp.chunk().await? else {
+            break;
+        };
+        let take = chunk.len().min(cap - body.len());
+        body.extend_from_slice(&chunk[..take]);
+    }
+    Ok(body)
+}
+
+/// The most of an error answer read to say what went wrong.
+pub const ERROR_BODY_PREFIX: usize = 64 * 1024;
+
+/// `12 MiB`, `64 KiB`, `10 GiB`, `512 bytes`.
+pub fn format_bytes(n: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if n >= size {
+            let v = n as f64 / size as f64;
+            return if n.is_multiple_of(size) {
+                format!("{} {unit}", n / size)
+            } else {
+                format!("{v:.1} {unit}")
+            };
+        }
+    }
+    format!("{n} bytes")
+}
+
+/// `10 s`, `1.5 s`, `250 ms`: a timeout as a person reads it.
+pub fn format_timeout(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1_000 {
+        format!("{ms} ms")
+    } else if ms.is_multiple_of(1_000) {
+        format!("{} s", ms / 1_000)
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
 }
 
 /// `base_url` trimmed and without a trailing `/`; `what` names it in the error when it is not
@@ -29,13 +145,21 @@ pub fn check_base_url(what: &str, base_url: &str) -> anyhow::Result<String> {
     Ok(base)
 }
 
-/// A short human reason for a failed request.
-pub fn network_reason(e: &reqwest::Error) -> String {
+/// A short human reason for a failed request with `timeout` in all.
+pub fn network_reason(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
-        "request timed out".to_string()
+        timed_out(timeout)
     } else {
         describe_error(e)
     }
+}
+
+/// The reason for a request that ran out of time.
+pub fn timed_out(timeout: Duration) -> String {
+    format!(
+        "request timed out: no complete answer within {}",
+        format_timeout(timeout)
+    )
 }
 
 /// The `Retry-After` of an answer, when it has a readable one.
@@ -98,6 +222,26 @@ mod tests {
         assert_eq!(
             err.as_deref(),
             Some("REST URL \"ftp://x.test\" must start with http:// or https://")
+        );
+    }
+
+    #[test]
+    fn sizes_and_timeouts_read_as_a_person_says_them() {
+        assert_eq!(format_bytes(MAX_REST_BODY as u64), "16 MiB");
+        assert_eq!(format_bytes(64 * 1024), "64 KiB");
+        assert_eq!(format_bytes(10_000_000_000), "9.3 GiB");
+        assert_eq!(format_bytes(512), "512 bytes");
+        assert_eq!(format_timeout(DEFAULT_REST_TIMEOUT), "10 s");
+        assert_eq!(format_timeout(Duration::from_millis(250)), "250 ms");
+        assert_eq!(format_timeout(Duration::from_millis(1_500)), "1.5 s");
+        let e = TooLarge {
+            endpoint: "http://127.0.0.1:9/api/v3/klines".into(),
+            cap: MAX_REST_BODY,
+            announced: Some(10 << 30),
+        };
+        assert_eq!(
+            e.to_string(),
+            "the answer from http://127.0.0.1:9/api/v3/klines is over the 16 MiB tickwatch reads (it announced 10 GiB): reading stopped there; check that the URL points at the right server"
         );
     }
 
