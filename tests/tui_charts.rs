@@ -230,6 +230,10 @@ fn intervals_ranges_history_filter_sort_watchlists_and_views() {
         s.contains("unknown venue \"bad\"")
     });
     t.keys(&["Escape"]);
+    // the prompt is gone before the next key (an Escape and an Enter read together are Alt-Enter)
+    t.wait_for("the prompt closed", Duration::from_secs(5), |s| {
+        !s.contains("unknown venue \"bad\"")
+    });
 
     // detail and overview
     t.keys(&["Enter"]);
