@@ -618,4 +618,53 @@ mod tests {
         assert_eq!(again[0].klines_from, None); // no closed candle seen yet
         assert_eq!(out[0].venue, Venue::Binance);
     }
+
+    #[test]
+    fn a_fill_that_runs_too_long_lets_live_data_go_and_its_late_trades_still_count() {
+        let mut g = GapTracker::new(&[sym()], true, true, 0);
+        let mut out = Vec::new();
+        g.on_live(tr(1), &mut out);
+        let req = g.on_live(tr(10), &mut out).expect("a hole at 2..=9");
+        assert_eq!(req.trades_from, Some(2));
+        g.on_live(tr(11), &mut out);
+        assert_eq!(ids(&out), vec![1], "held behind the fill");
+        // not overdue yet
+        let now = crate::domain::now_ms();
+        assert!(g.release_overdue(now, &mut out).is_empty());
+        // overdue: the held trades go on, and later ones are not held
+        let late = g.release_overdue(now + MAX_HOLD_MS, &mut out);
+        assert_eq!(late, vec![sym()]);
+        g.on_live(tr(12), &mut out);
+        assert_eq!(ids(&out), vec![1, 10, 11, 12]);
+        // the fill comes back late with part of the hole: those trades are handed on once,
+        // what it did not bring is counted missing, and nothing is asked again
+        let o = g.on_fill_done(
+            done(&[2, 3, 4, 5, 6, 7, 10, 11]),
+            1_700_000_000_000,
+            &mut out,
+        );
+        assert!(o.next.is_none());
+        assert!(o.lost.unwrap().contains("2 trades could not be backfilled"));
+        assert_eq!(ids(&out), vec![1, 10, 11, 12, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(g.take_new_missing(), 2);
+        // the stream goes on normally afterwards
+        g.on_live(tr(13), &mut out);
+        assert_eq!(ids(&out).last(), Some(&13));
+    }
+
+    #[test]
+    fn a_flood_behind_a_fill_is_let_go_at_the_cap_in_order() {
+        let mut g = GapTracker::new(&[sym()], true, true, 0);
+        let mut out = Vec::new();
+        g.on_live(tr(1), &mut out);
+        g.on_live(tr(3), &mut out).expect("a hole at 2");
+        for id in 4..(MAX_HELD as u64 + 10) {
+            g.on_live(tr(id), &mut out);
+        }
+        // released at the cap (in order, each once), not trimmed from the front one by one
+        let got = ids(&out);
+        assert_eq!(got.len(), MAX_HELD + 8);
+        assert!(got.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(got[..3], [1, 3, 4]);
+    }
 }
