@@ -76,9 +76,15 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
         }
         if last.elapsed() >= every {
             let ev = PipelineStats::get(&pipeline.stats.events_processed);
+            // source states quote venues: shown, never obeyed, however they got in
             eprintln!(
                 "{}",
-                stats_line(&pipeline, ev - last_events, last.elapsed(), s.stale_after)
+                crate::format::visible(&stats_line(
+                    &pipeline,
+                    ev - last_events,
+                    last.elapsed(),
+                    s.stale_after
+                ))
             );
             last_events = ev;
             last = Instant::now();

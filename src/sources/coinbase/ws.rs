@@ -617,10 +617,11 @@ impl Session<'_> {
         reason: Option<&str>,
         conn: &mut Conn,
     ) -> Option<End> {
-        let text = match reason {
+        // the venue's words: shown, never obeyed by a terminal
+        let text = crate::format::visible(&match reason {
             Some(r) if !r.is_empty() => format!("{message} ({r})"),
             _ => message.to_string(),
-        };
+        });
         let mut ours: Vec<Symbol> = self
             .gaps
             .products()
