@@ -174,7 +174,11 @@ impl WebhookSink {
                 Some(_) => "text/plain; charset=utf-8".into(),
             });
         let json = content_type.to_ascii_lowercase().contains("json");
+        // the URL may hold a token and the body is the alert: neither follows a redirect to
+        // another host, and no Referer repeats the URL
         let client = reqwest::Client::builder()
+            .redirect(crate::sources::net::http::same_host_redirects())
+            .referer(false)
             .timeout(Duration::from_secs(cfg.timeout_secs.max(1)))
             .connect_timeout(Duration::from_secs(cfg.timeout_secs.clamp(1, 10)))
             .user_agent(concat!("tickwatch/", env!("CARGO_PKG_VERSION")))
@@ -254,6 +258,9 @@ impl WebhookSink {
                 self.host,
                 root_cause(e)
             ))
+        } else if e.is_redirect() {
+            // a redirect elsewhere: trying again leads to the same place
+            SinkError::permanent(format!("{}: {}", self.host, root_cause(e)))
         } else if e.is_builder() {
             SinkError::permanent(format!("cannot build the request to {}", self.host))
         } else {

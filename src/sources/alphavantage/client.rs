@@ -73,8 +73,7 @@ impl Client {
         })
     }
 
-    /// Takes the key out of `text`.
-    /// `text` (from the server or about a request) without the key, safe to print.
+    /// `text` (from the server or about a request) without the key, and safe to print.
     pub fn redact(&self, text: &str) -> String {
         crate::format::visible(&self.key.redact(text))
     }
