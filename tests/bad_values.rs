@@ -91,3 +91,21 @@ fn a_price_of_1e308_is_rejected_with_its_reason() {
         "{out}\n{err}"
     );
 }
+
+#[test]
+fn a_backfill_time_outside_any_market_data_is_refused_with_its_range() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value) in [("--from", "-9223372036854775808"), ("--to", "1900-01-01")] {
+        let mut cmd = support::tickwatch_cmd(dir.path());
+        cmd.args(["backfill", "--symbol", "BTCUSDT", "--db"])
+            .arg(dir.path().join("b.db"))
+            .arg(format!("{flag}={value}"));
+        if flag == "--to" {
+            cmd.arg("--from=2025-03-01");
+        }
+        let (code, _, err) = finish(cmd, &format!("backfill {flag} {value}"));
+        assert_eq!(code, Some(2), "{flag} {value}: {err}");
+        assert!(err.contains("from 2009-01-01 to 2100-01-01"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

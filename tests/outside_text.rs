@@ -246,6 +246,8 @@ async fn a_venues_close_reason_and_error_and_a_stored_webhook_answer_are_shown_n
         r#"{{"error":{{"code":2,"msg":"{EVIL_JSON}"}},"id":null}}"#
     ))
     .await;
+    // an unreadable frame is skipped and quoted in the log
+    c.send(format!("not json {EVIL}")).await;
     *market.last_trade.lock().unwrap() = 5;
     c.send_all((1..=5).map(|id| market.agg_trade("BTCUSDT", id)))
         .await;

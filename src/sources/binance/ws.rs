@@ -108,6 +108,8 @@ impl Shared {
     }
 
     fn record_error(&self, msg: String) {
+        // errors quote the venue: safe to print before they reach the log
+        let msg = crate::format::visible(&msg);
         tracing::warn!(source = self.sink.name(), "{msg}");
         self.sink.health().record_error(self.sink.name(), msg);
     }
