@@ -1,5 +1,6 @@
 //! Number and time formatting for the screen, alert messages and logs: precision follows
-//! magnitude so that 43210.12, 1.2345 and 0.00002853 all show their meaningful digits.
+//! magnitude so that 43210.12, 1.2345 and 0.00002853 all show their meaningful digits. Also
+//! [`visible`]: text from outside (a venue, a file, a server's answer) made safe to print.
 
 use crate::domain::{Interval, TsMs};
 
@@ -128,6 +129,50 @@ pub fn candle_time(ts: TsMs, interval: Interval) -> String {
     utc(ts, pattern)
 }
 
+/// `s` made safe to print on a terminal or store: every control character (C0 such as ESC and
+/// BEL, DEL, C1 such as the one-byte CSI U+009B) becomes a visible escape like `\x1b`, and
+/// every bidirectional override or isolate (which can make text read backwards) a `\u{202e}`.
+/// Text from outside passes through this where it enters, so that an OSC 52 clipboard write or
+/// an `ESC[2J` from a venue, a file or a webhook's answer is shown, never obeyed.
+pub fn visible(s: &str) -> String {
+    escape_controls(s, false)
+}
+
+/// Like [`visible`], but keeps line breaks (`\n`): for a message of several lines.
+pub fn visible_lines(s: &str) -> String {
+    escape_controls(s, true)
+}
+
+/// Bidirectional formatting characters: embeddings, overrides, isolates and marks.
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+fn escape_controls(s: &str, keep_newlines: bool) -> String {
+    if !s
+        .chars()
+        .any(|c| c.is_control() && !(keep_newlines && c == '\n') || is_bidi_control(c))
+    {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if keep_newlines && c == '\n' {
+            out.push(c);
+        } else if c.is_control() {
+            out.push_str(&format!("\\x{:02x}", u32::from(c)));
+        } else if is_bidi_control(c) {
+            out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,5 +215,18 @@ mod tests {
         assert_eq!(hms(1_637_971_259_999), "00:00:59");
         assert_eq!(candle_time(1_637_971_200_000, Interval::M1), "00:00");
         assert_eq!(candle_time(1_637_971_200_000, Interval::D1), "2021-11-27");
+    }
+
+    #[test]
+    fn outside_text_is_shown_not_obeyed() {
+        let osc52 = "\x1b]52;c;ZXZpbA==\x07";
+        assert_eq!(visible(osc52), "\\x1b]52;c;ZXZpbA==\\x07");
+        assert_eq!(visible("a\x1b[2Jb"), "a\\x1b[2Jb");
+        assert_eq!(visible("csi\u{9b}31m"), "csi\\x9b31m");
+        assert_eq!(visible("del\x7f nul\0"), "del\\x7f nul\\x00");
+        assert_eq!(visible("abc\u{202e}fed"), "abc\\u{202e}fed");
+        assert_eq!(visible("two\nlines\r"), "two\\x0alines\\x0d");
+        assert_eq!(visible_lines("two\nlines\r"), "two\nlines\\x0d");
+        assert_eq!(visible("plain — 43210.12 €"), "plain — 43210.12 €");
     }
 }

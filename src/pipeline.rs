@@ -149,6 +149,7 @@ impl HealthBoard {
 
     /// Sets a source's state (logged when it changes).
     pub fn set(&self, name: &str, state: SourceState) {
+        let state = visible_state(state);
         self.with(|list| {
             let e = Self::entry(list, name);
             if e.state != state {
@@ -184,6 +185,7 @@ impl HealthBoard {
     }
 
     pub fn record_error(&self, name: &str, err: String) {
+        let err = crate::format::visible(&err);
         self.with(|list| Self::entry(list, name).last_error = Some(err));
     }
 
@@ -194,6 +196,24 @@ impl HealthBoard {
 
     pub fn snapshot(&self) -> Vec<SourceHealth> {
         self.with(|list| list.clone())
+    }
+}
+
+/// `state` with its reason made safe to print: reasons quote venues (close frames, error
+/// messages), and they reach the screen, the log and `record`'s stats line.
+fn visible_state(state: SourceState) -> SourceState {
+    match state {
+        SourceState::Failed(r) => SourceState::Failed(crate::format::visible(&r)),
+        SourceState::Reconnecting {
+            at_ms,
+            attempt,
+            reason,
+        } => SourceState::Reconnecting {
+            at_ms,
+            attempt,
+            reason: crate::format::visible(&reason),
+        },
+        other => other,
     }
 }
 

@@ -11,6 +11,7 @@ use crate::alerts::DeliveryOutcome;
 use crate::alerts::rules::parse_duration;
 use crate::cli::{AlertsListArgs, Cli, ListFormat};
 use crate::domain::{TsMs, iso8601, now_ms};
+use crate::format::visible;
 use crate::store::queries::{self, StoredDelivery};
 use crate::store::{self, AlertRecord};
 
@@ -59,11 +60,14 @@ pub fn run(args: &AlertsListArgs, cli: &Cli) -> anyhow::Result<()> {
 
 const CSV_HEADER: &str = "time,ts_ms,severity,venue,symbol,rule,value,message,delivered";
 
+/// Text read back from the database is shown through [`visible`]: an old database may hold a
+/// server's answer or a rule name with escape sequences in it.
 fn csv_field(s: &str) -> String {
+    let s = visible(s);
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s
     }
 }
 
@@ -109,13 +113,13 @@ pub fn write_json(
                     .map(|d| {
                         let o = &d.outcome;
                         serde_json::json!({
-                            "sink": d.sink,
+                            "sink": visible(&d.sink),
                             "status": o.status(),
-                            "reason": o.reason(),
+                            "reason": o.reason().map(visible),
                             "ok": o.is_sent(),
                             // only failures: a skip is not an error of the sink
                             "error": match o {
-                                DeliveryOutcome::Failed(e) => Some(e),
+                                DeliveryOutcome::Failed(e) => Some(visible(e)),
                                 _ => None,
                             },
                             "ts_ms": d.ts_ms,
@@ -127,14 +131,14 @@ pub fn write_json(
         let obj = serde_json::json!({
             "time": iso8601(a.ts_ms),
             "ts_ms": a.ts_ms,
-            "alert_id": a.alert_id,
+            "alert_id": visible(&a.alert_id),
             "severity": a.severity.as_str(),
             "venue": a.key.venue.as_str(),
-            "symbol": a.key.symbol.as_str(),
-            "rule": a.rule,
+            "symbol": visible(a.key.symbol.as_str()),
+            "rule": visible(&a.rule),
             "value": a.value.is_finite().then_some(a.value),
-            "message": a.message,
-            "delivered": a.delivered,
+            "message": visible(&a.message),
+            "delivered": visible(&a.delivered),
             "deliveries": sinks,
         });
         let sep = if i + 1 < alerts.len() { "," } else { "" };
@@ -153,9 +157,9 @@ pub fn write_table(out: &mut impl Write, alerts: &[AlertRecord]) -> std::io::Res
                     t.get(..19).map_or(t.clone(), |s| s.replace('T', " "))
                 },
                 a.severity.to_string(),
-                a.key.to_string(),
-                a.rule.clone(),
-                a.delivered.clone(),
+                visible(&a.key.to_string()),
+                visible(&a.rule),
+                visible(&a.delivered),
             ]
         })
         .collect();
@@ -194,7 +198,7 @@ pub fn write_table(out: &mut impl Write, alerts: &[AlertRecord]) -> std::io::Res
         writeln!(
             out,
             "{}",
-            line([&r[0], &r[1], &r[2], &r[3], &r[4], &a.message]).trim_end()
+            line([&r[0], &r[1], &r[2], &r[3], &r[4], &visible(&a.message)]).trim_end()
         )?;
     }
     Ok(())

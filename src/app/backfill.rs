@@ -37,12 +37,9 @@ pub fn run(args: &BackfillArgs, cli: &Cli) -> anyhow::Result<()> {
         .interval
         .parse()
         .map_err(|e| UsageError(format!("--interval: {e}")))?;
-    let from =
-        super::export::parse_time(&args.from).map_err(|e| UsageError(format!("--from: {e}")))?;
+    let from = time_arg("--from", &args.from)?;
     let to = match &args.to {
-        Some(t) => {
-            Some(super::export::parse_time(t).map_err(|e| UsageError(format!("--to: {e}")))?)
-        }
+        Some(t) => Some(time_arg("--to", t)?),
         None => None,
     };
     let now = now_ms();
@@ -140,6 +137,19 @@ pub fn run(args: &BackfillArgs, cli: &Cli) -> anyhow::Result<()> {
         println!("  the venue has no candles of {symbol} in that range");
     }
     Ok(())
+}
+
+/// `--from`/`--to` read as a time within the range any market data can have (a time far outside
+/// it overflowed the candle arithmetic).
+fn time_arg(flag: &str, text: &str) -> Result<TsMs, UsageError> {
+    let t = super::export::parse_time(text).map_err(|e| UsageError(format!("{flag}: {e}")))?;
+    if (crate::domain::MIN_TS_MS..=crate::domain::MAX_TS_MS).contains(&t) {
+        Ok(t)
+    } else {
+        Err(UsageError(format!(
+            "{flag} {text}: give a time from 2009-01-01 to 2100-01-01"
+        )))
+    }
 }
 
 /// A source that fetches one range of candles and finishes.

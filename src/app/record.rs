@@ -13,14 +13,25 @@ use crate::cli::{Cli, RecordArgs};
 use crate::engine::runner::StorePolicy;
 use crate::pipeline::{PipelineStats, describe, effective_state};
 
-pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
-    if !(args.stats_every.is_finite() && args.stats_every > 0.0) {
-        return Err(UsageError(format!(
-            "--stats-every {}: give a number of seconds above 0",
-            args.stats_every
-        ))
-        .into());
+/// The range of `--stats-every`, in seconds: ten lines a second to one a day.
+const STATS_EVERY_SECS: std::ops::RangeInclusive<f64> = 0.1..=86_400.0;
+
+/// `--stats-every` as a period, checked before anything starts.
+fn stats_period(secs: f64) -> Result<Duration, UsageError> {
+    if STATS_EVERY_SECS.contains(&secs)
+        && let Ok(d) = Duration::try_from_secs_f64(secs)
+    {
+        return Ok(d);
     }
+    Err(UsageError(format!(
+        "--stats-every {secs}: give a number of seconds from {} to {} (one a day)",
+        STATS_EVERY_SECS.start(),
+        STATS_EVERY_SECS.end()
+    )))
+}
+
+pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
+    let every = stats_period(args.stats_every)?;
     let mut s = settings(cli)?;
     let (_guard, log) = super::init_logging(
         cli.log_file.as_deref().or(s.config.log.file.as_deref()),
@@ -62,7 +73,6 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
     }
     let stop = Arc::new(AtomicBool::new(false));
     on_signal(&pipeline, stop.clone());
-    let every = Duration::from_secs_f64(args.stats_every);
     let mut last = Instant::now();
     let mut last_events = 0;
     let mut failure = None;
@@ -76,9 +86,15 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
         }
         if last.elapsed() >= every {
             let ev = PipelineStats::get(&pipeline.stats.events_processed);
+            // source states quote venues: shown, never obeyed, however they got in
             eprintln!(
                 "{}",
-                stats_line(&pipeline, ev - last_events, last.elapsed(), s.stale_after)
+                crate::format::visible(&stats_line(
+                    &pipeline,
+                    ev - last_events,
+                    last.elapsed(),
+                    s.stale_after
+                ))
             );
             last_events = ev;
             last = Instant::now();
@@ -196,4 +212,19 @@ fn stats_line(p: &Pipeline, events: u64, over: Duration, stale_after: Duration) 
         PipelineStats::get(&st.alerts_fired),
         sources.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_every_is_a_period_in_range() {
+        assert_eq!(stats_period(10.0).ok(), Some(Duration::from_secs(10)));
+        assert_eq!(stats_period(0.1).ok(), Some(Duration::from_millis(100)));
+        for bad in [1e20, 0.0, -1.0, 0.05, 86_401.0, f64::NAN, f64::INFINITY] {
+            let e = stats_period(bad).unwrap_err().0;
+            assert!(e.contains("from 0.1 to 86400"), "{bad}: {e}");
+        }
+    }
 }

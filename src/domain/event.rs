@@ -143,19 +143,30 @@ pub struct MarketEvent {
     pub kind: EventKind,
 }
 
+/// The highest price accepted: far above any asset's (a whole BTC at 1e12 USD), far below
+/// where an f64 sum of a window of prices loses the digits of ordinary ones.
+pub const MAX_PRICE: f64 = 1e12;
+/// The lowest price accepted: far below the smallest quoted tick of any market.
+pub const MIN_PRICE: f64 = 1e-12;
+
 impl MarketEvent {
     pub fn key(&self) -> VenueSymbol {
         VenueSymbol::new(self.venue, self.symbol)
     }
 
     /// Checks the values a source must never pass on: NaN, infinite, zero or negative prices,
-    /// negative quantities, timestamps outside 2009..2100. Returns what is wrong.
+    /// prices outside [`MIN_PRICE`]..[`MAX_PRICE`], negative quantities, timestamps outside
+    /// 2009..2100. Returns what is wrong.
     pub fn validate(&self) -> Result<(), String> {
         fn price(name: &str, v: f64) -> Result<(), String> {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
+            if !(v.is_finite() && v > 0.0) {
                 Err(format!("{name} {v} is not a positive finite number"))
+            } else if !(MIN_PRICE..=MAX_PRICE).contains(&v) {
+                Err(format!(
+                    "{name} {v:e} is outside {MIN_PRICE:e}..{MAX_PRICE:e}, which no market trades at (a unit or parsing error at the source?)"
+                ))
+            } else {
+                Ok(())
             }
         }
         fn qty(name: &str, v: f64) -> Result<(), String> {
@@ -242,6 +253,13 @@ mod tests {
         for bad in [f64::NAN, f64::INFINITY, 0.0, -1.0] {
             assert!(trade(bad, 1.0, ts).validate().is_err(), "price {bad}");
             assert!(trade(100.0, bad, ts).validate().is_err(), "qty {bad}");
+        }
+        for absurd in [1e308, 1.1e12, 1e-13, f64::MIN_POSITIVE] {
+            let err = trade(absurd, 1.0, ts).validate().unwrap_err();
+            assert!(err.contains("outside 1e-12..1e12"), "{err}");
+        }
+        for fine in [1e12, 5e11, 0.00002853, 1e-12] {
+            assert!(trade(fine, 1.0, ts).validate().is_ok(), "{fine}");
         }
         let err = trade(100.0, 1.0, 1_700_000_000).validate().unwrap_err();
         assert!(err.contains("outside"), "{err}");

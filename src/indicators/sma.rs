@@ -1,51 +1,40 @@
 //! Simple moving average over the last `period` values.
 
-use ta::Next;
-
 use super::error::{IndicatorError, check_period};
+use super::rolling_moments::RollingMoments;
 
-/// SMA(n). Wraps `ta`'s `SimpleMovingAverage`, whose values equal TA-Lib's once the window is
-/// full; before that `ta` returns partial means, so this wrapper answers `None` instead.
+/// SMA(n), equal to TA-Lib's once the window is full and `None` before. `ta`'s
+/// `SimpleMovingAverage` keeps one running sum for ever: a single huge value (1e308) wiped out
+/// the digits of every later price, and its SMA20 read 10.15 beside a Bollinger middle of 103
+/// for the rest of the run. This uses the same `RollingMoments` as Bollinger (shifted Welford,
+/// recomputed exactly from the window once every `period` values), so an error leaves with the
+/// value that caused it.
 #[derive(Debug, Clone)]
 pub struct Sma {
-    inner: ta::indicators::SimpleMovingAverage,
+    moments: RollingMoments,
     period: usize,
-    count: usize,
     value: Option<f64>,
 }
 
 impl Sma {
     pub fn new(period: usize) -> Result<Sma, IndicatorError> {
         let period = check_period("SMA", "period", period, 1)?;
-        let inner = ta::indicators::SimpleMovingAverage::new(period).map_err(|_| {
-            IndicatorError::OutOfRange {
-                indicator: "SMA",
-                param: "period",
-                value: period,
-                min: 1,
-                max: super::MAX_PERIOD,
-            }
-        })?;
         Ok(Sma {
-            inner,
+            moments: RollingMoments::new(period),
             period,
-            count: 0,
             value: None,
         })
     }
 
     /// Folds in `x`; `None` until `period` values have been seen. A non-finite `x` is ignored
-    /// (it would poison the running sum for good) and the current value is returned.
+    /// (it would poison the window) and the current value is returned.
     pub fn update(&mut self, x: f64) -> Option<f64> {
         if !x.is_finite() {
             return self.value;
         }
-        let mean = self.inner.next(x);
-        if self.count < self.period {
-            self.count += 1;
-        }
-        if self.count == self.period {
-            self.value = Some(mean);
+        self.moments.push(x);
+        if self.moments.is_full() {
+            self.value = Some(self.moments.mean());
         }
         self.value
     }
@@ -63,8 +52,7 @@ impl Sma {
     }
 
     pub fn reset(&mut self) {
-        ta::Reset::reset(&mut self.inner);
-        self.count = 0;
+        self.moments.reset();
         self.value = None;
     }
 }
@@ -135,6 +123,28 @@ mod tests {
         };
         let got = run(10, &t.values("close"));
         assert_series("sma10", &got, &t.column("talib_sma10"), 1e-6);
+    }
+
+    #[test]
+    fn one_huge_value_leaves_with_its_window() {
+        // 1e308 then 60 ordinary prices: the SMA is the mean of the last 20 again, as the
+        // Bollinger middle is (ta's running sum read 10.15 instead of about 103 for good)
+        let mut xs = vec![100.0; 20];
+        xs.push(1e308);
+        xs.extend((0..60).map(|i| 100.0 + (i % 7) as f64));
+        let got = run(20, &xs);
+        let want = batch(20, &xs);
+        let last = got.last().unwrap().unwrap();
+        assert!(
+            (last - want.last().unwrap().unwrap()).abs() < 1e-9,
+            "{last}"
+        );
+        let mut bb = crate::indicators::bollinger::Bollinger::new(20, 2.0).unwrap();
+        let mut mid = None;
+        for &x in &xs {
+            mid = bb.update(x).map(|b| b.mid);
+        }
+        assert!((last - mid.unwrap()).abs() < 1e-9, "{last} vs {mid:?}");
     }
 
     proptest! {

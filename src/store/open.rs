@@ -44,6 +44,17 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
 /// [`open`] with explicit SQLite open flags (e.g. `SQLITE_OPEN_READ_ONLY` to check how a
 /// write-protected file is reported even when running as root, which ignores file modes).
 pub fn open_with_flags(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
+    // A database of a newer tickwatch is refused before anything touches it: opening it for
+    // writing would switch it to WAL and leave -wal and -shm files beside it.
+    if let Some(found) = header_version(path)
+        && found > schema::SCHEMA_VERSION
+    {
+        return Err(StoreError::NewerSchema {
+            path: path.to_path_buf(),
+            found,
+            known: schema::SCHEMA_VERSION,
+        });
+    }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
             path: path.to_path_buf(),
@@ -75,6 +86,22 @@ pub fn open_with_flags(path: &Path, flags: OpenFlags) -> Result<Connection, Stor
     Ok(conn)
 }
 
+/// The schema version (`PRAGMA user_version`) in the header of the SQLite file at `path`, read
+/// as plain bytes so that nothing is created or changed; None when it is no SQLite file (yet).
+/// A version changed by a transaction still in the -wal file shows only after a checkpoint:
+/// [`schema::migrate`] checks again under its lock.
+fn header_version(path: &Path) -> Option<i64> {
+    use std::io::Read;
+    let mut head = [0u8; 64];
+    std::fs::File::open(path).ok()?.read_exact(&mut head).ok()?;
+    if &head[..16] != b"SQLite format 3\0" {
+        return None;
+    }
+    Some(i64::from(i32::from_be_bytes([
+        head[60], head[61], head[62], head[63],
+    ])))
+}
+
 /// Per-connection settings for the write path. NORMAL sync in WAL mode fsyncs only at
 /// checkpoints: a power cut may lose the last commits but never corrupts the file.
 fn tune(conn: &Connection) -> rusqlite::Result<()> {
@@ -89,7 +116,10 @@ fn tune(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// Opens an existing database for reading (export, list, history backfill). A missing file is
-/// an error that says how to create one, not a new empty database.
+/// an error that says how to create one, not a new empty database. Nothing is written: on a
+/// read-only mount, where SQLite cannot create the -shm file a WAL database needs, the file is
+/// read as immutable (correct there, since nothing can change it) when no -wal file holds
+/// commits that only it has.
 pub fn open_readonly(path: &Path) -> Result<Connection, StoreError> {
     if !path.exists() {
         return Err(StoreError::NotFound {
@@ -97,15 +127,13 @@ pub fn open_readonly(path: &Path) -> Result<Connection, StoreError> {
         });
     }
     let err = |e| StoreError::from_sqlite(path, e);
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(err)?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(err)?;
+    let (conn, version) = match reader(path, false) {
+        Ok(ok) => ok,
+        Err(e) if cannot_open(&e) && !wal_has_commits(path) => {
+            reader(path, true).map_err(|_| err(e))?
+        }
+        Err(e) => return Err(err(e)),
+    };
     if version > schema::SCHEMA_VERSION {
         return Err(StoreError::NewerSchema {
             path: path.to_path_buf(),
@@ -123,4 +151,54 @@ pub fn open_readonly(path: &Path) -> Result<Connection, StoreError> {
         });
     }
     Ok(conn)
+}
+
+/// A read-only connection to `path` (as immutable, or not) and its schema version: the version
+/// is read here because SQLite opens lazily and a WAL database fails only at its first read.
+fn reader(path: &Path, immutable: bool) -> rusqlite::Result<(Connection, i64)> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = if immutable {
+        Connection::open_with_flags(
+            format!("file:{}?immutable=1", uri_path(path)),
+            flags | OpenFlags::SQLITE_OPEN_URI,
+        )?
+    } else {
+        Connection::open_with_flags(path, flags)?
+    };
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let version = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    Ok((conn, version))
+}
+
+/// SQLite could not open the file or its -shm for reading (a read-only directory).
+fn cannot_open(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
+    )
+}
+
+/// A non-empty -wal file beside `path`: commits an immutable read would not see.
+fn wal_has_commits(path: &Path) -> bool {
+    let mut wal = path.as_os_str().to_os_string();
+    wal.push("-wal");
+    std::fs::metadata(PathBuf::from(wal)).is_ok_and(|m| m.len() > 0)
+}
+
+/// `path` for a `file:` URI: absolute, every byte outside `A-Za-z0-9-._~/` percent-encoded.
+fn uri_path(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    #[cfg(unix)]
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(abs.as_os_str()).to_vec();
+    #[cfg(not(unix))]
+    let bytes = abs.to_string_lossy().replace('\\', "/").into_bytes();
+    let mut out = String::new();
+    for b in bytes {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

@@ -150,6 +150,16 @@ impl ServerConn {
         let _ = tokio::time::timeout(Duration::from_millis(500), self.ws.next()).await;
     }
 
+    /// Sends a close frame of `code` with `reason` (a venue's own words, whatever they hold).
+    pub async fn close_with(mut self, code: u16, reason: &str) {
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.to_string().into(),
+        };
+        let _ = self.ws.send(Message::Close(Some(frame))).await;
+        let _ = tokio::time::timeout(Duration::from_millis(500), self.ws.next()).await;
+    }
+
     /// Drops the TCP connection without a close frame (a cut cable, a dead load balancer).
     pub fn drop_tcp(self) {
         drop(self);

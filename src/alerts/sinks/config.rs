@@ -180,7 +180,8 @@ pub enum EmailTls {
     Starttls,
     /// TLS from the first byte, "SMTPS" (port 465).
     Tls,
-    /// No encryption (port 25): only for a relay on the same host or a trusted network.
+    /// No encryption (port 25): only for a relay on the same host or a trusted network. With
+    /// a login, allowed only to a loopback host or with `allow_plaintext_credentials`.
     None,
 }
 
@@ -214,6 +215,10 @@ pub struct EmailConfig {
     /// Only alerts at least this severe are mailed. Default: all.
     #[serde(default)]
     pub min_severity: Option<Severity>,
+    /// With `tls = "none"`, log in although the host is not loopback: the user name and
+    /// password then cross the network in clear. Default: false (such a login is refused).
+    #[serde(default)]
+    pub allow_plaintext_credentials: bool,
 }
 
 fn default_user_env() -> String {

@@ -73,6 +73,10 @@ impl EmailSpec {
         let credentials = match user {
             None => Ok(None),
             Some(u) => match env(&config.password_env) {
+                Some(_) if plaintext_refused(&config) => Err(format!(
+                    "tls = \"none\" would send the SMTP login ({}) in clear to {}: use tls = \"starttls\" or \"tls\", or set allow_plaintext_credentials = true in [notify.email] if the network to it is trusted (a loopback host is allowed as it is)",
+                    config.username_env, config.host
+                )),
                 Some(p) => Ok(Some((u, p))),
                 None => Err(format!(
                     "{} is set but {} is not: set both to log in to {}, or neither to send without a login",
@@ -94,6 +98,19 @@ impl EmailSpec {
             EmailTls::None => 25,
         })
     }
+}
+
+/// A login over a plain connection to a host that is not loopback, not explicitly allowed.
+fn plaintext_refused(c: &EmailConfig) -> bool {
+    c.tls == EmailTls::None && !c.allow_plaintext_credentials && !is_loopback(&c.host)
+}
+
+/// `localhost` or a loopback address: the password stays on this machine.
+fn is_loopback(host: &str) -> bool {
+    let h = host.trim().trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Sends one mail per notice.
@@ -232,5 +249,35 @@ mod tests {
         let d = cfg(BASE);
         assert_eq!(d.username_env, "TICKWATCH_SMTP_USER");
         assert_eq!(d.password_env, "TICKWATCH_SMTP_PASSWORD");
+    }
+
+    #[test]
+    fn a_plaintext_login_goes_only_to_loopback_or_where_allowed() {
+        let env = |k: &str| match k {
+            "TICKWATCH_SMTP_USER" => Some("user".to_string()),
+            "TICKWATCH_SMTP_PASSWORD" => Some("s3cret".to_string()),
+            _ => None,
+        };
+        let spec = |text: &str| EmailSpec::new(cfg(text), &env);
+        let remote = spec(&format!("{BASE}tls = \"none\""));
+        let e = remote.credentials.clone().unwrap_err();
+        assert!(e.contains("in clear to smtp.example.com"), "{e}");
+        assert!(e.contains("allow_plaintext_credentials = true"), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
+        assert!(EmailSink::new(&remote).is_err());
+        let allowed = spec(&format!(
+            "{BASE}tls = \"none\"\nallow_plaintext_credentials = true"
+        ));
+        assert!(allowed.credentials.is_ok_and(|c| c.is_some()));
+        for host in ["127.0.0.1", "localhost", "::1", "[::1]"] {
+            let local = BASE.replace("smtp.example.com", host);
+            let ok = spec(&format!("{local}tls = \"none\""));
+            assert!(ok.credentials.is_ok_and(|c| c.is_some()), "{host}");
+        }
+        // no login: nothing secret to send
+        let anonymous = EmailSpec::new(cfg(&format!("{BASE}tls = \"none\"")), &|_| None);
+        assert_eq!(anonymous.credentials, Ok(None));
+        // with TLS the login is encrypted
+        assert!(spec(BASE).credentials.is_ok_and(|c| c.is_some()));
     }
 }

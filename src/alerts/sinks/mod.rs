@@ -106,16 +106,18 @@ pub struct SinkError {
     pub transient: bool,
 }
 
+/// A sink's message quotes its server (a webhook's answer, an SMTP reply, a command's
+/// output): made safe to print and to store where it is made.
 impl SinkError {
     pub fn transient(message: impl Into<String>) -> SinkError {
         SinkError {
-            message: message.into(),
+            message: crate::format::visible(&message.into()),
             transient: true,
         }
     }
     pub fn permanent(message: impl Into<String>) -> SinkError {
         SinkError {
-            message: message.into(),
+            message: crate::format::visible(&message.into()),
             transient: false,
         }
     }

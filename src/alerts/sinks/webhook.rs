@@ -257,6 +257,9 @@ impl WebhookSink {
                 self.host,
                 root_cause(e)
             ))
+        } else if e.is_redirect() {
+            // a redirect elsewhere: trying again leads to the same place
+            SinkError::permanent(format!("{}: {}", self.host, root_cause(e)))
         } else if e.is_builder() {
             SinkError::permanent(format!("cannot build the request to {}", self.host))
         } else {

@@ -83,9 +83,9 @@ impl Client {
         })
     }
 
-    /// Takes the key out of `text`.
+    /// `text` (from the server or about a request) without the key, and safe to print.
     pub fn redact(&self, text: &str) -> String {
-        self.key.redact(text)
+        crate::format::visible(&self.key.redact(text))
     }
 
     pub async fn global_quote(&self, symbol: Symbol) -> Result<Reply<GlobalQuote>, Failure> {

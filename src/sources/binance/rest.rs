@@ -401,12 +401,14 @@ impl RestClient {
                 Ok(e) => RestError::Api {
                     status,
                     code: e.code,
-                    msg: e.msg,
+                    msg: crate::format::visible(&e.msg),
                 },
                 Err(_) => RestError::Status {
                     status,
                     url,
-                    body: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+                    body: crate::format::visible(&String::from_utf8_lossy(
+                        &body[..body.len().min(200)],
+                    )),
                 },
             });
         }

@@ -108,6 +108,8 @@ impl Shared {
     }
 
     fn record_error(&self, msg: String) {
+        // errors quote the venue: safe to print before they reach the log
+        let msg = crate::format::visible(&msg);
         tracing::warn!(source = self.sink.name(), "{msg}");
         self.sink.health().record_error(self.sink.name(), msg);
     }
@@ -709,6 +711,8 @@ impl Session<'_> {
             }
             Ok(Frame::Ack { id }) => self.on_ack(id),
             Ok(Frame::Error { code, msg, id }) => {
+                // the venue's words: shown, never obeyed by a terminal
+                let msg = crate::format::visible(&msg);
                 if !id.is_some_and(|i| self.on_refused(i, code, &msg)) {
                     let id = id.map_or_else(|| "-".to_string(), |i| i.to_string());
                     self.shared

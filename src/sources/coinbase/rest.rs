@@ -296,12 +296,14 @@ impl RestClient {
                 }
                 Ok(e) => RestError::Api {
                     status,
-                    message: e.message,
+                    message: crate::format::visible(&e.message),
                 },
                 Err(_) => RestError::Status {
                     status,
                     url,
-                    body: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+                    body: crate::format::visible(&String::from_utf8_lossy(
+                        &body[..body.len().min(200)],
+                    )),
                 },
             });
         }

@@ -83,6 +83,8 @@ impl Shared {
     }
 
     fn record_error(&self, msg: String) {
+        // errors quote the venue: safe to print before they reach the log
+        let msg = crate::format::visible(&msg);
         tracing::warn!(source = self.sink.name(), "{msg}");
         self.sink
             .health()
@@ -617,10 +619,11 @@ impl Session<'_> {
         reason: Option<&str>,
         conn: &mut Conn,
     ) -> Option<End> {
-        let text = match reason {
+        // the venue's words: shown, never obeyed by a terminal
+        let text = crate::format::visible(&match reason {
             Some(r) if !r.is_empty() => format!("{message} ({r})"),
             _ => message.to_string(),
-        };
+        });
         let mut ours: Vec<Symbol> = self
             .gaps
             .products()

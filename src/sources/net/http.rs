@@ -21,9 +21,13 @@ pub const DEFAULT_REST_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A reqwest client with our User-Agent (Coinbase refuses requests without one), `timeout` per
-/// request (from connecting to the last byte of the answer) and at most 10 s to connect.
+/// request (from connecting to the last byte of the answer) and at most 10 s to connect,
+/// following redirects only within the host asked ([`same_host_redirects`]) and sending no
+/// Referer.
 pub fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
+        .redirect(same_host_redirects())
+        .referer(false)
         .timeout(timeout)
         .connect_timeout(MAX_CONNECT_TIMEOUT.min(timeout))
         .user_agent(concat!("tickwatch/", env!("CARGO_PKG_VERSION")))
@@ -133,6 +137,62 @@ pub fn format_timeout(d: Duration) -> String {
     } else {
         format!("{:.1} s", d.as_secs_f64())
     }
+}
+
+/// The most redirects one request follows.
+const MAX_REDIRECTS: usize = 5;
+
+/// A redirect policy for every client of tickwatch: a URL may carry a secret (an API key in the
+/// query, a token in a webhook's path, a header) and a POST carries an alert, so a redirect is
+/// followed only to the same host and port (http may move up to https, https never down to
+/// http), at most [`MAX_REDIRECTS`] times; any other redirect ends the request with an error
+/// that names it. Pair it with `.referer(false)`: a Referer would repeat the URL to the target.
+pub fn same_host_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        match redirect_refusal(attempt.status().as_u16(), attempt.url(), attempt.previous()) {
+            None => attempt.follow(),
+            Some(why) => attempt.error(why),
+        }
+    })
+}
+
+/// Why a redirect (HTTP `status`) to `next` after `previous` (the first is the URL asked for)
+/// is not followed, or None when it is.
+pub fn redirect_refusal(
+    status: u16,
+    next: &reqwest::Url,
+    previous: &[reqwest::Url],
+) -> Option<String> {
+    let first = previous.first()?;
+    let shown = crate::format::visible(&format!(
+        "{}://{}{}",
+        next.scheme(),
+        next.host_str().unwrap_or(""),
+        next.port().map(|p| format!(":{p}")).unwrap_or_default()
+    ));
+    let refuse = |why: &str| {
+        Some(format!(
+            "HTTP {status} redirect to {shown}{} not followed: {why}; point the URL at where the service now is",
+            crate::format::visible(next.path())
+        ))
+    };
+    if previous.len() > MAX_REDIRECTS {
+        return refuse(&format!("more than {MAX_REDIRECTS} redirects"));
+    }
+    let last = previous.last().unwrap_or(first);
+    if last.scheme() == "https" && next.scheme() != "https" {
+        return refuse("it leaves https for plain http");
+    }
+    let same_host = next.host_str() == first.host_str();
+    let same_port = next.port_or_known_default() == first.port_or_known_default()
+        || (first.scheme() == "http" && next.scheme() == "https" && next.port().is_none());
+    if !(same_host && same_port) {
+        return refuse(&format!(
+            "tickwatch follows redirects only within {} (the URL, a key or token in it, and a posted alert go nowhere else)",
+            first.host_str().unwrap_or("the same host")
+        ));
+    }
+    None
 }
 
 /// `base_url` trimmed and without a trailing `/`; `what` names it in the error when it is not
@@ -252,5 +312,34 @@ mod tests {
         let long = gate.block_for(Duration::from_secs(60));
         gate.block_for(Duration::from_secs(1));
         assert_eq!(gate.clone().blocked_until(), long);
+    }
+
+    #[test]
+    fn redirects_stay_on_the_host_asked_and_never_leave_https() {
+        let url = |s: &str| reqwest::Url::parse(s).unwrap();
+        let asked = [url("http://127.0.0.1:8080/query?apikey=K")];
+        assert_eq!(
+            redirect_refusal(302, &url("http://127.0.0.1:8080/v2"), &asked),
+            None
+        );
+        assert_eq!(
+            redirect_refusal(301, &url("https://127.0.0.1/v2"), &asked),
+            None
+        );
+        let other = redirect_refusal(307, &url("http://localhost:8080/x?y=1"), &asked).unwrap();
+        assert!(
+            other.starts_with("HTTP 307 redirect to http://localhost:8080/x not followed"),
+            "{other}"
+        );
+        assert!(
+            !other.contains("apikey") && !other.contains("y=1"),
+            "{other}"
+        );
+        assert!(redirect_refusal(302, &url("http://127.0.0.1:9/"), &asked).is_some());
+        let tls = [url("https://hooks.test/t/SECRET")];
+        let down = redirect_refusal(302, &url("http://hooks.test/t"), &tls).unwrap();
+        assert!(down.contains("leaves https"), "{down}");
+        let many: Vec<_> = (0..6).map(|i| url(&format!("http://a.test/{i}"))).collect();
+        assert!(redirect_refusal(302, &url("http://a.test/7"), &many).is_some());
     }
 }

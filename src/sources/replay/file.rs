@@ -141,7 +141,10 @@ pub fn detect_with(path: &Path, ov: &ReplayOverrides) -> anyhow::Result<DumpInfo
 
 /// `, ENTRY` for a row inside a zip, as the reader names places.
 fn entry_suffix(entry: Option<&str>) -> String {
-    entry.map(|e| format!(", {e}")).unwrap_or_default()
+    // an entry's name comes from inside the archive: outside text
+    entry
+        .map(|e| format!(", {}", crate::format::visible(e)))
+        .unwrap_or_default()
 }
 
 /// Where the file joins the time-ordered merge: the merge time of the first row the reader will

@@ -244,17 +244,18 @@ pub(crate) fn columns_from_row(line: &str) -> Result<Columns, String> {
     })
 }
 
-/// A row shortened for messages.
+/// A row shortened for messages, its control characters made visible (a row is outside text:
+/// an escape sequence in it must be shown, not obeyed by the terminal).
 pub(crate) fn clip(line: &str) -> String {
     const MAX: usize = 100;
     if line.len() <= MAX {
-        return line.to_string();
+        return crate::format::visible(line);
     }
     let mut end = MAX;
     while !line.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}…", &line[..end])
+    format!("{}…", crate::format::visible(&line[..end]))
 }
 
 fn num<T: FromStr>(s: &str, name: &str) -> Result<T, String> {

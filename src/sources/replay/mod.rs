@@ -68,10 +68,12 @@ impl ReplaySource {
             bail!("no files to replay: give one or more Binance dump files (.csv or .zip)");
         }
         let factor = cfg.speed.factor();
-        if factor.is_some_and(|f| !(f.is_finite() && f > 0.0)) {
+        if factor.is_some_and(|f| !Speed::factor_in_range(f)) {
             bail!(
-                "replay speed {} is not a positive factor: use 1x, 10x, 100x or max",
-                cfg.speed
+                "replay speed {} is not a factor from {}x to {}x: use 1x, 10x, 100x or max",
+                cfg.speed,
+                Speed::MIN_FACTOR,
+                Speed::MAX_FACTOR
             );
         }
         let mut plans = Vec::with_capacity(cfg.files.len());

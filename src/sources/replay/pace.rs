@@ -21,6 +21,16 @@ pub enum Speed {
 }
 
 impl Speed {
+    /// The slowest factor accepted: a thousandth of real time (a minute of trades over 17 h).
+    pub const MIN_FACTOR: f64 = 0.001;
+    /// The fastest paced factor: beyond it pacing means nothing, `max` is the answer.
+    pub const MAX_FACTOR: f64 = 1e6;
+
+    /// Whether `f` is a factor a replay can be paced at.
+    pub fn factor_in_range(f: f64) -> bool {
+        (Self::MIN_FACTOR..=Self::MAX_FACTOR).contains(&f)
+    }
+
     /// Exchange milliseconds per wall millisecond, or `None` for unpaced.
     pub fn factor(self) -> Option<f64> {
         match self {
@@ -62,6 +72,13 @@ impl FromStr for Speed {
         if !f.is_finite() || f <= 0.0 {
             return Err(bad());
         }
+        if !Speed::factor_in_range(f) {
+            return Err(format!(
+                "invalid speed {s:?}: a factor must be from {}x to {}x (1x is real time); use \"max\" for as fast as possible",
+                Speed::MIN_FACTOR,
+                Speed::MAX_FACTOR
+            ));
+        }
         if f == 1.0 {
             Ok(Speed::RealTime)
         } else {
@@ -73,6 +90,9 @@ impl FromStr for Speed {
 /// Wall time covered by one send: events due within this window go out together, so a paced
 /// replay sleeps at most about 100 times a second however dense the trades are.
 const WINDOW: Duration = Duration::from_millis(10);
+
+/// The longest wait between two sends of a paced replay, whatever the gap in the data.
+const MAX_WAIT: Duration = Duration::from_secs(30 * 86_400);
 
 /// Maps exchange time to wall time for one paced replay.
 #[derive(Debug)]
@@ -93,8 +113,12 @@ impl Pacer {
     }
 
     fn due(&self, anchor: (Instant, TsMs), exch: TsMs) -> Instant {
-        let ahead_ms = (exch - anchor.1).max(0) as f64 / self.factor;
-        anchor.0 + Duration::from_secs_f64(ahead_ms / 1000.0)
+        let ahead_ms = exch.saturating_sub(anchor.1).max(0) as f64 / self.factor;
+        // a gap of years at a slow factor must not overflow: wait at most MAX_WAIT
+        let wait = Duration::try_from_secs_f64(ahead_ms / 1000.0)
+            .unwrap_or(MAX_WAIT)
+            .min(MAX_WAIT);
+        anchor.0.checked_add(wait).unwrap_or(anchor.0)
     }
 
     /// Exchange-time width of [`WINDOW`] at this factor.
@@ -146,5 +170,21 @@ mod tests {
             let err = bad.parse::<Speed>().unwrap_err();
             assert!(err.contains("max"), "{bad}: {err}");
         }
+        assert_eq!("0.001x".parse::<Speed>(), Ok(Speed::Factor(0.001)));
+        assert_eq!("1e6x".parse::<Speed>(), Ok(Speed::Factor(1e6)));
+        for absurd in ["1e-300x", "0.0009x", "1e7", "1e300x"] {
+            let err = absurd.parse::<Speed>().unwrap_err();
+            assert!(err.contains("from 0.001x to 1000000x"), "{absurd}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_huge_gap_at_a_slow_factor_waits_at_most_the_cap() {
+        let p = Pacer::new(Speed::MIN_FACTOR);
+        let now = Instant::now();
+        let due = p.due((now, 0), TsMs::MAX);
+        assert_eq!(due - now, MAX_WAIT);
+        let p = Pacer::new(1e-300);
+        assert_eq!(p.due((now, 0), 1_000) - now, MAX_WAIT);
     }
 }

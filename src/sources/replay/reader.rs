@@ -92,10 +92,11 @@ fn read_rows(
     report: &ReplayReport,
     out: &mut Out<'_>,
 ) -> Result<(), Fail> {
-    let place = match entry {
+    // an entry's name comes from inside the archive: outside text
+    let place = crate::format::visible(&match entry {
         Some(e) => format!("{}, {e}", plan.path.display()),
         None => plan.path.display().to_string(),
-    };
+    });
     let mut parser = RowParser::new(
         plan.info.kind,
         plan.info.venue,
