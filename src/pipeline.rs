@@ -220,6 +220,34 @@ pub fn effective_state(h: &SourceHealth, now: TsMs, stale_after_ms: TsMs) -> Sou
     }
 }
 
+/// What a connected feed session is, from the facts it has (used on its first data and once a
+/// second after): stale once nothing has arrived for half its watchdog limit (also before the
+/// first data: a connected but silent feed is not "connecting"), rate-limited while its REST
+/// client waits out a limit (its start-up fetch is not done, so it is not yet "live"), live
+/// once data flow, and connecting until then.
+pub fn session_state(
+    seen_data: bool,
+    silent: std::time::Duration,
+    watchdog_limit: std::time::Duration,
+    last_data_ms: TsMs,
+    rate_limited_until: TsMs,
+    now: TsMs,
+) -> SourceState {
+    if silent >= (watchdog_limit / 2).max(std::time::Duration::from_secs(1)) {
+        SourceState::Stale {
+            since_ms: last_data_ms,
+        }
+    } else if rate_limited_until > now {
+        SourceState::RateLimited {
+            until_ms: rate_limited_until,
+        }
+    } else if seen_data {
+        SourceState::Live
+    } else {
+        SourceState::Connecting
+    }
+}
+
 /// One line for a state, as the status bar and the record log show it.
 pub fn describe(state: &SourceState, now: TsMs) -> String {
     let secs = |t: TsMs| ((t - now).max(0) as f64 / 1000.0).ceil() as i64;
@@ -570,6 +598,41 @@ mod tests {
         assert!(!snap[0].is_source, "only an EventSink registers a source");
         assert_eq!(snap[0].last_error.as_deref(), Some("DNS lookup failed"));
         assert_eq!(describe(&snap[0].state, 0), "failed: DNS lookup failed");
+    }
+
+    #[test]
+    fn a_session_is_live_only_with_data_and_no_rate_limit_wait() {
+        use std::time::Duration;
+        let limit = Duration::from_secs(10);
+        let quiet = Duration::from_millis(200);
+        let now = 1_000_000;
+        // data flow, but the start-up fetch waits out a 429: not live yet
+        assert_eq!(
+            session_state(true, quiet, limit, now, now + 2_000, now),
+            SourceState::RateLimited {
+                until_ms: now + 2_000
+            }
+        );
+        // the wait is over
+        assert_eq!(
+            session_state(true, quiet, limit, now, now - 1, now),
+            SourceState::Live
+        );
+        // connected, nothing yet
+        assert_eq!(
+            session_state(false, quiet, limit, now, 0, now),
+            SourceState::Connecting
+        );
+        // connected and silent for half the watchdog limit: stale, with or without data before
+        let silent = Duration::from_secs(5);
+        for seen in [false, true] {
+            assert_eq!(
+                session_state(seen, silent, limit, now - 5_000, now + 9_000, now),
+                SourceState::Stale {
+                    since_ms: now - 5_000
+                }
+            );
+        }
     }
 
     #[test]
