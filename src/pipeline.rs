@@ -116,6 +116,10 @@ pub struct SourceHealth {
 #[derive(Debug, Default, Clone)]
 pub struct HealthBoard {
     inner: Arc<Mutex<Vec<SourceHealth>>>,
+    /// Bumped on every change the status bar shows (state, detail, error), so that the screen
+    /// redraws at once instead of on its next clock tick: a state that lasts under a second
+    /// still reaches it.
+    version: Arc<AtomicU64>,
 }
 
 impl HealthBoard {
@@ -165,8 +169,18 @@ impl HealthBoard {
                 }
                 e.state = state;
                 e.since_ms = now_ms();
+                self.bump();
             }
         });
+    }
+
+    fn bump(&self) {
+        self.version.fetch_add(1, Ordering::Release);
+    }
+
+    /// Changes so far; compare with an earlier value to see whether anything shown changed.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
     }
 
     /// Marks `name` as a market data source: when live but quiet it is shown as stale.
@@ -180,11 +194,23 @@ impl HealthBoard {
     }
 
     pub fn set_detail(&self, name: &str, detail: Option<String>) {
-        self.with(|list| Self::entry(list, name).detail = detail);
+        self.with(|list| {
+            let e = Self::entry(list, name);
+            if e.detail != detail {
+                e.detail = detail;
+                self.bump();
+            }
+        });
     }
 
     pub fn record_error(&self, name: &str, err: String) {
-        self.with(|list| Self::entry(list, name).last_error = Some(err));
+        self.with(|list| {
+            let e = Self::entry(list, name);
+            if e.last_error.as_ref() != Some(&err) {
+                e.last_error = Some(err);
+                self.bump();
+            }
+        });
     }
 
     /// Notes that data arrived now.
@@ -633,6 +659,25 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn every_shown_change_bumps_the_version_even_one_undone_at_once() {
+        let board = HealthBoard::default();
+        let v0 = board.version();
+        // a state that lasts a moment: the screen must still learn that something changed
+        board.set("binance", SourceState::Live);
+        board.set("binance", SourceState::Connecting);
+        let v1 = board.version();
+        assert!(v1 > v0, "a brief state changed the version");
+        board.set("binance", SourceState::Connecting);
+        board.touch("binance", 5);
+        assert_eq!(board.version(), v1, "nothing shown changed");
+        board.set_detail("binance", Some("2/2 connections".into()));
+        let v2 = board.version();
+        assert!(v2 > v1);
+        board.record_error("binance", "refused".into());
+        assert!(board.version() > v2);
     }
 
     #[test]

@@ -124,6 +124,7 @@ fn event_loop(
     let mut pacer = Pacer::new(period, start);
     let mut meter = RateMeter::new(PipelineStats::get(&link.stats.events_processed), start);
     let mut seen = link.slot.version();
+    let mut health_seen = link.health.version();
     let mut snap = link.slot.latest();
     app.sync(&snap);
     let mut dirty = true;
@@ -148,6 +149,12 @@ fn event_loop(
             seen = version;
             snap = link.slot.latest();
             dirty |= app.sync(&snap);
+        }
+        // A source's state shows at once, however briefly it lasts (not on the next tick).
+        let health_version = link.health.version();
+        if health_version != health_seen {
+            health_seen = health_version;
+            dirty = true;
         }
         dirty |= app.poll();
         if pacer.tick_due(now) {
