@@ -1365,6 +1365,31 @@ fn range_zoom_pan_and_cursor_keys_move_the_window() {
 }
 
 #[test]
+fn ascii_help_names_arrows_in_words_not_keys_of_other_actions() {
+    let snap = detail_snapshot();
+    let opts = UiOptions {
+        glyphs: tickwatch::ui::theme::GlyphKind::Ascii,
+        ..options()
+    };
+    let (mut app, _rx) = fixed_app(&snap, opts);
+    press(&mut app, KeyCode::Char('?'));
+    // compact help, then the full two-column one
+    for (w, h, sep) in [(80, 24, "/"), (160, 48, " / ")] {
+        let text = screen(&draw(&mut app, &snap, &status(), w, h));
+        for (word, other) in [("Up", 'k'), ("Down", 'j'), ("Left", 'h'), ("Right", 'l')] {
+            let want = format!("{word}{sep}{other}");
+            assert!(text.contains(&want), "{w}x{h} lacks {want}:\n{text}");
+        }
+        // `<`, `>`, `v` and `^` stand only for their own actions
+        for folded in [
+            "^/k", "v/j", "</h", ">/l", "^ / k", "v / j", "< / h", "> / l",
+        ] {
+            assert!(!text.contains(folded), "{w}x{h} shows {folded}:\n{text}");
+        }
+    }
+}
+
+#[test]
 fn ascii_frames_hold_only_ascii() {
     let snap = detail_snapshot();
     let opts = UiOptions {
