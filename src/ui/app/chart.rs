@@ -345,6 +345,14 @@ impl App {
         }
     }
 
+    /// Title text after the caption when there is room: how long the history took to load.
+    pub fn chart_note(&self) -> String {
+        match self.history_status() {
+            HistoryStatus::Loaded { millis, .. } => format!("({millis} ms)"),
+            _ => String::new(),
+        }
+    }
+
     /// The caption for the chart title: range and history state.
     pub fn chart_caption(&self) -> String {
         let mut s = self.viewport.label();
@@ -358,8 +366,8 @@ impl App {
             HistoryStatus::Loading => {
                 s.push_str(&format!(" · loading history{}", self.glyphs.ellipsis))
             }
-            HistoryStatus::Loaded { candles, millis } => {
-                s.push_str(&format!(" · {candles} stored candles ({millis} ms)"));
+            HistoryStatus::Loaded { candles, .. } => {
+                s.push_str(&format!(" · {candles} stored candles"));
             }
             HistoryStatus::StartsAt(t) => s.push_str(&format!(" · no data before {}", stamp(t))),
             HistoryStatus::NoDatabase => s.push_str(" · no database: memory only"),
