@@ -157,6 +157,7 @@ fn status() -> StatusInfo {
         gaps: 0,
         deliveries_failed: 0,
         now_ms: NOW,
+        demo_command: "",
     }
 }
 
@@ -680,14 +681,80 @@ fn a_feed_that_never_connected_points_to_the_offline_demo() {
         "{text}"
     );
     assert!(
-        text.contains("(offline? `tickwatch --demo` needs no network)"),
+        text.contains("offline? `tickwatch --demo` runs the demo without network"),
         "{text}"
     );
+    // at 80 columns, from a checkout: the whole hint, with a command that works there
+    st.demo_command = "cargo run --release -- --demo";
+    let text = screen(&draw(&mut app, &snap, &st, 80, 24));
+    assert!(
+        text.contains(" offline? `cargo run --release -- --demo` runs the demo without network"),
+        "{text}"
+    );
+    assert!(
+        text.contains("binance DNS lookup failed; reconnecting"),
+        "{text}"
+    );
+    st.demo_command = "";
     // once data has come, a reconnect is a reconnect: no hint
     st.sources[0].last_event_ms = Some(NOW - 5_000);
     let text = screen(&draw(&mut app, &snap, &st, 160, 48));
     assert!(text.contains("reconnecting in 4 s"), "{text}");
     assert!(!text.contains("--demo"), "{text}");
+}
+
+#[test]
+fn an_offline_hint_fits_80_columns_behind_a_long_state() {
+    let snap = snapshot();
+    let (mut app, _rx) = app_with(&snap);
+    let mut st = status();
+    st.sources = vec![source(
+        "binance",
+        SourceState::Reconnecting {
+            at_ms: NOW + 4_000,
+            attempt: 3,
+            reason: "DNS lookup failed".into(),
+        },
+        None,
+    )];
+    let text = screen(&draw(&mut app, &snap, &st, 80, 24));
+    assert!(
+        text.contains("offline? `tickwatch --demo`") && text.contains("without network"),
+        "the whole hint at 80 columns:\n{text}"
+    );
+}
+
+#[test]
+fn a_failed_notifier_is_said_once_and_does_not_hide_the_feeds() {
+    let snap = snapshot();
+    let (mut app, _rx) = app_with(&snap);
+    let mut st = status();
+    let reason = "no notification service: org.freedesktop.Notifications is not on the \
+                  session bus (install a notification daemon, or set [alerts] desktop = false)";
+    let mut desktop = source("desktop", SourceState::Failed(reason.into()), None);
+    desktop.is_source = false;
+    st.sources = vec![
+        source("binance", SourceState::Live, Some(1_000)),
+        source("coinbase", SourceState::Live, Some(30_000)),
+        desktop,
+    ];
+    // the status bar marks it, and the feeds' states stay in full
+    let text = screen(&draw(&mut app, &snap, &st, 80, 24));
+    assert!(text.contains("desktop failed"), "{text}");
+    assert!(!text.contains("org.freedesktop"), "{text}");
+    assert!(text.contains("binance live"), "{text}");
+    assert!(text.contains("coinbase stale for 30 s"), "{text}");
+    // the reason is said once, in the alerts pane
+    assert!(app.observe_services(&st.sources));
+    let text = screen(&draw(&mut app, &snap, &st, 80, 24));
+    assert!(
+        text.contains("desktop failed: no notification service"),
+        "{text}"
+    );
+    press(&mut app, KeyCode::Char('j'));
+    assert!(!app.observe_services(&st.sources), "said once");
+    let text = screen(&draw(&mut app, &snap, &st, 80, 24));
+    assert!(!text.contains("org.freedesktop"), "{text}");
 }
 
 // ---- alert rules: the rules view, the keys that act on rules, the form ----

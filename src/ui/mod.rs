@@ -125,6 +125,7 @@ fn event_loop(
     let mut meter = RateMeter::new(PipelineStats::get(&link.stats.events_processed), start);
     let mut seen = link.slot.version();
     let mut health_seen = link.health.version();
+    let demo_command = status_info::demo_command(std::env::current_exe().ok().as_deref());
     let mut snap = link.slot.latest();
     app.sync(&snap);
     let mut dirty = true;
@@ -162,7 +163,10 @@ fn event_loop(
             dirty = true;
         }
         if dirty && pacer.may_draw(now) {
-            let status = StatusInfo::collect(&link.stats, &link.health, &mut meter, now, now_ms());
+            let mut status =
+                StatusInfo::collect(&link.stats, &link.health, &mut meter, now, now_ms());
+            status.demo_command = demo_command;
+            app.observe_services(&status.sources);
             guard
                 .terminal
                 .draw(|f| app.render(&snap, &status, f.area(), f.buffer_mut()))

@@ -88,6 +88,9 @@ pub struct App {
     confirm_remove: Option<VenueSymbol>,
     /// A one-off message about the last key (why it did nothing, what it started).
     notice: Option<String>,
+    /// Service failures (a notifier, the database) already told as a notice, by name and
+    /// reason: each is said once, and the status bar keeps only a short marker.
+    services_told: Vec<(String, String)>,
     pending_select: Option<String>,
     /// Subscriptions asked of the sources and not answered yet.
     pending: Vec<Pending>,
@@ -148,6 +151,7 @@ impl App {
             confirm_delete: None,
             confirm_remove: None,
             notice: None,
+            services_told: Vec::new(),
             pending_select: None,
             pending: Vec::new(),
             controls: SourceControls::default(),
@@ -266,6 +270,24 @@ impl App {
     }
     pub fn notice(&self) -> Option<&str> {
         self.notice.as_deref()
+    }
+    /// Says a service's new failure (a notifier without its service, a database that failed)
+    /// once, as a notice, with its reason; the status bar only marks it ("desktop failed"), so
+    /// that it does not hide the feeds' states for the whole session. Returns whether the
+    /// screen changed.
+    pub fn observe_services(&mut self, health: &[crate::pipeline::SourceHealth]) -> bool {
+        let mut changed = false;
+        for h in health.iter().filter(|h| !h.is_source) {
+            if let crate::pipeline::SourceState::Failed(reason) = &h.state {
+                let told = (h.name.clone(), reason.clone());
+                if !self.services_told.contains(&told) {
+                    self.notice = Some(format!("{} failed: {reason}", h.name));
+                    self.services_told.push(told);
+                    changed = true;
+                }
+            }
+        }
+        changed
     }
     /// Replaces the wall clock used for snooze times and the chart's live edge.
     pub fn set_clock(&mut self, clock: fn() -> TsMs) {
