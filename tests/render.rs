@@ -757,6 +757,20 @@ fn a_failed_notifier_is_said_once_and_does_not_hide_the_feeds() {
     assert!(!text.contains("org.freedesktop"), "{text}");
 }
 
+#[test]
+fn the_z_column_says_it_is_the_latest_trades_whatever_the_interval() {
+    let snap = snapshot();
+    let (mut app, _rx) = app_with(&snap);
+    for (w, h) in [(80, 24), (160, 48)] {
+        let text = screen(&draw(&mut app, &snap, &status(), w, h));
+        let header = text
+            .lines()
+            .find(|l| l.contains("Symbol") && l.contains("RSI"))
+            .unwrap_or_default();
+        assert!(header.contains("RSI z tick   Age"), "{w}x{h}: {header}");
+    }
+}
+
 // ---- alert rules: the rules view, the keys that act on rules, the form ----
 
 fn rule_view(name: &str, origin: Origin, status: Status, spec_toml: &str) -> RuleView {
