@@ -34,6 +34,9 @@ pub struct HistorySlice {
     pub source_candles: usize,
     /// The oldest stored candle of this symbol and interval, to say where history begins.
     pub first_stored_ms: Option<TsMs>,
+    /// The newest stored candle of this symbol and interval: where stored data end, so that a
+    /// range over stored data (a replayed database, no live data yet) fits them.
+    pub last_stored_ms: Option<TsMs>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

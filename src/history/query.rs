@@ -16,6 +16,11 @@ const FIRST_OPEN: &str = "SELECT open_ms FROM candles
     WHERE venue = ?1 AND symbol = ?2 AND interval = ?3
     ORDER BY open_ms LIMIT 1";
 
+/// Newest stored candle of a series: one seek on the primary key.
+const LAST_OPEN: &str = "SELECT open_ms FROM candles
+    WHERE venue = ?1 AND symbol = ?2 AND interval = ?3
+    ORDER BY open_ms DESC LIMIT 1";
+
 /// A primary-key range, already in `open_ms` order.
 const CANDLE_RANGE: &str = "SELECT open_ms, open, high, low, close, volume, trades FROM candles
     WHERE venue = ?1 AND symbol = ?2 AND interval = ?3 AND open_ms >= ?4 AND open_ms < ?5
@@ -70,10 +75,15 @@ pub(super) fn read_slice(
         symbol: req.key.symbol.as_str(),
         interval: req.interval.as_str(),
     };
-    let first_stored_ms = first_open_ms(conn, s)?;
+    let first_stored_ms = open_ms_at(conn, s, FIRST_OPEN)?;
+    let last_stored_ms = match first_stored_ms {
+        Some(_) => open_ms_at(conn, s, LAST_OPEN)?,
+        None => None,
+    };
     if first_stored_ms.is_none() || req.to_ms <= req.from_ms {
         return Ok(HistorySlice {
             first_stored_ms,
+            last_stored_ms,
             ..HistorySlice::default()
         });
     }
@@ -89,11 +99,13 @@ pub(super) fn read_slice(
         candles: buckets.into_iter().map(|b| b.out).collect(),
         source_candles,
         first_stored_ms,
+        last_stored_ms,
     })
 }
 
-fn first_open_ms(conn: &Connection, s: Series) -> rusqlite::Result<Option<TsMs>> {
-    let mut stmt = conn.prepare_cached(FIRST_OPEN)?;
+/// The `open_ms` of the series' candle that `sql` ([`FIRST_OPEN`] or [`LAST_OPEN`]) seeks.
+fn open_ms_at(conn: &Connection, s: Series, sql: &str) -> rusqlite::Result<Option<TsMs>> {
+    let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(params![s.venue, s.symbol, s.interval])?;
     rows.next()?.map(|r| r.get(0)).transpose()
 }
