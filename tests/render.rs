@@ -1598,3 +1598,41 @@ fn range_all_on_a_replayed_database_fits_the_stored_candles() {
         "window {from}..{to} fits the data"
     );
 }
+
+#[test]
+fn a_stored_last_price_shows_stale_until_live_data_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, snap) = replayed_db(dir.path());
+    let (tx, _rx) = flume::unbounded();
+    let mut app = App::new("tickwatch", &options(), tx)
+        .with_history(tickwatch::history::HistoryLoader::spawn(db).unwrap());
+    app.set_clock(|| NOW);
+    app.sync(&snap);
+    // the newest stored close (candle 3332: 80032 + 1), with its age: 256 days before the clock
+    let text = draw_until(&mut app, &snap, "the stored price", |_, text| {
+        text.contains("80033.00")
+    });
+    let shown = text.lines().find(|l| l.contains("│BTCUSDT")).unwrap();
+    assert!(
+        shown.contains("80033.00") && shown.contains("256d"),
+        "{shown}"
+    );
+    // dimmed: it cannot pass for live
+    let buf = draw(&mut app, &snap, &status(), 160, 48);
+    let y = (0..buf.area.height)
+        .find(|&y| line(&buf, y).contains("80033.00"))
+        .unwrap();
+    let l = line(&buf, y);
+    let x = l[..l.find("80033").unwrap()].chars().count() as u16;
+    assert!(buf[(x, y)].modifier.contains(Modifier::DIM));
+    // live data replace it
+    let mut live = snap.clone();
+    live.rows = vec![row("BTCUSDT", 81_000.5, 0.1, 10.0, 50.0, 0.1, 200)];
+    app.sync(&live);
+    let text = screen(&draw(&mut app, &live, &status(), 160, 48));
+    let shown = text.lines().find(|l| l.contains("│BTCUSDT")).unwrap();
+    assert!(
+        shown.contains("81000.50") && !shown.contains("80033"),
+        "{shown}"
+    );
+}

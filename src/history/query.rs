@@ -7,8 +7,8 @@
 use rusqlite::{Connection, params};
 
 use super::bucket::bucket_start;
-use super::{HistoryRequest, HistorySlice};
-use crate::domain::{Candle, TsMs};
+use super::{HistoryRequest, HistorySlice, StoredClose};
+use crate::domain::{Candle, Interval, TsMs, VenueSymbol};
 use crate::view::ChartCandle;
 
 /// Oldest stored candle of a series: one seek on the primary key.
@@ -18,6 +18,11 @@ const FIRST_OPEN: &str = "SELECT open_ms FROM candles
 
 /// Newest stored candle of a series: one seek on the primary key.
 const LAST_OPEN: &str = "SELECT open_ms FROM candles
+    WHERE venue = ?1 AND symbol = ?2 AND interval = ?3
+    ORDER BY open_ms DESC LIMIT 1";
+
+/// Newest stored candle of a series with its close.
+const LAST_CLOSE: &str = "SELECT open_ms, close FROM candles
     WHERE venue = ?1 AND symbol = ?2 AND interval = ?3
     ORDER BY open_ms DESC LIMIT 1";
 
@@ -101,6 +106,40 @@ pub(super) fn read_slice(
         first_stored_ms,
         last_stored_ms,
     })
+}
+
+/// The newest stored close of each of `keys`: of every interval's newest candle, the one that
+/// ends last (one primary-key seek per interval).
+pub(super) fn read_last_closes(
+    conn: &Connection,
+    keys: &[VenueSymbol],
+) -> rusqlite::Result<Vec<StoredClose>> {
+    let mut stmt = conn.prepare_cached(LAST_CLOSE)?;
+    let mut out = Vec::new();
+    for key in keys {
+        let mut best: Option<StoredClose> = None;
+        for interval in Interval::ALL {
+            let mut rows = stmt.query(params![
+                key.venue.as_str(),
+                key.symbol.as_str(),
+                interval.as_str()
+            ])?;
+            if let Some(r) = rows.next()? {
+                let open_ms: TsMs = r.get(0)?;
+                let close: f64 = r.get(1)?;
+                let end_ms = open_ms.saturating_add(interval.ms());
+                if close.is_finite() && best.is_none_or(|b| end_ms > b.end_ms) {
+                    best = Some(StoredClose {
+                        key: *key,
+                        close,
+                        end_ms,
+                    });
+                }
+            }
+        }
+        out.extend(best);
+    }
+    Ok(out)
 }
 
 /// The `open_ms` of the series' candle that `sql` ([`FIRST_OPEN`] or [`LAST_OPEN`]) seeks.

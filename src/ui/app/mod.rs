@@ -4,6 +4,7 @@
 
 mod chart;
 mod rules;
+mod stored;
 mod symbols;
 
 use std::cell::Cell;
@@ -75,6 +76,8 @@ pub struct App {
     window: (TsMs, TsMs),
     history: Option<HistoryLoader>,
     hist: chart::HistoryState,
+    /// Stored last prices for rows without live data.
+    stored_last: stored::StoredLast,
     /// Price-plot columns at the last draw (the history request asks for that many buckets),
     /// and those the chart was last merged for.
     plot_cols: Cell<u16>,
@@ -143,6 +146,7 @@ impl App {
             window: (0, 0),
             history: None,
             hist: chart::HistoryState::default(),
+            stored_last: stored::StoredLast::default(),
             plot_cols: Cell::new(100),
             merged_cols: 0,
             rules: Vec::new(),
@@ -421,6 +425,7 @@ impl App {
     /// had to change. Returns true (a new snapshot always needs drawing).
     pub fn sync(&mut self, snap: &ViewSnapshot) -> bool {
         self.all_rows = snap.rows.clone();
+        self.fill_stored_last();
         self.rebuild_rows();
         self.alerts_len = snap.alerts.len();
         self.alerts_scroll = self.alerts_scroll.min(self.alerts_len.saturating_sub(1));
@@ -461,7 +466,8 @@ impl App {
     pub fn poll(&mut self) -> bool {
         let a = self.poll_history();
         let b = self.poll_pending();
-        a || b
+        let c = self.poll_stored_last();
+        a || b || c
     }
 
     /// Recomputes the shown rows from the last snapshot, keeping the selected symbol selected.
