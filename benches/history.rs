@@ -112,6 +112,7 @@ fn baseline(db: &Path, req: &HistoryRequest) -> HistorySlice {
         candles: bucketize(candles, req.bucket_ms),
         source_candles: n,
         first_stored_ms: None,
+        last_stored_ms: None,
     }
 }
 

@@ -116,6 +116,10 @@ pub struct SourceHealth {
 #[derive(Debug, Default, Clone)]
 pub struct HealthBoard {
     inner: Arc<Mutex<Vec<SourceHealth>>>,
+    /// Bumped on every change the status bar shows (state, detail, error), so that the screen
+    /// redraws at once instead of on its next clock tick: a state that lasts under a second
+    /// still reaches it.
+    version: Arc<AtomicU64>,
 }
 
 impl HealthBoard {
@@ -166,8 +170,18 @@ impl HealthBoard {
                 }
                 e.state = state;
                 e.since_ms = now_ms();
+                self.bump();
             }
         });
+    }
+
+    fn bump(&self) {
+        self.version.fetch_add(1, Ordering::Release);
+    }
+
+    /// Changes so far; compare with an earlier value to see whether anything shown changed.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
     }
 
     /// Marks `name` as a market data source: when live but quiet it is shown as stale.
@@ -181,12 +195,24 @@ impl HealthBoard {
     }
 
     pub fn set_detail(&self, name: &str, detail: Option<String>) {
-        self.with(|list| Self::entry(list, name).detail = detail);
+        self.with(|list| {
+            let e = Self::entry(list, name);
+            if e.detail != detail {
+                e.detail = detail;
+                self.bump();
+            }
+        });
     }
 
     pub fn record_error(&self, name: &str, err: String) {
         let err = crate::format::visible(&err);
-        self.with(|list| Self::entry(list, name).last_error = Some(err));
+        self.with(|list| {
+            let e = Self::entry(list, name);
+            if e.last_error.as_ref() != Some(&err) {
+                e.last_error = Some(err);
+                self.bump();
+            }
+        });
     }
 
     /// Notes that data arrived now.
@@ -237,6 +263,34 @@ pub fn effective_state(h: &SourceHealth, now: TsMs, stale_after_ms: TsMs) -> Sou
             }
         }
         ref other => other.clone(),
+    }
+}
+
+/// What a connected feed session is, from the facts it has (used on its first data and once a
+/// second after): stale once nothing has arrived for half its watchdog limit (also before the
+/// first data: a connected but silent feed is not "connecting"), rate-limited while its REST
+/// client waits out a limit (its start-up fetch is not done, so it is not yet "live"), live
+/// once data flow, and connecting until then.
+pub fn session_state(
+    seen_data: bool,
+    silent: std::time::Duration,
+    watchdog_limit: std::time::Duration,
+    last_data_ms: TsMs,
+    rate_limited_until: TsMs,
+    now: TsMs,
+) -> SourceState {
+    if silent >= (watchdog_limit / 2).max(std::time::Duration::from_secs(1)) {
+        SourceState::Stale {
+            since_ms: last_data_ms,
+        }
+    } else if rate_limited_until > now {
+        SourceState::RateLimited {
+            until_ms: rate_limited_until,
+        }
+    } else if seen_data {
+        SourceState::Live
+    } else {
+        SourceState::Connecting
     }
 }
 
@@ -590,6 +644,60 @@ mod tests {
         assert!(!snap[0].is_source, "only an EventSink registers a source");
         assert_eq!(snap[0].last_error.as_deref(), Some("DNS lookup failed"));
         assert_eq!(describe(&snap[0].state, 0), "failed: DNS lookup failed");
+    }
+
+    #[test]
+    fn a_session_is_live_only_with_data_and_no_rate_limit_wait() {
+        use std::time::Duration;
+        let limit = Duration::from_secs(10);
+        let quiet = Duration::from_millis(200);
+        let now = 1_000_000;
+        // data flow, but the start-up fetch waits out a 429: not live yet
+        assert_eq!(
+            session_state(true, quiet, limit, now, now + 2_000, now),
+            SourceState::RateLimited {
+                until_ms: now + 2_000
+            }
+        );
+        // the wait is over
+        assert_eq!(
+            session_state(true, quiet, limit, now, now - 1, now),
+            SourceState::Live
+        );
+        // connected, nothing yet
+        assert_eq!(
+            session_state(false, quiet, limit, now, 0, now),
+            SourceState::Connecting
+        );
+        // connected and silent for half the watchdog limit: stale, with or without data before
+        let silent = Duration::from_secs(5);
+        for seen in [false, true] {
+            assert_eq!(
+                session_state(seen, silent, limit, now - 5_000, now + 9_000, now),
+                SourceState::Stale {
+                    since_ms: now - 5_000
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn every_shown_change_bumps_the_version_even_one_undone_at_once() {
+        let board = HealthBoard::default();
+        let v0 = board.version();
+        // a state that lasts a moment: the screen must still learn that something changed
+        board.set("binance", SourceState::Live);
+        board.set("binance", SourceState::Connecting);
+        let v1 = board.version();
+        assert!(v1 > v0, "a brief state changed the version");
+        board.set("binance", SourceState::Connecting);
+        board.touch("binance", 5);
+        assert_eq!(board.version(), v1, "nothing shown changed");
+        board.set_detail("binance", Some("2/2 connections".into()));
+        let v2 = board.version();
+        assert!(v2 > v1);
+        board.record_error("binance", "refused".into());
+        assert!(board.version() > v2);
     }
 
     #[test]

@@ -627,3 +627,81 @@ async fn a_hung_rest_server_does_not_hold_live_trades() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_during_a_rate_limited_start_up_fetch_is_not_shown_live() {
+    let market = Market::new(&["BTCUSDT"], 0, 10);
+    market.fault(bn::Fault::TooMany { retry_after_s: 2 });
+    let http = HttpServer::start(market.handler()).await;
+    let mut ws = WsServer::start().await;
+    let cfg = BinanceConfig {
+        backfill_candles: 5,
+        ..config(&ws, &http)
+    };
+    let h = start_named("binance-429-start", cfg, 64);
+    let mut c = ws.accept().await;
+    c.expect_subscribe(1).await;
+    // data flow while the start-up fetch waits out the 429
+    wait_for(10, "the 429", || {
+        (!market.refused_at.lock().unwrap().is_empty()).then_some(())
+    })
+    .await;
+    c.send_all(trades(1..=3)).await;
+    h.wait_state("live after the wait", |s| matches!(s, SourceState::Live))
+        .await;
+    let refused = market.refused_at.lock().unwrap()[0];
+    assert!(
+        refused.elapsed() >= Duration::from_millis(1_900),
+        "live only once the 2 s wait is over ({:?} after the 429)",
+        refused.elapsed()
+    );
+    // every transition the board logged: never "live" while the wait lasted
+    let mut seen: Vec<String> = Vec::new();
+    for m in support::states::of("binance-429-start") {
+        let k = if m.starts_with("rate-limited") {
+            "rate-limited".to_string()
+        } else {
+            m
+        };
+        if seen.last() != Some(&k) {
+            seen.push(k);
+        }
+    }
+    assert_eq!(seen, ["rate-limited", "live"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connected_silent_feed_is_stale_and_its_rate_limit_ends() {
+    let market = Market::new(&["BTCUSDT"], 0, 10);
+    market.fault(bn::Fault::TooMany { retry_after_s: 1 });
+    let http = HttpServer::start(market.handler()).await;
+    let mut ws = WsServer::start().await;
+    let cfg = BinanceConfig {
+        backfill_candles: 5,
+        stale_after_secs: 10,
+        ..config(&ws, &http)
+    };
+    let h = start_named("binance-silent", cfg, 64);
+    let mut c = ws.accept().await;
+    c.expect_subscribe(1).await;
+    let quiet = tokio::spawn(c.go_quiet(Duration::from_secs(30)));
+    h.wait_state("rate-limited", |s| {
+        matches!(s, SourceState::RateLimited { .. })
+    })
+    .await;
+    // connected, nothing ever arrives: "stale for N s" while the connection is still up
+    // (half the watchdog's 10 s), not "connecting", and not "rate-limited" after the 1 s wait
+    h.wait_state("stale", |s| matches!(s, SourceState::Stale { .. }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let now_state = h.board.snapshot()[0].state.clone();
+    let text = tickwatch::pipeline::describe(&now_state, tickwatch::domain::now_ms());
+    assert!(text.starts_with("stale for "), "{text}");
+    assert!(!quiet.is_finished(), "the connection is still up");
+    // the watchdog replaces it later
+    h.wait_state(
+        "watchdog reconnect",
+        |s| matches!(s, SourceState::Reconnecting { reason, .. } if reason == "no data for 10 s"),
+    )
+    .await;
+}

@@ -588,3 +588,21 @@ async fn trades_read_with_the_end_of_a_connection_are_handed_on() {
     );
     assert_eq!(ids, expected, "every id once, in order");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connected_silent_feed_is_stale_not_connecting() {
+    let market = Market::new(&["BTC-USD"], 3);
+    let http = HttpServer::start(market.handler()).await;
+    let mut ws = WsServer::start().await;
+    let h = start("coinbase-silent", config(&ws, &http));
+    // subscribed, then nothing at all, not even a heartbeat
+    let c = accept_subscribed(&mut ws, &["BTC-USD"]).await;
+    let quiet = tokio::spawn(c.go_quiet(Duration::from_secs(30)));
+    // "stale for N s" while the connection is still up (half the watchdog's 10 s)
+    h.wait_state("stale", |s| matches!(s, SourceState::Stale { .. }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let text = tickwatch::pipeline::describe(&h.health().state, tickwatch::domain::now_ms());
+    assert!(text.starts_with("stale for "), "{text}");
+    assert!(!quiet.is_finished(), "the connection is still up");
+}

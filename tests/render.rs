@@ -157,6 +157,7 @@ fn status() -> StatusInfo {
         gaps: 0,
         deliveries_failed: 0,
         now_ms: NOW,
+        demo_command: "",
     }
 }
 
@@ -680,14 +681,94 @@ fn a_feed_that_never_connected_points_to_the_offline_demo() {
         "{text}"
     );
     assert!(
-        text.contains("(offline? `tickwatch --demo` needs no network)"),
+        text.contains("offline? `tickwatch --demo` runs the demo without network"),
         "{text}"
     );
+    // at 80 columns, from a checkout: the whole hint, with a command that works there
+    st.demo_command = "cargo run --release -- --demo";
+    let text = screen(&draw(&mut app, &snap, &st, 80, 24));
+    assert!(
+        text.contains(" offline? `cargo run --release -- --demo` runs the demo without network"),
+        "{text}"
+    );
+    assert!(
+        text.contains("binance DNS lookup failed; reconnecting"),
+        "{text}"
+    );
+    st.demo_command = "";
     // once data has come, a reconnect is a reconnect: no hint
     st.sources[0].last_event_ms = Some(NOW - 5_000);
     let text = screen(&draw(&mut app, &snap, &st, 160, 48));
     assert!(text.contains("reconnecting in 4 s"), "{text}");
     assert!(!text.contains("--demo"), "{text}");
+}
+
+#[test]
+fn an_offline_hint_fits_80_columns_behind_a_long_state() {
+    let snap = snapshot();
+    let (mut app, _rx) = app_with(&snap);
+    let mut st = status();
+    st.sources = vec![source(
+        "binance",
+        SourceState::Reconnecting {
+            at_ms: NOW + 4_000,
+            attempt: 3,
+            reason: "DNS lookup failed".into(),
+        },
+        None,
+    )];
+    let text = screen(&draw(&mut app, &snap, &st, 80, 24));
+    assert!(
+        text.contains("offline? `tickwatch --demo`") && text.contains("without network"),
+        "the whole hint at 80 columns:\n{text}"
+    );
+}
+
+#[test]
+fn a_failed_notifier_is_said_once_and_does_not_hide_the_feeds() {
+    let snap = snapshot();
+    let (mut app, _rx) = app_with(&snap);
+    let mut st = status();
+    let reason = "no notification service: org.freedesktop.Notifications is not on the \
+                  session bus (install a notification daemon, or set [alerts] desktop = false)";
+    let mut desktop = source("desktop", SourceState::Failed(reason.into()), None);
+    desktop.is_source = false;
+    st.sources = vec![
+        source("binance", SourceState::Live, Some(1_000)),
+        source("coinbase", SourceState::Live, Some(30_000)),
+        desktop,
+    ];
+    // the status bar marks it, and the feeds' states stay in full
+    let text = screen(&draw(&mut app, &snap, &st, 80, 24));
+    assert!(text.contains("desktop failed"), "{text}");
+    assert!(!text.contains("org.freedesktop"), "{text}");
+    assert!(text.contains("binance live"), "{text}");
+    assert!(text.contains("coinbase stale for 30 s"), "{text}");
+    // the reason is said once, in the alerts pane
+    assert!(app.observe_services(&st.sources));
+    let text = screen(&draw(&mut app, &snap, &st, 80, 24));
+    assert!(
+        text.contains("desktop failed: no notification service"),
+        "{text}"
+    );
+    press(&mut app, KeyCode::Char('j'));
+    assert!(!app.observe_services(&st.sources), "said once");
+    let text = screen(&draw(&mut app, &snap, &st, 80, 24));
+    assert!(!text.contains("org.freedesktop"), "{text}");
+}
+
+#[test]
+fn the_z_column_says_it_is_the_latest_trades_whatever_the_interval() {
+    let snap = snapshot();
+    let (mut app, _rx) = app_with(&snap);
+    for (w, h) in [(80, 24), (160, 48)] {
+        let text = screen(&draw(&mut app, &snap, &status(), w, h));
+        let header = text
+            .lines()
+            .find(|l| l.contains("Symbol") && l.contains("RSI"))
+            .unwrap_or_default();
+        assert!(header.contains("RSI z tick   Age"), "{w}x{h}: {header}");
+    }
 }
 
 // ---- alert rules: the rules view, the keys that act on rules, the form ----
@@ -1365,6 +1446,31 @@ fn range_zoom_pan_and_cursor_keys_move_the_window() {
 }
 
 #[test]
+fn ascii_help_names_arrows_in_words_not_keys_of_other_actions() {
+    let snap = detail_snapshot();
+    let opts = UiOptions {
+        glyphs: tickwatch::ui::theme::GlyphKind::Ascii,
+        ..options()
+    };
+    let (mut app, _rx) = fixed_app(&snap, opts);
+    press(&mut app, KeyCode::Char('?'));
+    // compact help, then the full two-column one
+    for (w, h, sep) in [(80, 24, "/"), (160, 48, " / ")] {
+        let text = screen(&draw(&mut app, &snap, &status(), w, h));
+        for (word, other) in [("Up", 'k'), ("Down", 'j'), ("Left", 'h'), ("Right", 'l')] {
+            let want = format!("{word}{sep}{other}");
+            assert!(text.contains(&want), "{w}x{h} lacks {want}:\n{text}");
+        }
+        // `<`, `>`, `v` and `^` stand only for their own actions
+        for folded in [
+            "^/k", "v/j", "</h", ">/l", "^ / k", "v / j", "< / h", "> / l",
+        ] {
+            assert!(!text.contains(folded), "{w}x{h} shows {folded}:\n{text}");
+        }
+    }
+}
+
+#[test]
 fn ascii_frames_hold_only_ascii() {
     let snap = detail_snapshot();
     let opts = UiOptions {
@@ -1386,4 +1492,147 @@ fn ascii_frames_hold_only_ascii() {
             assert!(text.is_ascii(), "{w}x{h}:\n{text}");
         }
     }
+}
+
+// ---- a replayed database: stored history and no live data ----
+
+/// 2023-03-01T00:00:00Z, months before the fixed clock.
+const REPLAY_T0: TsMs = 1_677_628_800_000;
+const REPLAYED: i64 = 3_333;
+
+/// A database holding `REPLAYED` 1m candles of sim:BTCUSDT from `REPLAY_T0` (as `replay` leaves
+/// it), and a snapshot whose engine has no data for it yet.
+fn replayed_db(dir: &std::path::Path) -> (std::path::PathBuf, ViewSnapshot) {
+    use tickwatch::store::{self, ClosedCandle, StoreBatch};
+    let path = dir.join("replayed.db");
+    let mut conn = store::open(&path).unwrap();
+    let columns: std::sync::Arc<[String]> = COLUMNS.iter().map(|c| c.to_string()).collect();
+    let candles: Vec<ClosedCandle> = (0..REPLAYED)
+        .map(|i| {
+            let p = 80_000.0 + (i % 100) as f64;
+            ClosedCandle {
+                key: key("BTCUSDT"),
+                interval: Interval::M1,
+                candle: Candle {
+                    open_ms: REPLAY_T0 + i * 60_000,
+                    open: p,
+                    high: p + 5.0,
+                    low: p - 5.0,
+                    close: p + 1.0,
+                    volume: 2.0,
+                    trades: 4,
+                },
+                columns: columns.clone(),
+                values: vec![None; COLUMNS.len()].into_boxed_slice(),
+            }
+        })
+        .collect();
+    for chunk in candles.chunks(1_000) {
+        let batch = StoreBatch {
+            candles: chunk.to_vec(),
+            ..StoreBatch::default()
+        };
+        store::write_batches(&mut conn, &[batch]).unwrap();
+    }
+    let mut r = row("BTCUSDT", 0.0, 0.0, 0.0, 50.0, 0.0, 0);
+    r.last = None;
+    r.change_pct = None;
+    r.rsi = None;
+    r.z = None;
+    r.spark = Vec::new();
+    r.last_recv_ms = None;
+    r.last_exch_ms = None;
+    let snap = ViewSnapshot {
+        version: 1,
+        rows: vec![r],
+        chart: None,
+        interval: Some(Interval::M1),
+        ..ViewSnapshot::default()
+    };
+    (path, snap)
+}
+
+/// Draws and polls the app until `done` says so (the history thread answers in the meantime).
+fn draw_until(
+    app: &mut App,
+    snap: &ViewSnapshot,
+    what: &str,
+    done: impl Fn(&App, &str) -> bool,
+) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        app.poll();
+        let text = screen(&draw(app, snap, &status(), 160, 48));
+        if done(app, &text) {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn range_all_on_a_replayed_database_fits_the_stored_candles() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, snap) = replayed_db(dir.path());
+    let (tx, _rx) = flume::unbounded();
+    let mut app = App::new("tickwatch", &options(), tx)
+        .with_history(tickwatch::history::HistoryLoader::spawn(db).unwrap());
+    app.set_clock(|| NOW);
+    app.sync(&snap);
+    press(&mut app, KeyCode::Char('7'));
+    let last_end = REPLAY_T0 + REPLAYED * 60_000;
+    let text = draw_until(&mut app, &snap, "the stored candles", |app, text| {
+        let (from, to) = app.window();
+        text.contains("all · 3333 stored candles") && from <= REPLAY_T0 && to == last_end
+    });
+    // drawn, not "no candles from …": the window runs first..last stored, not to today
+    assert!(!text.contains("no candles"), "{text}");
+    assert!(text.contains("80"), "price scale drawn:\n{text}");
+    let (from, to) = app.window();
+    assert!(
+        to - from <= 2 * REPLAYED * 60_000,
+        "window {from}..{to} fits the data"
+    );
+}
+
+#[test]
+fn a_stored_last_price_shows_stale_until_live_data_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, snap) = replayed_db(dir.path());
+    let (tx, _rx) = flume::unbounded();
+    let mut app = App::new("tickwatch", &options(), tx)
+        .with_history(tickwatch::history::HistoryLoader::spawn(db).unwrap());
+    app.set_clock(|| NOW);
+    app.sync(&snap);
+    // the newest stored close (candle 3332: 80032 + 1), with its age: 256 days before the clock
+    let text = draw_until(&mut app, &snap, "the stored price", |_, text| {
+        text.contains("80033.00")
+    });
+    let shown = text.lines().find(|l| l.contains("│BTCUSDT")).unwrap();
+    assert!(
+        shown.contains("80033.00") && shown.contains("256d"),
+        "{shown}"
+    );
+    // dimmed: it cannot pass for live
+    let buf = draw(&mut app, &snap, &status(), 160, 48);
+    let y = (0..buf.area.height)
+        .find(|&y| line(&buf, y).contains("80033.00"))
+        .unwrap();
+    let l = line(&buf, y);
+    let x = l[..l.find("80033").unwrap()].chars().count() as u16;
+    assert!(buf[(x, y)].modifier.contains(Modifier::DIM));
+    // live data replace it
+    let mut live = snap.clone();
+    live.rows = vec![row("BTCUSDT", 81_000.5, 0.1, 10.0, 50.0, 0.1, 200)];
+    app.sync(&live);
+    let text = screen(&draw(&mut app, &live, &status(), 160, 48));
+    let shown = text.lines().find(|l| l.contains("│BTCUSDT")).unwrap();
+    assert!(
+        shown.contains("81000.50") && !shown.contains("80033"),
+        "{shown}"
+    );
 }

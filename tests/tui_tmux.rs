@@ -158,3 +158,58 @@ fn n_then_enter_makes_a_rule_that_shows_armed_and_survives_a_restart() {
     t.keys(&["q"]);
     assert_eq!(wait_exit(&exit_file), 0);
 }
+
+/// A source that reconnects every few hundred milliseconds (a closed port, a short backoff):
+/// every attempt reaches the screen, not one a second (the idle screen used to redraw states
+/// only on its 1 s clock tick, so short states never showed).
+#[test]
+fn every_short_source_state_reaches_the_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "sources = [\"binance\"]\n\n[binance]\nws_url = \"ws://127.0.0.1:{port}\"\n\
+             rest_url = \"http://127.0.0.1:{port}\"\nsymbols = [\"BTCUSDT\"]\n\
+             backfill_candles = 0\nbackoff_initial_ms = 200\nbackoff_max_ms = 400\n"
+        ),
+    )
+    .unwrap();
+    let args = format!(
+        "--config '{}' --db '{}'",
+        config.display(),
+        dir.path().join("x.db").display()
+    );
+    let Some((t, exit_file)) = support::tmux::start_with(dir.path(), 120, 30, &args, "") else {
+        return;
+    };
+    t.wait_for("reconnecting", Duration::from_secs(20), |s| {
+        s.contains("reconnecting in")
+    });
+    let mut seen = std::collections::BTreeSet::new();
+    let end = std::time::Instant::now() + Duration::from_secs(4);
+    while std::time::Instant::now() < end {
+        let screen = t.capture();
+        for part in screen.split("(attempt ").skip(1) {
+            if let Some(n) = part.split(')').next().and_then(|n| n.parse::<u32>().ok()) {
+                seen.insert(n);
+            }
+        }
+    }
+    let (first, last) = (*seen.first().unwrap(), *seen.last().unwrap());
+    let span = (last - first + 1) as usize;
+    assert!(span >= 6, "attempts {first}..{last} in 4 s: {seen:?}");
+    // each attempt lasts 100-400 ms; the screen shows (nearly) every one
+    assert!(
+        seen.len() * 10 >= span * 8,
+        "only {} of attempts {first}..={last} reached the screen: {seen:?}",
+        seen.len()
+    );
+    t.keys(&["q"]);
+    assert_eq!(wait_exit(&exit_file), 0);
+}

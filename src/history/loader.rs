@@ -34,6 +34,18 @@ pub struct HistorySlice {
     pub source_candles: usize,
     /// The oldest stored candle of this symbol and interval, to say where history begins.
     pub first_stored_ms: Option<TsMs>,
+    /// The newest stored candle of this symbol and interval: where stored data end, so that a
+    /// range over stored data (a replayed database, no live data yet) fits them.
+    pub last_stored_ms: Option<TsMs>,
+}
+
+/// The newest stored close of a symbol, for the watchlist while no live data have come.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StoredClose {
+    pub key: VenueSymbol,
+    pub close: f64,
+    /// When the candle it closes ended (the data's age is measured from here).
+    pub end_ms: TsMs,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +63,14 @@ pub struct HistoryReply {
 pub struct HistoryLoader {
     tx: flume::Sender<HistoryRequest>,
     rx: flume::Receiver<HistoryReply>,
+    last_tx: flume::Sender<Vec<VenueSymbol>>,
+    last_rx: flume::Receiver<Vec<StoredClose>>,
+}
+
+/// What the history thread was asked.
+enum Ask {
+    Range(HistoryRequest),
+    LastCloses(Vec<VenueSymbol>),
 }
 
 impl HistoryLoader {
@@ -60,31 +80,66 @@ impl HistoryLoader {
     pub fn spawn(db: PathBuf) -> std::io::Result<HistoryLoader> {
         let (tx, req_rx) = flume::unbounded::<HistoryRequest>();
         let (reply_tx, rx) = flume::unbounded();
+        let (last_tx, last_req_rx) = flume::unbounded::<Vec<VenueSymbol>>();
+        let (last_reply_tx, last_rx) = flume::unbounded();
         std::thread::Builder::new()
             .name("tickwatch-history".into())
             .spawn(move || {
                 let mut reader = HistoryReader::new(db);
-                while let Ok(first) = req_rx.recv() {
-                    let req = newest(first, &req_rx);
-                    let t0 = Instant::now();
-                    let result = reader.load(&req);
-                    let reply = HistoryReply {
-                        request: req,
-                        result,
-                        elapsed: t0.elapsed(),
+                loop {
+                    let ask = flume::Selector::new()
+                        .recv(&req_rx, |r| r.map(Ask::Range))
+                        .recv(&last_req_rx, |r| r.map(Ask::LastCloses))
+                        .wait();
+                    let sent = match ask {
+                        // both senders gone: the loader was dropped
+                        Err(_) => break,
+                        Ok(Ask::Range(first)) => {
+                            let req = newest(first, &req_rx);
+                            let t0 = Instant::now();
+                            let result = reader.load(&req);
+                            let reply = HistoryReply {
+                                request: req,
+                                result,
+                                elapsed: t0.elapsed(),
+                            };
+                            reply_tx.send(reply).is_ok()
+                        }
+                        Ok(Ask::LastCloses(keys)) => match reader.last_closes(&keys) {
+                            Ok(closes) => last_reply_tx.send(closes).is_ok(),
+                            Err(e) => {
+                                tracing::warn!("stored last prices: {e}");
+                                true
+                            }
+                        },
                     };
-                    if reply_tx.send(reply).is_err() {
+                    if !sent {
                         break;
                     }
                 }
             })?;
-        Ok(HistoryLoader { tx, rx })
+        Ok(HistoryLoader {
+            tx,
+            rx,
+            last_tx,
+            last_rx,
+        })
     }
 
     /// Queues a request; never blocks. Requests still queued when the thread gets to them are
     /// superseded by the newest: only that one is answered.
     pub fn request(&self, req: HistoryRequest) {
         let _ = self.tx.send(req);
+    }
+
+    /// Asks for the newest stored close of each of `keys`; never blocks.
+    pub fn request_last_closes(&self, keys: Vec<VenueSymbol>) {
+        let _ = self.last_tx.send(keys);
+    }
+
+    /// Stored closes that arrived, if any (symbols with nothing stored are left out).
+    pub fn try_recv_last_closes(&self) -> Option<Vec<StoredClose>> {
+        self.last_rx.try_recv().ok()
     }
 
     /// A finished reply, if one is waiting.

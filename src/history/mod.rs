@@ -8,5 +8,5 @@ mod query;
 mod reader;
 
 pub use bucket::{bucket_ms_for, bucketize};
-pub use loader::{HistoryLoader, HistoryReply, HistoryRequest, HistorySlice};
+pub use loader::{HistoryLoader, HistoryReply, HistoryRequest, HistorySlice, StoredClose};
 pub use reader::HistoryReader;

@@ -7,14 +7,24 @@
 use rusqlite::{Connection, params};
 
 use super::bucket::bucket_start;
-use super::{HistoryRequest, HistorySlice};
-use crate::domain::{Candle, TsMs};
+use super::{HistoryRequest, HistorySlice, StoredClose};
+use crate::domain::{Candle, Interval, TsMs, VenueSymbol};
 use crate::view::ChartCandle;
 
 /// Oldest stored candle of a series: one seek on the primary key.
 const FIRST_OPEN: &str = "SELECT open_ms FROM candles
     WHERE venue = ?1 AND symbol = ?2 AND interval = ?3
     ORDER BY open_ms LIMIT 1";
+
+/// Newest stored candle of a series: one seek on the primary key.
+const LAST_OPEN: &str = "SELECT open_ms FROM candles
+    WHERE venue = ?1 AND symbol = ?2 AND interval = ?3
+    ORDER BY open_ms DESC LIMIT 1";
+
+/// Newest stored candle of a series with its close.
+const LAST_CLOSE: &str = "SELECT open_ms, close FROM candles
+    WHERE venue = ?1 AND symbol = ?2 AND interval = ?3
+    ORDER BY open_ms DESC LIMIT 1";
 
 /// A primary-key range, already in `open_ms` order.
 const CANDLE_RANGE: &str = "SELECT open_ms, open, high, low, close, volume, trades FROM candles
@@ -70,10 +80,15 @@ pub(super) fn read_slice(
         symbol: req.key.symbol.as_str(),
         interval: req.interval.as_str(),
     };
-    let first_stored_ms = first_open_ms(conn, s)?;
+    let first_stored_ms = open_ms_at(conn, s, FIRST_OPEN)?;
+    let last_stored_ms = match first_stored_ms {
+        Some(_) => open_ms_at(conn, s, LAST_OPEN)?,
+        None => None,
+    };
     if first_stored_ms.is_none() || req.to_ms <= req.from_ms {
         return Ok(HistorySlice {
             first_stored_ms,
+            last_stored_ms,
             ..HistorySlice::default()
         });
     }
@@ -89,11 +104,47 @@ pub(super) fn read_slice(
         candles: buckets.into_iter().map(|b| b.out).collect(),
         source_candles,
         first_stored_ms,
+        last_stored_ms,
     })
 }
 
-fn first_open_ms(conn: &Connection, s: Series) -> rusqlite::Result<Option<TsMs>> {
-    let mut stmt = conn.prepare_cached(FIRST_OPEN)?;
+/// The newest stored close of each of `keys`: of every interval's newest candle, the one that
+/// ends last (one primary-key seek per interval).
+pub(super) fn read_last_closes(
+    conn: &Connection,
+    keys: &[VenueSymbol],
+) -> rusqlite::Result<Vec<StoredClose>> {
+    let mut stmt = conn.prepare_cached(LAST_CLOSE)?;
+    let mut out = Vec::new();
+    for key in keys {
+        let mut best: Option<StoredClose> = None;
+        for interval in Interval::ALL {
+            let mut rows = stmt.query(params![
+                key.venue.as_str(),
+                key.symbol.as_str(),
+                interval.as_str()
+            ])?;
+            if let Some(r) = rows.next()? {
+                let open_ms: TsMs = r.get(0)?;
+                let close: f64 = r.get(1)?;
+                let end_ms = open_ms.saturating_add(interval.ms());
+                if close.is_finite() && best.is_none_or(|b| end_ms > b.end_ms) {
+                    best = Some(StoredClose {
+                        key: *key,
+                        close,
+                        end_ms,
+                    });
+                }
+            }
+        }
+        out.extend(best);
+    }
+    Ok(out)
+}
+
+/// The `open_ms` of the series' candle that `sql` ([`FIRST_OPEN`] or [`LAST_OPEN`]) seeks.
+fn open_ms_at(conn: &Connection, s: Series, sql: &str) -> rusqlite::Result<Option<TsMs>> {
+    let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(params![s.venue, s.symbol, s.interval])?;
     rows.next()?.map(|r| r.get(0)).transpose()
 }

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 
-use super::query::read_slice;
-use super::{HistoryRequest, HistorySlice};
+use super::query::{read_last_closes, read_slice};
+use super::{HistoryRequest, HistorySlice, StoredClose};
+use crate::domain::VenueSymbol;
 use crate::store::{BUSY_TIMEOUT, SCHEMA_VERSION, StoreError};
 
 /// Reads history for the chart, synchronously. The [`super::HistoryLoader`] thread owns one;
@@ -88,12 +89,33 @@ impl HistoryReader {
         }
     }
 
+    /// The newest stored close of each of `keys` that has any (for the watchlist while no live
+    /// data have come). Same rules as [`HistoryReader::load`]: nothing stored is not an error.
+    pub fn last_closes(&mut self, keys: &[VenueSymbol]) -> Result<Vec<StoredClose>, String> {
+        match self.with_snapshot(|tx| read_last_closes(tx, keys)) {
+            Ok(v) => Ok(v),
+            Err(f) => {
+                self.open = None;
+                Err(describe(&self.path, &f))
+            }
+        }
+    }
+
     fn try_load(&mut self, req: &HistoryRequest) -> Result<HistorySlice, Failure> {
+        self.with_snapshot(|tx| read_slice(tx, req))
+    }
+
+    /// Runs `read` on one read snapshot of the database, opening (or re-opening) it first; a
+    /// database that does not exist yet or has no tables yet gives `T::default()`.
+    fn with_snapshot<T: Default>(
+        &mut self,
+        read: impl FnOnce(&Transaction) -> rusqlite::Result<T>,
+    ) -> Result<T, Failure> {
         let meta = match std::fs::metadata(&self.path) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 self.open = None;
-                return Ok(HistorySlice::default());
+                return Ok(T::default());
             }
             Err(e) => return Err(Failure::Io(e)),
         };
@@ -132,15 +154,15 @@ impl HistoryReader {
             if tables == 0 {
                 drop(tx);
                 self.open = None;
-                return Ok(HistorySlice::default());
+                return Ok(T::default());
             }
             return Err(Failure::Foreign(version));
         }
         // Every version since 1 has `candles` and `indicator_values` with these columns (new
         // versions only add), so an older file reads as well as a current one.
-        let slice = read_slice(&tx, req)?;
+        let out = read(&tx)?;
         tx.finish()?;
-        Ok(slice)
+        Ok(out)
     }
 }
 

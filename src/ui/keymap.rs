@@ -260,6 +260,13 @@ impl Keymap {
         self.map.get(&KeyChord::of(key)).copied()
     }
 
+    /// The keys of `action` as help shows them ("↑ / k"), with the arrows as words ("Up / k")
+    /// when `words`: in ASCII, arrows would fold to `^`, `v`, `<`, `>`, which are keys too.
+    pub fn keys_shown(&self, action: Action, words: bool) -> String {
+        let keys = self.keys_of(action);
+        if words { arrows_in_words(&keys) } else { keys }
+    }
+
     /// The keys of `action` as help shows them ("↑ / k"); empty when unbound.
     pub fn keys_of(&self, action: Action) -> String {
         let mut labels: Vec<String> = self
@@ -292,6 +299,21 @@ impl Keymap {
             })
             .collect()
     }
+}
+
+/// Arrow glyphs in a key label written as words ("↑ / k" → "Up / k").
+pub fn arrows_in_words(label: &str) -> String {
+    let mut out = String::with_capacity(label.len());
+    for c in label.chars() {
+        match c {
+            '↑' => out.push_str("Up"),
+            '↓' => out.push_str("Down"),
+            '←' => out.push_str("Left"),
+            '→' => out.push_str("Right"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 impl Keymap {

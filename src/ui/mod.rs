@@ -124,6 +124,8 @@ fn event_loop(
     let mut pacer = Pacer::new(period, start);
     let mut meter = RateMeter::new(PipelineStats::get(&link.stats.events_processed), start);
     let mut seen = link.slot.version();
+    let mut health_seen = link.health.version();
+    let demo_command = status_info::demo_command(std::env::current_exe().ok().as_deref());
     let mut snap = link.slot.latest();
     app.sync(&snap);
     let mut dirty = true;
@@ -149,13 +151,22 @@ fn event_loop(
             snap = link.slot.latest();
             dirty |= app.sync(&snap);
         }
+        // A source's state shows at once, however briefly it lasts (not on the next tick).
+        let health_version = link.health.version();
+        if health_version != health_seen {
+            health_seen = health_version;
+            dirty = true;
+        }
         dirty |= app.poll();
         if pacer.tick_due(now) {
             // The clock and every data age move each second, even when no data arrives.
             dirty = true;
         }
         if dirty && pacer.may_draw(now) {
-            let status = StatusInfo::collect(&link.stats, &link.health, &mut meter, now, now_ms());
+            let mut status =
+                StatusInfo::collect(&link.stats, &link.health, &mut meter, now, now_ms());
+            status.demo_command = demo_command;
+            app.observe_services(&status.sources);
             guard
                 .terminal
                 .draw(|f| app.render(&snap, &status, f.area(), f.buffer_mut()))

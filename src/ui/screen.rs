@@ -123,6 +123,7 @@ impl Screen<'_> {
         let app = self.app;
         let empty = self.chart_empty();
         let caption = app.chart_caption();
+        let note = app.chart_note();
         let (from_ms, to_ms) = app.window();
         let pane = ChartPane {
             chart: app.chart(),
@@ -132,6 +133,7 @@ impl Screen<'_> {
             focused: app.focus() == Pane::Chart,
             empty: &empty,
             caption: &caption,
+            note: &note,
             glyphs: app.glyphs(),
             theme: app.theme(),
         };

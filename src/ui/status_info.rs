@@ -21,6 +21,27 @@ pub struct StatusInfo {
     pub deliveries_failed: u64,
     /// The wall clock the screen shows and ages are measured against.
     pub now_ms: TsMs,
+    /// How this user starts the offline demo ([`demo_command`]; empty: `tickwatch --demo`).
+    pub demo_command: &'static str,
+}
+
+/// The command that starts the offline demo for whoever runs this binary: from a checkout (the
+/// binary sits in a cargo `target/debug` or `target/release`), `cargo run --release -- --demo`;
+/// otherwise (installed) `tickwatch --demo`.
+pub fn demo_command(exe: Option<&std::path::Path>) -> &'static str {
+    let from_checkout = exe.is_some_and(|p| {
+        let dirs: Vec<&std::ffi::OsStr> = p
+            .parent()
+            .map(|d| d.components().map(|c| c.as_os_str()).collect())
+            .unwrap_or_default();
+        dirs.windows(2)
+            .any(|w| w[0] == "target" && (w[1] == "debug" || w[1] == "release"))
+    });
+    if from_checkout {
+        "cargo run --release -- --demo"
+    } else {
+        "tickwatch --demo"
+    }
 }
 
 /// Turns the ever-growing `events_processed` counter into a rate over about one second.
@@ -80,6 +101,7 @@ impl StatusInfo {
             gaps: get(&stats.candle_gaps),
             deliveries_failed: get(&stats.deliveries_failed),
             now_ms,
+            demo_command: "",
         }
     }
 }
@@ -87,6 +109,24 @@ impl StatusInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_demo_command_fits_how_the_binary_runs() {
+        use std::path::Path;
+        for exe in [
+            "/home/u/src/tickwatch/target/release/tickwatch",
+            "/home/u/src/tickwatch/target/debug/tickwatch",
+        ] {
+            assert_eq!(
+                demo_command(Some(Path::new(exe))),
+                "cargo run --release -- --demo"
+            );
+        }
+        for exe in ["/usr/local/bin/tickwatch", "/home/u/.cargo/bin/tickwatch"] {
+            assert_eq!(demo_command(Some(Path::new(exe))), "tickwatch --demo");
+        }
+        assert_eq!(demo_command(None), "tickwatch --demo");
+    }
 
     #[test]
     fn rate_is_the_delta_over_the_window() {

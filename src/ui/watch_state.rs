@@ -43,7 +43,7 @@ impl SortKey {
             SortKey::Change => Some("Chg%"),
             SortKey::Volume => Some("Vol"),
             SortKey::Rsi => Some("RSI"),
-            SortKey::Z => Some("z"),
+            SortKey::Z => Some("z tick"),
             SortKey::Age => Some("Age"),
         }
     }

@@ -26,7 +26,7 @@ use super::gaps::GapTracker;
 use super::rest::{RestClient, RestError};
 use super::wire::{Frame, parse_frame};
 use crate::domain::{MarketEvent, Symbol, TsMs, now_ms};
-use crate::pipeline::{EngineGone, EventSink, SourceState};
+use crate::pipeline::{EngineGone, EventSink, SourceState, session_state};
 use crate::sources::SourceCmd;
 use crate::sources::net::handout::hand_out;
 use crate::sources::net::ws::{Ws, close_reason, connect_ws, describe_ws_error, reconnecting};
@@ -747,11 +747,26 @@ impl Session<'_> {
         if !self.live {
             self.live = true;
             self.backoff.reset();
-            self.shared.set_shard_state(self.shard, SourceState::Live);
+            // live only if the start-up fetch is not waiting out a rate limit
+            self.show_state();
         }
     }
 
-    /// Once a second: live, rate-limited or stale, as the facts say.
+    /// Shows live, rate-limited, stale or connecting, as the facts say.
+    fn show_state(&mut self) {
+        let state = session_state(
+            self.live,
+            self.watchdog.silent_for(),
+            self.watchdog.limit(),
+            self.last_data_ms,
+            self.shared.rest.rate_limited_until(),
+            now_ms(),
+        );
+        self.shared.set_shard_state(self.shard, state);
+    }
+
+    /// Once a second: live, rate-limited, stale or connecting, as the facts say (also before
+    /// the first data, so that a silent feed is shown stale and a rate limit ends on time).
     fn on_tick(&mut self) {
         let late = self.gaps.release_overdue(now_ms(), &mut self.out);
         if !late.is_empty() {
@@ -762,22 +777,7 @@ impl Session<'_> {
                 names.join(", ")
             ));
         }
-        if !self.live {
-            return;
-        }
-        let now = now_ms();
-        let silent = self.watchdog.silent_for();
-        let limited = self.shared.rest.rate_limited_until();
-        let state = if silent >= (self.watchdog.limit() / 2).max(Duration::from_secs(1)) {
-            SourceState::Stale {
-                since_ms: self.last_data_ms,
-            }
-        } else if limited > now {
-            SourceState::RateLimited { until_ms: limited }
-        } else {
-            SourceState::Live
-        };
-        self.shared.set_shard_state(self.shard, state);
+        self.show_state();
     }
 
     /// Hands pending events to the sink in batches; a dropped batch reopens its trade ids (and

@@ -18,8 +18,13 @@ pub struct HistoryState {
     asked: Option<HistoryRequest>,
     /// The last answer (kept while a newer one is loading, so the chart never blanks).
     reply: Option<HistoryReply>,
-    /// The oldest stored candle of the focused symbol and interval, once known.
-    first_stored: Option<(crate::domain::VenueSymbol, crate::domain::Interval, TsMs)>,
+    /// The oldest and newest stored candle of a symbol and interval, once known.
+    stored: Option<(
+        crate::domain::VenueSymbol,
+        crate::domain::Interval,
+        TsMs,
+        TsMs,
+    )>,
 }
 
 /// What the chart's title says about history.
@@ -139,14 +144,27 @@ impl App {
         Ok(())
     }
 
-    /// Where the live data ends: the end of the newest candle, else the wall clock.
+    /// Where the data end: the end of the newest live candle; before any live data, the end of
+    /// the newest stored one (a replayed database: ranges fit what is stored instead of
+    /// running to today); else the wall clock.
     pub(super) fn live_edge(&self) -> TsMs {
         let iv = self.interval.ms();
         self.live_chart
             .as_ref()
             .and_then(|c| c.candles.last())
             .map(|c| c.candle.open_ms + iv)
+            .or_else(|| self.stored_span().map(|(_, last)| last + iv))
             .unwrap_or_else(|| self.interval.bucket((self.clock)()) + iv)
+    }
+
+    /// The oldest and newest stored candle of the focused symbol and interval, once the
+    /// history thread has said.
+    fn stored_span(&self) -> Option<(TsMs, TsMs)> {
+        let key = self.selected_key()?;
+        self.hist
+            .stored
+            .filter(|(k, i, ..)| *k == key && *i == self.interval)
+            .map(|(.., first, last)| (first, last))
     }
 
     /// The oldest stored candle of the focused symbol and interval, once the history thread has
@@ -154,11 +172,7 @@ impl App {
     /// (or, without a database, the oldest candle in memory).
     fn first_stored(&self) -> Option<TsMs> {
         let key = self.selected_key()?;
-        let stored = self
-            .hist
-            .first_stored
-            .filter(|(k, i, _)| *k == key && *i == self.interval)
-            .map(|(.., t)| t);
+        let stored = self.stored_span().map(|(first, _)| first);
         let memory = self
             .live_chart
             .as_ref()
@@ -296,9 +310,9 @@ impl App {
                 );
             }
             if let Ok(slice) = &reply.result
-                && let Some(first) = slice.first_stored_ms
+                && let (Some(first), Some(last)) = (slice.first_stored_ms, slice.last_stored_ms)
             {
-                self.hist.first_stored = Some((reply.request.key, reply.request.interval, first));
+                self.hist.stored = Some((reply.request.key, reply.request.interval, first, last));
             }
             if self.hist.asked.as_ref().map(|a| a.id) == Some(reply.request.id) {
                 self.hist.asked = None;
@@ -345,6 +359,14 @@ impl App {
         }
     }
 
+    /// Title text after the caption when there is room: how long the history took to load.
+    pub fn chart_note(&self) -> String {
+        match self.history_status() {
+            HistoryStatus::Loaded { millis, .. } => format!("({millis} ms)"),
+            _ => String::new(),
+        }
+    }
+
     /// The caption for the chart title: range and history state.
     pub fn chart_caption(&self) -> String {
         let mut s = self.viewport.label();
@@ -358,8 +380,8 @@ impl App {
             HistoryStatus::Loading => {
                 s.push_str(&format!(" · loading history{}", self.glyphs.ellipsis))
             }
-            HistoryStatus::Loaded { candles, millis } => {
-                s.push_str(&format!(" · {candles} stored candles ({millis} ms)"));
+            HistoryStatus::Loaded { candles, .. } => {
+                s.push_str(&format!(" · {candles} stored candles"));
             }
             HistoryStatus::StartsAt(t) => s.push_str(&format!(" · no data before {}", stamp(t))),
             HistoryStatus::NoDatabase => s.push_str(" · no database: memory only"),

@@ -4,6 +4,7 @@
 
 mod chart;
 mod rules;
+mod stored;
 mod symbols;
 
 use std::cell::Cell;
@@ -75,6 +76,8 @@ pub struct App {
     window: (TsMs, TsMs),
     history: Option<HistoryLoader>,
     hist: chart::HistoryState,
+    /// Stored last prices for rows without live data.
+    stored_last: stored::StoredLast,
     /// Price-plot columns at the last draw (the history request asks for that many buckets),
     /// and those the chart was last merged for.
     plot_cols: Cell<u16>,
@@ -88,6 +91,9 @@ pub struct App {
     confirm_remove: Option<VenueSymbol>,
     /// A one-off message about the last key (why it did nothing, what it started).
     notice: Option<String>,
+    /// Service failures (a notifier, the database) already told as a notice, by name and
+    /// reason: each is said once, and the status bar keeps only a short marker.
+    services_told: Vec<(String, String)>,
     pending_select: Option<String>,
     /// Subscriptions asked of the sources and not answered yet.
     pending: Vec<Pending>,
@@ -140,6 +146,7 @@ impl App {
             window: (0, 0),
             history: None,
             hist: chart::HistoryState::default(),
+            stored_last: stored::StoredLast::default(),
             plot_cols: Cell::new(100),
             merged_cols: 0,
             rules: Vec::new(),
@@ -148,6 +155,7 @@ impl App {
             confirm_delete: None,
             confirm_remove: None,
             notice: None,
+            services_told: Vec::new(),
             pending_select: None,
             pending: Vec::new(),
             controls: SourceControls::default(),
@@ -266,6 +274,24 @@ impl App {
     }
     pub fn notice(&self) -> Option<&str> {
         self.notice.as_deref()
+    }
+    /// Says a service's new failure (a notifier without its service, a database that failed)
+    /// once, as a notice, with its reason; the status bar only marks it ("desktop failed"), so
+    /// that it does not hide the feeds' states for the whole session. Returns whether the
+    /// screen changed.
+    pub fn observe_services(&mut self, health: &[crate::pipeline::SourceHealth]) -> bool {
+        let mut changed = false;
+        for h in health.iter().filter(|h| !h.is_source) {
+            if let crate::pipeline::SourceState::Failed(reason) = &h.state {
+                let told = (h.name.clone(), reason.clone());
+                if !self.services_told.contains(&told) {
+                    self.notice = Some(format!("{} failed: {reason}", h.name));
+                    self.services_told.push(told);
+                    changed = true;
+                }
+            }
+        }
+        changed
     }
     /// Replaces the wall clock used for snooze times and the chart's live edge.
     pub fn set_clock(&mut self, clock: fn() -> TsMs) {
@@ -399,6 +425,7 @@ impl App {
     /// had to change. Returns true (a new snapshot always needs drawing).
     pub fn sync(&mut self, snap: &ViewSnapshot) -> bool {
         self.all_rows = snap.rows.clone();
+        self.fill_stored_last();
         self.rebuild_rows();
         self.alerts_len = snap.alerts.len();
         self.alerts_scroll = self.alerts_scroll.min(self.alerts_len.saturating_sub(1));
@@ -439,7 +466,8 @@ impl App {
     pub fn poll(&mut self) -> bool {
         let a = self.poll_history();
         let b = self.poll_pending();
-        a || b
+        let c = self.poll_stored_last();
+        a || b || c
     }
 
     /// Recomputes the shown rows from the last snapshot, keeping the selected symbol selected.

@@ -121,6 +121,11 @@ pub const GROUPS: &[(&str, &[(Action, &str)])] = &[
 const GROUP_W: usize = 10;
 
 impl HelpOverlay<'_> {
+    /// Arrows as words: ASCII would draw them as `^`, `v`, `<`, `>`, keys of other actions.
+    fn words(&self) -> bool {
+        self.glyphs.kind == crate::ui::theme::GlyphKind::Ascii
+    }
+
     fn compact(&self) -> Vec<Line<'static>> {
         GROUPS
             .iter()
@@ -136,7 +141,10 @@ impl HelpOverlay<'_> {
                             self.theme.muted(),
                         ));
                     }
-                    let keys = self.keymap.keys_of(*action).replace(" / ", "/");
+                    let keys = self
+                        .keymap
+                        .keys_shown(*action, self.words())
+                        .replace(" / ", "/");
                     let keys = if keys.is_empty() {
                         "-".to_string()
                     } else {
@@ -151,7 +159,19 @@ impl HelpOverlay<'_> {
     }
 
     fn full(&self, col_w: usize) -> Vec<Line<'static>> {
-        let entries: Vec<(String, &str)> = self.keymap.bindings();
+        let words = self.words();
+        let entries: Vec<(String, &str)> = self
+            .keymap
+            .bindings()
+            .into_iter()
+            .map(|(k, d)| {
+                if words {
+                    (crate::ui::keymap::arrows_in_words(&k), d)
+                } else {
+                    (k, d)
+                }
+            })
+            .collect();
         let half = entries.len().div_ceil(2);
         let key_w = 14;
         let cell = |e: Option<&(String, &str)>| -> Vec<Span<'static>> {

@@ -25,7 +25,8 @@ pub struct StatusBar<'a> {
 }
 
 /// How one source reads on screen: its state in words, and the colour of that state.
-/// A source that calls itself live but has been quiet for `stale_after_ms` reads as stale.
+/// A source that calls itself live but has been quiet for `stale_after_ms` reads as stale; a
+/// failed service reads as just "failed".
 pub fn source_state(
     h: &SourceHealth,
     now: TsMs,
@@ -33,6 +34,11 @@ pub fn source_state(
     theme: &Theme,
 ) -> (String, Style) {
     let state = effective_state(h, now, stale_after_ms);
+    if let (false, SourceState::Failed(_)) = (h.is_source, &state) {
+        // a service (a notifier, the database): its reason was said once in the alerts pane;
+        // a long reason here would hide the feeds' states for the whole session
+        return ("failed".into(), theme.bad());
+    }
     let style = match &state {
         SourceState::Live => theme.up(),
         SourceState::Failed(_) => theme.bad(),
@@ -84,14 +90,24 @@ impl StatusBar<'_> {
             let (text, style) = source_state(h, now, self.stale_after_ms, self.theme);
             spans.push(Span::raw(format!("{} ", h.name)));
             spans.push(Span::styled(text, style));
-            if never_connected(h) {
-                spans.push(Span::styled(
-                    " (offline? `tickwatch --demo` needs no network)".to_string(),
-                    self.theme.muted(),
-                ));
-            }
         }
         Line::from(spans)
+    }
+
+    /// A line of its own (so that it is never cut behind a long state) when a network source
+    /// never delivered anything: most likely there is no network.
+    fn offline_hint(&self) -> Option<Line<'static>> {
+        if !self.info.sources.iter().any(never_connected) {
+            return None;
+        }
+        let cmd = match self.info.demo_command {
+            "" => "tickwatch --demo",
+            c => c,
+        };
+        Some(Line::styled(
+            format!(" offline? `{cmd}` runs the demo without network"),
+            self.theme.muted(),
+        ))
     }
 
     /// Throughput, losses and the clock; `short` labels fit them into 80 columns when the
@@ -134,10 +150,12 @@ impl StatusBar<'_> {
         }
     }
 
-    /// Lines the bar needs at `width`: two when sources and counters do not fit side by side.
+    /// Lines the bar needs at `width`: two when sources and counters do not fit side by side,
+    /// and one more for the offline hint.
     pub fn height(&self, width: u16) -> u16 {
         let need = self.sources_line().width() + self.counters_for(width).width() + 1;
-        if need > usize::from(width) { 2 } else { 1 }
+        let bar = if need > usize::from(width) { 2 } else { 1 };
+        bar + u16::from(self.offline_hint().is_some())
     }
 }
 
@@ -146,6 +164,21 @@ impl Widget for &StatusBar<'_> {
         if area.is_empty() {
             return;
         }
+        let area = match self.offline_hint() {
+            Some(hint) if area.height >= 2 => {
+                let last = Rect {
+                    y: area.bottom() - 1,
+                    height: 1,
+                    ..area
+                };
+                hint.render(last, buf);
+                Rect {
+                    height: area.height - 1,
+                    ..area
+                }
+            }
+            _ => area,
+        };
         let counters = self.counters_for(area.width);
         let sources = self.sources_line();
         let cw = (counters.width() as u16).min(area.width);

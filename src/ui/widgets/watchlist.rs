@@ -15,7 +15,11 @@ use crate::view::WatchRow;
 
 /// Fixed column widths: Symbol, Last, Chg%, Vol, RSI, z, Age. The sparkline takes the rest.
 const WIDTHS: [u16; 7] = [12, 12, 8, 7, 5, 6, 5];
-const HEADER: [&str; 8] = ["Symbol", "Last", "Chg%", "Vol", "RSI", "z", "Age", "Trend"];
+/// `z tick`: the z-score is the latest trade's (the tape's anomaly score), whatever the interval;
+/// RSI is the chosen interval's.
+const HEADER: [&str; 8] = [
+    "Symbol", "Last", "Chg%", "Vol", "RSI", "z tick", "Age", "Trend",
+];
 const SPACING: u16 = 1;
 
 pub struct Watchlist<'a> {

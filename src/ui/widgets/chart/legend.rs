@@ -59,6 +59,8 @@ pub struct TitleParts<'a> {
     pub mode: &'a str,
     pub log: LogState,
     pub caption: &'a str,
+    /// Shown after the caption when there is room.
+    pub note: &'a str,
     pub hidden: &'a [Sub],
 }
 
@@ -77,36 +79,54 @@ pub fn bucket_text(interval: Interval, bucket_ms: TsMs, glyphs: &Glyphs) -> Opti
     })
 }
 
-/// The pane title, cut to `width` characters with an ellipsis.
+/// The pane title, cut to `width` characters with an ellipsis. The range and history status
+/// (the caption) say what the chart shows, so when the title is too long the parts that the
+/// chart shows anyway (mode, log scale, column width, hidden panes), then the note, give way
+/// first.
 pub fn title(t: &TitleParts, width: u16, glyphs: &Glyphs, theme: &Theme) -> Line<'static> {
     let c = t.chart;
-    let mut parts: Vec<(String, Style)> =
-        vec![(format!(" {} {}", c.key, c.interval), theme.title())];
+    // (text, style, the order in which it gives way: 0 never)
+    let mut parts: Vec<(String, Style, u8)> =
+        vec![(format!(" {} {}", c.key, c.interval), theme.title(), 0)];
     if let Some(b) = bucket_text(c.interval, t.bucket_ms, glyphs) {
-        parts.push((format!(" {b}"), Style::new()));
+        parts.push((format!(" {b}"), Style::new(), 3));
     }
-    let mut more = vec![t.mode.to_string()];
+    parts.push((format!("{}{}", glyphs.sep, t.mode), Style::new(), 1));
     match t.log {
         LogState::Off => {}
-        LogState::On => more.push("log".into()),
-        LogState::Unavailable => more.push("log n/a (prices <= 0)".into()),
-    }
-    for m in more {
-        parts.push((format!("{}{m}", glyphs.sep), Style::new()));
+        LogState::On => parts.push((format!("{}log", glyphs.sep), Style::new(), 2)),
+        LogState::Unavailable => parts.push((
+            format!("{}log n/a (prices <= 0)", glyphs.sep),
+            Style::new(),
+            2,
+        )),
     }
     if !t.hidden.is_empty() {
         let names: Vec<&str> = t.hidden.iter().rev().map(|s| s.name()).collect();
         let text = format!("{}{} hidden", glyphs.sep, names.join(", "));
-        parts.push((text, theme.warn()));
+        parts.push((text, theme.warn(), 4));
     }
     if !t.caption.is_empty() {
-        parts.push((format!("{}{}", glyphs.sep, t.caption), Style::new()));
+        parts.push((format!("{}{}", glyphs.sep, t.caption), Style::new(), 0));
     }
-    parts.push((" ".into(), Style::new()));
-    let parts = parts
+    if !t.note.is_empty() {
+        parts.push((format!(" {}", t.note), Style::new(), 5));
+    }
+    parts.push((" ".into(), Style::new(), 6));
+    let mut parts: Vec<(String, Style, u8)> = parts
         .into_iter()
-        .map(|(s, st)| (shown_text(&s, glyphs), st))
+        .map(|(s, st, p)| (shown_text(&s, glyphs), st, p))
         .collect();
+    let len = |parts: &[(String, Style, u8)]| -> usize {
+        parts.iter().map(|(s, ..)| s.chars().count()).sum()
+    };
+    for give_way in 1..=6 {
+        if len(&parts) <= usize::from(width) {
+            break;
+        }
+        parts.retain(|(.., p)| *p != give_way);
+    }
+    let parts = parts.into_iter().map(|(s, st, _)| (s, st)).collect();
     cut(parts, usize::from(width), glyphs.ellipsis)
 }
 

@@ -57,6 +57,9 @@ pub struct ChartPane<'a> {
     pub empty: &'a str,
     /// Extra title text from the app, e.g. "4h · loading history…".
     pub caption: &'a str,
+    /// Less important title text after the caption ("(8 ms)", the history's load time), the
+    /// first to give way when the title is too long.
+    pub note: &'a str,
     pub glyphs: &'a Glyphs,
     pub theme: &'a Theme,
 }
@@ -167,6 +170,7 @@ impl Widget for &ChartPane<'_> {
             mode: self.opts.mode.name(),
             log,
             caption: self.caption,
+            note: self.note,
             hidden: &plan.hidden,
         };
         let title = legend::title(

@@ -138,6 +138,7 @@ impl<'a> Draw<'a> {
             focused: false,
             empty: "no candles yet for BTCUSDT 1m",
             caption: "4h · loading history…",
+            note: "",
             glyphs: &self.glyphs,
             theme: &self.theme,
         };
@@ -630,6 +631,36 @@ fn sub_panes_give_way_on_short_panes_and_say_so() {
     assert!(title.contains("RSI, MACD hidden"), "{}", text(&shorter));
     assert!(title.contains("loading history"), "{}", text(&shorter));
     assert!(text(&shorter).contains("vol "), "{}", text(&shorter));
+}
+
+#[test]
+fn a_narrow_title_keeps_the_range_and_history_status() {
+    // the chart beside the watchlist on a 120-column screen is 50 wide; a range of a day at
+    // 1m puts several candles in a column, so the title has every part
+    let chart = market(1_440, 100.0);
+    let d = Draw {
+        from: T0,
+        to: T0 + 1_440 * M,
+        ..Draw::new(&chart)
+    };
+    let caption = "1d · 1440 stored candles";
+    let pane = ChartPane {
+        chart: d.chart,
+        from_ms: d.from,
+        to_ms: d.to,
+        opts: &d.opts,
+        focused: false,
+        empty: "",
+        caption,
+        note: "(12 ms)",
+        glyphs: &d.glyphs,
+        theme: &d.theme,
+    };
+    let mut buf = Buffer::empty(Rect::new(0, 0, 50, 20));
+    (&pane).render(buf.area, &mut buf);
+    let title = lines(&buf)[0].clone();
+    assert!(title.contains(caption), "{title}");
+    assert!(title.contains("BTCUSDT 1m"), "{title}");
 }
 
 #[test]
