@@ -64,9 +64,8 @@ mod tests {
     #[test]
     #[ignore = "helper: runs only as the child of missing_fixtures_skip_locally_and_fail_under_ci"]
     fn child_needs_fixtures() {
-        if super::fixtures().is_none() {
-            return;
-        }
+        // under CI a missing directory panics here; locally it says SKIPPED
+        let _ = super::fixtures();
     }
 
     fn run_child(ci: Option<&str>) -> std::process::Output {
