@@ -17,10 +17,12 @@ use crate::ui::keymap::Keymap;
 use crate::ui::theme::{GlyphKind, ThemeName};
 
 /// The whole file. Every field is optional; unknown keys are errors (a typo must not be ignored).
-#[derive(Debug, Clone, Deserialize, Default)]
+/// The defaults are those of the shipped `config.toml` (a test checks it).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Which sources the monitor and `record` run: "binance", "coinbase", "alphavantage", "sim".
+    /// Which sources the monitor and `record` run: "binance" (the default), "coinbase",
+    /// "alphavantage", "sim".
     pub sources: Vec<String>,
     pub ui: UiSection,
     pub engine: EngineSection,
@@ -43,6 +45,29 @@ pub struct Config {
     /// `[keys]`: action name = key or [keys], replacing that action's default keys.
     pub keys: BTreeMap<String, KeyList>,
 }
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sources: vec!["binance".into()],
+            ui: UiSection::default(),
+            engine: EngineSection::default(),
+            storage: StorageSection::default(),
+            sim: SimConfig::default(),
+            binance: Default::default(),
+            coinbase: Default::default(),
+            alphavantage: Default::default(),
+            notify: Default::default(),
+            log: LogSection::default(),
+            alerts: Vec::new(),
+            watchlists: Vec::new(),
+            keys: BTreeMap::new(),
+        }
+    }
+}
+
+/// The shipped, commented `config.toml`: what `tickwatch init` writes.
+pub const SHIPPED: &str = include_str!("../config.toml");
 
 /// One named watchlist. Symbols are "BTCUSDT" (at whichever running source lists it) or
 /// "venue:SYMBOL" ("coinbase:BTC-USD").
@@ -210,14 +235,10 @@ impl Config {
         config.validate(Some(text), path)
     }
 
-    /// Built-in defaults (no file).
+    /// Built-in defaults (no file): Binance, like the shipped `config.toml`.
     pub fn defaults() -> Settings {
-        let cfg = Config {
-            sources: vec!["sim".into()],
-            ..Config::default()
-        };
-        match cfg.validate(None, Path::new("<defaults>")) {
-            Ok(s) => s,
+        match Config::default().validate(None, Path::new("<defaults>")) {
+            Ok(s) => Settings { path: None, ..s },
             // The defaults are checked by a unit test; this cannot happen.
             Err(e) => panic!("built-in defaults are invalid: {e}"),
         }
@@ -598,5 +619,49 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.location, Some((7, 3)), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod shipped_tests {
+    use super::*;
+
+    /// With no config file tickwatch behaves as with the shipped one (what the README shows):
+    /// every setting but the example rules, watchlists and key bindings is the same (and
+    /// `book_ticker`, which the shipped file turns on and says so).
+    #[test]
+    fn built_in_defaults_are_the_shipped_config() {
+        let mut shipped: Config = toml::from_str(SHIPPED).unwrap_or_else(|e| panic!("{e}"));
+        assert!(shipped.binance.book_ticker);
+        shipped.binance.book_ticker = false;
+        let d = Config::default();
+        assert_eq!(d.sources, vec!["binance".to_string()]);
+        let sections = |c: &Config| {
+            [
+                format!("{:?}", c.sources),
+                format!("{:?}", c.ui),
+                format!("{:?}", c.engine),
+                format!("{:?}", c.storage),
+                format!("{:?}", c.sim),
+                format!("{:?}", c.binance),
+                format!("{:?}", c.coinbase),
+                format!("{:?}", c.alphavantage),
+                format!("{:?}", c.notify),
+                format!("{:?}", c.log),
+            ]
+        };
+        for (a, b) in sections(&shipped).iter().zip(sections(&d).iter()) {
+            assert_eq!(
+                a, b,
+                "the shipped config.toml and the built-in defaults differ"
+            );
+        }
+        let s = Config::defaults();
+        assert_eq!(s.path, None);
+        assert_eq!(s.config.sources, vec!["binance".to_string()]);
+        // a file that leaves `sources` out gets the same default
+        let p = Config::parse("[ui]\nfps = 20\n", Path::new("c.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.config.sources, vec!["binance".to_string()]);
     }
 }

@@ -58,7 +58,12 @@ impl Default for BinanceConfig {
         BinanceConfig {
             ws_url: "wss://stream.binance.com:9443".into(),
             rest_url: "https://api.binance.com".into(),
-            symbols: vec!["BTCUSDT".into(), "ETHUSDT".into()],
+            // the shipped config.toml's (and the README's) pairs
+            symbols: [
+                "BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "DOGEUSDT",
+            ]
+            .map(String::from)
+            .to_vec(),
             trade_stream: TradeStream::AggTrade,
             klines: true,
             mini_ticker: true,
