@@ -93,6 +93,10 @@ pub struct ReplayArgs {
     /// Symbol to use instead of the one in the file name.
     #[arg(long)]
     pub symbol: Option<String>,
+    /// What the files hold, for files whose name does not say: trades, aggTrades, or
+    /// klines-<interval> such as klines-1m.
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
     /// No screen: print progress to stderr and a summary (rows, rows/s, candles, alerts) at the end.
     #[arg(long)]
     pub headless: bool,

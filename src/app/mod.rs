@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-pub use logging::init_logging;
+pub use logging::{Echo, init_logging, init_logging_with};
 
 use crate::alerts::notifier::{self, NotifyConfig};
 use crate::cli::{Cli, Command};

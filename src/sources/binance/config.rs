@@ -128,7 +128,7 @@ impl BinanceConfig {
             let sym = Symbol::new(s).map_err(|e| format!("[binance].symbols: {e}"))?;
             if !sym.as_str().bytes().all(|b| b.is_ascii_alphanumeric()) {
                 return Err(format!(
-                    "[binance].symbols: {sym:?} is not a Binance symbol (letters and digits only, e.g. BTCUSDT)"
+                    "[binance].symbols: \"{sym}\" is not a Binance symbol (letters and digits only, e.g. BTCUSDT)"
                 ));
             }
             if !out.contains(&sym) {
