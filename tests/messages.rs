@@ -373,3 +373,33 @@ fn exported_simulated_candles_have_no_float_noise() {
         assert!(rows > 100, "{csv}");
     }
 }
+
+/// A database that cannot be opened is the command's error, printed once: not also echoed by
+/// the log, and its cause not repeated.
+#[test]
+fn an_unusable_database_is_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "s.toml",
+        "sources = [\"sim\"]\n[sim]\nmax_trades = 10\n[notify]\ndesktop = false\nterminal = \"off\"\n",
+    );
+    let out = run(
+        dir.path(),
+        &[
+            "record",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--db",
+            "/proc/nope/x.db",
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot use the database /proc/nope/x.db"),
+        "{err}"
+    );
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    assert!(!err.contains("ERROR"), "{err}");
+}

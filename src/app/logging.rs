@@ -110,13 +110,61 @@ where
                 std::io::stderr().is_terminal(),
                 std::env::var_os("NO_COLOR").as_deref(),
             ))
-            .with_filter(tracing_subscriber::filter::filter_fn(move |m| {
-                // a source's failure is logged with a `source` field at ERROR (HealthBoard::set)
-                !(skip_failure
-                    && *m.level() == tracing::Level::ERROR
-                    && m.fields().field("source").is_some())
-            }))
+            .with_filter(NotReportedTwice { skip_failure })
     })
+}
+
+/// Drops the failures a command reports itself as its error, so that each is printed once: a
+/// failure is logged at ERROR with a `source` field (`HealthBoard::set`). The database's
+/// (`source = "db"`) is always the headless command's own error; a source's is the error of
+/// replay and backfill (`skip_failure`), while `record` runs on and echoes it.
+struct NotReportedTwice {
+    skip_failure: bool,
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::layer::Filter<S> for NotReportedTwice {
+    fn enabled(
+        &self,
+        _meta: &tracing::Metadata<'_>,
+        _cx: &tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        true
+    }
+
+    fn event_enabled(
+        &self,
+        event: &tracing::Event<'_>,
+        _cx: &tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        if *event.metadata().level() != tracing::Level::ERROR {
+            return true;
+        }
+        let mut source = SourceField(None);
+        event.record(&mut source);
+        match source.0.as_deref() {
+            None => true,
+            Some("db") => false,
+            Some(_) => !self.skip_failure,
+        }
+    }
+}
+
+/// The `source` field of an event, however it was recorded.
+struct SourceField(Option<String>);
+
+impl tracing::field::Visit for SourceField {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "source" {
+            self.0 = Some(value.to_string());
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "source" {
+            // Display-recorded values (`source = %name`) arrive here, formatted as written
+            self.0 = Some(format!("{value:?}"));
+        }
+    }
 }
 
 /// Colour on stderr only for a terminal, and never with NO_COLOR set (to anything non-empty,

@@ -48,6 +48,23 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     }
 }
 
+/// An error and its causes on one line, each said once: an error whose message already
+/// includes its cause's (`database X: No such file` over `No such file`) does not repeat it.
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 /// Runs the command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
