@@ -189,6 +189,12 @@ fn record_warnings_on_a_pipe_are_plain_text() {
     let err = reader.join().unwrap();
     assert!(err.contains("WARN"), "no warning was echoed: {err}");
     assert!(!err.contains('\u{1b}'), "colour codes on a pipe: {err:?}");
+    let log = std::fs::read_to_string(dir.path().join("tickwatch.log")).unwrap();
+    assert!(log.contains("WARN"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in the log file: {log:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -496,7 +496,7 @@ pub(crate) fn configured_sources(settings: &Settings) -> anyhow::Result<Vec<Box<
     }
     if out.is_empty() {
         return Err(UsageError(
-            "no sources configured: set `sources = [\"sim\"]` in the config, or run `tickwatch --demo`".into(),
+            "no sources configured: set `sources = [\"binance\"]` in the config, or run `tickwatch --demo` for the simulator".into(),
         )
         .into());
     }
