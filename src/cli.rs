@@ -12,7 +12,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = "A real-time trading monitor for the terminal.\n\n\
         With no command it opens the monitor on the sources in the config file \
         (--config, else ./config.toml, else the platform config directory, else built-in \
-        defaults). `--demo` runs it on the built-in market simulator with no network and no config.\n\n\
+        defaults: Binance, as in the shipped config.toml; `tickwatch init` writes that file). \
+        `--demo` runs it on the built-in market simulator with no network and no config; \
+        simulated data never go to the live history database.\n\n\
         Exit codes: 0 success, 2 usage or config error, 1 any other failure."
 )]
 pub struct Cli {
@@ -62,6 +64,16 @@ pub enum Command {
         #[command(subcommand)]
         command: AlertsCommand,
     },
+    /// Write the shipped, commented config.toml to the platform config directory (or PATH) to
+    /// start from, and print where; an existing file is kept unless --force.
+    Init {
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+        /// Where to write it (default: the platform config directory, e.g.
+        /// ~/.config/tickwatch/config.toml on Linux).
+        path: Option<PathBuf>,
+    },
     /// Check a config file; a mistake is printed with its line and column (exit code 2).
     CheckConfig {
         /// The file to check (default: the one the monitor would use).
@@ -81,6 +93,10 @@ pub struct ReplayArgs {
     /// Symbol to use instead of the one in the file name.
     #[arg(long)]
     pub symbol: Option<String>,
+    /// What the files hold, for files whose name does not say: trades, aggTrades, or
+    /// klines-<interval> such as klines-1m.
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
     /// No screen: print progress to stderr and a summary (rows, rows/s, candles, alerts) at the end.
     #[arg(long)]
     pub headless: bool,

@@ -17,10 +17,12 @@ use crate::ui::keymap::Keymap;
 use crate::ui::theme::{GlyphKind, ThemeName};
 
 /// The whole file. Every field is optional; unknown keys are errors (a typo must not be ignored).
-#[derive(Debug, Clone, Deserialize, Default)]
+/// The defaults are those of the shipped `config.toml` (a test checks it).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Which sources the monitor and `record` run: "binance", "coinbase", "alphavantage", "sim".
+    /// Which sources the monitor and `record` run: "binance" (the default), "coinbase",
+    /// "alphavantage", "sim".
     pub sources: Vec<String>,
     pub ui: UiSection,
     pub engine: EngineSection,
@@ -43,6 +45,29 @@ pub struct Config {
     /// `[keys]`: action name = key or [keys], replacing that action's default keys.
     pub keys: BTreeMap<String, KeyList>,
 }
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sources: vec!["binance".into()],
+            ui: UiSection::default(),
+            engine: EngineSection::default(),
+            storage: StorageSection::default(),
+            sim: SimConfig::default(),
+            binance: Default::default(),
+            coinbase: Default::default(),
+            alphavantage: Default::default(),
+            notify: Default::default(),
+            log: LogSection::default(),
+            alerts: Vec::new(),
+            watchlists: Vec::new(),
+            keys: BTreeMap::new(),
+        }
+    }
+}
+
+/// The shipped, commented `config.toml`: what `tickwatch init` writes.
+pub const SHIPPED: &str = include_str!("../config.toml");
 
 /// One named watchlist. Symbols are "BTCUSDT" (at whichever running source lists it) or
 /// "venue:SYMBOL" ("coinbase:BTC-USD").
@@ -205,19 +230,15 @@ impl Config {
         let config: Config = toml::from_str(text).map_err(|e| ConfigError {
             path: path.to_path_buf(),
             location: e.span().map(|s| line_col(text, s.start)),
-            message: e.message().trim().to_string(),
+            message: plain_type_names(e.message().trim()),
         })?;
         config.validate(Some(text), path)
     }
 
-    /// Built-in defaults (no file).
+    /// Built-in defaults (no file): Binance, like the shipped `config.toml`.
     pub fn defaults() -> Settings {
-        let cfg = Config {
-            sources: vec!["sim".into()],
-            ..Config::default()
-        };
-        match cfg.validate(None, Path::new("<defaults>")) {
-            Ok(s) => s,
+        match Config::default().validate(None, Path::new("<defaults>")) {
+            Ok(s) => Settings { path: None, ..s },
             // The defaults are checked by a unit test; this cannot happen.
             Err(e) => panic!("built-in defaults are invalid: {e}"),
         }
@@ -234,6 +255,16 @@ impl Config {
             location: text.and_then(|t| locate(t, section, key)),
             message,
         };
+        if self.sources.is_empty() {
+            return Err(err(
+                None,
+                "sources",
+                format!(
+                    "sources is empty: list at least one, e.g. sources = [\"binance\"] (available: {}); `tickwatch --demo` runs the simulator without a config",
+                    KNOWN_SOURCES.join(", ")
+                ),
+            ));
+        }
         for s in &self.sources {
             if !KNOWN_SOURCES.contains(&s.as_str()) {
                 return Err(err(
@@ -283,13 +314,23 @@ impl Config {
         })?;
         let mut names: Vec<&str> = Vec::new();
         for (i, w) in self.watchlists.iter().enumerate() {
-            let at = |m: String| ConfigError {
+            let at_key = |key: &str, m: String| ConfigError {
                 path: path.to_path_buf(),
-                location: text.and_then(|t| locate_entry(t, "watchlists", i, "symbols")),
+                location: text.and_then(|t| locate_entry(t, "watchlists", i, key)),
                 message: m,
             };
+            let at = |m: String| at_key("symbols", m);
             if w.name.trim().is_empty() {
                 return Err(at("[[watchlists]] name must not be empty".into()));
+            }
+            if let Some(c) = crate::domain::unsafe_name_char(&w.name) {
+                return Err(at_key(
+                    "name",
+                    format!(
+                        "[[watchlists]] name holds the invisible or control character {}: use visible characters only",
+                        crate::domain::describe_char(c)
+                    ),
+                ));
             }
             if names.contains(&w.name.as_str()) {
                 return Err(at(format!(
@@ -352,6 +393,22 @@ impl Config {
                 m.clone(),
             ));
         }
+        for (section, key, value, schemes) in [
+            ("binance", "ws_url", &self.binance.ws_url, WS),
+            ("binance", "rest_url", &self.binance.rest_url, HTTP),
+            ("coinbase", "ws_url", &self.coinbase.ws_url, WS),
+            ("coinbase", "rest_url", &self.coinbase.rest_url, HTTP),
+            (
+                "alphavantage",
+                "base_url",
+                &self.alphavantage.base_url,
+                HTTP,
+            ),
+        ] {
+            if let Err(m) = check_url(value, schemes) {
+                return Err(err(Some(section), key, format!("[{section}].{key}: {m}")));
+            }
+        }
         if let Err(m) = self.notify.validate() {
             return Err(err(Some(m.section), m.key, m.message));
         }
@@ -359,7 +416,12 @@ impl Config {
         for (i, r) in self.alerts.iter().enumerate() {
             rules.push(r.build().map_err(|x| ConfigError {
                 path: path.to_path_buf(),
-                location: text.and_then(|t| locate_entry(t, "alerts", i, "kind")),
+                // at the value the message is about, else at the rule
+                location: text.and_then(|t| {
+                    let key = rule_key(&x.reason);
+                    locate_entry_value(t, "alerts", i, key)
+                        .or_else(|| locate_entry(t, "alerts", i, "kind"))
+                }),
                 message: x.to_string(),
             })?);
         }
@@ -384,6 +446,108 @@ impl Config {
             path: Some(path.to_path_buf()),
             config: self,
         })
+    }
+}
+
+const WS: &[&str] = &["ws", "wss"];
+const HTTP: &[&str] = &["http", "https"];
+
+/// A URL with one of `schemes` and a host: `ws://` alone, or a path without a host, would only
+/// fail later, at connect time, with a less helpful message.
+fn check_url(value: &str, schemes: &[&str]) -> Result<(), String> {
+    let example = if schemes == WS {
+        "wss://stream.binance.com:9443"
+    } else {
+        "https://api.binance.com"
+    };
+    let url = reqwest::Url::parse(value.trim())
+        .map_err(|e| format!("{value:?} is not a URL ({e}); write it like {example}"))?;
+    if !schemes.contains(&url.scheme()) {
+        return Err(format!(
+            "{value:?} must start with {} (e.g. {example})",
+            schemes
+                .iter()
+                .map(|s| format!("{s}://"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{value:?} has no host; write it like {example}"));
+    }
+    Ok(())
+}
+
+/// serde's Rust type names (`expected f64`) in words a user knows.
+fn plain_type_names(message: &str) -> String {
+    const NAMES: [(&str, &str); 12] = [
+        ("expected f64", "expected a number"),
+        ("expected f32", "expected a number"),
+        ("expected u64", "expected a whole number, 0 or more"),
+        ("expected u32", "expected a whole number, 0 or more"),
+        ("expected u16", "expected a whole number, 0 or more"),
+        ("expected u8", "expected a whole number, 0 or more"),
+        ("expected usize", "expected a whole number, 0 or more"),
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected a sequence", "expected a list like [\"a\", \"b\"]"),
+        ("expected a borrowed string", "expected a string in quotes"),
+        ("expected a map", "expected a table"),
+    ];
+    let mut out = message.to_string();
+    for (from, to) in NAMES {
+        // whole words only: `u8` must not match inside `u8x`
+        let mut at = 0;
+        while let Some(i) = out[at..].find(from).map(|i| i + at) {
+            let end = i + from.len();
+            if out[end..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                at = end;
+                continue;
+            }
+            out.replace_range(i..end, to);
+            at = i + to.len();
+        }
+    }
+    out
+}
+
+/// The key of an `[[alerts]]` entry that a rule error is about, so that the error points at
+/// its value rather than at the rule.
+fn rule_key(reason: &str) -> &'static str {
+    const KEYS: [&str; 12] = [
+        "interval",
+        "window",
+        "direction",
+        "hysteresis",
+        "cooldown_secs",
+        "expires",
+        "symbols",
+        "name",
+        "severity",
+        "mode",
+        "value",
+        "on",
+    ];
+    // messages that start by naming a key: "`window` only applies..."
+    if let Some(k) = KEYS.iter().find(|k| reason.starts_with(&format!("`{k}`"))) {
+        return k;
+    }
+    let r = reason.to_ascii_lowercase();
+    if r.contains("unknown interval") {
+        "interval"
+    } else if r.contains("remove `on") || r.contains("`on` applies") {
+        "on"
+    } else if r.contains("duration") || r.contains("needs a `window`") {
+        "window"
+    } else if r.contains("expiry") {
+        "expires"
+    } else if r.contains("hysteresis") {
+        "hysteresis"
+    } else if r.contains("symbol") {
+        "symbols"
+    } else {
+        // a level out of range, a non-positive threshold, a non-finite number
+        "value"
     }
 }
 
@@ -463,6 +627,15 @@ fn locate_entry(text: &str, array: &str, i: usize, key: &str) -> Option<(usize, 
         }
     }
     Some((start + 1, col(head)))
+}
+
+/// Line and column of the value of `key = value` in the `i`-th (0-based) `[[array]]` entry.
+fn locate_entry_value(text: &str, array: &str, i: usize, key: &str) -> Option<(usize, usize)> {
+    let (line, col) = locate_entry(text, array, i, key)?;
+    let l = text.lines().nth(line - 1)?;
+    let rest = l.get(col - 1..)?.strip_prefix(key)?.trim_start();
+    let value = rest.strip_prefix('=')?.trim_start();
+    Some((line, l.len() - value.len() + 1))
 }
 
 /// Line and column of `key = ...` inside `[section]` (or at the top level), for errors found
@@ -591,12 +764,60 @@ mod tests {
         assert_eq!(e.location, Some((2, 1)), "{e}");
         let e = parse("[[alerts]]\nkind = \"rsi_above\"\nvalue = 700\n").unwrap_err();
         assert!(e.message.contains("between 0 and 100"), "{e}");
-        assert_eq!(e.location, Some((2, 1)));
-        // a mistake in the second rule points at the second rule
+        // at the value the message is about
+        assert_eq!(e.location, Some((3, 9)));
+        // a mistake in the second rule points into the second rule
         let e = parse(
             "[[alerts]]\nkind = \"zscore\"\nvalue = 4\n\n[[alerts]]\nname = \"b\"\n  kind = \"rsi_above\"\nvalue = 700\n",
         )
         .unwrap_err();
-        assert_eq!(e.location, Some((7, 3)), "{e}");
+        assert_eq!(e.location, Some((8, 9)), "{e}");
+        // a rule mistake about no one key points at the rule's kind
+        let e = parse("[[alerts]]\nkind = \"pct_change\"\nvalue = 2\n").unwrap_err();
+        assert_eq!(e.location, Some((2, 1)), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod shipped_tests {
+    use super::*;
+
+    /// With no config file tickwatch behaves as with the shipped one (what the README shows):
+    /// every setting but the example rules, watchlists and key bindings is the same (and
+    /// `book_ticker`, which the shipped file turns on and says so).
+    #[test]
+    fn built_in_defaults_are_the_shipped_config() {
+        let mut shipped: Config = toml::from_str(SHIPPED).unwrap_or_else(|e| panic!("{e}"));
+        assert!(shipped.binance.book_ticker);
+        shipped.binance.book_ticker = false;
+        let d = Config::default();
+        assert_eq!(d.sources, vec!["binance".to_string()]);
+        let sections = |c: &Config| {
+            [
+                format!("{:?}", c.sources),
+                format!("{:?}", c.ui),
+                format!("{:?}", c.engine),
+                format!("{:?}", c.storage),
+                format!("{:?}", c.sim),
+                format!("{:?}", c.binance),
+                format!("{:?}", c.coinbase),
+                format!("{:?}", c.alphavantage),
+                format!("{:?}", c.notify),
+                format!("{:?}", c.log),
+            ]
+        };
+        for (a, b) in sections(&shipped).iter().zip(sections(&d).iter()) {
+            assert_eq!(
+                a, b,
+                "the shipped config.toml and the built-in defaults differ"
+            );
+        }
+        let s = Config::defaults();
+        assert_eq!(s.path, None);
+        assert_eq!(s.config.sources, vec!["binance".to_string()]);
+        // a file that leaves `sources` out gets the same default
+        let p = Config::parse("[ui]\nfps = 20\n", Path::new("c.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.config.sources, vec!["binance".to_string()]);
     }
 }

@@ -9,7 +9,7 @@ fn main() -> ExitCode {
     match tickwatch::app::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tickwatch: {e:#}");
+            eprintln!("tickwatch: {}", tickwatch::app::error_text(&e));
             ExitCode::from(tickwatch::app::exit_code(&e))
         }
     }

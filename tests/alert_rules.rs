@@ -369,9 +369,9 @@ fn record_re_reads_its_config_and_keeps_the_old_rules_when_the_new_file_is_wrong
         .find(|l| l.contains(&want))
         .map(str::to_string)
         .unwrap();
-    // the `kind` of the wrong (second) [[alerts]] entry is on line 11 of this file
+    // the wrong value of the second [[alerts]] entry is on line 12 of this file, column 9
     assert!(
-        line.contains(&format!("{}:11:1:", path.display())),
+        line.contains(&format!("{}:12:9:", path.display())),
         "{line}"
     );
     std::thread::sleep(Duration::from_secs(3));

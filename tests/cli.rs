@@ -123,7 +123,7 @@ fn check_config_reports_line_and_column() {
         .arg(&bad)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("bad2.toml:2:1"))
+        .stderr(predicate::str::contains("bad2.toml:3:9"))
         .stderr(predicate::str::contains("between 0 and 100"));
     tickwatch(dir.path())
         .arg("check-config")

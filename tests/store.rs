@@ -15,6 +15,7 @@ use tickwatch::store::{
     self, AlertRecord, ClosedCandle, DeliveryRecord, HEALTH_NAME, SCHEMA_VERSION, StoreBatch,
     StoreError, StoreWriter, TradeRow, WriterConfig, queries,
 };
+use tickwatch::testdata::cannot_run;
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -533,7 +534,7 @@ fn child_batch(k: VenueSymbol, b: u64) -> StoreBatch {
 #[ignore = "helper: runs only as the child of the crash test"]
 fn crash_child_writer() {
     let Ok(path) = std::env::var(CHILD_ENV) else {
-        eprintln!("SKIPPED: only meaningful as the crash test's child");
+        eprintln!("only meaningful as the crash test's child: nothing to do");
         return;
     };
     let k = key(Venue::Binance, "BTCUSDT");
@@ -965,13 +966,6 @@ impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount").arg(&self.0).status();
     }
-}
-
-fn cannot_run(why: &str) {
-    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-        panic!("this check must run under CI but cannot: {why}");
-    }
-    eprintln!("SKIPPED: {why}");
 }
 
 /// The monitor's writer on a disk that fills up: it does not retry batch by batch, says it

@@ -16,10 +16,11 @@ use crate::sources::{Source, SourceFuture};
 pub fn run(args: &BackfillArgs, cli: &Cli) -> anyhow::Result<()> {
     // The config is optional: it gives the REST URL, the indicators and the database.
     let mut s = super::settings_or_defaults(cli)?;
-    let (_guard, _log) = super::init_logging(
+    let (_guard, _log) = super::init_logging_with(
         cli.log_file.as_deref().or(s.config.log.file.as_deref()),
         &s.config.log.level,
-        true,
+        // the fetch's failure is the command's error, printed once at the end
+        super::Echo::WarningsButSourceFailure,
     );
     let venue = match args.venue.to_ascii_lowercase().as_str() {
         "binance" => Venue::Binance,
@@ -112,7 +113,7 @@ pub fn run(args: &BackfillArgs, cli: &Cli) -> anyhow::Result<()> {
         Default::default()
     };
     let (_, store) = pipeline.shutdown()?;
-    result?;
+    result.map_err(|e| explain_invalid_symbol(e, symbol))?;
     let n = emitted.load(Ordering::Relaxed);
     let Some(st) = store else {
         anyhow::bail!("the database {} was not written", db.display());
@@ -189,5 +190,23 @@ impl Source for BackfillSource {
             self.emitted.store(r?, Ordering::Relaxed);
             Ok(())
         })
+    }
+}
+
+/// The REST client's advice for an unknown symbol is about the live feed's config
+/// (`[binance].symbols`); here the symbol came from `--symbol`, so advise that instead.
+fn explain_invalid_symbol(e: anyhow::Error, symbol: Symbol) -> anyhow::Error {
+    let unknown = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<binance::RestError>(),
+            Some(binance::RestError::InvalidSymbol { .. })
+        )
+    });
+    if unknown {
+        anyhow::anyhow!(
+            "invalid symbol {symbol} (Binance -1121): Binance does not list it; check the --symbol spelling (Binance spot symbols are like BTCUSDT, ETHUSDT)"
+        )
+    } else {
+        e
     }
 }

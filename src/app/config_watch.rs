@@ -220,7 +220,7 @@ mod tests {
             panic!("not reported")
         };
         assert!(
-            e.contains("config.toml:3:1:") && e.contains("between 0 and 100"),
+            e.contains("config.toml:4:9:") && e.contains("between 0 and 100"),
             "{e}"
         );
 

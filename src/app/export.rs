@@ -148,11 +148,11 @@ pub fn run(args: &ExportArgs, db: Option<&Path>, config: Option<&Path>) -> anyho
                     out,
                     "{},{},{},{},{},{},{}",
                     iso8601(c.open_ms),
-                    c.open,
-                    c.high,
-                    c.low,
-                    c.close,
-                    c.volume,
+                    tidy(c.open),
+                    tidy(c.high),
+                    tidy(c.low),
+                    tidy(c.close),
+                    tidy(c.volume),
                     c.trades
                 )?;
                 for name in columns.iter() {
@@ -173,11 +173,11 @@ pub fn run(args: &ExportArgs, db: Option<&Path>, config: Option<&Path>) -> anyho
                     "  {{\"open_time\":\"{}\",\"open_ms\":{},\"open\":{},\"high\":{},\"low\":{},\"close\":{},\"volume\":{},\"trades\":{}",
                     iso8601(c.open_ms),
                     c.open_ms,
-                    json_num(c.open),
-                    json_num(c.high),
-                    json_num(c.low),
-                    json_num(c.close),
-                    json_num(c.volume),
+                    json_num(tidy(c.open)),
+                    json_num(tidy(c.high)),
+                    json_num(tidy(c.low)),
+                    json_num(tidy(c.close)),
+                    json_num(tidy(c.volume)),
                     c.trades
                 )?;
                 for name in columns.iter() {
@@ -199,6 +199,18 @@ pub fn run(args: &ExportArgs, db: Option<&Path>, config: Option<&Path>) -> anyho
     Ok(())
 }
 
+/// `v` to 12 significant digits: a volume summed from many trade quantities carries float
+/// noise in its last digits (`12.98603399999999`), which says nothing and reads as a bug.
+/// Prices and quantities have far fewer digits, so nothing real is lost.
+fn tidy(v: f64) -> f64 {
+    if !v.is_finite() || v == 0.0 {
+        return v;
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    let decimals = (11 - magnitude).clamp(0, 17) as usize;
+    format!("{v:.decimals$}").parse().unwrap_or(v)
+}
+
 fn json_num(v: f64) -> String {
     if v.is_finite() {
         format!("{v}")
@@ -209,7 +221,21 @@ fn json_num(v: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_time;
+    use super::{parse_time, tidy};
+
+    #[test]
+    fn summed_volumes_print_without_float_noise() {
+        assert_eq!(tidy(0.045549000000000006).to_string(), "0.045549");
+        assert_eq!(tidy(12.98603399999999).to_string(), "12.986034");
+        // a sum of quantities with noise in its last bit
+        let noisy = 0.1 + 0.2;
+        assert_eq!(noisy.to_string(), "0.30000000000000004");
+        assert_eq!(tidy(noisy).to_string(), "0.3");
+        assert_eq!(tidy(0.00001234).to_string(), "0.00001234");
+        assert_eq!(tidy(123456789.5).to_string(), "123456789.5");
+        assert_eq!(tidy(0.0), 0.0);
+        assert!(tidy(f64::NAN).is_nan());
+    }
 
     #[test]
     fn times_in_every_documented_form() {

@@ -7,6 +7,7 @@ mod alerts_list;
 mod backfill;
 mod config_watch;
 pub mod export;
+mod init;
 mod logging;
 mod monitor;
 mod record;
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-pub use logging::init_logging;
+pub use logging::{Echo, init_logging, init_logging_with};
 
 use crate::alerts::notifier::{self, NotifyConfig};
 use crate::cli::{Cli, Command};
@@ -47,6 +48,23 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     }
 }
 
+/// An error and its causes on one line, each said once: an error whose message already
+/// includes its cause's (`database X: No such file` over `No such file`) does not repeat it.
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 /// Runs the command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
@@ -58,14 +76,22 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Record(args)) => record::run(args, &cli),
         Some(Command::Backfill(args)) => backfill::run(args, &cli),
         Some(Command::Alerts { command }) => alerts_cmd::run(command, &cli),
+        Some(Command::Init { force, path }) => init::run(path.as_deref(), *force),
         None => monitor::run(&cli),
     }
 }
 
 fn check_config(path: Option<&Path>) -> anyhow::Result<()> {
     let Some(found) = config::find(path) else {
+        let d = config::Config::defaults();
         println!(
-            "no config file found (./config.toml or the platform config directory): built-in defaults apply"
+            "no config file found (./config.toml or {}): built-in defaults apply ({} source(s): {}; symbols {}); `tickwatch init` writes a commented config to start from",
+            init::default_path().map_or("the platform config directory".into(), |p| p
+                .display()
+                .to_string()),
+            d.config.sources.len(),
+            d.config.sources.join(", "),
+            d.config.binance.symbols.join(", ")
         );
         return Ok(());
     };
@@ -411,12 +437,28 @@ pub(crate) fn on_signal(pipeline: &Pipeline, flag: Arc<AtomicBool>) {
     });
 }
 
-/// The database the monitor uses: the demo keeps its own.
+/// The database the monitor and `record` use. Simulated data never land in the live history:
+/// the demo, and any run with the `sim` source and no database named (`--db`, `[storage] db`),
+/// use the demo database (and say so in the log; `record` echoes it to stderr).
 pub(crate) fn live_or_demo_db(cli: &Cli, settings: &Settings, demo: bool) -> PathBuf {
     if demo {
-        cli.db.clone().unwrap_or_else(crate::store::demo_db_path)
-    } else {
-        db_path(cli, Some(settings), crate::store::default_db_path())
+        return cli.db.clone().unwrap_or_else(crate::store::demo_db_path);
+    }
+    let named = cli
+        .db
+        .clone()
+        .or_else(|| settings.config.storage.db.clone());
+    match named {
+        Some(db) => db,
+        None if settings.config.sources.iter().any(|s| s == "sim") => {
+            let demo = crate::store::demo_db_path();
+            tracing::warn!(
+                "the simulator is among the sources: this session writes to the demo database {}, never the live history (name a database with --db or [storage] db to choose another)",
+                demo.display()
+            );
+            demo
+        }
+        None => crate::store::default_db_path(),
     }
 }
 
@@ -454,7 +496,7 @@ pub(crate) fn configured_sources(settings: &Settings) -> anyhow::Result<Vec<Box<
     }
     if out.is_empty() {
         return Err(UsageError(
-            "no sources configured: set `sources = [\"sim\"]` in the config, or run `tickwatch --demo`".into(),
+            "no sources configured: set `sources = [\"binance\"]` in the config, or run `tickwatch --demo` for the simulator".into(),
         )
         .into());
     }

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{
-    Pipeline, PipelineOptions, UsageError, configured_sources, db_path, notify_config, on_signal,
-    settings, watchlist,
+    Pipeline, PipelineOptions, UsageError, configured_sources, notify_config, on_signal, settings,
+    watchlist,
 };
 use crate::cli::{Cli, RecordArgs};
 use crate::engine::runner::StorePolicy;
@@ -42,7 +42,7 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
     let sources = configured_sources(&s)?;
     s.engine.watchlist = watchlist(&s);
     s.engine.alert_max_lag_ms = Some(120_000);
-    let db = db_path(cli, Some(&s), crate::store::default_db_path());
+    let db = super::live_or_demo_db(cli, &s, false);
     let pipeline = Pipeline::start(PipelineOptions {
         engine: s.engine.clone(),
         ring_capacity: s.config.engine.ring_capacity,

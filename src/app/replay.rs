@@ -10,15 +10,22 @@ use crate::domain::Interval;
 use crate::domain::Symbol;
 use crate::engine::runner::StorePolicy;
 use crate::pipeline::PipelineStats;
-use crate::sources::replay::{DumpInfo, DumpKind, ReplayConfig, ReplaySource, Speed};
+use crate::sources::replay::{
+    DumpInfo, DumpKind, ReplayConfig, ReplayOverrides, ReplaySource, Speed,
+};
 
 pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
     // A config is optional for a replay: its indicators and alert rules apply when there is one.
     let mut s = super::settings_or_defaults(cli)?;
-    let (_guard, log) = super::init_logging(
+    let (_guard, log) = super::init_logging_with(
         cli.log_file.as_deref().or(s.config.log.file.as_deref()),
         &s.config.log.level,
-        args.headless,
+        // the replay's failure is its error, printed once at the end
+        if args.headless {
+            super::Echo::WarningsButSourceFailure
+        } else {
+            super::Echo::Off
+        },
     );
     let speed_text = args.speed.clone().unwrap_or_else(|| {
         if args.headless {
@@ -28,17 +35,47 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
         }
     });
     let speed: Speed = speed_text.parse().map_err(UsageError)?;
+    if speed.factor().is_some_and(|f| !(f.is_finite() && f > 0.0)) {
+        return Err(UsageError(format!(
+            "--speed {speed_text} is not a positive factor: use 1x, 10x, 100x or max"
+        ))
+        .into());
+    }
     let symbol = match &args.symbol {
         Some(t) => Some(Symbol::new(t).map_err(|e| UsageError(format!("--symbol: {e}")))?),
         None => None,
     };
-    let source = ReplaySource::new(ReplayConfig {
-        files: args.files.clone(),
-        symbol,
-        speed,
-        skip_bad: args.skip_bad,
-    })
-    .map_err(|e| UsageError(format!("{e:#}")))?;
+    let kind = match &args.kind {
+        Some(t) => Some(
+            t.parse::<DumpKind>()
+                .map_err(|e| UsageError(format!("--kind: {e}")))?,
+        ),
+        None => None,
+    };
+    // A path to nothing is a mistake in the command line (exit 2); a file that is unreadable
+    // or damaged is not (exit 1, from the source's checks below).
+    let missing: Vec<String> = args
+        .files
+        .iter()
+        .filter(|f| !f.exists())
+        .map(|f| f.display().to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(UsageError(format!(
+            "no such file: {}; check the path(s)",
+            missing.join(", ")
+        ))
+        .into());
+    }
+    let source = ReplaySource::with_overrides(
+        ReplayConfig {
+            files: args.files.clone(),
+            symbol,
+            speed,
+            skip_bad: args.skip_bad,
+        },
+        ReplayOverrides { kind, venue: None },
+    )?;
     let report = source.report();
     let plan = source.files();
     let db = db_path(cli, None, crate::store::replay_db_path());

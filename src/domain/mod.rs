@@ -4,10 +4,12 @@
 mod event;
 mod interval;
 mod symbol;
+mod text;
 
 pub use event::{Candle, EventKind, MarketEvent, Quote, Side, Stats24h, TradeTick};
 pub use interval::Interval;
 pub use symbol::{Symbol, SymbolError, Venue, VenueSymbol, parse_watch_symbol};
+pub use text::{describe_char, unsafe_name_char};
 
 /// Milliseconds since the Unix epoch, UTC. Exchange and receive times both use it.
 pub type TsMs = i64;

@@ -164,7 +164,20 @@ fn added_profile(symbol: &str) -> (f64, f64) {
     let unit = (fnv1a(symbol) >> 11) as f64 / (1u64 << 53) as f64;
     let price = 10f64.powf(3.0 * unit);
     let tick = 10f64.powi((price.log10().floor() as i32) - 4);
-    (((price / tick).round() * tick).max(tick), tick)
+    (on_grid(price, tick), tick)
+}
+
+/// `price` rounded to a multiple of `tick`, as the double closest to that decimal (so that it
+/// prints as `83373.57`, never `83373.56899999999`): for ticks below 1, dividing a whole
+/// number of ticks by the exact whole 1/tick is correctly rounded; a product with 0.01 is not.
+fn on_grid(price: f64, tick: f64) -> f64 {
+    let snapped = if tick < 1.0 {
+        let per_unit = (1.0 / tick).round();
+        (price * per_unit).round() / per_unit
+    } else {
+        (price / tick).round() * tick
+    };
+    snapped.max(tick)
 }
 
 const YEAR_SECS: f64 = 365.0 * 86_400.0;
@@ -338,7 +351,7 @@ impl SimGenerator {
             ret += sign * js * (0.5 + w.rng.random::<f64>());
         }
         w.price = (w.price * ret.exp()).max(w.tick);
-        let price = ((w.price / w.tick).round() * w.tick).max(w.tick);
+        let price = on_grid(w.price, w.tick);
         let qty = (w.size.sample(&mut w.rng) * 1e6).round().max(1.0) / 1e6;
         let side = if w.rng.random::<bool>() {
             Side::Buy
@@ -745,5 +758,24 @@ mod tests {
         );
         assert_eq!(parse_speed("10x"), Ok(SimSpeed::Factor(10.0)));
         assert_eq!(parse_speed("MAX"), Ok(SimSpeed::Max));
+    }
+
+    /// Simulated prices sit on the tick grid like real ones: each prints with at most the
+    /// tick's decimals, with no float noise (`83373.56899999999`) in exports.
+    #[test]
+    fn prices_print_on_the_tick_grid() {
+        for (symbol, decimals) in [("BTCUSDT", 2), ("XRPUSDT", 4), ("DOGEUSDT", 5)] {
+            let (p0, tick) = profile(symbol);
+            let mut p = p0;
+            for i in 0..20_000 {
+                p *= 1.0 + ((i * 7919) % 200) as f64 * 1e-6 - 1e-4;
+                let text = on_grid(p, tick).to_string();
+                let shown = text.split('.').nth(1).map_or(0, str::len);
+                assert!(shown <= decimals, "{symbol}: {text} has float noise");
+            }
+        }
+        assert_eq!(on_grid(83_373.569, 0.01).to_string(), "83373.57");
+        assert_eq!(on_grid(0.0, 0.01), 0.01);
+        assert_eq!(on_grid(1234.4, 5.0), 1235.0);
     }
 }

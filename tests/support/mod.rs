@@ -38,10 +38,7 @@ pub fn tickwatch_cmd(dir: &std::path::Path) -> std::process::Command {
 /// A check that cannot run here: says SKIPPED on a developer's machine, fails under CI
 /// (`CI=true`), so that a green CI run always means the check ran.
 pub fn cannot_run(why: &str) {
-    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-        panic!("this check must run under CI but cannot: {why}");
-    }
-    eprintln!("SKIPPED: {why}");
+    tickwatch::testdata::cannot_run(why);
 }
 
 /// Peak and current resident memory of a process, in kB (VmHWM, VmRSS).

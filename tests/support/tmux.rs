@@ -69,7 +69,7 @@ pub fn start_with(
     env: &str,
 ) -> Option<(Tmux, PathBuf)> {
     if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("SKIPPED: tmux is not installed (apt-get install tmux, as .ci/run does)");
+        super::cannot_run("tmux is not installed (apt-get install tmux, as .ci/run does)");
         return None;
     }
     let bin = assert_cmd::cargo::cargo_bin("tickwatch");

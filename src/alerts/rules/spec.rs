@@ -205,6 +205,8 @@ pub struct RuleConfig {
 }
 
 pub const DEFAULT_COOLDOWN_SECS: u64 = 60;
+/// 30 days: anything longer is a typo (and would overflow as milliseconds).
+pub const MAX_COOLDOWN_SECS: u64 = 30 * 86_400;
 
 impl RuleConfig {
     /// A rule of `kind` at `value` with every other key at its default.
@@ -365,6 +367,12 @@ impl RuleConfig {
                 "hysteresis = {hysteresis} is too wide for the level {v}: the rule could never re-arm"
             )));
         }
+        let cooldown_secs = self.cooldown_secs.unwrap_or(DEFAULT_COOLDOWN_SECS);
+        if cooldown_secs > MAX_COOLDOWN_SECS {
+            return Err(err(format!(
+                "`cooldown_secs` = {cooldown_secs} must be between 0 and {MAX_COOLDOWN_SECS} (30 days)"
+            )));
+        }
         let trigger = match kind {
             RuleKind::Stale => Trigger::Clock,
             RuleKind::Zscore => Trigger::Tick,
@@ -394,7 +402,13 @@ impl RuleConfig {
                 if n.is_empty() {
                     return Err(err("`name` is empty; omit it to use the condition".into()));
                 }
-                if n.chars().count() > 80 || n.chars().any(char::is_control) {
+                if let Some(c) = crate::domain::unsafe_name_char(n) {
+                    return Err(err(format!(
+                        "`name` holds the invisible or control character {}: use visible characters only",
+                        crate::domain::describe_char(c)
+                    )));
+                }
+                if n.chars().count() > 80 {
                     return Err(err(
                         "`name` must be at most 80 characters, on one line".into()
                     ));
@@ -416,7 +430,8 @@ impl RuleConfig {
             trigger,
             mode: self.mode.unwrap_or_default(),
             hysteresis,
-            cooldown_ms: self.cooldown_secs.unwrap_or(DEFAULT_COOLDOWN_SECS) as TsMs * 1000,
+            // at most 30 days (checked above): no overflow
+            cooldown_ms: cooldown_secs as TsMs * 1000,
             expires_ms,
             severity: self.severity.unwrap_or_default(),
             spec: self.clone(),

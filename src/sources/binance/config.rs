@@ -60,7 +60,12 @@ impl Default for BinanceConfig {
         BinanceConfig {
             ws_url: "wss://stream.binance.com:9443".into(),
             rest_url: "https://api.binance.com".into(),
-            symbols: vec!["BTCUSDT".into(), "ETHUSDT".into()],
+            // the shipped config.toml's (and the README's) pairs
+            symbols: [
+                "BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "DOGEUSDT",
+            ]
+            .map(String::from)
+            .to_vec(),
             trade_stream: TradeStream::AggTrade,
             klines: true,
             mini_ticker: true,
@@ -137,7 +142,7 @@ impl BinanceConfig {
             let sym = Symbol::new(s).map_err(|e| format!("[binance].symbols: {e}"))?;
             if !sym.as_str().bytes().all(|b| b.is_ascii_alphanumeric()) {
                 return Err(format!(
-                    "[binance].symbols: {sym:?} is not a Binance symbol (letters and digits only, e.g. BTCUSDT)"
+                    "[binance].symbols: \"{sym}\" is not a Binance symbol (letters and digits only, e.g. BTCUSDT)"
                 ));
             }
             if !out.contains(&sym) {

@@ -160,14 +160,12 @@ fn first_time(rows: &[String], kind: DumpKind, venue: Venue, columns: usize) -> 
 /// The kline interval: from the name or `--kind`, checked against the candles' length.
 fn kline_kind(named: Option<DumpKind>, row_ms: Option<i64>) -> Result<DumpKind, String> {
     match (named, row_ms) {
-        (Some(DumpKind::Klines(i)), Some(ms)) if i.ms() != ms => {
-            let actual = interval_from_ms(ms)
-                .map(|a| format!("{a} long"))
-                .unwrap_or_else(|_| format!("{ms} ms long"));
-            Err(format!(
-                "its name (or --kind) says {i} klines but its candles are {actual}; rename the file or pass the right --kind"
-            ))
-        }
+        (Some(DumpKind::Klines(i)), Some(ms)) if i.ms() != ms => match interval_from_ms(ms) {
+            Ok(a) => Err(format!(
+                "its name (or --kind) says {i} klines but its candles are {a} long; rename the file or pass the right --kind"
+            )),
+            Err(why) => Err(format!("its name (or --kind) says {i} klines but {why}")),
+        },
         (Some(DumpKind::Klines(i)), _) => Ok(DumpKind::Klines(i)),
         (_, Some(ms)) => interval_from_ms(ms).map(DumpKind::Klines),
         (_, None) => Err(format!(

@@ -118,9 +118,32 @@ pub(crate) fn interval_from_ms(ms: TsMs) -> Result<Interval, String> {
     }
     match OTHER_INTERVALS.iter().find(|(_, l)| *l == ms) {
         Some((name, _)) => Err(unsupported_interval(name)),
-        None => Err(format!(
-            "its candles are {ms} ms long (close_time - open_time + 1), which is no Binance interval"
-        )),
+        None => Err(describe_length(ms)),
+    }
+}
+
+/// Why candles `ms` long (close_time - open_time + 1) are no Binance interval, in words: when
+/// the length is an interval times 1000 or 10^6 the file's timestamps are in a finer unit than
+/// Binance's milliseconds or microseconds.
+pub(crate) fn describe_length(ms: TsMs) -> String {
+    let scaled = [
+        (1_000, "nanoseconds"),
+        (1_000_000, "an unknown unit finer than nanoseconds"),
+    ]
+    .into_iter()
+    .find_map(|(f, unit)| {
+        Interval::ALL
+            .into_iter()
+            .find(|i| i.ms().checked_mul(f) == Some(ms))
+            .map(|i| (i, unit))
+    });
+    match scaled {
+        Some((i, unit)) => format!(
+            "its timestamps look like {unit} (its candles would be {i} long); tickwatch reads Binance's milliseconds or microseconds: convert the open_time and close_time columns"
+        ),
+        None => format!(
+            "its candles are {ms} ms long (close_time - open_time + 1), which is no Binance interval; check that the open_time and close_time columns are milliseconds or microseconds"
+        ),
     }
 }
 
@@ -225,7 +248,15 @@ pub(crate) fn columns_from_row(line: &str) -> Result<Columns, String> {
         let open = at(0).parse::<i64>().map(to_ms);
         let close = at(6).parse::<i64>().map(to_ms);
         match (open, close) {
-            (Ok(o), Ok(c)) => Some(c - o + 1),
+            (Ok(o), Ok(c)) => match c.checked_sub(o).and_then(|d| d.checked_add(1)) {
+                Some(len) if len > 0 => Some(len),
+                _ => {
+                    return Err(format!(
+                        "its first row `{}` has a close_time (column 7) that is not after its open_time (column 1): the row is damaged",
+                        clip(line)
+                    ));
+                }
+            },
             _ => {
                 return Err(format!(
                     "its first row `{}` has 12 columns but no open_time/close_time numbers in columns 1 and 7",
