@@ -6,6 +6,8 @@
 
 mod support;
 
+use support::tmpfs::Tmpfs;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -68,40 +70,10 @@ fn a_newer_schema_database_is_refused_untouched() {
     );
 }
 
-/// A tmpfs mounted at `at`, unmounted when dropped.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &Path) -> Option<Tmpfs> {
-        std::fs::create_dir_all(at).unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
-            .arg(at)
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Tmpfs(at.to_path_buf()))
-    }
-
-    fn read_only(&self) -> bool {
-        std::process::Command::new("mount")
-            .args(["-o", "remount,ro"])
-            .arg(&self.0)
-            .status()
-            .is_ok_and(|s| s.success())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
-}
-
 #[test]
 fn export_and_alerts_list_read_a_wal_database_on_a_read_only_mount() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(fs) = Tmpfs::mount(&dir.path().join("ro")) else {
+    let Some(fs) = Tmpfs::mount(&dir.path().join("ro"), "16m") else {
         return support::cannot_run("cannot mount a tmpfs (needs root)");
     };
     let db = fs.0.join("h.db");

@@ -6,6 +6,8 @@
 
 mod support;
 
+use support::tmpfs::Tmpfs;
+
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -94,28 +96,6 @@ fn a_full_speed_simulator_is_stored_whole_and_stops_within_seconds_of_sigterm() 
         "memory grew from {rss_early} kB to {rss_late} kB"
     );
     assert!(peak < 400_000, "peak memory {peak} kB");
-}
-
-/// A 2 MB tmpfs (needs root to mount, as CI runs): the database fills up mid-run.
-struct Tmpfs(std::path::PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
-        std::fs::create_dir_all(at).unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Tmpfs(at.to_path_buf()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
 }
 
 #[test]

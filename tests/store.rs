@@ -3,9 +3,13 @@
 //! idempotent writes, ordering, read-only and locked databases, write failures, crash safety
 //! (a child process killed with SIGKILL) and the read queries.
 
+mod support;
+
 use std::path::{Path, PathBuf};
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::tmpfs::Tmpfs;
 
 use rusqlite::{Connection, OpenFlags};
 use tickwatch::alerts::DeliveryOutcome;
@@ -944,28 +948,6 @@ fn deliveries_recorded_before_their_alert_still_show_in_delivered() {
         got[0].delivered,
         "tui,terminal,webhook:hook(failed: HTTP 500),email"
     );
-}
-
-/// A tmpfs of `size` at `at` (root only), unmounted on drop.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
-        std::fs::create_dir_all(at).unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Tmpfs(at.to_path_buf()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
 }
 
 /// The monitor's writer on a disk that fills up: it does not retry batch by batch, says it
