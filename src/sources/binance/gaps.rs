@@ -11,7 +11,8 @@ use crate::domain::{EventKind, Interval, MarketEvent, Symbol, TsMs};
 
 /// Live events held per symbol while a fill runs; beyond this they are let go at once.
 const MAX_HELD: usize = 200_000;
-use crate::sources::net::handout::{EMPTY_FILL_RETRIES, MAX_HOLD_MS, refill_delay};
+use crate::sources::net::handout::{EMPTY_FILL_RETRIES, refill_delay};
+use crate::sources::net::hold::{MAX_HOLD_MS, Released, late_note};
 
 #[derive(Debug, Default)]
 struct SymState {
@@ -38,14 +39,6 @@ struct Filling {
     trades_from: Option<u64>,
     /// Set once the held events were let go: the trade ids the fill may still bring.
     released: Option<Released>,
-}
-
-/// A fill whose held events went on without it.
-#[derive(Debug, Clone, Copy)]
-struct Released {
-    /// The hole's trade ids, first and last (empty when `to < from`).
-    from: u64,
-    to: u64,
 }
 
 /// What a finished fill produced.
@@ -366,19 +359,10 @@ fn release(
 ) {
     let Some(f) = st.filling.as_mut() else { return };
     let held = std::mem::take(&mut f.held);
-    let first_held = held.iter().find_map(|e| match e.kind {
-        EventKind::Trade(t) => Some(t.trade_id),
-        _ => None,
-    });
-    let from = f
-        .trades_from
-        .or(st.accepted.map(|a| a + 1))
-        .unwrap_or(u64::MAX);
-    let to = first_held.map_or(0, |id| id.saturating_sub(1));
-    f.released = Some(Released { from, to });
-    // the held trades continue the stream right after the hole
-    if let (Some(first), true) = (first_held, to >= from) {
-        st.accepted = Some(first - 1);
+    let (hole, accepted) = Released::of(f.trades_from, st.accepted, &held);
+    f.released = Some(hole);
+    if accepted.is_some() {
+        st.accepted = accepted;
     }
     for ev in held {
         accept(st, ev, out, agg, false, missing, duplicates);
@@ -394,39 +378,19 @@ fn late_fill(
     out: &mut Vec<MarketEvent>,
     missing: &mut u64,
 ) -> FillOutcome {
-    let mut trades = done.trades;
-    trades.sort_by_key(|(_, t)| t.trade_id);
-    let mut next = hole.from;
-    for (time, t) in trades {
-        if t.trade_id < next || t.trade_id > hole.to {
-            continue;
-        }
-        next = t.trade_id + 1;
-        out.push(trade_event(done.symbol, time, t, now));
-    }
-    let mut lost = Vec::new();
-    if hole.to >= hole.from && next <= hole.to {
-        let n = hole.to - next + 1;
-        *missing += n;
-        lost.push(format!("{n} trades could not be backfilled"));
-    }
-    if !done.candles.is_empty() {
-        lost.push(format!(
-            "{} start-up candles arrived after live data had begun and were not used",
-            done.candles.len()
-        ));
-    }
-    let why = done.error.map(|e| format!(" ({e})")).unwrap_or_default();
+    let sym = done.symbol;
+    let lost = hole.take_late(done.trades, |time, t| {
+        out.push(trade_event(sym, time, t, now))
+    });
+    *missing += lost;
     FillOutcome {
         next: None,
-        lost: (!lost.is_empty()).then(|| {
-            format!(
-                "{}: REST answered after {} s: {}{why}",
-                done.symbol,
-                MAX_HOLD_MS / 1000,
-                lost.join("; ")
-            )
-        }),
+        lost: late_note(
+            sym,
+            lost,
+            done.candles.len(),
+            done.error.map(|e| e.to_string()),
+        ),
     }
 }
 

@@ -769,13 +769,8 @@ impl Session<'_> {
     /// the first data, so that a silent feed is shown stale and a rate limit ends on time).
     fn on_tick(&mut self) {
         let late = self.gaps.release_overdue(now_ms(), &mut self.out);
-        if !late.is_empty() {
-            let names: Vec<String> = late.iter().map(ToString::to_string).collect();
-            self.shared.record_error(format!(
-                "REST has not answered within {} s: live data for {} go on without the backfill",
-                crate::sources::net::handout::MAX_HOLD_MS / 1000,
-                names.join(", ")
-            ));
+        if let Some(note) = crate::sources::net::hold::overdue_note(&late) {
+            self.shared.record_error(note);
         }
         self.show_state();
     }

@@ -1,14 +1,8 @@
 //! Handing a live session's pending events to the engine in batches, so that what the ring
 //! drops is one contiguous hole per symbol that the venue's gap tracker can refill.
 
-use crate::domain::{EventKind, MarketEvent, Symbol, TsMs};
+use crate::domain::{EventKind, MarketEvent, Symbol};
 use crate::pipeline::{EngineGone, EventSink};
-
-/// Live events are held behind a gap fill for at most this long: a slow or hung REST server
-/// must not stop live data. After that they go on; what the fill brings later is handed on if
-/// it still fits (the trades of the hole: stored once, late for their candles), else it is
-/// dropped and said (start-up candles older than the live candle).
-pub const MAX_HOLD_MS: TsMs = 10_000;
 
 /// Fills in a row that found none of a hole's trades before the hole is given up as missing:
 /// REST can lag the stream by a moment (a trade streamed live may not be served yet).

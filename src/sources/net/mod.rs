@@ -4,6 +4,7 @@
 pub mod backoff;
 pub mod errors;
 pub mod handout;
+pub mod hold;
 pub mod http;
 pub mod rate;
 pub mod retry;
