@@ -88,6 +88,11 @@ pub enum SourceState {
     Stale {
         since_ms: TsMs,
     },
+    /// Receiving data, but dropping some at a full ring (the engine or the database is behind):
+    /// shown for `DROPPING_SHOWN_MS` after the last drop. Only [`effective_state`] makes it.
+    Dropping {
+        dropped: u64,
+    },
     /// Ended normally (a replay that reached the end of its files).
     Finished,
     /// Gave up, with the reason.
@@ -110,6 +115,10 @@ pub struct SourceHealth {
     /// For a polled source: its next data is due by this time, so it is stale only after it
     /// (instead of after the usual quiet period).
     pub data_due_ms: Option<TsMs>,
+    /// Events this source had dropped at a full ring, and when it last did (a live source that
+    /// dropped lately is shown as dropping, not as live).
+    pub dropped: u64,
+    pub last_drop_ms: Option<TsMs>,
 }
 
 /// Health of every source. A plain mutex held only to copy or set a field, never across an await.
@@ -144,6 +153,8 @@ impl HealthBoard {
                     detail: None,
                     is_source: false,
                     data_due_ms: None,
+                    dropped: 0,
+                    last_drop_ms: None,
                 });
                 list.len() - 1
             }
@@ -215,6 +226,16 @@ impl HealthBoard {
         });
     }
 
+    /// Notes that `name` dropped `n` events at a full ring just now.
+    pub fn note_drop(&self, name: &str, n: u64) {
+        self.with(|list| {
+            let e = Self::entry(list, name);
+            e.dropped += n;
+            e.last_drop_ms = Some(now_ms());
+        });
+        self.bump();
+    }
+
     /// Notes that data arrived now.
     pub fn touch(&self, name: &str, ts: TsMs) {
         self.with(|list| Self::entry(list, name).last_event_ms = Some(ts));
@@ -258,6 +279,8 @@ pub fn effective_state(h: &SourceHealth, now: TsMs, stale_after_ms: TsMs) -> Sou
             }
             if now - last >= stale_after_ms {
                 SourceState::Stale { since_ms: last }
+            } else if h.last_drop_ms.is_some_and(|t| now - t < DROPPING_SHOWN_MS) {
+                SourceState::Dropping { dropped: h.dropped }
             } else {
                 SourceState::Live
             }
@@ -265,6 +288,9 @@ pub fn effective_state(h: &SourceHealth, now: TsMs, stale_after_ms: TsMs) -> Sou
         ref other => other.clone(),
     }
 }
+
+/// How long after its last ring drop a live source is shown as dropping.
+pub const DROPPING_SHOWN_MS: TsMs = 10_000;
 
 /// What a connected feed session is, from the facts it has (used on its first data and once a
 /// second after): stale once nothing has arrived for half its watchdog limit (also before the
@@ -319,6 +345,9 @@ pub fn describe(state: &SourceState, now: TsMs) -> String {
         }
         SourceState::Stale { since_ms } => {
             format!("stale for {} s", ((now - since_ms).max(0) / 1000))
+        }
+        SourceState::Dropping { dropped } => {
+            format!("live, dropping: {dropped} events dropped (storage behind; trades refilled)")
         }
         SourceState::Finished => "finished".into(),
         SourceState::Failed(r) => format!("failed: {r}"),
@@ -529,6 +558,7 @@ impl EventSink {
             return 0;
         }
         PipelineStats::add(&self.stats.dropped_ring, n as u64);
+        self.health.note_drop(&self.name, n as u64);
         let pending = self.drops.since_log.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
         let now = now_ms();
         let last = self.drops.logged_ms.load(Ordering::Relaxed);
@@ -630,6 +660,17 @@ mod tests {
         assert_eq!(sink.send_blocking(vec![ev(); 5]).ok(), Some(5));
         assert_eq!(PipelineStats::get(&stats.events_in), 3);
         assert_eq!(PipelineStats::get(&stats.dropped_ring), 5);
+        // a live source that dropped lately is shown as dropping, then as live again
+        board.set("t", SourceState::Live);
+        let h = board.snapshot()[0].clone();
+        let now = now_ms();
+        let st = effective_state(&h, now, 60_000);
+        assert_eq!(st, SourceState::Dropping { dropped: 5 });
+        assert!(describe(&st, now).contains("dropping: 5 events dropped"));
+        assert_eq!(
+            effective_state(&h, now + DROPPING_SHOWN_MS + 1, 600_000),
+            SourceState::Live
+        );
         drop(rx);
         assert!(sink.send_blocking(vec![ev()]).is_err());
     }

@@ -136,6 +136,8 @@ fn source(name: &str, state: SourceState, last_event_ago: Option<i64>) -> Source
         detail: None,
         is_source: true,
         data_due_ms: None,
+        dropped: 0,
+        last_drop_ms: None,
     }
 }
 

@@ -122,7 +122,7 @@ fn worst(states: &[SourceState]) -> Option<SourceState> {
             SourceState::Failed(_) => 6,
             SourceState::Reconnecting { .. } => 5,
             SourceState::RateLimited { .. } => 4,
-            SourceState::Stale { .. } => 3,
+            SourceState::Stale { .. } | SourceState::Dropping { .. } => 3,
             SourceState::Connecting => 2,
             SourceState::Live => 1,
             SourceState::Finished => 0,

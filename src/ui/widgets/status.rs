@@ -46,7 +46,8 @@ pub fn source_state(
         SourceState::Connecting
         | SourceState::Reconnecting { .. }
         | SourceState::RateLimited { .. }
-        | SourceState::Stale { .. } => theme.warn(),
+        | SourceState::Stale { .. }
+        | SourceState::Dropping { .. } => theme.warn(),
     };
     (describe(&state, now), style)
 }
