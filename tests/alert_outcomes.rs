@@ -139,21 +139,8 @@ fn stored_alert_ids(db: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The binary with every default path inside `dir`.
 fn tickwatch(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tickwatch"));
-    c.current_dir(dir)
-        .arg("--log-file")
-        .arg(dir.join("tickwatch.log"))
-        .env("HOME", dir)
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env("XDG_CONFIG_HOME", dir.join("cfg"))
-        .env_remove("SSH_CONNECTION")
-        .env_remove("SSH_TTY")
-        .env_remove("TMUX")
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env_remove("RUST_LOG");
-    c
+    support::tickwatch_cmd(dir)
 }
 
 fn alerts_list(dir: &Path, db: &Path, format: &str) -> String {

@@ -3,6 +3,8 @@
 //! while it runs; `tickwatch alerts list` prints the history with where each alert went.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -10,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use assert_cmd::prelude::*;
 use tickwatch::alerts::rules::{Origin, RuleConfig, Status};
 use tickwatch::alerts::{DeliveryOutcome, Severity};
 use tickwatch::domain::VenueSymbol;
@@ -238,15 +239,7 @@ fn rules_made_at_run_time_and_their_states_survive_a_restart() {
 // ---- hot reload, through the real binary ----
 
 fn tickwatch(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("tickwatch").unwrap();
-    c.current_dir(dir)
-        .arg("--log-file")
-        .arg(dir.join("tickwatch.log"))
-        .env("HOME", dir)
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env("XDG_CONFIG_HOME", dir.join("cfg"))
-        .env_remove("RUST_LOG");
-    c
+    support::tickwatch_cmd(dir)
 }
 
 const BASE: &str = "sources = [\"sim\"]\n[notify]\ndesktop = false\nterminal = \"off\"\n";

@@ -3,27 +3,19 @@
 //! indexed by symbol every trade walked all of them, and this replay took minutes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::fmt::Write as _;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::prelude::*;
-
 const TRADES: u64 = 250_000;
 const FAR_RULES: usize = 10_000;
 
 fn tickwatch(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("tickwatch").unwrap();
-    c.current_dir(dir)
-        .arg("--log-file")
-        .arg(dir.join("tickwatch.log"))
-        .env("HOME", dir)
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env("XDG_CONFIG_HOME", dir.join("cfg"))
-        .env_remove("RUST_LOG");
-    c
+    support::tickwatch_cmd(dir)
 }
 
 /// One rule on BTCUSDT that fires, and `FAR_RULES` on other symbols, of every trigger.

@@ -175,23 +175,8 @@ fn delivered(db: &Path, alert_id: &str) -> String {
     .unwrap()
 }
 
-/// The binary with every default path inside `dir` and no ssh or D-Bus from the test's own
-/// environment.
 fn tickwatch(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tickwatch"));
-    c.current_dir(dir)
-        .arg("--log-file")
-        .arg(dir.join("tickwatch.log"))
-        .env("HOME", dir)
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env("XDG_CONFIG_HOME", dir.join("cfg"))
-        .env_remove("SSH_CONNECTION")
-        .env_remove("SSH_TTY")
-        .env_remove("TMUX")
-        .env_remove("KITTY_WINDOW_ID")
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env_remove("RUST_LOG");
-    c
+    support::tickwatch_cmd(dir)
 }
 
 /// Runs `c` off the runtime (the test's servers keep answering meanwhile).

@@ -1,6 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The binary as a user runs it: commands, exit codes, and the error messages for bad input.
 
+mod support;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
@@ -9,15 +11,7 @@ use assert_cmd::prelude::*;
 use predicates::prelude::*;
 
 fn tickwatch(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("tickwatch").unwrap();
-    c.current_dir(dir)
-        .arg("--log-file")
-        .arg(dir.join("tickwatch.log"));
-    // keep every default path (data dir, config dir) inside the test's directory
-    c.env("HOME", dir)
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env("XDG_CONFIG_HOME", dir.join("cfg"));
-    c
+    support::tickwatch_cmd(dir)
 }
 
 /// `tickwatch replay --headless --db DB DUMP`.

@@ -16,15 +16,7 @@ use support::http::HttpServer;
 use support::ws::WsServer;
 
 fn tickwatch(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tickwatch"));
-    c.current_dir(dir)
-        .arg("--log-file")
-        .arg(dir.join("tickwatch.log"))
-        .env("HOME", dir)
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env("XDG_CONFIG_HOME", dir.join("cfg"))
-        .env_remove("RUST_LOG");
-    c
+    support::tickwatch_cmd(dir)
 }
 
 fn write_config(dir: &Path, ws: &str, rest: &str, extra: &str) -> PathBuf {

@@ -3,6 +3,8 @@
 //! long the input, over-long lines are refused by file and line, covered candles are closed,
 //! files merge by time whatever the order given, and repeated rows change nothing.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -15,14 +17,7 @@ const MIB: u64 = 1024 * 1024;
 const T0: i64 = 1_740_787_200_000; // 2025-03-01T00:00:00Z
 
 fn tickwatch(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tickwatch"));
-    c.current_dir(dir)
-        .arg("--log-file")
-        .arg(dir.join("tickwatch.log"))
-        .env("HOME", dir)
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env("XDG_CONFIG_HOME", dir.join("cfg"));
-    c
+    support::tickwatch_cmd(dir)
 }
 
 /// `tickwatch replay --headless [extra] --db DB FILES...`

@@ -22,7 +22,9 @@ pub mod ws;
 use std::time::Duration;
 
 /// The real binary, sandboxed in `dir`: its own HOME and XDG directories (so no user config
-/// or database is touched), a log file there, no RUST_LOG from outside.
+/// or database is touched), a log file there, and nothing from the test's own environment that
+/// would change what it does (log level, colours, ssh or tmux detection, a D-Bus session):
+/// a test that wants one sets it again.
 pub fn tickwatch_cmd(dir: &std::path::Path) -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tickwatch"));
     c.current_dir(dir)
@@ -30,9 +32,19 @@ pub fn tickwatch_cmd(dir: &std::path::Path) -> std::process::Command {
         .arg(dir.join("tickwatch.log"))
         .env("HOME", dir)
         .env("XDG_DATA_HOME", dir.join("data"))
-        .env("XDG_CONFIG_HOME", dir.join("cfg"))
-        .env_remove("RUST_LOG")
-        .env_remove("NO_COLOR");
+        .env("XDG_CONFIG_HOME", dir.join("cfg"));
+    for var in [
+        "RUST_LOG",
+        "TICKWATCH_LOG",
+        "NO_COLOR",
+        "SSH_CONNECTION",
+        "SSH_TTY",
+        "TMUX",
+        "KITTY_WINDOW_ID",
+        "DBUS_SESSION_BUS_ADDRESS",
+    ] {
+        c.env_remove(var);
+    }
     c
 }
 
