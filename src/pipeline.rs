@@ -512,14 +512,24 @@ impl EventSink {
                         Err(_) => return Ok(self.note_dropped(n)),
                     }
                 }
-                let msg = Ingest::Events(events);
-                match tokio::time::timeout_at(deadline, self.tx.send_async(msg)).await {
-                    Ok(r) => r,
-                    Err(_) => {
-                        if let Some(b) = &self.budget {
-                            b.give_back(n);
+                // try_send hands the batch back when the channel is full, so a batch is either
+                // in the ring or counted as dropped, never both (a timed-out send future may
+                // already have delivered it)
+                let mut msg = Ingest::Events(events);
+                loop {
+                    match self.tx.try_send(msg) {
+                        Ok(()) => break Ok(()),
+                        Err(flume::TrySendError::Disconnected(_)) => return Err(EngineGone),
+                        Err(flume::TrySendError::Full(back)) => {
+                            if tokio::time::Instant::now() >= deadline {
+                                if let Some(b) = &self.budget {
+                                    b.give_back(n);
+                                }
+                                return Ok(self.note_dropped(n));
+                            }
+                            msg = back;
+                            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
                         }
-                        return Ok(self.note_dropped(n));
                     }
                 }
             }
@@ -592,6 +602,9 @@ impl EventSink {
 #[derive(Debug, Clone, Default)]
 pub struct StopClock {
     began: Arc<std::sync::OnceLock<std::time::Instant>>,
+    /// The sources have been stopped: what is in the ring is all there will be (helper tasks
+    /// of a source may still hold a sender, so the ring need not close).
+    sources_stopped: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl StopClock {
@@ -607,6 +620,15 @@ impl StopClock {
 
     pub fn stopping(&self) -> bool {
         self.began.get().is_some()
+    }
+
+    /// Says that the sources are stopped: the engine ends once the ring is empty.
+    pub fn sources_stopped(&self) {
+        self.sources_stopped.store(true, Ordering::SeqCst);
+    }
+
+    pub fn no_more_input(&self) -> bool {
+        self.sources_stopped.load(Ordering::SeqCst)
     }
 
     /// The moment `share` after the stop began; None while not stopping.

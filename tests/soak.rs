@@ -202,7 +202,8 @@ async fn record_through_100_disconnects_keeps_every_trade_once_flat_memory_promp
         );
     }
     assert!(status.success(), "{status}:\n{tail}");
-    assert!(took < Duration::from_secs(10), "stopped in {took:?}");
+    // nothing is queued at the end: the stop takes far less than its deadlines
+    assert!(took < Duration::from_secs(4), "stopped in {took:?}");
     assert!(
         rss_late < rss_early + rss_early / 2 + 20_000,
         "memory grew from {rss_early} kB to {rss_late} kB"

@@ -344,16 +344,21 @@ impl Pipeline {
     /// within its share of the [`StopClock`], so that a stop takes seconds whatever the backlog;
     /// what could not be processed or written is counted (and makes a headless command fail).
     pub fn shutdown(mut self) -> anyhow::Result<(RunSummary, Option<StoreSummary>)> {
-        self.stop.begin();
-        // 1. Stop the sources: with their senders gone the engine drains the ring and ends (by
-        //    its deadline at the latest).
+        // 1. Stop the sources; once they are gone, what is in the ring is all there will be:
+        //    the engine drains it and ends (by its deadline at the latest).
         let sources = match self.sources.lock() {
             Ok(mut v) => std::mem::take(&mut *v),
             Err(p) => std::mem::take(&mut *p.into_inner()),
         };
-        for s in sources {
+        for s in &sources {
             s.abort();
         }
+        let gone_by = std::time::Instant::now() + Duration::from_secs(1);
+        while sources.iter().any(|s| !s.is_finished()) && std::time::Instant::now() < gone_by {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.stop.sources_stopped();
+        self.stop.begin();
         self.ring_tx = None;
         let drained = self.engine.as_ref().is_none_or(|h| {
             // the engine ends by its own deadline; storage waits bound its hand-over

@@ -101,6 +101,12 @@ impl Runner {
                 (false, false) => next_clock,
             }
             .min(next_clock);
+            // while stopping, look again soon: the ring may be empty for good
+            let wake = if self.stop.stopping() {
+                wake.min(Instant::now() + Duration::from_millis(20))
+            } else {
+                wake
+            };
             let got = sel.wait_deadline(wake).ok();
             let mut closed = false;
             // the batch lives across iterations until it is flushed: count and forward only
@@ -192,6 +198,8 @@ impl Runner {
                     }
                 }
             }
+            // the sources are stopped and everything they sent is processed
+            closed |= self.stop.no_more_input() && self.ingest.is_empty();
             let out_of_time = self.stop.passed(StopClock::ENGINE);
             if out_of_time && !closed {
                 summary.unprocessed += self.discard_ring(&stats);

@@ -413,6 +413,13 @@ impl Worker {
 
     fn commit_with_retry(&mut self, batch: StoreBatch) {
         let group = [batch];
+        // a batch before it found the database unwritable: a headless command stores nothing
+        // more (the database stays a prefix of the input); the monitor waits for its probe
+        if let Some((_, probe)) = &self.unwritable
+            && probe.is_none_or(|t| Instant::now() < t)
+        {
+            return self.not_written(&group, Lost::Unwritable);
+        }
         let mut backoff = self.config.backoff_start;
         let max = self.config.max_attempts.max(1);
         for attempt in 1..=max {

@@ -211,6 +211,21 @@ impl GapTracker {
             return late_fill(done, hole, now, out, &mut self.missing);
         }
         let held = filling.held;
+        // Batches were dropped at the ring while this fill ran, reopening trades below what it
+        // fetched: its trades wait, with the held events, behind a fill of that hole.
+        if let (Some(from), Some(a)) = (filling.trades_from, st.accepted)
+            && a + 1 < from
+        {
+            let mut trades = done.trades;
+            trades.sort_by_key(|(_, t)| t.trade_id);
+            let mut wait: Vec<MarketEvent> = trades
+                .into_iter()
+                .map(|(time, t)| trade_event(done.symbol, time, t, now))
+                .collect();
+            wait.extend(held);
+            outcome.next = Some(start_fill(done.symbol, st, Some(a + 1), None, wait));
+            return outcome;
+        }
         for c in done.candles {
             let ev = candle_event(done.symbol, Interval::M1, c, now);
             // The running minute comes from the kline stream or from trades, never from a
@@ -630,5 +645,30 @@ mod tests {
         assert_eq!(got.len(), MAX_HELD + 8);
         assert!(got.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(got[..3], [1, 3, 4]);
+    }
+
+    #[test]
+    fn a_hole_reopened_by_a_ring_drop_during_a_fill_is_filled_too() {
+        use crate::sources::net::handout::trade_marks;
+        let mut g = GapTracker::new(&[sym()], true, true, 0);
+        let mut out = Vec::new();
+        for id in 1..=3 {
+            g.on_live(tr(id), &mut out);
+        }
+        g.committed(&trade_marks(&out[..1]));
+        let req = g.on_live(tr(6), &mut out).expect("a hole at 4..=5");
+        assert_eq!(req.trades_from, Some(4));
+        // the batch with 2 and 3 is dropped at the ring while the fill runs
+        g.dropped(&trade_marks(&out[1..3]));
+        out.clear();
+        // the fill brings 4 and 5: they wait behind a fill of the reopened 2..=3
+        let o = g.on_fill_done(done(&[4, 5]), 1_700_000_000_000, &mut out);
+        let again = o.next.expect("the reopened hole is filled");
+        assert_eq!(again.trades_from, Some(2));
+        assert!(ids(&out).is_empty(), "{:?}", ids(&out));
+        let o = g.on_fill_done(done(&[2, 3, 4, 5]), 1_700_000_000_000, &mut out);
+        assert!(o.next.is_none() && o.lost.is_none(), "{o:?}");
+        assert_eq!(ids(&out), vec![2, 3, 4, 5, 6]);
+        assert_eq!(g.missing, 0);
     }
 }

@@ -223,6 +223,21 @@ impl GapTracker {
             return late_fill(done, hole, now, out, &mut self.missing);
         }
         let held = filling.held;
+        // Batches were dropped at the ring while this fill ran, reopening trades below what it
+        // fetched: its trades wait, with the held events, behind a fill of that hole.
+        if let (Some(from), Some(a)) = (filling.trades_from, st.accepted)
+            && a + 1 < from
+        {
+            let mut trades = done.trades;
+            trades.sort_by_key(|(_, t)| t.trade_id);
+            let mut wait: Vec<MarketEvent> = trades
+                .into_iter()
+                .map(|(time, t)| trade_event(done.product, time, t, now))
+                .collect();
+            wait.extend(held);
+            outcome.next = Some(start_fill(done.product, st, Some(a + 1), None, wait, 0));
+            return outcome;
+        }
         for c in done.candles {
             out.push(candle_event(done.product, c, now));
         }

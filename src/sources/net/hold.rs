@@ -31,7 +31,12 @@ impl Released {
             EventKind::Trade(t) => Some(t.trade_id),
             _ => None,
         });
-        let from = trades_from.or(accepted.map(|a| a + 1)).unwrap_or(u64::MAX);
+        // from what was accepted when that is lower (a batch dropped at the ring meanwhile
+        // reopened trades below the fill's first id)
+        let from = match (trades_from, accepted.map(|a| a + 1)) {
+            (Some(f), Some(a)) => f.min(a),
+            (f, a) => f.or(a).unwrap_or(u64::MAX),
+        };
         let to = first_held.map_or(0, |id| id.saturating_sub(1));
         let hole = Released { from, to };
         let accept_from = first_held.filter(|_| to >= from).map(|first| first - 1);
