@@ -401,6 +401,11 @@ impl RingBudget {
     pub fn give_back(&self, n: usize) {
         self.permits.add_permits(self.need(n) as usize);
     }
+
+    /// The engine has ended: sources waiting for room learn that it is gone.
+    pub fn close(&self) {
+        self.permits.close();
+    }
 }
 
 /// The sending end a source gets: applies the overflow policy and counts.
@@ -590,9 +595,13 @@ impl EventSink {
         n
     }
 
-    /// Tells the engine this source is done (so headless runs know when to stop).
-    pub fn finish(&self) {
-        let _ = self.tx.send(Ingest::Finished(self.name.clone()));
+    /// Tells the engine this source is done (so headless runs know when to stop). Waits for
+    /// room without holding a runtime thread.
+    pub async fn finish(&self) {
+        let _ = self
+            .tx
+            .send_async(Ingest::Finished(self.name.clone()))
+            .await;
     }
 }
 
@@ -695,6 +704,32 @@ mod tests {
         );
         drop(rx);
         assert!(sink.send_blocking(vec![ev()]).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_source_waiting_for_room_learns_that_the_engine_ended() {
+        let (tx, _rx) = ring(16);
+        let budget = RingBudget::new(1_000);
+        let sink = EventSink::new(
+            "t",
+            tx,
+            Overflow::Block,
+            Arc::new(PipelineStats::default()),
+            HealthBoard::default(),
+        )
+        .with_budget(budget.clone());
+        assert_eq!(sink.send(vec![ev(); 1_000]).await.ok(), Some(0));
+        let waiting = tokio::spawn({
+            let sink = sink.clone();
+            async move { sink.send(vec![ev()]).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "the budget is used up: it waits");
+        budget.close();
+        assert!(
+            waiting.await.unwrap().is_err(),
+            "EngineGone, not a wait forever"
+        );
     }
 
     #[test]

@@ -186,7 +186,7 @@ impl Source for BackfillSource {
                 move |n| fetched.store(n as u64, Ordering::Relaxed),
             )
             .await;
-            sink.finish();
+            sink.finish().await;
             self.emitted.store(r?, Ordering::Relaxed);
             Ok(())
         })

@@ -60,6 +60,17 @@ pub struct Runner {
     pub budget: Option<RingBudget>,
 }
 
+/// Closes the ring's budget when dropped.
+struct CloseOnExit(Option<RingBudget>);
+
+impl Drop for CloseOnExit {
+    fn drop(&mut self) {
+        if let Some(b) = &self.0 {
+            b.close();
+        }
+    }
+}
+
 enum Got {
     Ingest(Result<Ingest, flume::RecvError>),
     Ctl(Result<EngineCtl, flume::RecvError>),
@@ -73,6 +84,8 @@ const CLOCK_EVERY: Duration = Duration::from_secs(1);
 impl Runner {
     /// Runs until every source is done or gone. Returns a summary.
     pub fn run(mut self) -> RunSummary {
+        // however the engine ends (a panic included), sources waiting for room learn it
+        let _close = CloseOnExit(self.budget.clone());
         let stats = self.engine.stats().clone();
         let mut summary = RunSummary::default();
         let mut batch = StoreBatch::default();

@@ -554,7 +554,7 @@ impl Source for SimSource {
                 }
             }
             sink.set_state(SourceState::Finished);
-            sink.finish();
+            sink.finish().await;
             Ok(())
         })
     }

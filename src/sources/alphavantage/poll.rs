@@ -134,10 +134,12 @@ impl Poller {
                 }
                 let dropped: Vec<&str> =
                     self.rotation.dropped().iter().map(|s| s.as_str()).collect();
-                return self.fail(format!(
-                    "no symbols left to poll: Alpha Vantage does not know {}; fix [alphavantage].symbols",
-                    dropped.join(", ")
-                ));
+                return self
+                    .fail(format!(
+                        "no symbols left to poll: Alpha Vantage does not know {}; fix [alphavantage].symbols",
+                        dropped.join(", ")
+                    ))
+                    .await;
             };
             let now = self.now();
             let used = count.used(now);
@@ -220,7 +222,7 @@ impl Poller {
             match step {
                 Step::Next(t) => not_before = t,
                 Step::Stop => return Ok(()),
-                Step::Fail(reason) => return self.fail(reason),
+                Step::Fail(reason) => return self.fail(reason).await,
             }
         }
     }
@@ -463,10 +465,10 @@ impl Poller {
         }
     }
 
-    fn fail(&self, reason: String) -> anyhow::Result<()> {
+    async fn fail(&self, reason: String) -> anyhow::Result<()> {
         let reason = self.client.redact(&reason);
         self.sink.set_state(SourceState::Failed(reason.clone()));
-        self.sink.finish();
+        self.sink.finish().await;
         Err(anyhow::anyhow!(reason))
     }
 }

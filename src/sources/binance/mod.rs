@@ -145,7 +145,7 @@ async fn run(src: BinanceSource, sink: EventSink) -> anyhow::Result<()> {
     reporter.abort();
     limits.abort();
     sink.set_state(SourceState::Failed(failure.clone()));
-    sink.finish();
+    sink.finish().await;
     Err(anyhow::anyhow!(failure))
 }
 

@@ -115,7 +115,7 @@ async fn run(src: CoinbaseSource, sink: EventSink) -> anyhow::Result<()> {
         invalid_list(&shared)
     );
     sink.set_state(SourceState::Failed(reason.clone()));
-    sink.finish();
+    sink.finish().await;
     Err(anyhow::anyhow!(reason))
 }
 

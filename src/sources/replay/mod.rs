@@ -253,7 +253,7 @@ impl Source for ReplaySource {
                 Ok(()) => sink.set_state(SourceState::Finished),
                 Err(e) => sink.set_state(SourceState::Failed(format!("{e:#}"))),
             }
-            sink.finish();
+            sink.finish().await;
             result
         })
     }
