@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use support::binance::{Fault, Market};
 use support::http::HttpServer;
+use support::query_i64;
 use support::ws::WsServer;
 
 fn tickwatch(dir: &Path) -> Command {
@@ -34,17 +35,6 @@ fn write_config(dir: &Path, ws: &str, rest: &str, extra: &str) -> PathBuf {
     )
     .unwrap();
     path
-}
-
-/// Rows of `sql` (one integer column) in the database, or None while it cannot be read yet.
-fn query_i64(db: &Path, sql: &str) -> Option<i64> {
-    let conn = rusqlite::Connection::open_with_flags(
-        db,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .ok()?;
-    conn.busy_timeout(Duration::from_secs(2)).ok()?;
-    conn.query_row(sql, [], |r| r.get(0)).ok()
 }
 
 async fn wait_db(db: &Path, sql: &str, want: i64, what: &str) {

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use support::{memory_kb, signal, tickwatch_cmd, wait_exit};
+use support::{memory_kb, query_i64, signal, tickwatch_cmd, wait_exit};
 
 /// A config for `record` on a simulator at full speed over `n` symbols.
 fn sim_config(dir: &Path, n: usize, extra: &str) -> std::path::PathBuf {
@@ -25,11 +25,6 @@ fn sim_config(dir: &Path, n: usize, extra: &str) -> std::path::PathBuf {
     let path = dir.join("config.toml");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn count(db: &Path, sql: &str) -> i64 {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
 /// The `N events` of record's closing line.
@@ -80,7 +75,7 @@ fn a_full_speed_simulator_is_stored_whole_and_stops_within_seconds_of_sigterm() 
     assert!(status.success(), "{status}:\n{stderr}");
     // nothing a source produced was dropped: every trade the engine took is stored, once
     let events = events_of(&stderr);
-    let trades = count(&db, "SELECT COUNT(*) FROM trades");
+    let trades = query_i64(&db, "SELECT COUNT(*) FROM trades").expect("the database is readable");
     assert!(
         events > 100_000,
         "the simulator ran at full speed: {events}"

@@ -8,7 +8,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,20 +15,10 @@ use std::time::Duration;
 use support::binance::{Fault, Market, SERVER_SHUTDOWN};
 use support::http::HttpServer;
 use support::ws::{ServerConn, WsServer};
-use support::{memory_kb, signal, tickwatch_cmd, wait_exit};
+use support::{memory_kb, query_i64, signal, tickwatch_cmd, wait_exit};
 
 const SYMBOLS: [&str; 2] = ["BTCUSDT", "ETHUSDT"];
 const ROUNDS: u64 = 100;
-
-fn count(db: &Path, sql: &str) -> Option<i64> {
-    let conn = rusqlite::Connection::open_with_flags(
-        db,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .ok()?;
-    conn.busy_timeout(Duration::from_secs(2)).ok()?;
-    conn.query_row(sql, [], |r| r.get(0)).ok()
-}
 
 /// Streams `ids` of both symbols at about 1,000 trades a second, in bursts every 20 ms.
 async fn stream(c: &mut ServerConn, m: &Market, ids: std::ops::RangeInclusive<u64>) {
@@ -162,7 +151,7 @@ async fn record_through_100_disconnects_keeps_every_trade_once_flat_memory_promp
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let mut have = None;
     while std::time::Instant::now() < deadline {
-        have = count(&db, "SELECT COUNT(*) FROM trades");
+        have = query_i64(&db, "SELECT COUNT(*) FROM trades");
         if have == Some(want) {
             break;
         }
@@ -184,7 +173,7 @@ async fn record_through_100_disconnects_keeps_every_trade_once_flat_memory_promp
     assert_eq!(have, Some(want), "trades stored:\n{tail}\nlog:\n{problems}");
     for s in SYMBOLS {
         let q = |what: &str| {
-            count(
+            query_i64(
                 &db,
                 &format!("SELECT {what} FROM trades WHERE symbol = '{s}'"),
             )

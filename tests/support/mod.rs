@@ -51,6 +51,18 @@ pub fn tickwatch_cmd(dir: &std::path::Path) -> std::process::Command {
 /// A check that cannot run here: says SKIPPED on a developer's machine, fails under CI.
 pub use tickwatch::testdata::cannot_run;
 
+/// One integer from `sql` in the database at `db`, read-only (while a writer runs), or None
+/// while it cannot be read yet.
+pub fn query_i64(db: &std::path::Path, sql: &str) -> Option<i64> {
+    let conn = rusqlite::Connection::open_with_flags(
+        db,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .ok()?;
+    conn.busy_timeout(Duration::from_secs(2)).ok()?;
+    conn.query_row(sql, [], |r| r.get(0)).ok()
+}
+
 /// Peak and current resident memory of a process, in kB (VmHWM, VmRSS).
 pub fn memory_kb(pid: u32) -> Option<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

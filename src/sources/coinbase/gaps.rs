@@ -14,7 +14,7 @@ use crate::domain::{EventKind, Interval, MarketEvent, Symbol, TsMs};
 /// Live events held per product while a fill runs; beyond this they are let go at once.
 const MAX_HELD: usize = 200_000;
 use crate::sources::net::handout::{EMPTY_FILL_RETRIES, refill_delay};
-use crate::sources::net::hold::{MAX_HOLD_MS, Released, late_note};
+use crate::sources::net::hold::{MAX_HOLD_MS, Released, late_note, reopened_below, waiting};
 
 #[derive(Debug, Default)]
 struct ProductState {
@@ -225,17 +225,10 @@ impl GapTracker {
         let held = filling.held;
         // Batches were dropped at the ring while this fill ran, reopening trades below what it
         // fetched: its trades wait, with the held events, behind a fill of that hole.
-        if let (Some(from), Some(a)) = (filling.trades_from, st.accepted)
-            && a + 1 < from
-        {
-            let mut trades = done.trades;
-            trades.sort_by_key(|(_, t)| t.trade_id);
-            let mut wait: Vec<MarketEvent> = trades
-                .into_iter()
-                .map(|(time, t)| trade_event(done.product, time, t, now))
-                .collect();
-            wait.extend(held);
-            outcome.next = Some(start_fill(done.product, st, Some(a + 1), None, wait, 0));
+        if let Some(from) = reopened_below(filling.trades_from, st.accepted) {
+            let sym = done.product;
+            let wait = waiting(done.trades, held, |time, t| trade_event(sym, time, t, now));
+            outcome.next = Some(start_fill(sym, st, Some(from), None, wait, 0));
             return outcome;
         }
         for c in done.candles {

@@ -67,6 +67,31 @@ impl Released {
     }
 }
 
+/// When batches were dropped at the ring while a fill ran, trades below what the fill fetched
+/// were reopened: the id to fill from again (the fill's own trades wait behind that fill).
+pub fn reopened_below(trades_from: Option<u64>, accepted: Option<u64>) -> Option<u64> {
+    match (trades_from, accepted) {
+        (Some(from), Some(a)) if a + 1 < from => Some(a + 1),
+        _ => None,
+    }
+}
+
+/// What waits behind a new fill: a fill's trades in id order (as events), then the events
+/// that were held behind it.
+pub fn waiting(
+    mut trades: Vec<(TsMs, TradeTick)>,
+    held: Vec<MarketEvent>,
+    to_event: impl Fn(TsMs, TradeTick) -> MarketEvent,
+) -> Vec<MarketEvent> {
+    trades.sort_by_key(|(_, t)| t.trade_id);
+    let mut wait: Vec<MarketEvent> = trades
+        .into_iter()
+        .map(|(time, t)| to_event(time, t))
+        .collect();
+    wait.extend(held);
+    wait
+}
+
 /// What to say about a fill that came back late: `missing` ids of its hole not brought,
 /// `candles` start-up candles not used, and its error. None when there is nothing to say.
 pub fn late_note(
