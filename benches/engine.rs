@@ -10,11 +10,12 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use tickwatch::alerts::AlertRule;
 use tickwatch::alerts::rules::{RuleConfig, RuleKind};
 use tickwatch::domain::MarketEvent;
+use tickwatch::domain::OutputBatch;
 use tickwatch::engine::runner::{Outputs, Runner, StorePolicy};
 use tickwatch::engine::{Engine, EngineConfig};
 use tickwatch::pipeline::{HealthBoard, Ingest, PipelineStats};
 use tickwatch::sources::sim::{SimConfig, SimGenerator};
-use tickwatch::store::{StoreBatch, StoreWriter};
+use tickwatch::store::StoreWriter;
 
 const N: usize = 1_000_000;
 
@@ -46,11 +47,11 @@ fn engine_alone(c: &mut Criterion) {
                 .unwrap()
             },
             |mut e| {
-                let mut out = StoreBatch::default();
+                let mut out = OutputBatch::default();
                 for (i, ev) in evs.iter().enumerate() {
                     e.apply(ev, &mut out).unwrap();
                     if i % 4096 == 0 {
-                        out = StoreBatch::default();
+                        out = OutputBatch::default();
                     }
                 }
                 e
@@ -129,17 +130,17 @@ fn engine_rules(c: &mut Criterion) {
                     )
                     .unwrap();
                     // the first flush stores every rule once, at start: not per event
-                    e.on_clock(evs[0].recv_ms, &mut StoreBatch::default());
+                    e.on_clock(evs[0].recv_ms, &mut OutputBatch::default());
                     e
                 },
                 |mut e| {
-                    let mut out = StoreBatch::default();
+                    let mut out = OutputBatch::default();
                     for (i, ev) in evs.iter().enumerate() {
                         e.apply(ev, &mut out).unwrap();
                         if i % 4096 == 4095 {
                             // the clock ticks about this often next to a busy feed
                             e.on_clock(ev.recv_ms, &mut out);
-                            out = StoreBatch::default();
+                            out = OutputBatch::default();
                         }
                     }
                     e

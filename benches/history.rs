@@ -12,11 +12,12 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use tickwatch::domain::{Candle, Interval, Symbol, TsMs, Venue, VenueSymbol};
+use tickwatch::domain::{ClosedCandle, OutputBatch};
 use tickwatch::history::{
     HistoryLoader, HistoryReader, HistoryRequest, HistorySlice, bucket_ms_for, bucketize,
 };
 use tickwatch::indicators::{IndicatorSet, IndicatorSpec};
-use tickwatch::store::{self, ClosedCandle, StoreBatch, queries};
+use tickwatch::store::{self, queries};
 use tickwatch::view::ChartCandle;
 
 /// Midnight UTC, so day-long ranges start on a bucket boundary as often as real ones do not.
@@ -70,9 +71,9 @@ fn fill(path: &Path) {
 }
 
 fn write(conn: &mut rusqlite::Connection, candles: Vec<ClosedCandle>) {
-    let batch = StoreBatch {
+    let batch = OutputBatch {
         candles,
-        ..StoreBatch::default()
+        ..OutputBatch::default()
     };
     store::write_batches(conn, &[batch]).unwrap();
 }

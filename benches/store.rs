@@ -7,14 +7,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use tickwatch::domain::{OutputBatch, TradeRecord};
 use tickwatch::domain::{Side, Symbol, TradeTick, Venue, VenueSymbol};
 use tickwatch::pipeline::{HealthBoard, PipelineStats};
-use tickwatch::store::{StoreBatch, StoreWriter, TradeRow};
+use tickwatch::store::StoreWriter;
 
 const TRADES: u64 = 1_000_000;
 const BATCH: u64 = 4096;
 
-fn batches() -> Vec<StoreBatch> {
+fn batches() -> Vec<OutputBatch> {
     // Two instruments interleaved, as a live feed delivers them.
     let keys = [
         VenueSymbol::new(Venue::Binance, Symbol::new("BTCUSDT").unwrap()),
@@ -25,7 +26,7 @@ fn batches() -> Vec<StoreBatch> {
     while id < TRADES {
         let n = BATCH.min(TRADES - id);
         let trades = (id..id + n)
-            .map(|i| TradeRow {
+            .map(|i| TradeRecord {
                 key: keys[(i % 2) as usize],
                 ts_ms: 1_700_000_000_000 + (i / 10) as i64,
                 tick: TradeTick {
@@ -36,9 +37,9 @@ fn batches() -> Vec<StoreBatch> {
                 },
             })
             .collect();
-        out.push(StoreBatch {
+        out.push(OutputBatch {
             trades,
-            ..StoreBatch::default()
+            ..OutputBatch::default()
         });
         id += n;
     }

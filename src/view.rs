@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::alerts::Severity;
 use crate::alerts::rules::{Mode, Origin, RuleConfig, Status};
+use crate::domain::AlertRecord;
 use crate::domain::{Candle, Interval, TsMs, VenueSymbol};
-use crate::store::AlertRecord;
 
 /// One line of the watchlist.
 #[derive(Debug, Clone, PartialEq)]

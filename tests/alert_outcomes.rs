@@ -17,11 +17,12 @@ use tickwatch::alerts::notifier::{self, DeliveryPolicy, NotifyConfig};
 use tickwatch::alerts::rules::{RuleConfig, RuleKind};
 use tickwatch::alerts::sinks::terminal::{Sequence, TerminalOut, TerminalSpec};
 use tickwatch::alerts::sinks::{NotifySection, SinkSpec};
+use tickwatch::domain::{AlertRecord, OutputBatch};
 use tickwatch::domain::{EventKind, MarketEvent, Side, Symbol, TradeTick, Venue, VenueSymbol};
 use tickwatch::engine::runner::{Outputs, Runner, StorePolicy};
 use tickwatch::engine::{Engine, EngineConfig};
 use tickwatch::pipeline::{HealthBoard, Ingest, PipelineStats};
-use tickwatch::store::{AlertRecord, StoreBatch, StoreWriter, WriterConfig};
+use tickwatch::store::{StoreWriter, WriterConfig};
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -106,7 +107,7 @@ fn store_with(dir: &Path, alerts: &[AlertRecord], config: WriterConfig) -> (Stor
     )
     .unwrap();
     w.sender()
-        .send_blocking(StoreBatch {
+        .send_blocking(OutputBatch {
             alerts: alerts.to_vec(),
             ..Default::default()
         })
@@ -185,7 +186,7 @@ async fn every_outcome_is_stored_while_the_store_queue_is_full() {
     lock.execute_batch("BEGIN IMMEDIATE").unwrap();
     writer
         .sender()
-        .send_blocking(StoreBatch {
+        .send_blocking(OutputBatch {
             alerts: fired.clone(),
             ..Default::default()
         })

@@ -15,13 +15,12 @@ use std::time::{Duration, Instant};
 use tickwatch::alerts::rules::{Origin, RuleConfig, Status};
 use tickwatch::alerts::{DeliveryOutcome, Severity};
 use tickwatch::domain::VenueSymbol;
+use tickwatch::domain::{AlertRecord, DeliveryRecord, OutputBatch, RuleRecord};
 use tickwatch::domain::{EventKind, MarketEvent, Side, Symbol, TradeTick, TsMs, Venue, now_ms};
 use tickwatch::engine::runner::{Outputs, RunSummary, Runner, StorePolicy};
 use tickwatch::engine::{Engine, EngineConfig};
 use tickwatch::pipeline::{HealthBoard, Ingest, PipelineStats};
-use tickwatch::store::{
-    self, AlertRecord, DeliveryRecord, RuleRow, StoreBatch, StoreWriter, queries,
-};
+use tickwatch::store::{self, StoreWriter, queries};
 use tickwatch::view::{EngineCtl, SnapshotSlot, ViewSnapshot};
 
 fn spec(text: &str) -> RuleConfig {
@@ -176,7 +175,7 @@ fn rules_made_at_run_time_and_their_states_survive_a_restart() {
     let rows = queries::rules(&conn).unwrap();
     let by_name = |n: &str| rows.iter().find(|r| r.rule_id == n).cloned();
     assert!(by_name("m-gone").is_none(), "deleted");
-    let row: RuleRow = by_name("m-high").unwrap();
+    let row: RuleRecord = by_name("m-high").unwrap();
     assert_eq!(
         (row.origin, row.state),
         (Origin::Monitor, Status::Triggered)
@@ -407,7 +406,7 @@ const DAY: TsMs = 1_740_787_200_000;
 fn history_db(dir: &Path) -> std::path::PathBuf {
     let db = dir.join("history.db");
     let mut conn = store::open(&db).unwrap();
-    let batch = StoreBatch {
+    let batch = OutputBatch {
         alerts: vec![
             alert(
                 "a1",
@@ -436,7 +435,7 @@ fn history_db(dir: &Path) -> std::path::PathBuf {
                 outcome: DeliveryOutcome::Failed("HTTP 500".into()),
             },
         ],
-        ..StoreBatch::default()
+        ..OutputBatch::default()
     };
     store::write_batches(&mut conn, &[batch]).unwrap();
     db

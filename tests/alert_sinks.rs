@@ -18,9 +18,10 @@ use tickwatch::alerts::Severity;
 use tickwatch::alerts::notifier::{self, DeliveryPolicy, NotifyConfig};
 use tickwatch::alerts::sinks::terminal::{Sequence, TerminalOut, TerminalSpec};
 use tickwatch::alerts::sinks::{Notice, NotifySection, Sink, SinkSpec};
+use tickwatch::domain::{AlertRecord, OutputBatch};
 use tickwatch::domain::{Symbol, Venue, VenueSymbol};
 use tickwatch::pipeline::{HealthBoard, PipelineStats, SourceState};
-use tickwatch::store::{AlertRecord, StoreBatch, StoreWriter};
+use tickwatch::store::StoreWriter;
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -145,7 +146,7 @@ fn store_with(dir: &Path, alerts: &[AlertRecord]) -> (StoreWriter, PathBuf) {
     let db = dir.join("alerts.db");
     let w = StoreWriter::spawn(&db, Arc::default(), HealthBoard::default()).unwrap();
     w.sender()
-        .send_blocking(StoreBatch {
+        .send_blocking(OutputBatch {
             alerts: alerts.to_vec(),
             ..Default::default()
         })

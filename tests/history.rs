@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 use tickwatch::domain::{Candle, Interval, Symbol, TsMs, Venue, VenueSymbol};
+use tickwatch::domain::{ClosedCandle, OutputBatch};
 use tickwatch::history::{HistoryLoader, HistoryReader, HistoryReply, HistoryRequest};
 use tickwatch::pipeline::{HealthBoard, PipelineStats};
-use tickwatch::store::{self, ClosedCandle, SCHEMA_VERSION, StoreBatch, StoreWriter};
+use tickwatch::store::{self, SCHEMA_VERSION, StoreWriter};
 use tickwatch::view::ChartCandle;
 
 /// Midnight UTC.
@@ -88,9 +89,9 @@ fn series(k: VenueSymbol, interval: Interval, start: TsMs, n: i64, seed: u64) ->
 fn write(path: &Path, candles: &[ClosedCandle]) {
     let mut conn = store::open(path).unwrap();
     for chunk in candles.chunks(1000) {
-        let batch = StoreBatch {
+        let batch = OutputBatch {
             candles: chunk.to_vec(),
-            ..StoreBatch::default()
+            ..OutputBatch::default()
         };
         store::write_batches(&mut conn, &[batch]).unwrap();
     }
@@ -599,9 +600,9 @@ fn reads_while_the_writer_thread_is_writing() {
         let data = data.clone();
         std::thread::spawn(move || {
             for chunk in data.chunks(50) {
-                let batch = StoreBatch {
+                let batch = OutputBatch {
                     candles: chunk.to_vec(),
-                    ..StoreBatch::default()
+                    ..OutputBatch::default()
                 };
                 sender.send_blocking(batch).unwrap();
                 std::thread::sleep(Duration::from_millis(2));

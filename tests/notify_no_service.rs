@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tickwatch::alerts::notifier::{self, NotifyConfig};
+use tickwatch::domain::AlertRecord;
 use tickwatch::domain::{Symbol, Venue, VenueSymbol};
 use tickwatch::pipeline::{HealthBoard, PipelineStats, SourceState};
-use tickwatch::store::AlertRecord;
 
 fn alert(i: u32) -> AlertRecord {
     AlertRecord {

@@ -10,9 +10,9 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 use tickwatch::alerts::rules::{Origin, RuleConfig, RuleKind, Status};
+use tickwatch::domain::AlertRecord;
 use tickwatch::domain::{Candle, Interval, Symbol, TsMs, Venue, VenueSymbol};
 use tickwatch::pipeline::{SourceHealth, SourceState};
-use tickwatch::store::AlertRecord;
 use tickwatch::ui::widgets::help::GROUPS;
 use tickwatch::ui::{App, Pane, StatusInfo, UiOptions};
 use tickwatch::view::{ChartCandle, ChartView, EngineCtl, RuleView, ViewSnapshot, WatchRow};
@@ -1505,7 +1505,8 @@ const REPLAYED: i64 = 3_333;
 /// A database holding `REPLAYED` 1m candles of sim:BTCUSDT from `REPLAY_T0` (as `replay` leaves
 /// it), and a snapshot whose engine has no data for it yet.
 fn replayed_db(dir: &std::path::Path) -> (std::path::PathBuf, ViewSnapshot) {
-    use tickwatch::store::{self, ClosedCandle, StoreBatch};
+    use tickwatch::domain::{ClosedCandle, OutputBatch};
+    use tickwatch::store;
     let path = dir.join("replayed.db");
     let mut conn = store::open(&path).unwrap();
     let columns: std::sync::Arc<[String]> = COLUMNS.iter().map(|c| c.to_string()).collect();
@@ -1530,9 +1531,9 @@ fn replayed_db(dir: &std::path::Path) -> (std::path::PathBuf, ViewSnapshot) {
         })
         .collect();
     for chunk in candles.chunks(1_000) {
-        let batch = StoreBatch {
+        let batch = OutputBatch {
             candles: chunk.to_vec(),
-            ..StoreBatch::default()
+            ..OutputBatch::default()
         };
         store::write_batches(&mut conn, &[batch]).unwrap();
     }

@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 use support::http::{FaultServer, HttpFault};
 use tickwatch::alerts::Severity;
 use tickwatch::alerts::sinks::{Notice, NotifySection, Sink};
+use tickwatch::domain::AlertRecord;
 use tickwatch::domain::{Interval, Symbol, Venue, VenueSymbol};
 use tickwatch::sources::alphavantage::{AlphaVantageConfig, ApiKey, Client};
 use tickwatch::sources::binance::{self, BinanceConfig};
 use tickwatch::sources::coinbase::{self, CoinbaseConfig};
-use tickwatch::store::AlertRecord;
 
 const T0: i64 = 1_700_000_040_000;
 const MIB: u64 = 1 << 20;

@@ -13,11 +13,11 @@ use support::tmpfs::Tmpfs;
 
 use rusqlite::{Connection, OpenFlags};
 use tickwatch::alerts::DeliveryOutcome;
+use tickwatch::domain::{AlertRecord, ClosedCandle, DeliveryRecord, OutputBatch, TradeRecord};
 use tickwatch::domain::{Candle, Interval, Side, Symbol, TradeTick, Venue, VenueSymbol};
 use tickwatch::pipeline::{HealthBoard, PipelineStats, SourceState};
 use tickwatch::store::{
-    self, AlertRecord, ClosedCandle, DeliveryRecord, HEALTH_NAME, SCHEMA_VERSION, StoreBatch,
-    StoreError, StoreWriter, TradeRow, WriterConfig, queries,
+    self, HEALTH_NAME, SCHEMA_VERSION, StoreError, StoreWriter, WriterConfig, queries,
 };
 use tickwatch::testdata::cannot_run;
 
@@ -31,8 +31,8 @@ fn key(venue: Venue, s: &str) -> VenueSymbol {
     VenueSymbol::new(venue, sym(s))
 }
 
-fn trade(k: VenueSymbol, id: u64) -> TradeRow {
-    TradeRow {
+fn trade(k: VenueSymbol, id: u64) -> TradeRecord {
+    TradeRecord {
         key: k,
         ts_ms: T0 + id as i64,
         tick: TradeTick {
@@ -48,10 +48,10 @@ fn trade(k: VenueSymbol, id: u64) -> TradeRow {
     }
 }
 
-fn trades(k: VenueSymbol, ids: std::ops::RangeInclusive<u64>) -> StoreBatch {
-    StoreBatch {
+fn trades(k: VenueSymbol, ids: std::ops::RangeInclusive<u64>) -> OutputBatch {
+    OutputBatch {
         trades: ids.map(|id| trade(k, id)).collect(),
-        ..StoreBatch::default()
+        ..OutputBatch::default()
     }
 }
 
@@ -217,9 +217,9 @@ fn duplicates_are_ignored_and_candles_upserted() {
     b.trades.push(trade(k, 4));
     b.candles.push(closed(k, Interval::M1, T0, 101.0, None));
     s.send_blocking(b).unwrap();
-    s.send_blocking(StoreBatch {
+    s.send_blocking(OutputBatch {
         candles: vec![closed(k, Interval::M1, T0, 102.0, Some(55.0))],
-        ..StoreBatch::default()
+        ..OutputBatch::default()
     })
     .unwrap();
     let sum = w.close().unwrap();
@@ -521,7 +521,7 @@ const CHILD_ENV: &str = "TICKWATCH_STORE_CRASH_DB";
 const CHILD_BATCH: u64 = 1000;
 const CHILD_TOTAL: u64 = 1_000_000;
 
-fn child_batch(k: VenueSymbol, b: u64) -> StoreBatch {
+fn child_batch(k: VenueSymbol, b: u64) -> OutputBatch {
     let mut batch = trades(k, b * CHILD_BATCH + 1..=(b + 1) * CHILD_BATCH);
     batch.candles.push(closed(
         k,
@@ -642,7 +642,7 @@ fn candle_queries_join_indicators_and_filter_ranges() {
     let bin = key(Venue::Binance, "BTCUSDT");
     let cb = key(Venue::Coinbase, "BTCUSDT");
     let (w, _, _) = spawn(&path);
-    let mut batch = StoreBatch::default();
+    let mut batch = OutputBatch::default();
     for i in 0..10i64 {
         let open_ms = T0 + i * 60_000;
         let rsi = (i >= 3).then_some(40.0 + i as f64);
@@ -768,7 +768,7 @@ fn alerts_are_stored_once_with_their_deliveries() {
         delivered: "tui".into(),
         severity: tickwatch::alerts::Severity::Critical,
     };
-    let batch = StoreBatch {
+    let batch = OutputBatch {
         alerts: vec![alert("a1", T0), alert("a2", T0 + 5)],
         deliveries: vec![
             DeliveryRecord {
@@ -782,7 +782,7 @@ fn alerts_are_stored_once_with_their_deliveries() {
                 outcome: DeliveryOutcome::Failed("HTTP 500".into()),
             },
         ],
-        ..StoreBatch::default()
+        ..OutputBatch::default()
     };
     let (w, _, _) = spawn(&path);
     // twice: the second write changes nothing
@@ -905,7 +905,7 @@ fn deliveries_recorded_before_their_alert_still_show_in_delivered() {
     let k = key(Venue::Sim, "BTCUSDT");
     let (w, _, _) = spawn(&path);
     w.sender()
-        .send_blocking(StoreBatch {
+        .send_blocking(OutputBatch {
             deliveries: vec![
                 DeliveryRecord {
                     alert_id: "early".into(),
@@ -918,11 +918,11 @@ fn deliveries_recorded_before_their_alert_still_show_in_delivered() {
                     outcome: DeliveryOutcome::Failed("HTTP 500".into()),
                 },
             ],
-            ..StoreBatch::default()
+            ..OutputBatch::default()
         })
         .unwrap();
     w.sender()
-        .send_blocking(StoreBatch {
+        .send_blocking(OutputBatch {
             alerts: vec![AlertRecord {
                 alert_id: "early".into(),
                 ts_ms: T0,
@@ -938,7 +938,7 @@ fn deliveries_recorded_before_their_alert_still_show_in_delivered() {
                 sink: "email".into(),
                 outcome: DeliveryOutcome::Sent,
             }],
-            ..StoreBatch::default()
+            ..OutputBatch::default()
         })
         .unwrap();
     w.close().unwrap();

@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use support::tmux::{start_with, wait_exit};
+use tickwatch::domain::OutputBatch;
 use tickwatch::domain::{Candle, EventKind, Interval, MarketEvent, Symbol, Venue, now_ms};
 use tickwatch::engine::{Engine, EngineConfig};
 use tickwatch::pipeline::PipelineStats;
-use tickwatch::store::StoreBatch;
 
 /// Fills `db` with 30 days of 1m BTCUSDT candles of the simulator's venue, ending an hour ago
 /// (where the simulator's own played hour begins) near its starting price, run through the engine so every longer interval and every indicator is stored as a
@@ -31,7 +31,7 @@ fn month_of_history(db: &Path) -> usize {
     let n = 30 * 1_440;
     let start = end - n * 60_000;
     let symbol = Symbol::new("BTCUSDT").unwrap();
-    let mut batch = StoreBatch::default();
+    let mut batch = OutputBatch::default();
     let mut seed = 7u64;
     let steps: Vec<f64> = (0..n)
         .map(|_| {

@@ -32,8 +32,9 @@ use crate::alerts::DeliveryOutcome;
 use crate::alerts::sinks::gate::{Admit, Gate};
 use crate::alerts::sinks::terminal::TerminalOut;
 use crate::alerts::sinks::{Notice, Sink, SinkSpec};
+use crate::domain::{AlertRecord, DeliveryRecord, OutputBatch};
 use crate::pipeline::{HealthBoard, PipelineStats, SourceState};
-use crate::store::{AlertRecord, DeliveryRecord, StoreBatch, StoreSender};
+use crate::store::StoreSender;
 
 /// How long the sinks may go on delivering once the engine has stopped (the default
 /// [`DeliveryPolicy::stop_grace`]).
@@ -149,7 +150,7 @@ impl Reporter {
             }
         }
         let Some(tx) = &self.store else { return };
-        let batch = StoreBatch {
+        let batch = OutputBatch {
             deliveries: ids
                 .iter()
                 .map(|id| DeliveryRecord {

@@ -9,8 +9,8 @@ use super::{UsageError, notify_config, settings};
 use crate::alerts::Severity;
 use crate::alerts::sinks::{Notice, Sink};
 use crate::cli::{AlertsCommand, Cli};
+use crate::domain::AlertRecord;
 use crate::domain::{Symbol, Venue, VenueSymbol, now_ms};
-use crate::store::AlertRecord;
 
 pub fn run(cmd: &AlertsCommand, cli: &Cli) -> anyhow::Result<()> {
     match cmd {

@@ -10,10 +10,11 @@ use super::{UsageError, db_path, settings};
 use crate::alerts::DeliveryOutcome;
 use crate::alerts::rules::parse_duration;
 use crate::cli::{AlertsListArgs, Cli, ListFormat};
+use crate::domain::AlertRecord;
 use crate::domain::{TsMs, iso8601, now_ms};
 use crate::format::visible;
+use crate::store;
 use crate::store::queries::{self, StoredDelivery};
-use crate::store::{self, AlertRecord};
 
 /// `--since`: a time (as `export --from` reads it) or a span back from `now` (`30m`, `7d`).
 pub fn parse_since(s: &str, now: TsMs) -> Result<TsMs, String> {

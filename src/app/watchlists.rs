@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use crate::config::Settings;
+use crate::domain::WatchlistEdit;
 use crate::domain::{Venue, parse_watch_symbol};
-use crate::store::WatchlistEdit;
 use crate::ui::watch_state::{ALL, Group};
 
 /// The stored edits, or none when the database is missing or unreadable (logged: the lists

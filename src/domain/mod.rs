@@ -3,11 +3,16 @@
 
 mod event;
 mod interval;
+mod output;
 mod symbol;
 mod text;
 
 pub use event::{Candle, EventKind, MarketEvent, Quote, Side, Stats24h, TradeTick};
 pub use interval::Interval;
+pub use output::{
+    AlertRecord, ClosedCandle, DeliveryRecord, OutputBatch, RuleChange, RuleRecord, TradeRecord,
+    WatchlistEdit,
+};
 pub use symbol::{Symbol, SymbolError, Venue, VenueSymbol, parse_watch_symbol};
 pub use text::{describe_char, unsafe_name_char};
 

@@ -11,7 +11,7 @@ fn binance(s: &str) -> VenueSymbol {
     VenueSymbol::new(Venue::Binance, Symbol::new(s).unwrap())
 }
 
-fn closed_of(out: &StoreBatch, iv: Interval) -> Vec<Candle> {
+fn closed_of(out: &OutputBatch, iv: Interval) -> Vec<Candle> {
     out.candles
         .iter()
         .filter(|c| c.interval == iv)
@@ -24,7 +24,7 @@ fn a_closed_kline_that_ends_a_longer_candle_closes_it_at_once() {
     assert_eq!(B % 300_000, 0);
     let k = binance("LINKUSDT");
     let mut e = engine(EngineConfig::default());
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     // a live feed: in-progress and closed 1m klines for minutes 0..4 of a 5m candle
     for i in 0..5 {
         let c = candle(B + i * 60_000, 100.0 + i as f64);
@@ -60,7 +60,7 @@ fn a_closed_kline_that_ends_a_longer_candle_closes_it_at_once() {
     assert_eq!(out.candles.len(), before);
 
     // after a gap, the empty 5m candle between is filled from the one closed early
-    out = StoreBatch::default();
+    out = OutputBatch::default();
     e.apply(
         &kline(
             "LINKUSDT",
@@ -87,7 +87,7 @@ fn a_closed_kline_that_ends_a_longer_candle_closes_it_at_once() {
 fn a_trade_in_a_candle_closed_early_is_late_not_a_second_candle() {
     let k = binance("BTCUSDT");
     let mut e = engine(EngineConfig::default());
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     for i in 0..5 {
         let c = candle(B + i * 60_000, 100.0);
         e.apply(&kline("BTCUSDT", Interval::M1, c, true), &mut out)
@@ -118,7 +118,7 @@ fn klines_given_with_trades_own_their_candles_and_trades_build_the_shorter_ones(
         kline_bases: vec![(k, Interval::M1)],
         ..EngineConfig::default()
     });
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     for i in 0..4 {
         let mut t = trade("ETHUSDT", i, B + i as TsMs * 15_000, 50.0, 2.0);
         t.venue = Venue::Binance;

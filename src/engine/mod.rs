@@ -1,6 +1,6 @@
 //! The engine: the single owner of market state. Plain synchronous Rust: it takes normalized
 //! events, aggregates candles for every interval, updates indicators and anomaly scores,
-//! evaluates alert rules, and hands what must be persisted to the caller in a [`StoreBatch`].
+//! evaluates alert rules, and hands what must be persisted to the caller in a [`OutputBatch`].
 
 mod ring;
 mod rule_index;
@@ -20,9 +20,9 @@ use symbol::{Shared, SymbolState, Templates};
 use crate::alerts::AlertRule;
 use crate::alerts::rules::Trigger;
 use crate::domain::{EventKind, Interval, MarketEvent, TsMs, VenueSymbol};
+use crate::domain::{OutputBatch, RuleRecord};
 use crate::indicators::{IndicatorError, IndicatorSet, IndicatorSpec, ReturnZScore, VolumeSpike};
 use crate::pipeline::PipelineStats;
-use crate::store::{RuleRow, StoreBatch};
 use crate::view::{ChartCandle, ChartView, EngineCtl, ViewSnapshot, WatchRow};
 
 /// Sizes and parameters of the engine. Every ring is fixed-capacity: memory is bounded.
@@ -47,7 +47,7 @@ pub struct EngineConfig {
     pub rules: Vec<AlertRule>,
     /// Rules and rule states stored in the database: rules made in the monitor, and the state
     /// (snoozed, triggered) of config rules whose definition did not change.
-    pub saved_rules: Vec<RuleRow>,
+    pub saved_rules: Vec<RuleRecord>,
     /// Symbols to show first, in this order (the rest follow as they appear).
     pub watchlist: Vec<VenueSymbol>,
     /// Symbols whose candles come from the venue's klines from the start, with the shortest
@@ -109,7 +109,7 @@ pub struct Engine {
     index: HashMap<VenueSymbol, usize>,
     last_hit: Option<(VenueSymbol, usize)>,
     stats: Arc<PipelineStats>,
-    alerts: Ring<crate::store::AlertRecord>,
+    alerts: Ring<crate::domain::AlertRecord>,
     rules: RuleBook,
     /// The latest time seen, from the data or the clock: what rule states are shown for.
     now_ms: TsMs,
@@ -194,7 +194,7 @@ impl Engine {
     }
 
     /// Applies one event. Invalid events are rejected (and counted), never folded in.
-    pub fn apply(&mut self, ev: &MarketEvent, out: &mut StoreBatch) -> Result<(), Rejected> {
+    pub fn apply(&mut self, ev: &MarketEvent, out: &mut OutputBatch) -> Result<(), Rejected> {
         if let Err(reason) = ev.validate() {
             PipelineStats::add(&self.stats.rejected, 1);
             return Err(Rejected {
@@ -244,7 +244,7 @@ impl Engine {
     }
 
     /// Keeps the alerts fired into `out` from `before` on for the view, and counts them.
-    fn fired_since(&mut self, before: usize, out: &StoreBatch) {
+    fn fired_since(&mut self, before: usize, out: &OutputBatch) {
         for a in &out.alerts[before..] {
             self.alerts.push(a.clone());
             PipelineStats::add(&self.stats.alerts_fired, 1);
@@ -257,7 +257,7 @@ impl Engine {
         &mut self,
         ctl: &EngineCtl,
         now: TsMs,
-        out: &mut StoreBatch,
+        out: &mut OutputBatch,
     ) -> Result<(), String> {
         self.now_ms = self.now_ms.max(now);
         let r = match ctl {
@@ -273,7 +273,7 @@ impl Engine {
                 Ok(())
             }
             EngineCtl::RecordWatchlistEdit { list, key, added } => {
-                out.watchlist.push(crate::store::WatchlistEdit {
+                out.watchlist.push(crate::domain::WatchlistEdit {
                     list: list.clone(),
                     key: *key,
                     added: *added,
@@ -295,7 +295,7 @@ impl Engine {
     /// The clock moved to `now` (wall time, the same clock as receive times): evaluates the
     /// stale-feed rules and stores rules whose state changed with time (a snooze or an expiry
     /// that ended). Returns true when anything visible changed.
-    pub fn on_clock(&mut self, now: TsMs, out: &mut StoreBatch) -> bool {
+    pub fn on_clock(&mut self, now: TsMs, out: &mut OutputBatch) -> bool {
         self.now_ms = self.now_ms.max(now);
         let start = *self.clock_start_ms.get_or_insert(now);
         let fired_before = out.alerts.len();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::*;
 use crate::alerts::rules::{Origin, RuleConfig, Status};
 use crate::domain::{EventKind, Side, Symbol, TradeTick, TsMs, Venue, iso8601};
-use crate::store::{RuleChange, RuleRow};
+use crate::domain::{RuleChange, RuleRecord};
 
 const T0: TsMs = 1_700_000_040_000; // a minute boundary
 const MIN: TsMs = 60_000;
@@ -38,7 +38,7 @@ fn spec(text: &str) -> RuleConfig {
     toml::from_str(text).unwrap()
 }
 
-fn engine(config_rules: &[&str], saved: Vec<RuleRow>, watchlist: &[&str]) -> Engine {
+fn engine(config_rules: &[&str], saved: Vec<RuleRecord>, watchlist: &[&str]) -> Engine {
     let rules = config_rules
         .iter()
         .map(|t| spec(t).build().unwrap())
@@ -57,7 +57,7 @@ fn engine(config_rules: &[&str], saved: Vec<RuleRow>, watchlist: &[&str]) -> Eng
 }
 
 /// (name, status) of the rows written, and the names deleted, in order.
-fn changes(out: &StoreBatch) -> Vec<(String, Option<Status>)> {
+fn changes(out: &OutputBatch) -> Vec<(String, Option<Status>)> {
     out.rules
         .iter()
         .map(|c| match c {
@@ -75,8 +75,8 @@ fn status(e: &Engine, name: &str) -> Option<Status> {
         .map(|r| r.status)
 }
 
-fn ctl(e: &mut Engine, c: EngineCtl, now: TsMs) -> (Result<(), String>, StoreBatch) {
-    let mut out = StoreBatch::default();
+fn ctl(e: &mut Engine, c: EngineCtl, now: TsMs) -> (Result<(), String>, OutputBatch) {
+    let mut out = OutputBatch::default();
     let r = e.control(&c, now, &mut out);
     (r, out)
 }
@@ -104,7 +104,7 @@ fn rules_made_at_run_time_are_kept_by_name_and_every_change_is_stored() {
     assert!(r.unwrap_err().contains("exists already"));
     assert!(out.rules.is_empty());
 
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     e.apply(&trade("X", 1, T0 + 1_000, 100.0), &mut out)
         .unwrap();
     e.apply(&trade("X", 2, T0 + 2_000, 106.0), &mut out)
@@ -113,7 +113,7 @@ fn rules_made_at_run_time_are_kept_by_name_and_every_change_is_stored() {
     assert_eq!(out.alerts[0].rule, "a");
     assert_eq!(changes(&out), vec![s("a", Status::Triggered)]);
     assert_eq!(status(&e, "a"), Some(Status::Triggered));
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     e.apply(&trade("X", 3, T0 + 3_000, 104.0), &mut out)
         .unwrap();
     assert_eq!(
@@ -149,7 +149,7 @@ fn rules_made_at_run_time_are_kept_by_name_and_every_change_is_stored() {
         panic!()
     };
     assert_eq!(row.snoozed_until_ms, Some(until));
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     assert!(!e.on_clock(until - 1, &mut out), "still snoozed");
     assert!(out.rules.is_empty());
     assert!(e.on_clock(until, &mut out));
@@ -174,7 +174,7 @@ fn a_once_rule_fires_once_across_symbols_until_acknowledged() {
         vec![],
         &[],
     );
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     e.apply(&trade("X", 1, T0, 106.0), &mut out).unwrap();
     e.apply(&trade("Y", 2, T0 + 1, 107.0), &mut out).unwrap();
     e.apply(&trade("X", 3, T0 + 2, 100.0), &mut out).unwrap();
@@ -191,7 +191,7 @@ fn a_once_rule_fires_once_across_symbols_until_acknowledged() {
     r.unwrap();
     assert_eq!(changes(&out), vec![s("once", Status::Armed)]);
     // X fired and is still above: it must fall back below 105 before it can fire again
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     e.apply(&trade("X", 5, T0 + 5, 107.0), &mut out).unwrap();
     assert!(out.alerts.is_empty());
     e.apply(&trade("X", 6, T0 + 6, 104.0), &mut out).unwrap();
@@ -207,11 +207,11 @@ fn an_expired_rule_is_shown_expired_and_never_fires() {
         "name = 'x'\nkind = 'price_above'\nvalue = 105\ncooldown_secs = 0\nexpires = '{expires}'"
     );
     let mut e = engine(&[&text], vec![], &[]);
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     e.apply(&trade("X", 1, T0, 106.0), &mut out).unwrap();
     assert_eq!(out.alerts.len(), 1);
     e.apply(&trade("X", 2, T0 + MIN, 100.0), &mut out).unwrap();
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     e.on_clock(T0 + 10 * MIN, &mut out);
     assert_eq!(changes(&out), vec![s("x", Status::Expired)]);
     e.apply(&trade("X", 3, T0 + 11 * MIN, 110.0), &mut out)
@@ -227,7 +227,7 @@ fn stale_rules_fire_on_the_clock_from_the_last_receive_time() {
         vec![],
         &["X", "Y"],
     );
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     e.on_clock(T0, &mut out);
     // X's data is from long ago, but it arrived now: age counts from the receive time
     e.apply(
@@ -235,7 +235,7 @@ fn stale_rules_fire_on_the_clock_from_the_last_receive_time() {
         &mut out,
     )
     .unwrap();
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     e.on_clock(T0 + 29_000, &mut out);
     assert!(out.alerts.is_empty());
     e.on_clock(T0 + 31_000, &mut out);
@@ -273,7 +273,7 @@ fn pct_change_compares_with_the_price_a_window_ago() {
         vec![],
         &[],
     );
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     for i in 0..=100u64 {
         // a jump before a minute of history exists is not measured
         let p = if i == 30 { 103.0 } else { 100.0 };
@@ -305,7 +305,7 @@ fn rsi_and_volume_rules_fire_on_candles_built_from_trades() {
         vec![],
         &[],
     );
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     for i in 0..40u64 {
         let qty = if i == 30 { 50.0 } else { 1.0 };
         let ts = T0 + i as i64 * 1_000;
@@ -342,7 +342,7 @@ fn a_config_reload_keeps_the_state_of_unchanged_rules() {
         T0,
     );
     r.unwrap();
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     e.apply(&trade("X", 1, T0, 106.0), &mut out).unwrap();
     assert_eq!(status(&e, "a"), Some(Status::Triggered));
     // config rules belong to the file
@@ -389,7 +389,7 @@ fn a_config_reload_keeps_the_state_of_unchanged_rules() {
 
 #[test]
 fn stored_rules_come_back_with_their_state() {
-    let row = |name: &str, origin: Origin, text: &str, state: Status| RuleRow {
+    let row = |name: &str, origin: Origin, text: &str, state: Status| RuleRecord {
         rule_id: name.into(),
         origin,
         spec: spec(text),
@@ -421,7 +421,7 @@ fn stored_rules_come_back_with_their_state() {
     ];
     let fresh = "name = 'fresh'\nkind = 'zscore'\nvalue = 9";
     let mut e = engine(&[once, rearm, fresh], saved, &[]);
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     // above the level from the first trade: neither restored rule fires again
     e.apply(&trade("X", 1, T0, 106.0), &mut out).unwrap();
     assert!(out.alerts.is_empty(), "{:?}", out.alerts);
@@ -479,14 +479,14 @@ fn crowded_engine() -> Engine {
 #[test]
 fn an_event_visits_only_the_rules_for_its_symbol_and_a_flush_only_the_changed_ones() {
     let mut e = crowded_engine();
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     e.on_clock(T0, &mut out);
     assert_eq!(out.rules.len(), 10_005, "the first flush stores every rule");
     let (visits, looks) = (e.rules.visits(), e.rules.looks());
 
     // BTC crosses 105 on every other trade: 'btc' fires, re-arms, fires...
     let n = 600;
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     for i in 0..n {
         let price = if i % 2 == 0 { 100.0 } else { 110.0 };
         e.apply(&trade("BTC", i, T0 + i as TsMs * 1_000, price), &mut out)
@@ -514,7 +514,7 @@ fn an_event_visits_only_the_rules_for_its_symbol_and_a_flush_only_the_changed_on
     // the clock: only the silence rule of BTC (the one symbol seen) is evaluated
     let (visits, looks) = (e.rules.visits(), e.rules.looks());
     let last = T0 + (n as TsMs - 1) * 1_000;
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     for k in 1..=10 {
         e.on_clock(last + k * 1_000, &mut out);
     }

@@ -8,8 +8,8 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use super::rule_index::RuleIndex;
 use crate::alerts::rules::{Hold, Mode, Origin, Phase, RuleConfig, Status, Trigger, build_all};
 use crate::alerts::{AlertRule, RuleState};
+use crate::domain::{AlertRecord, OutputBatch, RuleChange, RuleRecord};
 use crate::domain::{TsMs, VenueSymbol};
-use crate::store::{AlertRecord, RuleChange, RuleRow, StoreBatch};
 use crate::view::RuleView;
 
 struct Entry {
@@ -44,7 +44,7 @@ impl Entry {
     }
 
     /// An entry with the state stored in `row`.
-    fn restored(rule: AlertRule, row: &RuleRow) -> Entry {
+    fn restored(rule: AlertRule, row: &RuleRecord) -> Entry {
         let triggered = row.state == Status::Triggered;
         Entry {
             latched: triggered && rule.mode == Mode::Once,
@@ -73,8 +73,8 @@ impl Entry {
         }
     }
 
-    fn row(&self, status: Status, now: TsMs) -> RuleRow {
-        RuleRow {
+    fn row(&self, status: Status, now: TsMs) -> RuleRecord {
+        RuleRecord {
             rule_id: self.rule.name.clone(),
             origin: self.origin,
             spec: self.rule.spec.clone(),
@@ -137,11 +137,11 @@ pub struct RuleBook {
 impl RuleBook {
     /// The config's rules with the state stored for them, plus the rules made in the monitor
     /// that `saved` holds. Stored config rules the config no longer has are deleted.
-    pub fn new(config: Vec<AlertRule>, saved: Vec<RuleRow>, now: TsMs) -> RuleBook {
+    pub fn new(config: Vec<AlertRule>, saved: Vec<RuleRecord>, now: TsMs) -> RuleBook {
         let mut entries: Vec<Entry> = Vec::with_capacity(config.len() + saved.len());
         let mut names: HashSet<String> = HashSet::with_capacity(entries.capacity());
         let mut pending = Vec::new();
-        let mut stored_config: HashMap<&str, &RuleRow> = HashMap::new();
+        let mut stored_config: HashMap<&str, &RuleRecord> = HashMap::new();
         for r in saved.iter().filter(|r| r.origin == Origin::Config) {
             stored_config.entry(r.rule_id.as_str()).or_insert(r);
         }
@@ -413,7 +413,7 @@ impl RuleBook {
         now: TsMs,
         history: bool,
         delivered: &str,
-        out: &mut StoreBatch,
+        out: &mut OutputBatch,
         mut value: impl FnMut(&AlertRule) -> Option<f64>,
     ) {
         for i in self.index.rules_for(trigger, key.symbol) {
@@ -474,7 +474,7 @@ impl RuleBook {
     /// Hands every change since the last call to `out`: deletions, and the rows of rules whose
     /// status changed (as seen at `now`, which never goes back). Returns true when anything
     /// visible changed.
-    pub fn flush(&mut self, now: TsMs, out: &mut StoreBatch) -> bool {
+    pub fn flush(&mut self, now: TsMs, out: &mut OutputBatch) -> bool {
         let mut changed = !self.pending.is_empty();
         out.rules.append(&mut self.pending);
         while let Some(&Reverse((t, i))) = self.deadlines.peek() {
@@ -538,7 +538,7 @@ impl On<'_> {
         now: TsMs,
         history: bool,
         delivered: &str,
-        out: &mut StoreBatch,
+        out: &mut OutputBatch,
         value: impl FnMut(&AlertRule) -> Option<f64>,
     ) {
         self.book

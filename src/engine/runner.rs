@@ -5,9 +5,10 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::Engine;
+use crate::domain::{AlertRecord, OutputBatch};
 use crate::domain::{Interval, VenueSymbol, now_ms};
 use crate::pipeline::{Ingest, PipelineStats, RingBudget, StopClock};
-use crate::store::{AlertRecord, StoreBatch, StoreSender};
+use crate::store::StoreSender;
 use crate::view::{EngineCtl, SnapshotSlot};
 
 /// What to do when the storage thread cannot keep up. Neither policy drops what must be
@@ -88,8 +89,8 @@ impl Runner {
         let _close = CloseOnExit(self.budget.clone());
         let stats = self.engine.stats().clone();
         let mut summary = RunSummary::default();
-        let mut batch = StoreBatch::default();
-        let mut spill: VecDeque<StoreBatch> = VecDeque::new();
+        let mut batch = OutputBatch::default();
+        let mut spill: VecDeque<OutputBatch> = VecDeque::new();
         let mut focus: Option<VenueSymbol> = None;
         let mut interval = Interval::M1;
         let mut since: Option<crate::domain::TsMs> = None;
@@ -126,7 +127,7 @@ impl Runner {
             // what this iteration adds
             let (candles_before, alerts_before) = (batch.candles.len(), batch.alerts.len());
             let mut handle =
-                |msg: Ingest, batch: &mut StoreBatch, summary: &mut RunSummary| match msg {
+                |msg: Ingest, batch: &mut OutputBatch, summary: &mut RunSummary| match msg {
                     Ingest::Events(events) => {
                         for ev in &events {
                             if let Err(e) = self.engine.apply(ev, batch) {
@@ -250,8 +251,8 @@ impl Runner {
 
     fn flush(
         &self,
-        batch: &mut StoreBatch,
-        spill: &mut VecDeque<StoreBatch>,
+        batch: &mut OutputBatch,
+        spill: &mut VecDeque<OutputBatch>,
         stats: &PipelineStats,
     ) {
         let b = std::mem::take(batch);
@@ -269,7 +270,7 @@ impl Runner {
             StorePolicy::Block => 0,
             StorePolicy::Spill { max_rows } => max_rows,
         };
-        let mut queued: u64 = spill.iter().map(StoreBatch::rows).sum();
+        let mut queued: u64 = spill.iter().map(OutputBatch::rows).sum();
         // Over the bound: wait for the storage thread instead of dropping. The ring fills
         // meanwhile, and each source deals with that as it can (see `StorePolicy`).
         while queued > max_rows {
@@ -283,7 +284,7 @@ impl Runner {
 
     /// Hands `batch` to the storage thread, waiting for room; gives up (and counts its rows)
     /// only when the writer is gone or the stop's deadline for storage has passed.
-    fn send_waiting(&self, tx: &StoreSender, batch: StoreBatch, stats: &PipelineStats) {
+    fn send_waiting(&self, tx: &StoreSender, batch: OutputBatch, stats: &PipelineStats) {
         let rows = batch.rows();
         let mut batch = batch;
         loop {

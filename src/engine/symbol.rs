@@ -7,8 +7,8 @@ use super::series::{ClosedBar, Fold, Series};
 use crate::alerts::Condition;
 use crate::alerts::rules::Trigger;
 use crate::domain::{Candle, Interval, Quote, Side, Stats24h, TradeTick, TsMs, VenueSymbol};
+use crate::domain::{ClosedCandle, OutputBatch, TradeRecord};
 use crate::indicators::{IndicatorSet, ReturnZScore, VolumeSpike};
-use crate::store::{ClosedCandle, StoreBatch, TradeRow};
 
 /// A recent trade, kept for the detail view.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -106,7 +106,7 @@ impl SymbolState {
         recv: TsMs,
         t: TradeTick,
         sh: &mut Shared,
-        out: &mut StoreBatch,
+        out: &mut OutputBatch,
     ) -> Effects {
         let cfg = sh.cfg;
         self.seen(ts, recv);
@@ -121,7 +121,7 @@ impl SymbolState {
         // score is never shown as current.
         self.last_z = self.tick_z.update(t.price);
         if cfg.persist_trades {
-            out.trades.push(TradeRow {
+            out.trades.push(TradeRecord {
                 key: self.key,
                 ts_ms: ts,
                 tick: t,
@@ -167,7 +167,7 @@ impl SymbolState {
         candle: Candle,
         closed: bool,
         sh: &mut Shared,
-        out: &mut StoreBatch,
+        out: &mut OutputBatch,
     ) -> Effects {
         self.seen(candle.open_ms, recv);
         // Only a venue that streams in-progress candles builds this interval from now on;
@@ -338,7 +338,7 @@ impl SymbolState {
         recv: TsMs,
         price: f64,
         sh: &mut Shared,
-        out: &mut StoreBatch,
+        out: &mut OutputBatch,
     ) {
         let cfg = sh.cfg;
         let history = cfg.alert_max_lag_ms.is_some_and(|lag| recv - ts > lag);
@@ -370,7 +370,7 @@ impl SymbolState {
         bar: &ClosedBar,
         recv: TsMs,
         sh: &mut Shared,
-        out: &mut StoreBatch,
+        out: &mut OutputBatch,
     ) {
         let cfg = sh.cfg;
         let ts = bar.candle.open_ms + iv.ms();
@@ -413,7 +413,7 @@ fn emit_candle(
     interval: Interval,
     columns: &std::sync::Arc<[String]>,
     bar: &ClosedBar,
-    out: &mut StoreBatch,
+    out: &mut OutputBatch,
 ) {
     out.candles.push(ClosedCandle {
         key,

@@ -57,7 +57,7 @@ pub(super) fn engine(cfg: EngineConfig) -> Engine {
 #[test]
 fn trades_aggregate_into_every_interval_and_close_on_the_next_bucket() {
     let mut e = engine(EngineConfig::default());
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     e.apply(&trade("BTCUSDT", 1, T0 + 100, 100.0, 1.0), &mut out)
         .unwrap();
     e.apply(&trade("BTCUSDT", 2, T0 + 500, 103.0, 2.0), &mut out)
@@ -86,7 +86,7 @@ fn trades_aggregate_into_every_interval_and_close_on_the_next_bucket() {
     );
     assert_eq!(c.columns.len(), c.values.len());
     // next minute closes 1m; the 1s series fills the 58 empty seconds with flat candles
-    out = StoreBatch::default();
+    out = OutputBatch::default();
     e.apply(&trade("BTCUSDT", 5, T0 + 60_000, 102.0, 1.0), &mut out)
         .unwrap();
     let s1: Vec<_> = out
@@ -119,7 +119,7 @@ fn trades_aggregate_into_every_interval_and_close_on_the_next_bucket() {
 #[test]
 fn late_trades_are_counted_not_folded() {
     let mut e = engine(EngineConfig::default());
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     e.apply(&trade("X", 1, T0 + 2_000, 10.0, 1.0), &mut out)
         .unwrap();
     e.apply(&trade("X", 2, T0 + 500, 11.0, 1.0), &mut out)
@@ -140,7 +140,7 @@ fn late_trades_are_counted_not_folded() {
 #[test]
 fn invalid_events_are_rejected_and_counted() {
     let mut e = engine(EngineConfig::default());
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     for bad in [f64::NAN, -1.0, 0.0] {
         assert!(e.apply(&trade("X", 1, T0, bad, 1.0), &mut out).is_err());
     }
@@ -159,7 +159,7 @@ fn long_gaps_are_counted_instead_of_filled() {
         max_gap_fill: 10,
         ..EngineConfig::default()
     });
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     e.apply(&trade("X", 1, T0, 10.0, 1.0), &mut out).unwrap();
     e.apply(&trade("X", 2, T0 + 3_600_000, 10.0, 1.0), &mut out)
         .unwrap();
@@ -189,7 +189,7 @@ pub(super) fn candle(open_ms: TsMs, close: f64) -> Candle {
 #[test]
 fn venue_klines_roll_up_and_duplicates_are_ignored() {
     let mut e = engine(EngineConfig::default());
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     for i in 0..10 {
         e.apply(
             &kline(
@@ -267,7 +267,7 @@ fn venue_klines_roll_up_and_duplicates_are_ignored() {
 #[test]
 fn indicator_values_follow_the_closes() {
     let mut e = engine(EngineConfig::default());
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     for i in 0..30 {
         e.apply(
             &kline(
@@ -301,7 +301,7 @@ fn rules_fire_on_crossing_with_cooldown() {
         rules,
         ..EngineConfig::default()
     });
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     let prices = [100.0, 106.0, 107.0, 100.0, 108.0];
     for (i, p) in prices.iter().enumerate() {
         e.apply(
@@ -344,7 +344,7 @@ fn a_price_jump_gives_a_large_z_score() {
         tick_z_warmup: 20,
         ..EngineConfig::default()
     });
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     let mut p = 100.0;
     for i in 0..300u64 {
         p *= if i % 2 == 0 { 1.0005 } else { 0.9996 };
@@ -366,7 +366,7 @@ fn memory_stays_bounded() {
         persist_trades: false,
         ..EngineConfig::default()
     });
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     for i in 0..20_000u64 {
         e.apply(
             &trade(
@@ -379,7 +379,7 @@ fn memory_stays_bounded() {
             &mut out,
         )
         .unwrap();
-        out = StoreBatch::default();
+        out = OutputBatch::default();
     }
     let k = key("X");
     for iv in Interval::ALL {
@@ -396,7 +396,7 @@ fn snapshot_shows_rows_in_watchlist_order_and_the_focused_chart() {
         chart_candles: 5,
         ..EngineConfig::default()
     });
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     for i in 0..20u64 {
         e.apply(
             &trade("A", i + 1, T0 + i as i64 * 1_000, 10.0 + i as f64, 1.0),
@@ -432,7 +432,7 @@ fn no_alerts_for_history_that_arrives_late() {
         alert_max_lag_ms: Some(120_000),
         ..EngineConfig::default()
     });
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     let mut old = trade("X", 1, T0, 100.0, 1.0);
     e.apply(&old, &mut out).unwrap();
     old = trade("X", 2, T0 + 1_000, 110.0, 1.0);
@@ -450,7 +450,7 @@ fn no_alerts_for_history_that_arrives_late() {
 fn closed_warm_up_candles_leave_trades_building_the_live_candle() {
     // a venue without a candle stream (Coinbase): REST warm-up candles, then only trades
     let mut e = engine(EngineConfig::default());
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     for i in 0..5 {
         e.apply(
             &kline(
@@ -501,7 +501,7 @@ fn the_chart_reaches_back_to_since_and_the_detail_has_trades_and_quote() {
         chart_candles: 5,
         ..EngineConfig::default()
     });
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     for i in 0..40u64 {
         e.apply(
             &trade("A", i + 1, T0 + i as i64 * 1_000, 10.0 + i as f64, 1.0),
@@ -550,7 +550,7 @@ fn watch_unwatch_and_watchlist_edits() {
         watchlist: vec![key("A"), key("B"), key("C")],
         ..EngineConfig::default()
     });
-    let mut out = StoreBatch::default();
+    let mut out = OutputBatch::default();
     e.control(&EngineCtl::Watch { key: key("D") }, T0, &mut out)
         .unwrap();
     e.control(&EngineCtl::Unwatch { key: key("B") }, T0, &mut out)

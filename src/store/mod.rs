@@ -5,7 +5,6 @@ mod error;
 mod open;
 pub mod queries;
 pub mod schema;
-mod types;
 pub mod watchlists;
 mod write_batch;
 mod writer;
@@ -17,9 +16,5 @@ pub use open::{
 };
 pub use queries::CandleWithIndicators;
 pub use schema::{MIGRATIONS, SCHEMA_DOC, SCHEMA_VERSION};
-pub use types::{
-    AlertRecord, ClosedCandle, DeliveryRecord, RuleChange, RuleRow, StoreBatch, TradeRow,
-    WatchlistEdit,
-};
 pub use write_batch::{WriteCounts, write_batches};
 pub use writer::{Failure, HEALTH_NAME, StoreSender, StoreSummary, StoreWriter, WriterConfig};

@@ -6,7 +6,8 @@ use std::str::FromStr;
 use rusqlite::types::Type;
 use rusqlite::{Connection, Row, params};
 
-use super::{AlertRecord, RuleRow, StoreError};
+use super::StoreError;
+use crate::domain::{AlertRecord, RuleRecord};
 use crate::domain::{Candle, Interval, Symbol, TsMs, Venue, VenueSymbol};
 
 /// A stored candle with the indicator values stored for it (by name).
@@ -270,7 +271,7 @@ pub fn deliveries(
 /// Every stored alert rule, oldest first, with the time it last fired. A row this version
 /// cannot read (a spec written by a newer tickwatch, or edited by hand) is skipped with a
 /// warning rather than keeping every other rule from loading.
-pub fn rules(conn: &Connection) -> Result<Vec<RuleRow>, StoreError> {
+pub fn rules(conn: &Connection) -> Result<Vec<RuleRecord>, StoreError> {
     let err = |e| StoreError::query("reading alert rules", e);
     let mut stmt = conn
         .prepare_cached(
@@ -301,7 +302,7 @@ pub fn rules(conn: &Connection) -> Result<Vec<RuleRow>, StoreError> {
             Ok((origin, spec, state.parse()?))
         });
         match parsed {
-            Ok((origin, spec, state)) => out.push(RuleRow {
+            Ok((origin, spec, state)) => out.push(RuleRecord {
                 rule_id,
                 origin,
                 spec,

@@ -2,7 +2,8 @@
 
 use rusqlite::Connection;
 
-use super::{StoreError, WatchlistEdit};
+use super::StoreError;
+use crate::domain::WatchlistEdit;
 use crate::domain::{Symbol, Venue, VenueSymbol};
 
 /// Every stored edit, oldest first. Rows naming a venue or symbol this binary does not know
@@ -64,7 +65,7 @@ mod tests {
             added,
             ts_ms,
         };
-        let batch = crate::store::StoreBatch {
+        let batch = crate::domain::OutputBatch {
             watchlist: vec![
                 edit("all", "PEPEUSDT", true, 1),
                 edit("majors", "ETHUSDT", false, 2),

@@ -6,9 +6,11 @@ use std::sync::LazyLock;
 
 use rusqlite::{Connection, Statement, Transaction, TransactionBehavior, params};
 
-use super::{AlertRecord, ClosedCandle, DeliveryRecord, RuleChange, StoreBatch, TradeRow};
 use crate::alerts::DeliveryOutcome;
 use crate::domain::now_ms;
+use crate::domain::{
+    AlertRecord, ClosedCandle, DeliveryRecord, OutputBatch, RuleChange, TradeRecord,
+};
 
 const INSERT_TRADE: &str = "INSERT OR IGNORE INTO trades
     (venue, symbol, trade_id, ts_ms, price, qty, taker_side) VALUES (?, ?, ?, ?, ?, ?, ?)";
@@ -93,7 +95,7 @@ impl WriteCounts {
 /// statement fails.
 pub fn write_batches(
     conn: &mut Connection,
-    batches: &[StoreBatch],
+    batches: &[OutputBatch],
 ) -> rusqlite::Result<WriteCounts> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut counts = WriteCounts::default();
@@ -111,7 +113,7 @@ pub fn write_batches(
 
 fn write_trades(
     tx: &Transaction,
-    trades: &[TradeRow],
+    trades: &[TradeRecord],
     c: &mut WriteCounts,
 ) -> rusqlite::Result<()> {
     if trades.is_empty() {
@@ -120,10 +122,10 @@ fn write_trades(
     c.trades += trades.len() as u64;
     // Ids beyond SQLite's signed 64-bit integers are skipped (and counted) rather than failing
     // the whole batch; no venue issues such ids.
-    let fits = |t: &&TradeRow| i64::try_from(t.tick.trade_id).is_ok();
+    let fits = |t: &&TradeRecord| i64::try_from(t.tick.trade_id).is_ok();
     let skipped = trades.iter().filter(|t| !fits(t)).count();
     c.skipped_trades += skipped as u64;
-    let mut chunk: Vec<&TradeRow> = Vec::with_capacity(TRADES_PER_STMT);
+    let mut chunk: Vec<&TradeRecord> = Vec::with_capacity(TRADES_PER_STMT);
     let mut many = tx.prepare_cached(&INSERT_TRADES)?;
     let mut one = tx.prepare_cached(INSERT_TRADE)?;
     let mut inserted = 0;
@@ -143,7 +145,7 @@ fn write_trades(
 
 /// Binds `rows` into `stmt` (which has exactly 7 placeholders per row) and runs it; returns
 /// the rows inserted (the others were already stored).
-fn insert_trades(stmt: &mut Statement, rows: &[&TradeRow]) -> rusqlite::Result<usize> {
+fn insert_trades(stmt: &mut Statement, rows: &[&TradeRecord]) -> rusqlite::Result<usize> {
     for (i, t) in rows.iter().enumerate() {
         let p = i * 7;
         stmt.raw_bind_parameter(p + 1, t.key.venue.as_str())?;
@@ -290,7 +292,7 @@ const UPSERT_WATCH: &str = "INSERT INTO watchlist_edits (list, venue, symbol, ch
 
 fn write_watchlist(
     tx: &Transaction,
-    edits: &[super::WatchlistEdit],
+    edits: &[crate::domain::WatchlistEdit],
     c: &mut WriteCounts,
 ) -> rusqlite::Result<()> {
     if edits.is_empty() {

@@ -19,7 +19,8 @@ use rusqlite::Connection;
 
 use super::error::describe_write_error;
 use super::write_batch::{WriteCounts, write_batches};
-use super::{StoreBatch, StoreError, open};
+use super::{StoreError, open};
+use crate::domain::OutputBatch;
 use crate::domain::now_ms;
 use crate::pipeline::{HealthBoard, PipelineStats, SourceState, StopClock};
 
@@ -85,7 +86,7 @@ pub struct StoreSummary {
 }
 
 enum Msg {
-    Batch(StoreBatch),
+    Batch(OutputBatch),
     /// Flush what is queued and stop.
     Close,
 }
@@ -116,7 +117,7 @@ impl StoreSender {
     // The batch itself comes back (to spill and retry): boxing it would cost an allocation
     // per send on the hot path to shrink an error that is rare.
     #[allow(clippy::result_large_err)]
-    pub fn try_send(&self, batch: StoreBatch) -> Result<(), StoreBatch> {
+    pub fn try_send(&self, batch: OutputBatch) -> Result<(), OutputBatch> {
         let rows = batch.rows();
         // Counted before the send so that the writer never subtracts rows not yet added.
         PipelineStats::add(&self.stats.store_pending, rows);
@@ -129,7 +130,7 @@ impl StoreSender {
     /// Queues a batch, waiting for room (replay and simulator, which can pause). Fails only
     /// when the writer has stopped.
     #[allow(clippy::result_large_err)]
-    pub fn send_blocking(&self, batch: StoreBatch) -> Result<(), StoreBatch> {
+    pub fn send_blocking(&self, batch: OutputBatch) -> Result<(), OutputBatch> {
         let rows = batch.rows();
         PipelineStats::add(&self.stats.store_pending, rows);
         self.tx.send(Msg::Batch(batch)).map_err(|e| {
@@ -143,9 +144,9 @@ impl StoreSender {
     #[allow(clippy::result_large_err)]
     pub fn send_timeout(
         &self,
-        batch: StoreBatch,
+        batch: OutputBatch,
         wait: Duration,
-    ) -> Result<(), (StoreBatch, bool)> {
+    ) -> Result<(), (OutputBatch, bool)> {
         let rows = batch.rows();
         PipelineStats::add(&self.stats.store_pending, rows);
         self.tx.send_timeout(Msg::Batch(batch), wait).map_err(|e| {
@@ -161,7 +162,7 @@ impl StoreSender {
     /// must never be dropped (delivery outcomes). The writer always drains, so the wait is
     /// bounded by its transactions. Fails only when the writer has stopped.
     #[allow(clippy::result_large_err)]
-    pub async fn send_async(&self, batch: StoreBatch) -> Result<(), StoreBatch> {
+    pub async fn send_async(&self, batch: OutputBatch) -> Result<(), OutputBatch> {
         let rows = batch.rows();
         PipelineStats::add(&self.stats.store_pending, rows);
         self.tx.send_async(Msg::Batch(batch)).await.map_err(|e| {
@@ -176,10 +177,10 @@ impl StoreSender {
     }
 }
 
-fn unwrap_batch(msg: Msg) -> StoreBatch {
+fn unwrap_batch(msg: Msg) -> OutputBatch {
     match msg {
         Msg::Batch(b) => b,
-        Msg::Close => StoreBatch::default(),
+        Msg::Close => OutputBatch::default(),
     }
 }
 
@@ -386,7 +387,7 @@ impl Worker {
 
     /// Commits the group in one transaction; if that fails, commits its batches one by one so
     /// that one bad batch neither blocks nor takes down the others, and order is kept.
-    fn commit_group(&mut self, group: Vec<StoreBatch>) {
+    fn commit_group(&mut self, group: Vec<OutputBatch>) {
         if self.stop.passed(StopClock::STORE) {
             return self.not_written(&group, Lost::Stopped);
         }
@@ -411,7 +412,7 @@ impl Worker {
         }
     }
 
-    fn commit_with_retry(&mut self, batch: StoreBatch) {
+    fn commit_with_retry(&mut self, batch: OutputBatch) {
         let group = [batch];
         // a batch before it found the database unwritable: a headless command stores nothing
         // more (the database stays a prefix of the input); the monitor waits for its probe
@@ -455,7 +456,7 @@ impl Worker {
     }
 
     /// A write found the database unwritable (disk full, read-only, damaged): no retries.
-    fn became_unwritable(&mut self, err: &rusqlite::Error, group: &[StoreBatch]) {
+    fn became_unwritable(&mut self, err: &rusqlite::Error, group: &[OutputBatch]) {
         self.summary.failed_attempts += 1;
         let reason = describe_write_error(err);
         let first = self.unwritable.is_none();
@@ -489,8 +490,8 @@ impl Worker {
     }
 
     /// Counts rows that were not written, without trying.
-    fn not_written(&mut self, group: &[StoreBatch], why: Lost) {
-        let rows: u64 = group.iter().map(StoreBatch::rows).sum();
+    fn not_written(&mut self, group: &[OutputBatch], why: Lost) {
+        let rows: u64 = group.iter().map(OutputBatch::rows).sum();
         PipelineStats::sub(&self.stats.store_pending, rows);
         PipelineStats::add(&self.stats.store_dropped, rows);
         self.summary.dropped_rows += rows;
@@ -499,8 +500,8 @@ impl Worker {
         }
     }
 
-    fn committed(&mut self, group: &[StoreBatch], counts: WriteCounts) {
-        let rows: u64 = group.iter().map(StoreBatch::rows).sum();
+    fn committed(&mut self, group: &[OutputBatch], counts: WriteCounts) {
+        let rows: u64 = group.iter().map(OutputBatch::rows).sum();
         let s = &mut self.summary;
         s.transactions += 1;
         s.trades += counts.trades - counts.skipped_trades;
@@ -532,7 +533,7 @@ impl Worker {
         self.health.touch(HEALTH_NAME, now_ms());
     }
 
-    fn dropped(&mut self, batch: &StoreBatch, reason: String) {
+    fn dropped(&mut self, batch: &OutputBatch, reason: String) {
         let rows = batch.rows();
         let msg = format!(
             "{reason}; gave up after {} attempts and dropped {rows} rows",

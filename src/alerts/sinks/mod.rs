@@ -15,7 +15,7 @@ use std::time::Duration;
 pub use config::{NotifyConfigError, NotifySection};
 
 use crate::alerts::Severity;
-use crate::store::AlertRecord;
+use crate::domain::AlertRecord;
 
 /// What a sink delivers: the alert and its one-line title ("tickwatch: BTCUSDT anomaly", or
 /// "tickwatch: 5 more alerts" for a rate-limit summary).

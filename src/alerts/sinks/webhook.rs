@@ -287,8 +287,8 @@ fn root_cause(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::AlertRecord;
     use crate::domain::{Symbol, Venue, VenueSymbol};
-    use crate::store::AlertRecord;
 
     fn notice(message: &str) -> Notice {
         Notice::of(AlertRecord {

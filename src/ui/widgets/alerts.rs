@@ -9,8 +9,8 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use super::{empty_state, pane};
 use crate::alerts::rules::Status;
+use crate::domain::AlertRecord;
 use crate::format;
-use crate::store::AlertRecord;
 use crate::ui::theme::{Glyphs, Theme};
 use crate::view::RuleView;
 

@@ -1,4 +1,6 @@
-//! What the engine hands to the storage thread.
+//! What the engine emits: trades, closed candles with their indicator values, alerts, delivery
+//! outcomes, rule changes and watchlist edits. Owned by the domain; each store turns them into
+//! its own rows.
 
 use std::sync::Arc;
 
@@ -6,7 +8,7 @@ use crate::domain::{Candle, Interval, TradeTick, TsMs, VenueSymbol};
 
 /// A trade to persist.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TradeRow {
+pub struct TradeRecord {
     pub key: VenueSymbol,
     pub ts_ms: TsMs,
     pub tick: TradeTick,
@@ -58,7 +60,7 @@ pub struct DeliveryRecord {
 
 /// An alert rule with its lifecycle state, as stored in `alert_rules`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RuleRow {
+pub struct RuleRecord {
     /// The rule's name.
     pub rule_id: String,
     pub origin: crate::alerts::rules::Origin,
@@ -76,7 +78,7 @@ pub struct RuleRow {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RuleChange {
     /// Insert, or replace everything but `created_ms`.
-    Upsert(Box<RuleRow>),
+    Upsert(Box<RuleRecord>),
     /// Remove the rule of this name.
     Delete(String),
 }
@@ -93,8 +95,8 @@ pub struct WatchlistEdit {
 /// One unit of work for the writer: everything in it is committed in one transaction, in order
 /// (trades, then candles, then alerts, then deliveries, then rule changes).
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct StoreBatch {
-    pub trades: Vec<TradeRow>,
+pub struct OutputBatch {
+    pub trades: Vec<TradeRecord>,
     pub candles: Vec<ClosedCandle>,
     pub alerts: Vec<AlertRecord>,
     pub deliveries: Vec<DeliveryRecord>,
@@ -102,7 +104,7 @@ pub struct StoreBatch {
     pub watchlist: Vec<WatchlistEdit>,
 }
 
-impl StoreBatch {
+impl OutputBatch {
     pub fn is_empty(&self) -> bool {
         self.trades.is_empty()
             && self.candles.is_empty()
