@@ -167,6 +167,8 @@ pub struct StorageSection {
     /// Rows the engine may queue in memory while the disk is slow before it waits for the
     /// disk (and live feeds start dropping at the ring: counted, and trades refilled).
     pub max_pending_rows: u64,
+    /// PostgreSQL: drop trade partitions (days) older than this many days. Unset: keep all.
+    pub retention_days: Option<u32>,
 }
 
 impl Default for StorageSection {
@@ -175,6 +177,7 @@ impl Default for StorageSection {
             db: None,
             persist_trades: true,
             max_pending_rows: 200_000,
+            retention_days: None,
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::domain::AlertRecord;
 use crate::domain::{TsMs, iso8601, now_ms};
 use crate::format::visible;
 use crate::store;
-use crate::store::queries::{self, StoredDelivery};
+use crate::store::StoredDelivery;
 
 /// `--since`: a time (as `export --from` reads it) or a span back from `now` (`30m`, `7d`).
 pub fn parse_since(s: &str, now: TsMs) -> Result<TsMs, String> {
@@ -32,14 +32,14 @@ pub fn run(args: &AlertsListArgs, cli: &Cli) -> anyhow::Result<()> {
         None => None,
     };
     // the config is read only for its database path
-    let path = match &cli.db {
-        Some(p) => p.clone(),
-        None => db_path(cli, Some(&settings(cli)?), store::default_db_path()),
+    let at = match &cli.db {
+        Some(_) => db_path(cli, None, store::default_db_path())?,
+        None => db_path(cli, Some(&settings(cli)?), store::default_db_path())?,
     };
-    let conn = store::open_readonly(&path)
-        .with_context(|| format!("cannot read the alert history in {}", path.display()))?;
-    let alerts = queries::alerts(&conn, since, args.limit)?;
-    let deliveries = queries::deliveries(&conn, since)?;
+    let mut reader = store::open_reader(&at)
+        .with_context(|| format!("cannot read the alert history in {}", at.describe()))?;
+    let alerts = reader.alerts(since, args.limit)?;
+    let deliveries = reader.deliveries(since)?;
     let stdout = std::io::stdout();
     let format = args.format.unwrap_or(if stdout.is_terminal() {
         ListFormat::Table
@@ -54,7 +54,7 @@ pub fn run(args: &AlertsListArgs, cli: &Cli) -> anyhow::Result<()> {
     }
     out.flush().context("writing the alert list")?;
     if alerts.is_empty() && format == ListFormat::Table {
-        eprintln!("no alerts in {}", path.display());
+        eprintln!("no alerts in {}", at.describe());
     }
     Ok(())
 }

@@ -57,7 +57,7 @@ pub fn run(args: &BackfillArgs, cli: &Cli) -> anyhow::Result<()> {
     if from > now {
         return Err(UsageError(format!("--from {} is in the future", iso8601(from))).into());
     }
-    let db = db_path(cli, Some(&s), crate::store::default_db_path());
+    let db = db_path(cli, Some(&s), crate::store::default_db_path())?;
     s.engine.watchlist = vec![VenueSymbol::new(venue, symbol)];
     // History is not news: no alerts for candles that closed long ago.
     s.engine.alert_max_lag_ms = Some(120_000);
@@ -89,7 +89,7 @@ pub fn run(args: &BackfillArgs, cli: &Cli) -> anyhow::Result<()> {
         iso8601(interval.bucket(from)),
         to.map_or("now".to_string(), iso8601),
         s.config.binance.rest_url,
-        db.display()
+        db.describe()
     );
     let task = pipeline.spawn_source(Box::new(source))?;
     let started = Instant::now();
@@ -116,7 +116,7 @@ pub fn run(args: &BackfillArgs, cli: &Cli) -> anyhow::Result<()> {
     result.map_err(|e| explain_invalid_symbol(e, symbol))?;
     let n = emitted.load(Ordering::Relaxed);
     let Some(st) = store else {
-        anyhow::bail!("the database {} was not written", db.display());
+        anyhow::bail!("the database {} was not written", db.describe());
     };
     if let Some(e) = &st.last_error {
         anyhow::bail!("the database failed during the backfill: {e}");
@@ -126,7 +126,7 @@ pub fn run(args: &BackfillArgs, cli: &Cli) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
         st.candles,
         st.indicator_values,
-        db.display()
+        db.describe()
     );
     if summary.rejected > 0 {
         println!("  {} candles rejected as invalid:", summary.rejected);

@@ -9,7 +9,7 @@ use super::UsageError;
 use crate::cli::{ExportArgs, Format};
 use crate::domain::{Interval, Symbol, TsMs, Venue, iso8601};
 use crate::indicators::IndicatorSet;
-use crate::store::{self, queries};
+use crate::store::{self, Location};
 
 /// Parses a time given on the command line: RFC 3339 / ISO 8601 (`2025-03-01T12:00:00Z`), a date
 /// (`2025-03-01`, midnight UTC), `2025-03-01 12:00[:00]` (UTC) or milliseconds since the epoch.
@@ -82,15 +82,16 @@ pub fn run(args: &ExportArgs, db: Option<&Path>, config: Option<&Path>) -> anyho
         .context("indicator settings")?
         .columns();
 
-    let path = db
-        .map(Path::to_path_buf)
-        .unwrap_or_else(store::default_db_path);
-    let conn = store::open_readonly(&path)?;
-    let venues = queries::venues_for(&conn, symbol)?;
+    let at = match db {
+        Some(p) => Location::parse(p).map_err(|e| UsageError(e.to_string()))?,
+        None => Location::Sqlite(store::default_db_path()),
+    };
+    let mut reader = store::open_reader(&at)?;
+    let venues = reader.venues_for(symbol)?;
     let venue = match (venue, venues.as_slice()) {
         (Some(v), _) if venues.contains(&v) => v,
         (_, []) | (Some(_), _) => {
-            let have = queries::symbols(&conn)?;
+            let have = reader.symbols()?;
             let list: Vec<String> = have
                 .iter()
                 .take(20)
@@ -99,7 +100,7 @@ pub fn run(args: &ExportArgs, db: Option<&Path>, config: Option<&Path>) -> anyho
             let mut msg = format!(
                 "no candles for {symbol}{} in {}",
                 venue.map(|v| format!(" at {v}")).unwrap_or_default(),
-                path.display()
+                at.describe()
             );
             if list.is_empty() {
                 msg.push_str(": the database is empty (record, replay or backfill first)");
@@ -107,7 +108,7 @@ pub fn run(args: &ExportArgs, db: Option<&Path>, config: Option<&Path>) -> anyho
                 msg.push_str(&format!("; it has: {}", list.join(", ")));
             }
             for other in [store::demo_db_path(), store::replay_db_path()] {
-                if other != path && other.is_file() {
+                if at.sqlite_path().is_some_and(|p| p != other) && other.is_file() {
                     msg.push_str(&format!(
                         " (demo and replay data are kept apart: try --db {})",
                         other.display()
@@ -127,7 +128,7 @@ pub fn run(args: &ExportArgs, db: Option<&Path>, config: Option<&Path>) -> anyho
             .into());
         }
     };
-    let rows = queries::candles(&conn, Some(venue), symbol, interval, from, to, None)?;
+    let rows = reader.candles(Some(venue), symbol, interval, from, to, None)?;
 
     let mut out: Box<dyn Write> = match &args.output {
         Some(p) => Box::new(std::io::BufWriter::new(

@@ -125,12 +125,31 @@ fn settings_or_defaults(cli: &Cli) -> anyhow::Result<Settings> {
     })
 }
 
-/// The database path for a command: `--db`, else the config's, else `fallback`.
-fn db_path(cli: &Cli, settings: Option<&Settings>, fallback: PathBuf) -> PathBuf {
-    cli.db
+/// The database for a command: `--db`, else the config's, else `fallback`; a path or a
+/// `postgres://` URL (refused with a clear message when it carries a password).
+fn db_path(
+    cli: &Cli,
+    settings: Option<&Settings>,
+    fallback: PathBuf,
+) -> anyhow::Result<crate::store::Location> {
+    let named = cli
+        .db
         .clone()
         .or_else(|| settings.and_then(|s| s.config.storage.db.clone()))
-        .unwrap_or(fallback)
+        .unwrap_or(fallback);
+    located(&named, settings)
+}
+
+/// `value` as a database location, with the config's storage settings applied.
+fn located(
+    value: &std::path::Path,
+    settings: Option<&Settings>,
+) -> anyhow::Result<crate::store::Location> {
+    let mut at = crate::store::Location::parse(value).map_err(|e| UsageError(e.to_string()))?;
+    if let (crate::store::Location::Postgres(t), Some(s)) = (&mut at, settings) {
+        t.retention_days = s.config.storage.retention_days;
+    }
+    Ok(at)
 }
 
 /// The running pipeline of one command.
@@ -161,7 +180,7 @@ pub(crate) struct PipelineOptions {
     pub ring_capacity: usize,
     /// The ring's bound in events (see `[engine] ring_events`).
     pub ring_events: usize,
-    pub db: Option<PathBuf>,
+    pub db: Option<crate::store::Location>,
     /// A headless command: fail (instead of running in memory) when the database cannot be
     /// opened, and stop storing at once when it cannot be written (the command then ends).
     pub require_db: bool,
@@ -202,8 +221,8 @@ impl Pipeline {
         let stop = StopClock::default();
 
         let store = match &opts.db {
-            Some(path) => match StoreWriter::spawn_with(
-                path,
+            Some(at) => match StoreWriter::spawn_at(
+                at,
                 stats.clone(),
                 health.clone(),
                 writer_config(opts.store_policy, opts.require_db),
@@ -215,12 +234,12 @@ impl Pipeline {
                 }
                 Err(e) if opts.require_db => {
                     return Err(anyhow::Error::new(e)
-                        .context(format!("cannot use the database {}", path.display())));
+                        .context(format!("cannot use the database {}", at.describe())));
                 }
                 Err(e) => {
                     tracing::error!(
                         "database {} unusable, running in memory: {e}",
-                        path.display()
+                        at.describe()
                     );
                     health.set(
                         "db",
@@ -249,9 +268,9 @@ impl Pipeline {
             ))
         });
         let mut engine_cfg = opts.engine;
-        if let (Some(path), Some(_)) = (&opts.db, &store) {
+        if let (Some(at), Some(_)) = (&opts.db, &store) {
             // rules made in the monitor, and the state of the config's rules
-            match crate::store::open_readonly(path).and_then(|c| crate::store::queries::rules(&c)) {
+            match crate::store::open_reader(at).and_then(|mut r| r.rules()) {
                 Ok(rows) => engine_cfg.saved_rules = rows,
                 Err(e) => tracing::error!("stored alert rules not loaded: {e}"),
             }
@@ -445,7 +464,15 @@ pub(crate) fn on_signal(pipeline: &Pipeline, flag: Arc<AtomicBool>) {
 /// The database the monitor and `record` use. Simulated data never land in the live history:
 /// the demo, and any run with the `sim` source and no database named (`--db`, `[storage] db`),
 /// use the demo database (and say so in the log; `record` echoes it to stderr).
-pub(crate) fn live_or_demo_db(cli: &Cli, settings: &Settings, demo: bool) -> PathBuf {
+pub(crate) fn live_or_demo_db(
+    cli: &Cli,
+    settings: &Settings,
+    demo: bool,
+) -> anyhow::Result<crate::store::Location> {
+    located(&live_or_demo_path(cli, settings, demo), Some(settings))
+}
+
+fn live_or_demo_path(cli: &Cli, settings: &Settings, demo: bool) -> PathBuf {
     if demo {
         return cli.db.clone().unwrap_or_else(crate::store::demo_db_path);
     }

@@ -25,7 +25,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         false,
     );
     super::config_watch::check_rule_names(&s)?;
-    let db = live_or_demo_db(cli, &s, cli.demo);
+    let db = live_or_demo_db(cli, &s, cli.demo)?;
     let edits = super::watchlists::stored_edits(&db);
     let groups = super::watchlists::apply(&mut s, &edits);
     let sources = configured_sources(&s)?;
@@ -34,7 +34,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
     s.engine.alert_max_lag_ms = Some(120_000);
     let mut notify = notify_config(&s);
     let terminal_writes = notify.route_terminal_to_ui();
-    tracing::info!(db = %db.display(), demo = cli.demo, "monitor starting");
+    tracing::info!(db = %db.describe(), demo = cli.demo, "monitor starting");
     let pipeline = Pipeline::start(PipelineOptions {
         engine: s.engine.clone(),
         ring_capacity: s.config.engine.ring_capacity,

@@ -42,7 +42,7 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
     let sources = configured_sources(&s)?;
     s.engine.watchlist = watchlist(&s);
     s.engine.alert_max_lag_ms = Some(120_000);
-    let db = super::live_or_demo_db(cli, &s, false);
+    let db = super::live_or_demo_db(cli, &s, false)?;
     let pipeline = Pipeline::start(PipelineOptions {
         engine: s.engine.clone(),
         ring_capacity: s.config.engine.ring_capacity,
@@ -60,7 +60,7 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
     eprintln!(
         "tickwatch record: {} → {} (log: {}); Ctrl-C or SIGTERM stops and flushes",
         s.config.sources.join(", "),
-        db.display(),
+        db.describe(),
         log.map_or("none".into(), |p| p.display().to_string())
     );
     let mut tasks = Vec::new();

@@ -78,7 +78,7 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
     )?;
     let report = source.report();
     let plan = source.files();
-    let db = db_path(cli, None, crate::store::replay_db_path());
+    let db = db_path(cli, None, crate::store::replay_db_path())?;
     s.engine.alert_delivered = if args.headless {
         String::new()
     } else {
@@ -140,7 +140,7 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
     eprintln!(
         "replaying {} file(s) at {speed_text} into {} (log: {})",
         plan.len(),
-        db.display(),
+        db.describe(),
         log.map_or("none".into(), |p| p.display().to_string())
     );
     let stop = Arc::new(AtomicBool::new(false));
@@ -219,13 +219,13 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
             st.candles,
             st.indicator_values,
             st.alerts,
-            db.display()
+            db.describe()
         );
         if let Some((_, info, sym)) = plan.first() {
             let iv = kline_interval(info.kind).map_or("1m".to_string(), |i| i.to_string());
             println!(
                 "export with: tickwatch export --db {} --symbol {sym} --interval {iv}",
-                db.display()
+                db.describe()
             );
         }
         if let Some(why) = failure {

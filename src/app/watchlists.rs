@@ -2,7 +2,7 @@
 //! in the database) applied, and symbols added in the monitor put back into their source's list
 //! so they are subscribed again.
 
-use std::path::Path;
+use crate::store::Location;
 
 use crate::config::Settings;
 use crate::domain::WatchlistEdit;
@@ -11,11 +11,11 @@ use crate::ui::watch_state::{ALL, Group};
 
 /// The stored edits, or none when the database is missing or unreadable (logged: the lists
 /// then come from the config alone).
-pub fn stored_edits(db: &Path) -> Vec<WatchlistEdit> {
-    if !db.exists() {
+pub fn stored_edits(db: &Location) -> Vec<WatchlistEdit> {
+    if db.sqlite_path().is_some_and(|p| !p.exists()) {
         return Vec::new();
     }
-    match crate::store::open_readonly(db).and_then(|c| crate::store::watchlists::edits(&c)) {
+    match crate::store::open_reader(db).and_then(|mut r| r.watchlist_edits()) {
         Ok(e) => e,
         Err(e) => {
             tracing::warn!("watchlist edits not loaded (the config's lists apply): {e}");
@@ -106,7 +106,7 @@ mod tests {
             ..Config::default()
         };
         let mut s = cfg
-            .into_settings(Path::new("<test>"))
+            .into_settings(std::path::Path::new("<test>"))
             .unwrap_or_else(|e| panic!("{e}"));
         let groups = apply(
             &mut s,

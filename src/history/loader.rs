@@ -78,6 +78,11 @@ impl HistoryLoader {
     /// answers with an empty slice). The thread keeps one read-only connection open across
     /// requests (see [`HistoryReader`]).
     pub fn spawn(db: PathBuf) -> std::io::Result<HistoryLoader> {
+        Self::spawn_at(crate::store::Location::Sqlite(db))
+    }
+
+    /// [`spawn`](Self::spawn) for any backend: an SQLite file or a PostgreSQL database.
+    pub fn spawn_at(db: crate::store::Location) -> std::io::Result<HistoryLoader> {
         let (tx, req_rx) = flume::unbounded::<HistoryRequest>();
         let (reply_tx, rx) = flume::unbounded();
         let (last_tx, last_req_rx) = flume::unbounded::<Vec<VenueSymbol>>();
@@ -85,7 +90,10 @@ impl HistoryLoader {
         std::thread::Builder::new()
             .name("tickwatch-history".into())
             .spawn(move || {
-                let mut reader = HistoryReader::new(db);
+                let mut reader: Box<dyn super::HistorySource> = match db {
+                    crate::store::Location::Sqlite(path) => Box::new(HistoryReader::new(path)),
+                    crate::store::Location::Postgres(t) => Box::new(super::pg::PgHistory::new(*t)),
+                };
                 loop {
                     let ask = flume::Selector::new()
                         .recv(&req_rx, |r| r.map(Ask::Range))

@@ -63,11 +63,42 @@ struct Series<'a> {
 }
 
 /// A bucket being built, with where its members begin and end.
-struct Bucket {
-    out: ChartCandle,
-    first_ms: TsMs,
-    last_ms: TsMs,
-    members: usize,
+pub(super) struct Bucket {
+    pub out: ChartCandle,
+    pub first_ms: TsMs,
+    pub last_ms: TsMs,
+    pub members: usize,
+}
+
+/// Folds one stored candle (in `open_ms` order) into `buckets` as [`super::bucketize`] does.
+pub(super) fn fold_candle(buckets: &mut Vec<Bucket>, c: Candle, req: &HistoryRequest) {
+    let start = bucket_start(c.open_ms, req.bucket_ms);
+    match buckets.last_mut() {
+        Some(b) if b.out.candle.open_ms == start => {
+            b.out.candle.merge(&c);
+            b.last_ms = c.open_ms;
+            b.members += 1;
+        }
+        _ => buckets.push(Bucket {
+            out: ChartCandle {
+                candle: Candle {
+                    open_ms: start,
+                    ..c
+                },
+                values: vec![None; req.columns.len()].into_boxed_slice(),
+                closed: true,
+            },
+            first_ms: c.open_ms,
+            last_ms: c.open_ms,
+            members: 1,
+        }),
+    }
+}
+
+/// Below this many candles per bucket, read every value of the range; from it, only the
+/// bucket ends (shared with the PostgreSQL reader).
+pub(super) fn probe_bucket_ends(source_candles: usize, buckets: usize) -> bool {
+    buckets > 0 && source_candles / buckets >= PROBE_FROM_CANDLES_PER_BUCKET
 }
 
 /// Answers `req` from `conn` (the caller holds the read transaction).
@@ -177,34 +208,14 @@ fn scan_buckets(
             trades: u64::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
         };
         n += 1;
-        let start = bucket_start(c.open_ms, req.bucket_ms);
-        match buckets.last_mut() {
-            Some(b) if b.out.candle.open_ms == start => {
-                b.out.candle.merge(&c);
-                b.last_ms = c.open_ms;
-                b.members += 1;
-            }
-            _ => buckets.push(Bucket {
-                out: ChartCandle {
-                    candle: Candle {
-                        open_ms: start,
-                        ..c
-                    },
-                    values: vec![None; req.columns.len()].into_boxed_slice(),
-                    closed: true,
-                },
-                first_ms: c.open_ms,
-                last_ms: c.open_ms,
-                members: 1,
-            }),
-        }
+        fold_candle(&mut buckets, c, req);
     }
     Ok((buckets, n))
 }
 
 /// Position of a stored value's name among the requested columns (a dozen at most: a linear
 /// search beats hashing).
-fn column_of(columns: &[String], name: &str) -> Option<usize> {
+pub(super) fn column_of(columns: &[String], name: &str) -> Option<usize> {
     columns.iter().position(|c| c == name)
 }
 

@@ -43,6 +43,11 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("--db {shown}: {detail}")]
+    BadLocation { shown: String, detail: String },
+    /// A PostgreSQL failure; `what` says what happened and what to do, without the password.
+    #[error("PostgreSQL {shown}: {what}")]
+    Postgres { shown: String, what: String },
     #[error("{context}: {source}")]
     Sql {
         context: String,

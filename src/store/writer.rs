@@ -2,8 +2,12 @@
 //! queued into one transaction and commits strictly in arrival order, so the database always
 //! holds a prefix of what was sent.
 //!
-//! Failures, by kind: a locked database is retried with backoff, then the batch is dropped and
-//! counted. A database that cannot be written at all (disk full, read-only, I/O error, damaged
+//! The thread writes through the store interface ([`BatchStore`]), so it serves SQLite and
+//! PostgreSQL alike. Failures, by kind: a locked database is retried with backoff, then the
+//! batch is dropped and counted. A server that went away (PostgreSQL stopped or restarted) is
+//! an outage, not a failure: the batch is kept, the thread reconnects with backoff and writes
+//! it then, and meanwhile the engine waits behind the bounded queue (so a live feed drops at the
+//! ring, counted, and refills by trade id once storage resumes). A database that cannot be written at all (disk full, read-only, I/O error, damaged
 //! file) is not retried batch by batch: a headless command (`fail_fast`) stops storing at once
 //! and reports it (the command then ends with an error); the monitor carries on in memory,
 //! counts what it does not store, and tries the database again every `probe_every`. At a stop,
@@ -15,11 +19,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use rusqlite::Connection;
 
-use super::error::describe_write_error;
-use super::write_batch::{WriteCounts, write_batches};
-use super::{StoreError, open};
+use super::backend::{BatchStore, FailureKind, WriteFailure, open_batch_store};
+use super::{Location, StoreError, WriteCounts};
 use crate::domain::OutputBatch;
 use crate::domain::now_ms;
 use crate::pipeline::{HealthBoard, PipelineStats, SourceState, StopClock};
@@ -78,6 +80,9 @@ pub struct StoreSummary {
     pub dropped_rows: u64,
     /// Failed write attempts, including ones that succeeded on retry.
     pub failed_attempts: u64,
+    /// Times the server went away (PostgreSQL), and how long the outages lasted in all.
+    pub outages: u64,
+    pub outage_ms: u64,
     /// Rows still queued when the stop's storage deadline passed (also in `dropped_rows`).
     pub unwritten_at_stop: u64,
     /// The error that made the writer drop rows, if any: a headless command exits non-zero
@@ -96,7 +101,7 @@ pub struct StoreWriter {
     tx: flume::Sender<Msg>,
     stats: Arc<PipelineStats>,
     handle: Option<JoinHandle<StoreSummary>>,
-    path: PathBuf,
+    shown: String,
     failure: Failure,
 }
 
@@ -201,6 +206,7 @@ impl StoreWriter {
         )
     }
 
+    /// [`spawn_at`](Self::spawn_at) for an SQLite file.
     pub fn spawn_with(
         path: &Path,
         stats: Arc<PipelineStats>,
@@ -208,19 +214,38 @@ impl StoreWriter {
         config: WriterConfig,
         stop: StopClock,
     ) -> Result<StoreWriter, StoreError> {
-        let conn = match open::open(path) {
+        Self::spawn_at(
+            &Location::Sqlite(path.to_path_buf()),
+            stats,
+            health,
+            config,
+            stop,
+        )
+    }
+
+    /// Opens and migrates the database at `at` (a file or a PostgreSQL server) now, so that
+    /// what is wrong with it is reported to the caller, then starts the storage thread.
+    pub fn spawn_at(
+        at: &Location,
+        stats: Arc<PipelineStats>,
+        health: HealthBoard,
+        config: WriterConfig,
+        stop: StopClock,
+    ) -> Result<StoreWriter, StoreError> {
+        let store = match open_batch_store(at) {
             Ok(c) => c,
             Err(e) => {
                 health.set(HEALTH_NAME, SourceState::Failed(e.to_string()));
                 return Err(e);
             }
         };
-        health.set_detail(HEALTH_NAME, Some(path.display().to_string()));
+        let shown = at.describe();
+        health.set_detail(HEALTH_NAME, Some(shown.clone()));
         health.set(HEALTH_NAME, SourceState::Live);
         let (tx, rx) = flume::bounded(config.channel_batches.max(1));
         let failure = Failure::default();
         let mut worker = Worker {
-            conn,
+            store,
             rx,
             stats: stats.clone(),
             health,
@@ -229,6 +254,7 @@ impl StoreWriter {
             failure: failure.clone(),
             stop: stop.clone(),
             unwritable: None,
+            maintained: Instant::now(),
         };
         let handle = std::thread::Builder::new()
             .name("tickwatch-store".into())
@@ -237,14 +263,14 @@ impl StoreWriter {
                 worker.summary
             })
             .map_err(|source| StoreError::Io {
-                path: path.to_path_buf(),
+                path: PathBuf::from(&shown),
                 source,
             })?;
         Ok(StoreWriter {
             tx,
             stats,
             handle: Some(handle),
-            path: path.to_path_buf(),
+            shown,
             failure,
         })
     }
@@ -262,15 +288,16 @@ impl StoreWriter {
         }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The database's path or URL (without password), for messages.
+    pub fn shown(&self) -> &str {
+        &self.shown
     }
 
     /// Commits everything queued before this call and stops the thread. Batches sent by other
     /// senders afterwards come back to them as refused.
     pub fn close(mut self) -> anyhow::Result<StoreSummary> {
         self.finish()
-            .with_context(|| format!("closing database {}", self.path.display()))
+            .with_context(|| format!("closing database {}", self.shown))
     }
 
     fn finish(&mut self) -> anyhow::Result<StoreSummary> {
@@ -303,25 +330,11 @@ enum Lost {
     Unwritable,
 }
 
-/// Errors that no retry fixes: the disk is full, the file became read-only or unreadable.
-fn unwritable(err: &rusqlite::Error) -> bool {
-    use rusqlite::ErrorCode as C;
-    matches!(
-        err.sqlite_error_code(),
-        Some(
-            C::DiskFull
-                | C::ReadOnly
-                | C::PermissionDenied
-                | C::SystemIoFailure
-                | C::DatabaseCorrupt
-                | C::NotADatabase
-                | C::CannotOpen
-        )
-    )
-}
+/// How often the storage thread does its backend's upkeep (partitions, retention).
+const MAINTAIN_EVERY: Duration = Duration::from_secs(60);
 
 struct Worker {
-    conn: Connection,
+    store: Box<dyn BatchStore>,
     rx: flume::Receiver<Msg>,
     stats: Arc<PipelineStats>,
     health: HealthBoard,
@@ -331,6 +344,8 @@ struct Worker {
     stop: StopClock,
     /// The database cannot be written: why, and when to try it again (never with fail_fast).
     unwritable: Option<(String, Option<Instant>)>,
+    /// When the backend's upkeep last ran.
+    maintained: Instant,
 }
 
 impl Worker {
@@ -343,6 +358,10 @@ impl Worker {
                 self.rx.recv().ok()
             };
             let Some(first) = first else { break };
+            if self.maintained.elapsed() >= MAINTAIN_EVERY {
+                self.store.maintain();
+                self.maintained = Instant::now();
+            }
             let mut group = Vec::new();
             let mut rows = 0;
             match first {
@@ -396,14 +415,18 @@ impl Worker {
         {
             return self.not_written(&group, Lost::Unwritable);
         }
-        match write_batches(&mut self.conn, &group) {
+        match self.store.write(&group) {
             Ok(counts) => return self.committed(&group, counts),
-            Err(e) if unwritable(&e) => return self.became_unwritable(&e, &group),
-            Err(e) => {
+            Err(f) if f.kind == FailureKind::Unwritable => {
+                return self.became_unwritable(&f.reason, &group);
+            }
+            Err(f) if f.kind == FailureKind::Disconnected => return self.outage(group, f),
+            Err(f) => {
                 self.summary.failed_attempts += 1;
                 tracing::warn!(
-                    "storage: transaction of {} batches failed: {e}",
-                    group.len()
+                    "storage: transaction of {} batches failed: {}",
+                    group.len(),
+                    f.reason
                 );
             }
         }
@@ -427,12 +450,18 @@ impl Worker {
             if self.stop.passed(StopClock::STORE) {
                 return self.not_written(&group, Lost::Stopped);
             }
-            match write_batches(&mut self.conn, &group) {
+            match self.store.write(&group) {
                 Ok(counts) => return self.committed(&group, counts),
-                Err(e) if unwritable(&e) => return self.became_unwritable(&e, &group),
-                Err(e) => {
+                Err(f) if f.kind == FailureKind::Unwritable => {
+                    return self.became_unwritable(&f.reason, &group);
+                }
+                Err(f) if f.kind == FailureKind::Disconnected => {
+                    let [batch] = group;
+                    return self.outage(vec![batch], f);
+                }
+                Err(f) => {
                     self.summary.failed_attempts += 1;
-                    let reason = describe_write_error(&e);
+                    let reason = f.reason;
                     if attempt == max {
                         return self.dropped(&group[0], reason);
                     }
@@ -456,9 +485,9 @@ impl Worker {
     }
 
     /// A write found the database unwritable (disk full, read-only, damaged): no retries.
-    fn became_unwritable(&mut self, err: &rusqlite::Error, group: &[OutputBatch]) {
+    fn became_unwritable(&mut self, reason: &str, group: &[OutputBatch]) {
         self.summary.failed_attempts += 1;
-        let reason = describe_write_error(err);
+        let reason = reason.to_string();
         let first = self.unwritable.is_none();
         if self.config.fail_fast {
             let _ = self.failure.set(reason.clone());
@@ -487,6 +516,76 @@ impl Worker {
         }
         self.summary.last_error = Some(reason);
         self.not_written(group, Lost::Unwritable);
+    }
+
+    /// The server went away: keeps `group`, reconnects with backoff and writes it once the server
+    /// is back. Nothing is dropped here; the queue behind stays bounded because the engine waits
+    /// for it. Ends (counting the rows as unwritten) only at the stop's storage deadline.
+    fn outage(&mut self, group: Vec<OutputBatch>, first: WriteFailure) {
+        let began = Instant::now();
+        let rows: u64 = group.iter().map(OutputBatch::rows).sum();
+        let mut reason = first.reason;
+        let mut backoff = self.config.backoff_start;
+        let mut attempt: u32 = 0;
+        self.summary.failed_attempts += 1;
+        self.summary.outages += 1;
+        tracing::warn!(
+            "storage: {reason}; holding {rows} rows (and the engine behind them) and reconnecting"
+        );
+        loop {
+            if self.stop.passed(StopClock::STORE) {
+                tracing::error!(
+                    "storage: still unreachable at the stop ({reason}); {rows} rows not written"
+                );
+                self.summary.last_error = Some(reason);
+                return self.not_written(&group, Lost::Stopped);
+            }
+            attempt += 1;
+            let waiting = PipelineStats::get(&self.stats.store_pending);
+            self.health.set(
+                HEALTH_NAME,
+                SourceState::Reconnecting {
+                    at_ms: now_ms() + i64::try_from(backoff.as_millis()).unwrap_or(0),
+                    attempt,
+                    reason: format!(
+                        "{reason}; {waiting} rows waiting, down {} s",
+                        began.elapsed().as_secs()
+                    ),
+                },
+            );
+            let wait = match self.stop.deadline(StopClock::STORE) {
+                Some(d) => backoff.min(d.saturating_duration_since(Instant::now())),
+                None => backoff,
+            };
+            std::thread::sleep(wait);
+            backoff = (backoff * 2).min(self.config.backoff_max);
+            if let Err(f) = self.store.reconnect() {
+                reason = f.reason;
+                continue;
+            }
+            match self.store.write(&group) {
+                Ok(counts) => {
+                    tracing::warn!(
+                        "storage: reconnected after {:.1} s; the {rows} rows held were written",
+                        began.elapsed().as_secs_f64()
+                    );
+                    self.summary.outage_ms +=
+                        u64::try_from(began.elapsed().as_millis()).unwrap_or(0);
+                    return self.committed(&group, counts);
+                }
+                Err(f) if f.kind == FailureKind::Disconnected => reason = f.reason,
+                Err(f) if f.kind == FailureKind::Unwritable => {
+                    return self.became_unwritable(&f.reason, &group);
+                }
+                Err(f) => {
+                    tracing::warn!("storage: after reconnecting: {}", f.reason);
+                    for batch in group {
+                        self.commit_with_retry(batch);
+                    }
+                    return;
+                }
+            }
+        }
     }
 
     /// Counts rows that were not written, without trying.

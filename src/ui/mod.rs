@@ -52,7 +52,7 @@ pub struct UiLink {
     /// Channels to the sources that can subscribe and unsubscribe while running.
     pub controls: crate::sources::SourceControls,
     /// The database to read chart history from (None: memory only).
-    pub history_db: Option<std::path::PathBuf>,
+    pub history_db: Option<crate::store::Location>,
 }
 
 #[derive(Debug, Clone)]
@@ -116,7 +116,7 @@ fn event_loop(
     let mut app =
         App::new(link.title.clone(), opts, link.ctl.clone()).with_controls(link.controls.clone());
     if let Some(db) = &link.history_db {
-        match crate::history::HistoryLoader::spawn(db.clone()) {
+        match crate::history::HistoryLoader::spawn_at(db.clone()) {
             Ok(loader) => app = app.with_history(loader),
             Err(e) => tracing::error!("chart history unavailable: cannot start its thread: {e}"),
         }

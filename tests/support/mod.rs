@@ -14,6 +14,7 @@ pub mod binance;
 pub mod coinbase;
 pub mod dbus;
 pub mod http;
+pub mod pg;
 pub mod smtp;
 pub mod tmpfs;
 pub mod tmux;
@@ -42,6 +43,11 @@ pub fn tickwatch_cmd(dir: &std::path::Path) -> std::process::Command {
         "TMUX",
         "KITTY_WINDOW_ID",
         "DBUS_SESSION_BUS_ADDRESS",
+        "PGPASSWORD",
+        "PGPASSFILE",
+        "PGUSER",
+        "PGHOST",
+        "PGDATABASE",
     ] {
         c.env_remove(var);
     }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::StoreError;
 use super::schema;
+use crate::store::StoreError;
 
 /// How long a statement waits for another connection's lock before failing with "locked".
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(2);

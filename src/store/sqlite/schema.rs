@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::StoreError;
+use crate::store::StoreError;
 
 /// Migration scripts in order; the database's `user_version` is the number applied. Never edit
 /// a released script: append a new one.

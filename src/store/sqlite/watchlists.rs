@@ -2,9 +2,9 @@
 
 use rusqlite::Connection;
 
-use super::StoreError;
 use crate::domain::WatchlistEdit;
 use crate::domain::{Symbol, Venue, VenueSymbol};
+use crate::store::StoreError;
 
 /// Every stored edit, oldest first. Rows naming a venue or symbol this binary does not know
 /// are skipped with a warning (a newer binary wrote them).

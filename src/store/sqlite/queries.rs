@@ -6,9 +6,9 @@ use std::str::FromStr;
 use rusqlite::types::Type;
 use rusqlite::{Connection, Row, params};
 
-use super::StoreError;
 use crate::domain::{AlertRecord, RuleRecord};
 use crate::domain::{Candle, Interval, Symbol, TsMs, Venue, VenueSymbol};
+use crate::store::StoreError;
 
 /// A stored candle with the indicator values stored for it (by name).
 #[derive(Debug, Clone, PartialEq)]

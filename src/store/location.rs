@@ -1,0 +1,309 @@
+//! Where history lives: an SQLite file (the embedded default) or a PostgreSQL database named by a
+//! `postgres://user@host:port/dbname` URL. The password never travels on the command line: it
+//! comes from `PGPASSWORD` or the password file (`PGPASSFILE`, default `~/.pgpass`), and no
+//! message, log line or status shows it.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::StoreError;
+
+/// A database: a file, or a PostgreSQL server.
+#[derive(Clone)]
+pub enum Location {
+    Sqlite(PathBuf),
+    Postgres(Box<PgTarget>),
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl Location {
+    /// A `--db` or `[storage] db` value: a `postgres://` (or `postgresql://`) URL, else a path.
+    pub fn parse(value: &Path) -> Result<Location, StoreError> {
+        match value.to_str() {
+            Some(s) if is_postgres_url(s) => Ok(Location::Postgres(Box::new(PgTarget::parse(s)?))),
+            _ => Ok(Location::Sqlite(value.to_path_buf())),
+        }
+    }
+
+    /// What to call it in messages: the path, or the URL without any password.
+    pub fn describe(&self) -> String {
+        match self {
+            Location::Sqlite(p) => p.display().to_string(),
+            Location::Postgres(t) => t.shown.clone(),
+        }
+    }
+
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match self {
+            Location::Sqlite(p) => Some(p),
+            Location::Postgres(_) => None,
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Location::Postgres(_))
+    }
+}
+
+/// True for values that name a PostgreSQL server rather than a file.
+pub fn is_postgres_url(s: &str) -> bool {
+    let lower = s.get(..13).unwrap_or(s).to_ascii_lowercase();
+    lower.starts_with("postgres://") || lower.starts_with("postgresql://")
+}
+
+/// A PostgreSQL server and database, ready to connect (password resolved).
+#[derive(Clone)]
+pub struct PgTarget {
+    config: postgres::Config,
+    /// `postgres://user@host:port/dbname`: safe to show.
+    shown: String,
+    pub user: String,
+    pub dbname: String,
+    /// Trade partitions older than this many days are dropped (`[storage] retention_days`).
+    pub retention_days: Option<u32>,
+}
+
+impl PgTarget {
+    /// Parses a URL, refusing a password in it, and fills user, database and password the way
+    /// libpq does (`PGUSER`/`$USER`, the user name, `PGPASSWORD` or the password file).
+    pub fn parse(url: &str) -> Result<PgTarget, StoreError> {
+        let bad = |detail: String| StoreError::BadLocation {
+            shown: redact_url(url),
+            detail,
+        };
+        let mut config = postgres::Config::from_str(url).map_err(|e| bad(e.to_string()))?;
+        if config.get_password().is_some() {
+            return Err(bad(
+                "a password in the URL would be visible to every user of this machine (ps, shell history): remove it and set PGPASSWORD or add it to ~/.pgpass".into(),
+            ));
+        }
+        let user = match config.get_user() {
+            Some(u) => u.to_string(),
+            None => std::env::var("PGUSER")
+                .or_else(|_| std::env::var("USER"))
+                .map_err(|_| bad("no user: write postgres://USER@host/db".into()))?,
+        };
+        config.user(&user);
+        let dbname = config.get_dbname().unwrap_or(&user).to_string();
+        config.dbname(&dbname);
+        if config.get_hosts().is_empty() {
+            config.host("localhost");
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        config.keepalives(true);
+        config.keepalives_idle(Duration::from_secs(30));
+        config.application_name("tickwatch");
+        let host = host_name(&config);
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        if let Some(pw) = password_for(&host, port, &dbname, &user) {
+            config.password(pw);
+        }
+        let shown = format!("postgres://{user}@{host}:{port}/{dbname}");
+        Ok(PgTarget {
+            config,
+            shown,
+            user,
+            dbname,
+            retention_days: None,
+        })
+    }
+
+    pub fn config(&self) -> &postgres::Config {
+        &self.config
+    }
+
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// Sets the password (for embedding and tests; commands take it from `PGPASSWORD` or the
+    /// password file).
+    pub fn set_password(&mut self, password: &str) {
+        self.config.password(password);
+    }
+
+    pub fn has_password(&self) -> bool {
+        self.config.get_password().is_some()
+    }
+}
+
+/// The host as libpq matches it against the password file: a socket directory counts as
+/// `localhost`.
+fn host_name(config: &postgres::Config) -> String {
+    match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "localhost".to_string(),
+    }
+}
+
+/// `PGPASSWORD`, else the first matching line of the password file.
+fn password_for(host: &str, port: u16, db: &str, user: &str) -> Option<String> {
+    if let Ok(pw) = std::env::var("PGPASSWORD")
+        && !pw.is_empty()
+    {
+        return Some(pw);
+    }
+    let file = match std::env::var_os("PGPASSFILE") {
+        Some(f) => PathBuf::from(f),
+        None => directories::BaseDirs::new()?.home_dir().join(".pgpass"),
+    };
+    let text = std::fs::read_to_string(&file).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(&file)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            // libpq ignores such a file too: a password others can read is no secret.
+            tracing::warn!(
+                "password file {} has group or world access and is ignored: chmod 0600 it",
+                file.display()
+            );
+            return None;
+        }
+    }
+    pgpass_lookup(&text, host, port, db, user)
+}
+
+/// The password of the first `host:port:database:user:password` line that matches (`*` matches
+/// anything; `\:` and `\\` are escapes), as libpq reads `~/.pgpass`.
+pub fn pgpass_lookup(text: &str, host: &str, port: u16, db: &str, user: &str) -> Option<String> {
+    let port = port.to_string();
+    for line in text.lines() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let fields = split_pgpass(line);
+        let [h, p, d, u, pw] = fields.as_slice() else {
+            continue;
+        };
+        let ok = |f: &str, v: &str| f == "*" || f == v;
+        if ok(h, host) && ok(p, &port) && ok(d, db) && ok(u, user) {
+            return Some(pw.clone());
+        }
+    }
+    None
+}
+
+fn split_pgpass(line: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next()
+                    && let Some(last) = out.last_mut()
+                {
+                    last.push(n);
+                }
+            }
+            ':' if out.len() < 5 => out.push(String::new()),
+            c => {
+                if let Some(last) = out.last_mut() {
+                    last.push(c);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The URL with any `user:password@` reduced to `user@` and `password=` parameters masked, for
+/// error messages about a URL that could not be parsed.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_string();
+    if let Some(scheme_end) = out.find("://") {
+        let rest_start = scheme_end + 3;
+        let authority_end = out[rest_start..]
+            .find(['/', '?'])
+            .map_or(out.len(), |i| rest_start + i);
+        if let Some(at) = out[rest_start..authority_end].rfind('@') {
+            let userinfo = &out[rest_start..rest_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(rest_start + colon..rest_start + at, ":***");
+            }
+        }
+    }
+    if let Some(q) = out.find('?') {
+        let (base, query) = out.split_at(q + 1);
+        let masked: Vec<String> = query
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out = format!("{base}{}", masked.join("&"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pgpass_lines_match_like_libpq() {
+        let text =
+            "# comment\nother:5432:*:bob:no\nlocalhost:5433:tw:bob:s\\:ecret\n*:*:*:*:fallback\n";
+        assert_eq!(
+            pgpass_lookup(text, "localhost", 5433, "tw", "bob").as_deref(),
+            Some("s:ecret")
+        );
+        assert_eq!(
+            pgpass_lookup(text, "localhost", 5432, "tw", "bob").as_deref(),
+            Some("fallback")
+        );
+        assert_eq!(pgpass_lookup("a:b:c", "a", 1, "c", "d"), None);
+    }
+
+    #[test]
+    fn passwords_are_masked_in_shown_urls() {
+        assert_eq!(
+            redact_url("postgres://bob:hunter2@db:5432/tw"),
+            "postgres://bob:***@db:5432/tw"
+        );
+        assert_eq!(
+            redact_url("postgres://db/tw?user=bob&password=hunter2"),
+            "postgres://db/tw?user=bob&password=***"
+        );
+        assert_eq!(redact_url("postgres://bob@db/tw"), "postgres://bob@db/tw");
+    }
+
+    #[test]
+    fn a_password_in_the_url_is_refused_without_showing_it() {
+        let err = PgTarget::parse("postgres://bob:hunter2@127.0.0.1:5432/tw")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("PGPASSWORD"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = PgTarget::parse("postgres://127.0.0.1/tw?user=bob&password=hunter2")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            !err.contains("hunter2") && err.contains("PGPASSWORD"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn paths_and_urls_are_told_apart() {
+        assert!(is_postgres_url("postgres://x@h/db"));
+        assert!(is_postgres_url("PostgreSQL://x@h/db"));
+        assert!(!is_postgres_url("/tmp/postgres://x"));
+        assert!(!is_postgres_url("tick.db"));
+        let loc = Location::parse(Path::new("postgres://tw@127.0.0.1:6543/hist"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loc.describe(), "postgres://tw@127.0.0.1:6543/hist");
+    }
+}

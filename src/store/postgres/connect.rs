@@ -1,0 +1,161 @@
+//! Connecting to PostgreSQL, and sorting its errors into what the user has to do. No message
+//! carries the password: the URL is shown as `postgres://user@host:port/db`.
+
+use postgres::error::SqlState;
+use postgres::{Client, NoTls};
+
+use crate::store::backend::{FailureKind, WriteFailure};
+use crate::store::{PgTarget, StoreError};
+
+/// Opens a connection. `read_only` sessions cannot write even by mistake.
+pub fn connect(t: &PgTarget, read_only: bool) -> Result<Client, StoreError> {
+    let mut client = t
+        .config()
+        .connect(NoTls)
+        .map_err(|e| connect_error(t, &e))?;
+    let mut setup = String::from("SET TIME ZONE 'UTC'; SET lock_timeout = '10s';");
+    if read_only {
+        setup.push_str("SET default_transaction_read_only = on;");
+    }
+    client
+        .batch_execute(&setup)
+        .map_err(|e| connect_error(t, &e))?;
+    Ok(client)
+}
+
+/// A failed connection attempt, in words that say what to do.
+pub fn connect_error(t: &PgTarget, e: &postgres::Error) -> StoreError {
+    StoreError::Postgres {
+        shown: t.shown().to_string(),
+        what: connect_advice(t, e),
+    }
+}
+
+fn connect_advice(t: &PgTarget, e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let code = db.code();
+        if *code == SqlState::INVALID_PASSWORD {
+            return format!(
+                "password authentication failed for user {:?}: set PGPASSWORD or put the password in ~/.pgpass (mode 0600){}",
+                t.user,
+                if t.has_password() {
+                    ""
+                } else {
+                    "; none was found there"
+                }
+            );
+        }
+        if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
+            return format!(
+                "the server refused user {:?} ({}): check the user and the server's pg_hba.conf",
+                t.user,
+                db.message()
+            );
+        }
+        if *code == SqlState::INVALID_CATALOG_NAME {
+            return format!(
+                "database {:?} does not exist: create it (`createdb {}`) or name another in the URL",
+                t.dbname, t.dbname
+            );
+        }
+        if *code == SqlState::CANNOT_CONNECT_NOW || *code == SqlState::ADMIN_SHUTDOWN {
+            return format!(
+                "the server is starting or shutting down ({}): try again in a moment",
+                db.message()
+            );
+        }
+        if *code == SqlState::TOO_MANY_CONNECTIONS {
+            return format!(
+                "too many connections ({}): raise max_connections or stop other clients",
+                db.message()
+            );
+        }
+        return db.message().to_string();
+    }
+    let text = e.to_string();
+    if text.contains("password missing") {
+        return format!(
+            "the server asks a password for user {:?} and none was given: set PGPASSWORD or put it in ~/.pgpass (mode 0600)",
+            t.user
+        );
+    }
+    if text.contains("timed out") || text.contains("timeout") {
+        return "no answer within the connect timeout: check the host and port, and that a firewall lets the connection through".into();
+    }
+    let cause = std::error::Error::source(e)
+        .map(|s| s.to_string())
+        .unwrap_or(text);
+    format!("cannot connect ({cause}): is the server running and listening there?")
+}
+
+/// Sorts an error during a write for the storage thread.
+pub fn write_failure(e: &postgres::Error) -> WriteFailure {
+    let kind = classify(e);
+    let reason = match (kind, e.as_db_error()) {
+        (FailureKind::Disconnected, _) => format!("PostgreSQL unreachable ({})", short(e)),
+        (_, Some(db)) if *db.code() == SqlState::DISK_FULL => {
+            "PostgreSQL's disk is full: free space on the server".to_string()
+        }
+        (_, Some(db))
+            if *db.code() == SqlState::INSUFFICIENT_PRIVILEGE
+                || *db.code() == SqlState::READ_ONLY_SQL_TRANSACTION =>
+        {
+            format!(
+                "this PostgreSQL user may not write ({}): grant it INSERT, UPDATE and DELETE on tickwatch's tables, or use another user",
+                db.message()
+            )
+        }
+        (_, Some(db)) => format!("PostgreSQL: {}", db.message()),
+        (_, None) => format!("PostgreSQL: {}", short(e)),
+    };
+    WriteFailure { kind, reason }
+}
+
+fn classify(e: &postgres::Error) -> FailureKind {
+    if e.is_closed() {
+        return FailureKind::Disconnected;
+    }
+    match e.as_db_error() {
+        None => FailureKind::Disconnected,
+        Some(db) => {
+            let code = db.code();
+            let class = &code.code()[..2];
+            if class == "08"
+                || *code == SqlState::ADMIN_SHUTDOWN
+                || *code == SqlState::CRASH_SHUTDOWN
+                || *code == SqlState::CANNOT_CONNECT_NOW
+            {
+                FailureKind::Disconnected
+            } else if *code == SqlState::DISK_FULL
+                || *code == SqlState::INSUFFICIENT_PRIVILEGE
+                || *code == SqlState::READ_ONLY_SQL_TRANSACTION
+                || class == "58"
+                || class == "XX"
+            {
+                FailureKind::Unwritable
+            } else {
+                FailureKind::Retry
+            }
+        }
+    }
+}
+
+/// The error's own text, one line.
+fn short(e: &postgres::Error) -> String {
+    let mut s = e.to_string();
+    if let Some(src) = std::error::Error::source(e) {
+        let src = src.to_string();
+        if !s.contains(&src) {
+            s = format!("{s}: {src}");
+        }
+    }
+    s.replace('\n', " ")
+}
+
+/// A read-side error.
+pub fn query_error(t: &PgTarget, context: &str, e: &postgres::Error) -> StoreError {
+    StoreError::Postgres {
+        shown: t.shown().to_string(),
+        what: format!("{context}: {}", short(e)),
+    }
+}

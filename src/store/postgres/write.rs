@@ -1,0 +1,603 @@
+//! The storage thread's side of PostgreSQL: batches in one transaction, trades and candles by
+//! binary COPY, idempotent (`ON CONFLICT`), partitions created before the rows that need them.
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::error::SqlState;
+use postgres::types::{ToSql, Type};
+use postgres::{Client, Transaction};
+
+use super::connect::{connect, write_failure};
+use super::schema::{LOCK_KEY, migrate};
+use crate::alerts::DeliveryOutcome;
+use crate::domain::{
+    AlertRecord, ClosedCandle, DeliveryRecord, OutputBatch, RuleChange, TradeRecord, WatchlistEdit,
+    now_ms,
+};
+use crate::store::backend::{BatchStore, FailureKind, WriteFailure};
+use crate::store::sqlite::write_batch::with_delivery;
+use crate::store::{PgTarget, StoreError, WriteCounts};
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Days of partitions created ahead of today.
+const DAYS_AHEAD: i64 = 3;
+
+/// `ms` since the epoch as a `timestamptz` value.
+pub fn ts(ms: i64) -> SystemTime {
+    match u64::try_from(ms) {
+        Ok(ms) => UNIX_EPOCH + Duration::from_millis(ms),
+        Err(_) => UNIX_EPOCH - Duration::from_millis(ms.unsigned_abs()),
+    }
+}
+
+/// Temporary tables the binary COPY lands in before `INSERT … ON CONFLICT`; emptied at commit.
+const TEMP_TABLES: &str = "
+    CREATE TEMP TABLE IF NOT EXISTS tw_trades (
+        venue text, symbol text, trade_id bigint, ts_ms bigint, price double precision,
+        qty double precision, taker_side text, ts timestamptz) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS tw_candles (
+        ord bigint, venue text, symbol text, interval text, open_ms bigint,
+        open double precision, high double precision, low double precision,
+        close double precision, volume double precision, trades bigint, ts timestamptz)
+        ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS tw_values (
+        ord bigint, venue text, symbol text, interval text, open_ms bigint, name text,
+        value double precision, ts timestamptz) ON COMMIT DELETE ROWS;";
+
+const TRADE_COLUMNS: &str = "venue, symbol, trade_id, ts_ms, price, qty, taker_side, ts";
+const TRADE_TYPES: [Type; 8] = [
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT8,
+    Type::INT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::TEXT,
+    Type::TIMESTAMPTZ,
+];
+
+/// One connection for writing, with the partitions it knows exist.
+pub struct PgBatches {
+    target: PgTarget,
+    client: Client,
+    /// Days (ms since epoch / DAY_MS) whose trade partition exists.
+    partitions: HashSet<i64>,
+    retention_days: Option<u32>,
+}
+
+impl PgBatches {
+    /// Connects, migrates, checks that this user may write, and creates the partitions ahead.
+    pub fn open(target: &PgTarget) -> Result<PgBatches, StoreError> {
+        let mut client = connect(target, false)?;
+        migrate(&mut client, target)?;
+        check_writable(&mut client, target)?;
+        client
+            .batch_execute(TEMP_TABLES)
+            .map_err(|e| super::connect::query_error(target, "preparing the session", &e))?;
+        let mut me = PgBatches {
+            target: target.clone(),
+            client,
+            partitions: HashSet::new(),
+            retention_days: target.retention_days,
+        };
+        let today = now_ms().div_euclid(DAY_MS);
+        me.ensure_partitions((today..=today + DAYS_AHEAD).collect())
+            .map_err(|f| StoreError::Postgres {
+                shown: target.shown().to_string(),
+                what: f.reason,
+            })?;
+        Ok(me)
+    }
+
+    /// Creates the trade partitions of `days` that are not known to exist, each in its own
+    /// short transaction under the advisory lock (two recorders may ask for the same day).
+    fn ensure_partitions(&mut self, days: BTreeSet<i64>) -> Result<(), WriteFailure> {
+        for day in days {
+            if self.partitions.contains(&day) {
+                continue;
+            }
+            let from = day * DAY_MS;
+            let name = partition_name(day);
+            // DDL takes no bound parameters: the name and bounds are made of digits only.
+            let sql = format!(
+                "CREATE TABLE IF NOT EXISTS {name} PARTITION OF trades
+                 FOR VALUES FROM ('{}') TO ('{}')",
+                iso(from),
+                iso(from + DAY_MS)
+            );
+            let mut tx = self.client.transaction().map_err(|e| write_failure(&e))?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
+                .map_err(|e| write_failure(&e))?;
+            tx.batch_execute(&sql).map_err(|e| write_failure(&e))?;
+            tx.commit().map_err(|e| write_failure(&e))?;
+            self.partitions.insert(day);
+        }
+        Ok(())
+    }
+
+    /// Drops trade partitions that end before the retention horizon.
+    fn apply_retention(&mut self) -> Result<u64, postgres::Error> {
+        let Some(days) = self.retention_days else {
+            return Ok(0);
+        };
+        let horizon_day = now_ms().div_euclid(DAY_MS) - i64::from(days);
+        let rows = self.client.query(
+            "SELECT c.relname FROM pg_inherits i
+             JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'trades'::regclass",
+            &[],
+        )?;
+        let mut dropped = 0;
+        for row in rows {
+            let name: String = row.get(0);
+            let Some(day) = partition_day(&name) else {
+                continue;
+            };
+            if day < horizon_day {
+                // `name` matched trades_pYYYYMMDD: digits only.
+                self.client
+                    .batch_execute(&format!("DROP TABLE IF EXISTS {name}"))?;
+                self.partitions.remove(&day);
+                dropped += 1;
+                tracing::info!(partition = %name, "retention: dropped a day of trades");
+            }
+        }
+        Ok(dropped)
+    }
+
+    fn write_all(&mut self, batches: &[OutputBatch]) -> Result<WriteCounts, WriteFailure> {
+        let days: BTreeSet<i64> = batches
+            .iter()
+            .flat_map(|b| b.trades.iter())
+            .map(|t| t.ts_ms.div_euclid(DAY_MS))
+            .collect();
+        self.ensure_partitions(days)?;
+        let fail = |e: postgres::Error| write_failure(&e);
+        let mut tx = self.client.transaction().map_err(fail)?;
+        let mut counts = WriteCounts::default();
+        let trades: Vec<&TradeRecord> = batches.iter().flat_map(|b| b.trades.iter()).collect();
+        let candles: Vec<&ClosedCandle> = batches.iter().flat_map(|b| b.candles.iter()).collect();
+        write_trades(&mut tx, &trades, &mut counts).map_err(fail)?;
+        write_candles(&mut tx, &candles, &mut counts).map_err(fail)?;
+        // The rest is small and keeps the order of the SQLite writer: per batch, alerts, then
+        // deliveries, then rules and watchlist edits.
+        for b in batches {
+            write_alerts(&mut tx, &b.alerts, &mut counts).map_err(fail)?;
+            write_deliveries(&mut tx, &b.deliveries, &mut counts).map_err(fail)?;
+            write_rules(&mut tx, &b.rules, &mut counts).map_err(fail)?;
+            write_watchlist(&mut tx, &b.watchlist, &mut counts).map_err(fail)?;
+        }
+        tx.commit().map_err(fail)?;
+        Ok(counts)
+    }
+}
+
+impl BatchStore for PgBatches {
+    fn write(&mut self, batches: &[OutputBatch]) -> Result<WriteCounts, WriteFailure> {
+        if self.client.is_closed() {
+            return Err(WriteFailure {
+                kind: FailureKind::Disconnected,
+                reason: "PostgreSQL unreachable (connection closed)".into(),
+            });
+        }
+        self.write_all(batches)
+    }
+
+    fn reconnect(&mut self) -> Result<(), WriteFailure> {
+        let fresh = PgBatches::open(&self.target).map_err(|e| WriteFailure {
+            kind: FailureKind::Disconnected,
+            reason: e.to_string(),
+        })?;
+        *self = fresh;
+        Ok(())
+    }
+
+    fn maintain(&mut self) {
+        let today = now_ms().div_euclid(DAY_MS);
+        if let Err(f) = self.ensure_partitions((today..=today + DAYS_AHEAD).collect()) {
+            tracing::warn!("storage: creating trade partitions ahead: {}", f.reason);
+        }
+        if let Err(e) = self.apply_retention() {
+            tracing::warn!("storage: retention: {e}");
+        }
+    }
+}
+
+/// A user that may connect but not write (a read-only role) is told so at start, not at the
+/// first batch.
+fn check_writable(client: &mut Client, t: &PgTarget) -> Result<(), StoreError> {
+    let row = client
+        .query_one(
+            "SELECT has_table_privilege('trades', 'INSERT')
+                AND has_table_privilege('candles', 'INSERT')
+                AND has_table_privilege('candles', 'UPDATE')
+                AND has_table_privilege('alerts', 'INSERT')",
+            &[],
+        )
+        .map_err(|e| super::connect::query_error(t, "checking privileges", &e))?;
+    if row.get::<_, bool>(0) {
+        return Ok(());
+    }
+    Err(StoreError::Postgres {
+        shown: t.shown().to_string(),
+        what: format!(
+            "user {:?} may read but not write tickwatch's tables: grant it INSERT, UPDATE and DELETE (or use a read-only command: export, alerts list, the monitor with --no-store)",
+            t.user
+        ),
+    })
+}
+
+pub fn partition_name(day: i64) -> String {
+    let d = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(day * DAY_MS)
+        .map(|t| t.format("%Y%m%d").to_string())
+        .unwrap_or_else(|| format!("{day}"));
+    format!("trades_p{d}")
+}
+
+fn partition_day(name: &str) -> Option<i64> {
+    let digits = name.strip_prefix("trades_p")?;
+    let date = chrono::NaiveDate::parse_from_str(digits, "%Y%m%d").ok()?;
+    let ms = date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis();
+    Some(ms.div_euclid(DAY_MS))
+}
+
+fn iso(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S+00").to_string())
+        .unwrap_or_default()
+}
+
+fn write_trades(
+    tx: &mut Transaction,
+    trades: &[&TradeRecord],
+    c: &mut WriteCounts,
+) -> Result<(), postgres::Error> {
+    if trades.is_empty() {
+        return Ok(());
+    }
+    c.trades += trades.len() as u64;
+    // Ids beyond a signed 64-bit integer are skipped and counted, as in SQLite.
+    let fits: Vec<&&TradeRecord> = trades
+        .iter()
+        .filter(|t| i64::try_from(t.tick.trade_id).is_ok())
+        .collect();
+    c.skipped_trades += (trades.len() - fits.len()) as u64;
+    // New trades (the usual case) go straight into the table by COPY; if some are already
+    // stored, the savepoint is rolled back and they go through the temporary table and
+    // `ON CONFLICT DO NOTHING`.
+    let mut direct = tx.transaction()?;
+    match copy_trades(&mut direct, "trades", &fits) {
+        Ok(()) => {
+            direct.commit()?;
+            return Ok(());
+        }
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => direct.rollback()?,
+        Err(e) => return Err(e),
+    }
+    copy_trades(tx, "tw_trades", &fits)?;
+    let inserted = tx.execute(
+        &format!(
+            "INSERT INTO trades ({TRADE_COLUMNS}) SELECT {TRADE_COLUMNS} FROM tw_trades
+             ON CONFLICT DO NOTHING"
+        ),
+        &[],
+    )?;
+    tx.batch_execute("TRUNCATE tw_trades")?;
+    c.duplicate_trades += fits.len() as u64 - inserted;
+    Ok(())
+}
+
+fn copy_trades(
+    tx: &mut Transaction,
+    table: &str,
+    trades: &[&&TradeRecord],
+) -> Result<(), postgres::Error> {
+    let sink = tx.copy_in(&format!(
+        "COPY {table} ({TRADE_COLUMNS}) FROM STDIN (FORMAT binary)"
+    ))?;
+    let mut w = BinaryCopyInWriter::new(sink, &TRADE_TYPES);
+    for t in trades {
+        let id = i64::try_from(t.tick.trade_id).unwrap_or(i64::MAX);
+        w.write(&[
+            &t.key.venue.as_str(),
+            &t.key.symbol.as_str(),
+            &id,
+            &t.ts_ms,
+            &t.tick.price,
+            &t.tick.qty,
+            &t.tick.side.as_str(),
+            &ts(t.ts_ms),
+        ])?;
+    }
+    w.finish()?;
+    Ok(())
+}
+
+fn write_candles(
+    tx: &mut Transaction,
+    candles: &[&ClosedCandle],
+    c: &mut WriteCounts,
+) -> Result<(), postgres::Error> {
+    if candles.is_empty() {
+        return Ok(());
+    }
+    let sink = tx.copy_in(
+        "COPY tw_candles (ord, venue, symbol, interval, open_ms, open, high, low, close, volume, trades, ts)
+         FROM STDIN (FORMAT binary)",
+    )?;
+    let mut w = BinaryCopyInWriter::new(
+        sink,
+        &[
+            Type::INT8,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::INT8,
+            Type::FLOAT8,
+            Type::FLOAT8,
+            Type::FLOAT8,
+            Type::FLOAT8,
+            Type::FLOAT8,
+            Type::INT8,
+            Type::TIMESTAMPTZ,
+        ],
+    );
+    for (ord, cc) in candles.iter().enumerate() {
+        let k = &cc.candle;
+        let ord = ord as i64;
+        let trades = i64::try_from(k.trades).unwrap_or(i64::MAX);
+        let row: [&(dyn ToSql + Sync); 12] = [
+            &ord,
+            &cc.key.venue.as_str(),
+            &cc.key.symbol.as_str(),
+            &cc.interval.as_str(),
+            &k.open_ms,
+            &k.open,
+            &k.high,
+            &k.low,
+            &k.close,
+            &k.volume,
+            &trades,
+            &ts(k.open_ms),
+        ];
+        w.write(&row)?;
+        c.candles += 1;
+    }
+    w.finish()?;
+    let sink = tx.copy_in(
+        "COPY tw_values (ord, venue, symbol, interval, open_ms, name, value, ts)
+         FROM STDIN (FORMAT binary)",
+    )?;
+    let mut w = BinaryCopyInWriter::new(
+        sink,
+        &[
+            Type::INT8,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::INT8,
+            Type::TEXT,
+            Type::FLOAT8,
+            Type::TIMESTAMPTZ,
+        ],
+    );
+    for (ord, cc) in candles.iter().enumerate() {
+        let ord = ord as i64;
+        for (name, value) in cc.columns.iter().zip(cc.values.iter()) {
+            // Undefined (warming up) and non-finite values are not stored, as in SQLite.
+            if let Some(v) = value.filter(|v| v.is_finite()) {
+                w.write(&[
+                    &ord,
+                    &cc.key.venue.as_str(),
+                    &cc.key.symbol.as_str(),
+                    &cc.interval.as_str(),
+                    &cc.candle.open_ms,
+                    &name.as_str(),
+                    &v,
+                    &ts(cc.candle.open_ms),
+                ])?;
+                c.indicator_values += 1;
+            }
+        }
+    }
+    w.finish()?;
+    // The latest of several versions of one candle in the batch wins, as it would row by row.
+    tx.batch_execute(
+        "INSERT INTO candles (venue, symbol, interval, open_ms, open, high, low, close, volume, trades, ts)
+         SELECT DISTINCT ON (venue, symbol, interval, open_ms)
+                venue, symbol, interval, open_ms, open, high, low, close, volume, trades, ts
+         FROM tw_candles ORDER BY venue, symbol, interval, open_ms, ord DESC
+         ON CONFLICT (venue, symbol, interval, open_ms) DO UPDATE SET
+         open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
+         volume = excluded.volume, trades = excluded.trades;
+         INSERT INTO indicator_values (venue, symbol, interval, open_ms, name, value, ts)
+         SELECT DISTINCT ON (venue, symbol, interval, open_ms, name)
+                venue, symbol, interval, open_ms, name, value, ts
+         FROM tw_values ORDER BY venue, symbol, interval, open_ms, name, ord DESC
+         ON CONFLICT (venue, symbol, interval, open_ms, name) DO UPDATE SET value = excluded.value;
+         TRUNCATE tw_candles, tw_values;",
+    )?;
+    Ok(())
+}
+
+fn write_alerts(
+    tx: &mut Transaction,
+    alerts: &[AlertRecord],
+    c: &mut WriteCounts,
+) -> Result<(), postgres::Error> {
+    if alerts.is_empty() {
+        return Ok(());
+    }
+    let insert = tx.prepare(
+        "INSERT INTO alerts (alert_id, ts_ms, venue, symbol, rule, value, message, delivered, severity, ts)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+    )?;
+    let earlier = tx.prepare(
+        "SELECT sink, status, error FROM alert_deliveries WHERE alert_id = $1 ORDER BY ts_ms, sink",
+    )?;
+    let update = tx.prepare("UPDATE alerts SET delivered = $2 WHERE alert_id = $1")?;
+    for a in alerts {
+        let value = a.value.is_finite().then_some(a.value);
+        let inserted = tx.execute(
+            &insert,
+            &[
+                &a.alert_id,
+                &a.ts_ms,
+                &a.key.venue.as_str(),
+                &a.key.symbol.as_str(),
+                &a.rule,
+                &value,
+                &a.message,
+                &a.delivered,
+                &a.severity.as_str(),
+                &ts(a.ts_ms),
+            ],
+        )?;
+        if inserted == 1 {
+            // Outcomes recorded before the alert itself was written are folded in now.
+            let done = tx.query(&earlier, &[&a.alert_id])?;
+            if !done.is_empty() {
+                let delivered = done.iter().fold(a.delivered.clone(), |acc, r| {
+                    let outcome = DeliveryOutcome::from_stored(r.get::<_, &str>(1), r.get(2));
+                    with_delivery(&acc, r.get::<_, &str>(0), &outcome)
+                });
+                tx.execute(&update, &[&a.alert_id, &delivered])?;
+            }
+        }
+        c.alerts += 1;
+    }
+    Ok(())
+}
+
+fn write_deliveries(
+    tx: &mut Transaction,
+    deliveries: &[DeliveryRecord],
+    c: &mut WriteCounts,
+) -> Result<(), postgres::Error> {
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    let upsert = tx.prepare(
+        "INSERT INTO alert_deliveries (alert_id, sink, ts_ms, ok, error, status, ts)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (alert_id, sink) DO UPDATE SET
+         ts_ms = excluded.ts_ms, ok = excluded.ok, error = excluded.error,
+         status = excluded.status, ts = excluded.ts",
+    )?;
+    let select = tx.prepare("SELECT delivered FROM alerts WHERE alert_id = $1")?;
+    let update = tx.prepare("UPDATE alerts SET delivered = $2 WHERE alert_id = $1")?;
+    let now = now_ms();
+    for d in deliveries {
+        let o = &d.outcome;
+        let ok = i32::from(o.is_sent());
+        tx.execute(
+            &upsert,
+            &[
+                &d.alert_id,
+                &d.sink,
+                &now,
+                &ok,
+                &o.reason(),
+                &o.status(),
+                &ts(now),
+            ],
+        )?;
+        if let Some(row) = tx.query_opt(&select, &[&d.alert_id])? {
+            let current: String = row.get(0);
+            tx.execute(
+                &update,
+                &[&d.alert_id, &with_delivery(&current, &d.sink, o)],
+            )?;
+        }
+        c.deliveries += 1;
+    }
+    Ok(())
+}
+
+fn write_rules(
+    tx: &mut Transaction,
+    rules: &[RuleChange],
+    c: &mut WriteCounts,
+) -> Result<(), postgres::Error> {
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let upsert = tx.prepare(
+        "INSERT INTO alert_rules (rule_id, origin, spec, state, snoozed_until_ms, created_ms, updated_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (rule_id) DO UPDATE SET
+         origin = excluded.origin, spec = excluded.spec, state = excluded.state,
+         snoozed_until_ms = excluded.snoozed_until_ms, updated_ms = excluded.updated_ms",
+    )?;
+    let delete = tx.prepare("DELETE FROM alert_rules WHERE rule_id = $1")?;
+    for change in rules {
+        match change {
+            RuleChange::Upsert(r) => {
+                // A spec is plain data: it always serializes.
+                let spec = serde_json::to_string(&r.spec).unwrap_or_default();
+                tx.execute(
+                    &upsert,
+                    &[
+                        &r.rule_id,
+                        &r.origin.as_str(),
+                        &spec,
+                        &r.state.as_str(),
+                        &r.snoozed_until_ms,
+                        &r.created_ms,
+                        &r.updated_ms,
+                    ],
+                )?;
+            }
+            RuleChange::Delete(id) => {
+                tx.execute(&delete, &[id])?;
+            }
+        }
+        c.rules += 1;
+    }
+    Ok(())
+}
+
+fn write_watchlist(
+    tx: &mut Transaction,
+    edits: &[WatchlistEdit],
+    c: &mut WriteCounts,
+) -> Result<(), postgres::Error> {
+    if edits.is_empty() {
+        return Ok(());
+    }
+    let upsert = tx.prepare(
+        "INSERT INTO watchlist_edits (list, venue, symbol, change, ts_ms) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (list, venue, symbol) DO UPDATE SET change = excluded.change, ts_ms = excluded.ts_ms",
+    )?;
+    for e in edits {
+        tx.execute(
+            &upsert,
+            &[
+                &e.list,
+                &e.key.venue.as_str(),
+                &e.key.symbol.as_str(),
+                &if e.added { "add" } else { "remove" },
+                &e.ts_ms,
+            ],
+        )?;
+        c.rules += 1;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_names_round_trip() {
+        let day = 1_764_979_200_000 / DAY_MS; // 2025-12-06
+        assert_eq!(partition_name(day), "trades_p20251206");
+        assert_eq!(partition_day("trades_p20251206"), Some(day));
+        assert_eq!(partition_day("trades_default"), None);
+        assert_eq!(iso(day * DAY_MS), "2025-12-06 00:00:00+00");
+    }
+}
