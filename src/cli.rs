@@ -32,9 +32,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
 
-    /// SQLite database file for this command (default: the platform data directory;
-    /// the demo and replays use their own files there).
-    #[arg(long, global = true, value_name = "PATH")]
+    /// Database for this command: an SQLite file (default: the platform data directory; the
+    /// demo and replays use their own files there) or postgres://USER@HOST:PORT/DBNAME (the
+    /// password from PGPASSWORD or ~/.pgpass, never in the URL).
+    #[arg(long, global = true, value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
 
     /// Log file (default: tickwatch.log in the platform data directory). Logs never go to the

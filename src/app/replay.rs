@@ -78,7 +78,12 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
     )?;
     let report = source.report();
     let plan = source.files();
-    let db = db_path(cli, None, crate::store::replay_db_path())?;
+    // The config's database is the live history, never a replay's; its storage settings
+    // (retention) still apply.
+    let mut db = db_path(cli, None, crate::store::replay_db_path())?;
+    if let crate::store::Location::Postgres(t) = &mut db {
+        t.retention_days = s.config.storage.retention_days;
+    }
     s.engine.alert_delivered = if args.headless {
         String::new()
     } else {

@@ -72,7 +72,7 @@ fn connect_advice(t: &PgTarget, e: &postgres::Error) -> String {
         }
         return db.message().to_string();
     }
-    let text = e.to_string();
+    let text = short(e);
     if text.contains("password missing") {
         return format!(
             "the server asks a password for user {:?} and none was given: set PGPASSWORD or put it in ~/.pgpass (mode 0600)",
@@ -82,10 +82,7 @@ fn connect_advice(t: &PgTarget, e: &postgres::Error) -> String {
     if text.contains("timed out") || text.contains("timeout") {
         return "no answer within the connect timeout: check the host and port, and that a firewall lets the connection through".into();
     }
-    let cause = std::error::Error::source(e)
-        .map(|s| s.to_string())
-        .unwrap_or(text);
-    format!("cannot connect ({cause}): is the server running and listening there?")
+    format!("cannot connect ({text}): is the server running and listening there?")
 }
 
 /// Sorts an error during a write for the storage thread.

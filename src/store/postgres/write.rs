@@ -89,6 +89,9 @@ impl PgBatches {
                 shown: target.shown().to_string(),
                 what: f.reason,
             })?;
+        if let Err(e) = me.apply_retention() {
+            tracing::warn!("storage: retention: {e}");
+        }
         Ok(me)
     }
 
