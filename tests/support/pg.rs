@@ -65,7 +65,7 @@ impl PgServer {
     /// installed.
     pub fn start() -> Option<PgServer> {
         let Some(bin) = bin_dir() else {
-            super::cannot_run(
+            tickwatch::testdata::cannot_run(
                 "PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql",
             );
             return None;
