@@ -14,6 +14,10 @@ fn readme_documents_the_current_schema() {
         readme().contains(tickwatch::store::SCHEMA_DOC.trim()),
         "paste store::SCHEMA_DOC into README.md"
     );
+    assert!(
+        readme().contains(tickwatch::store::postgres::SCHEMA_DOC.trim()),
+        "paste store::postgres::SCHEMA_DOC into README.md"
+    );
 }
 
 #[test]

@@ -17,6 +17,8 @@ pub fn stored_edits(db: &Location) -> Vec<WatchlistEdit> {
     }
     match crate::store::open_reader(db).and_then(|mut r| r.watchlist_edits()) {
         Ok(e) => e,
+        // a new PostgreSQL database, before its first writer: nothing edited yet
+        Err(crate::store::StoreError::NoHistory { .. }) => Vec::new(),
         Err(e) => {
             tracing::warn!("watchlist edits not loaded (the config's lists apply): {e}");
             Vec::new()

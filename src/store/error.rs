@@ -43,6 +43,10 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "PostgreSQL {shown}: holds no tickwatch history yet: run `tickwatch record --db {shown}` (or replay, or backfill) first"
+    )]
+    NoHistory { shown: String },
     #[error("--db {shown}: {detail}")]
     BadLocation { shown: String, detail: String },
     /// A PostgreSQL failure; `what` says what happened and what to do, without the password.

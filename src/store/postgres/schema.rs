@@ -205,12 +205,8 @@ fn migrate_error(t: &PgTarget, e: &postgres::Error) -> StoreError {
 /// Checks, for a reader, that the database holds a schema this binary reads.
 pub fn check_readable(client: &mut Client, t: &PgTarget) -> Result<(), StoreError> {
     match version(client).map_err(|e| query_error(t, "reading the schema version", &e))? {
-        None => Err(StoreError::Postgres {
+        None => Err(StoreError::NoHistory {
             shown: t.shown().to_string(),
-            what: format!(
-                "holds no tickwatch history yet: run `tickwatch record --db {}` (or replay, or backfill) first",
-                t.shown()
-            ),
         }),
         Some(v) if v > SCHEMA_VERSION => Err(newer(t, v)),
         Some(v) if v < SCHEMA_VERSION => Err(StoreError::Postgres {
