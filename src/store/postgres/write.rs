@@ -327,87 +327,24 @@ fn write_candles(
     if candles.is_empty() {
         return Ok(());
     }
-    let sink = tx.copy_in(
-        "COPY tw_candles (ord, venue, symbol, interval, open_ms, open, high, low, close, volume, trades, ts)
-         FROM STDIN (FORMAT binary)",
-    )?;
-    let mut w = BinaryCopyInWriter::new(
-        sink,
-        &[
-            Type::INT8,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::INT8,
-            Type::FLOAT8,
-            Type::FLOAT8,
-            Type::FLOAT8,
-            Type::FLOAT8,
-            Type::FLOAT8,
-            Type::INT8,
-            Type::TIMESTAMPTZ,
-        ],
-    );
-    for (ord, cc) in candles.iter().enumerate() {
-        let k = &cc.candle;
-        let ord = ord as i64;
-        let trades = i64::try_from(k.trades).unwrap_or(i64::MAX);
-        let row: [&(dyn ToSql + Sync); 12] = [
-            &ord,
-            &cc.key.venue.as_str(),
-            &cc.key.symbol.as_str(),
-            &cc.interval.as_str(),
-            &k.open_ms,
-            &k.open,
-            &k.high,
-            &k.low,
-            &k.close,
-            &k.volume,
-            &trades,
-            &ts(k.open_ms),
-        ];
-        w.write(&row)?;
-        c.candles += 1;
-    }
-    w.finish()?;
-    let sink = tx.copy_in(
-        "COPY tw_values (ord, venue, symbol, interval, open_ms, name, value, ts)
-         FROM STDIN (FORMAT binary)",
-    )?;
-    let mut w = BinaryCopyInWriter::new(
-        sink,
-        &[
-            Type::INT8,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::INT8,
-            Type::TEXT,
-            Type::FLOAT8,
-            Type::TIMESTAMPTZ,
-        ],
-    );
-    for (ord, cc) in candles.iter().enumerate() {
-        let ord = ord as i64;
-        for (name, value) in cc.columns.iter().zip(cc.values.iter()) {
-            // Undefined (warming up) and non-finite values are not stored, as in SQLite.
-            if let Some(v) = value.filter(|v| v.is_finite()) {
-                w.write(&[
-                    &ord,
-                    &cc.key.venue.as_str(),
-                    &cc.key.symbol.as_str(),
-                    &cc.interval.as_str(),
-                    &cc.candle.open_ms,
-                    &name.as_str(),
-                    &v,
-                    &ts(cc.candle.open_ms),
-                ])?;
-                c.indicator_values += 1;
-            }
+    c.candles += candles.len() as u64;
+    c.indicator_values += candles
+        .iter()
+        .map(|cc| cc.values.iter().filter(|v| v.is_some_and(f64::is_finite)).count() as u64)
+        .sum::<u64>();
+    // Newly closed candles (the usual case) go straight into their tables; a batch that
+    // replaces stored ones (or holds one candle twice) goes through the temporary tables and
+    // an upsert where the latest version wins, as it would row by row.
+    let mut direct = tx.transaction()?;
+    match copy_candles(&mut direct, candles, false) {
+        Ok(()) => {
+            direct.commit()?;
+            return Ok(());
         }
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => direct.rollback()?,
+        Err(e) => return Err(e),
     }
-    w.finish()?;
-    // The latest of several versions of one candle in the batch wins, as it would row by row.
+    copy_candles(tx, candles, true)?;
     tx.batch_execute(
         "INSERT INTO candles (venue, symbol, interval, open_ms, open, high, low, close, volume, trades, ts)
          SELECT DISTINCT ON (venue, symbol, interval, open_ms)
@@ -423,6 +360,106 @@ fn write_candles(
          ON CONFLICT (venue, symbol, interval, open_ms, name) DO UPDATE SET value = excluded.value;
          TRUNCATE tw_candles, tw_values;",
     )?;
+    Ok(())
+}
+
+/// COPYs the candles and their defined values into the tables themselves, or (`staged`) into
+/// the temporary tables with their order in the batch.
+fn copy_candles(
+    tx: &mut Transaction,
+    candles: &[&ClosedCandle],
+    staged: bool,
+) -> Result<(), postgres::Error> {
+    let (candle_table, value_table, ord_col) = if staged {
+        ("tw_candles", "tw_values", "ord, ")
+    } else {
+        ("candles", "indicator_values", "")
+    };
+    let sink = tx.copy_in(&format!(
+        "COPY {candle_table} ({ord_col}venue, symbol, interval, open_ms, open, high, low, close, volume, trades, ts)
+         FROM STDIN (FORMAT binary)"
+    ))?;
+    let mut types = vec![
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::INT8,
+        Type::FLOAT8,
+        Type::FLOAT8,
+        Type::FLOAT8,
+        Type::FLOAT8,
+        Type::FLOAT8,
+        Type::INT8,
+        Type::TIMESTAMPTZ,
+    ];
+    if staged {
+        types.insert(0, Type::INT8);
+    }
+    let mut w = BinaryCopyInWriter::new(sink, &types);
+    for (ord, cc) in candles.iter().enumerate() {
+        let k = &cc.candle;
+        let ord = ord as i64;
+        let trades = i64::try_from(k.trades).unwrap_or(i64::MAX);
+        let venue = cc.key.venue.as_str();
+        let symbol = cc.key.symbol.as_str();
+        let interval = cc.interval.as_str();
+        let at = ts(k.open_ms);
+        let mut row: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(12);
+        if staged {
+            row.push(&ord);
+        }
+        row.extend_from_slice(&[
+            &venue, &symbol, &interval, &k.open_ms, &k.open, &k.high, &k.low, &k.close,
+            &k.volume, &trades, &at,
+        ]);
+        w.write(&row)?;
+    }
+    w.finish()?;
+    let sink = tx.copy_in(&format!(
+        "COPY {value_table} ({ord_col}venue, symbol, interval, open_ms, name, value, ts)
+         FROM STDIN (FORMAT binary)"
+    ))?;
+    let mut types = vec![
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::INT8,
+        Type::TEXT,
+        Type::FLOAT8,
+        Type::TIMESTAMPTZ,
+    ];
+    if staged {
+        types.insert(0, Type::INT8);
+    }
+    let mut w = BinaryCopyInWriter::new(sink, &types);
+    for (ord, cc) in candles.iter().enumerate() {
+        let ord = ord as i64;
+        let venue = cc.key.venue.as_str();
+        let symbol = cc.key.symbol.as_str();
+        let interval = cc.interval.as_str();
+        let at = ts(cc.candle.open_ms);
+        for (name, value) in cc.columns.iter().zip(cc.values.iter()) {
+            // Undefined (warming up) and non-finite values are not stored, as in SQLite.
+            if let Some(v) = value.filter(|v| v.is_finite()) {
+                let name = name.as_str();
+                let mut row: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(8);
+                if staged {
+                    row.push(&ord);
+                }
+                row.extend_from_slice(&[
+                    &venue,
+                    &symbol,
+                    &interval,
+                    &cc.candle.open_ms,
+                    &name,
+                    &v,
+                    &at,
+                ]);
+                w.write(&row)?;
+            }
+        }
+    }
+    w.finish()?;
     Ok(())
 }
 
