@@ -42,6 +42,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
 
+    /// Serve Prometheus metrics and a health check on HOST:PORT while the monitor runs
+    /// (GET /metrics, GET /healthz), e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics: Option<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -141,6 +146,11 @@ pub struct RecordArgs {
     /// Seconds between the stats lines on stderr.
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
     pub stats_every: f64,
+    /// Serve Prometheus metrics and a health check on HOST:PORT (GET /metrics, GET /healthz),
+    /// e.g. 127.0.0.1:9464, or 0.0.0.0:9464 in a container (default: `[metrics] listen`, else
+    /// none).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics: Option<String>,
 }
 
 #[derive(Debug, Args)]

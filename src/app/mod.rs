@@ -9,6 +9,7 @@ mod config_watch;
 pub mod export;
 mod init;
 mod logging;
+mod metrics;
 mod monitor;
 mod record;
 mod replay;
