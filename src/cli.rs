@@ -79,6 +79,16 @@ pub enum Command {
         /// ~/.config/tickwatch/config.toml on Linux).
         path: Option<PathBuf>,
     },
+    /// Ask a running tickwatch (started with --metrics) whether it is healthy: GET /healthz;
+    /// prints "ok" and exits 0, or says why and exits 1. For a container's HEALTHCHECK.
+    Healthcheck {
+        /// Where its metrics endpoint listens.
+        #[arg(long, default_value = "127.0.0.1:9464", value_name = "HOST:PORT")]
+        addr: String,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3, value_name = "SECS")]
+        timeout: u64,
+    },
     /// Check a config file; a mistake is printed with its line and column (exit code 2).
     CheckConfig {
         /// The file to check (default: the one the monitor would use).

@@ -378,6 +378,13 @@ fn record_serves_valid_growing_metrics_survives_hostile_clients_and_stops_on_sig
     // the other routes
     let health = get(&addr, "/healthz");
     assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
+    // the container's HEALTHCHECK command agrees
+    let check = tickwatch_cmd(dir.path())
+        .args(["healthcheck", "--addr", &addr])
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{check:?}");
+    assert_eq!(String::from_utf8_lossy(&check.stdout), "ok\n");
     assert_eq!(get(&addr, "/").status, 404);
     let post = http(
         &addr,
@@ -463,6 +470,13 @@ fn record_serves_valid_growing_metrics_survives_hostile_clients_and_stops_on_sig
         TcpStream::connect(&addr).is_err(),
         "the endpoint is closed with the process"
     );
+    let check = tickwatch_cmd(dir.path())
+        .args(["healthcheck", "--addr", &addr, "--timeout", "2"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert_eq!(check.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("no answer from {addr}")), "{err}");
 }
 
 /// A port already in use, or an address that is not one, stops `record` at once with a
@@ -504,6 +518,12 @@ fn a_taken_port_or_a_bad_address_is_a_clear_error() {
     let (code, err) = run(&["--demo", "--metrics", &addr]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains(&addr), "{err}");
+    let (code, err) = run(&["healthcheck", "--addr", "nonsense"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("HOST:PORT"), "{err}");
+    // something that is not tickwatch on the port
+    let (code, err) = run(&["healthcheck", "--addr", &addr, "--timeout", "1"]);
+    assert_eq!(code, Some(1), "{err}");
     // `[metrics] listen` in the config is used by record
     std::fs::write(&cfg, format!("{CONFIG}[metrics]\nlisten = \"{addr}\"\n")).unwrap();
     let (code, err) = run(&["record"]);

@@ -57,3 +57,18 @@ pub(crate) fn serve(
     };
     crate::metrics::spawn(rt, listener, figures).context("cannot serve the metrics endpoint")
 }
+
+/// `tickwatch healthcheck`: "ok" and exit 0, or why not and exit 1 (2 for a bad address).
+pub(crate) fn healthcheck(addr: &str, timeout_secs: u64) -> anyhow::Result<()> {
+    let timeout = Duration::from_secs(timeout_secs.clamp(1, 60));
+    match crate::metrics::probe::probe(addr, timeout) {
+        Ok(()) => {
+            println!("ok");
+            Ok(())
+        }
+        Err(e @ crate::metrics::probe::ProbeError::BadAddress(_)) => {
+            Err(super::UsageError(e.to_string()).into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}

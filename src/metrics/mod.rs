@@ -6,6 +6,7 @@
 
 pub mod figures;
 pub mod http;
+pub mod probe;
 pub mod text;
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
