@@ -530,3 +530,104 @@ fn a_taken_port_or_a_bad_address_is_a_clear_error() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains(&addr), "{err}");
 }
+
+/// `tickwatch --demo --db DB --metrics 127.0.0.1:0` in tmux; the address it serves, from its
+/// log (the monitor owns the screen). None where tmux is missing (SKIPPED).
+fn monitor_with_metrics(
+    dir: &Path,
+    db: &str,
+) -> Option<(support::tmux::Tmux, std::path::PathBuf, String)> {
+    let (t, exit_file) = support::tmux::start_with(
+        dir,
+        100,
+        32,
+        &format!("--demo --db '{db}' --metrics 127.0.0.1:0"),
+        "",
+    )?;
+    let log = dir.join("tw.log");
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(a) = text
+            .split("metrics on http://")
+            .nth(1)
+            .and_then(|r| r.split("/metrics").next())
+        {
+            return Some((t, exit_file, a.to_string()));
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no address in the log: {text}\n{}",
+            t.capture()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The monitor serves the same endpoint while its screen runs, and closes it when it quits.
+#[test]
+fn the_monitor_serves_metrics_while_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let Some((t, exit_file, addr)) = monitor_with_metrics(dir.path(), &db.to_string_lossy()) else {
+        return;
+    };
+    let first = scrape_until(&addr, 20, "the simulator live", |s| {
+        value(
+            s,
+            "tickwatch_source_state",
+            &[("source", "sim"), ("state", "live")],
+        ) == Some(1.0)
+    });
+    let events = |s: &[Sample]| value(s, "tickwatch_source_events_total", &[("source", "sim")]);
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert!(events(&scrape(&addr)) > events(&first));
+    assert_eq!(get(&addr, "/healthz").status, 200);
+    t.keys(&["q"]);
+    assert_eq!(support::tmux::wait_exit(&exit_file), 0);
+    assert!(
+        TcpStream::connect(&addr).is_err(),
+        "closed with the monitor"
+    );
+}
+
+/// A monitor whose database cannot be used runs in memory: its metrics say the db failed and
+/// `/healthz` answers 503 with the reason, while the data still flow.
+#[test]
+fn healthz_is_503_while_the_database_has_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((t, exit_file, addr)) = monitor_with_metrics(dir.path(), "/proc/tickwatch-test/x.db")
+    else {
+        return;
+    };
+    let s = scrape_until(&addr, 20, "the simulator live", |s| {
+        value(
+            s,
+            "tickwatch_source_state",
+            &[("source", "sim"), ("state", "live")],
+        ) == Some(1.0)
+    });
+    assert_eq!(
+        value(
+            &s,
+            "tickwatch_component_state",
+            &[("component", "db"), ("state", "failed")]
+        ),
+        Some(1.0)
+    );
+    let h = get(&addr, "/healthz");
+    assert_eq!(h.status, 503, "{}", h.body);
+    assert!(h.body.contains("running in memory"), "{}", h.body);
+    let check = tickwatch_cmd(dir.path())
+        .args(["healthcheck", "--addr", &addr])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert_eq!(check.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("unhealthy (503)") && err.contains("running in memory"),
+        "{err}"
+    );
+    t.keys(&["q"]);
+    assert_eq!(support::tmux::wait_exit(&exit_file), 0);
+}
