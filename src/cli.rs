@@ -43,6 +43,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
 
+    /// Serve Prometheus metrics and a health check on HOST:PORT while the monitor runs
+    /// (GET /metrics, GET /healthz), e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics: Option<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -74,6 +79,16 @@ pub enum Command {
         /// Where to write it (default: the platform config directory, e.g.
         /// ~/.config/tickwatch/config.toml on Linux).
         path: Option<PathBuf>,
+    },
+    /// Ask a running tickwatch (started with --metrics) whether it is healthy: GET /healthz;
+    /// prints "ok" and exits 0, or says why and exits 1. For a container's HEALTHCHECK.
+    Healthcheck {
+        /// Where its metrics endpoint listens.
+        #[arg(long, default_value = "127.0.0.1:9464", value_name = "HOST:PORT")]
+        addr: String,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3, value_name = "SECS")]
+        timeout: u64,
     },
     /// Check a config file; a mistake is printed with its line and column (exit code 2).
     CheckConfig {
@@ -142,6 +157,11 @@ pub struct RecordArgs {
     /// Seconds between the stats lines on stderr.
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
     pub stats_every: f64,
+    /// Serve Prometheus metrics and a health check on HOST:PORT (GET /metrics, GET /healthz),
+    /// e.g. 127.0.0.1:9464, or 0.0.0.0:9464 in a container (default: `[metrics] listen`, else
+    /// none).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -38,6 +38,8 @@ pub struct Config {
     /// `[notify]`: alert sinks (desktop, terminal, webhooks, email, commands) and delivery policy.
     pub notify: crate::alerts::sinks::NotifySection,
     pub log: LogSection,
+    /// `[metrics]`: the Prometheus endpoint of `record`.
+    pub metrics: MetricsSection,
     /// `[[alerts]]` rules.
     pub alerts: Vec<RuleConfig>,
     /// `[[watchlists]]`: named groups of symbols, switched with `w` in the monitor.
@@ -59,6 +61,7 @@ impl Default for Config {
             alphavantage: Default::default(),
             notify: Default::default(),
             log: LogSection::default(),
+            metrics: MetricsSection::default(),
             alerts: Vec::new(),
             watchlists: Vec::new(),
             keys: BTreeMap::new(),
@@ -198,6 +201,16 @@ impl Default for LogSection {
             level: "info".into(),
         }
     }
+}
+
+/// `[metrics]`. Read by `record` only: a monitor opened beside a recorder with the same config
+/// would find the port taken (the monitor serves with `--metrics`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSection {
+    /// HOST:PORT for GET /metrics and GET /healthz (e.g. "127.0.0.1:9464"); `--metrics`
+    /// overrides it. Default: no endpoint.
+    pub listen: Option<String>,
 }
 
 /// A configuration mistake, with where it is.
@@ -807,6 +820,7 @@ mod shipped_tests {
                 format!("{:?}", c.alphavantage),
                 format!("{:?}", c.notify),
                 format!("{:?}", c.log),
+                format!("{:?}", c.metrics),
             ]
         };
         for (a, b) in sections(&shipped).iter().zip(sections(&d).iter()) {

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod format;
 pub mod history;
 pub mod indicators;
+pub mod metrics;
 pub mod pipeline;
 pub mod sources;
 pub mod store;

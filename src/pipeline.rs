@@ -54,6 +54,52 @@ pub struct PipelineStats {
     pub alerts_fired: AtomicU64,
     /// Notifications that could not be delivered.
     pub deliveries_failed: AtomicU64,
+    /// Events accepted into the ring, per source name.
+    pub events_by_source: Tally<String>,
+    /// Delivery outcomes per sink name and status (`sent`, `failed`, `skipped`).
+    pub deliveries: Tally<(String, &'static str)>,
+}
+
+/// Counters by label (a source; a sink and an outcome) for the metrics endpoint. The labels
+/// are the configured sources and sinks, so the map stays small; its mutex is held only to add
+/// or copy, never across an await.
+#[derive(Debug)]
+pub struct Tally<K>(Mutex<std::collections::BTreeMap<K, u64>>);
+
+impl<K> Default for Tally<K> {
+    fn default() -> Self {
+        Tally(Mutex::new(std::collections::BTreeMap::new()))
+    }
+}
+
+impl<K: Ord + Clone> Tally<K> {
+    fn with<R>(&self, f: impl FnOnce(&mut std::collections::BTreeMap<K, u64>) -> R) -> R {
+        match self.0.lock() {
+            Ok(mut g) => f(&mut g),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+
+    pub fn add(&self, key: K, n: u64) {
+        self.with(|m| *m.entry(key).or_default() += n);
+    }
+
+    /// Every label with its count, in label order.
+    pub fn snapshot(&self) -> Vec<(K, u64)> {
+        self.with(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect())
+    }
+}
+
+impl Tally<String> {
+    /// Adds to `name`'s count, allocating only the first time (the ring's hot path).
+    pub fn add_named(&self, name: &str, n: u64) {
+        self.with(|m| match m.get_mut(name) {
+            Some(v) => *v += n,
+            None => {
+                m.insert(name.to_string(), n);
+            }
+        });
+    }
 }
 
 impl PipelineStats {
@@ -541,6 +587,7 @@ impl EventSink {
         };
         sent.map_err(|_| EngineGone)?;
         PipelineStats::add(&self.stats.events_in, n as u64);
+        self.stats.events_by_source.add_named(&self.name, n as u64);
         Ok(0)
     }
 
@@ -563,6 +610,7 @@ impl EventSink {
         };
         sent.map_err(|_| EngineGone)?;
         PipelineStats::add(&self.stats.events_in, n as u64);
+        self.stats.events_by_source.add_named(&self.name, n as u64);
         Ok(0)
     }
 

@@ -128,6 +128,9 @@ struct Reporter {
 impl Reporter {
     /// Counts and shows `outcome`, then hands one row per alert to the store, waiting for room.
     async fn record(&self, sink: &str, shown: &AtomicBool, ids: &[&str], outcome: DeliveryOutcome) {
+        self.stats
+            .deliveries
+            .add((sink.to_string(), outcome.status()), ids.len() as u64);
         match &outcome {
             DeliveryOutcome::Sent => {
                 if shown.swap(false, Ordering::Relaxed) {
@@ -223,6 +226,14 @@ pub async fn run(
         .iter()
         .map(|spec| {
             let sink = Arc::new(Sink::build(spec));
+            // every outcome of every sink is a series from the start (0), so a rate over it
+            // exists before the first alert
+            for status in ["sent", "failed", "skipped"] {
+                report
+                    .stats
+                    .deliveries
+                    .add((sink.name().to_string(), status), 0);
+            }
             let (tx, lane_rx) = flume::bounded(cfg.policy.queue.max(1));
             let shown = Arc::new(AtomicBool::new(false));
             let task = tokio::spawn(lane(

@@ -9,6 +9,7 @@ mod config_watch;
 pub mod export;
 mod init;
 mod logging;
+mod metrics;
 mod monitor;
 mod record;
 mod replay;
@@ -77,6 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Backfill(args)) => backfill::run(args, &cli),
         Some(Command::Alerts { command }) => alerts_cmd::run(command, &cli),
         Some(Command::Init { force, path }) => init::run(path.as_deref(), *force),
+        Some(Command::Healthcheck { addr, timeout }) => metrics::healthcheck(addr, *timeout),
         None => monitor::run(&cli),
     }
 }

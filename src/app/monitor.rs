@@ -35,6 +35,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
     let mut notify = notify_config(&s);
     let terminal_writes = notify.route_terminal_to_ui();
     tracing::info!(db = %db.describe(), demo = cli.demo, "monitor starting");
+    // bound before the screen is taken: a taken port is an error on a normal terminal
+    let metrics = super::metrics::bind(cli.metrics.as_ref())?;
     let pipeline = Pipeline::start(PipelineOptions {
         engine: s.engine.clone(),
         ring_capacity: s.config.engine.ring_capacity,
@@ -49,6 +51,10 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         notify: Some(notify),
         stop_after_finished: None,
     })?;
+    if let Some(listener) = metrics {
+        let addr = super::metrics::serve(&pipeline, listener, s.stale_after)?;
+        tracing::info!("metrics on http://{addr}/metrics (health: /healthz)");
+    }
     for src in sources {
         pipeline.spawn_source(src)?;
     }

@@ -43,6 +43,12 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
     s.engine.watchlist = watchlist(&s);
     s.engine.alert_max_lag_ms = Some(120_000);
     let db = super::live_or_demo_db(cli, &s, false)?;
+    let metrics = super::metrics::bind(
+        args.metrics
+            .as_ref()
+            .or(cli.metrics.as_ref())
+            .or(s.config.metrics.listen.as_ref()),
+    )?;
     let pipeline = Pipeline::start(PipelineOptions {
         engine: s.engine.clone(),
         ring_capacity: s.config.engine.ring_capacity,
@@ -63,6 +69,10 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
         db.describe(),
         log.map_or("none".into(), |p| p.display().to_string())
     );
+    if let Some(listener) = metrics {
+        let addr = super::metrics::serve(&pipeline, listener, s.stale_after)?;
+        eprintln!("tickwatch record: metrics on http://{addr}/metrics (health: /healthz)");
+    }
     let mut tasks = Vec::new();
     for src in sources {
         tasks.push(pipeline.spawn_source(src)?);
