@@ -141,6 +141,16 @@ pub struct RecordArgs {
     /// Seconds between the stats lines on stderr.
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
     pub stats_every: f64,
+    /// Also publish every event, closed candle, source state and fired alert to NATS JetStream
+    /// at this URL (nats://host:4222; the stream is `[nats] stream`). A URL with a password is
+    /// better given in TICKWATCH_PUBLISH than on the command line; it is never shown.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TICKWATCH_PUBLISH",
+        hide_env_values = true
+    )]
+    pub publish: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -48,6 +48,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         frame: s.frame,
         notify: Some(notify),
         stop_after_finished: None,
+        publish: None,
     })?;
     for src in sources {
         pipeline.spawn_source(src)?;
