@@ -22,7 +22,7 @@ use crate::ui::theme::{GlyphKind, ThemeName};
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Which sources the monitor and `record` run: "binance" (the default), "coinbase",
-    /// "alphavantage", "sim".
+    /// "alphavantage", "sim", "nats" (a recorder's fan-out stream).
     pub sources: Vec<String>,
     pub ui: UiSection,
     pub engine: EngineSection,
