@@ -173,6 +173,7 @@ fn pipeline_run(evs: &[MarketEvent], db: Option<&std::path::Path>) -> Duration {
             store: store.as_ref().map(|s| (s.sender(), StorePolicy::Block)),
             view: None,
             alerts: None,
+            publish: None,
         },
         frame: Duration::from_millis(33),
         stop_after_finished: None,

@@ -53,6 +53,7 @@ fn start_load() -> Load {
             store: None,
             view: Some(slot.clone()),
             alerts: None,
+            publish: None,
         },
         frame: Duration::from_millis(33),
         stop_after_finished: None,

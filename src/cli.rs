@@ -162,6 +162,17 @@ pub struct RecordArgs {
     /// none).
     #[arg(long, value_name = "HOST:PORT")]
     pub metrics: Option<String>,
+
+    /// Also publish every event, closed candle, source state and fired alert to NATS JetStream
+    /// at this URL (nats://host:4222; the stream is `[nats] stream`). A URL with a password is
+    /// better given in TICKWATCH_PUBLISH than on the command line; it is never shown.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TICKWATCH_PUBLISH",
+        hide_env_values = true
+    )]
+    pub publish: Option<String>,
 }
 
 #[derive(Debug, Args)]

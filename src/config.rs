@@ -22,7 +22,7 @@ use crate::ui::theme::{GlyphKind, ThemeName};
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Which sources the monitor and `record` run: "binance" (the default), "coinbase",
-    /// "alphavantage", "sim".
+    /// "alphavantage", "sim", "nats" (a recorder's fan-out stream).
     pub sources: Vec<String>,
     pub ui: UiSection,
     pub engine: EngineSection,
@@ -35,6 +35,9 @@ pub struct Config {
     /// `[alphavantage]`: US stock quotes and intraday candles (used when "alphavantage" is in
     /// `sources`).
     pub alphavantage: crate::sources::alphavantage::AlphaVantageConfig,
+    /// `[nats]`: the fan-out stream (read when "nats" is in `sources`; `record --publish`
+    /// writes to its `stream`).
+    pub nats: crate::sources::nats::NatsConfig,
     /// `[notify]`: alert sinks (desktop, terminal, webhooks, email, commands) and delivery policy.
     pub notify: crate::alerts::sinks::NotifySection,
     pub log: LogSection,
@@ -59,6 +62,7 @@ impl Default for Config {
             binance: Default::default(),
             coinbase: Default::default(),
             alphavantage: Default::default(),
+            nats: Default::default(),
             notify: Default::default(),
             log: LogSection::default(),
             metrics: MetricsSection::default(),
@@ -238,7 +242,7 @@ pub struct Settings {
     pub keymap: Keymap,
 }
 
-pub const KNOWN_SOURCES: [&str; 4] = ["sim", "binance", "coinbase", "alphavantage"];
+pub const KNOWN_SOURCES: [&str; 5] = ["sim", "binance", "coinbase", "alphavantage", "nats"];
 
 impl Config {
     /// Parses and validates `text` (read from `path`, used in messages).
@@ -401,6 +405,9 @@ impl Config {
                 section_key(&m, "[alphavantage]."),
                 m.clone(),
             ));
+        }
+        if let Err(m) = self.nats.validate() {
+            return Err(err(Some("nats"), section_key(&m, "[nats]."), m.clone()));
         }
         if let Err(m) = self.coinbase.validate() {
             return Err(err(

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod fanout;
 pub mod format;
 pub mod history;
 pub mod indicators;

@@ -577,6 +577,7 @@ async fn a_full_queue_from_the_engine_to_the_notifier_loses_no_alert() {
             store: Some((writer.sender(), StorePolicy::Block)),
             view: None,
             alerts: Some(alert_tx),
+            publish: None,
         },
         frame: Duration::from_millis(5),
         stop_after_finished: None,

@@ -79,6 +79,7 @@ fn start(db: &Path) -> Running {
             store: Some((writer.sender(), StorePolicy::Block)),
             view: Some(slot.clone()),
             alerts: None,
+            publish: None,
         },
         frame: Duration::from_millis(5),
         stop_after_finished: None,

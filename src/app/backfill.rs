@@ -72,6 +72,7 @@ pub fn run(args: &BackfillArgs, cli: &Cli) -> anyhow::Result<()> {
         frame: s.frame,
         notify: None,
         stop_after_finished: Some(1),
+        publish: None,
     })?;
     let fetched = Arc::new(AtomicU64::new(0));
     let emitted = Arc::new(AtomicU64::new(0));

@@ -175,6 +175,7 @@ pub(crate) struct Pipeline {
     stop: StopClock,
     /// Set by the storage thread when the database cannot be written.
     store_failure: Option<crate::store::Failure>,
+    publisher: Option<Publisher>,
 }
 
 pub(crate) struct PipelineOptions {
@@ -191,7 +192,20 @@ pub(crate) struct PipelineOptions {
     pub frame: Duration,
     pub notify: Option<NotifyConfig>,
     pub stop_after_finished: Option<usize>,
+    /// `record --publish`: fan the engine's output out to NATS JetStream.
+    pub publish: Option<crate::fanout::publisher::PublishConfig>,
 }
+
+/// The running NATS publisher of a pipeline.
+struct Publisher {
+    stats: Arc<crate::fanout::publisher::FanoutStats>,
+    task: tokio::task::JoinHandle<()>,
+    /// Set at the stop: the publisher gives up (and counts) what is not acknowledged by then.
+    deadline: Arc<std::sync::OnceLock<tokio::time::Instant>>,
+}
+
+/// How long a stop waits for NATS to acknowledge what is still queued.
+const PUBLISH_STOP_WAIT: Duration = Duration::from_secs(5);
 
 /// The storage channel for a pipeline. A producer that waits for the disk (`Block`: replays)
 /// gains nothing from a deep queue: a few batches keep the writer's transactions full, and
@@ -269,6 +283,30 @@ impl Pipeline {
                 stats.clone(),
             ))
         });
+        // only the engine holds the sender: the publisher ends when the engine has
+        let (publish_tx, publisher) = match opts.publish.clone() {
+            None => (None, None),
+            Some(cfg) => {
+                let (tx, rx) = flume::bounded(crate::fanout::publisher::CHANNEL_BATCHES);
+                let stats = Arc::new(crate::fanout::publisher::FanoutStats::default());
+                let deadline = Arc::new(std::sync::OnceLock::new());
+                let task = runtime.spawn(crate::fanout::publisher::run(
+                    cfg,
+                    rx,
+                    health.clone(),
+                    stats.clone(),
+                    deadline.clone(),
+                ));
+                (
+                    Some((tx, stats.clone())),
+                    Some(Publisher {
+                        stats,
+                        task,
+                        deadline,
+                    }),
+                )
+            }
+        };
         let mut engine_cfg = opts.engine;
         if let (Some(at), Some(_)) = (&opts.db, &store) {
             // rules made in the monitor, and the state of the config's rules
@@ -287,6 +325,7 @@ impl Pipeline {
                 store: store.as_ref().map(|s| (s.sender(), opts.store_policy)),
                 view: opts.view.then(|| slot.clone()),
                 alerts: opts.notify.is_some().then_some(alert_tx),
+                publish: publish_tx,
             },
             frame: opts.frame,
             stop_after_finished: opts.stop_after_finished,
@@ -312,6 +351,7 @@ impl Pipeline {
             store_failure: store.as_ref().map(StoreWriter::failure),
             store,
             stop,
+            publisher,
         })
     }
 
@@ -355,6 +395,11 @@ impl Pipeline {
             Err(p) => p.into_inner().push(task.abort_handle()),
         }
         Ok(task)
+    }
+
+    /// The NATS publisher's counters (`record --publish`).
+    pub fn fanout_stats(&self) -> Option<Arc<crate::fanout::publisher::FanoutStats>> {
+        self.publisher.as_ref().map(|p| p.stats.clone())
     }
 
     pub fn runtime(&self) -> Option<&tokio::runtime::Runtime> {
@@ -402,6 +447,22 @@ impl Pipeline {
                     "the notifier did not finish within {} s: the last alerts may have no stored delivery outcome",
                     wait.as_secs()
                 );
+            }
+        }
+        // 2b. The publisher sends what the engine handed it, until NATS acknowledged it all or
+        //     its share of the stop is over (what is left is counted).
+        if let (Some(rt), Some(p)) = (&self.runtime, self.publisher.as_mut()) {
+            let _ = p
+                .deadline
+                .set(tokio::time::Instant::now() + PUBLISH_STOP_WAIT);
+            let task = &mut p.task;
+            if rt
+                .block_on(async {
+                    tokio::time::timeout(PUBLISH_STOP_WAIT + Duration::from_secs(1), task).await
+                })
+                .is_err()
+            {
+                tracing::error!("the NATS publisher did not stop in time");
             }
         }
         // 3. Whatever still runs (helper tasks of a source) stops with the runtime.
@@ -519,6 +580,10 @@ pub(crate) fn configured_sources(settings: &Settings) -> anyhow::Result<Vec<Box<
                 crate::sources::coinbase::CoinbaseSource::new(settings.config.coinbase.clone())
                     .map_err(|e| UsageError(format!("[coinbase]: {e:#}")))?,
             )),
+            "nats" => out.push(Box::new(
+                crate::sources::nats::NatsSource::new(settings.config.nats.clone())
+                    .map_err(|e| UsageError(format!("{e:#}")))?,
+            )),
             other => {
                 return Err(UsageError(format!(
                     "unknown source {other:?}; known: {}",
@@ -571,6 +636,16 @@ pub(crate) fn watchlist(settings: &Settings) -> Vec<crate::domain::VenueSymbol> 
                 symbols
                     .into_iter()
                     .map(|s| VenueSymbol::new(Venue::Coinbase, s)),
+            );
+        }
+        if name == "nats"
+            && let Ok(symbols) = settings.config.nats.parsed_symbols()
+        {
+            // only "venue:SYMBOL" entries name a key; bare symbols filter at every venue
+            keys.extend(
+                symbols
+                    .into_iter()
+                    .filter_map(|(v, s)| v.map(|v| VenueSymbol::new(v, s))),
             );
         }
         if name == "binance"

@@ -50,6 +50,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         frame: s.frame,
         notify: Some(notify),
         stop_after_finished: None,
+        publish: None,
     })?;
     if let Some(listener) = metrics {
         let addr = super::metrics::serve(&pipeline, listener, s.stale_after)?;

@@ -49,6 +49,24 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
             .or(cli.metrics.as_ref())
             .or(s.config.metrics.listen.as_ref()),
     )?;
+    let publish = match &args.publish {
+        Some(url) => {
+            crate::fanout::url::check(url).map_err(|e| UsageError(format!("--publish: {e}")))?;
+            Some(crate::fanout::publisher::PublishConfig {
+                url: url.clone(),
+                stream: s.config.nats.stream.clone(),
+                max_age: s.config.nats.max_age(),
+            })
+        }
+        None => None,
+    };
+    let published_to = publish.as_ref().map(|p| {
+        format!(
+            " and NATS {} (stream {})",
+            crate::fanout::url::redact(&p.url),
+            p.stream
+        )
+    });
     let pipeline = Pipeline::start(PipelineOptions {
         engine: s.engine.clone(),
         ring_capacity: s.config.engine.ring_capacity,
@@ -62,11 +80,13 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
         frame: s.frame,
         notify: Some(notify_config(&s)),
         stop_after_finished: None,
+        publish,
     })?;
     eprintln!(
-        "tickwatch record: {} → {} (log: {}); Ctrl-C or SIGTERM stops and flushes",
+        "tickwatch record: {} → {}{} (log: {}); Ctrl-C or SIGTERM stops and flushes",
         s.config.sources.join(", "),
         db.describe(),
+        published_to.unwrap_or_default(),
         log.map_or("none".into(), |p| p.display().to_string())
     );
     if let Some(listener) = metrics {
@@ -115,6 +135,7 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
         crate::pipeline::StopClock::STORE.as_secs()
     );
     let stats = pipeline.stats.clone();
+    let fanout = pipeline.fanout_stats();
     let stopped = Instant::now();
     let (summary, store) = pipeline.shutdown()?;
     let store_err = store.as_ref().and_then(|s| s.last_error.clone());
@@ -129,6 +150,10 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
         summary.rejected,
         stopped.elapsed().as_secs_f64()
     );
+    if let Some(f) = &fanout {
+        eprintln!("tickwatch record: {}", fanout_line(f));
+    }
+    let not_published = fanout.as_ref().map_or(0, |f| get(&f.dropped));
     if let Some(why) = failure {
         anyhow::bail!(
             "the database cannot be written: {why}; free space or fix its permissions, then run again ({} rows were not stored)",
@@ -142,7 +167,22 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
     if !loss.is_none() {
         anyhow::bail!("data was lost during the run:{}", loss.suffix());
     }
+    if not_published > 0 {
+        anyhow::bail!(
+            "{not_published} messages were not published to NATS (the server was away longer than the queue holds, or the stop came first); they are in the database"
+        );
+    }
     Ok(())
+}
+
+/// The publisher's counters, for the stats line and the summary.
+fn fanout_line(f: &crate::fanout::publisher::FanoutStats) -> String {
+    format!(
+        "NATS published {} pending {} not published {}",
+        PipelineStats::get(&f.published),
+        PipelineStats::get(&f.pending),
+        PipelineStats::get(&f.dropped)
+    )
 }
 
 /// What a run lost for good, for the closing message and the exit code.
@@ -209,8 +249,12 @@ fn stats_line(p: &Pipeline, events: u64, over: Duration, stale_after: Duration) 
             )
         })
         .collect();
+    let fanout = p
+        .fanout_stats()
+        .map(|f| format!(" | {}", fanout_line(&f)))
+        .unwrap_or_default();
     format!(
-        "{} events {:.0}/s | dropped {} lost {} | rejected {} | db written {} pending {} dropped {} | alerts {} | {}",
+        "{} events {:.0}/s | dropped {} lost {} | rejected {} | db written {} pending {} dropped {} | alerts {}{fanout} | {}",
         chrono::Utc::now().format("%H:%M:%S"),
         events as f64 / over.as_secs_f64().max(1e-9),
         PipelineStats::get(&st.dropped_ring),

@@ -111,6 +111,7 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
         frame: s.frame,
         notify,
         stop_after_finished: args.headless.then_some(1),
+        publish: None,
     })?;
     let task = pipeline.spawn_source(Box::new(source))?;
     let started = Instant::now();

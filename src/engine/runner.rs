@@ -31,6 +31,12 @@ pub struct Outputs {
     pub store: Option<(StoreSender, StorePolicy)>,
     pub view: Option<SnapshotSlot>,
     pub alerts: Option<flume::Sender<AlertRecord>>,
+    /// The NATS publisher (`record --publish`): what the engine applied, closed and fired.
+    /// Never waited on: a batch that finds its channel full is counted as dropped.
+    pub publish: Option<(
+        flume::Sender<crate::fanout::publisher::FanoutBatch>,
+        std::sync::Arc<crate::fanout::publisher::FanoutStats>,
+    )>,
 }
 
 /// How the run ended.
@@ -126,11 +132,17 @@ impl Runner {
             // the batch lives across iterations until it is flushed: count and forward only
             // what this iteration adds
             let (candles_before, alerts_before) = (batch.candles.len(), batch.alerts.len());
+            let publishing = self.outputs.publish.is_some();
+            let mut applied: Vec<crate::domain::MarketEvent> = Vec::new();
             let mut handle =
                 |msg: Ingest, batch: &mut OutputBatch, summary: &mut RunSummary| match msg {
                     Ingest::Events(events) => {
                         for ev in &events {
-                            if let Err(e) = self.engine.apply(ev, batch) {
+                            let r = self.engine.apply(ev, batch);
+                            if publishing && r.is_ok() {
+                                applied.push(*ev);
+                            }
+                            if let Err(e) = r {
                                 summary.rejected += 1;
                                 if summary.rejections.len() < 20 {
                                     summary.rejections.push(e.to_string());
@@ -209,6 +221,21 @@ impl Runner {
                             "the notifier has stopped: alert {} not delivered",
                             a.alert_id
                         );
+                    }
+                }
+            }
+            if let Some((tx, fstats)) = &self.outputs.publish {
+                let out = crate::fanout::publisher::FanoutBatch {
+                    events: applied,
+                    candles: batch.candles[candles_before..].to_vec(),
+                    alerts: batch.alerts[alerts_before..].to_vec(),
+                };
+                if !out.is_empty() {
+                    let n = out.len() as u64;
+                    // never wait on the network: what does not fit is counted and shown
+                    if tx.try_send(out).is_err() {
+                        PipelineStats::add(&fstats.dropped, n);
+                        tracing::warn!("NATS publisher behind or gone: {n} messages not published");
                     }
                 }
             }
@@ -405,6 +432,7 @@ mod tests {
                 store: None,
                 view: Some(SnapshotSlot::default()),
                 alerts: Some(alert_tx),
+                publish: None,
             },
             frame: Duration::from_millis(1),
             stop_after_finished: None,

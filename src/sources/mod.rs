@@ -5,6 +5,7 @@
 pub mod alphavantage;
 pub mod binance;
 pub mod coinbase;
+pub mod nats;
 pub mod net;
 pub mod replay;
 pub mod sim;

@@ -330,7 +330,12 @@ fn write_candles(
     c.candles += candles.len() as u64;
     c.indicator_values += candles
         .iter()
-        .map(|cc| cc.values.iter().filter(|v| v.is_some_and(f64::is_finite)).count() as u64)
+        .map(|cc| {
+            cc.values
+                .iter()
+                .filter(|v| v.is_some_and(f64::is_finite))
+                .count() as u64
+        })
         .sum::<u64>();
     // Newly closed candles (the usual case) go straight into their tables; a batch that
     // replaces stored ones (or holds one candle twice) goes through the temporary tables and
@@ -409,8 +414,8 @@ fn copy_candles(
             row.push(&ord);
         }
         row.extend_from_slice(&[
-            &venue, &symbol, &interval, &k.open_ms, &k.open, &k.high, &k.low, &k.close,
-            &k.volume, &trades, &at,
+            &venue, &symbol, &interval, &k.open_ms, &k.open, &k.high, &k.low, &k.close, &k.volume,
+            &trades, &at,
         ]);
         w.write(&row)?;
     }

@@ -1,0 +1,454 @@
+//! The publisher: a task after the engine that publishes what the engine applied to JetStream,
+//! with acknowledgements, retries and a bounded queue.
+//!
+//! Nothing is dropped silently: the engine hands batches over a bounded channel and counts
+//! what does not fit (`dropped`); the task keeps up to [`MAX_QUEUED`] messages while NATS is
+//! away, retries with backoff, and re-sends every message whose acknowledgement it did not get
+//! with the same `Nats-Msg-Id`, so that the stream stores it once (within its duplicate
+//! window). What is still queued when the stop's deadline passes is counted too.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, stream};
+
+use super::payload::Wire;
+use super::subject;
+use crate::domain::{AlertRecord, ClosedCandle, MarketEvent, TsMs, now_ms};
+use crate::pipeline::{HealthBoard, PipelineStats, SourceState};
+
+/// What the engine hands the publisher after each round: the events it applied, the candles it
+/// closed and the alerts it fired, in that order.
+#[derive(Debug, Default)]
+pub struct FanoutBatch {
+    pub events: Vec<MarketEvent>,
+    pub candles: Vec<ClosedCandle>,
+    pub alerts: Vec<AlertRecord>,
+}
+
+impl FanoutBatch {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.candles.is_empty() && self.alerts.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len() + self.candles.len() + self.alerts.len()
+    }
+}
+
+/// Counters of the publisher, shown in `record`'s stats line and summary.
+#[derive(Debug, Default)]
+pub struct FanoutStats {
+    /// Messages the stream acknowledged.
+    pub published: AtomicU64,
+    /// Messages given up: the queue was full while NATS was away, or the stop's deadline passed.
+    pub dropped: AtomicU64,
+    /// Messages queued or awaiting their acknowledgement.
+    pub pending: AtomicU64,
+    /// Re-sent messages the stream recognised as already stored.
+    pub duplicates: AtomicU64,
+}
+
+/// Where and how to publish.
+#[derive(Debug, Clone)]
+pub struct PublishConfig {
+    /// The NATS URL (may hold credentials: never shown; see [`super::url::redact`]).
+    pub url: String,
+    pub stream: String,
+    /// How long the stream keeps messages.
+    pub max_age: Duration,
+}
+
+/// Name of the publisher on the health board.
+pub const HEALTH_NAME: &str = "publish";
+/// Messages kept while NATS is away; beyond this, what comes is dropped and counted.
+pub const MAX_QUEUED: usize = 500_000;
+/// Batches the engine may have queued for the publisher.
+pub const CHANNEL_BATCHES: usize = 4_096;
+/// Messages published before their acknowledgements are awaited.
+const WINDOW: usize = 1_024;
+/// How long the stream remembers message ids to store a re-sent message once.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// One message to publish.
+#[derive(Debug, Clone)]
+struct Outgoing {
+    subject: String,
+    id: String,
+    payload: Vec<u8>,
+}
+
+/// Turns what the engine and the health board produce into messages with stable ids.
+struct Encoder {
+    run: String,
+    next: u64,
+}
+
+impl Encoder {
+    fn new() -> Encoder {
+        Encoder {
+            run: format!("{:x}{:x}", now_ms(), rand::random::<u32>()),
+            next: 0,
+        }
+    }
+
+    fn id(&mut self) -> String {
+        self.next += 1;
+        format!("{}.{}", self.run, self.next)
+    }
+
+    fn push(&mut self, out: &mut VecDeque<Outgoing>, subject: String, id: String, w: &Wire) {
+        match serde_json::to_vec(w) {
+            Ok(payload) => out.push_back(Outgoing {
+                subject,
+                id,
+                payload,
+            }),
+            // plain data: cannot fail; logged rather than dropped unseen if it ever did
+            Err(e) => tracing::error!("fan-out message not encoded: {e}"),
+        }
+    }
+
+    fn batch(&mut self, b: FanoutBatch, out: &mut VecDeque<Outgoing>) {
+        for ev in &b.events {
+            let (kind, w) = Wire::event(ev);
+            let subject = subject::market(kind, &ev.key());
+            let id = match ev.kind {
+                // the same trade published twice (a restarted recorder) is stored once
+                crate::domain::EventKind::Trade(t) => format!(
+                    "trade.{}.{}.{}",
+                    ev.venue.as_str(),
+                    ev.symbol.as_str(),
+                    t.trade_id
+                ),
+                _ => self.id(),
+            };
+            self.push(out, subject, id, &w);
+        }
+        for c in &b.candles {
+            let id = self.id();
+            self.push(out, subject::market("candle", &c.key), id, &Wire::candle(c));
+        }
+        for a in &b.alerts {
+            let id = format!("alert.{}", a.alert_id);
+            self.push(out, subject::market("alert", &a.key), id, &Wire::alert(a));
+        }
+    }
+}
+
+/// Source states published last, to publish only changes.
+#[derive(Default)]
+struct StateWatch {
+    version: Option<u64>,
+    sent: Vec<(String, SourceState)>,
+}
+
+impl StateWatch {
+    fn changes(&mut self, health: &HealthBoard, enc: &mut Encoder, out: &mut VecDeque<Outgoing>) {
+        let v = health.version();
+        if self.version == Some(v) {
+            return;
+        }
+        self.version = Some(v);
+        let now = now_ms();
+        for h in health.snapshot() {
+            // the publisher's own state says nothing to a remote reader
+            if h.name == HEALTH_NAME {
+                continue;
+            }
+            let same = self.sent.iter().any(|(n, s)| *n == h.name && *s == h.state);
+            if same {
+                continue;
+            }
+            self.sent.retain(|(n, _)| *n != h.name);
+            self.sent.push((h.name.clone(), h.state.clone()));
+            let id = enc.id();
+            enc.push(out, subject::state(&h.name), id, &Wire::state(&h, now));
+        }
+    }
+}
+
+/// Backoff between attempts: 125 ms doubling to 5 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(125u64.saturating_mul(1 << attempt.min(6))).min(Duration::from_secs(5))
+}
+
+/// Connects (in the background: a server that is down at the start is retried), with the
+/// connection's state on the health board under `name`.
+pub async fn connect(
+    url: &str,
+    name: &str,
+    health: &HealthBoard,
+) -> anyhow::Result<async_nats::Client> {
+    let shown = super::url::redact(url);
+    let h = health.clone();
+    let n = name.to_string();
+    let events = move |ev: async_nats::Event| {
+        let h = h.clone();
+        let n = n.clone();
+        async move {
+            match ev {
+                async_nats::Event::Disconnected => h.set(
+                    &n,
+                    SourceState::Reconnecting {
+                        at_ms: now_ms() + 1_000,
+                        attempt: 1,
+                        reason: "disconnected from the NATS server".into(),
+                    },
+                ),
+                async_nats::Event::Connected => h.set(&n, SourceState::Live),
+                other => tracing::warn!(source = %n, "NATS: {other}"),
+            }
+        }
+    };
+    let h = health.clone();
+    let n = name.to_string();
+    async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .max_reconnects(None)
+        .connection_timeout(Duration::from_secs(2))
+        .reconnect_delay_callback(move |attempt| {
+            let wait = backoff(attempt.saturating_sub(1) as u32);
+            if attempt > 0 {
+                h.set(
+                    &n,
+                    SourceState::Reconnecting {
+                        at_ms: now_ms() + wait.as_millis() as TsMs,
+                        attempt: attempt as u32,
+                        reason: "the NATS server does not answer".into(),
+                    },
+                );
+            }
+            wait
+        })
+        .event_callback(events)
+        .connect(url)
+        .await
+        .map_err(|e| anyhow::anyhow!("NATS {shown}: {}", super::url::scrub(&e.to_string(), url)))
+}
+
+/// The stream's settings.
+pub fn stream_config(name: &str, max_age: Duration) -> stream::Config {
+    stream::Config {
+        name: name.to_string(),
+        subjects: vec![format!("{}.>", subject::ROOT)],
+        storage: stream::StorageType::File,
+        duplicate_window: DUPLICATE_WINDOW,
+        max_age,
+        ..Default::default()
+    }
+}
+
+/// Publishes what arrives on `rx` until it closes and everything is acknowledged, or until
+/// `deadline` (set by the stop) passes: what is left then is counted as dropped.
+pub async fn run(
+    cfg: PublishConfig,
+    rx: flume::Receiver<FanoutBatch>,
+    health: HealthBoard,
+    stats: Arc<FanoutStats>,
+    deadline: Arc<std::sync::OnceLock<tokio::time::Instant>>,
+) {
+    health.set(HEALTH_NAME, SourceState::Connecting);
+    let client = match connect(&cfg.url, HEALTH_NAME, &health).await {
+        Ok(c) => c,
+        Err(e) => {
+            health.set(HEALTH_NAME, SourceState::Failed(format!("{e:#}")));
+            // keep draining so that the engine never waits, and count what is lost
+            while let Ok(b) = rx.recv_async().await {
+                PipelineStats::add(&stats.dropped, b.len() as u64);
+            }
+            return;
+        }
+    };
+    let js = jetstream::new(client);
+    let mut enc = Encoder::new();
+    let mut states = StateWatch::default();
+    let mut queue: VecDeque<Outgoing> = VecDeque::new();
+    let mut open = true;
+    let mut ready = false;
+    let mut attempt = 0u32;
+    let set_pending = |q: &VecDeque<Outgoing>| {
+        stats
+            .pending
+            .store(q.len() as u64, std::sync::atomic::Ordering::Relaxed)
+    };
+    loop {
+        // take what the engine sent, within the queue's bound
+        while open {
+            match rx.try_recv() {
+                Ok(b) => {
+                    if queue.len() >= MAX_QUEUED {
+                        PipelineStats::add(&stats.dropped, b.len() as u64);
+                        tracing::error!(
+                            "NATS publish queue full ({MAX_QUEUED} messages): {} not published",
+                            b.len()
+                        );
+                    } else {
+                        enc.batch(b, &mut queue);
+                    }
+                }
+                Err(flume::TryRecvError::Empty) => break,
+                Err(flume::TryRecvError::Disconnected) => open = false,
+            }
+        }
+        states.changes(&health, &mut enc, &mut queue);
+        set_pending(&queue);
+        if let Some(at) = deadline.get()
+            && tokio::time::Instant::now() >= *at
+        {
+            break;
+        }
+        if queue.is_empty() {
+            if !open {
+                break;
+            }
+            // wait for input, looking at the source states now and then
+            match tokio::time::timeout(Duration::from_millis(200), rx.recv_async()).await {
+                Ok(Ok(b)) => enc.batch(b, &mut queue),
+                Ok(Err(_)) => open = false,
+                Err(_) => {}
+            }
+            continue;
+        }
+        if !ready {
+            match js
+                .get_or_create_stream(stream_config(&cfg.stream, cfg.max_age))
+                .await
+            {
+                Ok(_) => ready = true,
+                Err(e) => {
+                    fail(
+                        &health,
+                        &cfg.url,
+                        &mut attempt,
+                        format!("stream {}: {e}", cfg.stream),
+                    )
+                    .await;
+                    continue;
+                }
+            }
+        }
+        // publish a window, then collect its acknowledgements in order
+        let mut inflight = Vec::with_capacity(WINDOW.min(queue.len()));
+        let mut error = None;
+        while inflight.len() < WINDOW {
+            let Some(m) = queue.pop_front() else { break };
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Msg-Id", m.id.as_str());
+            match js
+                .publish_with_headers(m.subject.clone(), headers, m.payload.clone().into())
+                .await
+            {
+                Ok(ack) => inflight.push((m, ack)),
+                Err(e) => {
+                    queue.push_front(m);
+                    error = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        let mut acked = 0u64;
+        let mut unacked: Vec<Outgoing> = Vec::new();
+        for (m, ack) in inflight {
+            if !unacked.is_empty() {
+                // after a failure: re-send the rest too (the stream drops what it has)
+                unacked.push(m);
+                continue;
+            }
+            match ack.await {
+                Ok(a) => {
+                    acked += 1;
+                    if a.duplicate {
+                        PipelineStats::add(&stats.duplicates, 1);
+                    }
+                }
+                Err(e) => {
+                    error.get_or_insert(e.to_string());
+                    unacked.push(m);
+                }
+            }
+        }
+        PipelineStats::add(&stats.published, acked);
+        for m in unacked.into_iter().rev() {
+            queue.push_front(m);
+        }
+        set_pending(&queue);
+        match error {
+            None => {
+                if attempt > 0 || acked > 0 {
+                    health.set(HEALTH_NAME, SourceState::Live);
+                }
+                attempt = 0;
+            }
+            Some(e) => {
+                ready = false;
+                fail(&health, &cfg.url, &mut attempt, e).await;
+            }
+        }
+    }
+    let left = queue.len() as u64;
+    set_pending(&VecDeque::new());
+    if left > 0 {
+        PipelineStats::add(&stats.dropped, left);
+        tracing::error!("stopped with {left} messages not yet published to NATS");
+    }
+    // what the engine sent after the deadline is lost too
+    let rest: usize = rx.try_iter().map(|b| b.len()).sum();
+    PipelineStats::add(&stats.dropped, rest as u64);
+}
+
+/// A failed attempt: shown, logged, and waited out.
+async fn fail(health: &HealthBoard, url: &str, attempt: &mut u32, why: String) {
+    let wait = backoff(*attempt);
+    *attempt += 1;
+    health.set(
+        HEALTH_NAME,
+        SourceState::Reconnecting {
+            at_ms: now_ms() + wait.as_millis() as TsMs,
+            attempt: *attempt,
+            reason: format!("NATS publish failed: {}", super::url::scrub(&why, url)),
+        },
+    );
+    tokio::time::sleep(wait).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{EventKind, Side, Symbol, TradeTick, Venue};
+
+    #[test]
+    fn trades_have_ids_of_their_own_and_the_rest_of_the_run() {
+        let t = MarketEvent {
+            venue: Venue::Binance,
+            symbol: Symbol::new("BTCUSDT").unwrap(),
+            exch_ms: 1_700_000_000_000,
+            recv_ms: 1_700_000_000_000,
+            kind: EventKind::Trade(TradeTick {
+                trade_id: 9,
+                price: 1.0,
+                qty: 1.0,
+                side: Side::Buy,
+            }),
+        };
+        let mut enc = Encoder::new();
+        let mut q = VecDeque::new();
+        enc.batch(
+            FanoutBatch {
+                events: vec![t, t],
+                ..Default::default()
+            },
+            &mut q,
+        );
+        assert_eq!(q.len(), 2);
+        assert_eq!(q[0].id, "trade.binance.BTCUSDT.9");
+        assert_eq!(q[0].id, q[1].id);
+        assert_eq!(q[0].subject, "tickwatch.trade.binance.BTCUSDT");
+        assert_ne!(enc.id(), enc.id());
+        assert_eq!(backoff(0), Duration::from_millis(125));
+        assert_eq!(backoff(30), Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,218 @@
+//! `sources = ["nats"]`: a monitor watches what a recorder publishes (`record --publish`), with
+//! no exchange connection of its own. It reads the fan-out stream with an ordered consumer,
+//! remembers the stream sequence of the last message it handed on, and after any break
+//! (server restarted, network gone) reads again from the next one: no gap, no duplicate.
+//! Remote source states show on the status bar as `remote:<name>`; remote alerts (evaluated
+//! once, on the recorder) are logged and shown as this source's detail.
+
+mod config;
+
+pub use config::NatsConfig;
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer};
+use futures_util::{FutureExt, StreamExt};
+
+use super::{Source, SourceFuture};
+use crate::domain::{MarketEvent, now_ms};
+use crate::fanout::payload::Wire;
+use crate::pipeline::{EventSink, Overflow, SourceState};
+
+/// Messages handed to the engine in one batch at most.
+const BATCH: usize = 1_024;
+
+pub struct NatsSource {
+    cfg: NatsConfig,
+    filter: Vec<config::SymbolFilter>,
+}
+
+impl NatsSource {
+    pub fn new(cfg: NatsConfig) -> anyhow::Result<NatsSource> {
+        cfg.validate().map_err(anyhow::Error::msg)?;
+        let filter = cfg.parsed_symbols().map_err(anyhow::Error::msg)?;
+        Ok(NatsSource { cfg, filter })
+    }
+}
+
+impl Source for NatsSource {
+    fn name(&self) -> String {
+        "nats".into()
+    }
+
+    /// The stream holds what the engine cannot take yet: waiting loses nothing.
+    fn overflow(&self) -> Overflow {
+        Overflow::Block
+    }
+
+    fn run(self: Box<Self>, sink: EventSink) -> SourceFuture {
+        Box::pin(async move { self.read(sink).await })
+    }
+}
+
+/// What the reader keeps across reconnects.
+struct Reader {
+    /// Stream sequence of the last message handed on (or skipped as not ours).
+    last: u64,
+    /// Messages that could not be read (bad JSON, unknown venue), shown on the status bar.
+    unreadable: u64,
+    alerts: u64,
+}
+
+impl NatsSource {
+    fn wanted(&self, w: &Wire) -> bool {
+        if self.filter.is_empty() {
+            return true;
+        }
+        w.key().is_none_or(|k| {
+            self.filter
+                .iter()
+                .any(|(v, s)| *s == k.symbol && v.is_none_or(|v| v == k.venue))
+        })
+    }
+
+    async fn read(self: Box<Self>, sink: EventSink) -> anyhow::Result<()> {
+        let name = sink.name().to_string();
+        let url = self.cfg.url.clone();
+        let client = crate::fanout::publisher::connect(&url, &name, sink.health()).await?;
+        let js = jetstream::new(client);
+        let mut r = Reader {
+            last: 0,
+            unreadable: 0,
+            alerts: 0,
+        };
+        let mut started = false;
+        let mut attempt = 0u32;
+        loop {
+            match self.session(&js, &sink, &mut r, &mut started).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    let wait = Duration::from_millis(250u64 << attempt.min(4));
+                    attempt = if started { 0 } else { attempt + 1 };
+                    sink.set_state(SourceState::Reconnecting {
+                        at_ms: now_ms() + wait.as_millis() as i64,
+                        attempt: attempt.max(1),
+                        reason: crate::fanout::url::scrub(&format!("{e:#}"), &url),
+                    });
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// One consumer, from the message after `r.last`. Ok when the engine has gone; Err when the
+    /// consumer broke (it is made again from where it was).
+    async fn session(
+        &self,
+        js: &jetstream::Context,
+        sink: &EventSink,
+        r: &mut Reader,
+        started: &mut bool,
+    ) -> anyhow::Result<()> {
+        let stream = js
+            .get_stream(&self.cfg.stream)
+            .await
+            .map_err(|e| anyhow::anyhow!("stream {}: {e}", self.cfg.stream))?;
+        if !*started {
+            // "new": what is published from now on, i.e. after the stream's last message
+            if self.cfg.start == "new" {
+                let info = stream.get_info().await?;
+                r.last = info.state.last_sequence;
+            }
+            *started = true;
+        }
+        let consumer = stream
+            .create_consumer(consumer::pull::OrderedConfig {
+                filter_subject: format!("{}.>", crate::fanout::subject::ROOT),
+                deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: r.last + 1,
+                },
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot read stream {}: {e}", self.cfg.stream))?;
+        let mut messages = consumer.messages().await?;
+        sink.set_state(SourceState::Live);
+        loop {
+            let Some(first) = messages.next().await else {
+                anyhow::bail!("the stream's consumer ended");
+            };
+            let mut events: Vec<MarketEvent> = Vec::new();
+            let mut last = r.last;
+            let mut next = Some(first);
+            while let Some(item) = next.take() {
+                let m = item.map_err(|e| anyhow::anyhow!("reading the stream: {e}"))?;
+                let seq = m.info().map_err(anyhow::Error::msg)?.stream_sequence;
+                if seq > last {
+                    last = seq;
+                    self.take(&m.payload, sink, r, &mut events);
+                }
+                if events.len() >= BATCH {
+                    break;
+                }
+                next = messages.next().now_or_never().flatten();
+            }
+            if sink.send(events).await.is_err() {
+                return Ok(());
+            }
+            r.last = last;
+        }
+    }
+
+    /// Reads one message: events go to `events`, states and alerts to the health board.
+    fn take(
+        &self,
+        payload: &[u8],
+        sink: &EventSink,
+        r: &mut Reader,
+        events: &mut Vec<MarketEvent>,
+    ) {
+        let w: Wire = match serde_json::from_slice(payload) {
+            Ok(w) => w,
+            Err(e) => return self.unreadable(sink, r, e.to_string()),
+        };
+        if !self.wanted(&w) {
+            return;
+        }
+        if let Some(ev) = w.to_event() {
+            match ev {
+                Ok(ev) => events.push(ev),
+                Err(e) => self.unreadable(sink, r, e),
+            }
+            return;
+        }
+        if let Some((source, state)) = w.to_state() {
+            sink.health().set(&format!("remote:{source}"), state);
+            return;
+        }
+        if let Wire::Alert {
+            venue,
+            symbol,
+            rule,
+            message,
+            ..
+        } = &w
+        {
+            r.alerts += 1;
+            let text = crate::format::visible(&format!("{rule} on {venue}:{symbol}: {message}"));
+            tracing::warn!(source = %sink.name(), "remote alert: {text}");
+            sink.health().set_detail(
+                sink.name(),
+                Some(format!("{} remote alerts; last: {text}", r.alerts)),
+            );
+        }
+        // closed candles: the local engine closes its own from the trades
+    }
+
+    fn unreadable(&self, sink: &EventSink, r: &mut Reader, why: String) {
+        r.unreadable += 1;
+        let why = format!(
+            "{} unreadable message(s) on the stream; last: {why}",
+            r.unreadable
+        );
+        if r.unreadable <= 5 || r.unreadable.is_power_of_two() {
+            tracing::warn!(source = %sink.name(), "{why}");
+        }
+        sink.health().record_error(sink.name(), why);
+    }
+}
