@@ -161,6 +161,31 @@ fn every_dashboard_query_runs_against_what_tickwatch_stored() {
             assert_eq!(rows.len(), 106, "{title}");
         }
     }
+    // Every metric a Prometheus panel asks for is one tickwatch serves (the README's table of
+    // metrics is checked against a real scrape by tests/metrics.rs).
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut asked = 0;
+    for p in d["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().unwrap() {
+            let Some(expr) = t["expr"].as_str() else {
+                continue;
+            };
+            for (i, _) in expr.match_indices("tickwatch_") {
+                let name: String = expr[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                assert!(
+                    readme.contains(&format!("| `{name}` |")),
+                    "{}: {name} is not a metric tickwatch serves",
+                    p["title"]
+                );
+                asked += 1;
+            }
+        }
+    }
+    assert!(asked >= 4);
     // Every panel names a data source variable, so the dashboard imports anywhere.
     for p in d["panels"].as_array().unwrap() {
         let uid = p["datasource"]["uid"].as_str().unwrap();
