@@ -32,6 +32,13 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
     s.engine.watchlist = watchlist(&s);
     s.engine.alert_delivered = "tui".into();
     s.engine.alert_max_lag_ms = Some(120_000);
+    if !s.config.sources.is_empty() && s.config.sources.iter().all(|n| n == "nats") {
+        // Watching a recorder: it stores the market data (candles and indicators computed
+        // from its whole history); this monitor stores only its own rules, edits and alerts.
+        s.engine.persist_trades = false;
+        s.engine.persist_candles = false;
+        tracing::info!("watching NATS: trades and candles are stored by the recorder, not here");
+    }
     let mut notify = notify_config(&s);
     let terminal_writes = notify.route_terminal_to_ui();
     tracing::info!(db = %db.describe(), demo = cli.demo, "monitor starting");

@@ -43,6 +43,10 @@ pub struct EngineConfig {
     pub volume_warmup: usize,
     /// Persist every trade (off: only candles, indicators and alerts are written).
     pub persist_trades: bool,
+    /// Persist closed candles and their indicator values (off for a monitor that watches a
+    /// recorder through NATS: the recorder stores them, computed from the whole history, and a
+    /// monitor's first candles, built from the trades since it started, must not replace them).
+    pub persist_candles: bool,
     /// The config's alert rules.
     pub rules: Vec<AlertRule>,
     /// Rules and rule states stored in the database: rules made in the monitor, and the state
@@ -78,6 +82,7 @@ impl Default for EngineConfig {
             volume_span: 50,
             volume_warmup: 20,
             persist_trades: true,
+            persist_candles: true,
             rules: Vec::new(),
             saved_rules: Vec::new(),
             watchlist: Vec::new(),
@@ -209,6 +214,7 @@ impl Engine {
         let i = self.slot(ev.key());
         let state = &mut self.symbols[i];
         let fired_before = out.alerts.len();
+        let candles_before = out.candles.len();
         let mut sh = Shared {
             cfg: &self.cfg,
             rules: &mut self.rules,
@@ -229,6 +235,9 @@ impl Engine {
                 Default::default()
             }
         };
+        if !self.cfg.persist_candles {
+            out.candles.truncate(candles_before);
+        }
         if effects.late > 0 {
             PipelineStats::add(&self.stats.late_trades, effects.late);
         }

@@ -359,6 +359,26 @@ fn a_price_jump_gives_a_large_z_score() {
 }
 
 #[test]
+fn a_monitor_watching_a_recorder_keeps_candles_but_stores_none() {
+    let mut e = engine(EngineConfig {
+        persist_trades: false,
+        persist_candles: false,
+        ..EngineConfig::default()
+    });
+    let mut out = OutputBatch::default();
+    for i in 0..200u64 {
+        e.apply(
+            &trade("X", i + 1, T0 + i as i64 * 1_000, 100.0, 1.0),
+            &mut out,
+        )
+        .unwrap();
+    }
+    assert!(out.trades.is_empty() && out.candles.is_empty(), "{out:?}");
+    // the chart still has them
+    assert!(e.closed(key("X"), Interval::M1).map_or(0, |r| r.len()) >= 3);
+}
+
+#[test]
 fn memory_stays_bounded() {
     let mut e = engine(EngineConfig {
         candle_capacity: 50,
