@@ -483,3 +483,55 @@ fn each_refusal_says_what_to_do_and_never_shows_the_password() {
     );
     assert!(err.contains("upgrade tickwatch"), "{err}");
 }
+
+/// `backfill` into PostgreSQL: candles with indicators from the venue's REST, idempotent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_fills_postgres_once() {
+    let pg = std::thread::scope(|s| s.spawn(support::pg::shared).join().unwrap());
+    let Some(pg) = pg else {
+        return;
+    };
+    let db = std::thread::scope(|s| s.spawn(|| pg.create_db()).join().unwrap());
+    let url = pg.url(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let market = Market::new(&["BTCUSDT"], 0, 2_500);
+    let http = HttpServer::start(market.handler()).await;
+    let cfg = binance_config(dir.path(), "ws://127.0.0.1:9", &http.url, "");
+    let t0 = support::binance::T0;
+    let (from, to) = (t0.to_string(), (t0 + 2_099 * 60_000).to_string());
+    let backfill = || {
+        tickwatch(dir.path())
+            .args(["backfill", "--symbol", "BTCUSDT", "--interval", "1m"])
+            .args(["--from", &from, "--to", &to, "--config"])
+            .arg(&cfg)
+            .args(["--db", &url])
+            .output()
+            .unwrap()
+    };
+    for _ in 0..2 {
+        let out = backfill();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let q = |sql: &str| {
+        let sql = sql.to_string();
+        std::thread::scope(|s| s.spawn(|| pg.query_i64(&db, &sql)).join().unwrap())
+    };
+    assert_eq!(
+        q("SELECT count(*) FROM candles WHERE symbol = 'BTCUSDT' AND interval = '1m'"),
+        2_100
+    );
+    assert_eq!(
+        q("SELECT count(*) FROM indicator_values WHERE name = 'rsi14' AND interval = '1m'"),
+        2_100 - 14
+    );
+    assert_eq!(
+        q(
+            "SELECT count(*) FROM candles WHERE interval = '1m' AND ts <> to_timestamp(open_ms / 1000.0)"
+        ),
+        0
+    );
+}
