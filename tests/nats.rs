@@ -87,7 +87,7 @@ async fn finish(mut child: Child, secs: u64, what: &str) -> (bool, String) {
     )
 }
 
-/// Every trade message in the stream, as (symbol, trade id), in stream order.
+/// Every trade in the stream, as (symbol, trade id), in stream order.
 async fn stream_trades(url: &str) -> Vec<(String, u64)> {
     let js = jetstream::new(async_nats::connect(url).await.unwrap());
     let stream = js.get_stream("TICKWATCH").await.unwrap();
@@ -103,12 +103,15 @@ async fn stream_trades(url: &str) -> Vec<(String, u64)> {
     let mut out = Vec::new();
     while let Ok(Some(m)) = tokio::time::timeout(Duration::from_secs(3), messages.next()).await {
         let m = m.unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
-        assert_eq!(v["type"], "trade");
-        out.push((
-            v["symbol"].as_str().unwrap().to_string(),
-            v["trade_id"].as_u64().unwrap(),
-        ));
+        // one JSON object per line: a message carries a round's trades of one symbol
+        for line in m.payload.split(|b| *b == b'\n') {
+            let v: serde_json::Value = serde_json::from_slice(line).unwrap();
+            assert_eq!(v["type"], "trade");
+            out.push((
+                v["symbol"].as_str().unwrap().to_string(),
+                v["trade_id"].as_u64().unwrap(),
+            ));
+        }
     }
     out
 }

@@ -112,21 +112,59 @@ impl Encoder {
         }
     }
 
+    /// The events of one engine round, grouped by subject in their order: one message per
+    /// subject and round (at most [`EVENTS_PER_MESSAGE`] events, one JSON object per line), so
+    /// that publishing costs one acknowledgement per group instead of one per event.
     fn batch(&mut self, b: FanoutBatch, out: &mut VecDeque<Outgoing>) {
+        let mut groups: Vec<Group> = Vec::new();
+        let mut index: std::collections::HashMap<String, usize> = Default::default();
         for ev in &b.events {
             let (kind, w) = Wire::event(ev);
             let subject = subject::market(kind, &ev.key());
-            let id = match ev.kind {
-                // the same trade published twice (a restarted recorder) is stored once
-                crate::domain::EventKind::Trade(t) => format!(
-                    "trade.{}.{}.{}",
-                    ev.venue.as_str(),
-                    ev.symbol.as_str(),
-                    t.trade_id
-                ),
+            let trade_id = match ev.kind {
+                crate::domain::EventKind::Trade(t) => Some(t.trade_id),
+                _ => None,
+            };
+            let i = match index.get(&subject) {
+                Some(&i) if groups[i].lines < EVENTS_PER_MESSAGE => i,
+                _ => {
+                    groups.push(Group {
+                        subject: subject.clone(),
+                        payload: Vec::new(),
+                        lines: 0,
+                        first_trade: trade_id,
+                        last_trade: trade_id,
+                    });
+                    index.insert(subject, groups.len() - 1);
+                    groups.len() - 1
+                }
+            };
+            let g = &mut groups[i];
+            match serde_json::to_vec(&w) {
+                Ok(line) => {
+                    if g.lines > 0 {
+                        g.payload.push(b'\n');
+                    }
+                    g.payload.extend_from_slice(&line);
+                    g.lines += 1;
+                    g.last_trade = trade_id.or(g.last_trade);
+                }
+                // plain data: cannot fail; logged rather than dropped unseen if it ever did
+                Err(e) => tracing::error!("fan-out message not encoded: {e}"),
+            }
+        }
+        for g in groups {
+            let id = match (g.first_trade, g.last_trade) {
+                // the same trades published again (a re-send, a restarted recorder that
+                // refills the same ids in the same groups) are stored once
+                (Some(a), Some(z)) => format!("{}.{a}.{z}.{}", g.subject, g.lines),
                 _ => self.id(),
             };
-            self.push(out, subject, id, &w);
+            out.push_back(Outgoing {
+                subject: g.subject,
+                id,
+                payload: g.payload,
+            });
         }
         for c in &b.candles {
             let id = self.id();
@@ -138,6 +176,18 @@ impl Encoder {
         }
     }
 }
+
+/// Events of one subject in one engine round, becoming one message.
+struct Group {
+    subject: String,
+    payload: Vec<u8>,
+    lines: usize,
+    first_trade: Option<u64>,
+    last_trade: Option<u64>,
+}
+
+/// Most events in one message (about 200 bytes each: well under NATS's 1 MB default limit).
+pub const EVENTS_PER_MESSAGE: usize = 512;
 
 /// Source states published last, to publish only changes.
 #[derive(Default)]
@@ -434,19 +484,47 @@ mod tests {
                 side: Side::Buy,
             }),
         };
+        let mut u = t;
+        u.symbol = Symbol::new("ETHUSDT").unwrap();
+        let mut later = t;
+        later.kind = EventKind::Trade(TradeTick {
+            trade_id: 10,
+            price: 1.0,
+            qty: 1.0,
+            side: Side::Sell,
+        });
+        let round = || FanoutBatch {
+            events: vec![t, u, later],
+            ..Default::default()
+        };
         let mut enc = Encoder::new();
         let mut q = VecDeque::new();
+        enc.batch(round(), &mut q);
+        // one message per subject, its events one JSON object per line, in order
+        assert_eq!(q.len(), 2);
+        assert_eq!(q[0].subject, "tickwatch.trade.binance.BTCUSDT");
+        assert_eq!(q[0].id, "tickwatch.trade.binance.BTCUSDT.9.10.2");
+        let lines: Vec<Wire> = q[0]
+            .payload
+            .split(|b| *b == b'\n')
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(q[1].subject, "tickwatch.trade.binance.ETHUSDT");
+        // the same trades again (a re-send) carry the same ids: the stream stores them once
+        let mut again = VecDeque::new();
+        Encoder::new().batch(round(), &mut again);
+        assert_eq!(again[0].id, q[0].id);
+        // a round larger than a message splits
+        let mut big = VecDeque::new();
         enc.batch(
             FanoutBatch {
-                events: vec![t, t],
+                events: vec![t; EVENTS_PER_MESSAGE + 1],
                 ..Default::default()
             },
-            &mut q,
+            &mut big,
         );
-        assert_eq!(q.len(), 2);
-        assert_eq!(q[0].id, "trade.binance.BTCUSDT.9");
-        assert_eq!(q[0].id, q[1].id);
-        assert_eq!(q[0].subject, "tickwatch.trade.binance.BTCUSDT");
+        assert_eq!(big.len(), 2);
         assert_ne!(enc.id(), enc.id());
         assert_eq!(backoff(0), Duration::from_millis(125));
         assert_eq!(backoff(30), Duration::from_secs(5));

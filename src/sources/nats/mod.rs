@@ -145,7 +145,10 @@ impl NatsSource {
                 let seq = m.info().map_err(anyhow::Error::msg)?.stream_sequence;
                 if seq > last {
                     last = seq;
-                    self.take(&m.payload, sink, r, &mut events);
+                    // one JSON object per line: a message carries one or more events
+                    for line in m.payload.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                        self.take(line, sink, r, &mut events);
+                    }
                 }
                 if events.len() >= BATCH {
                     break;
