@@ -533,3 +533,21 @@ fn the_compose_services_run_as_processes_and_work_together() {
         took.as_secs_f64()
     );
 }
+
+/// The README's "Running on a server" shows the compose service's real command line.
+#[test]
+fn the_readme_shows_the_compose_command() {
+    let c = compose();
+    let cmd = &c.services["tickwatch"].command;
+    let value = |flag: &str| &cmd[cmd.iter().position(|a| a == flag).unwrap() + 1];
+    let shown = format!(
+        "`record --db {} --publish {} --metrics {}`",
+        value("--db"),
+        value("--publish"),
+        value("--metrics")
+    );
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = &readme[readme.find("## Running on a server").unwrap()..];
+    assert!(section.contains(&shown), "the README should show {shown}");
+    assert!(section.contains("assets/remote-monitor.toml"));
+}
