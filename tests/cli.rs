@@ -417,15 +417,18 @@ fn the_shipped_examples_in_assets_are_valid_configs() {
         }
     }
     assert!(checked > 0, "no example configs in {}", assets.display());
-    // the systemd unit runs a command line tickwatch accepts
+    // the systemd unit runs command lines tickwatch accepts (the commented variant too)
     let unit = std::fs::read_to_string(assets.join("tickwatch-record.service")).unwrap();
-    let exec = unit
+    let execs: Vec<&str> = unit
         .lines()
-        .find_map(|l| l.strip_prefix("ExecStart="))
-        .unwrap();
-    let args: Vec<&str> = exec.split_whitespace().skip(1).collect();
-    assert_eq!(args[0], "record");
-    let mut cmd = tickwatch(dir.path());
-    cmd.args(&args).arg("--help");
-    cmd.assert().success();
+        .filter_map(|l| l.trim_start_matches("# ").strip_prefix("ExecStart="))
+        .collect();
+    assert!(execs.len() >= 2, "{unit}");
+    for exec in execs {
+        let args: Vec<&str> = exec.split_whitespace().skip(1).collect();
+        assert_eq!(args[0], "record");
+        let mut cmd = tickwatch(dir.path());
+        cmd.args(&args).arg("--help");
+        cmd.assert().success();
+    }
 }

@@ -17,6 +17,9 @@ pub struct PgServer {
     _dir: tempfile::TempDir,
     pub data: PathBuf,
     pub port: u16,
+    /// The superuser and its password ([`USER`] and [`PASSWORD`] unless [`PgServer::start_as`]).
+    pub user: String,
+    password: String,
     bin: PathBuf,
     run_as: Option<&'static str>,
     stopped_on_drop: bool,
@@ -64,6 +67,13 @@ impl PgServer {
     /// Starts a server of the test's own; `None` (after `cannot_run`) when PostgreSQL is not
     /// installed.
     pub fn start() -> Option<PgServer> {
+        PgServer::start_as(USER, PASSWORD, None)
+    }
+
+    /// Starts a server as the official `postgres` image's entrypoint initialises one: `initdb`
+    /// with superuser `user` and its `password` (POSTGRES_USER, POSTGRES_PASSWORD), password
+    /// authentication over TCP, and database `db` created when given (POSTGRES_DB).
+    pub fn start_as(user: &str, password: &str, db: Option<&str>) -> Option<PgServer> {
         let Some(bin) = bin_dir() else {
             tickwatch::testdata::cannot_run(
                 "PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql",
@@ -74,13 +84,15 @@ impl PgServer {
         let run_as = is_root().then_some("postgres");
         let data = dir.path().join("data");
         let pwfile = dir.path().join("pw");
-        std::fs::write(&pwfile, PASSWORD).unwrap();
+        std::fs::write(&pwfile, password).unwrap();
         if run_as.is_some() {
             chown_postgres(dir.path());
         }
         let mut s = PgServer {
             data,
             port: free_port(),
+            user: user.to_string(),
+            password: password.to_string(),
             bin,
             run_as,
             _dir: dir,
@@ -90,7 +102,7 @@ impl PgServer {
             .cmd("initdb")
             .arg("-D")
             .arg(&s.data)
-            .args(["-U", USER, "-E", "UTF8", "--no-sync", "--auth-local=trust"])
+            .args(["-U", user, "-E", "UTF8", "--no-sync", "--auth-local=trust"])
             .arg("--auth-host=scram-sha-256")
             .arg(format!("--pwfile={}", pwfile.display()))
             .output()
@@ -101,7 +113,22 @@ impl PgServer {
             String::from_utf8_lossy(&out.stderr)
         );
         s.start_again();
+        if let Some(db) = db.filter(|d| *d != "postgres") {
+            s.client("postgres")
+                .batch_execute(&format!("CREATE DATABASE \"{db}\""))
+                .unwrap();
+        }
         Some(s)
+    }
+
+    /// One of the server's own programs (pg_isready, psql...).
+    pub fn tool(&self, name: &str) -> PathBuf {
+        self.bin.join(name)
+    }
+
+    /// The directory of the server's Unix socket (PGHOST for a local client).
+    pub fn socket_dir(&self) -> &Path {
+        &self.data
     }
 
     fn cmd(&self, tool: &str) -> Command {
@@ -154,7 +181,7 @@ impl PgServer {
 
     /// A URL for `db` as the test superuser (no password in it: tests set PGPASSWORD).
     pub fn url(&self, db: &str) -> String {
-        format!("postgres://{USER}@127.0.0.1:{}/{db}", self.port)
+        format!("postgres://{}@127.0.0.1:{}/{db}", self.user, self.port)
     }
 
     /// A client connection to `db`.
@@ -162,8 +189,8 @@ impl PgServer {
         postgres::Config::new()
             .host("127.0.0.1")
             .port(self.port)
-            .user(USER)
-            .password(PASSWORD)
+            .user(&self.user)
+            .password(&self.password)
             .dbname(db)
             .connect(postgres::NoTls)
             .unwrap_or_else(|e| panic!("connect to {db}: {e}"))
