@@ -456,6 +456,7 @@ impl Config {
             tick_z_warmup: e.tick_z_warmup,
             persist_trades: self.storage.persist_trades,
             rules,
+            notify_remote_alerts: self.nats.notify,
             ..EngineConfig::default()
         };
         Ok(Settings {

@@ -20,6 +20,9 @@ pub enum Overflow {
 #[derive(Debug)]
 pub enum Ingest {
     Events(Vec<MarketEvent>),
+    /// Alerts evaluated elsewhere (a recorder, read from NATS): the engine shows and stores
+    /// them, each once, without evaluating anything.
+    RemoteAlerts(Vec<crate::domain::AlertRecord>),
     /// The source has ended (file exhausted, or failed for good). Carries the source name.
     Finished(String),
 }
@@ -52,6 +55,10 @@ pub struct PipelineStats {
     pub unprocessed_at_stop: AtomicU64,
     /// Alerts fired.
     pub alerts_fired: AtomicU64,
+    /// Alerts evaluated elsewhere (read from NATS) and taken in: shown and stored, not fired.
+    pub alerts_remote: AtomicU64,
+    /// Remote alerts taken in already (same alert_id) and so not shown again.
+    pub alerts_remote_repeated: AtomicU64,
     /// Notifications that could not be delivered.
     pub deliveries_failed: AtomicU64,
     /// Events accepted into the ring, per source name.
@@ -641,6 +648,21 @@ impl EventSink {
             self.health.record_error(&self.name, why);
         }
         n
+    }
+
+    /// Hands alerts evaluated elsewhere to the engine, waiting for room (there are few, and
+    /// the source they come from can pause without losing anything).
+    pub async fn send_alerts(
+        &self,
+        alerts: Vec<crate::domain::AlertRecord>,
+    ) -> Result<(), EngineGone> {
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        self.tx
+            .send_async(Ingest::RemoteAlerts(alerts))
+            .await
+            .map_err(|_| EngineGone)
     }
 
     /// Tells the engine this source is done (so headless runs know when to stop). Waits for

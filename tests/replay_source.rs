@@ -79,6 +79,7 @@ async fn run_source(src: ReplaySource) -> Outcome {
                 assert_eq!(name, "replay");
                 finished = true;
             }
+            Ingest::RemoteAlerts(a) => panic!("a replay sent remote alerts: {a:?}"),
         }
     }
     for e in &events {

@@ -103,6 +103,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
     tracing::info!(
         events = summary.events,
         alerts = summary.alerts,
+        remote_alerts = summary.remote_alerts,
         "monitor stopped"
     );
     if let Some(st) = store

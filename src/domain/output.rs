@@ -49,6 +49,16 @@ pub struct AlertRecord {
     pub severity: crate::alerts::Severity,
 }
 
+impl AlertRecord {
+    /// The `delivered` entry of an alert evaluated elsewhere (a recorder) and read from NATS.
+    pub const REMOTE: &'static str = "remote";
+
+    /// Evaluated elsewhere and read from NATS, not fired by this process's own rules.
+    pub fn is_remote(&self) -> bool {
+        self.delivered.split(',').any(|d| d == Self::REMOTE)
+    }
+}
+
 /// The outcome of an alert at one sink, attached to the alert (stored before or after it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryRecord {

@@ -2,6 +2,7 @@
 //! events, aggregates candles for every interval, updates indicators and anomaly scores,
 //! evaluates alert rules, and hands what must be persisted to the caller in a [`OutputBatch`].
 
+mod remote;
 mod ring;
 mod rule_index;
 mod rulebook;
@@ -68,6 +69,9 @@ pub struct EngineConfig {
     /// played at start, REST backfill): a person is told about now, not about an hour ago.
     /// None: always raise (replays).
     pub alert_max_lag_ms: Option<crate::domain::TsMs>,
+    /// Alerts evaluated elsewhere (read from NATS) also go to this process's own sinks
+    /// (`[nats] notify`); off, they are shown and stored only.
+    pub notify_remote_alerts: bool,
 }
 
 impl Default for EngineConfig {
@@ -90,6 +94,7 @@ impl Default for EngineConfig {
             chart_candles: 600,
             alert_delivered: String::new(),
             alert_max_lag_ms: None,
+            notify_remote_alerts: false,
         }
     }
 }
@@ -115,6 +120,8 @@ pub struct Engine {
     last_hit: Option<(VenueSymbol, usize)>,
     stats: Arc<PipelineStats>,
     alerts: Ring<crate::domain::AlertRecord>,
+    /// Ids of the latest alerts, fired here or taken from elsewhere: each is shown once.
+    seen: remote::SeenIds,
     rules: RuleBook,
     /// The latest time seen, from the data or the clock: what rule states are shown for.
     now_ms: TsMs,
@@ -148,6 +155,7 @@ impl Engine {
             last_hit: None,
             stats,
             alerts: Ring::new(crate::view::ViewSnapshot::MAX_ALERTS),
+            seen: Default::default(),
             cfg,
         };
         for key in engine.cfg.watchlist.clone() {
@@ -255,6 +263,7 @@ impl Engine {
     /// Keeps the alerts fired into `out` from `before` on for the view, and counts them.
     fn fired_since(&mut self, before: usize, out: &OutputBatch) {
         for a in &out.alerts[before..] {
+            self.seen.insert(&a.alert_id);
             self.alerts.push(a.clone());
             PipelineStats::add(&self.stats.alerts_fired, 1);
         }

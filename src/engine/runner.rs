@@ -46,6 +46,8 @@ pub struct RunSummary {
     pub rejected: u64,
     pub candles_closed: u64,
     pub alerts: u64,
+    /// Alerts evaluated elsewhere (read from NATS) taken in: shown and stored, not fired here.
+    pub remote_alerts: u64,
     /// The first few rejection messages, for the user.
     pub rejections: Vec<String>,
     /// Events still in the ring when the stop's deadline passed (never processed).
@@ -159,6 +161,12 @@ impl Runner {
                         }
                         false
                     }
+                    Ingest::RemoteAlerts(alerts) => {
+                        for a in alerts {
+                            summary.remote_alerts += u64::from(self.engine.remote_alert(a, batch));
+                        }
+                        false
+                    }
                     Ingest::Finished(name) => {
                         tracing::info!(source = %name, "source finished");
                         true
@@ -209,9 +217,16 @@ impl Runner {
                 next_clock = Instant::now() + CLOCK_EVERY;
             }
             summary.candles_closed += (batch.candles.len() - candles_before) as u64;
-            summary.alerts += (batch.alerts.len() - alerts_before) as u64;
+            let fresh = &batch.alerts[alerts_before..];
+            summary.alerts += fresh.iter().filter(|a| !a.is_remote()).count() as u64;
             if let Some(tx) = &self.outputs.alerts {
-                for a in &batch.alerts[alerts_before..] {
+                let now = now_ms();
+                for a in fresh {
+                    // an alert from elsewhere was delivered where it fired; here it is shown
+                    // and stored, and goes to this process's sinks only when the config asks
+                    if a.is_remote() && !self.engine.notifies_remote(a, now) {
+                        continue;
+                    }
                     // Waits for room rather than lose the alert's outcomes: the notifier never
                     // waits on a sink (a full sink queue is a stored skip), only on the store,
                     // which always drains, so a wait here is short and rare.
@@ -228,7 +243,8 @@ impl Runner {
                 let out = crate::fanout::publisher::FanoutBatch {
                     events: applied,
                     candles: batch.candles[candles_before..].to_vec(),
-                    alerts: batch.alerts[alerts_before..].to_vec(),
+                    // published where they fired: sending them on would echo them
+                    alerts: fresh.iter().filter(|a| !a.is_remote()).cloned().collect(),
                 };
                 if !out.is_empty() {
                     let n = out.len() as u64;
@@ -340,11 +356,16 @@ impl Runner {
     fn discard_ring(&self, stats: &PipelineStats) -> u64 {
         let mut left = 0u64;
         while let Ok(msg) = self.ingest.try_recv() {
-            if let Ingest::Events(events) = msg {
-                left += events.len() as u64;
-                if let Some(b) = &self.budget {
-                    b.give_back(events.len());
+            match msg {
+                Ingest::Events(events) => {
+                    left += events.len() as u64;
+                    if let Some(b) = &self.budget {
+                        b.give_back(events.len());
+                    }
                 }
+                // still in the stream: a later run with `start = "all"` reads them again
+                Ingest::RemoteAlerts(alerts) => left += alerts.len() as u64,
+                Ingest::Finished(_) => {}
             }
         }
         if left > 0 {

@@ -349,6 +349,41 @@ impl Wire {
         })
     }
 
+    /// The alert an `alert` message carries (None for the other types), or what is wrong with
+    /// it. Its text is as the server sent it: the engine makes it safe to show.
+    pub fn to_alert(&self) -> Option<Result<AlertRecord, String>> {
+        let Wire::Alert {
+            alert_id,
+            ts_ms,
+            venue,
+            symbol,
+            rule,
+            value,
+            message,
+            severity,
+        } = self
+        else {
+            return None;
+        };
+        let read = || -> Result<AlertRecord, String> {
+            let venue: Venue = venue.parse()?;
+            let symbol = Symbol::new(symbol).map_err(|e| e.to_string())?;
+            Ok(AlertRecord {
+                alert_id: alert_id.clone(),
+                ts_ms: *ts_ms,
+                key: VenueSymbol::new(venue, symbol),
+                rule: rule.clone(),
+                value: *value,
+                message: message.clone(),
+                delivered: String::new(),
+                severity: severity
+                    .parse()
+                    .map_err(|e| format!("alert severity: {e}"))?,
+            })
+        };
+        Some(read())
+    }
+
     /// The state a `state` message carries, as the health board shows it.
     pub fn to_state(&self) -> Option<(String, SourceState)> {
         let Wire::State {
@@ -462,6 +497,53 @@ mod tests {
         assert!(
             json.starts_with(r#"{"type":"trade","venue":"coinbase","symbol":"BTC-USD""#),
             "{json}"
+        );
+    }
+
+    #[test]
+    fn alerts_round_trip_and_a_bad_one_says_why() {
+        let a = AlertRecord {
+            alert_id: "1-coinbase-BTC-USD-r".into(),
+            ts_ms: 1,
+            key: ev(EventKind::Quote(Quote {
+                bid: 1.0,
+                bid_qty: 1.0,
+                ask: 1.0,
+                ask_qty: 1.0,
+            }))
+            .key(),
+            rule: "r".into(),
+            value: 2.5,
+            message: "BTC-USD price 2.5".into(),
+            delivered: "tui".into(),
+            severity: crate::alerts::Severity::Critical,
+        };
+        let w = Wire::alert(&a);
+        let back: Wire = serde_json::from_str(&serde_json::to_string(&w).unwrap()).unwrap();
+        let got = back.to_alert().unwrap().unwrap();
+        assert_eq!(
+            got,
+            AlertRecord {
+                delivered: String::new(),
+                ..a
+            }
+        );
+        assert_eq!(back.to_event(), None);
+        let mut bad = back.clone();
+        if let Wire::Alert { severity, .. } = &mut bad {
+            *severity = "loud".into();
+        }
+        assert!(bad.to_alert().unwrap().unwrap_err().contains("severity"));
+        assert_eq!(
+            Wire::candle(&ClosedCandle {
+                key: a.key,
+                interval: Interval::M1,
+                candle: Candle::from_trade(0, 1.0, 1.0),
+                columns: Vec::new().into(),
+                values: Vec::new().into(),
+            })
+            .to_alert(),
+            None
         );
     }
 

@@ -51,7 +51,7 @@ pub fn state_label(s: &SourceState) -> &'static str {
 /// The pipeline-wide counters: (name, kind, help, field).
 type Global = (&'static str, Kind, &'static str, fn(&PipelineStats) -> u64);
 
-const GLOBALS: [Global; 11] = [
+const GLOBALS: [Global; 12] = [
     (
         "tickwatch_events_in_total",
         Kind::Counter,
@@ -117,6 +117,12 @@ const GLOBALS: [Global; 11] = [
         Kind::Counter,
         "Alerts fired by the rules.",
         |s| PipelineStats::get(&s.alerts_fired),
+    ),
+    (
+        "tickwatch_alerts_remote_total",
+        Kind::Counter,
+        "Alerts evaluated on a recorder and read from NATS (each alert_id once).",
+        |s| PipelineStats::get(&s.alerts_remote),
     ),
 ];
 

@@ -20,6 +20,10 @@ pub struct NatsConfig {
     pub start: String,
     /// How long the stream keeps messages (set when `record --publish` creates it).
     pub retention_hours: u64,
+    /// Alerts read from the stream also go to this process's own sinks (desktop, terminal,
+    /// webhooks, email, commands). Off: they are shown in the alerts pane and stored only,
+    /// since the recorder that evaluated them has delivered them already.
+    pub notify: bool,
 }
 
 impl Default for NatsConfig {
@@ -30,6 +34,7 @@ impl Default for NatsConfig {
             symbols: Vec::new(),
             start: "new".into(),
             retention_hours: 24,
+            notify: false,
         }
     }
 }

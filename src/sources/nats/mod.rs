@@ -3,7 +3,7 @@
 //! remembers the stream sequence of the last message it handed on, and after any break
 //! (server restarted, network gone) reads again from the next one: no gap, no duplicate.
 //! Remote source states show on the status bar as `remote:<name>`; remote alerts (evaluated
-//! once, on the recorder) are logged and shown as this source's detail.
+//! once, on the recorder) go to the engine, which shows and stores each alert_id once.
 
 mod config;
 
@@ -15,7 +15,7 @@ use async_nats::jetstream::{self, consumer};
 use futures_util::{FutureExt, StreamExt};
 
 use super::{Source, SourceFuture};
-use crate::domain::{MarketEvent, now_ms};
+use crate::domain::{AlertRecord, MarketEvent, now_ms};
 use crate::fanout::payload::Wire;
 use crate::pipeline::{EventSink, Overflow, SourceState};
 
@@ -138,6 +138,7 @@ impl NatsSource {
                 anyhow::bail!("the stream's consumer ended");
             };
             let mut events: Vec<MarketEvent> = Vec::new();
+            let mut alerts: Vec<AlertRecord> = Vec::new();
             let mut last = r.last;
             let mut next = Some(first);
             while let Some(item) = next.take() {
@@ -147,28 +148,32 @@ impl NatsSource {
                     last = seq;
                     // one JSON object per line: a message carries one or more events
                     for line in m.payload.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                        self.take(line, sink, r, &mut events);
+                        self.take(line, sink, r, &mut events, &mut alerts);
                     }
                 }
-                if events.len() >= BATCH {
+                if events.len() + alerts.len() >= BATCH {
                     break;
                 }
                 next = messages.next().now_or_never().flatten();
             }
-            if sink.send(events).await.is_err() {
+            // both handed on before `last` moves: a break in between reads them again, and
+            // the engine takes an alert_id once
+            if sink.send(events).await.is_err() || sink.send_alerts(alerts).await.is_err() {
                 return Ok(());
             }
             r.last = last;
         }
     }
 
-    /// Reads one message: events go to `events`, states and alerts to the health board.
+    /// Reads one message: events go to `events`, alerts to `alerts`, states to the health
+    /// board.
     fn take(
         &self,
         payload: &[u8],
         sink: &EventSink,
         r: &mut Reader,
         events: &mut Vec<MarketEvent>,
+        alerts: &mut Vec<AlertRecord>,
     ) {
         let w: Wire = match serde_json::from_slice(payload) {
             Ok(w) => w,
@@ -188,21 +193,19 @@ impl NatsSource {
             sink.health().set(&format!("remote:{source}"), state);
             return;
         }
-        if let Wire::Alert {
-            venue,
-            symbol,
-            rule,
-            message,
-            ..
-        } = &w
-        {
-            r.alerts += 1;
-            let text = crate::format::visible(&format!("{rule} on {venue}:{symbol}: {message}"));
-            tracing::warn!(source = %sink.name(), "remote alert: {text}");
-            sink.health().set_detail(
-                sink.name(),
-                Some(format!("{} remote alerts; last: {text}", r.alerts)),
-            );
+        if let Some(a) = w.to_alert() {
+            match a {
+                Ok(a) => {
+                    r.alerts += 1;
+                    let text =
+                        crate::format::visible(&format!("{} on {}: {}", a.rule, a.key, a.message));
+                    tracing::info!(source = %sink.name(), "remote alert: {text}");
+                    sink.health()
+                        .set_detail(sink.name(), Some(format!("{} remote alerts", r.alerts)));
+                    alerts.push(a);
+                }
+                Err(e) => self.unreadable(sink, r, e),
+            }
         }
         // closed candles: the local engine closes its own from the trades
     }

@@ -1,5 +1,6 @@
 //! The alerts pane: the alert rules with their state (armed, triggered, snoozed, expired)
-//! beside (or, when tall, above) the log of fired alerts, newest first.
+//! beside (or, when tall, above) the log of fired alerts, newest first. Alerts evaluated on a
+//! recorder and read from NATS carry a `remote` tag after their time.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -30,6 +31,9 @@ pub struct AlertsPane<'a> {
     pub glyphs: &'a Glyphs,
     pub theme: &'a Theme,
 }
+
+/// Marks an alert evaluated elsewhere (on the recorder) and read from NATS.
+const REMOTE_TAG: &str = "remote ";
 
 /// From this height on, the rules sit above the log instead of beside it.
 const STACK_HEIGHT: u16 = 12;
@@ -132,13 +136,19 @@ impl AlertsPane<'_> {
                     .message
                     .strip_prefix(symbol)
                     .map_or(a.message.as_str(), str::trim_start);
-                Line::from(vec![
+                let mut spans = vec![
                     Span::styled(format::hms(a.ts_ms), self.theme.muted()),
                     Span::raw(" "),
+                ];
+                if a.is_remote() {
+                    spans.push(Span::styled(REMOTE_TAG, self.theme.muted()));
+                }
+                spans.extend([
                     Span::styled(symbol.to_string(), self.theme.accent()),
                     Span::raw(" "),
                     Span::raw(message.to_string()),
-                ])
+                ]);
+                Line::from(spans)
             })
             .collect();
         Paragraph::new(lines).render(inner, buf);
@@ -168,5 +178,56 @@ impl Widget for &AlertsPane<'_> {
             };
             Line::styled(format!(" {n} "), self.theme.warn()).render(edge, buf);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::Severity;
+    use crate::domain::{Symbol, Venue, VenueSymbol};
+
+    fn alert(id: &str, delivered: &str) -> AlertRecord {
+        AlertRecord {
+            alert_id: id.into(),
+            ts_ms: 1_700_000_000_000,
+            key: VenueSymbol::new(Venue::Sim, Symbol::new("BTCUSDT").unwrap()),
+            rule: "r".into(),
+            value: 1.0,
+            message: format!("BTCUSDT message {id}"),
+            delivered: delivered.into(),
+            severity: Severity::Warning,
+        }
+    }
+
+    #[test]
+    fn a_remote_alert_is_tagged_and_a_local_one_is_not() {
+        let alerts = [alert("a", "remote,tui"), alert("b", "tui")];
+        let pane = AlertsPane {
+            alerts: &alerts,
+            scroll: 0,
+            focused: false,
+            rules: &[],
+            rule_selected: 0,
+            rules_focused: false,
+            notice: None,
+            glyphs: &Glyphs::UNICODE,
+            theme: &Theme::default(),
+        };
+        let area = Rect::new(0, 0, 120, 8);
+        let mut buf = Buffer::empty(area);
+        (&pane).render(area, &mut buf);
+        let lines: Vec<String> = (0..area.height)
+            .map(|y| (0..area.width).map(|x| buf[(x, y)].symbol()).collect())
+            .collect();
+        let row = |id: &str| {
+            lines
+                .iter()
+                .find(|l| l.contains(&format!("message {id}")))
+                .unwrap_or_else(|| panic!("{lines:#?}"))
+                .clone()
+        };
+        assert!(row("a").contains(" remote BTCUSDT message a"), "{lines:#?}");
+        assert!(!row("b").contains("remote"), "{lines:#?}");
     }
 }
