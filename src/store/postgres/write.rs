@@ -227,7 +227,7 @@ fn check_writable(client: &mut Client, t: &PgTarget) -> Result<(), StoreError> {
     Err(StoreError::Postgres {
         shown: t.shown().to_string(),
         what: format!(
-            "user {:?} may read but not write tickwatch's tables: grant it INSERT, UPDATE and DELETE (or use a read-only command: export, alerts list, the monitor with --no-store)",
+            "user {:?} may read but not write tickwatch's tables: grant it INSERT, UPDATE and DELETE (export and alerts list only read)",
             t.user
         ),
     })
