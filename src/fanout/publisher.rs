@@ -42,13 +42,13 @@ impl FanoutBatch {
 /// Counters of the publisher, shown in `record`'s stats line and summary.
 #[derive(Debug, Default)]
 pub struct FanoutStats {
-    /// Messages the stream acknowledged.
+    /// Events (candles, alerts, states) in messages the stream acknowledged.
     pub published: AtomicU64,
-    /// Messages given up: the queue was full while NATS was away, or the stop's deadline passed.
+    /// Events given up: the queue was full while NATS was away, or the stop's deadline passed.
     pub dropped: AtomicU64,
-    /// Messages queued or awaiting their acknowledgement.
+    /// Events queued or awaiting their acknowledgement.
     pub pending: AtomicU64,
-    /// Re-sent messages the stream recognised as already stored.
+    /// Events in re-sent messages the stream recognised as already stored.
     pub duplicates: AtomicU64,
 }
 
@@ -79,6 +79,8 @@ struct Outgoing {
     subject: String,
     id: String,
     payload: Vec<u8>,
+    /// Events (lines) it carries: the counters count events, not messages.
+    events: u64,
 }
 
 /// Turns what the engine and the health board produce into messages with stable ids.
@@ -106,6 +108,7 @@ impl Encoder {
                 subject,
                 id,
                 payload,
+                events: 1,
             }),
             // plain data: cannot fail; logged rather than dropped unseen if it ever did
             Err(e) => tracing::error!("fan-out message not encoded: {e}"),
@@ -164,6 +167,7 @@ impl Encoder {
                 subject: g.subject,
                 id,
                 payload: g.payload,
+                events: g.lines as u64,
             });
         }
         for c in &b.candles {
@@ -321,9 +325,10 @@ pub async fn run(
     let mut ready = false;
     let mut attempt = 0u32;
     let set_pending = |q: &VecDeque<Outgoing>| {
-        stats
-            .pending
-            .store(q.len() as u64, std::sync::atomic::Ordering::Relaxed)
+        stats.pending.store(
+            q.iter().map(|m| m.events).sum(),
+            std::sync::atomic::Ordering::Relaxed,
+        )
     };
     loop {
         // take what the engine sent, within the queue's bound
@@ -410,9 +415,9 @@ pub async fn run(
             }
             match ack.await {
                 Ok(a) => {
-                    acked += 1;
+                    acked += m.events;
                     if a.duplicate {
-                        PipelineStats::add(&stats.duplicates, 1);
+                        PipelineStats::add(&stats.duplicates, m.events);
                     }
                 }
                 Err(e) => {
@@ -439,11 +444,11 @@ pub async fn run(
             }
         }
     }
-    let left = queue.len() as u64;
+    let left: u64 = queue.iter().map(|m| m.events).sum();
     set_pending(&VecDeque::new());
     if left > 0 {
         PipelineStats::add(&stats.dropped, left);
-        tracing::error!("stopped with {left} messages not yet published to NATS");
+        tracing::error!("stopped with {left} events not yet published to NATS");
     }
     // what the engine sent after the deadline is lost too
     let rest: usize = rx.try_iter().map(|b| b.len()).sum();
