@@ -74,13 +74,21 @@ impl PgBatches {
         let mut client = connect(target, false)?;
         migrate(&mut client, target)?;
         check_writable(&mut client, target)?;
-        client
-            .batch_execute(TEMP_TABLES)
-            .map_err(|e| super::connect::query_error(target, "preparing the session", &e))?;
+        // the partitions that exist already: no DDL (and no commit to wait for) at start
+        let known = client
+            .query(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 WHERE i.inhparent = 'trades'::regclass",
+                &[],
+            )
+            .map_err(|e| super::connect::query_error(target, "listing partitions", &e))?;
         let mut me = PgBatches {
             target: target.clone(),
             client,
-            partitions: HashSet::new(),
+            partitions: known
+                .iter()
+                .filter_map(|r| partition_day(r.get::<_, &str>(0)))
+                .collect(),
             retention_days: target.retention_days,
         };
         let today = now_ms().div_euclid(DAY_MS);
@@ -186,7 +194,12 @@ impl BatchStore for PgBatches {
                 reason: "PostgreSQL unreachable (connection closed)".into(),
             });
         }
-        self.write_all(batches)
+        let result = self.write_all(batches);
+        if result.is_err() {
+            // a partition dropped meanwhile (retention by another recorder): look again
+            self.partitions.clear();
+        }
+        result
     }
 
     fn reconnect(&mut self) -> Result<(), WriteFailure> {
@@ -271,8 +284,15 @@ fn write_trades(
     // New trades (the usual case) go straight into the table by COPY; if some are already
     // stored, the savepoint is rolled back and they go through the temporary table and
     // `ON CONFLICT DO NOTHING`.
+    // One day's trades (the usual batch) go straight into that day's partition, which spares
+    // the server routing each row through the parent.
+    let first_day = fits.first().map(|t| t.ts_ms.div_euclid(DAY_MS));
+    let target = match first_day {
+        Some(d) if fits.iter().all(|t| t.ts_ms.div_euclid(DAY_MS) == d) => partition_name(d),
+        _ => "trades".to_string(),
+    };
     let mut direct = tx.transaction()?;
-    match copy_trades(&mut direct, "trades", &fits) {
+    match copy_trades(&mut direct, &target, &fits) {
         Ok(()) => {
             direct.commit()?;
             return Ok(());
@@ -280,6 +300,7 @@ fn write_trades(
         Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => direct.rollback()?,
         Err(e) => return Err(e),
     }
+    tx.batch_execute(TEMP_TABLES)?;
     copy_trades(tx, "tw_trades", &fits)?;
     let inserted = tx.execute(
         &format!(
@@ -349,6 +370,7 @@ fn write_candles(
         Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => direct.rollback()?,
         Err(e) => return Err(e),
     }
+    tx.batch_execute(TEMP_TABLES)?;
     copy_candles(tx, candles, true)?;
     tx.batch_execute(
         "INSERT INTO candles (venue, symbol, interval, open_ms, open, high, low, close, volume, trades, ts)
