@@ -83,6 +83,11 @@ impl PgTarget {
                 "a password in the URL would be visible to every user of this machine (ps, shell history): remove it and set PGPASSWORD or add it to ~/.pgpass".into(),
             ));
         }
+        if config.get_ssl_mode() == postgres::config::SslMode::Require {
+            return Err(bad(
+                "sslmode=require: this tickwatch speaks to PostgreSQL without TLS; reach a remote server through an ssh tunnel (ssh -L 5432:127.0.0.1:5432 HOST) or a local socket, and drop sslmode".into(),
+            ));
+        }
         let user = match config.get_user() {
             Some(u) => u.to_string(),
             None => std::env::var("PGUSER")
@@ -292,6 +297,18 @@ mod tests {
             .unwrap_or_default();
         assert!(
             !err.contains("hunter2") && err.contains("PGPASSWORD"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tls_is_refused_with_what_to_do_instead() {
+        let err = PgTarget::parse("postgres://bob@db.example:5432/tw?sslmode=require")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("ssh tunnel") && err.contains("sslmode"),
             "{err}"
         );
     }

@@ -63,6 +63,9 @@ const TRADE_TYPES: [Type; 8] = [
 pub struct PgBatches {
     target: PgTarget,
     client: Client,
+    /// A second connection for candles and indicator values, written in parallel with the
+    /// trades (the server works on both at once).
+    candle_client: Client,
     /// Days (ms since epoch / DAY_MS) whose trade partition exists.
     partitions: HashSet<i64>,
     retention_days: Option<u32>,
@@ -82,9 +85,11 @@ impl PgBatches {
                 &[],
             )
             .map_err(|e| super::connect::query_error(target, "listing partitions", &e))?;
+        let candle_client = connect(target, false)?;
         let mut me = PgBatches {
             target: target.clone(),
             client,
+            candle_client,
             partitions: known
                 .iter()
                 .filter_map(|r| partition_day(r.get::<_, &str>(0)))
@@ -167,28 +172,79 @@ impl PgBatches {
             .collect();
         self.ensure_partitions(days)?;
         let fail = |e: postgres::Error| write_failure(&e);
-        let mut tx = self.client.transaction().map_err(fail)?;
-        let mut counts = WriteCounts::default();
         let trades: Vec<&TradeRecord> = batches.iter().flat_map(|b| b.trades.iter()).collect();
         let candles: Vec<&ClosedCandle> = batches.iter().flat_map(|b| b.candles.iter()).collect();
-        write_trades(&mut tx, &trades, &mut counts).map_err(fail)?;
-        write_candles(&mut tx, &candles, &mut counts).map_err(fail)?;
-        // The rest is small and keeps the order of the SQLite writer: per batch, alerts, then
-        // deliveries, then rules and watchlist edits.
-        for b in batches {
-            write_alerts(&mut tx, &b.alerts, &mut counts).map_err(fail)?;
-            write_deliveries(&mut tx, &b.deliveries, &mut counts).map_err(fail)?;
-            write_rules(&mut tx, &b.rules, &mut counts).map_err(fail)?;
-            write_watchlist(&mut tx, &b.watchlist, &mut counts).map_err(fail)?;
-        }
-        tx.commit().map_err(fail)?;
-        Ok(counts)
+        // Candles and values go in on the second connection while this one takes the trades
+        // and the rest. Each connection commits only when both have written: the trades
+        // first, then the candles. (A failure between the two commits leaves the trades
+        // stored; the group is written again and the stored trades are skipped.)
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<bool>();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<Result<WriteCounts, postgres::Error>>();
+        let candle_client = &mut self.candle_client;
+        let client = &mut self.client;
+        std::thread::scope(|scope| {
+            let side = scope.spawn(move || -> Result<(), postgres::Error> {
+                let mut c = WriteCounts::default();
+                let written = candle_client
+                    .transaction()
+                    .and_then(|mut tx| write_candles(&mut tx, &candles, &mut c).map(|()| tx));
+                let tx = match written {
+                    Ok(tx) => {
+                        let _ = done_tx.send(Ok(c));
+                        tx
+                    }
+                    Err(e) => {
+                        let _ = done_tx.send(Err(e));
+                        return Ok(());
+                    }
+                };
+                match go_rx.recv() {
+                    Ok(true) => tx.commit(),
+                    _ => tx.rollback(),
+                }
+            });
+            let main = write_main(client, &trades, batches);
+            let candles_written = done_rx.recv();
+            match (main, candles_written) {
+                (Ok((tx, mut counts)), Ok(Ok(c))) => {
+                    if let Err(e) = tx.commit() {
+                        let _ = go_tx.send(false);
+                        let _ = side.join();
+                        return Err(fail(e));
+                    }
+                    let _ = go_tx.send(true);
+                    match side.join() {
+                        Ok(Ok(())) => {
+                            counts.candles += c.candles;
+                            counts.indicator_values += c.indicator_values;
+                            Ok(counts)
+                        }
+                        Ok(Err(e)) => Err(fail(e)),
+                        Err(_) => Err(WriteFailure {
+                            kind: FailureKind::Retry,
+                            reason: "the candle writer panicked".into(),
+                        }),
+                    }
+                }
+                (main, candles) => {
+                    let _ = go_tx.send(false);
+                    let _ = side.join();
+                    match (main, candles) {
+                        (Err(e), _) | (_, Ok(Err(e))) => Err(fail(e)),
+                        _ => Err(WriteFailure {
+                            kind: FailureKind::Retry,
+                            reason: "the candle writer stopped".into(),
+                        }),
+                    }
+                }
+            }
+        })
     }
 }
 
 impl BatchStore for PgBatches {
     fn write(&mut self, batches: &[OutputBatch]) -> Result<WriteCounts, WriteFailure> {
-        if self.client.is_closed() {
+        if self.client.is_closed() || self.candle_client.is_closed() {
             return Err(WriteFailure {
                 kind: FailureKind::Disconnected,
                 reason: "PostgreSQL unreachable (connection closed)".into(),
@@ -220,6 +276,26 @@ impl BatchStore for PgBatches {
             tracing::warn!("storage: retention: {e}");
         }
     }
+}
+
+/// The trades and everything but the candles, in one transaction left open for the caller.
+fn write_main<'a>(
+    client: &'a mut Client,
+    trades: &[&TradeRecord],
+    batches: &[OutputBatch],
+) -> Result<(Transaction<'a>, WriteCounts), postgres::Error> {
+    let mut tx = client.transaction()?;
+    let mut counts = WriteCounts::default();
+    write_trades(&mut tx, trades, &mut counts)?;
+    // The rest is small and keeps the order of the SQLite writer: per batch, alerts, then
+    // deliveries, then rules and watchlist edits.
+    for b in batches {
+        write_alerts(&mut tx, &b.alerts, &mut counts)?;
+        write_deliveries(&mut tx, &b.deliveries, &mut counts)?;
+        write_rules(&mut tx, &b.rules, &mut counts)?;
+        write_watchlist(&mut tx, &b.watchlist, &mut counts)?;
+    }
+    Ok((tx, counts))
 }
 
 /// A user that may connect but not write (a read-only role) is told so at start, not at the
