@@ -4,7 +4,7 @@
 
 use postgres::{Client, IsolationLevel, Transaction};
 
-use super::query::{Bucket, column_of, fold_candle, probe_bucket_ends};
+use super::query::{Bucket, column_of, fold_candle, later_close, probe_bucket_ends};
 use super::{HistoryRequest, HistorySlice, HistorySource, StoredClose};
 use crate::domain::{Candle, Interval, TsMs, VenueSymbol};
 use crate::store::PgTarget;
@@ -229,16 +229,7 @@ fn read_last_closes(
                 ],
             )?;
             if let Some(r) = row {
-                let open_ms: TsMs = r.get(0);
-                let close: f64 = r.get(1);
-                let end_ms = open_ms.saturating_add(interval.ms());
-                if close.is_finite() && best.is_none_or(|b| end_ms > b.end_ms) {
-                    best = Some(StoredClose {
-                        key: *key,
-                        close,
-                        end_ms,
-                    });
-                }
+                best = later_close(best, *key, interval, r.get(0), r.get(1));
             }
         }
         out.extend(best);

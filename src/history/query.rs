@@ -156,21 +156,29 @@ pub(super) fn read_last_closes(
                 interval.as_str()
             ])?;
             if let Some(r) = rows.next()? {
-                let open_ms: TsMs = r.get(0)?;
-                let close: f64 = r.get(1)?;
-                let end_ms = open_ms.saturating_add(interval.ms());
-                if close.is_finite() && best.is_none_or(|b| end_ms > b.end_ms) {
-                    best = Some(StoredClose {
-                        key: *key,
-                        close,
-                        end_ms,
-                    });
-                }
+                best = later_close(best, *key, interval, r.get(0)?, r.get(1)?);
             }
         }
         out.extend(best);
     }
     Ok(out)
+}
+
+/// Of `best` and the newest candle of `interval` (opened at `open_ms`, closed at `close`), the
+/// one that ends last: a key's stored last price (shared with the PostgreSQL reader).
+pub(super) fn later_close(
+    best: Option<StoredClose>,
+    key: VenueSymbol,
+    interval: Interval,
+    open_ms: TsMs,
+    close: f64,
+) -> Option<StoredClose> {
+    let end_ms = open_ms.saturating_add(interval.ms());
+    if close.is_finite() && best.is_none_or(|b| end_ms > b.end_ms) {
+        Some(StoredClose { key, close, end_ms })
+    } else {
+        best
+    }
 }
 
 /// The `open_ms` of the series' candle that `sql` ([`FIRST_OPEN`] or [`LAST_OPEN`]) seeks.
