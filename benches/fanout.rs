@@ -136,6 +136,28 @@ fn bench(c: &mut Criterion) {
             total
         })
     });
+    // The fixed cost inside the timing above: connecting, finding the stream, and stopping
+    // with nothing to publish.
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("publisher_start_and_stop_empty", |b| {
+        b.iter(|| {
+            let (tx, rx) = flume::bounded::<FanoutBatch>(1);
+            let cfg = PublishConfig {
+                url: format!("nats://127.0.0.1:{port}"),
+                stream: "TICKWATCH".into(),
+                max_age: Duration::from_secs(3600),
+            };
+            drop(tx);
+            let stats = Arc::new(FanoutStats::default());
+            rt.block_on(publisher::run(
+                cfg,
+                rx,
+                HealthBoard::default(),
+                stats,
+                Arc::default(),
+            ));
+        })
+    });
     group.finish();
     let _ = server.kill();
     let _ = server.wait();

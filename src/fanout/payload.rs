@@ -135,6 +135,51 @@ pub enum Wire {
 
 impl Wire {
     /// The message for an event and its subject kind (`trade`, `quote`, `kline`, `stats`).
+    /// The `type` of `ev`'s message (`trade`, `quote`, ...).
+    pub fn kind_of(ev: &MarketEvent) -> &'static str {
+        match ev.kind {
+            EventKind::Trade(_) => "trade",
+            EventKind::Quote(_) => "quote",
+            EventKind::Candle { .. } => "kline",
+            EventKind::Stats24h(_) => "stats",
+        }
+    }
+
+    /// Appends `ev` as JSON to `out`: what `serde_json::to_writer(out, &Wire::event(ev).1)`
+    /// writes, without building the owned `Wire` for trades (the bulk of the stream).
+    pub fn write_event(ev: &MarketEvent, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        #[derive(Serialize)]
+        struct TradeLine<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            venue: &'a str,
+            symbol: &'a str,
+            exch_ms: TsMs,
+            recv_ms: TsMs,
+            trade_id: u64,
+            price: f64,
+            qty: f64,
+            side: &'a str,
+        }
+        match ev.kind {
+            EventKind::Trade(t) => serde_json::to_writer(
+                out,
+                &TradeLine {
+                    kind: "trade",
+                    venue: ev.venue.as_str(),
+                    symbol: ev.symbol.as_str(),
+                    exch_ms: ev.exch_ms,
+                    recv_ms: ev.recv_ms,
+                    trade_id: t.trade_id,
+                    price: t.price,
+                    qty: t.qty,
+                    side: t.side.as_str(),
+                },
+            ),
+            _ => serde_json::to_writer(out, &Wire::event(ev).1),
+        }
+    }
+
     pub fn event(ev: &MarketEvent) -> (&'static str, Wire) {
         let venue = ev.venue.as_str().to_string();
         let symbol = ev.symbol.as_str().to_string();
@@ -481,8 +526,13 @@ mod tests {
             }),
         ] {
             let e = ev(kind);
-            let (_, w) = Wire::event(&e);
+            let (k, w) = Wire::event(&e);
             let json = serde_json::to_string(&w).unwrap();
+            // the publisher's writer gives the same bytes and kind
+            let mut fast = Vec::new();
+            Wire::write_event(&e, &mut fast).unwrap();
+            assert_eq!(String::from_utf8(fast).unwrap(), json);
+            assert_eq!(Wire::kind_of(&e), k);
             let back: Wire = serde_json::from_str(&json).unwrap();
             assert_eq!(back.to_event(), Some(Ok(e)), "{json}");
             assert_eq!(back.key(), Some(e.key()));

@@ -17,7 +17,7 @@ use async_nats::jetstream::{self, stream};
 
 use super::payload::Wire;
 use super::subject;
-use crate::domain::{AlertRecord, ClosedCandle, MarketEvent, TsMs, now_ms};
+use crate::domain::{AlertRecord, ClosedCandle, MarketEvent, TsMs, VenueSymbol, now_ms};
 use crate::pipeline::{HealthBoard, PipelineStats, SourceState};
 
 /// What the engine hands the publisher after each round: the events it applied, the candles it
@@ -120,35 +120,35 @@ impl Encoder {
     /// that publishing costs one acknowledgement per group instead of one per event.
     fn batch(&mut self, b: FanoutBatch, out: &mut VecDeque<Outgoing>) {
         let mut groups: Vec<Group> = Vec::new();
-        let mut index: std::collections::HashMap<String, usize> = Default::default();
+        // by (kind, venue and symbol): the subject string is made once per group
+        let mut index: std::collections::HashMap<(&'static str, VenueSymbol), usize> =
+            Default::default();
         for ev in &b.events {
-            let (kind, w) = Wire::event(ev);
-            let subject = subject::market(kind, &ev.key());
+            let kind = Wire::kind_of(ev);
             let trade_id = match ev.kind {
                 crate::domain::EventKind::Trade(t) => Some(t.trade_id),
                 _ => None,
             };
-            let i = match index.get(&subject) {
+            let i = match index.get(&(kind, ev.key())) {
                 Some(&i) if groups[i].lines < EVENTS_PER_MESSAGE => i,
                 _ => {
                     groups.push(Group {
-                        subject: subject.clone(),
-                        payload: Vec::new(),
+                        subject: subject::market(kind, &ev.key()),
+                        payload: Vec::with_capacity(4096),
                         lines: 0,
                         first_trade: trade_id,
                         last_trade: trade_id,
                     });
-                    index.insert(subject, groups.len() - 1);
+                    index.insert((kind, ev.key()), groups.len() - 1);
                     groups.len() - 1
                 }
             };
             let g = &mut groups[i];
-            match serde_json::to_vec(&w) {
-                Ok(line) => {
-                    if g.lines > 0 {
-                        g.payload.push(b'\n');
-                    }
-                    g.payload.extend_from_slice(&line);
+            if g.lines > 0 {
+                g.payload.push(b'\n');
+            }
+            match Wire::write_event(ev, &mut g.payload) {
+                Ok(()) => {
                     g.lines += 1;
                     g.last_trade = trade_id.or(g.last_trade);
                 }
