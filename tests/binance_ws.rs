@@ -674,7 +674,9 @@ async fn data_during_a_rate_limited_start_up_fetch_is_not_shown_live() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connected_silent_feed_is_stale_and_its_rate_limit_ends() {
     let market = Market::new(&["BTCUSDT"], 0, 10);
-    market.fault(bn::Fault::TooMany { retry_after_s: 1 });
+    // 3 s: the state is only shown while the wait lasts, and a loaded machine (CI) may take
+    // over a second between the 429 and the wait that shows it
+    market.fault(bn::Fault::TooMany { retry_after_s: 3 });
     let http = HttpServer::start(market.handler()).await;
     let mut ws = WsServer::start().await;
     let cfg = BinanceConfig {
@@ -691,7 +693,7 @@ async fn a_connected_silent_feed_is_stale_and_its_rate_limit_ends() {
     })
     .await;
     // connected, nothing ever arrives: "stale for N s" while the connection is still up
-    // (half the watchdog's 10 s), not "connecting", and not "rate-limited" after the 1 s wait
+    // (half the watchdog's 10 s), not "connecting", and not "rate-limited" after the 3 s wait
     h.wait_state("stale", |s| matches!(s, SourceState::Stale { .. }))
         .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
