@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{Pipeline, PipelineOptions, UsageError, db_path, notify_config};
+use super::{Pipeline, PipelineOptions, UsageError, notify_config};
 use crate::cli::{Cli, ReplayArgs};
 use crate::domain::Interval;
 use crate::domain::Symbol;
@@ -80,10 +80,8 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
     let plan = source.files();
     // The config's database is the live history, never a replay's; its storage settings
     // (retention) still apply.
-    let mut db = db_path(cli, None, crate::store::replay_db_path())?;
-    if let crate::store::Location::Postgres(t) = &mut db {
-        t.retention_days = s.config.storage.retention_days;
-    }
+    let named = cli.db.clone().unwrap_or_else(crate::store::replay_db_path);
+    let db = super::located(&named, Some(&s))?;
     s.engine.alert_delivered = if args.headless {
         String::new()
     } else {

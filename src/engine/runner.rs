@@ -248,10 +248,13 @@ impl Runner {
                 };
                 if !out.is_empty() {
                     let n = out.len() as u64;
-                    // never wait on the network: what does not fit is counted and shown
+                    // Never wait on the network (storage, which must not lose anything, is
+                    // what the engine waits for): the publisher holds 500k messages while NATS
+                    // is away; what does not fit even here is counted, shown, and makes
+                    // `record` exit 1.
                     if tx.try_send(out).is_err() {
                         PipelineStats::add(&fstats.dropped, n);
-                        tracing::warn!("NATS publisher behind or gone: {n} messages not published");
+                        tracing::warn!("NATS publisher behind or gone: {n} events not published");
                     }
                 }
             }

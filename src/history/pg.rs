@@ -4,7 +4,9 @@
 
 use postgres::{Client, IsolationLevel, Transaction};
 
-use super::query::{Bucket, column_of, fold_candle, later_close, probe_bucket_ends};
+use super::query::{
+    Bucket, bucket_at, bucket_ending_at, column_of, fold_candle, later_close, probe_bucket_ends,
+};
 use super::{HistoryRequest, HistorySlice, HistorySource, StoredClose};
 use crate::domain::{Candle, Interval, TsMs, VenueSymbol};
 use crate::store::PgTarget;
@@ -143,8 +145,8 @@ fn read_slice(tx: &mut Transaction, req: &HistoryRequest) -> Result<HistorySlice
                 let Some(i) = column_of(cols, r.get(1)) else {
                     continue;
                 };
-                if let Ok(k) = buckets.binary_search_by_key(&open_ms, |b| b.last_ms) {
-                    buckets[k].out.values[i] = Some(r.get(2));
+                if let Some(b) = bucket_ending_at(&mut buckets, open_ms) {
+                    b.out.values[i] = Some(r.get(2));
                 }
             }
             // ...and, for a column it lacks, the latest earlier value in the bucket.
@@ -186,14 +188,9 @@ fn read_slice(tx: &mut Transaction, req: &HistoryRequest) -> Result<HistorySlice
             )?;
             let mut k = 0;
             for r in rows {
-                let open_ms: TsMs = r.get(0);
-                while buckets.get(k).is_some_and(|b| b.last_ms < open_ms) {
-                    k += 1;
-                }
-                let Some(b) = buckets.get_mut(k) else { break };
-                if open_ms < b.first_ms {
+                let Some(b) = bucket_at(&mut buckets, &mut k, r.get(0)) else {
                     continue;
-                }
+                };
                 if let Some(i) = column_of(cols, r.get(1)) {
                     b.out.values[i] = Some(r.get(2));
                 }

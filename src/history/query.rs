@@ -246,9 +246,8 @@ fn values_at_bucket_ends(
             let Some(i) = column_of(cols, r.get_ref(1)?.as_str()?) else {
                 continue;
             };
-            // bucket ends ascend, so a binary search finds the bucket
-            if let Ok(k) = buckets.binary_search_by_key(&open_ms, |b| b.last_ms) {
-                buckets[k].out.values[i] = Some(r.get(2)?);
+            if let Some(b) = bucket_ending_at(buckets, open_ms) {
+                b.out.values[i] = Some(r.get(2)?);
             }
         }
     }
@@ -321,19 +320,33 @@ fn values_from_range(
     ])?;
     let mut k = 0;
     while let Some(r) = rows.next()? {
-        let open_ms: TsMs = r.get(0)?;
-        while buckets.get(k).is_some_and(|b| b.last_ms < open_ms) {
-            k += 1;
-        }
-        let Some(b) = buckets.get_mut(k) else { break };
-        if open_ms < b.first_ms {
+        let Some(b) = bucket_at(buckets, &mut k, r.get(0)?) else {
             continue;
-        }
+        };
         if let Some(i) = column_of(cols, r.get_ref(1)?.as_str()?) {
             b.out.values[i] = Some(r.get(2)?);
         }
     }
     Ok(())
+}
+
+/// The bucket whose last member opened at `open_ms` (bucket ends ascend: a binary search).
+pub(super) fn bucket_ending_at(buckets: &mut [Bucket], open_ms: TsMs) -> Option<&mut Bucket> {
+    let k = buckets.binary_search_by_key(&open_ms, |b| b.last_ms).ok()?;
+    buckets.get_mut(k)
+}
+
+/// In a scan of values in `open_ms` order, the bucket whose members include `open_ms`, moving
+/// `k` on as the scan passes bucket ends; None for a value outside every bucket's members.
+pub(super) fn bucket_at<'a>(
+    buckets: &'a mut [Bucket],
+    k: &mut usize,
+    open_ms: TsMs,
+) -> Option<&'a mut Bucket> {
+    while buckets.get(*k).is_some_and(|b| b.last_ms < open_ms) {
+        *k += 1;
+    }
+    buckets.get_mut(*k).filter(|b| open_ms >= b.first_ms)
 }
 
 #[cfg(test)]

@@ -149,6 +149,9 @@ fn host_name(config: &postgres::Config) -> String {
     }
 }
 
+/// Bytes of the password file read at most.
+const MAX_PGPASS: u64 = 1 << 20;
+
 /// `PGPASSWORD`, else the first matching line of the password file.
 fn password_for(host: &str, port: u16, db: &str, user: &str) -> Option<String> {
     if let Ok(pw) = std::env::var("PGPASSWORD")
@@ -160,7 +163,13 @@ fn password_for(host: &str, port: u16, db: &str, user: &str) -> Option<String> {
         Some(f) => PathBuf::from(f),
         None => directories::BaseDirs::new()?.home_dir().join(".pgpass"),
     };
-    let text = std::fs::read_to_string(&file).ok()?;
+    // a password file is a few lines; one that is not is not read past this
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(std::fs::File::open(&file).ok()?, MAX_PGPASS),
+        &mut text,
+    )
+    .ok()?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -12,7 +12,7 @@ use crate::domain::{
     AlertRecord, Candle, Interval, RuleRecord, Symbol, TsMs, Venue, VenueSymbol, WatchlistEdit,
 };
 use crate::store::backend::ReadStore;
-use crate::store::queries::{CandleWithIndicators, StoredDelivery};
+use crate::store::queries::{CandleWithIndicators, StoredDelivery, attach_values};
 use crate::store::{PgTarget, StoreError};
 
 /// A read-only connection.
@@ -97,34 +97,17 @@ impl ReadStore for PgReader {
             })
             .collect();
         out.reverse();
-        let (Some(first), Some(last)) = (out.first(), out.last()) else {
-            return Ok(out);
-        };
-        let (lo, hi) = (first.1.candle.open_ms, last.1.candle.open_ms);
-        let index: HashMap<(Venue, TsMs), usize> = out
-            .iter()
-            .enumerate()
-            .map(|(i, (v, c))| ((*v, c.candle.open_ms), i))
-            .collect();
-        let mut venues: Vec<Venue> = out.iter().map(|(v, _)| *v).collect();
-        venues.sort();
-        venues.dedup();
-        for v in venues {
-            let rows = self
-                .client
+        let (client, target) = (&mut self.client, &self.target);
+        attach_values(&mut out, |v, lo, hi| {
+            client
                 .query(
                     "SELECT open_ms, name, value FROM indicator_values
                      WHERE venue = $1 AND symbol = $2 AND interval = $3 AND open_ms BETWEEN $4 AND $5",
                     &[&v.as_str(), &symbol.as_str(), &interval.as_str(), &lo, &hi],
                 )
-                .map_err(|e| query_error(&self.target, "reading indicator values", &e))?;
-            for r in rows {
-                let open_ms: TsMs = r.get(0);
-                if let Some(&i) = index.get(&(v, open_ms)) {
-                    out[i].1.values.insert(r.get(1), r.get(2));
-                }
-            }
-        }
+                .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+                .map_err(|e| query_error(target, "reading indicator values", &e))
+        })?;
         Ok(out)
     }
 

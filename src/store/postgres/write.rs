@@ -170,6 +170,12 @@ impl PgBatches {
             .flat_map(|b| b.trades.iter())
             .map(|t| t.ts_ms.div_euclid(DAY_MS))
             .collect();
+        // One day's trades (the usual batch) go straight into that day's partition, which
+        // spares the server routing each row through the parent.
+        let into = match (days.len(), days.first()) {
+            (1, Some(&day)) => partition_name(day),
+            _ => "trades".to_string(),
+        };
         self.ensure_partitions(days)?;
         let fail = |e: postgres::Error| write_failure(&e);
         let trades: Vec<&TradeRecord> = batches.iter().flat_map(|b| b.trades.iter()).collect();
@@ -203,7 +209,7 @@ impl PgBatches {
                     _ => tx.rollback(),
                 }
             });
-            let main = write_main(client, &trades, batches);
+            let main = write_main(client, &trades, &into, batches);
             let candles_written = done_rx.recv();
             match (main, candles_written) {
                 (Ok((tx, mut counts)), Ok(Ok(c))) => {
@@ -282,11 +288,12 @@ impl BatchStore for PgBatches {
 fn write_main<'a>(
     client: &'a mut Client,
     trades: &[&TradeRecord],
+    into: &str,
     batches: &[OutputBatch],
 ) -> Result<(Transaction<'a>, WriteCounts), postgres::Error> {
     let mut tx = client.transaction()?;
     let mut counts = WriteCounts::default();
-    write_trades(&mut tx, trades, &mut counts)?;
+    write_trades(&mut tx, trades, into, &mut counts)?;
     // The rest is small and keeps the order of the SQLite writer: per batch, alerts, then
     // deliveries, then rules and watchlist edits.
     for b in batches {
@@ -342,9 +349,12 @@ fn iso(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Writes `trades` by COPY into `into` (the day's partition when they all fall on one day,
+/// else `trades`).
 fn write_trades(
     tx: &mut Transaction,
     trades: &[&TradeRecord],
+    into: &str,
     c: &mut WriteCounts,
 ) -> Result<(), postgres::Error> {
     if trades.is_empty() {
@@ -360,15 +370,8 @@ fn write_trades(
     // New trades (the usual case) go straight into the table by COPY; if some are already
     // stored, the savepoint is rolled back and they go through the temporary table and
     // `ON CONFLICT DO NOTHING`.
-    // One day's trades (the usual batch) go straight into that day's partition, which spares
-    // the server routing each row through the parent.
-    let first_day = fits.first().map(|t| t.ts_ms.div_euclid(DAY_MS));
-    let target = match first_day {
-        Some(d) if fits.iter().all(|t| t.ts_ms.div_euclid(DAY_MS) == d) => partition_name(d),
-        _ => "trades".to_string(),
-    };
     let mut direct = tx.transaction()?;
-    match copy_trades(&mut direct, &target, &fits) {
+    match copy_trades(&mut direct, into, &fits) {
         Ok(()) => {
             direct.commit()?;
             return Ok(());

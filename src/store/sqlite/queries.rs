@@ -70,8 +70,34 @@ pub fn candles(
         .collect::<Result<Vec<_>, _>>()
         .map_err(err)?;
     out.reverse();
+    let mut values = conn
+        .prepare_cached(
+            "SELECT open_ms, name, value FROM indicator_values
+             WHERE venue = ?1 AND symbol = ?2 AND interval = ?3 AND open_ms BETWEEN ?4 AND ?5",
+        )
+        .map_err(err)?;
+    attach_values(&mut out, |v, lo, hi| {
+        values
+            .query_map(
+                params![v.as_str(), symbol.as_str(), interval.as_str(), lo, hi],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(err)
+    })?;
+    Ok(out)
+}
+
+/// Attaches the stored indicator values to `out` (candles of one symbol and interval,
+/// ascending): one range read per venue present (at most a handful), not one per candle.
+/// `values(venue, lo, hi)` gives the (open_ms, name, value) rows of that venue's range; shared
+/// by the SQLite and PostgreSQL readers.
+pub fn attach_values<E>(
+    out: &mut [(Venue, CandleWithIndicators)],
+    mut values: impl FnMut(Venue, TsMs, TsMs) -> Result<Vec<(TsMs, String, f64)>, E>,
+) -> Result<(), E> {
     let (Some(first), Some(last)) = (out.first(), out.last()) else {
-        return Ok(out);
+        return Ok(());
     };
     let (lo, hi) = (first.1.candle.open_ms, last.1.candle.open_ms);
     let index: HashMap<(Venue, TsMs), usize> = out
@@ -79,37 +105,17 @@ pub fn candles(
         .enumerate()
         .map(|(i, (v, c))| ((*v, c.candle.open_ms), i))
         .collect();
-    // One primary-key range per venue present (at most a handful), not one query per candle.
     let mut venues: Vec<Venue> = out.iter().map(|(v, _)| *v).collect();
     venues.sort();
     venues.dedup();
-    let mut values = conn
-        .prepare_cached(
-            "SELECT open_ms, name, value FROM indicator_values
-             WHERE venue = ?1 AND symbol = ?2 AND interval = ?3 AND open_ms BETWEEN ?4 AND ?5",
-        )
-        .map_err(err)?;
     for v in venues {
-        let rows = values
-            .query_map(
-                params![v.as_str(), symbol.as_str(), interval.as_str(), lo, hi],
-                |r| {
-                    Ok((
-                        r.get::<_, TsMs>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, f64>(2)?,
-                    ))
-                },
-            )
-            .map_err(err)?;
-        for row in rows {
-            let (open_ms, name, value) = row.map_err(err)?;
+        for (open_ms, name, value) in values(v, lo, hi)? {
             if let Some(&i) = index.get(&(v, open_ms)) {
                 out[i].1.values.insert(name, value);
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Venues that hold candles or trades of `symbol`: for "BTCUSDT exists at binance and
