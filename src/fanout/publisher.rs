@@ -70,15 +70,41 @@ pub const MAX_QUEUED: usize = 500_000;
 pub const CHANNEL_BATCHES: usize = 4_096;
 /// Messages published before their acknowledgements are awaited.
 const WINDOW: usize = 1_024;
+/// Messages encoded ahead of publishing.
+const ENCODE_AHEAD: usize = 8;
 /// How long the stream remembers message ids to store a re-sent message once.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// An acknowledgement on its way.
+type AckFuture = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<jetstream::publish::PublishAck, jetstream::context::PublishError>,
+            > + Send,
+    >,
+>;
+
+/// Takes one batch from the engine into the queue, or counts it as dropped when the queue is
+/// full.
+fn take(b: FanoutBatch, enc: &mut Encoder, queue: &mut VecDeque<Outgoing>, stats: &FanoutStats) {
+    if queue.len() >= MAX_QUEUED {
+        PipelineStats::add(&stats.dropped, b.len() as u64);
+        tracing::error!(
+            "NATS publish queue full ({MAX_QUEUED} messages): {} events not published",
+            b.len()
+        );
+    } else {
+        enc.batch(b, queue);
+    }
+}
 
 /// One message to publish.
 #[derive(Debug, Clone)]
 struct Outgoing {
     subject: String,
     id: String,
-    payload: Vec<u8>,
+    /// Shared, so that keeping it for a re-send costs no copy.
+    payload: bytes::Bytes,
     /// Events (lines) it carries: the counters count events, not messages.
     events: u64,
 }
@@ -107,7 +133,7 @@ impl Encoder {
             Ok(payload) => out.push_back(Outgoing {
                 subject,
                 id,
-                payload,
+                payload: payload.into(),
                 events: 1,
             }),
             // plain data: cannot fail; logged rather than dropped unseen if it ever did
@@ -120,17 +146,19 @@ impl Encoder {
     /// that publishing costs one acknowledgement per group instead of one per event.
     fn batch(&mut self, b: FanoutBatch, out: &mut VecDeque<Outgoing>) {
         let mut groups: Vec<Group> = Vec::new();
-        // by (kind, venue and symbol): the subject string is made once per group
-        let mut index: std::collections::HashMap<(&'static str, VenueSymbol), usize> =
-            Default::default();
+        // by (kind, venue and symbol): the subject string is made once per group; a round
+        // holds few groups, so a list beats hashing every event
+        let mut index: Vec<((&'static str, VenueSymbol), usize)> = Vec::new();
         for ev in &b.events {
             let kind = Wire::kind_of(ev);
             let trade_id = match ev.kind {
                 crate::domain::EventKind::Trade(t) => Some(t.trade_id),
                 _ => None,
             };
-            let i = match index.get(&(kind, ev.key())) {
-                Some(&i) if groups[i].lines < EVENTS_PER_MESSAGE => i,
+            let key = (kind, ev.key());
+            let at = index.iter().rposition(|(k, _)| *k == key);
+            let i = match at.map(|a| index[a].1) {
+                Some(i) if groups[i].lines < EVENTS_PER_MESSAGE => i,
                 _ => {
                     groups.push(Group {
                         subject: subject::market(kind, &ev.key()),
@@ -139,7 +167,10 @@ impl Encoder {
                         first_trade: trade_id,
                         last_trade: trade_id,
                     });
-                    index.insert((kind, ev.key()), groups.len() - 1);
+                    match at {
+                        Some(a) => index[a].1 = groups.len() - 1,
+                        None => index.push((key, groups.len() - 1)),
+                    }
                     groups.len() - 1
                 }
             };
@@ -166,7 +197,7 @@ impl Encoder {
             out.push_back(Outgoing {
                 subject: g.subject,
                 id,
-                payload: g.payload,
+                payload: g.payload.into(),
                 events: g.lines as u64,
             });
         }
@@ -230,6 +261,13 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(125u64.saturating_mul(1 << attempt.min(6))).min(Duration::from_secs(5))
 }
 
+/// The wait before connection attempt `attempt`, as async-nats counts them: the first one (at
+/// start, or after a disconnect) is 1 and goes at once (None); the backoff is for the ones after
+/// it.
+fn reconnect_delay(attempt: usize) -> Option<Duration> {
+    (attempt > 1).then(|| backoff(attempt.saturating_sub(2) as u32))
+}
+
 /// Connects (in the background: a server that is down at the start is retried), with the
 /// connection's state on the health board under `name`.
 pub async fn connect(
@@ -265,17 +303,17 @@ pub async fn connect(
         .max_reconnects(None)
         .connection_timeout(Duration::from_secs(2))
         .reconnect_delay_callback(move |attempt| {
-            let wait = backoff(attempt.saturating_sub(1) as u32);
-            if attempt > 0 {
-                h.set(
-                    &n,
-                    SourceState::Reconnecting {
-                        at_ms: now_ms() + wait.as_millis() as TsMs,
-                        attempt: attempt as u32,
-                        reason: "the NATS server does not answer".into(),
-                    },
-                );
-            }
+            let Some(wait) = reconnect_delay(attempt) else {
+                return Duration::ZERO;
+            };
+            h.set(
+                &n,
+                SourceState::Reconnecting {
+                    at_ms: now_ms() + wait.as_millis() as TsMs,
+                    attempt: attempt as u32,
+                    reason: "the NATS server does not answer".into(),
+                },
+            );
             wait
         })
         .event_callback(events)
@@ -321,48 +359,53 @@ pub async fn run(
     let mut enc = Encoder::new();
     let mut states = StateWatch::default();
     let mut queue: VecDeque<Outgoing> = VecDeque::new();
+    // Published messages whose acknowledgement is awaited, oldest first. The window stays
+    // full: a new message goes out as each acknowledgement comes back, so encoding, the
+    // socket and the server all work at once instead of taking turns.
+    let mut inflight: VecDeque<(Outgoing, AckFuture)> = VecDeque::new();
     let mut open = true;
     let mut ready = false;
+    // whether the board shows the publisher live since its last failure
+    let mut live = false;
     let mut attempt = 0u32;
-    let set_pending = |q: &VecDeque<Outgoing>| {
-        stats.pending.store(
-            q.iter().map(|m| m.events).sum(),
-            std::sync::atomic::Ordering::Relaxed,
-        )
+    let set_pending = |q: &VecDeque<Outgoing>, f: &VecDeque<(Outgoing, AckFuture)>| {
+        let queued: u64 = q.iter().map(|m| m.events).sum();
+        let flying: u64 = f.iter().map(|(m, _)| m.events).sum();
+        stats
+            .pending
+            .store(queued + flying, std::sync::atomic::Ordering::Relaxed)
     };
     loop {
-        // take what the engine sent, within the queue's bound
-        while open {
+        // take what the engine sent, a little at a time while messages flow: what is encoded
+        // goes out at once, while the server stores the ones before it. While NATS is away,
+        // or when the channel fills, all of it, so that the engine's batches wait here (up
+        // to MAX_QUEUED messages) and not in the channel, whose overflow is lost.
+        let limit = if attempt > 0 || rx.len() > CHANNEL_BATCHES / 2 {
+            usize::MAX
+        } else {
+            ENCODE_AHEAD
+        };
+        while open && queue.len() < limit {
             match rx.try_recv() {
-                Ok(b) => {
-                    if queue.len() >= MAX_QUEUED {
-                        PipelineStats::add(&stats.dropped, b.len() as u64);
-                        tracing::error!(
-                            "NATS publish queue full ({MAX_QUEUED} messages): {} not published",
-                            b.len()
-                        );
-                    } else {
-                        enc.batch(b, &mut queue);
-                    }
-                }
+                Ok(b) => take(b, &mut enc, &mut queue, &stats),
                 Err(flume::TryRecvError::Empty) => break,
                 Err(flume::TryRecvError::Disconnected) => open = false,
             }
         }
         states.changes(&health, &mut enc, &mut queue);
-        set_pending(&queue);
+        set_pending(&queue, &inflight);
         if let Some(at) = deadline.get()
             && tokio::time::Instant::now() >= *at
         {
             break;
         }
-        if queue.is_empty() {
+        if queue.is_empty() && inflight.is_empty() {
             if !open {
                 break;
             }
             // wait for input, looking at the source states now and then
             match tokio::time::timeout(Duration::from_millis(200), rx.recv_async()).await {
-                Ok(Ok(b)) => enc.batch(b, &mut queue),
+                Ok(Ok(b)) => take(b, &mut enc, &mut queue, &stats),
                 Ok(Err(_)) => open = false,
                 Err(_) => {}
             }
@@ -386,18 +429,17 @@ pub async fn run(
                 }
             }
         }
-        // publish a window, then collect its acknowledgements in order
-        let mut inflight = Vec::with_capacity(WINDOW.min(queue.len()));
+        // top the window up
         let mut error = None;
         while inflight.len() < WINDOW {
             let Some(m) = queue.pop_front() else { break };
             let mut headers = HeaderMap::new();
             headers.insert("Nats-Msg-Id", m.id.as_str());
             match js
-                .publish_with_headers(m.subject.clone(), headers, m.payload.clone().into())
+                .publish_with_headers(m.subject.clone(), headers, m.payload.clone())
                 .await
             {
-                Ok(ack) => inflight.push((m, ack)),
+                Ok(ack) => inflight.push_back((m, ack.into_future())),
                 Err(e) => {
                     queue.push_front(m);
                     error = Some(e.to_string());
@@ -405,47 +447,54 @@ pub async fn run(
                 }
             }
         }
-        let mut acked = 0u64;
-        let mut unacked: Vec<Outgoing> = Vec::new();
-        for (m, ack) in inflight {
-            if !unacked.is_empty() {
-                // after a failure: re-send the rest too (the stream drops what it has)
-                unacked.push(m);
-                continue;
-            }
-            match ack.await {
-                Ok(a) => {
-                    acked += m.events;
-                    if a.duplicate {
-                        PipelineStats::add(&stats.duplicates, m.events);
+        // the oldest acknowledgement, or more input while it is on its way
+        if error.is_none()
+            && let Some((_, ack)) = inflight.front_mut()
+        {
+            let more = open && queue.len() < ENCODE_AHEAD;
+            tokio::select! {
+                biased;
+                r = ack => {
+                    let (m, _) = inflight.pop_front().unwrap_or_else(|| unreachable!());
+                    match r {
+                        Ok(a) => {
+                            PipelineStats::add(&stats.published, m.events);
+                            if a.duplicate {
+                                PipelineStats::add(&stats.duplicates, m.events);
+                            }
+                            if !live {
+                                health.set(HEALTH_NAME, SourceState::Live);
+                                live = true;
+                            }
+                            attempt = 0;
+                        }
+                        Err(e) => {
+                            inflight.push_front((m, Box::pin(std::future::pending())));
+                            error = Some(e.to_string());
+                        }
                     }
                 }
-                Err(e) => {
-                    error.get_or_insert(e.to_string());
-                    unacked.push(m);
-                }
+                b = rx.recv_async(), if more => match b {
+                    Ok(b) => take(b, &mut enc, &mut queue, &stats),
+                    Err(_) => open = false,
+                },
             }
         }
-        PipelineStats::add(&stats.published, acked);
-        for m in unacked.into_iter().rev() {
-            queue.push_front(m);
-        }
-        set_pending(&queue);
-        match error {
-            None => {
-                if attempt > 0 || acked > 0 {
-                    health.set(HEALTH_NAME, SourceState::Live);
-                }
-                attempt = 0;
+        if let Some(e) = error {
+            // re-send everything not acknowledged, in order (the stream stores a message it
+            // already has once, by its id)
+            while let Some((m, _)) = inflight.pop_back() {
+                queue.push_front(m);
             }
-            Some(e) => {
-                ready = false;
-                fail(&health, &cfg.url, &mut attempt, e).await;
-            }
+            set_pending(&queue, &inflight);
+            ready = false;
+            live = false;
+            fail(&health, &cfg.url, &mut attempt, e).await;
         }
     }
+    queue.extend(inflight.into_iter().map(|(m, _)| m));
     let left: u64 = queue.iter().map(|m| m.events).sum();
-    set_pending(&VecDeque::new());
+    stats.pending.store(0, std::sync::atomic::Ordering::Relaxed);
     if left > 0 {
         PipelineStats::add(&stats.dropped, left);
         tracing::error!("stopped with {left} events not yet published to NATS");
@@ -532,6 +581,11 @@ mod tests {
         assert_eq!(big.len(), 2);
         assert_ne!(enc.id(), enc.id());
         assert_eq!(backoff(0), Duration::from_millis(125));
+        // the first attempt, at start or after a disconnect, does not wait
+        assert_eq!(reconnect_delay(0), None);
+        assert_eq!(reconnect_delay(1), None);
+        assert_eq!(reconnect_delay(2), Some(Duration::from_millis(125)));
+        assert_eq!(reconnect_delay(3), Some(Duration::from_millis(250)));
         assert_eq!(backoff(30), Duration::from_secs(5));
     }
 }
