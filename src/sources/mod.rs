@@ -5,6 +5,7 @@
 pub mod alphavantage;
 pub mod binance;
 pub mod coinbase;
+pub(crate) mod live;
 pub mod nats;
 pub mod net;
 pub mod replay;

@@ -1,17 +1,15 @@
 //! REST backfill: warm charts on start, fill the holes a reconnect or a dropped batch left
 //! (aggregate trades by id, candles by time), and the on-demand `tickwatch backfill`.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 
 use super::BinanceConfig;
 use super::rest::{PAGE, RestClient, RestError};
-use crate::domain::{
-    Candle, EventKind, Interval, MarketEvent, Symbol, TradeTick, TsMs, Venue, now_ms,
-};
+use crate::domain::{Interval, MarketEvent, Symbol, TsMs, Venue, now_ms};
 use crate::pipeline::{EventSink, SourceState};
+use crate::sources::live::{FillRequest, candle_event};
 use crate::sources::net::retry::Attempts;
 
 /// Trade pages fetched for one gap before handing back what we have (the rest is fetched by the
@@ -22,29 +20,8 @@ const FILL_ATTEMPTS: u32 = 4;
 /// Events per batch handed to the sink.
 pub(crate) const BATCH: usize = 2048;
 
-/// What one gap needs.
-#[derive(Debug, Clone)]
-pub(crate) struct FillRequest {
-    pub symbol: Symbol,
-    /// Fetch aggregate trades from this id on.
-    pub trades_from: Option<u64>,
-    /// Fetch 1m candles from this time on.
-    pub klines_from: Option<TsMs>,
-    /// The first live trade id seen since the gap (0 until one arrives): fetching stops there.
-    pub stop_at: Arc<AtomicU64>,
-    /// Wait this long before asking: REST may lag the stream by a moment, so a fill that found
-    /// nothing yet is tried again a little later (see [`crate::sources::net::handout::refill_delay`]).
-    pub delay: std::time::Duration,
-}
-
-/// What a fill brought back.
-#[derive(Debug)]
-pub(crate) struct FillDone {
-    pub symbol: Symbol,
-    pub trades: Vec<(TsMs, TradeTick)>,
-    pub candles: Vec<Candle>,
-    pub error: Option<RestError>,
-}
+/// A fill's answer, with Binance's REST error.
+pub(crate) type FillDone = crate::sources::live::FillDone<RestError>;
 
 /// Fetches what `req` asks for, retrying transient failures; partial results are kept.
 pub(crate) async fn run_fill(
@@ -57,12 +34,14 @@ pub(crate) async fn run_fill(
         trades: Vec::new(),
         candles: Vec::new(),
         error: None,
+        // the top of a hole is the first live trade after it, whenever that comes
+        bounded: true,
     };
     if !req.delay.is_zero() {
         tokio::time::sleep(req.delay).await;
     }
     let mut attempts = Attempts::new(FILL_ATTEMPTS);
-    if let Some(from) = req.klines_from {
+    if let Some(from) = req.candles_from {
         loop {
             match rest
                 .klines(req.symbol, Interval::M1, from, None, &on_rate_limit)
@@ -115,35 +94,6 @@ pub(crate) async fn run_fill(
 }
 
 /// A candle fetched over REST as an event: closed unless its minute is still running.
-pub(crate) fn candle_event(
-    symbol: Symbol,
-    interval: Interval,
-    c: Candle,
-    now: TsMs,
-) -> MarketEvent {
-    MarketEvent {
-        venue: Venue::Binance,
-        symbol,
-        exch_ms: c.open_ms,
-        recv_ms: now,
-        kind: EventKind::Candle {
-            interval,
-            candle: c,
-            closed: c.open_ms + interval.ms() <= now,
-        },
-    }
-}
-
-pub(crate) fn trade_event(symbol: Symbol, time: TsMs, t: TradeTick, now: TsMs) -> MarketEvent {
-    MarketEvent {
-        venue: Venue::Binance,
-        symbol,
-        exch_ms: time,
-        recv_ms: now,
-        kind: EventKind::Trade(t),
-    }
-}
-
 /// Fetches candles of `symbol` from `from_ms` to `to_ms` (or now) and emits them (closed, the
 /// still-running last one as open). Used by `tickwatch backfill`. Returns how many were emitted.
 /// `on_page` gets the number of candles fetched so far after each page.
@@ -170,7 +120,7 @@ pub async fn backfill(
     let now = now_ms();
     let events: Vec<MarketEvent> = candles
         .into_iter()
-        .map(|c| candle_event(symbol, interval, c, now))
+        .map(|c| candle_event(Venue::Binance, symbol, interval, c, now))
         .collect();
     let n = events.len() as u64;
     let mut dropped = 0;

@@ -5,14 +5,13 @@
 //! - [`wire`]: frame structs and [`parse_frame`](wire::parse_frame)
 //! - [`ws`]: connections, shards, limits, reconnects and the 24 h rollover
 //! - [`rest`]: the REST client (klines, aggTrades, weight and Retry-After)
-//! - [`gaps`] and [`backfill`]: what is missing and fetching it
+//! - [`backfill`]: fetching what the shared gap tracker ([`crate::sources::live`]) finds missing
 //! - `control` and `changes`: symbols added and removed while running ([`SourceCmd`])
 
 mod backfill;
 mod changes;
 mod config;
 mod control;
-mod gaps;
 pub mod rest;
 pub mod wire;
 mod ws;

@@ -20,14 +20,14 @@ use tokio::time::{Instant, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::BinanceConfig;
-use super::backfill::{BATCH, FillDone, FillRequest, run_fill};
+use super::backfill::{BATCH, FillDone, run_fill};
 use super::changes::{ANSWER_TIMEOUT, Changes, Kind, Reply};
-use super::gaps::GapTracker;
 use super::rest::{RestClient, RestError};
 use super::wire::{Frame, parse_frame};
-use crate::domain::{MarketEvent, Symbol, TsMs, now_ms};
+use crate::domain::{MarketEvent, Symbol, TsMs, Venue, now_ms};
 use crate::pipeline::{EngineGone, EventSink, SourceState, session_state};
 use crate::sources::SourceCmd;
+use crate::sources::live::{FillRequest, GapTracker};
 use crate::sources::net::handout::hand_out;
 use crate::sources::net::ws::{Ws, close_reason, connect_ws, describe_ws_error, reconnecting};
 use crate::sources::net::{Backoff, MessageLimiter, Watchdog};
@@ -267,7 +267,13 @@ pub(crate) async fn run_shard(
 ) -> Result<(), EngineGone> {
     let cfg = &shared.cfg;
     let agg = cfg.trade_stream == super::TradeStream::AggTrade;
-    let mut gaps = GapTracker::new(&symbols, agg, cfg.klines, cfg.backfill_candles);
+    let mut gaps = GapTracker::new(
+        Venue::Binance,
+        &symbols,
+        agg,
+        cfg.klines,
+        cfg.backfill_candles,
+    );
     let (fill_tx, mut fill_rx) = mpsc::unbounded_channel::<FillDone>();
     let mut backoff = Backoff::new(
         Duration::from_millis(cfg.backoff_initial_ms),
@@ -284,7 +290,7 @@ pub(crate) async fn run_shard(
             continue;
         }
         shared.set_shard_state(shard, SourceState::Connecting);
-        let end = match connect(&shared, &cfg.streams(&gaps.symbols())).await {
+        let end = match connect(&shared, &cfg.streams(&sorted(&gaps))).await {
             Ok((conn, ids)) => {
                 ctl.changes.connected(&ids, Instant::now());
                 let mut s = Session {
@@ -443,7 +449,7 @@ impl Session<'_> {
                 }
                 _ = sleep_until(rollover_at), if old.is_none() => {
                     // Open the replacement first, so that no moment goes unwatched.
-                    match connect(self.shared, &cfg.streams(&self.gaps.symbols())).await {
+                    match connect(self.shared, &cfg.streams(&sorted(self.gaps))).await {
                         Ok((fresh, _)) => {
                             tracing::info!(source = self.shared.sink.name(), "rolling over to a fresh connection");
                             old = Some(std::mem::replace(&mut conn, fresh));
@@ -618,7 +624,7 @@ impl Session<'_> {
             "fill {}: trades from {:?}, candles from {:?}, stop at {}",
             req.symbol,
             req.trades_from,
-            req.klines_from,
+            req.candles_from,
             req.stop_at.load(Ordering::Relaxed)
         );
         let rest = self.shared.rest.clone();
@@ -798,6 +804,13 @@ impl Session<'_> {
         }
         Ok(())
     }
+}
+
+/// The shard's symbols in name order (the order its SUBSCRIBE lists their streams in).
+fn sorted(gaps: &GapTracker) -> Vec<Symbol> {
+    let mut v = gaps.symbols();
+    v.sort();
+    v
 }
 
 /// The next message of the draining connection, or never when there is none.

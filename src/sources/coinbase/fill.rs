@@ -2,13 +2,11 @@
 //! a skipped frame or a heartbeat revealed. Coinbase pages trades backwards (`after` = ids below
 //! it, newest first), so a fill walks down from the top of the hole to its bottom.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use super::rest::{RestClient, RestError, TRADES_PAGE};
-use crate::domain::{
-    Candle, EventKind, Interval, MarketEvent, Symbol, TradeTick, TsMs, Venue, now_ms,
-};
+use crate::domain::{Interval, TsMs, now_ms};
+use crate::sources::live::FillRequest;
 use crate::sources::net::retry::Attempts;
 
 /// Trade pages fetched for one hole (100,000 trades). A larger hole is filled from its oldest
@@ -19,35 +17,8 @@ const FILL_ATTEMPTS: u32 = 4;
 /// Events per batch handed to the sink.
 pub(crate) const BATCH: usize = 2048;
 
-/// What one hole needs.
-#[derive(Debug, Clone)]
-pub(crate) struct FillRequest {
-    pub product: Symbol,
-    /// Fetch trades from this id on.
-    pub trades_from: Option<u64>,
-    /// Fetch closed 1m candles from this time on (start-up warm-up).
-    pub candles_from: Option<TsMs>,
-    /// The first trade id REST need not fetch (the first one the socket delivered since the
-    /// hole, or the heartbeat's last trade id + 1); 0 until known.
-    pub stop_at: Arc<AtomicU64>,
-    /// Wait this long before asking: REST may lag the stream by a moment, so a fill that found
-    /// nothing yet is tried again a little later (see [`crate::sources::net::handout::refill_delay`]).
-    pub delay: std::time::Duration,
-}
-
-/// What a fill brought back.
-#[derive(Debug)]
-pub(crate) struct FillDone {
-    pub product: Symbol,
-    /// (trade time, trade), in any order.
-    pub trades: Vec<(TsMs, TradeTick)>,
-    /// Closed 1m candles, oldest first.
-    pub candles: Vec<Candle>,
-    pub error: Option<RestError>,
-    /// Whether the top of the hole was known when the fill started (if not, a live trade may
-    /// show a hole above what REST had, which is worth one more fill).
-    pub bounded: bool,
-}
+/// A fill's answer, with Coinbase's REST error.
+pub(crate) type FillDone = crate::sources::live::FillDone<RestError>;
 
 /// Fetches what `req` asks for, retrying transient failures; partial results are kept.
 pub(crate) async fn run_fill(
@@ -56,7 +27,7 @@ pub(crate) async fn run_fill(
     on_rate_limit: impl Fn(TsMs) + Send + Sync,
 ) -> FillDone {
     let mut done = FillDone {
-        product: req.product,
+        symbol: req.symbol,
         trades: Vec::new(),
         candles: Vec::new(),
         error: None,
@@ -69,7 +40,7 @@ pub(crate) async fn run_fill(
     if let Some(from) = req.candles_from {
         loop {
             let to = now_ms();
-            match rest.candles_1m(req.product, from, to, &on_rate_limit).await {
+            match rest.candles_1m(req.symbol, from, to, &on_rate_limit).await {
                 Ok(c) => {
                     // the running minute is not a closed candle yet
                     done.candles = c
@@ -100,7 +71,7 @@ pub(crate) async fn run_fill(
     let mut cursor = (stop > 0).then(|| stop.min(from + budget));
     let mut pages = 0;
     while pages <= MAX_TRADE_PAGES {
-        match rest.trades(req.product, cursor, &on_rate_limit).await {
+        match rest.trades(req.symbol, cursor, &on_rate_limit).await {
             Ok(page) => {
                 pages += 1;
                 let (Some(oldest), Some(newest)) = (
@@ -138,29 +109,4 @@ pub(crate) async fn run_fill(
         }
     }
     done
-}
-
-/// A closed 1m candle fetched over REST, as an event.
-pub(crate) fn candle_event(product: Symbol, c: Candle, now: TsMs) -> MarketEvent {
-    MarketEvent {
-        venue: Venue::Coinbase,
-        symbol: product,
-        exch_ms: c.open_ms,
-        recv_ms: now,
-        kind: EventKind::Candle {
-            interval: Interval::M1,
-            candle: c,
-            closed: true,
-        },
-    }
-}
-
-pub(crate) fn trade_event(product: Symbol, time: TsMs, t: TradeTick, now: TsMs) -> MarketEvent {
-    MarketEvent {
-        venue: Venue::Coinbase,
-        symbol: product,
-        exch_ms: time,
-        recv_ms: now,
-        kind: EventKind::Trade(t),
-    }
 }

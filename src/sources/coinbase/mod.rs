@@ -11,13 +11,12 @@
 //! - [`wire`]: frame structs and [`parse_frame`](wire::parse_frame)
 //! - `ws`: the connection, subscribe, refused products, reconnects and the watchdog
 //! - [`rest`]: the REST client (trades by `after` cursor, candles, 429 and 404)
-//! - `gaps` and `fill`: what is missing and fetching it
+//! - `fill`: fetching what the shared gap tracker ([`crate::sources::live`]) finds missing
 //! - `control`: products added and removed while running ([`SourceCmd`])
 
 mod config;
 mod control;
 mod fill;
-mod gaps;
 pub mod rest;
 pub mod wire;
 mod ws;

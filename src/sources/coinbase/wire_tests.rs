@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use super::gaps::GapTracker;
 use super::wire::{Frame, ParseError, parse_frame, parse_time, taker_side};
 use crate::domain::{EventKind, MarketEvent, Quote, Side, Stats24h, Symbol, Venue};
+use crate::sources::live::GapTracker;
 
 const RECV: i64 = 1_700_000_000_000;
 
@@ -336,7 +336,7 @@ fn every_frame_of_the_recorded_exchange_feed_parses() {
         p
     };
     assert_eq!(products.len(), 10);
-    let mut g = GapTracker::new(&products, 0);
+    let mut g = GapTracker::new(Venue::Coinbase, &products, true, false, 0);
     let mut out = Vec::new();
     for ev in &trades {
         assert!(g.on_live(*ev, &mut out).is_none(), "hole before {ev:?}");

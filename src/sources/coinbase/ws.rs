@@ -21,13 +21,13 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::CoinbaseConfig;
 use super::control::{ANSWER_TIMEOUT, Control, Either, Kind, Todo};
-use super::fill::{BATCH, FillDone, FillRequest, run_fill};
-use super::gaps::GapTracker;
+use super::fill::{BATCH, FillDone, run_fill};
 use super::rest::{RestClient, RestError};
 use super::wire::{Frame, parse_frame};
-use crate::domain::{MarketEvent, Symbol, TsMs, now_ms};
+use crate::domain::{MarketEvent, Symbol, TsMs, Venue, now_ms};
 use crate::pipeline::{EngineGone, EventSink, SourceState, session_state};
 use crate::sources::SourceCmd;
+use crate::sources::live::{FillRequest, GapTracker};
 use crate::sources::net::handout::hand_out;
 use crate::sources::net::ws::{Ws, close_reason, connect_ws, describe_ws_error, reconnecting};
 use crate::sources::net::{Backoff, MessageLimiter, Watchdog};
@@ -210,7 +210,7 @@ fn offline(shared: &Shared, gaps: &mut GapTracker, ctl: &mut Control, ev: Either
     }
     shared
         .n_products
-        .store(gaps.products().len(), Ordering::Relaxed);
+        .store(gaps.symbols().len(), Ordering::Relaxed);
 }
 
 /// Runs the connection until the engine goes away (`Err`) or Coinbase refused every product
@@ -221,14 +221,20 @@ pub(crate) async fn run_conn(
     mut ctl: Control,
 ) -> Result<(), EngineGone> {
     let cfg = &shared.cfg;
-    let mut gaps = GapTracker::new(&products, cfg.backfill_candles);
+    let mut gaps = GapTracker::new(
+        Venue::Coinbase,
+        &products,
+        true,
+        false,
+        cfg.backfill_candles,
+    );
     let (fill_tx, mut fill_rx) = mpsc::unbounded_channel::<FillDone>();
     let mut backoff = Backoff::new(
         Duration::from_millis(cfg.backoff_initial_ms),
         Duration::from_millis(cfg.backoff_max_ms),
     );
     loop {
-        let products = gaps.products();
+        let products = gaps.symbols();
         shared.n_products.store(products.len(), Ordering::Relaxed);
         if products.is_empty() {
             // nothing to stream: no connection until a product is added
@@ -371,7 +377,7 @@ impl Session<'_> {
             }
             self.shared
                 .n_products
-                .store(self.gaps.products().len(), Ordering::Relaxed);
+                .store(self.gaps.symbols().len(), Ordering::Relaxed);
             if self.gaps.is_empty() && self.ctl.changes.is_empty() && conn.outbox.is_empty() {
                 let _ = timeout(Duration::from_secs(2), conn.ws.close(None)).await;
                 return End::Idle;
@@ -499,7 +505,7 @@ impl Session<'_> {
         self.shared.record_error(why);
         self.gaps.remove(product);
         self.shared.mark_invalid(product);
-        if self.gaps.products().is_empty() {
+        if self.gaps.symbols().is_empty() {
             return Some(End::NoProducts);
         }
         if unsubscribe {
@@ -571,7 +577,7 @@ impl Session<'_> {
                 ..
             }) => {
                 self.data_arrived(now);
-                if let Some(req) = self.gaps.on_heartbeat(product, last_trade_id) {
+                if let Some(req) = self.gaps.on_latest_id(product, last_trade_id) {
                     self.spawn_fill(req);
                 }
             }
@@ -626,7 +632,7 @@ impl Session<'_> {
         });
         let mut ours: Vec<Symbol> = self
             .gaps
-            .products()
+            .symbols()
             .into_iter()
             .filter(|p| names_product(&text, p.as_str()))
             .collect();
@@ -653,7 +659,7 @@ impl Session<'_> {
             if refused_new && !self.gaps.is_empty() {
                 // it may have spoiled a subscribe that named others too (after a reconnect)
                 conn.outbox
-                    .push_back(control_message("subscribe", &self.gaps.products()));
+                    .push_back(control_message("subscribe", &self.gaps.symbols()));
             } else if !refused_new {
                 self.shared.record_error(format!("Coinbase error: {text}"));
             }
@@ -667,7 +673,7 @@ impl Session<'_> {
             }
         }
         conn.outbox
-            .push_back(control_message("subscribe", &self.gaps.products()));
+            .push_back(control_message("subscribe", &self.gaps.symbols()));
         None
     }
 
