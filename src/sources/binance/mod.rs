@@ -9,7 +9,6 @@
 //! - `control` and `changes`: symbols added and removed while running ([`SourceCmd`])
 
 mod backfill;
-mod changes;
 mod config;
 mod control;
 pub mod rest;

@@ -21,12 +21,12 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::BinanceConfig;
 use super::backfill::{BATCH, FillDone, run_fill};
-use super::changes::{ANSWER_TIMEOUT, Changes, Kind, Reply};
 use super::rest::{RestClient, RestError};
 use super::wire::{Frame, parse_frame};
 use crate::domain::{MarketEvent, Symbol, TsMs, Venue, now_ms};
 use crate::pipeline::{EngineGone, EventSink, SourceState, session_state};
 use crate::sources::SourceCmd;
+use crate::sources::live::changes::{ANSWER_TIMEOUT, Changes, Kind, Reply};
 use crate::sources::live::{FillRequest, GapTracker};
 use crate::sources::net::handout::hand_out;
 use crate::sources::net::ws::{Ws, close_reason, connect_ws, describe_ws_error, reconnecting};

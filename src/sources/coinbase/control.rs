@@ -7,35 +7,13 @@
 use std::collections::HashSet;
 
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 use super::rest::{RestClient, RestError};
 use super::ws::CHANNELS;
 use crate::domain::Symbol;
 use crate::sources::SourceCmd;
 
-pub(crate) use crate::sources::{
-    CONFIRM_TIMEOUT as ANSWER_TIMEOUT, ChangeKind as Kind, CmdReply as Reply,
-};
-
-/// One change waiting for its confirmation.
-#[derive(Debug)]
-pub(crate) struct Change {
-    pub product: Symbol,
-    pub kind: Kind,
-    reply: Reply,
-    /// Sent on the current connection (a subscribe asked for while disconnected waits for the
-    /// next connection, whose subscribe includes it).
-    on_wire: bool,
-    deadline: Instant,
-}
-
-impl Change {
-    pub fn answer(self, result: Result<(), String>) {
-        // the asker may have gone: that is fine
-        let _ = self.reply.send(result);
-    }
-}
+pub(crate) use crate::sources::live::changes::{ANSWER_TIMEOUT, Change, Changes, Kind};
 
 /// Whether a `subscriptions` message lists `product` (in every one of our channels that lists
 /// products), or lists it nowhere.
@@ -55,88 +33,16 @@ fn listed(channels: &[(String, Vec<String>)], product: Symbol) -> (bool, bool) {
     (everywhere, nowhere)
 }
 
-#[derive(Debug, Default)]
-pub(crate) struct Changes {
-    waiting: Vec<Change>,
-}
-
-impl Changes {
-    pub fn is_empty(&self) -> bool {
-        self.waiting.is_empty()
-    }
-
-    /// A change asked for at `now`; `on_wire`: its message went out on the current connection.
-    pub fn push(&mut self, product: Symbol, kind: Kind, reply: Reply, on_wire: bool, now: Instant) {
-        self.waiting.push(Change {
-            product,
-            kind,
-            reply,
-            on_wire,
-            deadline: now + ANSWER_TIMEOUT,
-        });
-    }
-
-    /// The subscribe of `product` waiting for confirmation, taken out.
-    pub fn take_subscribe(&mut self, product: Symbol) -> Option<Change> {
-        let i = self
-            .waiting
-            .iter()
-            .position(|c| c.product == product && c.kind == Kind::Subscribe)?;
-        Some(self.waiting.remove(i))
-    }
-
-    /// A connection is up and subscribed every product: the carried subscribes are on the wire.
-    pub fn connected(&mut self, now: Instant) {
-        for c in self.waiting.iter_mut().filter(|c| !c.on_wire) {
-            c.on_wire = true;
-            c.deadline = now + ANSWER_TIMEOUT;
+/// A `subscriptions` message arrived: the changes it confirms (a subscribe once every one of
+/// our channels lists the product, an unsubscribe once none does).
+pub(crate) fn confirmed(changes: &mut Changes, channels: &[(String, Vec<String>)]) -> Vec<Change> {
+    changes.confirmed_where(|c| {
+        let (everywhere, nowhere) = listed(channels, c.symbol);
+        match c.kind {
+            Kind::Subscribe => everywhere,
+            Kind::Unsubscribe => nowhere,
         }
-    }
-
-    /// The connection is gone. Unsubscribes are done (the next connection leaves them out) and
-    /// returned; subscribes are carried to the next connection.
-    pub fn disconnected(&mut self) -> Vec<Change> {
-        let (done, carried): (Vec<Change>, Vec<Change>) = std::mem::take(&mut self.waiting)
-            .into_iter()
-            .partition(|c| c.kind == Kind::Unsubscribe);
-        self.waiting = carried;
-        for c in &mut self.waiting {
-            c.on_wire = false;
-        }
-        done
-    }
-
-    /// A `subscriptions` message arrived: the changes it confirms.
-    pub fn confirmed(&mut self, channels: &[(String, Vec<String>)]) -> Vec<Change> {
-        self.take_where(|c| {
-            let (everywhere, nowhere) = listed(channels, c.product);
-            c.on_wire
-                && match c.kind {
-                    Kind::Subscribe => everywhere,
-                    Kind::Unsubscribe => nowhere,
-                }
-        })
-    }
-
-    /// Changes whose confirmation is overdue at `now`.
-    pub fn expired(&mut self, now: Instant) -> Vec<Change> {
-        self.take_where(|c| c.on_wire && c.deadline <= now)
-    }
-
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.waiting
-            .iter()
-            .filter(|c| c.on_wire)
-            .map(|c| c.deadline)
-            .min()
-    }
-
-    fn take_where(&mut self, f: impl Fn(&Change) -> bool) -> Vec<Change> {
-        let (hit, keep): (Vec<Change>, Vec<Change>) =
-            std::mem::take(&mut self.waiting).into_iter().partition(f);
-        self.waiting = keep;
-        hit
-    }
+    })
 }
 
 /// A product checked with REST: the command and what the check found.
@@ -291,6 +197,7 @@ fn is_product_id(p: Symbol) -> bool {
 mod tests {
     use super::*;
     use std::time::Duration;
+    use tokio::time::Instant;
 
     fn sym(s: &str) -> Symbol {
         Symbol::new(s).unwrap()
@@ -309,21 +216,21 @@ mod tests {
         let t0 = Instant::now();
         let mut c = Changes::default();
         let (tx, rx) = flume::unbounded();
-        c.push(sym("ETH-USD"), Kind::Subscribe, tx.clone(), true, t0);
-        c.push(sym("SOL-USD"), Kind::Unsubscribe, tx, true, t0);
+        c.sent(sym("ETH-USD"), Kind::Subscribe, tx.clone(), Vec::new(), t0);
+        c.sent(sym("SOL-USD"), Kind::Unsubscribe, tx, Vec::new(), t0);
         // the answer to an earlier subscribe: neither yet
-        assert!(c.confirmed(&subs(&["BTC-USD", "SOL-USD"])).is_empty());
+        assert!(confirmed(&mut c, &subs(&["BTC-USD", "SOL-USD"])).is_empty());
         // listed in only one channel: not yet
         let mut partial = subs(&["BTC-USD"]);
         partial[0].1.push("ETH-USD".into());
         assert!(
-            c.confirmed(&partial)
+            confirmed(&mut c, &partial)
                 .iter()
                 .all(|x| x.kind == Kind::Unsubscribe)
         );
-        let done = c.confirmed(&subs(&["BTC-USD", "ETH-USD"]));
+        let done = confirmed(&mut c, &subs(&["BTC-USD", "ETH-USD"]));
         assert_eq!(done.len(), 1);
-        assert_eq!(done[0].product, sym("ETH-USD"));
+        assert_eq!(done[0].symbol, sym("ETH-USD"));
         done.into_iter().for_each(|d| d.answer(Ok(())));
         assert_eq!(rx.try_recv().unwrap(), Ok(()));
         assert!(c.is_empty());
@@ -334,20 +241,26 @@ mod tests {
         let t0 = Instant::now();
         let mut c = Changes::default();
         let (tx, _rx) = flume::unbounded();
-        c.push(sym("ETH-USD"), Kind::Subscribe, tx.clone(), true, t0);
-        c.push(sym("SOL-USD"), Kind::Unsubscribe, tx.clone(), true, t0);
-        c.push(sym("XRP-USD"), Kind::Subscribe, tx, false, t0);
+        c.sent(sym("ETH-USD"), Kind::Subscribe, tx.clone(), Vec::new(), t0);
+        c.sent(
+            sym("SOL-USD"),
+            Kind::Unsubscribe,
+            tx.clone(),
+            Vec::new(),
+            t0,
+        );
+        c.carried(sym("XRP-USD"), tx, t0);
         let done = c.disconnected();
         assert_eq!(done.len(), 1);
-        assert_eq!(done[0].product, sym("SOL-USD"));
+        assert_eq!(done[0].symbol, sym("SOL-USD"));
         assert_eq!(c.next_deadline(), None);
         assert!(c.expired(t0 + Duration::from_secs(600)).is_empty());
         assert!(
-            c.confirmed(&subs(&["ETH-USD", "XRP-USD"])).is_empty(),
+            confirmed(&mut c, &subs(&["ETH-USD", "XRP-USD"])).is_empty(),
             "not on the wire"
         );
         let t1 = t0 + Duration::from_secs(60);
-        c.connected(t1);
+        c.connected(&[], t1);
         assert_eq!(c.next_deadline(), Some(t1 + ANSWER_TIMEOUT));
         assert_eq!(c.expired(t1 + ANSWER_TIMEOUT).len(), 2);
         assert!(c.take_subscribe(sym("ETH-USD")).is_none());

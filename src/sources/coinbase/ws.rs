@@ -187,8 +187,7 @@ fn offline(shared: &Shared, gaps: &mut GapTracker, ctl: &mut Control, ev: Either
                 source = name,
                 "{symbol} will be subscribed when the connection is up"
             );
-            ctl.changes
-                .push(symbol, Kind::Subscribe, reply, false, Instant::now());
+            ctl.changes.carried(symbol, reply, Instant::now());
         }
         SourceCmd::Unsubscribe { symbol, reply } => {
             if let Some(c) = ctl.changes.take_subscribe(symbol) {
@@ -246,7 +245,7 @@ pub(crate) async fn run_conn(
         shared.sink.set_state(SourceState::Connecting);
         let end = match connect(cfg, &products).await {
             Ok(conn) => {
-                ctl.changes.connected(Instant::now());
+                ctl.changes.connected(&[], Instant::now());
                 let mut s = Session {
                     shared: &shared,
                     gaps: &mut gaps,
@@ -266,7 +265,7 @@ pub(crate) async fn run_conn(
             tracing::info!(
                 source = shared.sink.name(),
                 "{} unsubscribed with its connection; the next one leaves it out",
-                c.product
+                c.symbol
             );
             c.answer(Ok(()));
         }
@@ -409,7 +408,7 @@ impl Session<'_> {
                 tracing::info!(source = name, "subscribing {symbol}");
                 self.ctl
                     .changes
-                    .push(symbol, Kind::Subscribe, reply, true, now);
+                    .sent(symbol, Kind::Subscribe, reply, Vec::new(), now);
             }
             SourceCmd::Unsubscribe { symbol, reply } => {
                 if let Some(c) = self.ctl.changes.take_subscribe(symbol) {
@@ -428,7 +427,7 @@ impl Session<'_> {
                 tracing::info!(source = name, "unsubscribing {symbol}");
                 self.ctl
                     .changes
-                    .push(symbol, Kind::Unsubscribe, reply, true, now);
+                    .sent(symbol, Kind::Unsubscribe, reply, Vec::new(), now);
             }
         }
     }
@@ -436,18 +435,18 @@ impl Session<'_> {
     /// A `subscriptions` message: the changes it confirms are answered.
     fn on_subscriptions(&mut self, channels: &[(String, Vec<String>)]) {
         let name = self.shared.sink.name();
-        for c in self.ctl.changes.confirmed(channels) {
+        for c in super::control::confirmed(&mut self.ctl.changes, channels) {
             match c.kind {
                 Kind::Subscribe => {
-                    tracing::info!(source = name, "{} subscribed", c.product);
+                    tracing::info!(source = name, "{} subscribed", c.symbol);
                     if let Ok(mut inv) = self.shared.invalid.lock() {
-                        inv.retain(|p| *p != c.product);
+                        inv.retain(|p| *p != c.symbol);
                     }
-                    if let Some(req) = self.gaps.warm_up(c.product, now_ms()) {
+                    if let Some(req) = self.gaps.warm_up(c.symbol, now_ms()) {
                         self.spawn_fill(req);
                     }
                 }
-                Kind::Unsubscribe => tracing::info!(source = name, "{} unsubscribed", c.product),
+                Kind::Unsubscribe => tracing::info!(source = name, "{} unsubscribed", c.symbol),
             }
             c.answer(Ok(()));
         }
@@ -461,19 +460,19 @@ impl Session<'_> {
                 Kind::Subscribe => {
                     let why = format!(
                         "Coinbase did not confirm the subscription to {} within {secs} s; try again",
-                        c.product
+                        c.symbol
                     );
-                    self.gaps.remove(c.product);
+                    self.gaps.remove(c.symbol);
                     // it may have been subscribed all the same
                     conn.outbox
-                        .push_back(control_message("unsubscribe", &[c.product]));
+                        .push_back(control_message("unsubscribe", &[c.symbol]));
                     self.shared.record_error(why.clone());
                     c.answer(Err(why));
                 }
                 Kind::Unsubscribe => {
                     self.shared.record_error(format!(
                         "Coinbase did not confirm unsubscribing {} within {secs} s; its data is ignored from now on",
-                        c.product
+                        c.symbol
                     ));
                     c.answer(Ok(()));
                 }

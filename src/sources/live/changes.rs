@@ -1,7 +1,11 @@
-//! Symbol changes of one connection that wait for Binance's answer: each SUBSCRIBE or
-//! UNSUBSCRIBE is known by its request ids, done once every id is acknowledged
-//! (`{"result":null,"id":N}`), refused by an error reply that carries one of them, and given up
-//! after [`ANSWER_TIMEOUT`]. Clock-free and runtime-free, so it is tested on its own.
+//! Symbol changes of one connection that wait for the venue's answer, for every venue. A change
+//! is on the wire once its message went out on the current connection, or carried (a subscribe
+//! asked for while disconnected: the next connection's subscribe includes it). It is done when
+//! the venue confirms it, by request ids (Binance's `{"result":null,"id":N}`: every id of the
+//! change acknowledged) or by what the venue says it now streams (Coinbase's `subscriptions`:
+//! see [`Changes::confirmed_where`]); refused by an error that carries one of its ids; given up
+//! after [`ANSWER_TIMEOUT`]. At a disconnect, unsubscribes are done (the next connection leaves
+//! them out) and subscribes are carried. Clock-free and runtime-free, so it is tested on its own.
 
 use tokio::time::Instant;
 
@@ -17,9 +21,10 @@ pub(crate) struct Change {
     pub symbol: Symbol,
     pub kind: Kind,
     pub reply: Reply,
-    /// Request ids not acknowledged yet. Empty for a subscribe waiting for the next connection
-    /// (whose first SUBSCRIBE includes the symbol).
+    /// Request ids not acknowledged yet (empty for a venue that confirms otherwise).
     ids: Vec<u64>,
+    /// Sent on the current connection (false while carried to the next one).
+    on_wire: bool,
     deadline: Instant,
 }
 
@@ -40,20 +45,29 @@ impl Changes {
         self.waiting.is_empty()
     }
 
-    /// A change sent as the requests `ids` at `now`.
+    /// A change sent at `now` as the requests `ids` (none for a venue that does not number
+    /// its requests).
     pub fn sent(&mut self, symbol: Symbol, kind: Kind, reply: Reply, ids: Vec<u64>, now: Instant) {
         self.waiting.push(Change {
             symbol,
             kind,
             reply,
             ids,
+            on_wire: true,
             deadline: now + ANSWER_TIMEOUT,
         });
     }
 
-    /// A subscribe asked for while not connected: the next connection's SUBSCRIBE carries it.
+    /// A subscribe asked for while not connected: the next connection's subscribe carries it.
     pub fn carried(&mut self, symbol: Symbol, reply: Reply, now: Instant) {
-        self.sent(symbol, Kind::Subscribe, reply, Vec::new(), now);
+        self.waiting.push(Change {
+            symbol,
+            kind: Kind::Subscribe,
+            reply,
+            ids: Vec::new(),
+            on_wire: false,
+            deadline: now + ANSWER_TIMEOUT,
+        });
     }
 
     /// The subscribe of `symbol` waiting for an answer, taken out.
@@ -65,11 +79,12 @@ impl Changes {
         Some(self.waiting.remove(i))
     }
 
-    /// A connection is up and its first SUBSCRIBE went out as `ids`: the carried subscribes
-    /// wait for them.
+    /// A connection is up and its first subscribe went out (as `ids`, if the venue numbers
+    /// requests): the carried subscribes are on the wire and wait for them.
     pub fn connected(&mut self, ids: &[u64], now: Instant) {
-        for c in self.waiting.iter_mut().filter(|c| c.ids.is_empty()) {
+        for c in self.waiting.iter_mut().filter(|c| !c.on_wire) {
             c.ids = ids.to_vec();
+            c.on_wire = true;
             c.deadline = now + ANSWER_TIMEOUT;
         }
     }
@@ -83,6 +98,7 @@ impl Changes {
         self.waiting = carried;
         for c in &mut self.waiting {
             c.ids.clear();
+            c.on_wire = false;
         }
         done
     }
@@ -109,16 +125,22 @@ impl Changes {
         self.take_where(|c| c.ids.contains(&id))
     }
 
+    /// The changes on the wire that `done` says the venue has now made (for a venue that
+    /// confirms by listing what it streams).
+    pub fn confirmed_where(&mut self, done: impl Fn(&Change) -> bool) -> Vec<Change> {
+        self.take_where(|c| c.on_wire && done(c))
+    }
+
     /// Changes whose answer is overdue at `now` (carried ones wait for their connection).
     pub fn expired(&mut self, now: Instant) -> Vec<Change> {
-        self.take_where(|c| !c.ids.is_empty() && c.deadline <= now)
+        self.take_where(|c| c.on_wire && c.deadline <= now)
     }
 
     /// When the next change is overdue, if any is waiting on the wire.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.waiting
             .iter()
-            .filter(|c| !c.ids.is_empty())
+            .filter(|c| c.on_wire)
             .map(|c| c.deadline)
             .min()
     }
