@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::rest::RestError;
-use super::ws::{Control, Note, Shared, run_shard};
+use super::ws::{Note, Shared, run_shard};
 use crate::domain::Symbol;
 use crate::pipeline::{EngineGone, SourceState};
 use crate::sources::SourceCmd;
@@ -73,9 +73,13 @@ impl Coordinator {
             tx,
             symbols: symbols.len(),
         });
-        let ctl = Control::new(rx, self.notes_tx.clone());
-        self.tasks
-            .spawn(run_shard(self.shared.clone(), shard, symbols, ctl));
+        self.tasks.spawn(run_shard(
+            self.shared.clone(),
+            shard,
+            symbols,
+            rx,
+            self.notes_tx.clone(),
+        ));
         self.count();
         shard
     }

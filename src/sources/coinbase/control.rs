@@ -13,7 +13,9 @@ use super::ws::CHANNELS;
 use crate::domain::Symbol;
 use crate::sources::SourceCmd;
 
-pub(crate) use crate::sources::live::changes::{ANSWER_TIMEOUT, Change, Changes, Kind};
+use crate::sources::live::GapTracker;
+use crate::sources::live::changes::{Change, Kind};
+use crate::sources::live::session::{BoxFut, Commands};
 
 /// Whether a `subscriptions` message lists `product` (in every one of our channels that lists
 /// products), or lists it nowhere.
@@ -33,16 +35,14 @@ fn listed(channels: &[(String, Vec<String>)], product: Symbol) -> (bool, bool) {
     (everywhere, nowhere)
 }
 
-/// A `subscriptions` message arrived: the changes it confirms (a subscribe once every one of
-/// our channels lists the product, an unsubscribe once none does).
-pub(crate) fn confirmed(changes: &mut Changes, channels: &[(String, Vec<String>)]) -> Vec<Change> {
-    changes.confirmed_where(|c| {
-        let (everywhere, nowhere) = listed(channels, c.symbol);
-        match c.kind {
-            Kind::Subscribe => everywhere,
-            Kind::Unsubscribe => nowhere,
-        }
-    })
+/// Whether a `subscriptions` message confirms `c`: a subscribe once every one of our channels
+/// lists the product, an unsubscribe once none does.
+pub(crate) fn confirms(channels: &[(String, Vec<String>)], c: &Change) -> bool {
+    let (everywhere, nowhere) = listed(channels, c.symbol);
+    match c.kind {
+        Kind::Subscribe => everywhere,
+        Kind::Unsubscribe => nowhere,
+    }
 }
 
 /// A product checked with REST: the command and what the check found.
@@ -55,7 +55,9 @@ pub(crate) struct Control {
     checking: HashSet<Symbol>,
     checked_tx: mpsc::UnboundedSender<Checked>,
     checked_rx: mpsc::UnboundedReceiver<Checked>,
-    pub changes: Changes,
+    rest: RestClient,
+    /// The source's name, for the log.
+    name: String,
 }
 
 /// What the connection has to do next.
@@ -66,14 +68,15 @@ pub(crate) enum Todo {
 }
 
 impl Control {
-    pub fn new(cmds: flume::Receiver<SourceCmd>) -> Self {
+    pub fn new(cmds: flume::Receiver<SourceCmd>, rest: RestClient, name: &str) -> Self {
         let (checked_tx, checked_rx) = mpsc::unbounded_channel();
         Control {
             cmds: Some(cmds),
             checking: HashSet::new(),
             checked_tx,
             checked_rx,
-            changes: Changes::default(),
+            rest,
+            name: name.to_string(),
         }
     }
 
@@ -170,6 +173,34 @@ impl Control {
     }
 }
 
+impl Commands for Control {
+    /// The next change for the connection: a subscribe once REST found the product, an
+    /// unsubscribe at once. Refusals are answered here. Never None: without the monitor's side
+    /// no change comes, and the connection keeps streaming what it has.
+    fn next<'a>(&'a mut self, gaps: &'a GapTracker) -> BoxFut<'a, Option<SourceCmd>> {
+        Box::pin(async move {
+            loop {
+                let todo = match Control::next(self).await {
+                    Either::Cmd(cmd) => {
+                        let streamed = gaps.contains(cmd.symbol());
+                        let rest = self.rest.clone();
+                        let name = self.name.clone();
+                        self.on_command(cmd, streamed, &rest, &name)
+                    }
+                    Either::Checked(c) => {
+                        let name = self.name.clone();
+                        self.on_checked(c, &name)
+                    }
+                    Either::Closed => Todo::Nothing,
+                };
+                if let Todo::Apply(cmd) = todo {
+                    return Some(cmd);
+                }
+            }
+        })
+    }
+}
+
 /// What [`Control::next`] found.
 pub(crate) enum Either {
     Cmd(SourceCmd),
@@ -196,8 +227,13 @@ fn is_product_id(p: Symbol) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::live::changes::{ANSWER_TIMEOUT, Changes};
     use std::time::Duration;
     use tokio::time::Instant;
+
+    fn confirmed(c: &mut Changes, channels: &[(String, Vec<String>)]) -> Vec<Change> {
+        c.confirmed_where(|x| confirms(channels, x))
+    }
 
     fn sym(s: &str) -> Symbol {
         Symbol::new(s).unwrap()

@@ -14,8 +14,6 @@ use crate::sources::net::retry::Attempts;
 pub(crate) const MAX_TRADE_PAGES: usize = 100;
 /// Attempts per fill when the network or the server fails.
 const FILL_ATTEMPTS: u32 = 4;
-/// Events per batch handed to the sink.
-pub(crate) const BATCH: usize = 2048;
 
 /// A fill's answer, with Coinbase's REST error.
 pub(crate) type FillDone = crate::sources::live::FillDone<RestError>;

@@ -101,7 +101,7 @@ async fn run(src: CoinbaseSource, sink: EventSink) -> anyhow::Result<()> {
     sink.set_state(SourceState::Connecting);
     // nobody took the control channel: no changes will come
     drop(src.control_tx);
-    let ctl = Control::new(src.control_rx);
+    let ctl = Control::new(src.control_rx, shared.rest.clone(), sink.name());
     let reporter = tokio::spawn(report(shared.clone()));
     let result = run_conn(shared.clone(), src.products, ctl).await;
     reporter.abort();

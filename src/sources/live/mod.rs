@@ -6,6 +6,7 @@
 pub(crate) mod changes;
 pub(crate) mod fill;
 pub(crate) mod gaps;
+pub(crate) mod session;
 
 pub(crate) use fill::{FillDone, FillRequest, candle_event};
 pub(crate) use gaps::GapTracker;
