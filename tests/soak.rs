@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use support::binance::{Fault, Market, SERVER_SHUTDOWN};
 use support::http::HttpServer;
+use support::venue::{assert_ids_once, wait_for_trades};
 use support::ws::{ServerConn, WsServer};
-use support::{memory_kb, query_i64, signal, tickwatch_cmd, wait_exit};
+use support::{memory_kb, signal, tickwatch_cmd, wait_exit};
 
 const SYMBOLS: [&str; 2] = ["BTCUSDT", "ETHUSDT"];
 const ROUNDS: u64 = 100;
@@ -148,15 +149,7 @@ async fn record_through_100_disconnects_keeps_every_trade_once_flat_memory_promp
     happened(last);
     stream(&mut c, &market, from..=last).await;
     let want = last as i64 * SYMBOLS.len() as i64;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let mut have = None;
-    while std::time::Instant::now() < deadline {
-        have = query_i64(&db, "SELECT COUNT(*) FROM trades");
-        if have == Some(want) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let have = wait_for_trades(&db, want).await;
     let (_, rss_late) = memory_kb(pid).expect("record runs");
     signal(pid, "TERM");
     let (status, took) = wait_exit(&mut child, 30, "record after SIGTERM");
@@ -171,25 +164,7 @@ async fn record_through_100_disconnects_keeps_every_trade_once_flat_memory_promp
         .collect::<Vec<_>>()
         .join("\n");
     assert_eq!(have, Some(want), "trades stored:\n{tail}\nlog:\n{problems}");
-    for s in SYMBOLS {
-        let q = |what: &str| {
-            query_i64(
-                &db,
-                &format!("SELECT {what} FROM trades WHERE symbol = '{s}'"),
-            )
-            .unwrap()
-        };
-        assert_eq!(
-            (
-                q("COUNT(*)"),
-                q("COUNT(DISTINCT trade_id)"),
-                q("MIN(trade_id)"),
-                q("MAX(trade_id)")
-            ),
-            (last as i64, last as i64, 1, last as i64),
-            "{s}: every id from 1 to {last} exactly once"
-        );
-    }
+    assert_ids_once(&db, &SYMBOLS, last, "soak");
     assert!(status.success(), "{status}:\n{tail}");
     // nothing is queued at the end: the stop takes far less than its deadlines
     assert!(took < Duration::from_secs(4), "stopped in {took:?}");

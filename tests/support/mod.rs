@@ -19,6 +19,7 @@ pub mod pg;
 pub mod smtp;
 pub mod tmpfs;
 pub mod tmux;
+pub mod venue;
 pub mod ws;
 
 use std::time::Duration;
