@@ -1,21 +1,45 @@
-//! Products added and removed while the source runs ([`SourceCmd`]). A new product is checked
-//! with REST first (`/products/{id}`: 404 means Coinbase does not list it); then a `subscribe`
-//! goes out for the same channels as at connect, and the answer waits for the `subscriptions`
-//! message that lists it (an `unsubscribe`: one that no longer does), or gives up after
-//! [`ANSWER_TIMEOUT`].
+//! Coinbase's side of products added and removed while running ([`SourceCmd`]): what a
+//! product id looks like, the REST check of a new product (`/products/{id}`: 404 means Coinbase
+//! does not list it), and how a `subscriptions` message confirms a change (it lists the product
+//! in every channel, or nowhere). The rest is the shared engine's ([`crate::sources::live`]).
 
-use std::collections::HashSet;
-
-use tokio::sync::mpsc;
+use std::sync::Arc;
 
 use super::rest::{RestClient, RestError};
 use super::ws::CHANNELS;
 use crate::domain::Symbol;
 use crate::sources::SourceCmd;
-
-use crate::sources::live::GapTracker;
 use crate::sources::live::changes::{Change, Kind};
-use crate::sources::live::session::{BoxFut, Commands};
+use crate::sources::live::control::{Check, Checker};
+
+/// The commands of the monitor, checked the Coinbase way.
+pub(crate) fn checker(cmds: flume::Receiver<SourceCmd>, rest: RestClient, name: &str) -> Checker {
+    let check: Check = Arc::new(move |product| {
+        let rest = rest.clone();
+        Box::pin(async move {
+            match rest.product_status(product, |_| {}).await {
+                Ok(status) if status.eq_ignore_ascii_case("delisted") => {
+                    Err(format!("{product} is delisted on Coinbase Exchange"))
+                }
+                Ok(_) => Ok(()),
+                Err(RestError::UnknownProduct { .. }) => {
+                    Err(format!("{product} is not a Coinbase Exchange product"))
+                }
+                Err(e) => Err(format!(
+                    "could not check {product} with Coinbase ({e}); try again"
+                )),
+            }
+        })
+    });
+    Checker::new(cmds, "Coinbase", name, spelling, check)
+}
+
+/// Why `p` cannot be a Coinbase product id, if it cannot.
+fn spelling(p: Symbol) -> Option<String> {
+    (!is_product_id(p)).then(|| {
+        format!("{p} is not a Coinbase product id (base and quote joined by '-', e.g. BTC-USD)")
+    })
+}
 
 /// Whether a `subscriptions` message lists `product` (in every one of our channels that lists
 /// products), or lists it nowhere.
@@ -42,177 +66,6 @@ pub(crate) fn confirms(channels: &[(String, Vec<String>)], c: &Change) -> bool {
     match c.kind {
         Kind::Subscribe => everywhere,
         Kind::Unsubscribe => nowhere,
-    }
-}
-
-/// A product checked with REST: the command and what the check found.
-pub(crate) type Checked = (SourceCmd, Result<(), String>);
-
-/// Commands from the monitor and the REST checks they start.
-pub(crate) struct Control {
-    /// None once the monitor's side is gone (or was never taken).
-    cmds: Option<flume::Receiver<SourceCmd>>,
-    checking: HashSet<Symbol>,
-    checked_tx: mpsc::UnboundedSender<Checked>,
-    checked_rx: mpsc::UnboundedReceiver<Checked>,
-    rest: RestClient,
-    /// The source's name, for the log.
-    name: String,
-}
-
-/// What the connection has to do next.
-pub(crate) enum Todo {
-    /// A checked product to subscribe, or a product to unsubscribe.
-    Apply(SourceCmd),
-    Nothing,
-}
-
-impl Control {
-    pub fn new(cmds: flume::Receiver<SourceCmd>, rest: RestClient, name: &str) -> Self {
-        let (checked_tx, checked_rx) = mpsc::unbounded_channel();
-        Control {
-            cmds: Some(cmds),
-            checking: HashSet::new(),
-            checked_tx,
-            checked_rx,
-            rest,
-            name: name.to_string(),
-        }
-    }
-
-    /// The next command or finished check (pending forever when there is none).
-    pub async fn next(&mut self) -> Either {
-        tokio::select! {
-            cmd = recv(&self.cmds) => match cmd {
-                Some(cmd) => Either::Cmd(cmd),
-                None => {
-                    self.cmds = None;
-                    Either::Closed
-                }
-            },
-            Some(checked) = self.checked_rx.recv() => Either::Checked(checked),
-        }
-    }
-
-    /// A command from the monitor: a subscribe is checked with REST first (in the background);
-    /// an unsubscribe is for the connection to do. `streamed`: whether the product is followed.
-    pub fn on_command(
-        &mut self,
-        cmd: SourceCmd,
-        streamed: bool,
-        rest: &RestClient,
-        name: &str,
-    ) -> Todo {
-        let product = cmd.symbol();
-        match cmd {
-            SourceCmd::Subscribe { .. } => {
-                let refusal = if !is_product_id(product) {
-                    Some(format!(
-                        "{product} is not a Coinbase product id (base and quote joined by '-', e.g. BTC-USD)"
-                    ))
-                } else if streamed {
-                    Some(format!("{product} is already streamed from Coinbase"))
-                } else if self.checking.contains(&product) {
-                    Some(format!("{product} is being added already"))
-                } else {
-                    None
-                };
-                if let Some(why) = refusal {
-                    tracing::info!(source = name, "not subscribing {product}: {why}");
-                    cmd.answer(Err(why));
-                    return Todo::Nothing;
-                }
-                tracing::info!(
-                    source = name,
-                    "checking {product} with Coinbase before subscribing"
-                );
-                self.checking.insert(product);
-                let rest = rest.clone();
-                let tx = self.checked_tx.clone();
-                tokio::spawn(async move {
-                    let result = match rest.product_status(product, |_| {}).await {
-                        Ok(status) if status.eq_ignore_ascii_case("delisted") => {
-                            Err(format!("{product} is delisted on Coinbase Exchange"))
-                        }
-                        Ok(_) => Ok(()),
-                        Err(RestError::UnknownProduct { .. }) => {
-                            Err(format!("{product} is not a Coinbase Exchange product"))
-                        }
-                        Err(e) => Err(format!(
-                            "could not check {product} with Coinbase ({e}); try again"
-                        )),
-                    };
-                    let _ = tx.send((cmd, result));
-                });
-                Todo::Nothing
-            }
-            SourceCmd::Unsubscribe { .. } => {
-                if self.checking.contains(&product) {
-                    cmd.answer(Err(format!(
-                        "{product} is still being added; remove it once that is done"
-                    )));
-                    return Todo::Nothing;
-                }
-                Todo::Apply(cmd)
-            }
-        }
-    }
-
-    /// A REST check finished: refused (answered here) or to subscribe.
-    pub fn on_checked(&mut self, (cmd, result): Checked, name: &str) -> Todo {
-        let product = cmd.symbol();
-        self.checking.remove(&product);
-        match result {
-            Ok(()) => Todo::Apply(cmd),
-            Err(why) => {
-                tracing::warn!(source = name, "not subscribing {product}: {why}");
-                cmd.answer(Err(why));
-                Todo::Nothing
-            }
-        }
-    }
-}
-
-impl Commands for Control {
-    /// The next change for the connection: a subscribe once REST found the product, an
-    /// unsubscribe at once. Refusals are answered here. Never None: without the monitor's side
-    /// no change comes, and the connection keeps streaming what it has.
-    fn next<'a>(&'a mut self, gaps: &'a GapTracker) -> BoxFut<'a, Option<SourceCmd>> {
-        Box::pin(async move {
-            loop {
-                let todo = match Control::next(self).await {
-                    Either::Cmd(cmd) => {
-                        let streamed = gaps.contains(cmd.symbol());
-                        let rest = self.rest.clone();
-                        let name = self.name.clone();
-                        self.on_command(cmd, streamed, &rest, &name)
-                    }
-                    Either::Checked(c) => {
-                        let name = self.name.clone();
-                        self.on_checked(c, &name)
-                    }
-                    Either::Closed => Todo::Nothing,
-                };
-                if let Todo::Apply(cmd) = todo {
-                    return Some(cmd);
-                }
-            }
-        })
-    }
-}
-
-/// What [`Control::next`] found.
-pub(crate) enum Either {
-    Cmd(SourceCmd),
-    Checked(Checked),
-    /// The monitor's side is gone: no more commands.
-    Closed,
-}
-
-async fn recv(cmds: &Option<flume::Receiver<SourceCmd>>) -> Option<SourceCmd> {
-    match cmds {
-        Some(rx) => rx.recv_async().await.ok(),
-        None => std::future::pending().await,
     }
 }
 

@@ -33,7 +33,6 @@ use anyhow::Context;
 pub use config::{CoinbaseConfig, MAX_BACKFILL_CANDLES};
 pub use rest::{RestClient, RestError};
 
-use self::control::Control;
 use self::ws::{Shared, run_conn};
 use super::{Source, SourceCmd, SourceFuture};
 use crate::domain::{Symbol, Venue};
@@ -101,7 +100,7 @@ async fn run(src: CoinbaseSource, sink: EventSink) -> anyhow::Result<()> {
     sink.set_state(SourceState::Connecting);
     // nobody took the control channel: no changes will come
     drop(src.control_tx);
-    let ctl = Control::new(src.control_rx, shared.rest.clone(), sink.name());
+    let ctl = control::checker(src.control_rx, shared.rest.clone(), sink.name());
     let reporter = tokio::spawn(report(shared.clone()));
     let result = run_conn(shared.clone(), src.products, ctl).await;
     reporter.abort();

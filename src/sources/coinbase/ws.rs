@@ -12,12 +12,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::CoinbaseConfig;
-use super::control::{Control, confirms};
+use super::control::confirms;
 use super::fill::run_fill;
 use super::rest::{RestClient, RestError};
 use super::wire::{Frame, parse_frame};
 use crate::domain::{Symbol, TsMs, Venue, now_ms};
 use crate::pipeline::{EngineGone, EventSink, SourceState};
+use crate::sources::live::control::Checker;
 use crate::sources::live::session::{self, BoxFut, End, LiveVenue, Session, Settings};
 use crate::sources::live::{FillDone, FillRequest, GapTracker};
 
@@ -313,7 +314,7 @@ impl Feed {
 pub(crate) async fn run_conn(
     shared: Arc<Shared>,
     products: Vec<Symbol>,
-    ctl: Control,
+    cmds: Checker,
 ) -> Result<(), EngineGone> {
     let gaps = GapTracker::new(
         Venue::Coinbase,
@@ -322,7 +323,7 @@ pub(crate) async fn run_conn(
         false,
         shared.cfg.backfill_candles,
     );
-    session::run(Feed { shared }, gaps, ctl).await
+    session::run(Feed { shared }, gaps, cmds).await
 }
 
 #[cfg(test)]
