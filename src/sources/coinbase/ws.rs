@@ -7,8 +7,8 @@
 //! that refuse a whole subscribe for one unknown product (that product is dropped and the rest
 //! subscribed again). Reconnects, product changes and gap tracking are the engine's.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::CoinbaseConfig;
@@ -17,9 +17,10 @@ use super::fill::run_fill;
 use super::rest::{RestClient, RestError};
 use super::wire::{Frame, parse_frame};
 use crate::domain::{Symbol, TsMs, Venue, now_ms};
-use crate::pipeline::{EngineGone, EventSink, SourceState};
+use crate::pipeline::{EventSink, SourceState};
 use crate::sources::live::control::Checker;
-use crate::sources::live::session::{self, BoxFut, End, LiveVenue, Session, Settings};
+use crate::sources::live::session::{BoxFut, End, LiveVenue, Session, Settings};
+use crate::sources::live::source::{self, LiveStats};
 use crate::sources::live::{FillDone, FillRequest, GapTracker};
 
 /// The channels every product is subscribed to.
@@ -28,63 +29,17 @@ pub(crate) const CHANNELS: [&str; 3] = ["matches", "ticker", "heartbeat"];
 const SENDS_PER_SEC: usize = 10;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// State shared by the connection and the status reporter.
+/// What the connection needs.
 pub(crate) struct Shared {
     pub cfg: CoinbaseConfig,
     pub rest: RestClient,
     pub sink: EventSink,
-    /// Events handed to the sink (for the events/s figure).
-    pub events: AtomicU64,
-    /// Frames skipped because they could not be read or carried bad values.
-    pub skipped: AtomicU64,
-    /// Of the skipped frames, those rejected for their values (NaN, zero or negative prices).
-    pub rejected: AtomicU64,
-    /// Well-formed frames of kinds tickwatch does not use.
-    pub ignored: AtomicU64,
-    /// Trades known to be lost (a hole REST could not fill).
-    pub missing: AtomicU64,
-    /// Products dropped because Coinbase does not know them.
-    pub invalid: Mutex<Vec<Symbol>>,
-    pub last_error: Mutex<Option<String>>,
-    /// Products streamed or being subscribed (for the status detail).
-    pub n_products: AtomicUsize,
+    pub stats: Arc<LiveStats>,
 }
 
 impl Shared {
-    pub fn new(cfg: CoinbaseConfig, rest: RestClient, sink: EventSink) -> Self {
-        Shared {
-            cfg,
-            rest,
-            sink,
-            events: AtomicU64::new(0),
-            skipped: AtomicU64::new(0),
-            rejected: AtomicU64::new(0),
-            ignored: AtomicU64::new(0),
-            missing: AtomicU64::new(0),
-            invalid: Mutex::new(Vec::new()),
-            last_error: Mutex::new(None),
-            n_products: AtomicUsize::new(0),
-        }
-    }
-
     pub(crate) fn record_error(&self, msg: String) {
-        // errors quote the venue: safe to print before they reach the log
-        let msg = crate::format::visible(&msg);
-        tracing::warn!(source = self.sink.name(), "{msg}");
-        self.sink
-            .health()
-            .record_error(self.sink.name(), msg.clone());
-        if let Ok(mut e) = self.last_error.lock() {
-            *e = Some(msg);
-        }
-    }
-
-    fn mark_invalid(&self, product: Symbol) {
-        if let Ok(mut inv) = self.invalid.lock()
-            && !inv.contains(&product)
-        {
-            inv.push(product);
-        }
+        self.stats.record_error(&self.sink, msg);
     }
 }
 
@@ -173,7 +128,7 @@ impl LiveVenue for Feed {
                 return self.on_error_frame(&message, reason.as_deref(), s);
             }
             Ok(Frame::AdvancedTrade { channel }) => {
-                self.shared.ignored.fetch_add(1, Ordering::Relaxed);
+                self.shared.stats.ignored.fetch_add(1, Ordering::Relaxed);
                 return Some(End::reconnect(format!(
                     "{} speaks the Coinbase Advanced Trade API ({channel:?} frames), which tickwatch does not support; set [coinbase].ws_url to the Exchange feed wss://ws-feed.exchange.coinbase.com",
                     self.shared.cfg.ws_url
@@ -181,19 +136,14 @@ impl LiveVenue for Feed {
             }
             Ok(Frame::Unsupported { kind }) => {
                 s.alive();
-                self.shared.ignored.fetch_add(1, Ordering::Relaxed);
+                self.shared.stats.ignored.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(source = self.shared.sink.name(), "ignored {kind} frame");
             }
             Err(e) => {
-                self.shared.skipped.fetch_add(1, Ordering::Relaxed);
-                let shown: String = text.chars().take(120).collect();
-                let what = if e.is_rejection() {
-                    self.shared.rejected.fetch_add(1, Ordering::Relaxed);
-                    "frame rejected"
-                } else {
-                    "unreadable frame skipped"
-                };
-                self.shared.record_error(format!("{what} ({e}): {shown}"));
+                let sink = &self.shared.sink;
+                self.shared
+                    .stats
+                    .skipped(sink, e.is_rejection(), e.to_string(), text);
             }
         }
         None
@@ -232,20 +182,16 @@ impl LiveVenue for Feed {
 
     fn forgot(&self, symbol: Symbol, invalid: bool) {
         if invalid {
-            self.shared.mark_invalid(symbol);
+            self.shared.stats.mark_invalid(symbol, true);
         }
     }
 
     fn confirmed(&self, symbol: Symbol) {
-        if let Ok(mut inv) = self.shared.invalid.lock() {
-            inv.retain(|p| *p != symbol);
-        }
+        self.shared.stats.mark_invalid(symbol, false);
     }
 
     fn counted(&self, sent: u64, symbols: usize, missing: u64) {
-        self.shared.events.fetch_add(sent, Ordering::Relaxed);
-        self.shared.n_products.store(symbols, Ordering::Relaxed);
-        self.shared.missing.store(missing, Ordering::Relaxed);
+        self.shared.stats.counted(sent, symbols, missing);
     }
 }
 
@@ -284,6 +230,7 @@ impl Feed {
         // one already dropped (REST answered 404 first) still spoiled this subscribe
         let dropped_before = self
             .shared
+            .stats
             .invalid
             .lock()
             .is_ok_and(|inv| inv.iter().any(|p| names_product(&text, p.as_str())));
@@ -311,11 +258,11 @@ impl Feed {
 
 /// Runs the connection until the engine goes away (`Err`) or Coinbase refused every product
 /// (`Ok`).
-pub(crate) async fn run_conn(
+pub(crate) fn run_conn(
     shared: Arc<Shared>,
     products: Vec<Symbol>,
     cmds: Checker,
-) -> Result<(), EngineGone> {
+) -> crate::sources::SourceFuture {
     let gaps = GapTracker::new(
         Venue::Coinbase,
         &products,
@@ -323,7 +270,7 @@ pub(crate) async fn run_conn(
         false,
         shared.cfg.backfill_candles,
     );
-    session::run(Feed { shared }, gaps, cmds).await
+    source::run(Feed { shared }, gaps, cmds)
 }
 
 #[cfg(test)]

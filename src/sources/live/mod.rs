@@ -8,6 +8,7 @@ pub(crate) mod control;
 pub(crate) mod fill;
 pub(crate) mod gaps;
 pub(crate) mod session;
+pub mod source;
 
 pub(crate) use fill::{FillDone, FillRequest, candle_event};
 pub(crate) use gaps::GapTracker;

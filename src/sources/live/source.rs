@@ -1,0 +1,241 @@
+//! A venue that follows all its symbols on one connection, as a [`Source`]: the counters every
+//! live venue shows in its status detail ([`LiveStats`]), the reporter that keeps that detail
+//! current, and the source itself ([`LiveSource`]) that runs the engine's connection loop with
+//! the monitor's symbol changes checked by a [`Checker`]. A venue folder supplies its
+//! [`LiveVenue`], its gap tracker settings and its checker; nothing else.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::control::Checker;
+use super::gaps::GapTracker;
+use super::session::{self, LiveVenue};
+use crate::domain::{Symbol, Venue};
+use crate::pipeline::{EventSink, Overflow, SourceState};
+use crate::sources::net::status::{EventRate, symbol_list};
+use crate::sources::{Source, SourceCmd, SourceFuture};
+
+/// What a live venue counts, for its status detail.
+#[derive(Debug, Default)]
+pub(crate) struct LiveStats {
+    /// Events handed to the sink (for the events/s figure).
+    pub events: AtomicU64,
+    /// Frames skipped because they could not be read or carried bad values.
+    pub skipped: AtomicU64,
+    /// Of the skipped frames, those rejected for their values (NaN, zero or negative prices).
+    pub rejected: AtomicU64,
+    /// Well-formed frames of kinds tickwatch does not use.
+    pub ignored: AtomicU64,
+    /// Trades known to be lost (a hole REST could not fill).
+    pub missing: AtomicU64,
+    /// Symbols streamed or being subscribed.
+    pub symbols: AtomicUsize,
+    /// Symbols dropped because the venue does not know them.
+    pub invalid: Mutex<Vec<Symbol>>,
+    pub last_error: Mutex<Option<String>>,
+}
+
+impl LiveStats {
+    /// Shows and logs a venue error (quoted from outside: made safe first) and keeps it for
+    /// the detail.
+    pub fn record_error(&self, sink: &EventSink, msg: String) {
+        let msg = crate::format::visible(&msg);
+        tracing::warn!(source = sink.name(), "{msg}");
+        sink.health().record_error(sink.name(), msg.clone());
+        if let Ok(mut e) = self.last_error.lock() {
+            *e = Some(msg);
+        }
+    }
+
+    /// `symbol` is unknown to the venue (or known again when `invalid` is false).
+    pub fn mark_invalid(&self, symbol: Symbol, invalid: bool) {
+        if let Ok(mut inv) = self.invalid.lock() {
+            inv.retain(|s| *s != symbol);
+            if invalid {
+                inv.push(symbol);
+            }
+        }
+    }
+
+    pub fn invalid_list(&self) -> String {
+        symbol_list(&self.invalid)
+    }
+
+    /// A frame that could not be used: counted and shown.
+    pub fn skipped(&self, sink: &EventSink, rejection: bool, why: String, text: &str) {
+        self.skipped.fetch_add(1, Ordering::Relaxed);
+        let shown: String = text.chars().take(120).collect();
+        let what = if rejection {
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+            "frame rejected"
+        } else {
+            "unreadable frame skipped"
+        };
+        self.record_error(sink, format!("{what} ({why}): {shown}"));
+    }
+
+    /// The engine's counts after a hand-over.
+    pub fn counted(&self, sent: u64, symbols: usize, missing: u64) {
+        self.events.fetch_add(sent, Ordering::Relaxed);
+        self.symbols.store(symbols, Ordering::Relaxed);
+        self.missing.store(missing, Ordering::Relaxed);
+    }
+
+    /// The status detail: `N <unit>, R events/s`, then what was skipped, lost or refused.
+    pub fn detail(&self, unit: &str, rate: f64) -> String {
+        let n = self.symbols.load(Ordering::Relaxed);
+        let mut detail = format!("{n} {unit}, {rate:.1} events/s");
+        let skipped = self.skipped.load(Ordering::Relaxed);
+        if skipped > 0 {
+            let rejected = self.rejected.load(Ordering::Relaxed);
+            detail.push_str(&format!(
+                ", {skipped} frames skipped ({rejected} with bad values)"
+            ));
+        }
+        let missing = self.missing.load(Ordering::Relaxed);
+        if missing > 0 {
+            detail.push_str(&format!(", {missing} trades lost"));
+        }
+        let invalid = self.invalid_list();
+        if !invalid.is_empty() {
+            detail.push_str(&format!("; invalid: {invalid}"));
+        }
+        if let Some(e) = self.last_error.lock().ok().and_then(|e| e.clone()) {
+            detail.push_str(&format!("; last error: {e}"));
+        }
+        detail
+    }
+}
+
+/// How a [`LiveSource`] starts its connection loop once it has its sink.
+pub(crate) type Start =
+    Box<dyn FnOnce(EventSink, flume::Receiver<SourceCmd>) -> (Arc<LiveStats>, SourceFuture) + Send>;
+
+/// A one-connection live venue as a [`Source`].
+pub struct LiveSource {
+    name: &'static str,
+    venue: Venue,
+    /// What the status detail calls the symbols ("products" on Coinbase).
+    unit: &'static str,
+    /// The config key of the symbols (`[coinbase].products`), for the message when every
+    /// symbol was refused.
+    section: &'static str,
+    symbols: usize,
+    start: Start,
+    control_tx: Option<flume::Sender<SourceCmd>>,
+    control_rx: flume::Receiver<SourceCmd>,
+}
+
+impl std::fmt::Debug for LiveSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveSource")
+            .field("name", &self.name)
+            .field("symbols", &self.symbols)
+            .finish()
+    }
+}
+
+impl LiveSource {
+    /// `start` builds the venue's [`LiveVenue`] and runs [`run`] with it.
+    pub(crate) fn new(
+        name: &'static str,
+        venue: Venue,
+        unit: &'static str,
+        section: &'static str,
+        symbols: usize,
+        start: Start,
+    ) -> Self {
+        let (control_tx, control_rx) = flume::unbounded();
+        LiveSource {
+            name,
+            venue,
+            unit,
+            section,
+            symbols,
+            start,
+            control_tx: Some(control_tx),
+            control_rx,
+        }
+    }
+}
+
+impl Source for LiveSource {
+    fn name(&self) -> String {
+        self.name.into()
+    }
+
+    fn overflow(&self) -> Overflow {
+        // A live feed cannot pause the exchange; drops are counted and backfilled.
+        Overflow::DropNewest
+    }
+
+    fn venue(&self) -> Option<Venue> {
+        Some(self.venue)
+    }
+
+    /// Subscribe: the symbol is checked (spelling, then the venue's REST API), then subscribed
+    /// on the connection; the answer comes once the venue confirmed it. While disconnected, a
+    /// subscribe waits for the reconnect (answered then).
+    fn control(&mut self) -> Option<flume::Sender<SourceCmd>> {
+        self.control_tx.take()
+    }
+
+    fn run(self: Box<Self>, sink: EventSink) -> SourceFuture {
+        let me = *self;
+        Box::pin(async move {
+            // nobody took the control channel: no changes will come
+            drop(me.control_tx);
+            sink.set_state(SourceState::Connecting);
+            let (stats, conn) = (me.start)(sink.clone(), me.control_rx);
+            stats.symbols.store(me.symbols, Ordering::Relaxed);
+            let reporter = tokio::spawn(report(stats.clone(), sink.clone(), me.unit));
+            let result = conn.await;
+            reporter.abort();
+            if result.is_err() {
+                // the engine has stopped: so do we
+                return Ok(());
+            }
+            let reason = format!(
+                "no valid {} left ({} does not know {}); fix {}",
+                me.unit,
+                title_of(me.name),
+                stats.invalid_list(),
+                me.section
+            );
+            sink.set_state(SourceState::Failed(reason.clone()));
+            sink.finish().await;
+            Err(anyhow::anyhow!(reason))
+        })
+    }
+}
+
+/// "coinbase" -> "Coinbase".
+fn title_of(name: &str) -> String {
+    let mut c = name.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// Runs the venue's connection loop: `Err` when the engine went away (the source stops), `Ok`
+/// when the venue refused every symbol.
+pub(crate) fn run<V: LiveVenue>(v: V, gaps: GapTracker, cmds: Checker) -> SourceFuture {
+    Box::pin(async move {
+        session::run(v, gaps, cmds)
+            .await
+            .map_err(|_| anyhow::anyhow!("the engine stopped"))
+    })
+}
+
+/// Keeps the status detail current.
+async fn report(stats: Arc<LiveStats>, sink: EventSink, unit: &'static str) {
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    let mut rate = EventRate::new();
+    loop {
+        tick.tick().await;
+        let rate = rate.per_sec(stats.events.load(Ordering::Relaxed));
+        sink.health()
+            .set_detail(sink.name(), Some(stats.detail(unit, rate)));
+    }
+}
