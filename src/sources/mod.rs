@@ -4,6 +4,7 @@
 
 pub mod alphavantage;
 pub mod binance;
+pub mod bybit;
 pub mod coinbase;
 pub(crate) mod live;
 pub mod nats;
