@@ -11,6 +11,7 @@ pub mod nats;
 pub mod net;
 pub mod replay;
 pub mod sim;
+pub mod yahoo;
 
 use std::future::Future;
 use std::pin::Pin;
