@@ -7,15 +7,19 @@ pub enum Venue {
     Binance,
     BinanceFutures,
     Coinbase,
+    Bybit,
+    Yahoo,
     AlphaVantage,
     Sim,
 }
 
 impl Venue {
-    pub const ALL: [Venue; 5] = [
+    pub const ALL: [Venue; 7] = [
         Venue::Binance,
         Venue::BinanceFutures,
         Venue::Coinbase,
+        Venue::Bybit,
+        Venue::Yahoo,
         Venue::AlphaVantage,
         Venue::Sim,
     ];
@@ -25,6 +29,8 @@ impl Venue {
             Venue::Binance => "binance",
             Venue::BinanceFutures => "binance-futures",
             Venue::Coinbase => "coinbase",
+            Venue::Bybit => "bybit",
+            Venue::Yahoo => "yahoo",
             Venue::AlphaVantage => "alphavantage",
             Venue::Sim => "sim",
         }
@@ -58,7 +64,7 @@ pub enum SymbolError {
     Empty,
     #[error("symbol {0:?} is longer than {max} characters", max = Symbol::MAX_LEN)]
     TooLong(String),
-    #[error("symbol {0:?} has a character other than A-Z, 0-9, '-', '.', '_' or '/'")]
+    #[error("symbol {0:?} has a character other than A-Z, 0-9, '-', '.', '_', '/', '^' or '='")]
     BadChar(String),
 }
 
@@ -84,7 +90,9 @@ impl Symbol {
         }
         let mut bytes = [0u8; Self::MAX_LEN];
         for (i, b) in s.bytes().enumerate() {
-            if !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'/')) {
+            // '^' and '=' are Yahoo's: indices (^GSPC), FX (EURUSD=X) and futures (ES=F)
+            if !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'/' | b'^' | b'='))
+            {
                 return Err(SymbolError::BadChar(s.to_string()));
             }
             bytes[i] = b.to_ascii_uppercase();
@@ -170,6 +178,15 @@ mod tests {
             Symbol::new("BTC USD"),
             Err(SymbolError::BadChar(_))
         ));
+        for yahoo in ["^GSPC", "EURUSD=X", "ES=F", "WSU.DE", "BTC-USD"] {
+            assert_eq!(Symbol::new(yahoo).map(|s| s.to_string()), Ok(yahoo.into()));
+        }
+        for bad in ["AAPL:X", "A*", "A>B", "A B", "A~B"] {
+            assert!(
+                matches!(Symbol::new(bad), Err(SymbolError::BadChar(_))),
+                "{bad}"
+            );
+        }
         assert!(matches!(
             Symbol::new(&"A".repeat(24)),
             Err(SymbolError::TooLong(_))

@@ -4,12 +4,14 @@
 
 pub mod alphavantage;
 pub mod binance;
+pub mod bybit;
 pub mod coinbase;
 pub(crate) mod live;
 pub mod nats;
 pub mod net;
 pub mod replay;
 pub mod sim;
+pub mod yahoo;
 
 use std::future::Future;
 use std::pin::Pin;
