@@ -13,6 +13,9 @@ pub(crate) struct FillRequest {
     pub symbol: Symbol,
     /// Fetch trades from this id on.
     pub trades_from: Option<u64>,
+    /// The exchange time of the trade before `trades_from`, when known (for a venue that pages
+    /// trades by time, e.g. Kraken's `since`).
+    pub after_ms: Option<TsMs>,
     /// Fetch 1m candles from this time on (start-up warm-up, or the candles a reconnect
     /// missed).
     pub candles_from: Option<TsMs>,

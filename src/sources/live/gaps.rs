@@ -23,6 +23,8 @@ struct SymState {
     emitted: Option<u64>,
     /// Highest trade id put into an outgoing batch (== emitted unless a send is pending/dropped).
     accepted: Option<u64>,
+    /// The exchange time of that trade (a venue that pages trades by time starts there).
+    accepted_ms: Option<TsMs>,
     /// Open time of the newest closed 1m candle seen.
     last_closed: Option<TsMs>,
     /// Whether the start-up candle backfill was requested.
@@ -285,6 +287,7 @@ impl GapTracker {
                 _ => {}
             }
             st.accepted = Some(t.trade_id);
+            st.accepted_ms = Some(time);
             progressed = true;
             out.push(trade_event(venue, done.symbol, time, t, now));
         }
@@ -379,6 +382,9 @@ impl GapTracker {
         for (sym, _) in marks {
             if let Some(st) = self.syms.get_mut(sym) {
                 st.accepted = st.emitted;
+                // the time of the last emitted trade is not kept: a venue that pages by time
+                // looks back from now instead
+                st.accepted_ms = None;
             }
         }
     }
@@ -408,6 +414,7 @@ fn start_fill(
     });
     FillRequest {
         delay: std::time::Duration::ZERO,
+        after_ms: st.accepted_ms,
         symbol,
         trades_from,
         candles_from,
@@ -489,6 +496,7 @@ fn accept(
                 }
             }
             st.accepted = Some(id);
+            st.accepted_ms = Some(ev.exch_ms);
         }
         EventKind::Candle {
             interval: Interval::M1,

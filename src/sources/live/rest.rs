@@ -1,0 +1,160 @@
+//! A venue's public REST API, paced and patient, for every live venue that needs no more than
+//! GET: our own pace of requests a second, a 429 waited out (its `Retry-After`, else a growing
+//! backoff) and shown as rate-limited, answers read up to a cap, and errors that name the
+//! endpoint. The venue turns a body into its types and its error JSON into its error.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::domain::TsMs;
+use crate::sources::net::http::{
+    BodyError, ERROR_BODY_PREFIX, MAX_REST_BODY, RateGate, TooLarge, check_base_url, http_client, network_reason, read_capped,
+    read_prefix, retry_after, wait_turn,
+};
+use crate::sources::net::{Backoff, MessageLimiter};
+
+/// 429s in a row before a request gives up.
+const MAX_RATE_LIMIT_RETRIES: u32 = 5;
+
+/// Why a GET failed before the venue could read an answer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HttpError {
+    #[error("{url}: {reason}")]
+    Network { url: String, reason: String },
+    #[error("rate-limited until {until_ms} (HTTP 429 {MAX_RATE_LIMIT_RETRIES} times in a row)")]
+    RateLimited { until_ms: TsMs },
+    #[error("{0}")]
+    TooLarge(TooLarge),
+    /// A non-2xx answer: its status and the start of its body (made safe to show).
+    #[error("HTTP {status} from {url}: {body}")]
+    Status {
+        status: u16,
+        url: String,
+        body: String,
+    },
+}
+
+impl HttpError {
+    /// Worth another try (the network, a server error), as opposed to a refusal.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            HttpError::Network { .. } => true,
+            HttpError::Status { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+}
+
+/// One venue's REST base with its pace and rate-limit gate. Clones share both.
+#[derive(Debug, Clone)]
+pub struct Rest {
+    http: reqwest::Client,
+    base: String,
+    timeout: Duration,
+    pace: Arc<Mutex<MessageLimiter>>,
+    gate: RateGate,
+    /// "Kraken": for the log.
+    title: &'static str,
+}
+
+impl Rest {
+    /// A client for `base_url` sending at most `per_sec` requests a second, each failing after
+    /// `timeout` in all.
+    pub fn new(
+        title: &'static str,
+        base_url: &str,
+        per_sec: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<Rest> {
+        Ok(Rest {
+            http: http_client(timeout)?,
+            base: check_base_url("REST URL", base_url)?,
+            timeout,
+            pace: Arc::new(Mutex::new(MessageLimiter::new(
+                per_sec.max(1),
+                Duration::from_secs(1),
+            ))),
+            gate: RateGate::default(),
+            title,
+        })
+    }
+
+    /// The base URL, without a trailing slash.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Until when requests are held back by a 429 (0 or past: not held).
+    pub fn rate_limited_until(&self) -> TsMs {
+        self.gate.blocked_until()
+    }
+
+    /// Holds requests back for `wait` (a rate limit the venue reported in a 200 answer).
+    pub fn hold_for(&self, wait: Duration) -> TsMs {
+        self.gate.block_for(wait)
+    }
+
+    /// Waits out a 429, then for a slot under our own pace.
+    async fn wait_turn(&self, on_rate_limit: &(dyn Fn(TsMs) + Send + Sync)) {
+        wait_turn(|| self.rate_limited_until(), on_rate_limit).await;
+        let slot = {
+            let mut l = match self.pace.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            let slot = l.next_slot(Instant::now());
+            l.record(slot);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+
+    /// GET `path_and_query` (relative to the base); the body of a 2xx answer.
+    pub async fn get(
+        &self,
+        path_and_query: &str,
+        on_rate_limit: &(dyn Fn(TsMs) + Send + Sync),
+    ) -> Result<Vec<u8>, HttpError> {
+        let url = format!("{}{path_and_query}", self.base);
+        let network = |e: &reqwest::Error| HttpError::Network {
+            url: url.clone(),
+            reason: network_reason(e, self.timeout),
+        };
+        // without Retry-After: 1 s, doubling to 30 s, jittered
+        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+        let mut limited = 0;
+        loop {
+            self.wait_turn(on_rate_limit).await;
+            let resp = self.http.get(&url).send().await.map_err(|e| network(&e))?;
+            let status = resp.status().as_u16();
+            if status == 429 {
+                let wait = retry_after(&resp).unwrap_or_else(|| backoff.next_delay());
+                let until = self.gate.block_for(wait);
+                tracing::warn!(url, wait_s = wait.as_secs_f64(), "{} rate limit", self.title);
+                limited += 1;
+                if limited > MAX_RATE_LIMIT_RETRIES {
+                    return Err(HttpError::RateLimited { until_ms: until });
+                }
+                continue;
+            }
+            if (200..300).contains(&status) {
+                return read_capped(resp, &url, MAX_REST_BODY)
+                    .await
+                    .map_err(|e| match e {
+                        BodyError::TooLarge(e) => HttpError::TooLarge(e),
+                        BodyError::Network(e) => network(&e),
+                    });
+            }
+            let body = read_prefix(resp, ERROR_BODY_PREFIX)
+                .await
+                .map_err(|e| network(&e))?;
+            return Err(HttpError::Status {
+                status,
+                url: url.clone(),
+                body: crate::format::visible(&String::from_utf8_lossy(&body[..body.len().min(300)])),
+            });
+        }
+    }
+}
