@@ -7,15 +7,19 @@ pub enum Venue {
     Binance,
     BinanceFutures,
     Coinbase,
+    Kraken,
+    Okx,
     AlphaVantage,
     Sim,
 }
 
 impl Venue {
-    pub const ALL: [Venue; 5] = [
+    pub const ALL: [Venue; 7] = [
         Venue::Binance,
         Venue::BinanceFutures,
         Venue::Coinbase,
+        Venue::Kraken,
+        Venue::Okx,
         Venue::AlphaVantage,
         Venue::Sim,
     ];
@@ -25,6 +29,8 @@ impl Venue {
             Venue::Binance => "binance",
             Venue::BinanceFutures => "binance-futures",
             Venue::Coinbase => "coinbase",
+            Venue::Kraken => "kraken",
+            Venue::Okx => "okx",
             Venue::AlphaVantage => "alphavantage",
             Venue::Sim => "sim",
         }
@@ -181,6 +187,7 @@ mod tests {
         for v in Venue::ALL {
             assert_eq!(v.as_str().parse::<Venue>(), Ok(v));
         }
-        assert!("kraken".parse::<Venue>().is_err());
+        assert_eq!("OKX".parse::<Venue>(), Ok(Venue::Okx));
+        assert!("bybit".parse::<Venue>().is_err());
     }
 }

@@ -5,9 +5,11 @@
 pub mod alphavantage;
 pub mod binance;
 pub mod coinbase;
+pub mod kraken;
 pub(crate) mod live;
 pub mod nats;
 pub mod net;
+pub mod okx;
 pub mod replay;
 pub mod sim;
 
