@@ -33,7 +33,8 @@ fn source_symbols(s: &mut Settings, venue: Venue) -> Option<&mut Vec<String>> {
         Venue::Coinbase => Some(&mut s.config.coinbase.products),
         Venue::AlphaVantage => Some(&mut s.config.alphavantage.symbols),
         Venue::Sim => Some(&mut s.config.sim.symbols),
-        Venue::BinanceFutures | Venue::Bybit | Venue::Yahoo => None,
+        // not wired into the config yet: no list to edit
+        Venue::BinanceFutures | Venue::Kraken | Venue::Okx | Venue::Bybit | Venue::Yahoo => None,
     }
 }
 

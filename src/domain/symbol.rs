@@ -7,6 +7,8 @@ pub enum Venue {
     Binance,
     BinanceFutures,
     Coinbase,
+    Kraken,
+    Okx,
     Bybit,
     Yahoo,
     AlphaVantage,
@@ -14,10 +16,12 @@ pub enum Venue {
 }
 
 impl Venue {
-    pub const ALL: [Venue; 7] = [
+    pub const ALL: [Venue; 9] = [
         Venue::Binance,
         Venue::BinanceFutures,
         Venue::Coinbase,
+        Venue::Kraken,
+        Venue::Okx,
         Venue::Bybit,
         Venue::Yahoo,
         Venue::AlphaVantage,
@@ -29,6 +33,8 @@ impl Venue {
             Venue::Binance => "binance",
             Venue::BinanceFutures => "binance-futures",
             Venue::Coinbase => "coinbase",
+            Venue::Kraken => "kraken",
+            Venue::Okx => "okx",
             Venue::Bybit => "bybit",
             Venue::Yahoo => "yahoo",
             Venue::AlphaVantage => "alphavantage",
@@ -198,6 +204,7 @@ mod tests {
         for v in Venue::ALL {
             assert_eq!(v.as_str().parse::<Venue>(), Ok(v));
         }
-        assert!("kraken".parse::<Venue>().is_err());
+        assert_eq!("OKX".parse::<Venue>(), Ok(Venue::Okx));
+        assert!("bybit".parse::<Venue>().is_err());
     }
 }

@@ -1,0 +1,63 @@
+//! Kraken Spot (no API key): the venue-specific half of the Kraken source. Trades, 1m candles
+//! and tickers over WebSocket v2 (`wss://ws.kraken.com/v2`, channels `trade`, `ohlc` and
+//! `ticker`), REST `/0/public/Trades` for refill and `/0/public/OHLC` for warm-up. The session
+//! loop, keepalive, reconnects and gap tracking are the shared live-feed engine's
+//! ([`crate::sources::live`]); this folder only knows Kraken's words.
+//!
+//! - [`wire`]: [`parse_frame`](wire::parse_frame) and the subscribe/unsubscribe/ping messages
+//! - [`rest`]: URL builders and pure parsers for the REST answers
+//! - [`KrakenConfig`]: `[kraken]` in config.toml
+//!
+//! Trade ids: v2 `trade_id` is an integer, "a sequence number, unique per book", so
+//! consecutive per pair and a hole is visible. REST cannot be asked *by id*, only by time
+//! (`since`, nanoseconds); its rows carry the same id, so a hole is refilled exactly by asking
+//! from the time of the last trade before it and keeping the ids inside the hole.
+
+mod config;
+pub mod rest;
+pub mod wire;
+
+#[cfg(test)]
+mod wire_tests;
+
+pub use config::KrakenConfig;
+
+use std::time::Duration;
+
+// Kraken's documented (and undocumented) limits. Sources: docs.kraken.com/api/docs/websocket-v2/
+// (trade, ohlc, heartbeat, ping pages) and docs.kraken.com/api/docs/guides/spot-ratelimits.
+
+/// The channels tickwatch subscribes to, one subscribe message each (v2 takes one channel per
+/// request). Every symbol gets one acknowledgement per channel.
+pub const CHANNELS: [&str; 3] = ["trade", "ohlc", "ticker"];
+
+/// Kraken publishes no fixed rate for control messages: the limit is dynamic and the server
+/// answers `Exceeded msg rate` when it is passed. This pace is ours, well below what others
+/// observe (about 1 a second sustained on the public side).
+pub const CONTROL_MESSAGES_PER_SEC: u32 = 1;
+
+/// Kraken documents no cap on symbols per subscribe message; we keep a message to this many so
+/// that one refusal names a small batch.
+pub const MAX_SYMBOLS_PER_MESSAGE: usize = 50;
+
+/// Kraken sends `{"channel":"heartbeat"}` about once a second on a connection with at least one
+/// subscription and no other traffic, so this much silence means the connection is dead.
+pub const STALE_AFTER: Duration = Duration::from_secs(10);
+
+/// An application `{"method":"ping"}` is optional (heartbeats already prove the connection);
+/// send one after this much silence to tell a quiet server from a dead one.
+pub const PING_AFTER: Duration = Duration::from_secs(5);
+
+/// Kraken documents no connection lifetime for WebSocket v2 (unlike Binance's 24 h); connections
+/// end only on maintenance or network trouble, which reconnects handle.
+pub const CONNECTION_LIFETIME: Option<Duration> = None;
+
+/// Public REST endpoints are throttled per IP without a published number (about one call a
+/// second sustained); 429 or `EGeneral:Too many requests` means wait.
+pub const REST_CALLS_PER_SEC: u32 = 1;
+
+/// Rows per `/0/public/Trades` answer (Kraken's maximum for `count`).
+pub const TRADES_PER_PAGE: usize = 1000;
+
+/// `/0/public/OHLC` returns at most the last 720 candles of an interval, whatever `since` says.
+pub const MAX_OHLC_ROWS: usize = 720;

@@ -1,0 +1,66 @@
+//! OKX v5 public market data (no API key): the venue-specific half of the OKX source. Trades and
+//! tickers over `wss://ws.okx.com:8443/ws/v5/public`, 1m candles (`candle1m`) over
+//! `/ws/v5/business` (OKX moved every candle channel there on 2023-06-20), REST
+//! `/api/v5/market/history-trades` for refill and `/api/v5/market/candles` for warm-up. The
+//! session loop, keepalive, reconnects and gap tracking are the shared live-feed engine's
+//! ([`crate::sources::live`]); this folder only knows OKX's words.
+//!
+//! - [`wire`]: [`parse_frame`](wire::parse_frame) and the subscribe/unsubscribe messages
+//! - [`rest`]: URL builders and pure parsers for the REST answers
+//! - [`OkxConfig`]: `[okx]` in config.toml
+//!
+//! Trade ids: `tradeId` is a numeric string, consecutive per instrument in the 2022 capture,
+//! and REST pages by it (`type=1`, `after`/`before`), so a hole is refilled exactly by id.
+//! OKX documents that the `trades` channel may aggregate the fills of one taker order at one
+//! price into one push (a `count` field); such a push stands for several ids, which the gap
+//! tracker then sees as a hole that REST fills. `trades-all` (business endpoint) pushes
+//! every fill.
+
+mod config;
+pub mod rest;
+pub mod wire;
+
+#[cfg(test)]
+mod wire_tests;
+
+pub use config::OkxConfig;
+
+use std::time::Duration;
+
+// OKX's documented limits: www.okx.com/docs-v5/en/#overview-websocket (connect, subscribe,
+// keepalive) and #order-book-trading-market-data (REST rate limits per endpoint).
+
+/// Channels subscribed on the public endpoint; every instrument gets one answer per channel.
+pub const PUBLIC_CHANNELS: [&str; 2] = ["trades", "tickers"];
+
+/// The candle channel, on the business endpoint (`/ws/v5/business`).
+pub const CANDLE_CHANNEL: &str = "candle1m";
+
+/// "The total length of multiple channels cannot exceed 64 KB" per subscribe request (4096
+/// bytes in older docs). We keep to the older, stricter figure: about 90 instruments a message.
+pub const MAX_SUBSCRIBE_BYTES: usize = 4096;
+
+/// `subscribe`/`unsubscribe`/`login` requests: 480 per hour per connection.
+pub const CONTROL_MESSAGES_PER_HOUR: u32 = 480;
+
+/// New connections: 3 per second per IP.
+pub const CONNECTIONS_PER_SEC: u32 = 3;
+
+/// OKX drops a connection that has received nothing for 30 s. Send the text `ping` after this
+/// much silence (OKX asks for N < 30) and expect the text `pong` within the same time.
+pub const PING_AFTER: Duration = Duration::from_secs(20);
+
+/// No answer to our `ping` within this long: the connection is dead, reconnect.
+pub const PONG_WITHIN: Duration = Duration::from_secs(10);
+
+/// OKX documents no fixed connection lifetime; it announces service upgrades with a `notice`
+/// event (code 64008) before closing, which [`wire::Frame::Notice`] reports.
+pub const CONNECTION_LIFETIME: Option<Duration> = None;
+
+/// `history-trades`: at most 100 rows a request, 20 requests per 2 s per IP.
+pub const TRADES_PER_PAGE: usize = 100;
+
+/// `candles`: at most 300 rows a request, 40 requests per 2 s per IP; only the most recent
+/// 1,440 rows are served (older ones are at `history-candles`).
+pub const CANDLES_PER_PAGE: usize = 300;
+pub const MAX_RECENT_CANDLES: usize = 1440;
