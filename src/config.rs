@@ -22,7 +22,7 @@ use crate::ui::theme::{GlyphKind, ThemeName};
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Which sources the monitor and `record` run: "binance" (the default), "coinbase",
-    /// "alphavantage", "sim", "nats" (a recorder's fan-out stream).
+    /// "kraken", "alphavantage", "sim", "nats" (a recorder's fan-out stream).
     pub sources: Vec<String>,
     pub ui: UiSection,
     pub engine: EngineSection,
@@ -32,6 +32,8 @@ pub struct Config {
     pub binance: crate::sources::binance::BinanceConfig,
     /// `[coinbase]`: the Coinbase Exchange feed (used when "coinbase" is in `sources`).
     pub coinbase: crate::sources::coinbase::CoinbaseConfig,
+    /// `[kraken]`: Kraken spot over WebSocket v2 (used when "kraken" is in `sources`).
+    pub kraken: crate::sources::kraken::KrakenConfig,
     /// `[alphavantage]`: US stock quotes and intraday candles (used when "alphavantage" is in
     /// `sources`).
     pub alphavantage: crate::sources::alphavantage::AlphaVantageConfig,
@@ -61,6 +63,7 @@ impl Default for Config {
             sim: SimConfig::default(),
             binance: Default::default(),
             coinbase: Default::default(),
+            kraken: Default::default(),
             alphavantage: Default::default(),
             nats: Default::default(),
             notify: Default::default(),
@@ -242,7 +245,14 @@ pub struct Settings {
     pub keymap: Keymap,
 }
 
-pub const KNOWN_SOURCES: [&str; 5] = ["sim", "binance", "coinbase", "alphavantage", "nats"];
+pub const KNOWN_SOURCES: [&str; 6] = [
+    "sim",
+    "binance",
+    "coinbase",
+    "kraken",
+    "alphavantage",
+    "nats",
+];
 
 impl Config {
     /// Parses and validates `text` (read from `path`, used in messages).
@@ -416,7 +426,12 @@ impl Config {
                 m.clone(),
             ));
         }
+        if let Err(m) = self.kraken.validate() {
+            return Err(err(Some("kraken"), section_key(&m, "[kraken]."), m.clone()));
+        }
         for (section, key, value, schemes) in [
+            ("kraken", "ws_url", &self.kraken.ws_url, WS),
+            ("kraken", "rest_url", &self.kraken.rest_url, HTTP),
             ("binance", "ws_url", &self.binance.ws_url, WS),
             ("binance", "rest_url", &self.binance.rest_url, HTTP),
             ("coinbase", "ws_url", &self.coinbase.ws_url, WS),
@@ -775,7 +790,7 @@ mod tests {
         assert_eq!(e.location, Some((2, 3)));
         let e = parse("[ui]\ninterval = \"2m\"\n").unwrap_err();
         assert!(e.message.contains("unknown interval"), "{e}");
-        let e = parse("sources = [\"kraken\"]\n").unwrap_err();
+        let e = parse("sources = [\"bitstamp\"]\n").unwrap_err();
         assert!(e.message.contains("unknown source"), "{e}");
         let e = parse(
             "sources = [\"binance\"]\n[binance]\nsymbols = [\"BTCUSDT\"]\nstale_after_secs = 0\n",

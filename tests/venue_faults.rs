@@ -10,7 +10,7 @@ use std::sync::Arc;
 use support::http::Handler;
 use support::venue::{BoxFut, FakeVenue, run_faults};
 use support::ws::ServerConn;
-use support::{binance, coinbase};
+use support::{binance, coinbase, kraken};
 
 /// Rounds: every fault twice.
 const ROUNDS: u64 = 16;
@@ -125,4 +125,58 @@ async fn coinbase_keeps_every_trade_once_through_every_fault() {
     let dir = tempfile::tempdir().unwrap();
     let market = coinbase::Market::new(&["BTC-USD", "ETH-USD"], 0);
     run_faults(Coinbase(market), ROUNDS, dir.path()).await;
+}
+
+struct Kraken(Arc<kraken::Market>);
+
+impl FakeVenue for Kraken {
+    fn source(&self) -> &'static str {
+        "kraken"
+    }
+
+    fn symbols(&self) -> Vec<String> {
+        self.0.pairs.clone()
+    }
+
+    fn section(&self, ws_url: &str, rest_url: &str) -> String {
+        format!(
+            "[kraken]\nws_url = \"{ws_url}\"\nrest_url = \"{rest_url}\"\n\
+             symbols = [\"BTC/USD\", \"ETH/USD\"]\nbackfill_candles = 0\n\
+             stale_after_secs = 2\nbackoff_initial_ms = 20\nbackoff_max_ms = 100\n"
+        )
+    }
+
+    fn trade(&self, pair: &str, id: u64) -> Vec<String> {
+        vec![self.0.trade(pair, id)]
+    }
+
+    fn happened(&self, id: u64) {
+        *self.0.last_trade.lock().unwrap() = id;
+    }
+
+    fn handshake<'a>(&'a self, c: &'a mut ServerConn) -> BoxFut<'a> {
+        Box::pin(async move {
+            kraken::expect_subscribe(c).await;
+        })
+    }
+
+    fn error_frame(&self) -> String {
+        r#"{"error":"EGeneral:Internal error","method":"ping","req_id":999999,"success":false}"#
+            .into()
+    }
+
+    fn rate_limit_next(&self, secs: u64) {
+        self.0.faults.lock().unwrap().push_back(secs);
+    }
+
+    fn handler(&self) -> Handler {
+        self.0.handler()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kraken_keeps_every_trade_once_through_every_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let market = kraken::Market::new(&["BTC/USD", "ETH/USD"]);
+    run_faults(Kraken(market), ROUNDS, dir.path()).await;
 }

@@ -580,6 +580,10 @@ pub(crate) fn configured_sources(settings: &Settings) -> anyhow::Result<Vec<Box<
                 crate::sources::coinbase::CoinbaseSource::new(settings.config.coinbase.clone())
                     .map_err(|e| UsageError(format!("[coinbase]: {e:#}")))?,
             )),
+            "kraken" => out.push(Box::new(
+                crate::sources::kraken::KrakenSource::new(settings.config.kraken.clone())
+                    .map_err(|e| UsageError(format!("[kraken]: {e:#}")))?,
+            )),
             "nats" => out.push(Box::new(
                 crate::sources::nats::NatsSource::new(settings.config.nats.clone())
                     .map_err(|e| UsageError(format!("{e:#}")))?,

@@ -31,10 +31,11 @@ fn source_symbols(s: &mut Settings, venue: Venue) -> Option<&mut Vec<String>> {
     match venue {
         Venue::Binance => Some(&mut s.config.binance.symbols),
         Venue::Coinbase => Some(&mut s.config.coinbase.products),
+        Venue::Kraken => Some(&mut s.config.kraken.symbols),
         Venue::AlphaVantage => Some(&mut s.config.alphavantage.symbols),
         Venue::Sim => Some(&mut s.config.sim.symbols),
         // not wired into the config yet: no list to edit
-        Venue::BinanceFutures | Venue::Kraken | Venue::Okx | Venue::Bybit | Venue::Yahoo => None,
+        Venue::BinanceFutures | Venue::Okx | Venue::Bybit | Venue::Yahoo => None,
     }
 }
 

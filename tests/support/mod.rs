@@ -14,6 +14,7 @@ pub mod binance;
 pub mod coinbase;
 pub mod dbus;
 pub mod http;
+pub mod kraken;
 pub mod nats;
 pub mod pg;
 pub mod smtp;

@@ -17,7 +17,7 @@ use super::fill::run_fill;
 use super::rest::{RestClient, RestError};
 use super::wire::{Frame, parse_frame};
 use crate::domain::{Symbol, TsMs, Venue, now_ms};
-use crate::pipeline::{EventSink, SourceState};
+use crate::pipeline::EventSink;
 use crate::sources::live::control::Checker;
 use crate::sources::live::session::{BoxFut, End, LiveVenue, Session, Settings};
 use crate::sources::live::source::{self, LiveStats};
@@ -172,26 +172,8 @@ impl LiveVenue for Feed {
         self.shared.rest.rate_limited_until()
     }
 
-    fn show(&self, state: SourceState) {
-        self.shared.sink.set_state(state);
-    }
-
-    fn record_error(&self, msg: String) {
-        self.shared.record_error(msg);
-    }
-
-    fn forgot(&self, symbol: Symbol, invalid: bool) {
-        if invalid {
-            self.shared.stats.mark_invalid(symbol, true);
-        }
-    }
-
-    fn confirmed(&self, symbol: Symbol) {
-        self.shared.stats.mark_invalid(symbol, false);
-    }
-
-    fn counted(&self, sent: u64, symbols: usize, missing: u64) {
-        self.shared.stats.counted(sent, symbols, missing);
+    fn stats(&self) -> Option<&LiveStats> {
+        Some(&self.shared.stats)
     }
 }
 

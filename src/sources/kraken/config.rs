@@ -17,6 +17,15 @@ pub struct KrakenConfig {
     /// 1m candles fetched per pair at start (Kraken serves at most the last 720; 0 turns the
     /// warm-up off).
     pub backfill_candles: usize,
+    /// Reconnect when nothing at all arrived for this long (Kraken sends a heartbeat every
+    /// second, so a few seconds of silence means the connection is dead).
+    pub stale_after_secs: u64,
+    /// One REST request, from connecting to the last byte of the answer, fails after this long.
+    pub rest_timeout_secs: u64,
+    /// First reconnect delay; it doubles on each failed attempt (with jitter).
+    pub backoff_initial_ms: u64,
+    /// Longest reconnect delay.
+    pub backoff_max_ms: u64,
 }
 
 impl Default for KrakenConfig {
@@ -26,6 +35,10 @@ impl Default for KrakenConfig {
             rest_url: "https://api.kraken.com".into(),
             symbols: vec!["BTC/USD".into(), "ETH/USD".into()],
             backfill_candles: MAX_OHLC_ROWS,
+            stale_after_secs: 10,
+            rest_timeout_secs: 10,
+            backoff_initial_ms: 125,
+            backoff_max_ms: 60_000,
         }
     }
 }
@@ -46,6 +59,16 @@ impl KrakenConfig {
             ));
         }
         self.parsed_symbols()?;
+        for (key, v) in [
+            ("stale_after_secs", self.stale_after_secs),
+            ("rest_timeout_secs", self.rest_timeout_secs),
+            ("backoff_initial_ms", self.backoff_initial_ms),
+            ("backoff_max_ms", self.backoff_max_ms),
+        ] {
+            if v == 0 {
+                return Err(format!("[kraken].{key} must be at least 1"));
+            }
+        }
         if self.backfill_candles > MAX_OHLC_ROWS {
             return Err(format!(
                 "[kraken].backfill_candles is {}; Kraken serves at most the last {MAX_OHLC_ROWS} 1m candles",

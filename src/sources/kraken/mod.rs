@@ -16,13 +16,103 @@
 mod config;
 pub mod rest;
 pub mod wire;
+mod ws;
 
 #[cfg(test)]
 mod wire_tests;
 
 pub use config::KrakenConfig;
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::domain::{Symbol, Venue, now_ms};
+use crate::pipeline::EventSink;
+use crate::sources::live::GapTracker;
+use crate::sources::live::control::{Check, Checker};
+use crate::sources::live::rest::Rest;
+use crate::sources::live::source::{self, LiveSource, LiveStats};
+
+/// The live Kraken source.
+#[derive(Debug)]
+pub struct KrakenSource;
+
+impl KrakenSource {
+    /// Checks the configuration; nothing connects until the source runs. A pair added while
+    /// running is checked with REST first, then subscribed on every channel; the answer comes
+    /// with Kraken's acknowledgements.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(cfg: KrakenConfig) -> anyhow::Result<LiveSource> {
+        cfg.validate().map_err(anyhow::Error::msg)?;
+        let symbols = cfg.parsed_symbols().map_err(anyhow::Error::msg)?;
+        let rest = Rest::new(
+            "Kraken",
+            &cfg.rest_url,
+            REST_CALLS_PER_SEC as usize,
+            Duration::from_secs(cfg.rest_timeout_secs),
+        )
+        .context("setting up the Kraken REST client")?;
+        let n = symbols.len();
+        let start = Box::new(move |sink: EventSink, cmds| {
+            let stats = Arc::new(LiveStats::default());
+            let gaps = GapTracker::new(Venue::Kraken, &symbols, true, false, cfg.backfill_candles);
+            let check = rest_check(rest.clone());
+            let checker = Checker::new(cmds, "Kraken", sink.name(), spelling, check);
+            let shared = Arc::new(ws::Shared {
+                cfg,
+                rest,
+                sink,
+                stats: stats.clone(),
+                next_id: AtomicU64::new(0),
+            });
+            (stats, source::run(ws::Feed { shared }, gaps, checker))
+        });
+        Ok(LiveSource::new(
+            "kraken",
+            Venue::Kraken,
+            "pairs",
+            "[kraken].symbols",
+            n,
+            start,
+        ))
+    }
+}
+
+/// Why `p` cannot be a Kraken v2 pair, if it cannot.
+fn spelling(p: Symbol) -> Option<String> {
+    let ok = p
+        .as_str()
+        .split_once('/')
+        .is_some_and(|(b, q)| !b.is_empty() && !q.is_empty() && !q.contains('/'));
+    (!ok).then(|| format!("{p} is not a Kraken pair (base and quote joined by '/', e.g. BTC/USD)"))
+}
+
+/// Asks REST for the pair's newest trades: Kraken answers `Unknown asset pair` for a pair it
+/// does not list.
+fn rest_check(rest: Rest) -> Check {
+    Arc::new(move |pair| {
+        let rest = rest.clone();
+        Box::pin(async move {
+            let url = rest::trades_url("", pair, Some(&rest::since_ns(now_ms())));
+            let body = rest
+                .get(&url, &|_| {})
+                .await
+                .map_err(|e| format!("could not check {pair} with Kraken ({e}); try again"))?;
+            match rest::parse_trades(&body, pair) {
+                Ok(_) => Ok(()),
+                Err(rest::RestError::UnknownSymbol { .. }) => {
+                    Err(format!("{pair} is not a Kraken pair"))
+                }
+                Err(e) => Err(format!(
+                    "could not check {pair} with Kraken ({e}); try again"
+                )),
+            }
+        })
+    })
+}
 
 // Kraken's documented (and undocumented) limits. Sources: docs.kraken.com/api/docs/websocket-v2/
 // (trade, ohlc, heartbeat, ping pages) and docs.kraken.com/api/docs/guides/spot-ratelimits.

@@ -10,8 +10,8 @@ use tokio::time::Instant;
 
 use crate::domain::TsMs;
 use crate::sources::net::http::{
-    BodyError, ERROR_BODY_PREFIX, MAX_REST_BODY, RateGate, TooLarge, check_base_url, http_client, network_reason, read_capped,
-    read_prefix, retry_after, wait_turn,
+    BodyError, ERROR_BODY_PREFIX, MAX_REST_BODY, RateGate, TooLarge, check_base_url, http_client,
+    network_reason, read_capped, read_prefix, retry_after, wait_turn,
 };
 use crate::sources::net::{Backoff, MessageLimiter};
 
@@ -81,19 +81,9 @@ impl Rest {
         })
     }
 
-    /// The base URL, without a trailing slash.
-    pub fn base(&self) -> &str {
-        &self.base
-    }
-
     /// Until when requests are held back by a 429 (0 or past: not held).
     pub fn rate_limited_until(&self) -> TsMs {
         self.gate.blocked_until()
-    }
-
-    /// Holds requests back for `wait` (a rate limit the venue reported in a 200 answer).
-    pub fn hold_for(&self, wait: Duration) -> TsMs {
-        self.gate.block_for(wait)
     }
 
     /// Waits out a 429, then for a slot under our own pace.
@@ -109,6 +99,26 @@ impl Rest {
             slot
         };
         tokio::time::sleep_until(slot).await;
+    }
+
+    /// [`get`](Self::get), tried again (up to 4 times in all, with a growing pause) while the
+    /// network or the server fails.
+    pub async fn get_retrying(
+        &self,
+        path_and_query: &str,
+        on_rate_limit: &(dyn Fn(TsMs) + Send + Sync),
+    ) -> Result<Vec<u8>, HttpError> {
+        let mut attempts = crate::sources::net::retry::Attempts::new(4);
+        loop {
+            match self.get(path_and_query, on_rate_limit).await {
+                Ok(body) => return Ok(body),
+                Err(e) => {
+                    if !attempts.retry(e.is_retryable()).await {
+                        return Err(e);
+                    }
+                }
+            }
+        }
     }
 
     /// GET `path_and_query` (relative to the base); the body of a 2xx answer.
@@ -132,7 +142,12 @@ impl Rest {
             if status == 429 {
                 let wait = retry_after(&resp).unwrap_or_else(|| backoff.next_delay());
                 let until = self.gate.block_for(wait);
-                tracing::warn!(url, wait_s = wait.as_secs_f64(), "{} rate limit", self.title);
+                tracing::warn!(
+                    url,
+                    wait_s = wait.as_secs_f64(),
+                    "{} rate limit",
+                    self.title
+                );
                 limited += 1;
                 if limited > MAX_RATE_LIMIT_RETRIES {
                     return Err(HttpError::RateLimited { until_ms: until });
@@ -153,7 +168,9 @@ impl Rest {
             return Err(HttpError::Status {
                 status,
                 url: url.clone(),
-                body: crate::format::visible(&String::from_utf8_lossy(&body[..body.len().min(300)])),
+                body: crate::format::visible(&String::from_utf8_lossy(
+                    &body[..body.len().min(300)],
+                )),
             });
         }
     }

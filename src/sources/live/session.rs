@@ -22,6 +22,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use super::changes::{ANSWER_TIMEOUT, Change, Changes, Kind};
 use super::fill::{FillDone, FillRequest};
 use super::gaps::GapTracker;
+use super::source::LiveStats;
 use crate::domain::{MarketEvent, Symbol, TsMs, now_ms};
 use crate::pipeline::{EngineGone, EventSink, SourceState, session_state};
 use crate::sources::SourceCmd;
@@ -117,21 +118,45 @@ pub(crate) trait LiveVenue: Send + Sync + Sized + 'static {
     }
     /// Until when the venue's REST budget is waiting out a rate limit (in the past: none).
     fn rate_limited_until(&self) -> TsMs;
+    /// The counters of a one-connection venue, when it keeps [`LiveStats`]: the defaults below
+    /// use them.
+    fn stats(&self) -> Option<&LiveStats> {
+        None
+    }
     /// Shows the connection's state (a venue with several connections combines them).
-    fn show(&self, state: SourceState);
+    fn show(&self, state: SourceState) {
+        self.sink().set_state(state);
+    }
     /// A venue error worth showing (quoted from outside: made safe here first).
     fn record_error(&self, msg: String) {
-        let msg = crate::format::visible(&msg);
-        tracing::warn!(source = self.sink().name(), "{msg}");
-        self.sink().health().record_error(self.sink().name(), msg);
+        match self.stats() {
+            Some(st) => st.record_error(self.sink(), msg),
+            None => {
+                let msg = crate::format::visible(&msg);
+                tracing::warn!(source = self.sink().name(), "{msg}");
+                self.sink().health().record_error(self.sink().name(), msg);
+            }
+        }
     }
     /// The connection stopped following `symbol` on its own: the venue refused it, did not
     /// confirm it, or does not know it (`invalid`).
-    fn forgot(&self, _symbol: Symbol, _invalid: bool) {}
+    fn forgot(&self, symbol: Symbol, invalid: bool) {
+        if invalid && let Some(st) = self.stats() {
+            st.mark_invalid(symbol, true);
+        }
+    }
     /// The venue confirmed the subscription of `symbol`.
-    fn confirmed(&self, _symbol: Symbol) {}
+    fn confirmed(&self, symbol: Symbol) {
+        if let Some(st) = self.stats() {
+            st.mark_invalid(symbol, false);
+        }
+    }
     /// After each hand-over: events sent so far in this call, symbols followed, trades lost.
-    fn counted(&self, _sent: u64, _symbols: usize, _missing: u64) {}
+    fn counted(&self, sent: u64, symbols: usize, missing: u64) {
+        if let Some(st) = self.stats() {
+            st.counted(sent, symbols, missing);
+        }
+    }
 }
 
 /// Where a connection loop gets its symbol changes from, checked as the venue needs.

@@ -1,0 +1,270 @@
+//! Kraken on the shared live-feed engine ([`crate::sources::live`]): one WebSocket v2
+//! connection for every pair. What is Kraken's own is here: one subscribe message per channel
+//! (`trade`, `ohlc`, `ticker`) with a `req_id`, acknowledged per channel and pair; refusals that
+//! name the pair; a `ping` after a quiet spell; and the trade refill by time (REST pages trades
+//! by a nanosecond `since`, its rows carry the v2 trade ids, so the hole's ids are kept).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::rest::{RestError, parse_ohlc, parse_trades, since_ns, trades_url};
+use super::wire::{self, Frame, parse_frame};
+use super::{CONTROL_MESSAGES_PER_SEC, KrakenConfig, PING_AFTER};
+use crate::domain::{Symbol, TsMs, now_ms};
+use crate::pipeline::EventSink;
+use crate::sources::live::rest::{HttpError, Rest};
+use crate::sources::live::session::{BoxFut, End, LiveVenue, Session, Settings};
+use crate::sources::live::source::LiveStats;
+use crate::sources::live::{FillDone, FillRequest};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Trade pages fetched for one hole (100,000 trades); the next fill fetches the rest.
+const MAX_TRADE_PAGES: usize = 100;
+/// How far back a fill looks when the time of the last trade before the hole is not known.
+const LOOK_BACK_MS: TsMs = 15 * 60_000;
+
+/// What a fill can fail on: the request, or Kraken's answer.
+#[derive(Debug, thiserror::Error)]
+pub enum FillError {
+    #[error("{0}")]
+    Http(#[from] HttpError),
+    #[error("{0}")]
+    Kraken(#[from] RestError),
+}
+
+/// What the connection needs.
+pub(crate) struct Shared {
+    pub cfg: KrakenConfig,
+    pub rest: Rest,
+    pub sink: EventSink,
+    pub stats: Arc<LiveStats>,
+    /// Request ids, unique on the connection.
+    pub next_id: AtomicU64,
+}
+
+/// The connection as the engine sees it.
+pub(crate) struct Feed {
+    pub shared: Arc<Shared>,
+}
+
+impl LiveVenue for Feed {
+    type Error = FillError;
+
+    fn title(&self) -> &'static str {
+        "Kraken"
+    }
+
+    fn sink(&self) -> &EventSink {
+        &self.shared.sink
+    }
+
+    fn settings(&self) -> Settings {
+        let cfg = &self.shared.cfg;
+        Settings {
+            sends_per_sec: CONTROL_MESSAGES_PER_SEC as usize,
+            connect_timeout: CONNECT_TIMEOUT,
+            stale_after: Duration::from_secs(cfg.stale_after_secs),
+            backoff_initial: Duration::from_millis(cfg.backoff_initial_ms),
+            backoff_max: Duration::from_millis(cfg.backoff_max_ms),
+            rollover: None,
+            keepalive: Some((PING_AFTER, wire::ping(0))),
+            stop_when_refused: true,
+        }
+    }
+
+    fn url(&self) -> String {
+        self.shared.cfg.ws_url.trim().to_string()
+    }
+
+    /// One message per channel (and batch of pairs), each with its own `req_id`.
+    fn requests(&self, subscribe: bool, symbols: &[Symbol]) -> (Vec<String>, Vec<u64>) {
+        let probe = if subscribe {
+            wire::subscribe(symbols, 0)
+        } else {
+            wire::unsubscribe(symbols, 0)
+        };
+        let n = probe.len() as u64;
+        let first = self.shared.next_id.fetch_add(n, Ordering::Relaxed) + 1;
+        let msgs = if subscribe {
+            wire::subscribe(symbols, first)
+        } else {
+            wire::unsubscribe(symbols, first)
+        };
+        (msgs, (first..first + n).collect())
+    }
+
+    fn on_text(&self, text: &str, s: &mut Session<'_, Self>) -> Option<End> {
+        let now = now_ms();
+        match parse_frame(text, now) {
+            Ok(Frame::Events(evs)) => evs.into_iter().for_each(|ev| s.event(ev)),
+            Ok(Frame::Subscribed { req_id, .. }) | Ok(Frame::Unsubscribed { req_id, .. }) => {
+                s.alive();
+                if let Some(id) = req_id {
+                    s.acked(id);
+                }
+            }
+            Ok(Frame::Refused {
+                req_id,
+                code,
+                symbol,
+                message,
+            }) => {
+                s.alive();
+                // the venue's words: shown, never obeyed by a terminal
+                let why = crate::format::visible(&match code {
+                    Some(c) => format!("{message} ({c})"),
+                    None => message,
+                });
+                if req_id.is_some_and(|id| s.refused(id, &why)) {
+                    return None;
+                }
+                // a configured pair Kraken refuses: dropped, the others go on
+                let ours = symbol
+                    .as_deref()
+                    .and_then(|t| Symbol::new(t).ok())
+                    .filter(|p| s.symbols().contains(p));
+                match ours {
+                    Some(p) => {
+                        self.shared.record_error(format!(
+                            "Kraken refused pair {p}: {why}; remove it from [kraken].symbols"
+                        ));
+                        return s.forget(p, true);
+                    }
+                    None => self
+                        .shared
+                        .record_error(format!("Kraken refused a request: {why}")),
+                }
+            }
+            Ok(Frame::Pong { .. }) => s.alive(),
+            Ok(Frame::Notice { message }) => {
+                s.alive();
+                self.shared
+                    .record_error(format!("Kraken: {}", crate::format::visible(&message)));
+            }
+            Ok(Frame::Unsupported { kind }) => {
+                s.alive();
+                self.shared.stats.ignored.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(source = self.shared.sink.name(), "ignored {kind} frame");
+            }
+            Err(e) => {
+                self.shared
+                    .stats
+                    .skipped(&self.shared.sink, e.is_rejection(), e.to_string(), text)
+            }
+        }
+        None
+    }
+
+    fn fill(
+        &self,
+        req: FillRequest,
+        on_rate_limit: Box<dyn Fn(TsMs) + Send + Sync>,
+    ) -> BoxFut<'static, FillDone<FillError>> {
+        Box::pin(run_fill(self.shared.rest.clone(), req, on_rate_limit))
+    }
+
+    fn unknown_symbol(&self, e: &FillError) -> Option<Symbol> {
+        match e {
+            FillError::Kraken(RestError::UnknownSymbol { symbol, .. }) => Some(*symbol),
+            _ => None,
+        }
+    }
+
+    fn not_listed(&self, symbol: Symbol) -> String {
+        format!("{symbol} is not a Kraken pair")
+    }
+
+    fn rate_limited_until(&self) -> TsMs {
+        self.shared.rest.rate_limited_until()
+    }
+
+    fn stats(&self) -> Option<&LiveStats> {
+        Some(&self.shared.stats)
+    }
+}
+
+impl Shared {
+    fn record_error(&self, msg: String) {
+        self.stats.record_error(&self.sink, msg);
+    }
+}
+
+/// Fetches what `req` asks for: closed 1m candles from `/0/public/OHLC`, and the trades of the
+/// hole from `/0/public/Trades`, paged by time from the last trade before the hole (or a
+/// quarter of an hour back when its time is not known), keeping ids from `trades_from` up to
+/// the first live one.
+async fn run_fill(
+    rest: Rest,
+    req: FillRequest,
+    on_rate_limit: Box<dyn Fn(TsMs) + Send + Sync>,
+) -> FillDone<FillError> {
+    let stop = req.stop_at.load(Ordering::Relaxed);
+    let mut done = FillDone {
+        symbol: req.symbol,
+        trades: Vec::new(),
+        candles: Vec::new(),
+        error: None,
+        bounded: stop > 0,
+    };
+    if !req.delay.is_zero() {
+        tokio::time::sleep(req.delay).await;
+    }
+    if let Some(from) = req.candles_from {
+        let url = super::rest::ohlc_url("", req.symbol, Some(from / 1000 - 60));
+        match rest.get_retrying(&url, &*on_rate_limit).await {
+            Ok(body) => match parse_ohlc(&body, req.symbol) {
+                Ok(page) => {
+                    done.candles = page
+                        .candles
+                        .into_iter()
+                        .filter(|c| c.open_ms >= from)
+                        .collect()
+                }
+                Err(e) => {
+                    done.error = Some(e.into());
+                    return done;
+                }
+            },
+            Err(e) => {
+                done.error = Some(e.into());
+                return done;
+            }
+        }
+    }
+    let Some(from) = req.trades_from else {
+        return done;
+    };
+    let start = req.after_ms.unwrap_or_else(|| now_ms() - LOOK_BACK_MS);
+    let mut since = since_ns(start);
+    for _ in 0..MAX_TRADE_PAGES {
+        let url = trades_url("", req.symbol, Some(&since));
+        let page = match rest.get_retrying(&url, &*on_rate_limit).await {
+            Ok(body) => parse_trades(&body, req.symbol),
+            Err(e) => {
+                done.error = Some(e.into());
+                break;
+            }
+        };
+        let page = match page {
+            Ok(p) => p,
+            Err(e) => {
+                done.error = Some(e.into());
+                break;
+            }
+        };
+        let newest = page.trades.last().map(|(_, t)| t.trade_id);
+        let stop = req.stop_at.load(Ordering::Relaxed);
+        done.trades.extend(
+            page.trades
+                .into_iter()
+                .filter(|(_, t)| t.trade_id >= from && (stop == 0 || t.trade_id < stop)),
+        );
+        let reached = newest.is_none_or(|n| stop > 0 && n + 1 >= stop);
+        if reached || page.last == since {
+            break;
+        }
+        since = page.last;
+    }
+    done
+}
