@@ -22,7 +22,7 @@ use crate::ui::theme::{GlyphKind, ThemeName};
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Which sources the monitor and `record` run: "binance" (the default), "coinbase",
-    /// "kraken", "alphavantage", "sim", "nats" (a recorder's fan-out stream).
+    /// "kraken", "okx", "alphavantage", "sim", "nats" (a recorder's fan-out stream).
     pub sources: Vec<String>,
     pub ui: UiSection,
     pub engine: EngineSection,
@@ -34,6 +34,8 @@ pub struct Config {
     pub coinbase: crate::sources::coinbase::CoinbaseConfig,
     /// `[kraken]`: Kraken spot over WebSocket v2 (used when "kraken" is in `sources`).
     pub kraken: crate::sources::kraken::KrakenConfig,
+    /// `[okx]`: OKX spot over the public v5 WebSocket (used when "okx" is in `sources`).
+    pub okx: crate::sources::okx::OkxConfig,
     /// `[alphavantage]`: US stock quotes and intraday candles (used when "alphavantage" is in
     /// `sources`).
     pub alphavantage: crate::sources::alphavantage::AlphaVantageConfig,
@@ -64,6 +66,7 @@ impl Default for Config {
             binance: Default::default(),
             coinbase: Default::default(),
             kraken: Default::default(),
+            okx: Default::default(),
             alphavantage: Default::default(),
             nats: Default::default(),
             notify: Default::default(),
@@ -245,11 +248,12 @@ pub struct Settings {
     pub keymap: Keymap,
 }
 
-pub const KNOWN_SOURCES: [&str; 6] = [
+pub const KNOWN_SOURCES: [&str; 7] = [
     "sim",
     "binance",
     "coinbase",
     "kraken",
+    "okx",
     "alphavantage",
     "nats",
 ];
@@ -429,7 +433,12 @@ impl Config {
         if let Err(m) = self.kraken.validate() {
             return Err(err(Some("kraken"), section_key(&m, "[kraken]."), m.clone()));
         }
+        if let Err(m) = self.okx.validate() {
+            return Err(err(Some("okx"), section_key(&m, "[okx]."), m.clone()));
+        }
         for (section, key, value, schemes) in [
+            ("okx", "ws_url", &self.okx.ws_url, WS),
+            ("okx", "rest_url", &self.okx.rest_url, HTTP),
             ("kraken", "ws_url", &self.kraken.ws_url, WS),
             ("kraken", "rest_url", &self.kraken.rest_url, HTTP),
             ("binance", "ws_url", &self.binance.ws_url, WS),

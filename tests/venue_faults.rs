@@ -10,7 +10,7 @@ use std::sync::Arc;
 use support::http::Handler;
 use support::venue::{BoxFut, FakeVenue, run_faults};
 use support::ws::ServerConn;
-use support::{binance, coinbase, kraken};
+use support::{binance, coinbase, kraken, okx};
 
 /// Rounds: every fault twice.
 const ROUNDS: u64 = 16;
@@ -179,4 +179,58 @@ async fn kraken_keeps_every_trade_once_through_every_fault() {
     let dir = tempfile::tempdir().unwrap();
     let market = kraken::Market::new(&["BTC/USD", "ETH/USD"]);
     run_faults(Kraken(market), ROUNDS, dir.path()).await;
+}
+
+struct Okx(Arc<okx::Market>);
+
+impl FakeVenue for Okx {
+    fn source(&self) -> &'static str {
+        "okx"
+    }
+
+    fn symbols(&self) -> Vec<String> {
+        self.0.instruments.clone()
+    }
+
+    fn section(&self, ws_url: &str, rest_url: &str) -> String {
+        format!(
+            "[okx]\nws_url = \"{ws_url}\"\nrest_url = \"{rest_url}\"\n\
+             symbols = [\"BTC-USDT\", \"ETH-USDT\"]\nbackfill_candles = 0\n\
+             stale_after_secs = 2\nbackoff_initial_ms = 20\nbackoff_max_ms = 100\n"
+        )
+    }
+
+    fn trade(&self, inst: &str, id: u64) -> Vec<String> {
+        vec![self.0.trade(inst, id)]
+    }
+
+    fn happened(&self, id: u64) {
+        *self.0.last_trade.lock().unwrap() = id;
+    }
+
+    fn handshake<'a>(&'a self, c: &'a mut ServerConn) -> BoxFut<'a> {
+        Box::pin(async move {
+            okx::expect_subscribe(c).await;
+        })
+    }
+
+    fn error_frame(&self) -> String {
+        r#"{"event":"error","code":"60012","msg":"Invalid request: {\"op\": \"subscribe\"}"}"#
+            .into()
+    }
+
+    fn rate_limit_next(&self, secs: u64) {
+        self.0.faults.lock().unwrap().push_back(secs);
+    }
+
+    fn handler(&self) -> Handler {
+        self.0.handler()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn okx_keeps_every_trade_once_through_every_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let market = okx::Market::new(&["BTC-USDT", "ETH-USDT"]);
+    run_faults(Okx(market), ROUNDS, dir.path()).await;
 }

@@ -584,6 +584,10 @@ pub(crate) fn configured_sources(settings: &Settings) -> anyhow::Result<Vec<Box<
                 crate::sources::kraken::KrakenSource::new(settings.config.kraken.clone())
                     .map_err(|e| UsageError(format!("[kraken]: {e:#}")))?,
             )),
+            "okx" => out.push(Box::new(
+                crate::sources::okx::OkxSource::new(settings.config.okx.clone())
+                    .map_err(|e| UsageError(format!("[okx]: {e:#}")))?,
+            )),
             "nats" => out.push(Box::new(
                 crate::sources::nats::NatsSource::new(settings.config.nats.clone())
                     .map_err(|e| UsageError(format!("{e:#}")))?,

@@ -16,6 +16,7 @@ pub mod dbus;
 pub mod http;
 pub mod kraken;
 pub mod nats;
+pub mod okx;
 pub mod pg;
 pub mod smtp;
 pub mod tmpfs;

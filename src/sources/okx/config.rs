@@ -10,8 +10,6 @@ use crate::domain::Symbol;
 pub struct OkxConfig {
     /// The public WebSocket endpoint (trades, tickers), used as given.
     pub ws_url: String,
-    /// The business WebSocket endpoint, where OKX serves candle channels since 2023-06.
-    pub business_ws_url: String,
     /// The REST base, without a path (trade refill and warm-up candles).
     pub rest_url: String,
     /// Spot instrument ids, base and quote joined by '-' (`BTC-USDT`).
@@ -19,16 +17,27 @@ pub struct OkxConfig {
     /// 1m candles fetched per instrument at start (OKX serves the last 1,440; 0 turns the
     /// warm-up off).
     pub backfill_candles: usize,
+    /// Reconnect when nothing at all arrived for this long.
+    pub stale_after_secs: u64,
+    /// One REST request, from connecting to the last byte of the answer, fails after this long.
+    pub rest_timeout_secs: u64,
+    /// First reconnect delay; it doubles on each failed attempt (with jitter).
+    pub backoff_initial_ms: u64,
+    /// Longest reconnect delay.
+    pub backoff_max_ms: u64,
 }
 
 impl Default for OkxConfig {
     fn default() -> Self {
         OkxConfig {
             ws_url: "wss://ws.okx.com:8443/ws/v5/public".into(),
-            business_ws_url: "wss://ws.okx.com:8443/ws/v5/business".into(),
             rest_url: "https://www.okx.com".into(),
             symbols: vec!["BTC-USDT".into(), "ETH-USDT".into()],
             backfill_candles: 300,
+            stale_after_secs: 30,
+            rest_timeout_secs: 10,
+            backoff_initial_ms: 125,
+            backoff_max_ms: 60_000,
         }
     }
 }
@@ -36,14 +45,8 @@ impl Default for OkxConfig {
 impl OkxConfig {
     /// Checks every field; the message names the field and says what is allowed.
     pub fn validate(&self) -> Result<(), String> {
-        for (name, url, example) in [
-            ("ws_url", &self.ws_url, "wss://ws.okx.com:8443/ws/v5/public"),
-            (
-                "business_ws_url",
-                &self.business_ws_url,
-                "wss://ws.okx.com:8443/ws/v5/business",
-            ),
-        ] {
+        for (name, url, example) in [("ws_url", &self.ws_url, "wss://ws.okx.com:8443/ws/v5/public")]
+        {
             if !(url.starts_with("ws://") || url.starts_with("wss://")) {
                 return Err(format!(
                     "[okx].{name} {url:?} must start with ws:// or wss:// (e.g. {example})"
@@ -57,6 +60,16 @@ impl OkxConfig {
             ));
         }
         self.parsed_symbols()?;
+        for (key, v) in [
+            ("stale_after_secs", self.stale_after_secs),
+            ("rest_timeout_secs", self.rest_timeout_secs),
+            ("backoff_initial_ms", self.backoff_initial_ms),
+            ("backoff_max_ms", self.backoff_max_ms),
+        ] {
+            if v == 0 {
+                return Err(format!("[okx].{key} must be at least 1"));
+            }
+        }
         if self.backfill_candles > MAX_RECENT_CANDLES {
             return Err(format!(
                 "[okx].backfill_candles is {}; OKX serves at most the last {MAX_RECENT_CANDLES} 1m candles",
@@ -117,7 +130,6 @@ mod tests {
             c.validate().unwrap_err()
         };
         assert!(bad(|c| c.ws_url = "https://ws.okx.com".into()).contains("ws_url"));
-        assert!(bad(|c| c.business_ws_url = "x".into()).contains("business_ws_url"));
         assert!(bad(|c| c.rest_url = "www.okx.com".into()).contains("rest_url"));
         assert!(bad(|c| c.symbols.clear()).contains("BTC-USDT"));
         assert!(bad(|c| c.backfill_candles = 1441).contains("1440"));

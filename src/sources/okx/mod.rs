@@ -19,11 +19,99 @@
 mod config;
 pub mod rest;
 pub mod wire;
+mod ws;
 
 #[cfg(test)]
 mod wire_tests;
 
 pub use config::OkxConfig;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::domain::{Symbol, Venue};
+use crate::pipeline::EventSink;
+use crate::sources::live::GapTracker;
+use crate::sources::live::control::{Check, Checker};
+use crate::sources::live::rest::Rest;
+use crate::sources::live::source::{self, LiveSource, LiveStats};
+
+/// Public REST requests a second we send at most (OKX allows 20 per 2 s for these endpoints).
+const REST_PER_SEC: usize = 8;
+
+/// The live OKX source.
+#[derive(Debug)]
+pub struct OkxSource;
+
+impl OkxSource {
+    /// Checks the configuration; nothing connects until the source runs. An instrument added
+    /// while running is checked with REST first, then subscribed; the answer comes with OKX's.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(cfg: OkxConfig) -> anyhow::Result<LiveSource> {
+        cfg.validate().map_err(anyhow::Error::msg)?;
+        let symbols = cfg.parsed_symbols().map_err(anyhow::Error::msg)?;
+        let rest = Rest::new(
+            "OKX",
+            &cfg.rest_url,
+            REST_PER_SEC,
+            Duration::from_secs(cfg.rest_timeout_secs),
+        )
+        .context("setting up the OKX REST client")?;
+        let n = symbols.len();
+        let start = Box::new(move |sink: EventSink, cmds| {
+            let stats = Arc::new(LiveStats::default());
+            let gaps = GapTracker::new(Venue::Okx, &symbols, true, false, cfg.backfill_candles);
+            let checker =
+                Checker::new(cmds, "OKX", sink.name(), spelling, rest_check(rest.clone()));
+            let shared = Arc::new(ws::Shared {
+                cfg,
+                rest,
+                sink,
+                stats: stats.clone(),
+            });
+            (stats, source::run(ws::Feed { shared }, gaps, checker))
+        });
+        Ok(LiveSource::new(
+            "okx",
+            Venue::Okx,
+            "instruments",
+            "[okx].symbols",
+            n,
+            start,
+        ))
+    }
+}
+
+/// Why `p` cannot be an OKX spot instrument id, if it cannot.
+fn spelling(p: Symbol) -> Option<String> {
+    let parts: Vec<&str> = p.as_str().split('-').collect();
+    let ok = parts.len() == 2 && parts.iter().all(|x| !x.is_empty());
+    (!ok).then(|| {
+        format!("{p} is not an OKX spot instrument (base and quote joined by '-', e.g. BTC-USDT)")
+    })
+}
+
+/// Asks REST for the instrument's newest trades: OKX answers 51001 for one it does not list.
+fn rest_check(rest: Rest) -> Check {
+    Arc::new(move |inst| {
+        let rest = rest.clone();
+        Box::pin(async move {
+            let url = rest::trades_url("", inst, rest::TradeCursor::Latest);
+            let body = rest
+                .get(&url, &|_| {})
+                .await
+                .map_err(|e| format!("could not check {inst} with OKX ({e}); try again"))?;
+            match rest::parse_trades(&body, inst) {
+                Ok(_) => Ok(()),
+                Err(rest::RestError::UnknownSymbol { .. }) => {
+                    Err(format!("{inst} is not an OKX spot instrument"))
+                }
+                Err(e) => Err(format!("could not check {inst} with OKX ({e}); try again")),
+            }
+        })
+    })
+}
 
 use std::time::Duration;
 

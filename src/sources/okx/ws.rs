@@ -1,0 +1,291 @@
+//! OKX on the shared live-feed engine ([`crate::sources::live`]): one public v5 connection for
+//! every instrument. What is OKX's own is here: subscribes of `trades` and `tickers` answered per
+//! (channel, instrument) without a request id, a text `ping` whenever nothing was sent for 20 s
+//! (OKX closes a connection idle for 30 s), refusals that name the instrument, and the trade
+//! refill by id (`history-trades`, paged backwards with `after`). Candles are built from the
+//! trades, warmed at start from REST (`candle1m` lives on OKX's business endpoint, which
+//! tickwatch does not open).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::rest::{RestError, TradeCursor, candles_url, parse_candles, parse_trades, trades_url};
+use super::wire::{self, Frame, parse_frame};
+use super::{OkxConfig, PING_AFTER, TRADES_PER_PAGE};
+use crate::domain::{Symbol, TsMs, now_ms};
+use crate::pipeline::EventSink;
+use crate::sources::live::changes::Kind;
+use crate::sources::live::rest::{HttpError, Rest};
+use crate::sources::live::session::{BoxFut, End, LiveVenue, Session, Settings};
+use crate::sources::live::source::LiveStats;
+use crate::sources::live::{FillDone, FillRequest};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Our pace of control messages (OKX allows 480 an hour per connection; a burst is fine).
+const SENDS_PER_SEC: usize = 3;
+/// Trade pages fetched for one hole (10,000 trades); the next fill fetches the rest.
+const MAX_TRADE_PAGES: usize = 100;
+
+/// What a fill can fail on: the request, or OKX's answer.
+#[derive(Debug, thiserror::Error)]
+pub enum FillError {
+    #[error("{0}")]
+    Http(#[from] HttpError),
+    #[error("{0}")]
+    Okx(#[from] RestError),
+}
+
+/// What the connection needs.
+pub(crate) struct Shared {
+    pub cfg: OkxConfig,
+    pub rest: Rest,
+    pub sink: EventSink,
+    pub stats: Arc<LiveStats>,
+}
+
+/// The connection as the engine sees it.
+pub(crate) struct Feed {
+    pub shared: Arc<Shared>,
+}
+
+impl LiveVenue for Feed {
+    type Error = FillError;
+
+    fn title(&self) -> &'static str {
+        "OKX"
+    }
+
+    fn sink(&self) -> &EventSink {
+        &self.shared.sink
+    }
+
+    fn settings(&self) -> Settings {
+        let cfg = &self.shared.cfg;
+        Settings {
+            sends_per_sec: SENDS_PER_SEC,
+            connect_timeout: CONNECT_TIMEOUT,
+            stale_after: Duration::from_secs(cfg.stale_after_secs),
+            backoff_initial: Duration::from_millis(cfg.backoff_initial_ms),
+            backoff_max: Duration::from_millis(cfg.backoff_max_ms),
+            rollover: None,
+            keepalive: Some((PING_AFTER, wire::PING.to_string())),
+            stop_when_refused: true,
+        }
+    }
+
+    fn url(&self) -> String {
+        self.shared.cfg.ws_url.trim().to_string()
+    }
+
+    /// OKX numbers no requests: a change is confirmed by the answer that echoes its channel
+    /// and instrument.
+    fn requests(&self, subscribe: bool, symbols: &[Symbol]) -> (Vec<String>, Vec<u64>) {
+        let msgs = if subscribe {
+            wire::subscribe(symbols)
+        } else {
+            wire::unsubscribe(symbols)
+        };
+        (msgs, Vec::new())
+    }
+
+    fn on_text(&self, text: &str, s: &mut Session<'_, Self>) -> Option<End> {
+        let now = now_ms();
+        match parse_frame(text, now) {
+            Ok(Frame::Events(evs)) => evs.into_iter().for_each(|ev| s.event(ev)),
+            Ok(Frame::Subscribed {
+                channel, symbol, ..
+            }) => {
+                s.alive();
+                // the trades channel is what matters: its answer completes the subscribe
+                if channel == "trades"
+                    && let Some(p) = symbol
+                {
+                    s.confirm_where(|c| c.symbol == p && c.kind == Kind::Subscribe);
+                }
+            }
+            Ok(Frame::Unsubscribed {
+                channel, symbol, ..
+            }) => {
+                s.alive();
+                if channel == "trades"
+                    && let Some(p) = symbol
+                {
+                    s.confirm_where(|c| c.symbol == p && c.kind == Kind::Unsubscribe);
+                }
+            }
+            Ok(Frame::Refused {
+                code,
+                symbol,
+                message,
+                ..
+            }) => {
+                s.alive();
+                // the venue's words: shown, never obeyed by a terminal
+                let why = crate::format::visible(&match code {
+                    Some(c) => format!("{message} (code {c})"),
+                    None => message,
+                });
+                let named = symbol.as_deref().and_then(|t| Symbol::new(t).ok());
+                if let Some(p) = named
+                    && let Some(c) = s.take_subscribe(p)
+                {
+                    let msg = format!("OKX refused to subscribe {p}: {why}");
+                    s.forget(p, false);
+                    self.shared.record_error(msg.clone());
+                    c.answer(Err(msg));
+                    return None;
+                }
+                match named.filter(|p| s.symbols().contains(p)) {
+                    Some(p) => {
+                        self.shared.record_error(format!(
+                            "OKX refused instrument {p}: {why}; remove it from [okx].symbols"
+                        ));
+                        return s.forget(p, true);
+                    }
+                    None => self
+                        .shared
+                        .record_error(format!("OKX refused a request: {why}")),
+                }
+            }
+            Ok(Frame::Pong { .. }) => s.alive(),
+            Ok(Frame::Notice { message }) => {
+                s.alive();
+                self.shared
+                    .record_error(format!("OKX: {}", crate::format::visible(&message)));
+            }
+            Ok(Frame::Unsupported { kind }) => {
+                s.alive();
+                self.shared.stats.ignored.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(source = self.shared.sink.name(), "ignored {kind} frame");
+            }
+            Err(e) => {
+                self.shared
+                    .stats
+                    .skipped(&self.shared.sink, e.is_rejection(), e.to_string(), text)
+            }
+        }
+        None
+    }
+
+    fn fill(
+        &self,
+        req: FillRequest,
+        on_rate_limit: Box<dyn Fn(TsMs) + Send + Sync>,
+    ) -> BoxFut<'static, FillDone<FillError>> {
+        Box::pin(run_fill(self.shared.rest.clone(), req, on_rate_limit))
+    }
+
+    fn unknown_symbol(&self, e: &FillError) -> Option<Symbol> {
+        match e {
+            FillError::Okx(RestError::UnknownSymbol { symbol, .. }) => Some(*symbol),
+            _ => None,
+        }
+    }
+
+    fn not_listed(&self, symbol: Symbol) -> String {
+        format!("{symbol} is not an OKX spot instrument")
+    }
+
+    fn rate_limited_until(&self) -> TsMs {
+        self.shared.rest.rate_limited_until()
+    }
+
+    fn stats(&self) -> Option<&LiveStats> {
+        Some(&self.shared.stats)
+    }
+}
+
+impl Shared {
+    fn record_error(&self, msg: String) {
+        self.stats.record_error(&self.sink, msg);
+    }
+}
+
+/// Fetches what `req` asks for: the newest closed 1m candles, and the hole's trades from
+/// `history-trades`, walking down from the first live trade after the hole (or from the newest
+/// when that is not known yet) to `trades_from`.
+async fn run_fill(
+    rest: Rest,
+    req: FillRequest,
+    on_rate_limit: Box<dyn Fn(TsMs) + Send + Sync>,
+) -> FillDone<FillError> {
+    let stop = req.stop_at.load(Ordering::Relaxed);
+    let mut done = FillDone {
+        symbol: req.symbol,
+        trades: Vec::new(),
+        candles: Vec::new(),
+        error: None,
+        bounded: stop > 0,
+    };
+    if !req.delay.is_zero() {
+        tokio::time::sleep(req.delay).await;
+    }
+    if let Some(from) = req.candles_from {
+        let got = match rest
+            .get_retrying(&candles_url("", req.symbol, None), &*on_rate_limit)
+            .await
+        {
+            Ok(body) => parse_candles(&body, req.symbol).map_err(FillError::from),
+            Err(e) => Err(e.into()),
+        };
+        match got {
+            Ok(page) => {
+                done.candles = page
+                    .candles
+                    .into_iter()
+                    .filter(|c| c.open_ms >= from)
+                    .collect()
+            }
+            Err(e) => {
+                done.error = Some(e);
+                return done;
+            }
+        }
+    }
+    let Some(from) = req.trades_from else {
+        return done;
+    };
+    let budget = (MAX_TRADE_PAGES * TRADES_PER_PAGE) as u64;
+    if stop > 0 && stop <= from {
+        return done; // nothing is missing
+    }
+    // ids below `cursor` are asked for; None asks for the newest page
+    let mut cursor = (stop > 0).then(|| stop.min(from + budget));
+    for _ in 0..MAX_TRADE_PAGES {
+        let at = cursor.map_or(TradeCursor::Latest, TradeCursor::OlderThan);
+        let page = match rest
+            .get_retrying(&trades_url("", req.symbol, at), &*on_rate_limit)
+            .await
+        {
+            Ok(body) => parse_trades(&body, req.symbol).map_err(FillError::from),
+            Err(e) => Err(e.into()),
+        };
+        let page = match page {
+            Ok(p) => p,
+            Err(e) => {
+                done.error = Some(e);
+                break;
+            }
+        };
+        let (Some(oldest), Some(newest)) = (page.oldest, page.newest) else {
+            break;
+        };
+        if cursor.is_none() && newest >= from + budget {
+            // too big for one fill: start again from the oldest end of the hole
+            cursor = Some(from + budget);
+            continue;
+        }
+        let below = cursor;
+        done.trades.extend(
+            page.trades
+                .into_iter()
+                .filter(|(_, t)| t.trade_id >= from && below.is_none_or(|c| t.trade_id < c)),
+        );
+        if oldest <= from || cursor.is_some_and(|c| oldest >= c) {
+            break;
+        }
+        cursor = Some(oldest);
+    }
+    done
+}
