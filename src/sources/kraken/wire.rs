@@ -17,38 +17,7 @@ use crate::domain::{
 };
 use crate::sources::coinbase::wire::parse_time;
 
-/// One text frame, understood.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Frame {
-    /// Market data: a frame can carry several trades, candles or tickers.
-    Events(Vec<MarketEvent>),
-    /// A subscription is live: one per channel and symbol, with the request's id.
-    Subscribed {
-        req_id: Option<u64>,
-        channel: String,
-        symbol: Option<Symbol>,
-    },
-    /// A subscription ended at our request.
-    Unsubscribed {
-        req_id: Option<u64>,
-        channel: String,
-        symbol: Option<Symbol>,
-    },
-    /// Kraken refused a request (`success: false`): an unknown pair, a rate limit, a bad field.
-    /// `symbol` is the venue's text, unchecked: show it through `format::visible`.
-    Refused {
-        req_id: Option<u64>,
-        code: Option<String>,
-        symbol: Option<String>,
-        message: String,
-    },
-    /// The connection is alive: the answer to our ping, or a server `heartbeat` (no id).
-    Pong { req_id: Option<u64> },
-    /// The venue is going away or degraded (`status` with a system other than `online`).
-    Notice { message: String },
-    /// A well-formed frame tickwatch does not use (book, status online, instrument...).
-    Unsupported { kind: String },
-}
+pub use crate::sources::live::frame::Frame;
 
 /// Why a frame could not be used. Every one is counted and the frame skipped.
 #[derive(Debug, thiserror::Error)]

@@ -9,10 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::rest::{RestError, parse_ohlc, parse_trades, since_ns, trades_url};
-use super::wire::{self, Frame, parse_frame};
+use super::wire::{self, parse_frame};
 use super::{CONTROL_MESSAGES_PER_SEC, KrakenConfig, PING_AFTER};
 use crate::domain::{Symbol, TsMs, now_ms};
 use crate::pipeline::EventSink;
+use crate::sources::live::frame::{self, Words};
 use crate::sources::live::rest::{HttpError, Rest};
 use crate::sources::live::session::{BoxFut, End, LiveVenue, Session, Settings};
 use crate::sources::live::source::LiveStats;
@@ -23,6 +24,14 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_TRADE_PAGES: usize = 100;
 /// How far back a fill looks when the time of the last trade before the hole is not known.
 const LOOK_BACK_MS: TsMs = 15 * 60_000;
+
+/// How Kraken is named in what the engine shows.
+const WORDS: Words = Words {
+    title: "Kraken",
+    unit: "pair",
+    key: "[kraken].symbols",
+    main_channel: "trade",
+};
 
 /// What a fill can fail on: the request, or Kraken's answer.
 #[derive(Debug, thiserror::Error)]
@@ -95,65 +104,12 @@ impl LiveVenue for Feed {
     }
 
     fn on_text(&self, text: &str, s: &mut Session<'_, Self>) -> Option<End> {
-        let now = now_ms();
-        match parse_frame(text, now) {
-            Ok(Frame::Events(evs)) => evs.into_iter().for_each(|ev| s.event(ev)),
-            Ok(Frame::Subscribed { req_id, .. }) | Ok(Frame::Unsubscribed { req_id, .. }) => {
-                s.alive();
-                if let Some(id) = req_id {
-                    s.acked(id);
-                }
-            }
-            Ok(Frame::Refused {
-                req_id,
-                code,
-                symbol,
-                message,
-            }) => {
-                s.alive();
-                // the venue's words: shown, never obeyed by a terminal
-                let why = crate::format::visible(&match code {
-                    Some(c) => format!("{message} ({c})"),
-                    None => message,
-                });
-                if req_id.is_some_and(|id| s.refused(id, &why)) {
-                    return None;
-                }
-                // a configured pair Kraken refuses: dropped, the others go on
-                let ours = symbol
-                    .as_deref()
-                    .and_then(|t| Symbol::new(t).ok())
-                    .filter(|p| s.symbols().contains(p));
-                match ours {
-                    Some(p) => {
-                        self.shared.record_error(format!(
-                            "Kraken refused pair {p}: {why}; remove it from [kraken].symbols"
-                        ));
-                        return s.forget(p, true);
-                    }
-                    None => self
-                        .shared
-                        .record_error(format!("Kraken refused a request: {why}")),
-                }
-            }
-            Ok(Frame::Pong { .. }) => s.alive(),
-            Ok(Frame::Notice { message }) => {
-                s.alive();
-                self.shared
-                    .record_error(format!("Kraken: {}", crate::format::visible(&message)));
-            }
-            Ok(Frame::Unsupported { kind }) => {
-                s.alive();
-                self.shared.stats.ignored.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(source = self.shared.sink.name(), "ignored {kind} frame");
-            }
-            Err(e) => {
-                self.shared
-                    .stats
-                    .skipped(&self.shared.sink, e.is_rejection(), e.to_string(), text)
-            }
-        }
-        None
+        let frame = parse_frame(text, now_ms()).map_err(|e| {
+            let r = e.is_rejection();
+            (e, r)
+        });
+        let sh = &self.shared;
+        frame::handle(frame, text, &WORDS, &sh.stats, &sh.sink, s)
     }
 
     fn fill(
@@ -181,12 +137,6 @@ impl LiveVenue for Feed {
 
     fn stats(&self) -> Option<&LiveStats> {
         Some(&self.shared.stats)
-    }
-}
-
-impl Shared {
-    fn record_error(&self, msg: String) {
-        self.stats.record_error(&self.sink, msg);
     }
 }
 

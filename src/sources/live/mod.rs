@@ -6,6 +6,7 @@
 pub(crate) mod changes;
 pub(crate) mod control;
 pub(crate) mod fill;
+pub mod frame;
 pub(crate) mod gaps;
 pub(crate) mod rest;
 pub(crate) mod session;

@@ -18,38 +18,7 @@ use crate::domain::{
     TradeTick, TsMs, Venue,
 };
 
-/// One text frame, understood. The same shape as Kraken's.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Frame {
-    /// Market data: a frame can carry several trades, candles or tickers.
-    Events(Vec<MarketEvent>),
-    /// A subscription is live: one per channel and instrument. OKX sends no request id.
-    Subscribed {
-        req_id: Option<u64>,
-        channel: String,
-        symbol: Option<Symbol>,
-    },
-    /// A subscription ended at our request.
-    Unsubscribed {
-        req_id: Option<u64>,
-        channel: String,
-        symbol: Option<Symbol>,
-    },
-    /// OKX refused a request. Its error names no `arg`; `symbol` is taken from the message when
-    /// it says `instId:<id>` (code 60018), the venue's text unchecked.
-    Refused {
-        req_id: Option<u64>,
-        code: Option<String>,
-        symbol: Option<String>,
-        message: String,
-    },
-    /// The text `pong`, the answer to our text `ping`.
-    Pong { req_id: Option<u64> },
-    /// `notice`: OKX is about to close the connection (service upgrade, code 64008).
-    Notice { message: String },
-    /// A well-formed frame tickwatch does not use (books, channel-conn-count, other bars...).
-    Unsupported { kind: String },
-}
+pub use crate::sources::live::frame::Frame;
 
 /// Why a frame could not be used. Every one is counted and the frame skipped.
 #[derive(Debug, thiserror::Error)]

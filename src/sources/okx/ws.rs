@@ -11,11 +11,11 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::rest::{RestError, TradeCursor, candles_url, parse_candles, parse_trades, trades_url};
-use super::wire::{self, Frame, parse_frame};
+use super::wire::{self, parse_frame};
 use super::{OkxConfig, PING_AFTER, TRADES_PER_PAGE};
 use crate::domain::{Symbol, TsMs, now_ms};
 use crate::pipeline::EventSink;
-use crate::sources::live::changes::Kind;
+use crate::sources::live::frame::{self, Words};
 use crate::sources::live::rest::{HttpError, Rest};
 use crate::sources::live::session::{BoxFut, End, LiveVenue, Session, Settings};
 use crate::sources::live::source::LiveStats;
@@ -26,6 +26,14 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const SENDS_PER_SEC: usize = 3;
 /// Trade pages fetched for one hole (10,000 trades); the next fill fetches the rest.
 const MAX_TRADE_PAGES: usize = 100;
+
+/// How OKX is named in what the engine shows.
+const WORDS: Words = Words {
+    title: "OKX",
+    unit: "instrument",
+    key: "[okx].symbols",
+    main_channel: "trades",
+};
 
 /// What a fill can fail on: the request, or OKX's answer.
 #[derive(Debug, thiserror::Error)]
@@ -90,82 +98,12 @@ impl LiveVenue for Feed {
     }
 
     fn on_text(&self, text: &str, s: &mut Session<'_, Self>) -> Option<End> {
-        let now = now_ms();
-        match parse_frame(text, now) {
-            Ok(Frame::Events(evs)) => evs.into_iter().for_each(|ev| s.event(ev)),
-            Ok(Frame::Subscribed {
-                channel, symbol, ..
-            }) => {
-                s.alive();
-                // the trades channel is what matters: its answer completes the subscribe
-                if channel == "trades"
-                    && let Some(p) = symbol
-                {
-                    s.confirm_where(|c| c.symbol == p && c.kind == Kind::Subscribe);
-                }
-            }
-            Ok(Frame::Unsubscribed {
-                channel, symbol, ..
-            }) => {
-                s.alive();
-                if channel == "trades"
-                    && let Some(p) = symbol
-                {
-                    s.confirm_where(|c| c.symbol == p && c.kind == Kind::Unsubscribe);
-                }
-            }
-            Ok(Frame::Refused {
-                code,
-                symbol,
-                message,
-                ..
-            }) => {
-                s.alive();
-                // the venue's words: shown, never obeyed by a terminal
-                let why = crate::format::visible(&match code {
-                    Some(c) => format!("{message} (code {c})"),
-                    None => message,
-                });
-                let named = symbol.as_deref().and_then(|t| Symbol::new(t).ok());
-                if let Some(p) = named
-                    && let Some(c) = s.take_subscribe(p)
-                {
-                    let msg = format!("OKX refused to subscribe {p}: {why}");
-                    s.forget(p, false);
-                    self.shared.record_error(msg.clone());
-                    c.answer(Err(msg));
-                    return None;
-                }
-                match named.filter(|p| s.symbols().contains(p)) {
-                    Some(p) => {
-                        self.shared.record_error(format!(
-                            "OKX refused instrument {p}: {why}; remove it from [okx].symbols"
-                        ));
-                        return s.forget(p, true);
-                    }
-                    None => self
-                        .shared
-                        .record_error(format!("OKX refused a request: {why}")),
-                }
-            }
-            Ok(Frame::Pong { .. }) => s.alive(),
-            Ok(Frame::Notice { message }) => {
-                s.alive();
-                self.shared
-                    .record_error(format!("OKX: {}", crate::format::visible(&message)));
-            }
-            Ok(Frame::Unsupported { kind }) => {
-                s.alive();
-                self.shared.stats.ignored.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(source = self.shared.sink.name(), "ignored {kind} frame");
-            }
-            Err(e) => {
-                self.shared
-                    .stats
-                    .skipped(&self.shared.sink, e.is_rejection(), e.to_string(), text)
-            }
-        }
-        None
+        let frame = parse_frame(text, now_ms()).map_err(|e| {
+            let r = e.is_rejection();
+            (e, r)
+        });
+        let sh = &self.shared;
+        frame::handle(frame, text, &WORDS, &sh.stats, &sh.sink, s)
     }
 
     fn fill(
@@ -193,12 +131,6 @@ impl LiveVenue for Feed {
 
     fn stats(&self) -> Option<&LiveStats> {
         Some(&self.shared.stats)
-    }
-}
-
-impl Shared {
-    fn record_error(&self, msg: String) {
-        self.stats.record_error(&self.sink, msg);
     }
 }
 
