@@ -22,7 +22,7 @@ use crate::ui::theme::{GlyphKind, ThemeName};
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Which sources the monitor and `record` run: "binance" (the default), "coinbase",
-    /// "kraken", "okx", "alphavantage", "sim", "nats" (a recorder's fan-out stream).
+    /// "kraken", "okx", "bybit", "alphavantage", "sim", "nats" (a recorder's fan-out stream).
     pub sources: Vec<String>,
     pub ui: UiSection,
     pub engine: EngineSection,
@@ -36,6 +36,8 @@ pub struct Config {
     pub kraken: crate::sources::kraken::KrakenConfig,
     /// `[okx]`: OKX spot over the public v5 WebSocket (used when "okx" is in `sources`).
     pub okx: crate::sources::okx::OkxConfig,
+    /// `[bybit]`: Bybit spot over the public v5 WebSocket (used when "bybit" is in `sources`).
+    pub bybit: crate::sources::bybit::BybitConfig,
     /// `[alphavantage]`: US stock quotes and intraday candles (used when "alphavantage" is in
     /// `sources`).
     pub alphavantage: crate::sources::alphavantage::AlphaVantageConfig,
@@ -67,6 +69,7 @@ impl Default for Config {
             coinbase: Default::default(),
             kraken: Default::default(),
             okx: Default::default(),
+            bybit: Default::default(),
             alphavantage: Default::default(),
             nats: Default::default(),
             notify: Default::default(),
@@ -248,12 +251,13 @@ pub struct Settings {
     pub keymap: Keymap,
 }
 
-pub const KNOWN_SOURCES: [&str; 7] = [
+pub const KNOWN_SOURCES: [&str; 8] = [
     "sim",
     "binance",
     "coinbase",
     "kraken",
     "okx",
+    "bybit",
     "alphavantage",
     "nats",
 ];
@@ -436,7 +440,12 @@ impl Config {
         if let Err(m) = self.okx.validate() {
             return Err(err(Some("okx"), section_key(&m, "[okx]."), m.clone()));
         }
+        if let Err(m) = self.bybit.validate() {
+            return Err(err(Some("bybit"), section_key(&m, "[bybit]."), m.clone()));
+        }
         for (section, key, value, schemes) in [
+            ("bybit", "ws_url", &self.bybit.ws_url, WS),
+            ("bybit", "rest_url", &self.bybit.rest_url, HTTP),
             ("okx", "ws_url", &self.okx.ws_url, WS),
             ("okx", "rest_url", &self.okx.rest_url, HTTP),
             ("kraken", "ws_url", &self.kraken.ws_url, WS),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use support::http::Handler;
 use support::venue::{BoxFut, FakeVenue, run_faults};
 use support::ws::ServerConn;
-use support::{binance, coinbase, kraken, okx};
+use support::{binance, bybit, coinbase, kraken, okx};
 
 /// Rounds: every fault twice.
 const ROUNDS: u64 = 16;
@@ -233,4 +233,64 @@ async fn okx_keeps_every_trade_once_through_every_fault() {
     let dir = tempfile::tempdir().unwrap();
     let market = okx::Market::new(&["BTC-USDT", "ETH-USDT"]);
     run_faults(Okx(market), ROUNDS, dir.path()).await;
+}
+
+struct Bybit(Arc<bybit::Market>);
+
+impl FakeVenue for Bybit {
+    fn source(&self) -> &'static str {
+        "bybit"
+    }
+
+    fn symbols(&self) -> Vec<String> {
+        self.0.symbols.clone()
+    }
+
+    fn section(&self, ws_url: &str, rest_url: &str) -> String {
+        format!(
+            "[bybit]\nws_url = \"{ws_url}\"\nrest_url = \"{rest_url}\"\n\
+             symbols = [\"BTCUSDT\", \"ETHUSDT\"]\nbackfill_candles = 0\n\
+             stale_after_secs = 2\nbackoff_initial_ms = 20\nbackoff_max_ms = 100\n"
+        )
+    }
+
+    fn trade(&self, symbol: &str, id: u64) -> Vec<String> {
+        vec![self.0.trade(symbol, id)]
+    }
+
+    fn happened(&self, id: u64) {
+        *self.0.last_trade.lock().unwrap() = id;
+    }
+
+    fn handshake<'a>(&'a self, c: &'a mut ServerConn) -> BoxFut<'a> {
+        Box::pin(async move {
+            bybit::expect_subscribe(c, &self.0.symbols).await;
+        })
+    }
+
+    fn refills_every_hole(&self) -> bool {
+        false
+    }
+
+    fn error_frame(&self) -> String {
+        r#"{"success":false,"ret_msg":"error:request too frequent","conn_id":"c","req_id":"999999","op":"subscribe"}"#
+            .into()
+    }
+
+    fn rate_limit_next(&self, secs: u64) {
+        self.0.faults.lock().unwrap().push_back(secs);
+    }
+
+    fn handler(&self) -> Handler {
+        self.0.handler()
+    }
+}
+
+/// Bybit serves only the newest 60 trades over REST: a hole still within them is refilled, an
+/// older one is counted and reported as lost; no id is ever stored twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bybit_keeps_every_recent_trade_once_through_every_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let market = bybit::Market::new(&["BTCUSDT", "ETHUSDT"]);
+    run_faults(Bybit(market), ROUNDS, dir.path()).await;
 }

@@ -588,6 +588,10 @@ pub(crate) fn configured_sources(settings: &Settings) -> anyhow::Result<Vec<Box<
                 crate::sources::okx::OkxSource::new(settings.config.okx.clone())
                     .map_err(|e| UsageError(format!("[okx]: {e:#}")))?,
             )),
+            "bybit" => out.push(Box::new(
+                crate::sources::bybit::BybitSource::new(settings.config.bybit.clone())
+                    .map_err(|e| UsageError(format!("[bybit]: {e:#}")))?,
+            )),
             "nats" => out.push(Box::new(
                 crate::sources::nats::NatsSource::new(settings.config.nats.clone())
                     .map_err(|e| UsageError(format!("{e:#}")))?,

@@ -33,10 +33,11 @@ fn source_symbols(s: &mut Settings, venue: Venue) -> Option<&mut Vec<String>> {
         Venue::Coinbase => Some(&mut s.config.coinbase.products),
         Venue::Kraken => Some(&mut s.config.kraken.symbols),
         Venue::Okx => Some(&mut s.config.okx.symbols),
+        Venue::Bybit => Some(&mut s.config.bybit.symbols),
         Venue::AlphaVantage => Some(&mut s.config.alphavantage.symbols),
         Venue::Sim => Some(&mut s.config.sim.symbols),
         // not wired into the config yet: no list to edit
-        Venue::BinanceFutures | Venue::Bybit | Venue::Yahoo => None,
+        Venue::BinanceFutures | Venue::Yahoo => None,
     }
 }
 

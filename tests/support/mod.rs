@@ -11,6 +11,7 @@
 
 pub mod alphavantage;
 pub mod binance;
+pub mod bybit;
 pub mod coinbase;
 pub mod dbus;
 pub mod http;

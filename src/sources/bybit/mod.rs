@@ -12,6 +12,7 @@
 pub mod config;
 pub mod rest;
 pub mod wire;
+mod ws;
 
 #[cfg(test)]
 mod wire_tests;
@@ -19,3 +20,97 @@ mod wire_tests;
 pub use config::BybitConfig;
 pub use rest::RestError;
 pub use wire::{Frame, WireError, parse_frame};
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::domain::{Symbol, Venue};
+use crate::pipeline::EventSink;
+use crate::sources::live::GapTracker;
+use crate::sources::live::control::{Check, Checker};
+use crate::sources::live::rest::Rest;
+use crate::sources::live::source::{self, LiveSource, LiveStats};
+
+/// Public REST requests a second we send at most (Bybit allows 600 per 5 s per IP and bans
+/// for 10 minutes beyond).
+const REST_PER_SEC: usize = 10;
+
+/// The live Bybit spot source.
+#[derive(Debug)]
+pub struct BybitSource;
+
+impl BybitSource {
+    /// Checks the configuration; nothing connects until the source runs. A symbol added while
+    /// running is checked with REST first, then subscribed; the answer comes with Bybit's.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(cfg: BybitConfig) -> anyhow::Result<LiveSource> {
+        cfg.validate().map_err(anyhow::Error::msg)?;
+        let symbols = cfg.parsed_symbols().map_err(anyhow::Error::msg)?;
+        let rest = Rest::new(
+            "Bybit",
+            &cfg.rest_url,
+            REST_PER_SEC,
+            Duration::from_secs(cfg.rest_timeout_secs),
+        )
+        .context("setting up the Bybit REST client")?;
+        let n = symbols.len();
+        let start = Box::new(move |sink: EventSink, cmds| {
+            let stats = Arc::new(LiveStats::default());
+            // ids are consecutive (holes are seen); REST refills them while they are recent
+            let gaps = GapTracker::new(Venue::Bybit, &symbols, true, true, cfg.backfill_candles);
+            let checker = Checker::new(
+                cmds,
+                "Bybit",
+                sink.name(),
+                spelling,
+                rest_check(rest.clone()),
+            );
+            let shared = Arc::new(ws::Shared {
+                cfg,
+                rest,
+                sink,
+                stats: stats.clone(),
+                next_id: AtomicU64::new(0),
+            });
+            (stats, source::run(ws::Feed { shared }, gaps, checker))
+        });
+        Ok(LiveSource::new(
+            "bybit",
+            Venue::Bybit,
+            "symbols",
+            "[bybit].symbols",
+            n,
+            start,
+        ))
+    }
+}
+
+/// Why `p` cannot be a Bybit spot symbol, if it cannot.
+fn spelling(p: Symbol) -> Option<String> {
+    let ok = p.as_str().bytes().all(|b| b.is_ascii_alphanumeric());
+    (!ok).then(|| format!("{p} is not a Bybit spot symbol (letters and digits, e.g. BTCUSDT)"))
+}
+
+/// Asks REST for the symbol's newest trade: Bybit answers 10001 for one it does not list.
+fn rest_check(rest: Rest) -> Check {
+    Arc::new(move |sym| {
+        let rest = rest.clone();
+        Box::pin(async move {
+            let url = rest::recent_trade_url("", &sym, 1);
+            let body = rest
+                .get(&url, &|_| {})
+                .await
+                .map_err(|e| format!("could not check {sym} with Bybit ({e}); try again"))?;
+            match rest::parse_recent_trades(&String::from_utf8_lossy(&body), &sym) {
+                Ok(_) => Ok(()),
+                Err(RestError::UnknownSymbol { .. }) => {
+                    Err(format!("{sym} is not a Bybit spot symbol"))
+                }
+                Err(e) => Err(format!("could not check {sym} with Bybit ({e}); try again")),
+            }
+        })
+    })
+}
