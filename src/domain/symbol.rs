@@ -205,6 +205,7 @@ mod tests {
             assert_eq!(v.as_str().parse::<Venue>(), Ok(v));
         }
         assert_eq!("OKX".parse::<Venue>(), Ok(Venue::Okx));
-        assert!("bybit".parse::<Venue>().is_err());
+        assert_eq!("Bybit".parse::<Venue>(), Ok(Venue::Bybit));
+        assert!("bitstamp".parse::<Venue>().is_err());
     }
 }

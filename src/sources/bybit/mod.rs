@@ -22,17 +22,14 @@ pub use rest::RestError;
 pub use wire::{Frame, WireError, parse_frame};
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::domain::{Symbol, Venue};
-use crate::pipeline::EventSink;
-use crate::sources::live::GapTracker;
-use crate::sources::live::control::{Check, Checker};
+use crate::sources::live::control::Check;
 use crate::sources::live::rest::Rest;
-use crate::sources::live::source::{self, LiveSource, LiveStats};
+use crate::sources::live::source::{LiveSource, OneConnection};
 
 /// Public REST requests a second we send at most (Bybit allows 600 per 5 s per IP and bans
 /// for 10 minutes beyond).
@@ -56,35 +53,22 @@ impl BybitSource {
             Duration::from_secs(cfg.rest_timeout_secs),
         )
         .context("setting up the Bybit REST client")?;
-        let n = symbols.len();
-        let start = Box::new(move |sink: EventSink, cmds| {
-            let stats = Arc::new(LiveStats::default());
-            // ids are consecutive (holes are seen); REST refills them while they are recent
-            let gaps = GapTracker::new(Venue::Bybit, &symbols, true, true, cfg.backfill_candles);
-            let checker = Checker::new(
-                cmds,
-                "Bybit",
-                sink.name(),
-                spelling,
-                rest_check(rest.clone()),
-            );
-            let shared = Arc::new(ws::Shared {
-                cfg,
-                rest,
-                sink,
-                stats: stats.clone(),
-                next_id: AtomicU64::new(0),
-            });
-            (stats, source::run(ws::Feed { shared }, gaps, checker))
-        });
-        Ok(LiveSource::new(
-            "bybit",
-            Venue::Bybit,
-            "symbols",
-            "[bybit].symbols",
-            n,
-            start,
-        ))
+        let one = OneConnection {
+            name: "bybit",
+            title: "Bybit",
+            venue: Venue::Bybit,
+            unit: "symbols",
+            key: "[bybit].symbols",
+            warm_candles: cfg.backfill_candles,
+            cfg,
+            rest,
+            symbols,
+            refill: true,
+            klines: true,
+            spelling,
+            check: rest_check,
+        };
+        Ok(one.source(|shared| ws::Feed { shared }))
     }
 }
 

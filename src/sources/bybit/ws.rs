@@ -5,8 +5,7 @@
 //! refilled only while it lies within them; an older one is counted and shown as missing.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
 use super::BybitConfig;
 use super::rest::{
@@ -20,10 +19,9 @@ use crate::sources::ChangeKind;
 use crate::sources::live::frame::{self, Frame, Words};
 use crate::sources::live::rest::{HttpError, Rest};
 use crate::sources::live::session::{BoxFut, End, LiveVenue, Session, Settings};
-use crate::sources::live::source::LiveStats;
+use crate::sources::live::source::{self, LiveStats};
 use crate::sources::live::{FillDone, FillRequest};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Our pace of control messages.
 const SENDS_PER_SEC: usize = 5;
 
@@ -47,14 +45,7 @@ pub enum FillError {
 }
 
 /// What the connection needs.
-pub(crate) struct Shared {
-    pub cfg: BybitConfig,
-    pub rest: Rest,
-    pub sink: EventSink,
-    pub stats: Arc<LiveStats>,
-    /// Request ids, unique on the connection.
-    pub next_id: AtomicU64,
-}
+pub(crate) type Shared = source::Shared<BybitConfig>;
 
 /// The connection as the engine sees it.
 pub(crate) struct Feed {
@@ -73,17 +64,14 @@ impl LiveVenue for Feed {
     }
 
     fn settings(&self) -> Settings {
-        let cfg = &self.shared.cfg;
-        Settings {
-            sends_per_sec: SENDS_PER_SEC,
-            connect_timeout: CONNECT_TIMEOUT,
-            stale_after: Duration::from_secs(cfg.stale_after_secs),
-            backoff_initial: Duration::from_millis(cfg.backoff_initial_ms),
-            backoff_max: Duration::from_millis(cfg.backoff_max_ms),
-            rollover: None,
-            keepalive: Some((PING_INTERVAL, PING.to_string())),
-            stop_when_refused: true,
-        }
+        let c = &self.shared.cfg;
+        Settings::one_connection(
+            SENDS_PER_SEC,
+            c.stale_after_secs,
+            c.backoff_initial_ms,
+            c.backoff_max_ms,
+            Some((PING_INTERVAL, PING.to_string())),
+        )
     }
 
     fn url(&self) -> String {
@@ -93,7 +81,7 @@ impl LiveVenue for Feed {
     fn requests(&self, subscribe: bool, symbols: &[Symbol]) -> (Vec<String>, Vec<u64>) {
         let topics: Vec<String> = symbols.iter().flat_map(wire::topics).collect();
         let n = topics.len().div_ceil(wire::SPOT_MAX_ARGS_PER_REQUEST) as u64;
-        let first = self.shared.next_id.fetch_add(n, Ordering::Relaxed) + 1;
+        let first = self.shared.ids(n);
         let kind = if subscribe {
             ChangeKind::Subscribe
         } else {

@@ -24,17 +24,14 @@ mod wire_tests;
 pub use config::KrakenConfig;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::domain::{Symbol, Venue, now_ms};
-use crate::pipeline::EventSink;
-use crate::sources::live::GapTracker;
-use crate::sources::live::control::{Check, Checker};
+use crate::sources::live::control::Check;
 use crate::sources::live::rest::Rest;
-use crate::sources::live::source::{self, LiveSource, LiveStats};
+use crate::sources::live::source::{LiveSource, OneConnection};
 
 /// The live Kraken source.
 #[derive(Debug)]
@@ -55,29 +52,22 @@ impl KrakenSource {
             Duration::from_secs(cfg.rest_timeout_secs),
         )
         .context("setting up the Kraken REST client")?;
-        let n = symbols.len();
-        let start = Box::new(move |sink: EventSink, cmds| {
-            let stats = Arc::new(LiveStats::default());
-            let gaps = GapTracker::new(Venue::Kraken, &symbols, true, false, cfg.backfill_candles);
-            let check = rest_check(rest.clone());
-            let checker = Checker::new(cmds, "Kraken", sink.name(), spelling, check);
-            let shared = Arc::new(ws::Shared {
-                cfg,
-                rest,
-                sink,
-                stats: stats.clone(),
-                next_id: AtomicU64::new(0),
-            });
-            (stats, source::run(ws::Feed { shared }, gaps, checker))
-        });
-        Ok(LiveSource::new(
-            "kraken",
-            Venue::Kraken,
-            "pairs",
-            "[kraken].symbols",
-            n,
-            start,
-        ))
+        let one = OneConnection {
+            name: "kraken",
+            title: "Kraken",
+            venue: Venue::Kraken,
+            unit: "pairs",
+            key: "[kraken].symbols",
+            warm_candles: cfg.backfill_candles,
+            cfg,
+            rest,
+            symbols,
+            refill: true,
+            klines: false,
+            spelling,
+            check: rest_check,
+        };
+        Ok(one.source(|shared| ws::Feed { shared }))
     }
 }
 

@@ -5,8 +5,7 @@
 //! by a nanosecond `since`, its rows carry the v2 trade ids, so the hole's ids are kept).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
 use super::rest::{RestError, parse_ohlc, parse_trades, since_ns, trades_url};
 use super::wire::{self, parse_frame};
@@ -16,10 +15,9 @@ use crate::pipeline::EventSink;
 use crate::sources::live::frame::{self, Words};
 use crate::sources::live::rest::{HttpError, Rest};
 use crate::sources::live::session::{BoxFut, End, LiveVenue, Session, Settings};
-use crate::sources::live::source::LiveStats;
+use crate::sources::live::source::{self, LiveStats};
 use crate::sources::live::{FillDone, FillRequest};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Trade pages fetched for one hole (100,000 trades); the next fill fetches the rest.
 const MAX_TRADE_PAGES: usize = 100;
 /// How far back a fill looks when the time of the last trade before the hole is not known.
@@ -43,14 +41,7 @@ pub enum FillError {
 }
 
 /// What the connection needs.
-pub(crate) struct Shared {
-    pub cfg: KrakenConfig,
-    pub rest: Rest,
-    pub sink: EventSink,
-    pub stats: Arc<LiveStats>,
-    /// Request ids, unique on the connection.
-    pub next_id: AtomicU64,
-}
+pub(crate) type Shared = source::Shared<KrakenConfig>;
 
 /// The connection as the engine sees it.
 pub(crate) struct Feed {
@@ -69,17 +60,14 @@ impl LiveVenue for Feed {
     }
 
     fn settings(&self) -> Settings {
-        let cfg = &self.shared.cfg;
-        Settings {
-            sends_per_sec: CONTROL_MESSAGES_PER_SEC as usize,
-            connect_timeout: CONNECT_TIMEOUT,
-            stale_after: Duration::from_secs(cfg.stale_after_secs),
-            backoff_initial: Duration::from_millis(cfg.backoff_initial_ms),
-            backoff_max: Duration::from_millis(cfg.backoff_max_ms),
-            rollover: None,
-            keepalive: Some((PING_AFTER, wire::ping(0))),
-            stop_when_refused: true,
-        }
+        let c = &self.shared.cfg;
+        Settings::one_connection(
+            CONTROL_MESSAGES_PER_SEC as usize,
+            c.stale_after_secs,
+            c.backoff_initial_ms,
+            c.backoff_max_ms,
+            Some((PING_AFTER, wire::ping(0))),
+        )
     }
 
     fn url(&self) -> String {
@@ -94,7 +82,7 @@ impl LiveVenue for Feed {
             wire::unsubscribe(symbols, 0)
         };
         let n = probe.len() as u64;
-        let first = self.shared.next_id.fetch_add(n, Ordering::Relaxed) + 1;
+        let first = self.shared.ids(n);
         let msgs = if subscribe {
             wire::subscribe(symbols, first)
         } else {

@@ -57,6 +57,30 @@ pub(crate) struct Settings {
     pub stop_when_refused: bool,
 }
 
+impl Settings {
+    /// The usual settings of a one-connection venue: its pace of control messages and its
+    /// config's watchdog and backoff, no connection lifetime, a 10 s connect timeout, and the
+    /// source ending when every symbol was refused.
+    pub fn one_connection(
+        sends_per_sec: usize,
+        stale_after_secs: u64,
+        backoff_initial_ms: u64,
+        backoff_max_ms: u64,
+        keepalive: Option<(Duration, String)>,
+    ) -> Settings {
+        Settings {
+            sends_per_sec,
+            connect_timeout: Duration::from_secs(10),
+            stale_after: Duration::from_secs(stale_after_secs),
+            backoff_initial: Duration::from_millis(backoff_initial_ms),
+            backoff_max: Duration::from_millis(backoff_max_ms),
+            rollover: None,
+            keepalive,
+            stop_when_refused: true,
+        }
+    }
+}
+
 /// Why a connection ended.
 pub(crate) enum End {
     Reconnect {

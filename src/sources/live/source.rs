@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::control::Checker;
+use super::control::{Check, Checker};
 use super::gaps::GapTracker;
+use super::rest::Rest;
 use super::session::{self, LiveVenue};
 use crate::domain::{Symbol, Venue};
 use crate::pipeline::{EventSink, Overflow, SourceState};
@@ -237,5 +238,79 @@ async fn report(stats: Arc<LiveStats>, sink: EventSink, unit: &'static str) {
         let rate = rate.per_sec(stats.events.load(Ordering::Relaxed));
         sink.health()
             .set_detail(sink.name(), Some(stats.detail(unit, rate)));
+    }
+}
+
+/// What a one-connection venue's connection needs: its config, REST client, sink, counters and
+/// request ids.
+pub(crate) struct Shared<C> {
+    pub cfg: C,
+    pub rest: Rest,
+    pub sink: EventSink,
+    pub stats: Arc<LiveStats>,
+    /// Request ids, unique on the connection.
+    next_id: AtomicU64,
+}
+
+impl<C> Shared<C> {
+    /// `n` fresh request ids; returns the first.
+    pub fn ids(&self, n: u64) -> u64 {
+        self.next_id.fetch_add(n, Ordering::Relaxed) + 1
+    }
+}
+
+/// How a one-connection venue becomes a [`LiveSource`].
+pub(crate) struct OneConnection<C> {
+    /// "kraken": the source's name.
+    pub name: &'static str,
+    /// "Kraken": how answers name the venue.
+    pub title: &'static str,
+    pub venue: Venue,
+    /// "pairs": what the status detail calls the symbols.
+    pub unit: &'static str,
+    /// "[kraken].symbols"
+    pub key: &'static str,
+    pub cfg: C,
+    pub rest: Rest,
+    pub symbols: Vec<Symbol>,
+    /// Trade holes can be fetched from REST (see [`GapTracker::new`]).
+    pub refill: bool,
+    /// 1m candles are streamed.
+    pub klines: bool,
+    /// 1m candles fetched at start.
+    pub warm_candles: usize,
+    /// Why a symbol cannot be the venue's, if it cannot.
+    pub spelling: fn(Symbol) -> Option<String>,
+    /// The REST check of a new symbol.
+    pub check: fn(Rest) -> Check,
+}
+
+impl<C: Send + Sync + 'static> OneConnection<C> {
+    /// The source; `feed` makes the venue's [`LiveVenue`] once the sink is known.
+    pub fn source<V: LiveVenue>(self, feed: fn(Arc<Shared<C>>) -> V) -> LiveSource {
+        let n = self.symbols.len();
+        let (name, title, venue, unit, key) =
+            (self.name, self.title, self.venue, self.unit, self.key);
+        let start = Box::new(move |sink: EventSink, cmds| {
+            let stats = Arc::new(LiveStats::default());
+            let gaps = GapTracker::new(
+                self.venue,
+                &self.symbols,
+                self.refill,
+                self.klines,
+                self.warm_candles,
+            );
+            let check = (self.check)(self.rest.clone());
+            let checker = Checker::new(cmds, title, sink.name(), self.spelling, check);
+            let shared = Arc::new(Shared {
+                cfg: self.cfg,
+                rest: self.rest,
+                sink,
+                stats: stats.clone(),
+                next_id: AtomicU64::new(0),
+            });
+            (stats, run(feed(shared), gaps, checker))
+        });
+        LiveSource::new(name, venue, unit, key, n, start)
     }
 }

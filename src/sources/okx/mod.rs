@@ -31,11 +31,9 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::domain::{Symbol, Venue};
-use crate::pipeline::EventSink;
-use crate::sources::live::GapTracker;
-use crate::sources::live::control::{Check, Checker};
+use crate::sources::live::control::Check;
 use crate::sources::live::rest::Rest;
-use crate::sources::live::source::{self, LiveSource, LiveStats};
+use crate::sources::live::source::{LiveSource, OneConnection};
 
 /// Public REST requests a second we send at most (OKX allows 20 per 2 s for these endpoints).
 const REST_PER_SEC: usize = 8;
@@ -58,28 +56,22 @@ impl OkxSource {
             Duration::from_secs(cfg.rest_timeout_secs),
         )
         .context("setting up the OKX REST client")?;
-        let n = symbols.len();
-        let start = Box::new(move |sink: EventSink, cmds| {
-            let stats = Arc::new(LiveStats::default());
-            let gaps = GapTracker::new(Venue::Okx, &symbols, true, false, cfg.backfill_candles);
-            let checker =
-                Checker::new(cmds, "OKX", sink.name(), spelling, rest_check(rest.clone()));
-            let shared = Arc::new(ws::Shared {
-                cfg,
-                rest,
-                sink,
-                stats: stats.clone(),
-            });
-            (stats, source::run(ws::Feed { shared }, gaps, checker))
-        });
-        Ok(LiveSource::new(
-            "okx",
-            Venue::Okx,
-            "instruments",
-            "[okx].symbols",
-            n,
-            start,
-        ))
+        let one = OneConnection {
+            name: "okx",
+            title: "OKX",
+            venue: Venue::Okx,
+            unit: "instruments",
+            key: "[okx].symbols",
+            warm_candles: cfg.backfill_candles,
+            cfg,
+            rest,
+            symbols,
+            refill: true,
+            klines: false,
+            spelling,
+            check: rest_check,
+        };
+        Ok(one.source(|shared| ws::Feed { shared }))
     }
 }
 

@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use super::rest::{RestError, TradeCursor, candles_url, parse_candles, parse_trades, trades_url};
 use super::wire::{self, parse_frame};
@@ -18,10 +17,9 @@ use crate::pipeline::EventSink;
 use crate::sources::live::frame::{self, Words};
 use crate::sources::live::rest::{HttpError, Rest};
 use crate::sources::live::session::{BoxFut, End, LiveVenue, Session, Settings};
-use crate::sources::live::source::LiveStats;
+use crate::sources::live::source::{self, LiveStats};
 use crate::sources::live::{FillDone, FillRequest};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Our pace of control messages (OKX allows 480 an hour per connection; a burst is fine).
 const SENDS_PER_SEC: usize = 3;
 /// Trade pages fetched for one hole (10,000 trades); the next fill fetches the rest.
@@ -45,12 +43,7 @@ pub enum FillError {
 }
 
 /// What the connection needs.
-pub(crate) struct Shared {
-    pub cfg: OkxConfig,
-    pub rest: Rest,
-    pub sink: EventSink,
-    pub stats: Arc<LiveStats>,
-}
+pub(crate) type Shared = source::Shared<OkxConfig>;
 
 /// The connection as the engine sees it.
 pub(crate) struct Feed {
@@ -69,17 +62,14 @@ impl LiveVenue for Feed {
     }
 
     fn settings(&self) -> Settings {
-        let cfg = &self.shared.cfg;
-        Settings {
-            sends_per_sec: SENDS_PER_SEC,
-            connect_timeout: CONNECT_TIMEOUT,
-            stale_after: Duration::from_secs(cfg.stale_after_secs),
-            backoff_initial: Duration::from_millis(cfg.backoff_initial_ms),
-            backoff_max: Duration::from_millis(cfg.backoff_max_ms),
-            rollover: None,
-            keepalive: Some((PING_AFTER, wire::PING.to_string())),
-            stop_when_refused: true,
-        }
+        let c = &self.shared.cfg;
+        Settings::one_connection(
+            SENDS_PER_SEC,
+            c.stale_after_secs,
+            c.backoff_initial_ms,
+            c.backoff_max_ms,
+            Some((PING_AFTER, wire::PING.to_string())),
+        )
     }
 
     fn url(&self) -> String {
