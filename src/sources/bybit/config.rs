@@ -43,24 +43,19 @@ impl Default for BybitConfig {
 impl BybitConfig {
     /// Checks every field; the message names the field and says what is allowed.
     pub fn validate(&self) -> Result<(), String> {
-        if !(self.ws_url.starts_with("ws://") || self.ws_url.starts_with("wss://")) {
-            return Err(format!(
-                "[bybit].ws_url {:?} must start with ws:// or wss:// (e.g. wss://stream.bybit.com/v5/public/spot)",
-                self.ws_url
-            ));
-        }
+        use crate::sources::live::config::{check_rest_url, check_timings, check_ws_url};
+        check_ws_url(
+            "bybit",
+            &self.ws_url,
+            "wss://stream.bybit.com/v5/public/spot",
+        )?;
         if self.ws_url.contains("/linear") || self.ws_url.contains("/inverse") {
             return Err(format!(
                 "[bybit].ws_url {:?} is a derivatives stream; tickwatch reads spot: use wss://stream.bybit.com/v5/public/spot",
                 self.ws_url
             ));
         }
-        if !(self.rest_url.starts_with("http://") || self.rest_url.starts_with("https://")) {
-            return Err(format!(
-                "[bybit].rest_url {:?} must start with http:// or https:// (e.g. https://api.bybit.com)",
-                self.rest_url
-            ));
-        }
+        check_rest_url("bybit", &self.rest_url, "https://api.bybit.com")?;
         let symbols = self.parsed_symbols()?;
         let chars: usize = symbols.iter().map(|s| args_chars(&topics(s))).sum();
         if chars > MAX_ARGS_CHARS_PER_CONNECTION {
@@ -69,21 +64,13 @@ impl BybitConfig {
                 symbols.len()
             ));
         }
-        if self.stale_after_secs == 0 {
-            return Err("[bybit].stale_after_secs must be at least 1".into());
-        }
-        if !(1..=300).contains(&self.rest_timeout_secs) {
-            return Err(format!(
-                "[bybit].rest_timeout_secs is {}; it must be between 1 and 300 (seconds for one REST request)",
-                self.rest_timeout_secs
-            ));
-        }
-        if self.backoff_initial_ms == 0 || self.backoff_initial_ms > self.backoff_max_ms {
-            return Err(format!(
-                "[bybit].backoff_initial_ms ({}) must be at least 1 and at most backoff_max_ms ({})",
-                self.backoff_initial_ms, self.backoff_max_ms
-            ));
-        }
+        check_timings(
+            "bybit",
+            self.stale_after_secs,
+            self.rest_timeout_secs,
+            self.backoff_initial_ms,
+            self.backoff_max_ms,
+        )?;
         Ok(())
     }
 

@@ -183,17 +183,7 @@ async fn run_fill(
     req: FillRequest,
     on_rate_limit: Box<dyn Fn(TsMs) + Send + Sync>,
 ) -> FillDone<FillError> {
-    let stop = req.stop_at.load(Ordering::Relaxed);
-    let mut done = FillDone {
-        symbol: req.symbol,
-        trades: Vec::new(),
-        candles: Vec::new(),
-        error: None,
-        bounded: stop > 0,
-    };
-    if !req.delay.is_zero() {
-        tokio::time::sleep(req.delay).await;
-    }
+    let mut done = FillDone::begin(&req).await;
     if let Some(from) = req.candles_from {
         let url = kline_url("", &req.symbol, from, 1000);
         match get_text(&rest, &url, &*on_rate_limit)

@@ -70,27 +70,19 @@ impl CoinbaseConfig {
             ));
         }
         self.parsed_symbols()?;
-        if self.stale_after_secs == 0 {
-            return Err("[coinbase].stale_after_secs must be at least 1".into());
-        }
-        if !(1..=300).contains(&self.rest_timeout_secs) {
-            return Err(format!(
-                "[coinbase].rest_timeout_secs is {}; it must be between 1 and 300 (seconds for one REST request)",
-                self.rest_timeout_secs
-            ));
-        }
         if self.backfill_candles > MAX_BACKFILL_CANDLES {
             return Err(format!(
                 "[coinbase].backfill_candles is {}; at most {MAX_BACKFILL_CANDLES} are fetched at start",
                 self.backfill_candles
             ));
         }
-        if self.backoff_initial_ms == 0 || self.backoff_initial_ms > self.backoff_max_ms {
-            return Err(format!(
-                "[coinbase].backoff_initial_ms ({}) must be at least 1 and at most backoff_max_ms ({})",
-                self.backoff_initial_ms, self.backoff_max_ms
-            ));
-        }
+        crate::sources::live::config::check_timings(
+            "coinbase",
+            self.stale_after_secs,
+            self.rest_timeout_secs,
+            self.backoff_initial_ms,
+            self.backoff_max_ms,
+        )?;
         Ok(())
     }
 

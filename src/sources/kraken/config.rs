@@ -46,29 +46,17 @@ impl Default for KrakenConfig {
 impl KrakenConfig {
     /// Checks every field; the message names the field and says what is allowed.
     pub fn validate(&self) -> Result<(), String> {
-        if !(self.ws_url.starts_with("ws://") || self.ws_url.starts_with("wss://")) {
-            return Err(format!(
-                "[kraken].ws_url {:?} must start with ws:// or wss:// (e.g. wss://ws.kraken.com/v2)",
-                self.ws_url
-            ));
-        }
-        if !(self.rest_url.starts_with("http://") || self.rest_url.starts_with("https://")) {
-            return Err(format!(
-                "[kraken].rest_url {:?} must start with http:// or https:// (e.g. https://api.kraken.com)",
-                self.rest_url
-            ));
-        }
+        use crate::sources::live::config::{check_rest_url, check_timings, check_ws_url};
+        check_ws_url("kraken", &self.ws_url, "wss://ws.kraken.com/v2")?;
+        check_rest_url("kraken", &self.rest_url, "https://api.kraken.com")?;
         self.parsed_symbols()?;
-        for (key, v) in [
-            ("stale_after_secs", self.stale_after_secs),
-            ("rest_timeout_secs", self.rest_timeout_secs),
-            ("backoff_initial_ms", self.backoff_initial_ms),
-            ("backoff_max_ms", self.backoff_max_ms),
-        ] {
-            if v == 0 {
-                return Err(format!("[kraken].{key} must be at least 1"));
-            }
-        }
+        check_timings(
+            "kraken",
+            self.stale_after_secs,
+            self.rest_timeout_secs,
+            self.backoff_initial_ms,
+            self.backoff_max_ms,
+        )?;
         if self.backfill_candles > MAX_OHLC_ROWS {
             return Err(format!(
                 "[kraken].backfill_candles is {}; Kraken serves at most the last {MAX_OHLC_ROWS} 1m candles",

@@ -137,17 +137,7 @@ async fn run_fill(
     req: FillRequest,
     on_rate_limit: Box<dyn Fn(TsMs) + Send + Sync>,
 ) -> FillDone<FillError> {
-    let stop = req.stop_at.load(Ordering::Relaxed);
-    let mut done = FillDone {
-        symbol: req.symbol,
-        trades: Vec::new(),
-        candles: Vec::new(),
-        error: None,
-        bounded: stop > 0,
-    };
-    if !req.delay.is_zero() {
-        tokio::time::sleep(req.delay).await;
-    }
+    let mut done = FillDone::begin(&req).await;
     if let Some(from) = req.candles_from {
         let url = super::rest::ohlc_url("", req.symbol, Some(from / 1000 - 60));
         match rest.get_retrying(&url, &*on_rate_limit).await {

@@ -42,6 +42,24 @@ pub(crate) struct FillDone<E> {
     pub bounded: bool,
 }
 
+impl<E> FillDone<E> {
+    /// An empty answer to `req`, once its delay has passed; bounded when the top of the hole
+    /// (the first live trade after it) was known when the fill started.
+    pub async fn begin(req: &FillRequest) -> FillDone<E> {
+        let bounded = req.stop_at.load(std::sync::atomic::Ordering::Relaxed) > 0;
+        if !req.delay.is_zero() {
+            tokio::time::sleep(req.delay).await;
+        }
+        FillDone {
+            symbol: req.symbol,
+            trades: Vec::new(),
+            candles: Vec::new(),
+            error: None,
+            bounded,
+        }
+    }
+}
+
 /// What a finished fill produced.
 #[derive(Debug, Default)]
 pub(crate) struct FillOutcome {

@@ -4,6 +4,7 @@
 //! keeps its config, wire types, REST client and the calls into this module.
 
 pub(crate) mod changes;
+pub(crate) mod config;
 pub(crate) mod control;
 pub(crate) mod fill;
 pub mod frame;

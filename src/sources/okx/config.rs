@@ -45,31 +45,17 @@ impl Default for OkxConfig {
 impl OkxConfig {
     /// Checks every field; the message names the field and says what is allowed.
     pub fn validate(&self) -> Result<(), String> {
-        for (name, url, example) in [("ws_url", &self.ws_url, "wss://ws.okx.com:8443/ws/v5/public")]
-        {
-            if !(url.starts_with("ws://") || url.starts_with("wss://")) {
-                return Err(format!(
-                    "[okx].{name} {url:?} must start with ws:// or wss:// (e.g. {example})"
-                ));
-            }
-        }
-        if !(self.rest_url.starts_with("http://") || self.rest_url.starts_with("https://")) {
-            return Err(format!(
-                "[okx].rest_url {:?} must start with http:// or https:// (e.g. https://www.okx.com)",
-                self.rest_url
-            ));
-        }
+        use crate::sources::live::config::{check_rest_url, check_timings, check_ws_url};
+        check_ws_url("okx", &self.ws_url, "wss://ws.okx.com:8443/ws/v5/public")?;
+        check_rest_url("okx", &self.rest_url, "https://www.okx.com")?;
         self.parsed_symbols()?;
-        for (key, v) in [
-            ("stale_after_secs", self.stale_after_secs),
-            ("rest_timeout_secs", self.rest_timeout_secs),
-            ("backoff_initial_ms", self.backoff_initial_ms),
-            ("backoff_max_ms", self.backoff_max_ms),
-        ] {
-            if v == 0 {
-                return Err(format!("[okx].{key} must be at least 1"));
-            }
-        }
+        check_timings(
+            "okx",
+            self.stale_after_secs,
+            self.rest_timeout_secs,
+            self.backoff_initial_ms,
+            self.backoff_max_ms,
+        )?;
         if self.backfill_candles > MAX_RECENT_CANDLES {
             return Err(format!(
                 "[okx].backfill_candles is {}; OKX serves at most the last {MAX_RECENT_CANDLES} 1m candles",

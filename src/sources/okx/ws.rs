@@ -132,17 +132,8 @@ async fn run_fill(
     req: FillRequest,
     on_rate_limit: Box<dyn Fn(TsMs) + Send + Sync>,
 ) -> FillDone<FillError> {
+    let mut done = FillDone::begin(&req).await;
     let stop = req.stop_at.load(Ordering::Relaxed);
-    let mut done = FillDone {
-        symbol: req.symbol,
-        trades: Vec::new(),
-        candles: Vec::new(),
-        error: None,
-        bounded: stop > 0,
-    };
-    if !req.delay.is_zero() {
-        tokio::time::sleep(req.delay).await;
-    }
     if let Some(from) = req.candles_from {
         let got = match rest
             .get_retrying(&candles_url("", req.symbol, None), &*on_rate_limit)
