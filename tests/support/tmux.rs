@@ -111,8 +111,11 @@ pub fn start_with(
 pub fn wait_exit(exit_file: &Path) -> i32 {
     let end = Instant::now() + Duration::from_secs(20);
     while Instant::now() < end {
-        if let Ok(s) = std::fs::read_to_string(exit_file) {
-            return s.trim().parse().unwrap();
+        // the shell creates the file before it writes the status: an empty file is not yet it
+        if let Ok(s) = std::fs::read_to_string(exit_file)
+            && let Ok(code) = s.trim().parse()
+        {
+            return code;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
