@@ -85,17 +85,29 @@ type AckFuture = std::pin::Pin<
 >;
 
 /// Takes one batch from the engine into the queue, or counts it as dropped when the queue is
-/// full.
-fn take(b: FanoutBatch, enc: &mut Encoder, queue: &mut VecDeque<Outgoing>, stats: &FanoutStats) {
+/// full; returns the events it queued.
+fn take(
+    b: FanoutBatch,
+    enc: &mut Encoder,
+    queue: &mut VecDeque<Outgoing>,
+    stats: &FanoutStats,
+) -> u64 {
     if queue.len() >= MAX_QUEUED {
         PipelineStats::add(&stats.dropped, b.len() as u64);
         tracing::error!(
             "NATS publish queue full ({MAX_QUEUED} messages): {} events not published",
             b.len()
         );
-    } else {
-        enc.batch(b, queue);
+        return 0;
     }
+    let before = queue.len();
+    enc.batch(b, queue);
+    events_from(queue, before)
+}
+
+/// The events of the messages from position `from` on.
+fn events_from(queue: &VecDeque<Outgoing>, from: usize) -> u64 {
+    queue.range(from..).map(|m| m.events).sum()
 }
 
 /// One message to publish.
@@ -368,13 +380,10 @@ pub async fn run(
     // whether the board shows the publisher live since its last failure
     let mut live = false;
     let mut attempt = 0u32;
-    let set_pending = |q: &VecDeque<Outgoing>, f: &VecDeque<(Outgoing, AckFuture)>| {
-        let queued: u64 = q.iter().map(|m| m.events).sum();
-        let flying: u64 = f.iter().map(|(m, _)| m.events).sum();
-        stats
-            .pending
-            .store(queued + flying, std::sync::atomic::Ordering::Relaxed)
-    };
+    // events queued or in flight, kept as messages come and go (summing the queue, which
+    // holds up to MAX_QUEUED messages after an outage, on every acknowledgement would not do)
+    let mut unacked: u64 = 0;
+    let set_pending = |n: u64| stats.pending.store(n, std::sync::atomic::Ordering::Relaxed);
     loop {
         // take what the engine sent, a little at a time while messages flow: what is encoded
         // goes out at once, while the server stores the ones before it. While NATS is away,
@@ -387,13 +396,15 @@ pub async fn run(
         };
         while open && queue.len() < limit {
             match rx.try_recv() {
-                Ok(b) => take(b, &mut enc, &mut queue, &stats),
+                Ok(b) => unacked += take(b, &mut enc, &mut queue, &stats),
                 Err(flume::TryRecvError::Empty) => break,
                 Err(flume::TryRecvError::Disconnected) => open = false,
             }
         }
+        let before = queue.len();
         states.changes(&health, &mut enc, &mut queue);
-        set_pending(&queue, &inflight);
+        unacked += events_from(&queue, before);
+        set_pending(unacked);
         if let Some(at) = deadline.get()
             && tokio::time::Instant::now() >= *at
         {
@@ -405,7 +416,7 @@ pub async fn run(
             }
             // wait for input, looking at the source states now and then
             match tokio::time::timeout(Duration::from_millis(200), rx.recv_async()).await {
-                Ok(Ok(b)) => take(b, &mut enc, &mut queue, &stats),
+                Ok(Ok(b)) => unacked += take(b, &mut enc, &mut queue, &stats),
                 Ok(Err(_)) => open = false,
                 Err(_) => {}
             }
@@ -458,6 +469,7 @@ pub async fn run(
                     let (m, _) = inflight.pop_front().unwrap_or_else(|| unreachable!());
                     match r {
                         Ok(a) => {
+                            unacked = unacked.saturating_sub(m.events);
                             PipelineStats::add(&stats.published, m.events);
                             if a.duplicate {
                                 PipelineStats::add(&stats.duplicates, m.events);
@@ -475,7 +487,7 @@ pub async fn run(
                     }
                 }
                 b = rx.recv_async(), if more => match b {
-                    Ok(b) => take(b, &mut enc, &mut queue, &stats),
+                    Ok(b) => unacked += take(b, &mut enc, &mut queue, &stats),
                     Err(_) => open = false,
                 },
             }
@@ -486,7 +498,7 @@ pub async fn run(
             while let Some((m, _)) = inflight.pop_back() {
                 queue.push_front(m);
             }
-            set_pending(&queue, &inflight);
+            set_pending(unacked);
             ready = false;
             live = false;
             fail(&health, &cfg.url, &mut attempt, e).await;
