@@ -63,6 +63,7 @@ impl CoinbaseSource {
         });
         Ok(LiveSource::new(
             "coinbase",
+            "Coinbase",
             Venue::Coinbase,
             "products",
             "[coinbase].products",

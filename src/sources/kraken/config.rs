@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::MAX_OHLC_ROWS;
+use super::{MAX_OHLC_ROWS, STALE_AFTER};
 use crate::domain::Symbol;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -35,7 +35,7 @@ impl Default for KrakenConfig {
             rest_url: "https://api.kraken.com".into(),
             symbols: vec!["BTC/USD".into(), "ETH/USD".into()],
             backfill_candles: MAX_OHLC_ROWS,
-            stale_after_secs: 10,
+            stale_after_secs: STALE_AFTER.as_secs(),
             rest_timeout_secs: 10,
             backoff_initial_ms: 125,
             backoff_max_ms: 60_000,

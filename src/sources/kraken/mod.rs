@@ -128,9 +128,8 @@ pub const STALE_AFTER: Duration = Duration::from_secs(10);
 /// send one after this much silence to tell a quiet server from a dead one.
 pub const PING_AFTER: Duration = Duration::from_secs(5);
 
-/// Kraken documents no connection lifetime for WebSocket v2 (unlike Binance's 24 h); connections
-/// end only on maintenance or network trouble, which reconnects handle.
-pub const CONNECTION_LIFETIME: Option<Duration> = None;
+// Kraken documents no connection lifetime for WebSocket v2 (unlike Binance's 24 h); connections
+// end only on maintenance or network trouble, which reconnects handle.
 
 /// Public REST endpoints are throttled per IP without a published number (about one call a
 /// second sustained); 429 or `EGeneral:Too many requests` means wait.

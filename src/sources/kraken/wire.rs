@@ -386,6 +386,12 @@ pub fn unsubscribe(symbols: &[Symbol], req_id: u64) -> Vec<String> {
     control("unsubscribe", symbols, req_id)
 }
 
+/// How many messages [`subscribe`] (or [`unsubscribe`]) makes for `n` symbols, so that their
+/// `req_id`s can be reserved first.
+pub fn message_count(n: usize) -> usize {
+    n.div_ceil(MAX_SYMBOLS_PER_MESSAGE) * CHANNELS.len()
+}
+
 /// An application-level ping; Kraken answers `{"method":"pong","req_id":..}`.
 pub fn ping(req_id: u64) -> String {
     json!({"method": "ping", "req_id": req_id}).to_string()

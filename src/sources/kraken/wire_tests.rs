@@ -2,7 +2,7 @@
 //! captures in ../shared/fixtures (kraken/ and misc/nautilus_kraken_v2_ws_*).
 
 use super::rest::{self, RestError};
-use super::wire::{Frame, WireError, parse_frame, ping, subscribe, unsubscribe};
+use super::wire::{Frame, WireError, message_count, parse_frame, ping, subscribe, unsubscribe};
 use crate::domain::{EventKind, Interval, MarketEvent, Quote, Side, Stats24h, Symbol, Venue};
 
 const RECV: i64 = 1_700_000_000_000;
@@ -286,6 +286,14 @@ fn subscribe_messages_one_per_channel_with_consecutive_ids() {
     // 60 symbols: two batches (50 + 10) of three channels
     let all = unsubscribe(&syms, 1);
     assert_eq!(all.len(), 6);
+    // the count reserved for their req_ids is the count made
+    for n in [0, 1, 2, 50, 51, 60] {
+        assert_eq!(
+            message_count(n),
+            subscribe(&syms[..n], 1).len(),
+            "{n} symbols"
+        );
+    }
     let last: serde_json::Value = serde_json::from_str(&all[5]).unwrap();
     assert_eq!(
         (last["method"].as_str(), last["req_id"].as_u64()),

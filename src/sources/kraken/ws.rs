@@ -76,12 +76,7 @@ impl LiveVenue for Feed {
 
     /// One message per channel (and batch of pairs), each with its own `req_id`.
     fn requests(&self, subscribe: bool, symbols: &[Symbol]) -> (Vec<String>, Vec<u64>) {
-        let probe = if subscribe {
-            wire::subscribe(symbols, 0)
-        } else {
-            wire::unsubscribe(symbols, 0)
-        };
-        let n = probe.len() as u64;
+        let n = wire::message_count(symbols.len()) as u64;
         let first = self.shared.ids(n);
         let msgs = if subscribe {
             wire::subscribe(symbols, first)

@@ -97,6 +97,11 @@ impl GapTracker {
         self.order.clone()
     }
 
+    /// How many symbols are followed.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
     pub fn remove(&mut self, symbol: Symbol) {
         self.syms.remove(&symbol);
         self.order.retain(|s| *s != symbol);

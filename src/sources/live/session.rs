@@ -236,7 +236,7 @@ pub(crate) async fn run<V: LiveVenue>(
     let mut backoff = Backoff::new(set.backoff_initial, set.backoff_max);
     let name = v.sink().name().to_string();
     loop {
-        v.counted(0, gaps.symbols().len(), gaps.missing);
+        v.counted(0, gaps.len(), gaps.missing);
         if gaps.is_empty() {
             // nothing to stream: no connection until a symbol is added
             v.show(SourceState::Finished);
@@ -341,7 +341,7 @@ fn offline<V: LiveVenue>(v: &V, gaps: &mut GapTracker, changes: &mut Changes, cm
             let _ = reply.send(Ok(()));
         }
     }
-    v.counted(0, gaps.symbols().len(), gaps.missing);
+    v.counted(0, gaps.len(), gaps.missing);
 }
 
 /// One connection's state, and what a venue's [`LiveVenue::on_text`] may do with it.
@@ -815,8 +815,7 @@ impl<'a, V: LiveVenue> Session<'a, V> {
                 format!("{lost} trades missed and not refillable from the venue"),
             );
         }
-        self.v
-            .counted(sent, self.gaps.symbols().len(), self.gaps.missing);
+        self.v.counted(sent, self.gaps.len(), self.gaps.missing);
         Ok(())
     }
 }

@@ -116,6 +116,8 @@ pub(crate) type Start =
 /// A one-connection live venue as a [`Source`].
 pub struct LiveSource {
     name: &'static str,
+    /// "OKX": how messages name the venue.
+    title: &'static str,
     venue: Venue,
     /// What the status detail calls the symbols ("products" on Coinbase).
     unit: &'static str,
@@ -139,8 +141,10 @@ impl std::fmt::Debug for LiveSource {
 
 impl LiveSource {
     /// `start` builds the venue's [`LiveVenue`] and runs [`run`] with it.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         name: &'static str,
+        title: &'static str,
         venue: Venue,
         unit: &'static str,
         section: &'static str,
@@ -150,6 +154,7 @@ impl LiveSource {
         let (control_tx, control_rx) = flume::unbounded();
         LiveSource {
             name,
+            title,
             venue,
             unit,
             section,
@@ -200,7 +205,7 @@ impl Source for LiveSource {
             let reason = format!(
                 "no valid {} left ({} does not know {}); fix {}",
                 me.unit,
-                title_of(me.name),
+                me.title,
                 stats.invalid_list(),
                 me.section
             );
@@ -209,14 +214,6 @@ impl Source for LiveSource {
             Err(anyhow::anyhow!(reason))
         })
     }
-}
-
-/// "coinbase" -> "Coinbase".
-fn title_of(name: &str) -> String {
-    let mut c = name.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
 }
 
 /// Runs the venue's connection loop: `Err` when the engine went away (the source stops), `Ok`
@@ -311,6 +308,6 @@ impl<C: Send + Sync + 'static> OneConnection<C> {
             });
             (stats, run(feed(shared), gaps, checker))
         });
-        LiveSource::new(name, venue, unit, key, n, start)
+        LiveSource::new(name, title, venue, unit, key, n, start)
     }
 }

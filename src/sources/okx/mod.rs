@@ -120,22 +120,18 @@ pub const CANDLE_CHANNEL: &str = "candle1m";
 /// bytes in older docs). We keep to the older, stricter figure: about 90 instruments a message.
 pub const MAX_SUBSCRIBE_BYTES: usize = 4096;
 
-/// `subscribe`/`unsubscribe`/`login` requests: 480 per hour per connection.
-pub const CONTROL_MESSAGES_PER_HOUR: u32 = 480;
+// `subscribe`/`unsubscribe`/`login` requests: 480 per hour per connection.
 
-/// New connections: 3 per second per IP.
-pub const CONNECTIONS_PER_SEC: u32 = 3;
+// New connections: 3 per second per IP.
 
 /// OKX drops a connection that has received nothing for 30 s. Send the text `ping` after this
 /// much silence (OKX asks for N < 30) and expect the text `pong` within the same time.
 pub const PING_AFTER: Duration = Duration::from_secs(20);
 
-/// No answer to our `ping` within this long: the connection is dead, reconnect.
-pub const PONG_WITHIN: Duration = Duration::from_secs(10);
+// No answer to our `ping` within this long: the connection is dead, reconnect.
 
-/// OKX documents no fixed connection lifetime; it announces service upgrades with a `notice`
-/// event (code 64008) before closing, which [`wire::Frame::Notice`] reports.
-pub const CONNECTION_LIFETIME: Option<Duration> = None;
+// OKX documents no fixed connection lifetime; it announces service upgrades with a `notice`
+// event (code 64008) before closing, which the `Notice` frame reports.
 
 /// `history-trades`: at most 100 rows a request, 20 requests per 2 s per IP.
 pub const TRADES_PER_PAGE: usize = 100;

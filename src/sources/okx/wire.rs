@@ -439,16 +439,6 @@ pub fn unsubscribe(symbols: &[Symbol]) -> Vec<String> {
     control("unsubscribe", &PUBLIC_CHANNELS, symbols)
 }
 
-/// Subscribe messages for `candle1m`, to send on the business endpoint (`/ws/v5/business`).
-pub fn subscribe_candles(symbols: &[Symbol]) -> Vec<String> {
-    control("subscribe", &[CANDLE_CHANNEL], symbols)
-}
-
-/// Unsubscribe messages for `candle1m` (business endpoint).
-pub fn unsubscribe_candles(symbols: &[Symbol]) -> Vec<String> {
-    control("unsubscribe", &[CANDLE_CHANNEL], symbols)
-}
-
 fn control(op: &str, channels: &[&str], symbols: &[Symbol]) -> Vec<String> {
     let head = format!(r#"{{"op":"{op}","args":["#);
     let close = |body: &str| format!("{head}{body}]}}");

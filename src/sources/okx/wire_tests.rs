@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::rest::{self, RestError, TradeCursor};
-use super::wire::{Frame, PING, WireError, parse_frame, subscribe, subscribe_candles, unsubscribe};
+use super::wire::{Frame, PING, WireError, parse_frame, subscribe, unsubscribe};
 use crate::domain::{EventKind, Interval, MarketEvent, Quote, Side, Stats24h, Symbol, Venue};
 
 const RECV: i64 = 1_700_000_000_000;
@@ -226,10 +226,6 @@ fn subscribe_messages_stay_under_the_size_limit() {
         [
             r#"{"op":"subscribe","args":[{"channel":"trades","instId":"BTC-USDT"},{"channel":"tickers","instId":"BTC-USDT"}]}"#
         ]
-    );
-    assert_eq!(
-        subscribe_candles(&[sym("ETH-USDT")]),
-        [r#"{"op":"subscribe","args":[{"channel":"candle1m","instId":"ETH-USDT"}]}"#]
     );
     let many: Vec<Symbol> = (0..300).map(|i| sym(&format!("COIN{i}-USDT"))).collect();
     let msgs = unsubscribe(&many);
