@@ -202,7 +202,10 @@ pub async fn run_faults<V: FakeVenue>(venue: V, rounds: u64, dir: &Path) {
     } else {
         // no id twice, and what is not stored is reported as lost
         let stored = have.unwrap_or(0);
-        let distinct = query_i64(&db, "SELECT COUNT(DISTINCT symbol || trade_id) FROM trades");
+        let distinct = query_i64(
+            &db,
+            "SELECT COUNT(*) FROM (SELECT DISTINCT symbol, trade_id FROM trades)",
+        );
         assert_eq!(distinct, Some(stored), "{name}: an id stored twice");
         let lost: i64 = stderr
             .lines()
