@@ -22,7 +22,8 @@ use crate::ui::theme::{GlyphKind, ThemeName};
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Which sources the monitor and `record` run: "binance" (the default), "coinbase",
-    /// "kraken", "okx", "bybit", "alphavantage", "sim", "nats" (a recorder's fan-out stream).
+    /// "kraken", "okx", "bybit", "yahoo", "alphavantage", "sim", "nats" (a recorder's fan-out
+    /// stream).
     pub sources: Vec<String>,
     pub ui: UiSection,
     pub engine: EngineSection,
@@ -38,6 +39,9 @@ pub struct Config {
     pub okx: crate::sources::okx::OkxConfig,
     /// `[bybit]`: Bybit spot over the public v5 WebSocket (used when "bybit" is in `sources`).
     pub bybit: crate::sources::bybit::BybitConfig,
+    /// `[yahoo]`: Yahoo Finance stocks, indices, FX and futures (used when "yahoo" is in
+    /// `sources`).
+    pub yahoo: crate::sources::yahoo::YahooConfig,
     /// `[alphavantage]`: US stock quotes and intraday candles (used when "alphavantage" is in
     /// `sources`).
     pub alphavantage: crate::sources::alphavantage::AlphaVantageConfig,
@@ -70,6 +74,7 @@ impl Default for Config {
             kraken: Default::default(),
             okx: Default::default(),
             bybit: Default::default(),
+            yahoo: Default::default(),
             alphavantage: Default::default(),
             nats: Default::default(),
             notify: Default::default(),
@@ -251,13 +256,14 @@ pub struct Settings {
     pub keymap: Keymap,
 }
 
-pub const KNOWN_SOURCES: [&str; 8] = [
+pub const KNOWN_SOURCES: [&str; 9] = [
     "sim",
     "binance",
     "coinbase",
     "kraken",
     "okx",
     "bybit",
+    "yahoo",
     "alphavantage",
     "nats",
 ];
@@ -443,7 +449,13 @@ impl Config {
         if let Err(m) = self.bybit.validate() {
             return Err(err(Some("bybit"), section_key(&m, "[bybit]."), m.clone()));
         }
+        if let Err(m) = self.yahoo.validate() {
+            return Err(err(Some("yahoo"), section_key(&m, "[yahoo]."), m.clone()));
+        }
         for (section, key, value, schemes) in [
+            ("yahoo", "ws_url", &self.yahoo.ws_url, WS),
+            ("yahoo", "rest_url", &self.yahoo.rest_url, HTTP),
+            ("yahoo", "cookie_url", &self.yahoo.cookie_url, HTTP),
             ("bybit", "ws_url", &self.bybit.ws_url, WS),
             ("bybit", "rest_url", &self.bybit.rest_url, HTTP),
             ("okx", "ws_url", &self.okx.ws_url, WS),

@@ -247,22 +247,7 @@ fn start_record(dir: &Path) -> (Child, std::path::PathBuf, String) {
         .stderr(std::fs::File::create(&stderr).unwrap())
         .spawn()
         .unwrap();
-    let t = Instant::now();
-    let addr = loop {
-        let text = std::fs::read_to_string(&stderr).unwrap_or_default();
-        if let Some(a) = text
-            .split("metrics on http://")
-            .nth(1)
-            .and_then(|r| r.split("/metrics").next())
-        {
-            break a.to_string();
-        }
-        if let Some(st) = child.try_wait().unwrap() {
-            panic!("record ended ({st}): {text}");
-        }
-        assert!(t.elapsed() < Duration::from_secs(20), "no address: {text}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let addr = support::metrics_addr(&mut child, &stderr);
     (child, stderr, addr)
 }
 

@@ -592,6 +592,10 @@ pub(crate) fn configured_sources(settings: &Settings) -> anyhow::Result<Vec<Box<
                 crate::sources::bybit::BybitSource::new(settings.config.bybit.clone())
                     .map_err(|e| UsageError(format!("[bybit]: {e:#}")))?,
             )),
+            "yahoo" => out.push(Box::new(
+                crate::sources::yahoo::YahooSource::new(settings.config.yahoo.clone())
+                    .map_err(|e| UsageError(format!("[yahoo]: {e:#}")))?,
+            )),
             "nats" => out.push(Box::new(
                 crate::sources::nats::NatsSource::new(settings.config.nats.clone())
                     .map_err(|e| UsageError(format!("{e:#}")))?,

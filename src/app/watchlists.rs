@@ -36,8 +36,9 @@ fn source_symbols(s: &mut Settings, venue: Venue) -> Option<&mut Vec<String>> {
         Venue::Bybit => Some(&mut s.config.bybit.symbols),
         Venue::AlphaVantage => Some(&mut s.config.alphavantage.symbols),
         Venue::Sim => Some(&mut s.config.sim.symbols),
+        Venue::Yahoo => Some(&mut s.config.yahoo.symbols),
         // not wired into the config yet: no list to edit
-        Venue::BinanceFutures | Venue::Yahoo => None,
+        Venue::BinanceFutures => None,
     }
 }
 

@@ -203,3 +203,27 @@ pub mod states {
             .unwrap_or_default()
     }
 }
+
+/// The address `record --metrics 127.0.0.1:0` serves, read from its stderr (written to the
+/// file `stderr`); panics with that text if the child ends or 20 s pass first.
+pub fn metrics_addr(child: &mut std::process::Child, stderr: &std::path::Path) -> String {
+    let t = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(stderr).unwrap_or_default();
+        if let Some(a) = text
+            .split("metrics on http://")
+            .nth(1)
+            .and_then(|r| r.split("/metrics").next())
+        {
+            return a.to_string();
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("record ended ({st}): {text}");
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "no metrics address: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -33,6 +33,7 @@ pub(crate) async fn run_fill(
         symbol: req.symbol,
         trades: Vec::new(),
         candles: Vec::new(),
+        events: Vec::new(),
         error: None,
         // the top of a hole is the first live trade after it, whenever that comes
         bounded: true,

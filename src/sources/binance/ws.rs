@@ -139,6 +139,8 @@ impl LiveVenue for Shard {
             rollover: Some(Duration::from_secs_f64(cfg.rollover_hours * 3600.0)),
             keepalive: None,
             stop_when_refused: false,
+            confirm_on_send: false,
+            poll_candles: None,
         }
     }
 

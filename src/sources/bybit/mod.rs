@@ -66,7 +66,7 @@ impl BybitSource {
             refill: true,
             klines: true,
             spelling,
-            check: rest_check,
+            check: Box::new(rest_check),
         };
         Ok(one.source(|shared| ws::Feed { shared }))
     }

@@ -28,6 +28,7 @@ pub(crate) async fn run_fill(
         symbol: req.symbol,
         trades: Vec::new(),
         candles: Vec::new(),
+        events: Vec::new(),
         error: None,
         bounded: false,
     };

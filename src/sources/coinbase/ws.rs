@@ -89,6 +89,8 @@ impl LiveVenue for Feed {
             rollover: None,
             keepalive: None,
             stop_when_refused: true,
+            confirm_on_send: false,
+            poll_candles: None,
         }
     }
 

@@ -65,7 +65,7 @@ impl KrakenSource {
             refill: true,
             klines: false,
             spelling,
-            check: rest_check,
+            check: Box::new(rest_check),
         };
         Ok(one.source(|shared| ws::Feed { shared }))
     }

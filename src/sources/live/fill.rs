@@ -36,6 +36,8 @@ pub(crate) struct FillDone<E> {
     /// 1m candles, oldest first (a running last one is dropped: the stream or the trades make
     /// it).
     pub candles: Vec<Candle>,
+    /// Other events the answer brought (a venue's price snapshot), handed on after the candles.
+    pub events: Vec<MarketEvent>,
     pub error: Option<E>,
     /// Whether the top of the hole was known when the fill started (if not, a live trade may
     /// show a hole above what REST had, which is worth one more fill).
@@ -54,6 +56,7 @@ impl<E> FillDone<E> {
             symbol: req.symbol,
             trades: Vec::new(),
             candles: Vec::new(),
+            events: Vec::new(),
             error: None,
             bounded,
         }

@@ -32,6 +32,8 @@ struct SymState {
     filling: Option<Filling>,
     /// Fills in a row that found none of the hole's trades (REST may lag the stream).
     empty_fills: u32,
+    /// When candles were last asked for (for a venue whose candles are polled).
+    polled_ms: TsMs,
 }
 
 #[derive(Debug)]
@@ -137,6 +139,7 @@ impl GapTracker {
             return None;
         }
         let from = now - self.warm_candles as TsMs * Interval::M1.ms();
+        st.polled_ms = now;
         Some(start_fill(symbol, st, None, Some(from), Vec::new(), 0))
     }
 
@@ -167,6 +170,9 @@ impl GapTracker {
             if trades_from.is_none() && candles_from.is_none() {
                 continue;
             }
+            if candles_from.is_some() {
+                st.polled_ms = now;
+            }
             out.push(start_fill(
                 *sym,
                 st,
@@ -175,6 +181,26 @@ impl GapTracker {
                 Vec::new(),
                 0,
             ));
+        }
+        out
+    }
+
+    /// For a venue whose candles are polled from REST (nothing streams them): the symbols whose
+    /// last ask is `every_ms` old, each asked for the closed 1m candles since its newest one
+    /// (or the warm-up span while it has none). A symbol with a fill running waits for it.
+    pub fn poll_candles(&mut self, now: TsMs, every_ms: TsMs) -> Vec<FillRequest> {
+        let warm = self.warm_candles.max(1) as TsMs * Interval::M1.ms();
+        let mut out = Vec::new();
+        for sym in &self.order {
+            let Some(st) = self.syms.get_mut(sym) else {
+                continue;
+            };
+            if st.filling.is_some() || !st.warmed || now - st.polled_ms < every_ms {
+                continue;
+            }
+            st.polled_ms = now;
+            let from = st.last_closed.map_or(now - warm, |t| t + Interval::M1.ms());
+            out.push(start_fill(*sym, st, None, Some(from), Vec::new(), 0));
         }
         out
     }
@@ -280,6 +306,7 @@ impl GapTracker {
                 out.push(ev);
             }
         }
+        out.extend(done.events);
         let before = self.missing;
         let mut trades = done.trades;
         trades.sort_by_key(|(_, t)| t.trade_id);
@@ -326,7 +353,12 @@ impl GapTracker {
                 break;
             }
         }
-        if self.missing > before || done.error.is_some() {
+        if self.missing == before
+            && let Some(e) = &done.error
+        {
+            // nothing was lost (a candle fetch, or trades that came some other way)
+            outcome.lost = Some(format!("{}: the REST fetch failed: {e}", done.symbol));
+        } else if self.missing > before || done.error.is_some() {
             let why = done.error.map_or_else(
                 || "REST returned none of them".to_string(),
                 |e| e.to_string(),
@@ -538,6 +570,7 @@ mod tests {
             symbol,
             trades,
             candles: Vec::new(),
+            events: Vec::new(),
             error: None,
             bounded: true,
         }
@@ -545,7 +578,7 @@ mod tests {
     /// Binance: aggregate trade ids (fillable) and a kline stream.
     mod binance {
         use super::super::*;
-        use super::ids;
+        use super::{fill, ids};
         use crate::domain::{Side, TradeTick, Venue};
 
         fn sym() -> Symbol {
@@ -618,6 +651,49 @@ mod tests {
             assert_eq!(ids(&out), vec![1, 10]);
             assert_eq!(g.take_new_missing(), 8);
             assert_eq!(g.take_new_missing(), 0, "counted once");
+        }
+
+        #[test]
+        fn polled_candles_are_asked_for_from_the_newest_one_on_each_period() {
+            const T: TsMs = 1_700_000_000_000;
+            let mut g = GapTracker::new(Venue::Yahoo, &[sym()], false, true, 10);
+            // not before the warm-up went out, and not again within the period
+            assert!(g.poll_candles(T, 60_000).is_empty());
+            let warm = g.on_connected(T);
+            assert_eq!(warm[0].candles_from, Some(T - 10 * 60_000));
+            assert!(g.poll_candles(T + 70_000, 60_000).is_empty(), "a fill runs");
+            let mut out = Vec::new();
+            let mut done = fill(sym(), Vec::new());
+            let c = crate::domain::Candle::from_trade(T - 120_000, 10.0, 1.0);
+            done.candles = vec![c];
+            let price = MarketEvent {
+                kind: EventKind::Stats24h(crate::domain::Stats24h {
+                    open: 9.0,
+                    high: 11.0,
+                    low: 9.0,
+                    last: 10.0,
+                    volume: 5.0,
+                }),
+                ..tr(1)
+            };
+            done.events = vec![price];
+            let o = g.on_fill_done(done, T + 1_000, &mut out);
+            assert!(o.next.is_none() && o.lost.is_none(), "{o:?}");
+            assert_eq!(out.len(), 2, "the candle, then the snapshot: {out:?}");
+            assert!(g.poll_candles(T + 30_000, 60_000).is_empty(), "too soon");
+            let p = g.poll_candles(T + 60_000, 60_000);
+            assert_eq!(p.len(), 1);
+            assert_eq!(p[0].candles_from, Some(T - 60_000), "from after the newest");
+            assert_eq!(p[0].trades_from, None);
+            // a failed poll says so and loses nothing
+            let mut failed: FillDone<String> = fill(sym(), Vec::new());
+            failed.error = Some("HTTP 500".into());
+            let o = g.on_fill_done(failed, T + 61_000, &mut out);
+            assert_eq!(
+                o.lost.as_deref(),
+                Some("BTCUSDT: the REST fetch failed: HTTP 500")
+            );
+            assert_eq!(g.take_new_missing(), 0);
         }
 
         #[test]

@@ -81,6 +81,20 @@ impl Rest {
         })
     }
 
+    /// As [`new`](Self::new), with a client of the caller's (a venue that must see redirects
+    /// instead of following them).
+    pub fn with_client(
+        title: &'static str,
+        base_url: &str,
+        per_sec: usize,
+        timeout: Duration,
+        http: reqwest::Client,
+    ) -> anyhow::Result<Rest> {
+        let mut r = Rest::new(title, base_url, per_sec, timeout)?;
+        r.http = http;
+        Ok(r)
+    }
+
     /// Until when requests are held back by a 429 (0 or past: not held).
     pub fn rate_limited_until(&self) -> TsMs {
         self.gate.blocked_until()
@@ -127,23 +141,57 @@ impl Rest {
         path_and_query: &str,
         on_rate_limit: &(dyn Fn(TsMs) + Send + Sync),
     ) -> Result<Vec<u8>, HttpError> {
-        let url = format!("{}{path_and_query}", self.base);
+        let a = self.answer(path_and_query, None, on_rate_limit).await?;
+        if (200..300).contains(&a.status) {
+            return Ok(a.body);
+        }
+        Err(HttpError::Status {
+            status: a.status,
+            url: a.url,
+            body: crate::format::visible(&String::from_utf8_lossy(
+                &a.body[..a.body.len().min(300)],
+            )),
+        })
+    }
+
+    /// GET `target` (relative to the base, or a whole `http(s)://` URL), with `cookie` as the
+    /// `Cookie` header when given: any answer but a 429 (waited out, up to
+    /// [`MAX_RATE_LIMIT_RETRIES`] times), with its status, `Set-Cookie` and `Location` headers
+    /// and its body (a 2xx one up to the REST cap, another up to the error prefix). Query
+    /// values that are session tokens (`crumb`, `token`, `apikey`) never reach an error or the
+    /// log.
+    pub async fn answer(
+        &self,
+        target: &str,
+        cookie: Option<&str>,
+        on_rate_limit: &(dyn Fn(TsMs) + Send + Sync),
+    ) -> Result<Answer, HttpError> {
+        let url = if target.starts_with("http://") || target.starts_with("https://") {
+            target.to_string()
+        } else {
+            format!("{}{target}", self.base)
+        };
+        let shown = redact_query(&url);
         let network = |e: &reqwest::Error| HttpError::Network {
-            url: url.clone(),
-            reason: network_reason(e, self.timeout),
+            url: shown.clone(),
+            reason: redact_query(&network_reason(e, self.timeout)),
         };
         // without Retry-After: 1 s, doubling to 30 s, jittered
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
         let mut limited = 0;
         loop {
             self.wait_turn(on_rate_limit).await;
-            let resp = self.http.get(&url).send().await.map_err(|e| network(&e))?;
+            let mut req = self.http.get(&url);
+            if let Some(c) = cookie {
+                req = req.header(reqwest::header::COOKIE, c);
+            }
+            let resp = req.send().await.map_err(|e| network(&e))?;
             let status = resp.status().as_u16();
             if status == 429 {
                 let wait = retry_after(&resp).unwrap_or_else(|| backoff.next_delay());
                 let until = self.gate.block_for(wait);
                 tracing::warn!(
-                    url,
+                    url = shown,
                     wait_s = wait.as_secs_f64(),
                     "{} rate limit",
                     self.title
@@ -154,24 +202,103 @@ impl Rest {
                 }
                 continue;
             }
-            if (200..300).contains(&status) {
-                return read_capped(resp, &url, MAX_REST_BODY)
+            let headers = resp.headers();
+            let set_cookies = headers
+                .get_all(reqwest::header::SET_COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(String::from))
+                .collect();
+            let location = headers
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(String::from);
+            let body = if (200..300).contains(&status) {
+                read_capped(resp, &shown, MAX_REST_BODY)
                     .await
                     .map_err(|e| match e {
                         BodyError::TooLarge(e) => HttpError::TooLarge(e),
                         BodyError::Network(e) => network(&e),
-                    });
-            }
-            let body = read_prefix(resp, ERROR_BODY_PREFIX)
-                .await
-                .map_err(|e| network(&e))?;
-            return Err(HttpError::Status {
+                    })?
+            } else {
+                read_prefix(resp, ERROR_BODY_PREFIX)
+                    .await
+                    .map_err(|e| network(&e))?
+            };
+            return Ok(Answer {
                 status,
-                url: url.clone(),
-                body: crate::format::visible(&String::from_utf8_lossy(
-                    &body[..body.len().min(300)],
-                )),
+                url: shown,
+                body,
+                set_cookies,
+                location,
             });
         }
+    }
+}
+
+/// One answer to [`Rest::answer`].
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    /// The URL asked, session tokens in its query replaced by `***`.
+    pub url: String,
+    pub body: Vec<u8>,
+    /// Every `Set-Cookie` header, as sent.
+    pub set_cookies: Vec<String>,
+    pub location: Option<String>,
+}
+
+/// Query parameters whose values are secrets.
+const SECRET_PARAMS: [&str; 3] = ["crumb", "token", "apikey"];
+
+/// `text` with the value of every secret query parameter (`crumb=..`) replaced by `***`.
+pub fn redact_query(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        let at_param = i > 0 && matches!(text.as_bytes()[i - 1], b'?' | b'&');
+        let key = SECRET_PARAMS
+            .iter()
+            .find(|k| at_param && text[i..].starts_with(&format!("{k}=")));
+        if let Some(k) = key {
+            out.push_str(k);
+            out.push_str("=***");
+            let after = i + k.len() + 1;
+            let end = text[after..]
+                .find(|c: char| c == '&' || c == '#' || c == ')' || c == '"' || c.is_whitespace())
+                .map_or(text.len(), |e| after + e);
+            i = end;
+            continue;
+        }
+        let Some(c) = text[i..].chars().next() else {
+            break;
+        };
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_query;
+
+    #[test]
+    fn session_tokens_in_a_query_are_redacted() {
+        assert_eq!(
+            redact_query("http://h/v7/finance/quote?symbols=AAPL&crumb=haT3oykhHqZ"),
+            "http://h/v7/finance/quote?symbols=AAPL&crumb=***"
+        );
+        assert_eq!(
+            redact_query("error sending request for url (http://h/x?crumb=a%2Fb&interval=1m)"),
+            "error sending request for url (http://h/x?crumb=***&interval=1m)"
+        );
+        assert_eq!(
+            redact_query("no secrets: mycrumb=1"),
+            "no secrets: mycrumb=1"
+        );
+        assert_eq!(
+            redact_query("a?apikey=K&b=1&token=T"),
+            "a?apikey=***&b=1&token=***"
+        );
     }
 }

@@ -55,6 +55,11 @@ pub(crate) struct Settings {
     /// When the venue refuses the last symbol as unknown, the source has nothing to do: the
     /// loop ends (a source with one connection) instead of idling for a symbol to be added.
     pub stop_when_refused: bool,
+    /// The venue answers nothing to a subscribe (Yahoo's streamer): a change counts as done
+    /// once its message is on the wire.
+    pub confirm_on_send: bool,
+    /// Nothing streams candles: each symbol's closed 1m candles are fetched this often.
+    pub poll_candles: Option<Duration>,
 }
 
 impl Settings {
@@ -77,6 +82,8 @@ impl Settings {
             rollover: None,
             keepalive,
             stop_when_refused: true,
+            confirm_on_send: false,
+            poll_candles: None,
         }
     }
 }
@@ -397,6 +404,11 @@ impl<'a, V: LiveVenue> Session<'a, V> {
         for req in self.gaps.on_connected(now_ms()) {
             self.spawn_fill(req);
         }
+        if set.confirm_on_send {
+            // the carried subscribes went out with the connection's subscribe
+            let done = self.changes.confirmed_where(|_| true);
+            self.settle(done);
+        }
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             let slot = conn.limiter.next_slot(Instant::now());
@@ -661,6 +673,12 @@ impl<'a, V: LiveVenue> Session<'a, V> {
                 self.sends.extend(msgs);
                 tracing::info!(source = name, "subscribing {symbol}");
                 self.changes.sent(symbol, Kind::Subscribe, reply, ids, now);
+                if self.v.settings().confirm_on_send {
+                    let done = self
+                        .changes
+                        .confirmed_where(|c| c.symbol == symbol && c.kind == Kind::Subscribe);
+                    self.settle(done);
+                }
             }
             SourceCmd::Unsubscribe { symbol, reply } => {
                 if let Some(c) = self.changes.take_subscribe(symbol) {
@@ -679,6 +697,12 @@ impl<'a, V: LiveVenue> Session<'a, V> {
                 tracing::info!(source = name, "unsubscribing {symbol}");
                 self.changes
                     .sent(symbol, Kind::Unsubscribe, reply, ids, now);
+                if self.v.settings().confirm_on_send {
+                    let done = self
+                        .changes
+                        .confirmed_where(|c| c.symbol == symbol && c.kind == Kind::Unsubscribe);
+                    self.settle(done);
+                }
             }
         }
     }
@@ -788,6 +812,11 @@ impl<'a, V: LiveVenue> Session<'a, V> {
     /// Once a second: live, rate-limited, stale or connecting, as the facts say (also before
     /// the first data, so that a silent feed is shown stale and a rate limit ends on time).
     fn on_tick(&mut self) {
+        if let Some(every) = self.v.settings().poll_candles {
+            for req in self.gaps.poll_candles(now_ms(), every.as_millis() as TsMs) {
+                self.spawn_fill(req);
+            }
+        }
         let late = self.gaps.release_overdue(now_ms(), &mut self.out);
         if let Some(note) = crate::sources::net::hold::overdue_note(&late) {
             self.v.record_error(note);

@@ -35,6 +35,8 @@ pub(crate) struct LiveStats {
     /// Symbols dropped because the venue does not know them.
     pub invalid: Mutex<Vec<Symbol>>,
     pub last_error: Mutex<Option<String>>,
+    /// What the venue adds to the detail (Yahoo: each symbol's market session).
+    pub note: Mutex<Option<String>>,
 }
 
 impl LiveStats {
@@ -46,6 +48,13 @@ impl LiveStats {
         sink.health().record_error(sink.name(), msg.clone());
         if let Ok(mut e) = self.last_error.lock() {
             *e = Some(msg);
+        }
+    }
+
+    /// Sets what the venue adds to the detail.
+    pub fn set_note(&self, note: Option<String>) {
+        if let Ok(mut n) = self.note.lock() {
+            *n = note;
         }
     }
 
@@ -101,6 +110,9 @@ impl LiveStats {
         let invalid = self.invalid_list();
         if !invalid.is_empty() {
             detail.push_str(&format!("; invalid: {invalid}"));
+        }
+        if let Some(n) = self.note.lock().ok().and_then(|n| n.clone()) {
+            detail.push_str(&format!("; {n}"));
         }
         if let Some(e) = self.last_error.lock().ok().and_then(|e| e.clone()) {
             detail.push_str(&format!("; last error: {e}"));
@@ -278,8 +290,8 @@ pub(crate) struct OneConnection<C> {
     pub warm_candles: usize,
     /// Why a symbol cannot be the venue's, if it cannot.
     pub spelling: fn(Symbol) -> Option<String>,
-    /// The REST check of a new symbol.
-    pub check: fn(Rest) -> Check,
+    /// Makes the REST check of a new symbol, given the venue's REST client.
+    pub check: Box<dyn FnOnce(Rest) -> Check + Send>,
 }
 
 impl<C: Send + Sync + 'static> OneConnection<C> {

@@ -69,7 +69,7 @@ impl OkxSource {
             refill: true,
             klines: false,
             spelling,
-            check: rest_check,
+            check: Box::new(rest_check),
         };
         Ok(one.source(|shared| ws::Feed { shared }))
     }

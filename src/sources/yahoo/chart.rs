@@ -128,6 +128,18 @@ pub struct Meta {
     pub regular_market_time: Option<i64>,
     #[serde(default)]
     pub regular_market_price: Option<f64>,
+    /// The last regular session's close before today's.
+    #[serde(default)]
+    pub previous_close: Option<f64>,
+    /// The close before the chart's first bar (what Yahoo sends when `previousClose` is absent).
+    #[serde(default)]
+    pub chart_previous_close: Option<f64>,
+    #[serde(default)]
+    pub regular_market_day_high: Option<f64>,
+    #[serde(default)]
+    pub regular_market_day_low: Option<f64>,
+    #[serde(default)]
+    pub regular_market_volume: Option<f64>,
     #[serde(default)]
     pub instrument_type: Option<String>,
     #[serde(default)]
@@ -338,4 +350,44 @@ fn session_at((sessions, daily): &(Vec<(Period, MarketHours)>, bool), t: i64) ->
         .iter()
         .find(|(p, _)| inside(p))
         .map_or(MarketHours::Closed, |(_, h)| *h)
+}
+
+impl Meta {
+    /// The session at `now_s` (UTC seconds) by today's trading periods: pre, regular, post, or
+    /// closed outside them; None when Yahoo sent no periods.
+    pub fn session_now(&self, now_s: i64) -> Option<MarketHours> {
+        let c = self.current_trading_period?;
+        let inside = |p: Period| p.start <= now_s && now_s < p.end;
+        Some(if inside(c.regular) {
+            MarketHours::Regular
+        } else if inside(c.pre) {
+            MarketHours::Pre
+        } else if inside(c.post) {
+            MarketHours::Post
+        } else if c.regular.end - c.regular.start >= DAY_S - 60 {
+            // a 24/7 market (crypto): today's period is the whole day, and so is tomorrow's
+            MarketHours::Regular
+        } else {
+            MarketHours::Closed
+        })
+    }
+
+    /// The last price with the day's figures as a `Stats24h` (open = previous close, as the
+    /// stream's), when Yahoo sent a positive price.
+    pub fn stats(&self) -> Option<crate::domain::Stats24h> {
+        let ok = |v: Option<f64>| v.filter(|v| v.is_finite() && *v > 0.0);
+        let last = ok(self.regular_market_price)?;
+        Some(crate::domain::Stats24h {
+            open: ok(self.previous_close)
+                .or(ok(self.chart_previous_close))
+                .unwrap_or(0.0),
+            high: ok(self.regular_market_day_high).unwrap_or(last).max(last),
+            low: ok(self.regular_market_day_low).unwrap_or(last).min(last),
+            last,
+            volume: self
+                .regular_market_volume
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .unwrap_or(0.0),
+        })
+    }
 }

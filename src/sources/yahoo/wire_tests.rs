@@ -497,3 +497,25 @@ fn crumb_handshake() {
         assert!(m.contains("wait") || m.contains("new crumb"), "{m}");
     }
 }
+
+#[test]
+fn a_weekend_chart_has_no_bars_and_its_meta_gives_the_session_and_the_last_price() {
+    let Some(rec) =
+        fixture("yf2_chart-AAPL-2025-02-01-to-2025-02-02-includePrePost-false-interval-1m.json")
+    else {
+        return;
+    };
+    let c = parse_chart(&body(&rec), "AAPL").unwrap();
+    assert!(c.bars.is_empty(), "a weekend: no flat candles");
+    let m = &c.meta;
+    // currentTradingPeriod: pre 1740042000.., regular 1740061800..1740085200, post ..1740099600
+    assert_eq!(m.session_now(1740050000), Some(MarketHours::Pre));
+    assert_eq!(m.session_now(1740061800), Some(MarketHours::Regular));
+    assert_eq!(m.session_now(1740090000), Some(MarketHours::Post));
+    assert_eq!(m.session_now(1740099600), Some(MarketHours::Closed));
+    let s = m.stats().unwrap();
+    assert_eq!(
+        (s.last, s.open, s.high, s.low, s.volume),
+        (244.87, 244.47, 246.01, 243.16, 32129951.0)
+    );
+}
