@@ -19,7 +19,7 @@ use tickwatch::engine::runner::{Outputs, Runner};
 use tickwatch::engine::{Engine, EngineConfig};
 use tickwatch::pipeline::{Ingest, PipelineStats};
 use tickwatch::sources::sim::{SimConfig, SimGenerator};
-use tickwatch::ui::{App, StatusInfo, UiOptions};
+use tickwatch::ui::{App, Outbox, StatusInfo, UiOptions};
 use tickwatch::view::SnapshotSlot;
 
 const RATE: u64 = 100_000;
@@ -104,7 +104,8 @@ fn keypress_to_frame(c: &mut Criterion) {
     let t_load = Instant::now();
     // let the engine fill its rings and publish
     std::thread::sleep(Duration::from_secs(2));
-    let mut app = App::new("bench", &UiOptions::default(), load.ctl.clone());
+    let mut app = App::new("bench", &UiOptions::default());
+    let outbox = Outbox::new(load.ctl.clone());
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
     let status = StatusInfo::default();
     let mut snap = load.slot.latest();
@@ -128,6 +129,8 @@ fn keypress_to_frame(c: &mut Criterion) {
             // engine published a new one, at most 30 times a second)
             snap = load.slot.latest();
             app.sync(&snap);
+            app.layout(ratatui::layout::Rect::new(0, 0, 160, 48), &status);
+            outbox.perform(app.take_effects());
             terminal
                 .draw(|f| app.render(&snap, &status, f.area(), f.buffer_mut()))
                 .unwrap();

@@ -14,7 +14,7 @@ use tickwatch::domain::AlertRecord;
 use tickwatch::domain::{Candle, Interval, Symbol, TsMs, Venue, VenueSymbol};
 use tickwatch::pipeline::{SourceHealth, SourceState};
 use tickwatch::ui::widgets::help::GROUPS;
-use tickwatch::ui::{App, Pane, StatusInfo, UiOptions};
+use tickwatch::ui::{App, Effect, Outbox, Pane, StatusInfo, UiOptions};
 use tickwatch::view::{ChartCandle, ChartView, EngineCtl, RuleView, ViewSnapshot, WatchRow};
 
 /// 2023-11-14T22:13:20Z
@@ -172,25 +172,41 @@ fn options() -> UiOptions {
     }
 }
 
-/// An app that has seen `snap`, and the engine's end of its control channel (drained).
-fn app_with(snap: &ViewSnapshot) -> (App, flume::Receiver<EngineCtl>) {
-    let (tx, rx) = flume::unbounded();
-    let mut app = App::new("tickwatch — demo (simulated data)", &options(), tx);
+/// An app that has seen `snap`, with what it asked for so far taken out.
+fn app_with(snap: &ViewSnapshot) -> App {
+    let mut app = App::new("tickwatch — demo (simulated data)", &options());
     app.sync(snap);
-    rx.drain().for_each(drop);
-    (app, rx)
+    app.take_effects();
+    app
 }
 
-/// Draws like the event loop: a second frame when the first changed the chart's width.
+/// What the app asked of the engine since the last call.
+fn engine(app: &mut App) -> Vec<EngineCtl> {
+    app.take_effects()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Engine(m) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Draws like the event loop: the layout first, then one frame (drawing changes nothing, so
+/// a second frame would be the same).
 fn draw(app: &mut App, snap: &ViewSnapshot, st: &StatusInfo, w: u16, h: u16) -> Buffer {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    app.layout(ratatui::layout::Rect::new(0, 0, w, h), st);
     term.draw(|f| app.render(snap, st, f.area(), f.buffer_mut()))
         .unwrap();
-    if app.after_draw() {
-        term.draw(|f| app.render(snap, st, f.area(), f.buffer_mut()))
-            .unwrap();
-    }
-    term.backend().buffer().clone()
+    let first = term.backend().buffer().clone();
+    term.draw(|f| app.render(snap, st, f.area(), f.buffer_mut()))
+        .unwrap();
+    assert_eq!(
+        &first,
+        term.backend().buffer(),
+        "a second frame drew differently"
+    );
+    first
 }
 
 fn line(buf: &Buffer, y: u16) -> String {
@@ -233,8 +249,9 @@ fn press(app: &mut App, code: KeyCode) -> bool {
     app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
-fn focus_of(rx: &flume::Receiver<EngineCtl>) -> Vec<(Option<String>, Interval)> {
-    rx.drain()
+fn focus_of(app: &mut App) -> Vec<(Option<String>, Interval)> {
+    engine(app)
+        .into_iter()
         .filter_map(|m| match m {
             EngineCtl::Focus { key, interval, .. } => {
                 Some((key.map(|k| k.symbol.to_string()), interval))
@@ -247,7 +264,7 @@ fn focus_of(rx: &flume::Receiver<EngineCtl>) -> Vec<(Option<String>, Interval)> 
 #[test]
 fn every_pane_shows_its_data_at_80x24() {
     let snap = snapshot();
-    let (mut app, _rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     let buf = draw(&mut app, &snap, &status(), 80, 24);
     let text = screen(&buf);
 
@@ -307,7 +324,7 @@ fn every_pane_shows_its_data_at_80x24() {
 #[test]
 fn up_and_down_are_coloured_and_extremes_marked() {
     let snap = snapshot();
-    let (mut app, _rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     let buf = draw(&mut app, &snap, &status(), 80, 24);
     assert_eq!(fg(&buf, "+1.23%"), Color::Green);
     assert_eq!(fg(&buf, "-0.45%"), Color::Red);
@@ -329,7 +346,7 @@ fn up_and_down_are_coloured_and_extremes_marked() {
 #[test]
 fn the_selected_row_is_highlighted_and_follows_the_keys() {
     let snap = snapshot();
-    let (mut app, _rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     let buf = draw(&mut app, &snap, &status(), 80, 24);
     let (x, y) = at(&buf, "BTCUSDT ");
     assert_eq!(buf[(x, y)].bg, Color::Blue);
@@ -350,7 +367,7 @@ fn the_selected_row_is_highlighted_and_follows_the_keys() {
 #[test]
 fn quiet_sources_and_rows_are_never_shown_as_live() {
     let snap = snapshot();
-    let (mut app, _rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     let buf = draw(&mut app, &snap, &status(), 160, 48);
     let text = screen(&buf);
     // binance says Live but its last event is 30 s old.
@@ -388,7 +405,7 @@ fn quiet_sources_and_rows_are_never_shown_as_live() {
 #[test]
 fn the_price_scale_comes_from_the_candles_not_the_overlays() {
     let snap = snapshot();
-    let (mut app, _rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     for (w, h) in [(80, 24), (160, 48)] {
         let text = screen(&draw(&mut app, &snap, &status(), w, h));
         // Lowest low 42995, highest high 43300; the 99999 Bollinger point is clipped.
@@ -416,7 +433,7 @@ fn the_price_scale_comes_from_the_candles_not_the_overlays() {
         }
         c.values = vec![None; COLUMNS.len()].into_boxed_slice();
     }
-    let (mut app, _rx) = app_with(&small);
+    let mut app = app_with(&small);
     let text = screen(&draw(&mut app, &small, &status(), 80, 24));
     assert!(text.contains("0.00002838"), "{text}");
 }
@@ -424,7 +441,7 @@ fn the_price_scale_comes_from_the_candles_not_the_overlays() {
 #[test]
 fn the_wide_layout_puts_the_chart_beside_the_watchlist() {
     let snap = snapshot();
-    let (mut app, _rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     let buf = draw(&mut app, &snap, &status(), 160, 48);
     let text = screen(&buf);
     let (wx, wy) = at(&buf, "Watchlist");
@@ -439,7 +456,7 @@ fn the_wide_layout_puts_the_chart_beside_the_watchlist() {
 #[test]
 fn too_small_terminals_get_a_message_and_no_panic() {
     let snap = snapshot();
-    let (mut app, _rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     for (w, h) in [(79, 24), (80, 23), (60, 20)] {
         let text = screen(&draw(&mut app, &snap, &status(), w, h));
         let want = format!("terminal too small: {w}x{h}, need at least 80x24");
@@ -450,7 +467,7 @@ fn too_small_terminals_get_a_message_and_no_panic() {
     }
     // Every size from the minimum up, full and empty, with help open.
     let empty = ViewSnapshot::default();
-    let (mut help, _rx2) = app_with(&snap);
+    let mut help = app_with(&snap);
     help.update(tickwatch::ui::Action::ToggleHelp);
     for w in (80..=220).step_by(7) {
         for h in (24..=70).step_by(5) {
@@ -463,7 +480,7 @@ fn too_small_terminals_get_a_message_and_no_panic() {
 
 #[test]
 fn empty_panes_say_what_is_happening() {
-    let (mut app, _rx) = app_with(&ViewSnapshot::default());
+    let mut app = app_with(&ViewSnapshot::default());
     let mut st = status();
     st.sources.truncate(1);
     let text = screen(&draw(&mut app, &ViewSnapshot::default(), &st, 80, 24));
@@ -472,7 +489,7 @@ fn empty_panes_say_what_is_happening() {
 
     let mut snap = snapshot();
     snap.chart = None;
-    let (mut app, _rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     let text = screen(&draw(&mut app, &snap, &st, 80, 24));
     assert!(text.contains("no candles yet for BTCUSDT 1m"), "{text}");
 }
@@ -480,7 +497,7 @@ fn empty_panes_say_what_is_happening() {
 #[test]
 fn help_lists_every_key() {
     let snap = snapshot();
-    let (mut app, _rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     assert!(press(&mut app, KeyCode::Char('?')));
     assert!(app.help_visible());
     let text = screen(&draw(&mut app, &snap, &status(), 80, 24));
@@ -509,7 +526,7 @@ fn help_lists_every_key() {
 #[test]
 fn selection_keys_move_and_refocus_the_engine() {
     let snap = snapshot();
-    let (mut app, rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     assert_eq!(app.selected(), 0);
     assert!(press(&mut app, KeyCode::Char('j')));
     assert!(press(&mut app, KeyCode::Down));
@@ -519,7 +536,7 @@ fn selection_keys_move_and_refocus_the_engine() {
     assert!(press(&mut app, KeyCode::Up));
     assert!(!press(&mut app, KeyCode::Up), "already on the first row");
     assert_eq!(
-        focus_of(&rx),
+        focus_of(&mut app),
         vec![
             (Some("ETHUSDT".into()), Interval::M1),
             (Some("PEPEUSDT".into()), Interval::M1),
@@ -536,7 +553,7 @@ fn selection_keys_move_and_refocus_the_engine() {
 #[test]
 fn brackets_step_the_interval_with_clamping() {
     let snap = snapshot();
-    let (mut app, rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     let mut seen = vec![app.interval()];
     while press(&mut app, KeyCode::Char(']')) {
         seen.push(app.interval());
@@ -556,7 +573,7 @@ fn brackets_step_the_interval_with_clamping() {
         ]
     );
     // One Focus per change, none for the clamped presses, always for the selected symbol.
-    let sent = focus_of(&rx);
+    let sent = focus_of(&mut app);
     assert_eq!(sent.len(), names.len() - 1);
     assert!(sent.iter().all(|(k, _)| k.as_deref() == Some("BTCUSDT")));
     assert_eq!(sent.last().map(|s| s.1), Some(Interval::S1));
@@ -571,7 +588,7 @@ fn line_of(text: &str, y: usize) -> &str {
 #[test]
 fn tab_cycles_focus_and_alerts_scroll_when_focused() {
     let snap = snapshot();
-    let (mut app, rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     assert_eq!(app.focus(), Pane::Watchlist);
     assert!(press(&mut app, KeyCode::Tab));
     assert_eq!(app.focus(), Pane::Chart);
@@ -580,7 +597,7 @@ fn tab_cycles_focus_and_alerts_scroll_when_focused() {
     assert!(press(&mut app, KeyCode::Down));
     assert_eq!((app.alerts_scroll(), app.selected()), (1, 0));
     assert!(
-        focus_of(&rx).is_empty(),
+        focus_of(&mut app).is_empty(),
         "scrolling alerts does not refocus"
     );
     let text = screen(&draw(&mut app, &snap, &status(), 80, 24));
@@ -601,11 +618,11 @@ fn quit_keys_quit_and_unknown_keys_do_nothing() {
         (KeyCode::Char('q'), KeyModifiers::NONE),
         (KeyCode::Char('c'), KeyModifiers::CONTROL),
     ] {
-        let (mut app, _rx) = app_with(&snap);
+        let mut app = app_with(&snap);
         app.on_key(KeyEvent::new(code, mods));
         assert!(app.should_quit(), "{code:?} {mods:?}");
     }
-    let (mut app, rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     for code in [
         KeyCode::Char('x'),
         KeyCode::F(5),
@@ -615,36 +632,38 @@ fn quit_keys_quit_and_unknown_keys_do_nothing() {
         assert!(!press(&mut app, code), "{code:?}");
     }
     assert!(!app.should_quit());
-    assert!(rx.is_empty());
+    assert!(engine(&mut app).is_empty());
 }
 
 #[test]
 fn the_engine_is_focused_at_start_and_selection_follows_the_symbol() {
-    let (tx, rx) = flume::unbounded();
-    let mut app = App::new("t", &options(), tx);
-    assert_eq!(focus_of(&rx), vec![(None, Interval::M1)]);
+    let mut app = App::new("t", &options());
+    assert_eq!(focus_of(&mut app), vec![(None, Interval::M1)]);
     let mut snap = snapshot();
     app.sync(&snap);
     press(&mut app, KeyCode::Down);
-    rx.drain().for_each(drop);
+    app.take_effects();
     // ETH moves to the end of the list: the selection stays on ETH, nothing is re-sent.
     let eth = snap.rows.remove(1);
     snap.rows.push(eth);
     app.sync(&snap);
     assert_eq!(app.selected_key(), Some(key("ETHUSDT")));
     assert_eq!(app.selected(), 2);
-    assert!(rx.is_empty());
+    assert!(engine(&mut app).is_empty());
     // ETH disappears: the selection falls on a listed symbol and the engine is told.
     snap.rows.pop();
     app.sync(&snap);
     assert_eq!(app.selected_key(), Some(key("PEPEUSDT")));
-    assert_eq!(focus_of(&rx), vec![(Some("PEPEUSDT".into()), Interval::M1)]);
+    assert_eq!(
+        focus_of(&mut app),
+        vec![(Some("PEPEUSDT".into()), Interval::M1)]
+    );
 }
 
 #[test]
 fn big_counters_still_fit_80_columns_with_the_clock() {
     let snap = snapshot();
-    let (mut app, _rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     let mut st = status();
     st.store_lag = 473_800;
     st.deliveries_failed = 12;
@@ -666,7 +685,7 @@ fn big_counters_still_fit_80_columns_with_the_clock() {
 #[test]
 fn a_feed_that_never_connected_points_to_the_offline_demo() {
     let snap = snapshot();
-    let (mut app, _rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     let mut st = status();
     st.sources = vec![source(
         "binance",
@@ -708,7 +727,7 @@ fn a_feed_that_never_connected_points_to_the_offline_demo() {
 #[test]
 fn an_offline_hint_fits_80_columns_behind_a_long_state() {
     let snap = snapshot();
-    let (mut app, _rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     let mut st = status();
     st.sources = vec![source(
         "binance",
@@ -729,7 +748,7 @@ fn an_offline_hint_fits_80_columns_behind_a_long_state() {
 #[test]
 fn a_failed_notifier_is_said_once_and_does_not_hide_the_feeds() {
     let snap = snapshot();
-    let (mut app, _rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     let mut st = status();
     let reason = "no notification service: org.freedesktop.Notifications is not on the \
                   session bus (install a notification daemon, or set [alerts] desktop = false)";
@@ -762,7 +781,7 @@ fn a_failed_notifier_is_said_once_and_does_not_hide_the_feeds() {
 #[test]
 fn the_z_column_says_it_is_the_latest_trades_whatever_the_interval() {
     let snap = snapshot();
-    let (mut app, _rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     for (w, h) in [(80, 24), (160, 48)] {
         let text = screen(&draw(&mut app, &snap, &status(), w, h));
         let header = text
@@ -828,8 +847,9 @@ fn fixed_now() -> TsMs {
     NOW
 }
 
-fn sent(rx: &flume::Receiver<EngineCtl>) -> Vec<EngineCtl> {
-    rx.drain()
+fn sent(app: &mut App) -> Vec<EngineCtl> {
+    engine(app)
+        .into_iter()
         .filter(|m| !matches!(m, EngineCtl::Focus { .. }))
         .collect()
 }
@@ -838,7 +858,7 @@ fn sent(rx: &flume::Receiver<EngineCtl>) -> Vec<EngineCtl> {
 fn rules_show_their_state_in_colour_beside_the_log_at_80x24() {
     let mut snap = with_rules();
     snap.rules.truncate(3);
-    let (mut app, _rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     let buf = draw(&mut app, &snap, &status(), 80, 24);
     let text = screen(&buf);
     assert!(text.contains("Rules (3)"), "{text}");
@@ -861,7 +881,7 @@ fn rules_show_their_state_in_colour_beside_the_log_at_80x24() {
 
     // no rules: the pane says how to make one
     let snap = snapshot();
-    let (mut app, _rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     let text = screen(&draw(&mut app, &snap, &status(), 80, 24));
     assert!(text.contains("no rules · n adds one"), "{text}");
 }
@@ -869,7 +889,7 @@ fn rules_show_their_state_in_colour_beside_the_log_at_80x24() {
 #[test]
 fn tall_terminals_list_the_rules_above_the_log() {
     let snap = with_rules();
-    let (mut app, _rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     let buf = draw(&mut app, &snap, &status(), 160, 48);
     let (rx_, ry) = at(&buf, "Rules (4)");
     let (lx, ly) = at(&buf, "Alerts (3)");
@@ -883,7 +903,7 @@ fn tall_terminals_list_the_rules_above_the_log() {
 #[test]
 fn the_rules_pane_joins_the_focus_cycle_and_keys_act_on_the_selected_rule() {
     let snap = with_rules();
-    let (mut app, rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     app.set_clock(fixed_now);
     press(&mut app, KeyCode::Tab);
     press(&mut app, KeyCode::Tab);
@@ -898,7 +918,7 @@ fn the_rules_pane_joins_the_focus_cycle_and_keys_act_on_the_selected_rule() {
     let mut untils = Vec::new();
     for _ in 0..4 {
         assert!(press(&mut app, KeyCode::Char('z')));
-        match sent(&rx).as_slice() {
+        match sent(&mut app).as_slice() {
             [EngineCtl::Snooze { name, until_ms }] => {
                 assert_eq!(name, "btc-high");
                 untils.push(until_ms.map(|t| (t - NOW) / 60_000));
@@ -910,7 +930,7 @@ fn the_rules_pane_joins_the_focus_cycle_and_keys_act_on_the_selected_rule() {
 
     // x acknowledges a triggered rule only
     assert!(press(&mut app, KeyCode::Char('x')));
-    assert!(sent(&rx).is_empty());
+    assert!(sent(&mut app).is_empty());
     let text = screen(&draw(&mut app, &snap, &status(), 80, 24));
     assert!(text.contains("nothing to acknowledge"), "{text}");
     assert!(press(&mut app, KeyCode::Down));
@@ -920,7 +940,7 @@ fn the_rules_pane_joins_the_focus_cycle_and_keys_act_on_the_selected_rule() {
     );
     assert!(press(&mut app, KeyCode::Char('x')));
     assert_eq!(
-        sent(&rx),
+        sent(&mut app),
         vec![EngineCtl::Acknowledge {
             name: "anomaly".into()
         }]
@@ -932,7 +952,7 @@ fn the_rules_pane_joins_the_focus_cycle_and_keys_act_on_the_selected_rule() {
         let text = screen(&draw(&mut app, &snap, &status(), 80, 24));
         assert!(text.contains("comes from config.toml"), "{text}");
     }
-    assert!(sent(&rx).is_empty());
+    assert!(sent(&mut app).is_empty());
 
     // d asks first; any key but y keeps the rule
     assert!(press(&mut app, KeyCode::Down));
@@ -941,11 +961,11 @@ fn the_rules_pane_joins_the_focus_cycle_and_keys_act_on_the_selected_rule() {
     assert!(text.contains("Delete the rule \"eth-low\"?"), "{text}");
     assert!(press(&mut app, KeyCode::Char('n')));
     assert!(app.confirm_delete().is_none() && app.form().is_none());
-    assert!(sent(&rx).is_empty());
+    assert!(sent(&mut app).is_empty());
     assert!(press(&mut app, KeyCode::Char('d')));
     assert!(press(&mut app, KeyCode::Char('y')));
     assert_eq!(
-        sent(&rx),
+        sent(&mut app),
         vec![EngineCtl::DeleteRule {
             name: "eth-low".into()
         }]
@@ -969,7 +989,7 @@ fn the_rules_pane_joins_the_focus_cycle_and_keys_act_on_the_selected_rule() {
     press(&mut app, KeyCode::Char('0'));
     press(&mut app, KeyCode::Char('0'));
     assert!(press(&mut app, KeyCode::Enter));
-    match sent(&rx).as_slice() {
+    match sent(&mut app).as_slice() {
         [EngineCtl::ReplaceRule { old_name, rule }] => {
             assert_eq!(old_name, "btc-high");
             assert_eq!(rule.value, 44_500.0);
@@ -983,9 +1003,9 @@ fn the_rules_pane_joins_the_focus_cycle_and_keys_act_on_the_selected_rule() {
 #[test]
 fn n_opens_a_form_with_the_current_price_and_enter_sends_the_rule() {
     let snap = snapshot();
-    let (mut app, rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     press(&mut app, KeyCode::Down); // ETHUSDT
-    rx.drain().for_each(drop);
+    app.take_effects();
     assert!(press(&mut app, KeyCode::Char('n')));
     let buf = draw(&mut app, &snap, &status(), 80, 24);
     let text = screen(&buf);
@@ -1005,7 +1025,7 @@ fn n_opens_a_form_with_the_current_price_and_enter_sends_the_rule() {
     press(&mut app, KeyCode::Backspace);
     assert!(press(&mut app, KeyCode::Enter));
     assert!(app.form().is_none());
-    match sent(&rx).as_slice() {
+    match sent(&mut app).as_slice() {
         [EngineCtl::AddRule(spec)] => {
             assert_eq!(spec.kind, RuleKind::PriceAbove);
             assert_eq!(spec.value, 2345.68);
@@ -1027,7 +1047,7 @@ fn n_opens_a_form_with_the_current_price_and_enter_sends_the_rule() {
     press(&mut app, KeyCode::Char('x'));
     assert!(press(&mut app, KeyCode::Enter));
     assert!(app.form().is_some());
-    assert!(sent(&rx).is_empty());
+    assert!(sent(&mut app).is_empty());
     let buf = draw(&mut app, &snap, &status(), 80, 24);
     let text = screen(&buf);
     for part in [
@@ -1043,7 +1063,7 @@ fn n_opens_a_form_with_the_current_price_and_enter_sends_the_rule() {
     assert_eq!(fg(&buf, "value: \"x\" is not a number"), Color::Red);
     assert!(press(&mut app, KeyCode::Esc));
     assert!(app.form().is_none());
-    assert!(sent(&rx).is_empty());
+    assert!(sent(&mut app).is_empty());
 }
 
 #[test]
@@ -1055,10 +1075,10 @@ fn a_new_rule_gets_a_free_name_and_is_selected_when_it_arrives() {
         Status::Armed,
         "name = 'BTCUSDT price above 43210.12'\nkind = 'price_above'\nvalue = 43210.12",
     );
-    let (mut app, rx) = app_with(&snap);
+    let mut app = app_with(&snap);
     press(&mut app, KeyCode::Char('n'));
     press(&mut app, KeyCode::Enter);
-    let Some(EngineCtl::AddRule(spec)) = sent(&rx).pop() else {
+    let Some(EngineCtl::AddRule(spec)) = sent(&mut app).pop() else {
         panic!("not sent")
     };
     assert_eq!(
@@ -1078,7 +1098,7 @@ fn a_new_rule_gets_a_free_name_and_is_selected_when_it_arrives() {
         press(&mut app, KeyCode::Char(c));
     }
     press(&mut app, KeyCode::Enter);
-    assert!(sent(&rx).is_empty());
+    assert!(sent(&mut app).is_empty());
     let err = app.form().and_then(|f| f.error.clone()).unwrap();
     assert!(err.contains("exists"), "{err}");
     press(&mut app, KeyCode::Esc);
@@ -1132,12 +1152,11 @@ fn detail_snapshot() -> ViewSnapshot {
     s
 }
 
-fn fixed_app(snap: &ViewSnapshot, opts: UiOptions) -> (App, flume::Receiver<EngineCtl>) {
-    let (tx, rx) = flume::unbounded();
-    let mut app = App::new("tickwatch — demo (simulated data)", &opts, tx);
+fn fixed_app(snap: &ViewSnapshot, opts: UiOptions) -> App {
+    let mut app = App::new("tickwatch — demo (simulated data)", &opts);
     app.set_clock(|| NOW);
     app.sync(snap);
-    (app, rx)
+    app
 }
 
 #[test]
@@ -1145,7 +1164,7 @@ fn every_view_renders_at_80x24_and_160x48() {
     let snap = detail_snapshot();
     let st = status();
     for (w, h) in [(80, 24), (160, 48)] {
-        let (mut app, _rx) = fixed_app(&snap, options());
+        let mut app = fixed_app(&snap, options());
         let text = screen(&draw(&mut app, &snap, &st, w, h));
         for want in [
             "Watchlist (3/3)",
@@ -1218,7 +1237,7 @@ fn the_filter_sort_and_watchlists_pick_and_order_the_rows() {
         }],
         ..options()
     };
-    let (mut app, _rx) = fixed_app(&snap, opts);
+    let mut app = fixed_app(&snap, opts);
     let names = |app: &App| -> Vec<String> {
         app.rows()
             .iter()
@@ -1285,7 +1304,7 @@ fn no_color_uses_no_colours_and_light_has_its_own() {
         theme: ThemeName::Dark.with_no_color(Some(std::ffi::OsStr::new("1"))),
         ..options()
     };
-    let (mut app, _rx) = fixed_app(&snap, mono);
+    let mut app = fixed_app(&snap, mono);
     for view in [None, Some(KeyCode::Enter), Some(KeyCode::Char('#'))] {
         if let Some(k) = view {
             press(&mut app, k);
@@ -1311,7 +1330,7 @@ fn no_color_uses_no_colours_and_light_has_its_own() {
         theme: ThemeName::Light,
         ..options()
     };
-    let (mut app, _rx) = fixed_app(&snap, light);
+    let mut app = fixed_app(&snap, light);
     let buf = draw(&mut app, &snap, &status(), 100, 30);
     let (x, y) = at(&buf, "BTCUSDT");
     assert_eq!(buf[(x, y)].bg, Color::Indexed(153));
@@ -1322,7 +1341,7 @@ fn no_color_uses_no_colours_and_light_has_its_own() {
 #[test]
 fn range_zoom_pan_and_cursor_keys_move_the_window() {
     let snap = snapshot();
-    let (mut app, rx) = fixed_app(&snap, options());
+    let mut app = fixed_app(&snap, options());
     let _ = draw(&mut app, &snap, &status(), 100, 30);
     let last_open = snap
         .chart
@@ -1338,8 +1357,8 @@ fn range_zoom_pan_and_cursor_keys_move_the_window() {
     assert!(press(&mut app, KeyCode::Char('3')));
     assert_eq!(app.window(), (edge - 4 * 3_600_000, edge));
     // the engine is asked for everything in memory from the window's start
-    let since: Vec<Option<TsMs>> = rx
-        .drain()
+    let since: Vec<Option<TsMs>> = engine(&mut app)
+        .into_iter()
         .filter_map(|m| match m {
             EngineCtl::Focus { since_ms, .. } => Some(since_ms),
             _ => None,
@@ -1454,7 +1473,7 @@ fn ascii_help_names_arrows_in_words_not_keys_of_other_actions() {
         glyphs: tickwatch::ui::theme::GlyphKind::Ascii,
         ..options()
     };
-    let (mut app, _rx) = fixed_app(&snap, opts);
+    let mut app = fixed_app(&snap, opts);
     press(&mut app, KeyCode::Char('?'));
     // compact help, then the full two-column one
     for (w, h, sep) in [(80, 24, "/"), (160, 48, " / ")] {
@@ -1479,7 +1498,7 @@ fn ascii_frames_hold_only_ascii() {
         glyphs: tickwatch::ui::theme::GlyphKind::Ascii,
         ..options()
     };
-    let (mut app, _rx) = fixed_app(&snap, opts);
+    let mut app = fixed_app(&snap, opts);
     for k in [
         None,
         Some(KeyCode::Enter),
@@ -1558,6 +1577,7 @@ fn replayed_db(dir: &std::path::Path) -> (std::path::PathBuf, ViewSnapshot) {
 /// Draws and polls the app until `done` says so (the history thread answers in the meantime).
 fn draw_until(
     app: &mut App,
+    outbox: &Outbox,
     snap: &ViewSnapshot,
     what: &str,
     done: impl Fn(&App, &str) -> bool,
@@ -1565,6 +1585,8 @@ fn draw_until(
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
         app.poll();
+        outbox.perform(app.take_effects());
+        outbox.deliver(app);
         let text = screen(&draw(app, snap, &status(), 160, 48));
         if done(app, &text) {
             return text;
@@ -1582,16 +1604,23 @@ fn range_all_on_a_replayed_database_fits_the_stored_candles() {
     let dir = tempfile::tempdir().unwrap();
     let (db, snap) = replayed_db(dir.path());
     let (tx, _rx) = flume::unbounded();
-    let mut app = App::new("tickwatch", &options(), tx)
-        .with_history(tickwatch::history::HistoryLoader::spawn(db).unwrap());
+    let outbox =
+        Outbox::new(tx).with_history(tickwatch::history::HistoryLoader::spawn(db).unwrap());
+    let mut app = App::new("tickwatch", &options()).with_history(true);
     app.set_clock(|| NOW);
     app.sync(&snap);
     press(&mut app, KeyCode::Char('7'));
     let last_end = REPLAY_T0 + REPLAYED * 60_000;
-    let text = draw_until(&mut app, &snap, "the stored candles", |app, text| {
-        let (from, to) = app.window();
-        text.contains("all · 3333 stored candles") && from <= REPLAY_T0 && to == last_end
-    });
+    let text = draw_until(
+        &mut app,
+        &outbox,
+        &snap,
+        "the stored candles",
+        |app, text| {
+            let (from, to) = app.window();
+            text.contains("all · 3333 stored candles") && from <= REPLAY_T0 && to == last_end
+        },
+    );
     // drawn, not "no candles from …": the window runs first..last stored, not to today
     assert!(!text.contains("no candles"), "{text}");
     assert!(text.contains("80"), "price scale drawn:\n{text}");
@@ -1607,12 +1636,13 @@ fn a_stored_last_price_shows_stale_until_live_data_arrive() {
     let dir = tempfile::tempdir().unwrap();
     let (db, snap) = replayed_db(dir.path());
     let (tx, _rx) = flume::unbounded();
-    let mut app = App::new("tickwatch", &options(), tx)
-        .with_history(tickwatch::history::HistoryLoader::spawn(db).unwrap());
+    let outbox =
+        Outbox::new(tx).with_history(tickwatch::history::HistoryLoader::spawn(db).unwrap());
+    let mut app = App::new("tickwatch", &options()).with_history(true);
     app.set_clock(|| NOW);
     app.sync(&snap);
     // the newest stored close (candle 3332: 80032 + 1), with its age: 256 days before the clock
-    let text = draw_until(&mut app, &snap, "the stored price", |_, text| {
+    let text = draw_until(&mut app, &outbox, &snap, "the stored price", |_, text| {
         text.contains("80033.00")
     });
     let shown = text.lines().find(|l| l.contains("│BTCUSDT")).unwrap();

@@ -1,11 +1,13 @@
-//! The terminal dashboard. State ([`App`]), update ([`App::update`] from [`Action`]s) and view
-//! ([`widgets`], pure) are kept apart; [`run`] is the loop that ties them to the terminal and to
-//! the engine's published snapshots.
+//! The terminal dashboard. State ([`App`]), update ([`App::update`] from [`Action`]s, queuing
+//! [`Effect`]s) and view ([`widgets`], pure) are kept apart; [`run`] is the loop that ties them
+//! to the terminal, to the engine's published snapshots, and (through the [`Outbox`]) to the
+//! engine, the sources and the history thread.
 
 mod action;
 mod app;
 pub mod ascii;
 pub mod chart_opts;
+pub mod effect;
 pub mod keymap;
 mod pacer;
 pub mod prompt;
@@ -24,9 +26,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use crossterm::event;
+use ratatui::layout::Rect;
 
 pub use action::{Action, Pane};
 pub use app::{App, HistoryStatus, SNOOZE_STEPS, View};
+pub use effect::{Effect, Outbox};
 pub use keymap::{KeyChord, Keymap};
 pub use pacer::{Pacer, frame_period};
 pub use rule_form::{Field, FormOutcome, RuleForm};
@@ -113,14 +117,14 @@ fn event_loop(
     shutdown: &AtomicBool,
 ) -> anyhow::Result<()> {
     let start = Instant::now();
-    let mut app =
-        App::new(link.title.clone(), opts, link.ctl.clone()).with_controls(link.controls.clone());
+    let mut outbox = Outbox::new(link.ctl.clone()).with_controls(link.controls.clone());
     if let Some(db) = &link.history_db {
         match crate::history::HistoryLoader::spawn_at(db.clone()) {
-            Ok(loader) => app = app.with_history(loader),
+            Ok(loader) => outbox = outbox.with_history(loader),
             Err(e) => tracing::error!("chart history unavailable: cannot start its thread: {e}"),
         }
     }
+    let mut app = App::new(link.title.clone(), opts).with_history(outbox.has_history());
     let mut pacer = Pacer::new(period, start);
     let mut meter = RateMeter::new(PipelineStats::get(&link.stats.events_processed), start);
     let mut seen = link.slot.version();
@@ -128,10 +132,12 @@ fn event_loop(
     let demo_command = status_info::demo_command(std::env::current_exe().ok().as_deref());
     let mut snap = link.slot.latest();
     app.sync(&snap);
+    outbox.perform(app.take_effects());
     let mut dirty = true;
 
     while !shutdown.load(Ordering::SeqCst) {
         let timeout = pacer.timeout(Instant::now(), dirty);
+        app.set_venues(outbox.controls().venues());
         if event::poll(timeout).context("reading terminal input")? {
             for _ in 0..MAX_DRAIN {
                 let ev = event::read().context("reading terminal input")?;
@@ -158,6 +164,7 @@ fn event_loop(
             dirty = true;
         }
         dirty |= app.poll();
+        dirty |= outbox.deliver(&mut app);
         if pacer.tick_due(now) {
             // The clock and every data age move each second, even when no data arrives.
             dirty = true;
@@ -167,13 +174,17 @@ fn event_loop(
                 StatusInfo::collect(&link.stats, &link.health, &mut meter, now, now_ms());
             status.demo_command = demo_command;
             app.observe_services(&status.sources);
+            let size = guard.terminal.size().context("reading the terminal size")?;
+            app.layout(Rect::new(0, 0, size.width, size.height), &status);
+            outbox.perform(app.take_effects());
             guard
                 .terminal
                 .draw(|f| app.render(&snap, &status, f.area(), f.buffer_mut()))
                 .context("drawing the dashboard")?;
             pacer.drew(now);
-            dirty = app.after_draw();
+            dirty = false;
         }
+        outbox.perform(app.take_effects());
         if let Some(rx) = &link.terminal_writes {
             crate::alerts::sinks::terminal::drain_to(rx, guard.terminal.backend_mut())
                 .context("writing a terminal notification")?;

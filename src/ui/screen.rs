@@ -79,6 +79,71 @@ fn main_layout(body: Rect, rows: usize) -> Areas {
     }
 }
 
+/// The regions of the screen for the app's view: the title line, the body's panes, the status
+/// bar. Drawing and [`App::layout`] both use it, so what is laid out is what is drawn.
+struct Regions {
+    title: Rect,
+    status: Rect,
+    body: Rect,
+    /// Main: watchlist, chart, alerts; detail: chart and the side or bottom pane.
+    watchlist: Rect,
+    chart: Rect,
+    alerts: Rect,
+    detail: Rect,
+}
+
+/// `None` when the terminal is too small for any view.
+fn regions(app: &App, status_height: u16, area: Rect) -> Option<Regions> {
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        return None;
+    }
+    let [title, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(status_height),
+    ])
+    .areas(area);
+    let mut r = Regions {
+        title,
+        status,
+        body,
+        watchlist: Rect::default(),
+        chart: Rect::default(),
+        alerts: Rect::default(),
+        detail: Rect::default(),
+    };
+    match app.view() {
+        View::Main => {
+            let a = main_layout(body, app.rows().len());
+            (r.watchlist, r.chart, r.alerts) = (a.watchlist, a.chart, a.alerts);
+        }
+        View::Detail => {
+            let [chart, side] = if body.width >= WIDE {
+                Layout::horizontal([Constraint::Fill(1), Constraint::Length(44)]).areas(body)
+            } else {
+                Layout::vertical([Constraint::Fill(1), Constraint::Length(10)]).areas(body)
+            };
+            (r.chart, r.detail) = (chart, side);
+        }
+        View::Overview => {}
+    }
+    Some(r)
+}
+
+/// Where the chart goes for `app` on a screen of `area` with `status` (None: no chart shown).
+pub(crate) fn chart_area(app: &App, status: &StatusInfo, area: Rect) -> Option<Rect> {
+    let status_height = StatusBar {
+        info: status,
+        stale_after_ms: i64::try_from(app.stale_after().as_millis()).unwrap_or(i64::MAX),
+        sep: app.glyphs().sep,
+        theme: app.theme(),
+    }
+    .height(area.width);
+    regions(app, status_height, area)
+        .map(|r| r.chart)
+        .filter(|c| !c.is_empty())
+}
+
 impl Screen<'_> {
     fn waiting(&self) -> String {
         let names: Vec<&str> = self
@@ -137,7 +202,6 @@ impl Screen<'_> {
             glyphs: app.glyphs(),
             theme: app.theme(),
         };
-        app.set_plot_columns(super::widgets::chart::plot_columns(area, app.chart_opts()));
         pane.render(area, buf);
     }
 
@@ -224,7 +288,14 @@ impl Widget for &Screen<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let app = self.app;
         let theme = app.theme();
-        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let glyphs = app.glyphs();
+        let status = StatusBar {
+            info: self.status,
+            stale_after_ms: self.stale_after_ms(),
+            sep: glyphs.sep,
+            theme,
+        };
+        let Some(r) = regions(app, status.height(area.width), area) else {
             let msg = format!(
                 "terminal too small: {}x{}, need at least {MIN_WIDTH}x{MIN_HEIGHT}",
                 area.width, area.height
@@ -241,21 +312,8 @@ impl Widget for &Screen<'_> {
                 .wrap(Wrap { trim: true })
                 .render(area, buf);
             return;
-        }
-        let glyphs = app.glyphs();
-        let status = StatusBar {
-            info: self.status,
-            stale_after_ms: self.stale_after_ms(),
-            sep: glyphs.sep,
-            theme,
         };
-        let [title_area, body, status_area] = Layout::vertical([
-            Constraint::Length(1),
-            Constraint::Fill(1),
-            Constraint::Length(status.height(area.width)),
-        ])
-        .areas(area);
-
+        let body = r.body;
         TitleBar {
             title: app.title(),
             interval: app.interval(),
@@ -263,28 +321,17 @@ impl Widget for &Screen<'_> {
             sep: glyphs.sep,
             theme,
         }
-        .render(title_area, buf);
+        .render(r.title, buf);
 
         match app.view() {
             View::Main => {
-                let areas = main_layout(body, app.rows().len());
-                self.watchlist(areas.watchlist, buf);
-                self.chart(areas.chart, buf);
-                self.alerts(areas.alerts, buf);
+                self.watchlist(r.watchlist, buf);
+                self.chart(r.chart, buf);
+                self.alerts(r.alerts, buf);
             }
             View::Detail => {
-                if body.width >= WIDE {
-                    let [chart, side] =
-                        Layout::horizontal([Constraint::Fill(1), Constraint::Length(44)])
-                            .areas(body);
-                    self.chart(chart, buf);
-                    self.detail(side, buf);
-                } else {
-                    let [chart, below] =
-                        Layout::vertical([Constraint::Fill(1), Constraint::Length(10)]).areas(body);
-                    self.chart(chart, buf);
-                    self.detail(below, buf);
-                }
+                self.chart(r.chart, buf);
+                self.detail(r.detail, buf);
             }
             View::Overview => {
                 let waiting = self.waiting();
@@ -306,7 +353,7 @@ impl Widget for &Screen<'_> {
             ..body
         };
         self.prompt_line(last, buf);
-        status.render(status_area, buf);
+        status.render(r.status, buf);
 
         if app.help_visible() {
             HelpOverlay {

@@ -50,7 +50,7 @@ impl App {
         let (from, to) = self.window;
         let span = (to - from).max(1);
         let edge = self.live_edge();
-        let bucket = bucket_ms_for(self.interval, span, usize::from(self.plot_cols.get()));
+        let bucket = bucket_ms_for(self.interval, span, usize::from(self.plot_cols));
         let o = &mut self.chart_opts;
         match action {
             Action::ShorterInterval | Action::LongerInterval => {
@@ -183,7 +183,7 @@ impl App {
             (Some(a), Some(b)) => Some(a.min(b)),
             (Some(a), None) => Some(a),
             // with a database, wait for its answer (it may hold much more than memory)
-            (None, b) if self.history.is_none() => b,
+            (None, b) if !self.history => b,
             (None, _) => None,
         }
     }
@@ -191,8 +191,8 @@ impl App {
     /// Recomputes the window and the merged chart; asks the history thread for what is older
     /// than the live candles when the window reaches before them.
     pub(super) fn refresh_chart(&mut self) {
-        let cols = self.plot_cols.get().max(1);
-        self.merged_cols = self.plot_cols.get();
+        let cols = self.plot_cols.max(1);
+        self.merged_cols = self.plot_cols;
         let edge = self.live_edge();
         let (from, to) = self
             .viewport
@@ -245,10 +245,7 @@ impl App {
                 .as_ref()
                 .is_some_and(|r| satisfied(&r.request));
             let asked = self.hist.asked.as_ref().is_some_and(satisfied);
-            if !answered
-                && !asked
-                && let Some(loader) = &self.history
-            {
+            if !answered && !asked && self.history {
                 self.hist.next_id += 1;
                 let req = HistoryRequest {
                     id: self.hist.next_id,
@@ -259,7 +256,8 @@ impl App {
                     bucket_ms: bucket,
                     columns: live_columns.clone().unwrap_or_default(),
                 };
-                loader.request(req.clone());
+                self.effects
+                    .push(crate::ui::effect::Effect::History(req.clone()));
                 self.hist.asked = Some(req);
             }
         }
@@ -294,13 +292,9 @@ impl App {
         });
     }
 
-    /// Takes in a history reply; true when it changed the chart.
-    pub(super) fn poll_history(&mut self) -> bool {
-        let Some(loader) = &self.history else {
-            return false;
-        };
-        let mut changed = false;
-        while let Some(reply) = loader.try_recv() {
+    /// Takes in a reply of the history thread; true (the chart changed).
+    pub fn on_history(&mut self, reply: crate::history::HistoryReply) -> bool {
+        {
             if let Err(e) = &reply.result {
                 tracing::warn!("chart history: {e}");
             } else {
@@ -318,13 +312,10 @@ impl App {
                 self.hist.asked = None;
             }
             self.hist.reply = Some(reply);
-            changed = true;
         }
-        if changed {
-            self.refresh_chart();
-            self.send_focus();
-        }
-        changed
+        self.refresh_chart();
+        self.send_focus();
+        true
     }
 
     /// What the chart's title says about history for the current window.
@@ -337,7 +328,7 @@ impl App {
         if self.window.0 >= live_first {
             return HistoryStatus::Memory;
         }
-        if self.history.is_none() {
+        if !self.history {
             return HistoryStatus::NoDatabase;
         }
         if self.hist.asked.is_some() {

@@ -1,13 +1,13 @@
-//! UI state and its update step. Nothing here draws or does I/O except sending messages that
-//! never block: focus changes and rule commands to the engine, range requests to the history
-//! thread, subscriptions to the sources.
+//! UI state and its update step. Nothing here draws or does I/O: what the outside world must
+//! do (focus changes and rule commands for the engine, range requests for the history thread,
+//! subscriptions for the sources) is queued as [`Effect`]s that the event loop carries out, and
+//! the layout is fixed before a frame is drawn ([`App::layout`]), so drawing changes nothing.
 
 mod chart;
 mod rules;
 mod stored;
 mod symbols;
 
-use std::cell::Cell;
 use std::time::Duration;
 
 use crossterm::event::{
@@ -20,6 +20,7 @@ use ratatui::widgets::Widget;
 use super::UiOptions;
 use super::action::{Action, Pane};
 use super::chart_opts::ChartOpts;
+use super::effect::Effect;
 use super::keymap::Keymap;
 use super::prompt::Prompt;
 use super::rule_form::RuleForm;
@@ -28,9 +29,7 @@ use super::status_info::StatusInfo;
 use super::theme::{Glyphs, Theme};
 use super::viewport::Viewport;
 use super::watch_state::WatchState;
-use crate::domain::{Interval, TsMs, VenueSymbol};
-use crate::history::HistoryLoader;
-use crate::sources::SourceControls;
+use crate::domain::{Interval, TsMs, Venue, VenueSymbol};
 use crate::view::{ChartView, EngineCtl, RuleView, ViewSnapshot, WatchRow};
 
 pub use chart::HistoryStatus;
@@ -74,13 +73,14 @@ pub struct App {
     live_chart: Option<ChartView>,
     chart: Option<ChartView>,
     window: (TsMs, TsMs),
-    history: Option<HistoryLoader>,
+    /// A database to read chart history and stored closes from is there.
+    history: bool,
     hist: chart::HistoryState,
     /// Stored last prices for rows without live data.
     stored_last: stored::StoredLast,
-    /// Price-plot columns at the last draw (the history request asks for that many buckets),
-    /// and those the chart was last merged for.
-    plot_cols: Cell<u16>,
+    /// Price-plot columns of the layout (the history request asks for that many buckets), and
+    /// those the chart was last merged for.
+    plot_cols: u16,
     merged_cols: u16,
     /// Alert rules of the last snapshot, and the selected one.
     rules: Vec<RuleView>,
@@ -97,7 +97,8 @@ pub struct App {
     pending_select: Option<String>,
     /// Subscriptions asked of the sources and not answered yet.
     pending: Vec<Pending>,
-    controls: SourceControls,
+    /// Venues whose running source takes symbol changes, in start order.
+    venues: Vec<Venue>,
     /// The wall clock (a fixed clock in tests).
     clock: fn() -> TsMs,
     alerts_scroll: usize,
@@ -105,10 +106,10 @@ pub struct App {
     stale_after: Duration,
     glyphs: Glyphs,
     theme: Theme,
-    ctl: flume::Sender<EngineCtl>,
     /// The focus last handed to the engine.
     sent: Option<(Option<VenueSymbol>, Interval, Option<TsMs>)>,
-    unsent: Option<EngineCtl>,
+    /// What the loop must carry out, in order.
+    effects: Vec<Effect>,
 }
 
 impl std::fmt::Debug for App {
@@ -125,7 +126,7 @@ impl std::fmt::Debug for App {
 
 impl App {
     /// Creates the state and asks the engine for the first symbol at the initial interval.
-    pub fn new(title: impl Into<String>, opts: &UiOptions, ctl: flume::Sender<EngineCtl>) -> App {
+    pub fn new(title: impl Into<String>, opts: &UiOptions) -> App {
         let mut app = App {
             title: title.into(),
             interval: opts.initial_interval,
@@ -144,10 +145,10 @@ impl App {
             live_chart: None,
             chart: None,
             window: (0, 0),
-            history: None,
+            history: false,
             hist: chart::HistoryState::default(),
             stored_last: stored::StoredLast::default(),
-            plot_cols: Cell::new(100),
+            plot_cols: 100,
             merged_cols: 0,
             rules: Vec::new(),
             rule_selected: 0,
@@ -158,31 +159,36 @@ impl App {
             services_told: Vec::new(),
             pending_select: None,
             pending: Vec::new(),
-            controls: SourceControls::default(),
+            venues: Vec::new(),
             clock: crate::domain::now_ms,
             alerts_scroll: 0,
             alerts_len: 0,
             stale_after: opts.stale_after,
             glyphs: Glyphs::new(opts.glyphs),
             theme: Theme::new(opts.theme),
-            ctl,
             sent: None,
-            unsent: None,
+            effects: Vec::new(),
         };
         app.send_focus();
         app
     }
 
-    /// Reads chart history older than the engine's memory through `loader`.
-    pub fn with_history(mut self, loader: HistoryLoader) -> App {
-        self.history = Some(loader);
+    /// Asks for chart history older than the engine's memory, and for stored closes (the
+    /// [`Outbox`](super::Outbox) has a history thread).
+    pub fn with_history(mut self, on: bool) -> App {
+        self.history = on;
         self
     }
 
-    /// Subscribes and unsubscribes symbols through the running sources' channels.
-    pub fn with_controls(mut self, controls: SourceControls) -> App {
-        self.controls = controls;
-        self
+    /// The venues whose running sources take symbol changes (sources register as they
+    /// start, so the loop tells the app before each round of input).
+    pub fn set_venues(&mut self, venues: Vec<Venue>) {
+        self.venues = venues;
+    }
+
+    /// What the loop must carry out now, in the order it was asked for.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
     }
 
     pub fn title(&self) -> &str {
@@ -297,9 +303,21 @@ impl App {
     pub fn set_clock(&mut self, clock: fn() -> TsMs) {
         self.clock = clock;
     }
-    /// The price plot's width in columns, as the screen last laid it out.
-    pub fn set_plot_columns(&self, cols: u16) {
-        self.plot_cols.set(cols.max(1));
+    /// Lays the screen out for `area` before a frame is drawn: when the chart's width changed
+    /// (the first frame, a resize, another view), the chart is merged again for it, so the
+    /// frame is drawn once and drawing changes nothing. Returns whether anything changed.
+    pub fn layout(&mut self, area: Rect, status: &StatusInfo) -> bool {
+        let cols = super::screen::chart_area(self, status, area)
+            .map(|a| super::widgets::chart::plot_columns(a, &self.chart_opts))
+            .unwrap_or(self.plot_cols)
+            .max(1);
+        self.plot_cols = cols;
+        if cols == self.merged_cols {
+            return false;
+        }
+        self.refresh_chart();
+        self.send_focus();
+        true
     }
 
     /// Applies a terminal event; returns whether the screen must be redrawn.
@@ -450,24 +468,10 @@ impl App {
         true
     }
 
-    /// After a draw: when the chart's width changed (first frame, resize, another view), the
-    /// chart is merged again for the new width. Returns true when it was (draw again).
-    pub fn after_draw(&mut self) -> bool {
-        if self.plot_cols.get() == self.merged_cols {
-            return false;
-        }
-        self.refresh_chart();
-        self.send_focus();
-        true
-    }
-
-    /// Work that arrives between frames: history replies and subscription answers. Returns
-    /// true when the screen must be redrawn.
+    /// Subscription answers that arrived between frames. Returns true when the screen must be
+    /// redrawn.
     pub fn poll(&mut self) -> bool {
-        let a = self.poll_history();
-        let b = self.poll_pending();
-        let c = self.poll_stored_last();
-        a || b || c
+        self.poll_pending()
     }
 
     /// Recomputes the shown rows from the last snapshot, keeping the selected symbol selected.
@@ -486,11 +490,9 @@ impl App {
             .min(self.rows.len().saturating_sub(1));
     }
 
-    /// Sends a command to the engine; the channel is unbounded, so this never waits.
+    /// Queues a command for the engine.
     fn send(&mut self, msg: EngineCtl) {
-        if self.ctl.try_send(msg).is_err() {
-            tracing::warn!("engine control channel closed; change not sent");
-        }
+        self.effects.push(Effect::Engine(msg));
     }
 
     /// Draws the whole screen for `snap` and `status` into `buf`.
@@ -529,28 +531,18 @@ impl App {
         changed
     }
 
-    /// Tells the engine the focus when it differs from what it was last told. Never blocks: a
-    /// full channel keeps the message for the next call.
+    /// Tells the engine the focus when it differs from what it was last told.
     fn send_focus(&mut self) {
         // Before the first rows arrive the engine picks the first symbol itself (key None).
         let since = Some(self.window.0).filter(|t| *t > 0);
         let want = (self.selected_key(), self.interval, since);
         if self.sent != Some(want) {
-            self.unsent = Some(EngineCtl::Focus {
+            self.send(EngineCtl::Focus {
                 key: want.0,
                 interval: want.1,
                 since_ms: want.2,
             });
             self.sent = Some(want);
-        }
-        if let Some(msg) = self.unsent.take() {
-            match self.ctl.try_send(msg) {
-                Ok(()) => {}
-                Err(flume::TrySendError::Full(msg)) => self.unsent = Some(msg),
-                Err(flume::TrySendError::Disconnected(_)) => {
-                    tracing::debug!("engine control channel closed; focus change not sent");
-                }
-            }
         }
     }
 }

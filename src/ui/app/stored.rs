@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use super::App;
 use crate::domain::VenueSymbol;
 use crate::history::StoredClose;
+use crate::ui::effect::Effect;
 
 /// What the watchlist knows of stored closes.
 #[derive(Debug, Default)]
@@ -31,28 +32,23 @@ impl App {
                     row.last_exch_ms = Some(c.end_ms);
                 }
                 None => {
-                    if self.history.is_some() && self.stored_last.asked.insert(row.key) {
+                    if self.history && self.stored_last.asked.insert(row.key) {
                         ask.push(row.key);
                     }
                 }
             }
         }
-        if let (false, Some(loader)) = (ask.is_empty(), &self.history) {
-            loader.request_last_closes(ask);
+        if !ask.is_empty() {
+            self.effects.push(Effect::LastCloses(ask));
         }
     }
 
-    /// Takes in stored closes that arrived; true when the rows changed.
-    pub(super) fn poll_stored_last(&mut self) -> bool {
-        let Some(loader) = &self.history else {
-            return false;
-        };
+    /// Takes in stored closes from the history thread; true when the rows changed.
+    pub fn on_last_closes(&mut self, closes: Vec<StoredClose>) -> bool {
         let mut changed = false;
-        while let Some(closes) = loader.try_recv_last_closes() {
-            for c in closes {
-                self.stored_last.closes.insert(c.key, c);
-                changed = true;
-            }
+        for c in closes {
+            self.stored_last.closes.insert(c.key, c);
+            changed = true;
         }
         if changed {
             self.fill_stored_last();

@@ -10,6 +10,7 @@ use super::chart::ANSWER_WAIT;
 use crate::domain::{Venue, VenueSymbol, parse_watch_symbol};
 use crate::sources::SourceCmd;
 use crate::ui::action::Action;
+use crate::ui::effect::Effect;
 use crate::ui::prompt::{Prompt, PromptKind, PromptOutcome};
 use crate::ui::watch_state::ALL;
 use crate::view::EngineCtl;
@@ -100,7 +101,7 @@ impl App {
     /// Resolves what was typed to a venue with a running source and asks it to subscribe.
     fn add_symbol(&mut self, text: &str) -> Result<(), String> {
         let (venue, symbol) = parse_watch_symbol(text)?;
-        let venues = self.controls.venues();
+        let venues = self.venues.clone();
         let venue = match venue {
             Some(v) => v,
             None => match venues.as_slice() {
@@ -138,13 +139,15 @@ impl App {
             self.rebuild_rows();
             return Ok(());
         }
-        let tx = self.control(venue)?;
+        self.control(venue)?;
         let (reply_tx, reply) = flume::bounded(1);
-        tx.try_send(SourceCmd::Subscribe {
-            symbol,
-            reply: reply_tx,
-        })
-        .map_err(|_| format!("the {venue} source has stopped; cannot subscribe"))?;
+        self.effects.push(Effect::Source {
+            venue,
+            cmd: SourceCmd::Subscribe {
+                symbol,
+                reply: reply_tx,
+            },
+        });
         self.pending.push(Pending {
             key,
             add: true,
@@ -160,9 +163,13 @@ impl App {
         Ok(())
     }
 
-    fn control(&self, venue: Venue) -> Result<flume::Sender<SourceCmd>, String> {
-        self.controls.get(venue).ok_or_else(|| {
-            let running: Vec<&str> = self.controls.venues().iter().map(|v| v.as_str()).collect();
+    /// Whether a running source streams `venue` and takes changes; if not, why not.
+    fn control(&self, venue: Venue) -> Result<(), String> {
+        if self.venues.contains(&venue) {
+            return Ok(());
+        }
+        Err({
+            let running: Vec<&str> = self.venues.iter().map(|v| v.as_str()).collect();
             if running.is_empty() {
                 "no running source takes symbol changes (files and replays have fixed ones)"
                     .to_string()
@@ -192,14 +199,16 @@ impl App {
             self.rebuild_rows();
             return true;
         }
-        let result = self.control(key.venue).and_then(|tx| {
+        let result = self.control(key.venue).map(|()| {
             let (reply_tx, reply) = flume::bounded(1);
-            tx.try_send(SourceCmd::Unsubscribe {
-                symbol: key.symbol,
-                reply: reply_tx,
-            })
-            .map_err(|_| format!("the {} source has stopped", key.venue))?;
-            Ok(reply)
+            self.effects.push(Effect::Source {
+                venue: key.venue,
+                cmd: SourceCmd::Unsubscribe {
+                    symbol: key.symbol,
+                    reply: reply_tx,
+                },
+            });
+            reply
         });
         match result {
             Ok(reply) => {
