@@ -471,6 +471,8 @@ pub struct EventSink {
     health: HealthBoard,
     drops: Arc<DropLog>,
     budget: Option<RingBudget>,
+    /// Where local order books are published (sources that keep them).
+    books: Option<crate::view::BookBoard>,
 }
 
 /// Ring drops of one source since they were last logged.
@@ -506,7 +508,19 @@ impl EventSink {
             health,
             drops: Arc::default(),
             budget: None,
+            books: None,
         }
+    }
+
+    /// Publishes the local order books this source keeps to `board`.
+    pub fn with_books(mut self, board: crate::view::BookBoard) -> Self {
+        self.books = Some(board);
+        self
+    }
+
+    /// Where to publish local order books (None: nobody shows them).
+    pub fn books(&self) -> Option<&crate::view::BookBoard> {
+        self.books.as_ref()
     }
 
     /// Bounds what this sink queues by the ring's event budget (shared by every source).

@@ -200,3 +200,58 @@ impl SnapshotSlot {
         }
     }
 }
+
+/// Where the sources that keep local order books publish them and the screen picks up the one
+/// it shows. A book is replaced whole (an `Arc` swap under a short lock); `version` moves with
+/// every publish, for the screen's dirty check.
+#[derive(Debug, Clone, Default)]
+pub struct BookBoard {
+    books: Arc<Mutex<std::collections::HashMap<VenueSymbol, Arc<crate::domain::BookSnapshot>>>>,
+    version: Arc<AtomicU64>,
+}
+
+impl BookBoard {
+    pub fn publish(&self, book: crate::domain::BookSnapshot) {
+        let mut g = match self.books.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.insert(book.key, Arc::new(book));
+        self.version.fetch_add(1, Ordering::Release);
+    }
+
+    /// Marks every book of `venue` as not in sync (its feed went away): kept, never shown live.
+    pub fn mark(&self, venue: crate::domain::Venue, sync: crate::domain::BookSync) {
+        let mut g = match self.books.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        for b in g.values_mut().filter(|b| b.key.venue == venue) {
+            let mut copy = (**b).clone();
+            copy.sync = sync.clone();
+            *b = Arc::new(copy);
+        }
+        self.version.fetch_add(1, Ordering::Release);
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    pub fn get(&self, key: VenueSymbol) -> Option<Arc<crate::domain::BookSnapshot>> {
+        let g = match self.books.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.get(&key).cloned()
+    }
+
+    /// Every book (for the liquidity rules and the metrics).
+    pub fn all(&self) -> Vec<Arc<crate::domain::BookSnapshot>> {
+        let g = match self.books.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.values().cloned().collect()
+    }
+}

@@ -1669,3 +1669,111 @@ fn a_stored_last_price_shows_stale_until_live_data_arrive() {
         "{shown}"
     );
 }
+
+/// A BTCUSDT book around 43 210: 0.5 steps, sizes growing away from the top.
+fn book(sync: tickwatch::domain::BookSync) -> std::sync::Arc<tickwatch::domain::BookSnapshot> {
+    use tickwatch::domain::{BookSnapshot, Level};
+    let side = |start: f64, dir: f64| {
+        (0..40)
+            .map(|i| Level {
+                price: start + dir * 0.5 * i as f64,
+                qty: 0.25 + i as f64 * 0.1,
+            })
+            .collect::<Vec<_>>()
+    };
+    std::sync::Arc::new(BookSnapshot {
+        key: key("BTCUSDT"),
+        bids: side(43_210.0, -1.0),
+        asks: side(43_210.5, 1.0),
+        sync,
+        updated_ms: NOW - 100,
+        gaps: 1,
+        checksum_failures: 0,
+        resyncs: 1,
+    })
+}
+
+#[test]
+fn the_ladder_reads_at_80x24_and_shows_more_at_160x48() {
+    use tickwatch::domain::BookSync;
+    let mut snap = detail_snapshot();
+    // one large trade on the tape
+    snap.detail.as_mut().unwrap().trades[3].qty = 9.0;
+    let st = status();
+    for (w, h) in [(80u16, 24u16), (160, 48)] {
+        let mut app = fixed_app(&snap, options());
+        assert!(press(&mut app, KeyCode::Char('B')));
+        assert!(app.on_book(Some(book(BookSync::Synced))));
+        let text = screen(&draw(&mut app, &snap, &st, w, h));
+        for want in [
+            "Book BTCUSDT · sim",
+            "in sync",
+            "gaps 1",
+            "spread 0.50 (0.12bp)",
+            "mid 43210.25",
+            "micro 43210.25",
+            "imb10 +0.00",
+            "43210.00",
+            "43210.50",
+            "trades",
+        ] {
+            assert!(text.contains(want), "{w}x{h}: {want:?} missing:\n{text}");
+        }
+        assert!(
+            text.contains("◆"),
+            "{w}x{h}: the large trade is marked:\n{text}"
+        );
+        // the levels shown grow with the screen
+        // half-step bids only: the tape's prices are whole numbers
+        let shown = (0..40)
+            .filter(|i| i % 2 == 1)
+            .filter(|i| text.contains(&format!("{:.2}", 43_210.0 - 0.5 * *i as f64)))
+            .count();
+        if w == 80 {
+            assert!(
+                (3..=6).contains(&shown),
+                "{shown} bid levels at 80x24:\n{text}"
+            );
+        } else {
+            assert!(shown >= 7, "{shown} bid levels at 160x48:\n{text}");
+            // the depth chart under the ladder: full bars on its bottom line
+            assert!(
+                text.lines().any(|l| l.matches('█').count() > 40),
+                "depth chart:\n{text}"
+            );
+        }
+        // the cursor says the cumulative size and the distance from the mid
+        assert!(press(&mut app, KeyCode::Down));
+        assert!(press(&mut app, KeyCode::Down));
+        let text = screen(&draw(&mut app, &snap, &st, w, h));
+        assert!(
+            text.contains("cursor 43209.00  cum bid 1.05  -1.25 from mid (-0.3 bp)"),
+            "{w}x{h}:\n{text}"
+        );
+        // coarser steps: 0.5 × 2 = 1.00
+        assert!(press(&mut app, KeyCode::Char('}')));
+        let text = screen(&draw(&mut app, &snap, &st, w, h));
+        assert!(text.contains("tick 1.00×2"), "{w}x{h}:\n{text}");
+    }
+}
+
+#[test]
+fn a_book_out_of_sync_is_never_drawn_as_if_it_were() {
+    use tickwatch::domain::BookSync;
+    let snap = detail_snapshot();
+    let mut app = fixed_app(&snap, options());
+    press(&mut app, KeyCode::Char('B'));
+    let text = screen(&draw(&mut app, &snap, &status(), 80, 24));
+    assert!(text.contains("no order book for sim:BTCUSDT"), "{text}");
+    app.on_book(Some(book(BookSync::Resyncing {
+        why: "sequence gap: 1002 after 1000".into(),
+    })));
+    let text = screen(&draw(&mut app, &snap, &status(), 80, 24));
+    assert!(
+        text.contains("RESYNCING: sequence gap: 1002 after 1000"),
+        "{text}"
+    );
+    assert!(text.contains("not in sync"), "{text}");
+    assert!(!text.contains("43209.50"), "no level is drawn:\n{text}");
+    assert!(!text.contains("spread"), "no figure is drawn:\n{text}");
+}

@@ -169,6 +169,8 @@ pub(crate) struct Pipeline {
     sources: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
     /// Control channels of the sources whose symbols can change while they run.
     pub controls: SourceControls,
+    /// The local order books the sources keep, for the ladder and the liquidity rules.
+    pub books: crate::view::BookBoard,
     /// Delivers the alerts the engine sends; it ends when the engine has.
     notifier: Option<tokio::task::JoinHandle<()>>,
     /// Started by [`shutdown`](Self::shutdown): every stage finishes within its share of it.
@@ -347,6 +349,7 @@ impl Pipeline {
             runtime: Some(runtime),
             sources: std::sync::Mutex::new(Vec::new()),
             controls: SourceControls::default(),
+            books: Default::default(),
             notifier,
             store_failure: store.as_ref().map(StoreWriter::failure),
             store,
@@ -380,7 +383,8 @@ impl Pipeline {
             self.stats.clone(),
             self.health.clone(),
         )
-        .with_budget(self.budget.clone());
+        .with_budget(self.budget.clone())
+        .with_books(self.books.clone());
         self.health.set(&name, SourceState::Connecting);
         let health = self.health.clone();
         let task = rt.spawn(async move {

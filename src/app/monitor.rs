@@ -91,6 +91,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             title,
             terminal_writes,
             controls: pipeline.controls.clone(),
+            books: pipeline.books.clone(),
             history_db: Some(db.clone()),
         },
         UiOptions {

@@ -127,6 +127,7 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
                 title: format!("tickwatch — replay {} at {speed_text}", files.join(", ")),
                 terminal_writes,
                 controls: pipeline.controls.clone(),
+                books: pipeline.books.clone(),
                 history_db: Some(db.clone()),
             },
             crate::ui::UiOptions {

@@ -1,12 +1,14 @@
 //! Small value types shared by every stage: venues, symbols, intervals and the normalized
 //! market event that sources emit and the engine consumes.
 
+mod book;
 mod event;
 mod interval;
 mod output;
 mod symbol;
 mod text;
 
+pub use book::{BookSnapshot, BookSync, Level, group_levels};
 pub use event::{Candle, EventKind, MarketEvent, Quote, Side, Stats24h, TradeTick};
 pub use interval::Interval;
 pub use output::{

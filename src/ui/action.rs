@@ -50,6 +50,11 @@ pub enum Action {
     RemoveSymbol,
     Detail,
     Overview,
+    /// The order book ladder of the selected symbol.
+    Ladder,
+    /// Ladder levels grouped into coarser or finer price steps.
+    GroupCoarser,
+    GroupFiner,
     NewRule,
     EditRule,
     DeleteRule,
@@ -184,6 +189,21 @@ impl Action {
             Action::Overview,
             "overview",
             "overview: a small chart per symbol",
+        ),
+        (
+            Action::Ladder,
+            "ladder",
+            "order book ladder: depth, spread, tape (↑↓ cursor)",
+        ),
+        (
+            Action::GroupCoarser,
+            "group_coarser",
+            "ladder: group levels into coarser price steps",
+        ),
+        (
+            Action::GroupFiner,
+            "group_finer",
+            "ladder: finer price steps",
         ),
         (
             Action::NewRule,

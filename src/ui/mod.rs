@@ -57,6 +57,8 @@ pub struct UiLink {
     pub controls: crate::sources::SourceControls,
     /// The database to read chart history from (None: memory only).
     pub history_db: Option<crate::store::Location>,
+    /// The local order books the sources keep (the ladder shows the selected symbol's).
+    pub books: crate::view::BookBoard,
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +131,7 @@ fn event_loop(
     let mut meter = RateMeter::new(PipelineStats::get(&link.stats.events_processed), start);
     let mut seen = link.slot.version();
     let mut health_seen = link.health.version();
+    let mut books_seen = u64::MAX;
     let demo_command = status_info::demo_command(std::env::current_exe().ok().as_deref());
     let mut snap = link.slot.latest();
     app.sync(&snap);
@@ -165,6 +168,12 @@ fn event_loop(
         }
         dirty |= app.poll();
         dirty |= outbox.deliver(&mut app);
+        let books_version = link.books.version();
+        if books_version != books_seen || app.book().is_none() {
+            books_seen = books_version;
+            let book = app.selected_key().and_then(|k| link.books.get(k));
+            dirty |= app.on_book(book);
+        }
         if pacer.tick_due(now) {
             // The clock and every data age move each second, even when no data arrives.
             dirty = true;

@@ -15,6 +15,7 @@ use super::widgets::alerts::AlertsPane;
 use super::widgets::chart::ChartPane;
 use super::widgets::detail::DetailPane;
 use super::widgets::help::HelpOverlay;
+use super::widgets::ladder::LadderPane;
 use super::widgets::overview::Overview;
 use super::widgets::rule_form::{Confirm, RuleFormView};
 use super::widgets::status::StatusBar;
@@ -125,7 +126,7 @@ fn regions(app: &App, status_height: u16, area: Rect) -> Option<Regions> {
             };
             (r.chart, r.detail) = (chart, side);
         }
-        View::Overview => {}
+        View::Overview | View::Ladder => {}
     }
     Some(r)
 }
@@ -332,6 +333,25 @@ impl Widget for &Screen<'_> {
             View::Detail => {
                 self.chart(r.chart, buf);
                 self.detail(r.detail, buf);
+            }
+            View::Ladder => {
+                let trades = self
+                    .snap
+                    .detail
+                    .as_ref()
+                    .filter(|d| Some(d.key) == app.selected_key())
+                    .map_or(&[][..], |d| d.trades.as_slice());
+                LadderPane {
+                    key: app.selected_key(),
+                    book: app.book(),
+                    trades,
+                    cursor: app.ladder_cursor(),
+                    group: app.ladder_group(),
+                    now_ms: self.status.now_ms,
+                    glyphs,
+                    theme,
+                }
+                .render(body, buf);
             }
             View::Overview => {
                 let waiting = self.waiting();

@@ -48,6 +48,8 @@ pub enum View {
     Detail,
     /// A small chart per watchlist symbol.
     Overview,
+    /// The selected symbol's order book as a ladder, with its depth and trade tape.
+    Ladder,
 }
 
 /// The screen's own state: what is selected and focused, not what the market did.
@@ -89,6 +91,11 @@ pub struct App {
     confirm_delete: Option<String>,
     /// A symbol waiting for `y` to be removed.
     confirm_remove: Option<VenueSymbol>,
+    /// The ladder's cursor (0 best bid, −1 best ask) and grouping step.
+    ladder_cursor: i32,
+    ladder_group: usize,
+    /// The selected symbol's order book, when its source keeps one.
+    book: Option<std::sync::Arc<crate::domain::BookSnapshot>>,
     /// A one-off message about the last key (why it did nothing, what it started).
     notice: Option<String>,
     /// Service failures (a notifier, the database) already told as a notice, by name and
@@ -155,6 +162,9 @@ impl App {
             form: None,
             confirm_delete: None,
             confirm_remove: None,
+            ladder_cursor: 0,
+            ladder_group: 0,
+            book: None,
             notice: None,
             services_told: Vec::new(),
             pending_select: None,
@@ -386,6 +396,16 @@ impl App {
             Action::NextPane | Action::PrevPane => self.cycle_pane(action == Action::NextPane),
             Action::Detail => self.toggle_view(View::Detail),
             Action::Overview => self.toggle_view(View::Overview),
+            Action::Ladder => {
+                self.ladder_cursor = 0;
+                self.toggle_view(View::Ladder)
+            }
+            Action::GroupCoarser | Action::GroupFiner => self.regroup(action),
+            Action::Up | Action::Down | Action::Top | Action::Bottom
+                if self.view == View::Ladder =>
+            {
+                self.move_ladder_cursor(action)
+            }
             Action::NewRule
             | Action::EditRule
             | Action::DeleteRule
@@ -405,6 +425,64 @@ impl App {
         self.refresh_chart();
         self.send_focus();
         dirty
+    }
+
+    /// Moves the ladder's cursor one level (or to the farthest shown ask or bid).
+    fn move_ladder_cursor(&mut self, action: Action) -> bool {
+        let (asks, bids) = self.book.as_ref().map_or((1, 1), |b| {
+            (b.asks.len().max(1) as i32, b.bids.len().max(1) as i32)
+        });
+        let next = match action {
+            Action::Up => (self.ladder_cursor - 1).max(-asks),
+            Action::Down => (self.ladder_cursor + 1).min(bids - 1),
+            Action::Top => -asks,
+            _ => bids - 1,
+        };
+        let changed = next != self.ladder_cursor;
+        self.ladder_cursor = next;
+        changed
+    }
+
+    fn regroup(&mut self, action: Action) -> bool {
+        let last = super::widgets::ladder::GROUP_STEPS.len() - 1;
+        let next = if action == Action::GroupCoarser {
+            (self.ladder_group + 1).min(last)
+        } else {
+            self.ladder_group.saturating_sub(1)
+        };
+        let changed = next != self.ladder_group;
+        self.ladder_group = next;
+        if !changed {
+            self.notice = Some(if next == 0 {
+                "the ladder shows the book's own price steps".into()
+            } else {
+                "the ladder's coarsest grouping".into()
+            });
+        }
+        true
+    }
+
+    pub fn ladder_cursor(&self) -> i32 {
+        self.ladder_cursor
+    }
+    pub fn ladder_group(&self) -> usize {
+        self.ladder_group
+    }
+    /// The order book shown in the ladder.
+    pub fn book(&self) -> Option<&crate::domain::BookSnapshot> {
+        self.book
+            .as_deref()
+            .filter(|b| Some(b.key) == self.selected_key())
+    }
+    /// Takes in the selected symbol's book (None: its source keeps none); true when it changed.
+    pub fn on_book(&mut self, book: Option<std::sync::Arc<crate::domain::BookSnapshot>>) -> bool {
+        let same = match (&self.book, &book) {
+            (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        self.book = book;
+        !same
     }
 
     /// Esc: closes the innermost thing open (help, cursor, a view, the filter).

@@ -101,6 +101,9 @@ pub const GROUPS: &[(&str, &[(Action, &str)])] = &[
         &[
             (Action::Detail, "detail"),
             (Action::Overview, "overview"),
+            (Action::Ladder, "ladder"),
+            (Action::GroupCoarser, "coarser"),
+            (Action::GroupFiner, "finer"),
             (Action::ToggleHelp, "help"),
             (Action::Back, "back"),
             (Action::Quit, "quit"),

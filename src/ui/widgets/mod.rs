@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod chart;
 pub mod detail;
 pub mod help;
+pub mod ladder;
 pub mod overview;
 pub mod rule_form;
 pub mod status;
