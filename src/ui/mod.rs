@@ -6,6 +6,7 @@ mod action;
 mod app;
 pub mod ascii;
 pub mod chart_opts;
+pub mod cross_venue;
 pub mod keymap;
 mod pacer;
 pub mod prompt;
