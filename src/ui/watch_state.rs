@@ -332,6 +332,31 @@ mod tests {
     }
 
     #[test]
+    fn the_filter_and_the_symbol_sort_use_the_screen_name_too() {
+        let at = |venue: Venue, s: &str| WatchRow {
+            key: VenueSymbol::new(venue, sym(s)),
+            ..row(s, 1.0, None, 1.0)
+        };
+        let rows = vec![
+            at(Venue::Okx, "ETH-USDT"),
+            at(Venue::Okx, "BTC-USDT"),
+            at(Venue::Coinbase, "BTC-USD"),
+            at(Venue::Binance, "BTCUSDT"),
+        ];
+        let mut w = WatchState::new(Vec::new());
+        w.sort = SortKey::Symbol;
+        // by BTC/USD, BTC/USDT (binance, okx), ETH/USDT: a pair's venues sit together
+        assert_eq!(
+            names(&w.visible(&rows, 0)),
+            ["BTC-USD", "BTCUSDT", "BTC-USDT", "ETH-USDT"]
+        );
+        w.filter = "btc/usdt".into();
+        assert_eq!(names(&w.visible(&rows, 0)), ["BTCUSDT", "BTC-USDT"]);
+        w.filter = "btcusdt".into();
+        assert_eq!(names(&w.visible(&rows, 0)), ["BTCUSDT"]);
+    }
+
+    #[test]
     fn add_and_remove() {
         let rows = vec![
             row("BTCUSDT", 1.0, None, 1.0),
