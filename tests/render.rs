@@ -1777,3 +1777,100 @@ fn a_book_out_of_sync_is_never_drawn_as_if_it_were() {
     assert!(!text.contains("43209.50"), "no level is drawn:\n{text}");
     assert!(!text.contains("spread"), "no figure is drawn:\n{text}");
 }
+
+fn venue_row(venue: Venue, sym: &str, last: f64, age_ms: i64) -> WatchRow {
+    WatchRow {
+        key: VenueSymbol::new(venue, Symbol::new(sym).unwrap()),
+        ..row(sym, last, 0.1, 1_000.0, 50.0, 0.0, age_ms)
+    }
+}
+
+/// The same pairs at several venues: one `BASE/QUOTE` name with the venue beside it, and each
+/// row's basis points from the median of its pair's live prices; a row of a reconnecting source
+/// or with old data shows `—` and moves nothing, a pair at one venue shows a blank.
+#[test]
+fn pairs_at_several_venues_show_one_name_and_their_difference_in_bp() {
+    let snap = ViewSnapshot {
+        rows: vec![
+            venue_row(Venue::Binance, "BTCUSDT", 100_000.0, 500),
+            venue_row(Venue::Okx, "BTC-USDT", 100_050.0, 500),
+            // its source is reconnecting: a price that looks fresh but is not current
+            venue_row(Venue::Bybit, "BTCUSDT", 90_000.0, 500),
+            venue_row(Venue::Coinbase, "BTC-USD", 100_300.0, 500),
+            // 20 s old (stale_after is 10 s): coinbase is then the only live BTC/USD
+            venue_row(Venue::Kraken, "BTC/USD", 100_100.0, 20_000),
+            venue_row(Venue::Binance, "ETHUSDT", 3_000.0, 500),
+            venue_row(Venue::Yahoo, "EURUSD=X", 1.0812, 500),
+        ],
+        chart: None,
+        ..snapshot()
+    };
+    let mut st = status();
+    st.sources = vec![
+        source("binance", SourceState::Live, Some(500)),
+        source("okx", SourceState::Live, Some(500)),
+        source(
+            "bybit",
+            SourceState::Reconnecting {
+                at_ms: NOW + 2_000,
+                attempt: 2,
+                reason: "closed".into(),
+            },
+            Some(500),
+        ),
+        source("coinbase", SourceState::Live, Some(500)),
+        source("kraken", SourceState::Live, Some(500)),
+    ];
+    let mut app = app_with(&snap);
+    for (w, h) in [(160, 48), (100, 40)] {
+        let buf = draw(&mut app, &snap, &st, w, h);
+        let text = screen(&buf);
+        let header = line(&buf, at(&buf, "Δbp med").1);
+        assert!(
+            header.contains("Symbol") && header.contains("Venue"),
+            "{text}"
+        );
+        let row_of = |venue: &str, name: &str| -> String {
+            (0..buf.area.height)
+                .map(|y| line(&buf, y))
+                .find(|l| l.contains(&format!("│{name:<13}{venue} ")))
+                .unwrap_or_else(|| panic!("no {name} row at {venue}:\n{text}"))
+        };
+        // median of the two live BTC/USDT prices: 100 025
+        assert!(row_of("binance", "BTC/USDT").contains(" -2.5 "), "{text}");
+        assert!(row_of("okx", "BTC/USDT").contains(" +2.5 "), "{text}");
+        assert!(row_of("bybit", "BTC/USDT").contains(" — "), "{text}");
+        assert!(row_of("coinbase", "BTC/USD").contains(" — "), "{text}");
+        assert!(row_of("kraken", "BTC/USD").contains(" — "), "{text}");
+        for (venue, name) in [("binance", "ETH/USDT"), ("yahoo", "EUR/USD")] {
+            let l = row_of(venue, name);
+            assert!(!l.contains('—') && !l.contains("bp"), "{l}");
+        }
+        // the watchlist shows no venue's own name (the chart keeps them)
+        assert!(
+            !text.contains("│BTCUSDT") && !text.contains("│BTC-USDT"),
+            "{text}"
+        );
+    }
+
+    // kraken's feed comes back: BTC/USD has two live prices, each half the spread from the mid
+    let mut snap2 = snap.clone();
+    snap2.version += 1;
+    snap2.rows[4].last_recv_ms = Some(NOW - 500);
+    app.sync(&snap2);
+    let buf = draw(&mut app, &snap2, &st, 160, 48);
+    let text = screen(&buf);
+    let coinbase = line(&buf, at(&buf, "coinbase ").1);
+    assert!(coinbase.contains(" +10.0 "), "{text}");
+    let kraken = line(&buf, at(&buf, "kraken ").1);
+    assert!(kraken.contains(" -10.0 "), "{text}");
+
+    // no pair at two venues: no column, the sparkline has the room
+    let single = snapshot();
+    let mut app = app_with(&single);
+    let text = screen(&draw(&mut app, &single, &status(), 80, 24));
+    assert!(
+        !text.contains("Δbp") && text.contains("Trend") && text.contains("Venue"),
+        "{text}"
+    );
+}

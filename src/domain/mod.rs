@@ -5,6 +5,7 @@ mod book;
 mod event;
 mod interval;
 mod output;
+mod pair;
 mod symbol;
 mod text;
 
@@ -15,6 +16,7 @@ pub use output::{
     AlertRecord, ClosedCandle, DeliveryRecord, OutputBatch, RuleChange, RuleRecord, TradeRecord,
     WatchlistEdit,
 };
+pub use pair::{Pair, display_name, native_symbol, pair};
 pub use symbol::{Symbol, SymbolError, Venue, VenueSymbol, parse_watch_symbol};
 pub use text::{describe_char, unsafe_name_char};
 

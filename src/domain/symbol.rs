@@ -41,6 +41,15 @@ impl Venue {
             Venue::Sim => "sim",
         }
     }
+
+    /// The name in at most 8 characters, for the watchlist's venue column.
+    pub fn label(self) -> &'static str {
+        match self {
+            Venue::BinanceFutures => "bin-fut",
+            Venue::AlphaVantage => "alphavan",
+            other => other.as_str(),
+        }
+    }
 }
 
 impl fmt::Display for Venue {
@@ -207,5 +216,8 @@ mod tests {
         assert_eq!("OKX".parse::<Venue>(), Ok(Venue::Okx));
         assert_eq!("Bybit".parse::<Venue>(), Ok(Venue::Bybit));
         assert!("bitstamp".parse::<Venue>().is_err());
+        for v in Venue::ALL {
+            assert!(v.label().len() <= 8, "{v}");
+        }
     }
 }

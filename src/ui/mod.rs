@@ -7,6 +7,7 @@ mod action;
 mod app;
 pub mod ascii;
 pub mod chart_opts;
+pub mod cross_venue;
 pub mod effect;
 pub mod keymap;
 mod pacer;

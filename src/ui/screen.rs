@@ -10,6 +10,7 @@ use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
 use super::App;
 use super::action::Pane;
 use super::app::View;
+use super::cross_venue::{cross_venue, is_current};
 use super::status_info::StatusInfo;
 use super::widgets::alerts::AlertsPane;
 use super::widgets::chart::ChartPane;
@@ -45,7 +46,8 @@ fn main_layout(body: Rect, rows: usize) -> Areas {
     // Header and borders take three lines; keep at least two rows visible.
     let list_h = (rows as u16).saturating_add(3).max(5);
     if body.width >= WIDE {
-        let left_w = (body.width * 2 / 5).max(70);
+        // the watchlist's columns need 78 (the width they have at 80 columns)
+        let left_w = (body.width * 2 / 5).max(80);
         let [left, chart] =
             Layout::horizontal([Constraint::Length(left_w), Constraint::Fill(1)]).areas(body);
         let [watchlist, alerts] = Layout::vertical([
@@ -210,6 +212,10 @@ impl Screen<'_> {
         let app = self.app;
         let waiting = self.waiting();
         let title = app.watch().describe(app.rows().len(), app.total_rows());
+        let (now, stale_after_ms) = (self.status.now_ms, self.stale_after_ms());
+        let cross = cross_venue(app.all_rows(), |r| {
+            is_current(r, now, stale_after_ms, &self.status.sources)
+        });
         Watchlist {
             rows: app.rows(),
             selected: app.selected(),
@@ -219,6 +225,7 @@ impl Screen<'_> {
             waiting: &waiting,
             title: &title,
             sort_column: app.watch().sort.column(),
+            cross: &cross,
             glyphs: app.glyphs(),
             theme: app.theme(),
         }

@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use crate::domain::{Symbol, TsMs, Venue, VenueSymbol};
+use crate::domain::{Symbol, TsMs, Venue, VenueSymbol, display_name};
 use crate::view::WatchRow;
 
 /// A column to sort on; `Config` is the watchlist's own order.
@@ -183,7 +183,12 @@ impl WatchState {
         let mut out: Vec<&WatchRow> = rows
             .iter()
             .filter(|r| self.is_all() || group.contains(r.key))
-            .filter(|r| needle.is_empty() || r.key.symbol.as_str().contains(&needle))
+            // the venue's own name or the screen's (`BTCUSDT` or `BTC/USDT`)
+            .filter(|r| {
+                needle.is_empty()
+                    || r.key.symbol.as_str().contains(&needle)
+                    || display_name(r.key.venue, &r.key.symbol).contains(&needle)
+            })
             .collect();
         if !self.is_all() {
             // the group's own order
@@ -208,7 +213,8 @@ impl WatchState {
                 }
             }
             SortKey::Symbol => {
-                out.sort_by(|a, b| a.key.symbol.as_str().cmp(b.key.symbol.as_str()));
+                // by the name shown, so that a pair's venues sit together
+                out.sort_by_cached_key(|r| (display_name(r.key.venue, &r.key.symbol), r.key.venue));
                 if self.descending {
                     out.reverse();
                 }
@@ -323,6 +329,31 @@ mod tests {
             names(&w.visible(&rows, 0)),
             ["ETHUSDT", "BTCUSDT", "SOLUSDT"]
         );
+    }
+
+    #[test]
+    fn the_filter_and_the_symbol_sort_use_the_screen_name_too() {
+        let at = |venue: Venue, s: &str| WatchRow {
+            key: VenueSymbol::new(venue, sym(s)),
+            ..row(s, 1.0, None, 1.0)
+        };
+        let rows = vec![
+            at(Venue::Okx, "ETH-USDT"),
+            at(Venue::Okx, "BTC-USDT"),
+            at(Venue::Coinbase, "BTC-USD"),
+            at(Venue::Binance, "BTCUSDT"),
+        ];
+        let mut w = WatchState::new(Vec::new());
+        w.sort = SortKey::Symbol;
+        // by BTC/USD, BTC/USDT (binance, okx), ETH/USDT: a pair's venues sit together
+        assert_eq!(
+            names(&w.visible(&rows, 0)),
+            ["BTC-USD", "BTCUSDT", "BTC-USDT", "ETH-USDT"]
+        );
+        w.filter = "btc/usdt".into();
+        assert_eq!(names(&w.visible(&rows, 0)), ["BTCUSDT", "BTC-USDT"]);
+        w.filter = "btcusdt".into();
+        assert_eq!(names(&w.visible(&rows, 0)), ["BTCUSDT"]);
     }
 
     #[test]

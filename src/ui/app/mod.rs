@@ -236,6 +236,10 @@ impl App {
     pub fn rows(&self) -> &[WatchRow] {
         &self.rows
     }
+    /// Every row the engine has (whatever the active watchlist and filter show).
+    pub fn all_rows(&self) -> &[WatchRow] {
+        &self.all_rows
+    }
     pub fn total_rows(&self) -> usize {
         self.all_rows.len()
     }

@@ -7,7 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 
 use super::App;
 use super::chart::ANSWER_WAIT;
-use crate::domain::{Venue, VenueSymbol, parse_watch_symbol};
+use crate::domain::{Venue, VenueSymbol, native_symbol, parse_watch_symbol};
 use crate::sources::SourceCmd;
 use crate::ui::action::Action;
 use crate::ui::effect::Effect;
@@ -121,6 +121,8 @@ impl App {
                 }
             },
         };
+        // `BTC/USDT`, as the watchlist shows it, is taken for the venue's own `BTCUSDT`
+        let symbol = native_symbol(venue, symbol.as_str()).unwrap_or(symbol);
         let key = VenueSymbol::new(venue, symbol);
         let list = self.watch.active().name.clone();
         let subscribed = self.all_rows.iter().any(|r| r.key == key);

@@ -1,4 +1,5 @@
-//! The watchlist table: one row per symbol with its price, change, volume, RSI, z-score, data
+//! The watchlist table: one row per symbol with its screen name (`BTC/USDT`) and venue, its
+//! price, the difference from the same pair at other venues, change, volume, RSI, z-score, data
 //! age and a sparkline of recent closes.
 
 use ratatui::buffer::Buffer;
@@ -7,19 +8,31 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, StatefulWidget, Table, TableState, Widget};
 
+use std::collections::HashMap;
+
 use super::{bar_glyph, empty_state, pane};
-use crate::domain::TsMs;
+use crate::domain::{TsMs, VenueSymbol, display_name};
 use crate::format;
+use crate::ui::cross_venue::CrossVenue;
 use crate::ui::theme::{Glyphs, Theme};
 use crate::view::WatchRow;
 
-/// Fixed column widths: Symbol, Last, Chg%, Vol, RSI, z, Age. The sparkline takes the rest.
-const WIDTHS: [u16; 7] = [12, 12, 8, 7, 5, 6, 5];
-/// `z tick`: the z-score is the latest trade's (the tape's anomaly score), whatever the interval;
-/// RSI is the chosen interval's.
-const HEADER: [&str; 8] = [
-    "Symbol", "Last", "Chg%", "Vol", "RSI", "z tick", "Age", "Trend",
+/// The fixed columns: header, width, right-aligned. `z tick`: the z-score is the latest
+/// trade's (the tape's anomaly score), whatever the interval; RSI is the chosen interval's.
+/// `Δbp med` (only while some pair is at two venues): basis points from the median of that
+/// pair's live prices at every venue. The sparkline (`Trend`) takes the rest of the width.
+const SYMBOL: (&str, u16, bool) = ("Symbol", 12, false);
+const VENUE: (&str, u16, bool) = ("Venue", 8, false);
+const LAST: (&str, u16, bool) = ("Last", 12, true);
+pub const CROSS: (&str, u16, bool) = ("Δbp med", 7, true);
+const REST: [(&str, u16, bool); 5] = [
+    ("Chg%", 8, true),
+    ("Vol", 7, true),
+    ("RSI", 5, true),
+    ("z tick", 6, true),
+    ("Age", 5, true),
 ];
+const TREND: &str = "Trend";
 const SPACING: u16 = 1;
 
 pub struct Watchlist<'a> {
@@ -35,6 +48,9 @@ pub struct Watchlist<'a> {
     pub title: &'a str,
     /// Header of the sorted column, underlined.
     pub sort_column: Option<&'a str>,
+    /// Each row's difference from the same pair at other venues (every row the engine has;
+    /// empty: no pair is at two venues, and the column is left out).
+    pub cross: &'a HashMap<VenueSymbol, CrossVenue>,
     pub glyphs: &'a Glyphs,
     pub theme: &'a Theme,
 }
@@ -49,23 +65,25 @@ impl Widget for &Watchlist<'_> {
             empty_state(self.waiting, inner, buf, self.theme);
             return;
         }
-        let fixed: u16 = WIDTHS.iter().sum::<u16>() + SPACING * WIDTHS.len() as u16;
+        let columns = self.columns();
+        let fixed: u16 = columns.iter().map(|c| c.1 + SPACING).sum();
+        // no room left (80 columns with the cross-venue column): no sparkline
         let spark_w = inner.width.saturating_sub(fixed);
-        let widths = WIDTHS
+        let widths = columns
             .iter()
-            .map(|w| Constraint::Length(*w))
-            .chain([Constraint::Length(spark_w)]);
-        let header = Row::new(HEADER.iter().enumerate().map(|(i, h)| {
-            let line = if self.sort_column == Some(*h) {
-                Line::styled(*h, Style::new().add_modifier(Modifier::UNDERLINED))
+            .map(|c| Constraint::Length(c.1))
+            .chain((spark_w > 0).then_some(Constraint::Length(spark_w)));
+        let headers = columns
+            .iter()
+            .map(|c| (c.0, c.2))
+            .chain((spark_w > 0).then_some((TREND, false)));
+        let header = Row::new(headers.map(|(h, right)| {
+            let line = if self.sort_column == Some(h) {
+                Line::styled(h, Style::new().add_modifier(Modifier::UNDERLINED))
             } else {
-                Line::from(*h)
+                Line::from(h)
             };
-            Cell::from(if (1..=6).contains(&i) {
-                line.right_aligned()
-            } else {
-                line
-            })
+            Cell::from(if right { line.right_aligned() } else { line })
         }))
         .style(self.theme.header());
         let rows = self.rows.iter().map(|r| self.row(r, spark_w as usize));
@@ -90,6 +108,20 @@ fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
 }
 
 impl Watchlist<'_> {
+    /// Whether some pair is at two or more venues (then the cross-venue column shows).
+    fn has_groups(&self) -> bool {
+        self.cross.values().any(|c| *c != CrossVenue::Single)
+    }
+
+    fn columns(&self) -> Vec<(&'static str, u16, bool)> {
+        let mut cols = vec![SYMBOL, VENUE, LAST];
+        if self.has_groups() {
+            cols.push(CROSS);
+        }
+        cols.extend(REST);
+        cols
+    }
+
     fn row(&self, r: &WatchRow, spark_w: usize) -> Row<'static> {
         let age_ms = r.last_recv_ms.map(|t| self.now_ms - t);
         let stale = age_ms.is_none_or(|a| a > self.stale_after_ms);
@@ -111,16 +143,34 @@ impl Watchlist<'_> {
             Some(a) if stale => Span::styled(format::age(a), self.theme.warn()),
             Some(_) => Span::raw(""),
         };
-        let cells = vec![
-            Cell::from(r.key.symbol.as_str().to_string()),
+        let mut cells = vec![
+            Cell::from(display_name(r.key.venue, &r.key.symbol)),
+            Cell::from(Span::styled(r.key.venue.label(), self.theme.muted())),
             right(opt(r.last, format::price), Style::new()),
+        ];
+        if self.has_groups() {
+            let cross = self
+                .cross
+                .get(&r.key)
+                .copied()
+                .unwrap_or(CrossVenue::Single);
+            let style = match cross {
+                CrossVenue::Bp(bp) => self.theme.signed(bp),
+                CrossVenue::NoFigure => self.theme.warn(),
+                CrossVenue::Single => Style::new(),
+            };
+            cells.push(right(cross.text(), style));
+        }
+        cells.extend([
             right(opt(r.change_pct, format::pct), change_style),
             right(format::compact(r.volume), Style::new()),
             right(opt(r.rsi, |v| format!("{v:.0}")), rsi_style),
             right(opt(r.z, |v| format!("{v:+.1}")), z_style),
             Cell::from(Line::from(age).right_aligned()),
-            Cell::from(self.spark(&r.spark, spark_w)),
-        ];
+        ]);
+        if spark_w > 0 {
+            cells.push(Cell::from(self.spark(&r.spark, spark_w)));
+        }
         let row = Row::new(cells);
         // A quiet symbol is dimmed so it cannot pass for live at a glance.
         if stale {
