@@ -41,6 +41,11 @@ pub struct BinanceConfig {
     pub mini_ticker: bool,
     /// Subscribe to `@bookTicker` (best bid/ask).
     pub book_ticker: bool,
+    /// Keep a local order book per symbol (`@depth@100ms` diffs against a REST snapshot), for
+    /// the ladder (`B`).
+    pub depth: bool,
+    /// Levels of each side the ladder gets from each book.
+    pub depth_levels: usize,
     /// Reconnect when no data arrived for this long.
     pub stale_after_secs: u64,
     /// 1m candles fetched per symbol at start so charts and indicators are warm at once.
@@ -70,6 +75,8 @@ impl Default for BinanceConfig {
             klines: true,
             mini_ticker: true,
             book_ticker: false,
+            depth: false,
+            depth_levels: 100,
             stale_after_secs: 30,
             backfill_candles: 1000,
             rest_timeout_secs: 10,
@@ -84,6 +91,12 @@ impl Default for BinanceConfig {
 impl BinanceConfig {
     /// Checks every field; the message names the field and says what is allowed.
     pub fn validate(&self) -> Result<(), String> {
+        if !(1..=1000).contains(&self.depth_levels) {
+            return Err(format!(
+                "[binance].depth_levels is {}; it must be between 1 and 1000 (levels of each side the ladder shows)",
+                self.depth_levels
+            ));
+        }
         if !(self.ws_url.starts_with("ws://") || self.ws_url.starts_with("wss://")) {
             return Err(format!(
                 "[binance].ws_url {:?} must start with ws:// or wss:// (e.g. wss://stream.binance.com:9443)",
@@ -154,7 +167,10 @@ impl BinanceConfig {
 
     /// Streams per symbol with this configuration.
     pub fn streams_per_symbol(&self) -> usize {
-        1 + usize::from(self.klines) + usize::from(self.mini_ticker) + usize::from(self.book_ticker)
+        1 + usize::from(self.klines)
+            + usize::from(self.mini_ticker)
+            + usize::from(self.book_ticker)
+            + usize::from(self.depth)
     }
 
     /// Stream names for `symbols` (lower-case symbol, as Binance requires).
@@ -171,6 +187,9 @@ impl BinanceConfig {
             }
             if self.book_ticker {
                 out.push(format!("{lower}@bookTicker"));
+            }
+            if self.depth {
+                out.push(format!("{lower}@depth@100ms"));
             }
         }
         out

@@ -11,6 +11,7 @@
 mod backfill;
 mod config;
 mod control;
+mod depth;
 pub mod rest;
 pub mod wire;
 mod ws;
@@ -90,6 +91,15 @@ impl Source for BinanceSource {
 
 async fn run(src: BinanceSource, sink: EventSink) -> anyhow::Result<()> {
     let per_conn = (src.cfg.max_streams_per_connection / src.cfg.streams_per_symbol()).max(1);
+    let depth = match (src.cfg.depth, sink.books()) {
+        (true, Some(board)) => Some(depth::spawn(
+            src.rest.clone(),
+            board.clone(),
+            src.cfg.depth_levels,
+            Duration::from_secs(src.cfg.stale_after_secs),
+        )),
+        _ => None,
+    };
     let shared = Arc::new(Shared {
         cfg: src.cfg,
         rest: src.rest,
@@ -99,6 +109,7 @@ async fn run(src: BinanceSource, sink: EventSink) -> anyhow::Result<()> {
         shards: std::sync::Mutex::new(Vec::new()),
         next_id: AtomicU64::new(0),
         n_symbols: AtomicUsize::new(0),
+        depth,
     });
     // nobody took the control channel: no changes will come
     drop(src.control_tx);

@@ -44,6 +44,8 @@ pub(crate) struct Shared {
     pub next_id: AtomicU64,
     /// Symbols streamed or being subscribed (for the status detail).
     pub n_symbols: AtomicUsize,
+    /// Where `depthUpdate` frames go when local books are on.
+    pub depth: Option<Arc<super::depth::DepthFeed>>,
 }
 
 /// A shard telling the source that it stopped streaming a symbol by itself.
@@ -170,6 +172,13 @@ impl LiveVenue for Shard {
 
     fn on_text(&self, text: &str, s: &mut Session<'_, Self>) -> Option<End> {
         let now = now_ms();
+        if let Some(depth) = &self.shared.depth
+            && super::depth::is_depth(text)
+        {
+            s.data(now);
+            depth.push(text);
+            return None;
+        }
         match parse_frame(text, now) {
             Ok(Frame::Event(ev)) => s.event(ev),
             Ok(Frame::Ack { id }) => {
