@@ -4,6 +4,7 @@
 //! thread and UI; fired alerts go to notifier tasks. See ARCHITECTURE in the README.
 
 pub mod alerts;
+pub mod book;
 pub mod app;
 pub mod cli;
 pub mod config;
