@@ -11,6 +11,9 @@ use std::hint::black_box;
 use tickwatch::book::binance::{self, BinanceBook, DepthDiff, DepthSnapshot, Flavor};
 use tickwatch::book::{Book, Side};
 
+/// One pre-parsed level update, as the apply bench feeds it.
+type LevelUpdate = (Side, tickwatch::book::Price, f64);
+
 struct Symbol {
     snapshot: DepthSnapshot,
     frames: Vec<String>,
@@ -19,7 +22,8 @@ struct Symbol {
 
 fn load() -> Option<Vec<Symbol>> {
     let dir = tickwatch::testdata::fixtures()?;
-    let snaps = std::fs::read_to_string(dir.join("binance_rest/depth_snapshots_2021-08-14.jsonl")).ok()?;
+    let snaps =
+        std::fs::read_to_string(dir.join("binance_rest/depth_snapshots_2021-08-14.jsonl")).ok()?;
     let frames = std::fs::read_to_string(
         dir.join("binance_ws_capture/binance_spot_combined_2021-08-14.frames.jsonl"),
     )
@@ -27,7 +31,13 @@ fn load() -> Option<Vec<Symbol>> {
     let mut out = Vec::new();
     for line in snaps.lines() {
         let v: serde_json::Value = serde_json::from_str(line).ok()?;
-        let symbol = v["url"].as_str()?.split("symbol=").nth(1)?.split('&').next()?.to_string();
+        let symbol = v["url"]
+            .as_str()?
+            .split("symbol=")
+            .nth(1)?
+            .split('&')
+            .next()?
+            .to_string();
         let snapshot = binance::parse_snapshot(&v["body"].to_string()).ok()?;
         let needle = format!("\"s\":\"{symbol}\"");
         let frames: Vec<String> = frames
@@ -35,15 +45,22 @@ fn load() -> Option<Vec<Symbol>> {
             .filter(|l| l.contains("depthUpdate") && l.contains(&needle))
             .map(str::to_string)
             .collect();
-        let diffs = frames.iter().map(|f| binance::parse_diff(f).unwrap()).collect();
-        out.push(Symbol { snapshot, frames, diffs });
+        let diffs = frames
+            .iter()
+            .map(|f| binance::parse_diff(f).unwrap())
+            .collect();
+        out.push(Symbol {
+            snapshot,
+            frames,
+            diffs,
+        });
     }
     Some(out)
 }
 
 fn books(c: &mut Criterion) {
     let Some(symbols) = load() else { return };
-    let loaded: Vec<(Book, Vec<(Side, tickwatch::book::Price, f64)>)> = symbols
+    let loaded: Vec<(Book, Vec<LevelUpdate>)> = symbols
         .iter()
         .map(|s| {
             let mut b = Book::new();
@@ -57,7 +74,10 @@ fn books(c: &mut Criterion) {
                 .diffs
                 .iter()
                 .flat_map(|d| {
-                    d.bids.iter().map(|&(p, q)| (Side::Bid, p, q)).chain(d.asks.iter().map(|&(p, q)| (Side::Ask, p, q)))
+                    d.bids
+                        .iter()
+                        .map(|&(p, q)| (Side::Bid, p, q))
+                        .chain(d.asks.iter().map(|&(p, q)| (Side::Ask, p, q)))
                 })
                 .collect();
             (b, levels)
@@ -104,7 +124,10 @@ fn books(c: &mut Criterion) {
         )
     });
     g.finish();
-    eprintln!("books bench: {levels} level updates per iteration over {} symbols", symbols.len());
+    eprintln!(
+        "books bench: {levels} level updates per iteration over {} symbols",
+        symbols.len()
+    );
 }
 
 criterion_group!(benches, books);

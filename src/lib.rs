@@ -4,8 +4,8 @@
 //! thread and UI; fired alerts go to notifier tasks. See ARCHITECTURE in the README.
 
 pub mod alerts;
-pub mod book;
 pub mod app;
+pub mod book;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -66,12 +66,11 @@ pub fn parse(text: &str, price_precision: u32) -> Result<Vec<BookMsg>, BookError
     let levels = |raw: Vec<RawLevel>| -> Result<Vec<(Price, f64)>, BookError> {
         raw.into_iter()
             .map(|l| {
-                let price = Price::from_f64(l.price, price_precision).ok_or(
-                    BookError::PriceRange {
+                let price =
+                    Price::from_f64(l.price, price_precision).ok_or(BookError::PriceRange {
                         venue: VENUE,
                         value: l.price,
-                    },
-                )?;
+                    })?;
                 if !(l.qty.is_finite() && l.qty >= 0.0) {
                     return Err(BookError::Qty {
                         venue: VENUE,

@@ -60,8 +60,10 @@ fn levels(raw: &[Vec<&str>]) -> Result<Vec<(Price, TextLevel)>, BookError> {
     raw.iter()
         .map(|l| match l.as_slice() {
             [px, sz, ..] => {
-                let price =
-                    Price::parse(px).map_err(|source| BookError::Price { venue: VENUE, source })?;
+                let price = Price::parse(px).map_err(|source| BookError::Price {
+                    venue: VENUE,
+                    source,
+                })?;
                 let level = TextLevel {
                     qty: qty(VENUE, sz)?,
                     text: format!("{px}:{sz}").into(),

@@ -24,7 +24,9 @@ impl Price {
     /// Parses plain decimal text ("123", "0.00577300", "65114.20"). Trailing zeros are
     /// insignificant: "65114.20" and "65114.2" are the same level, as at the venue.
     pub fn parse(text: &str) -> Result<Price, PriceError> {
-        let bad = || PriceError { text: text.to_string() };
+        let bad = || PriceError {
+            text: text.to_string(),
+        };
         let (int, frac) = match text.split_once('.') {
             Some((i, f)) => (i, f),
             None => (text, ""),
@@ -110,7 +112,15 @@ mod tests {
         assert_eq!(p("45281").fixed(1), "45281.0");
         assert_eq!(p(".5").to_string(), "0.5");
         assert!((p("0.00577300").to_f64() - 0.005773).abs() < 1e-15);
-        for bad in ["", ".", "-1", "1e5", "1.2.3", "0.0000000000000000001", "abc"] {
+        for bad in [
+            "",
+            ".",
+            "-1",
+            "1e5",
+            "1.2.3",
+            "0.0000000000000000001",
+            "abc",
+        ] {
             assert!(Price::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(Price::from_f64(29430.2, 1), Some(p("29430.2")));

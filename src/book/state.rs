@@ -16,7 +16,10 @@ pub enum Reason {
     /// Best bid at or above best ask (Coinbase: the only check its public feed allows).
     Crossed,
     /// The snapshot is older than the first buffered diff (Binance step 4): fetch it again.
-    SnapshotTooOld { last_update_id: u64, first_buffered: u64 },
+    SnapshotTooOld {
+        last_update_id: u64,
+        first_buffered: u64,
+    },
     /// The connection dropped and the venue has no sequence to say what was missed.
     Disconnected,
 }

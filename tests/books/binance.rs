@@ -45,15 +45,27 @@ fn sessions(snapshots: &str, frames: &str) -> Vec<Session> {
 /// A diff's level texts, read with serde_json alone (independent of the parser under test).
 fn texts(frame: &str) -> (u64, Vec<(Side, String, String)>) {
     let v: Value = serde_json::from_str(frame).unwrap_or_else(|e| panic!("{e}"));
-    let d = if v.get("data").is_some() { &v["data"] } else { &v };
+    let d = if v.get("data").is_some() {
+        &v["data"]
+    } else {
+        &v
+    };
     let mut levels = Vec::new();
-    for (key, side) in [("b", Side::Bid), ("a", Side::Ask), ("bids", Side::Bid), ("asks", Side::Ask)] {
+    for (key, side) in [
+        ("b", Side::Bid),
+        ("a", Side::Ask),
+        ("bids", Side::Bid),
+        ("asks", Side::Ask),
+    ] {
         for l in d[key].as_array().into_iter().flatten() {
             let s = |i: usize| l[i].as_str().unwrap_or_default().to_string();
             levels.push((side, s(0), s(1)));
         }
     }
-    let id = d["u"].as_u64().or(d["lastUpdateId"].as_u64()).unwrap_or_default();
+    let id = d["u"]
+        .as_u64()
+        .or(d["lastUpdateId"].as_u64())
+        .unwrap_or_default();
     (id, levels)
 }
 
@@ -93,7 +105,9 @@ fn replay(s: &Session, flavor: Flavor, skip: Option<usize>) -> (BinanceBook, Vec
             outcomes.push(m.on_snapshot(snap));
         }
         if m.status().is_synced() {
-            let book = m.synced_book().unwrap_or_else(|| panic!("synced but no book"));
+            let book = m
+                .synced_book()
+                .unwrap_or_else(|| panic!("synced but no book"));
             naive.assert_eq(book, &format!("{} diff {i}", s.symbol));
             assert!(!book.is_crossed(), "{} crossed at diff {i}", s.symbol);
         }
@@ -106,10 +120,24 @@ fn check_clean(snapshots: &str, frames: &str, flavor: Flavor) {
         let (m, outcomes) = replay(&s, flavor, None);
         let st = m.status();
         assert_eq!(st.state, BookState::Synced, "{}: {st}", s.symbol);
-        assert!(outcomes.iter().all(|o| o.need().is_none()), "{}: {outcomes:?}", s.symbol);
-        assert_eq!((st.counters.gaps, st.counters.resyncs), (0, 0), "{}", s.symbol);
+        assert!(
+            outcomes.iter().all(|o| o.need().is_none()),
+            "{}: {outcomes:?}",
+            s.symbol
+        );
+        assert_eq!(
+            (st.counters.gaps, st.counters.resyncs),
+            (0, 0),
+            "{}",
+            s.symbol
+        );
         assert_eq!(st.counters.snapshots, 1);
-        assert!(st.counters.applied > 50, "{}: only {} applied", s.symbol, st.counters.applied);
+        assert!(
+            st.counters.applied > 50,
+            "{}: only {} applied",
+            s.symbol,
+            st.counters.applied
+        );
         assert_eq!(st.to_string().split(' ').next(), Some("synced"));
     }
 }
@@ -189,7 +217,11 @@ fn spot_injected_gap_needs_snapshot_and_recovers() {
         assert!(matches!(reason, Reason::Gap { .. }), "{reason:?}");
         assert_eq!(need, Need::Snapshot);
         assert_eq!(m.need(), Some(Need::Snapshot));
-        assert!(m.synced_book().is_none(), "{}: an unsynced book was handed out", s.symbol);
+        assert!(
+            m.synced_book().is_none(),
+            "{}: an unsynced book was handed out",
+            s.symbol
+        );
         let st = m.status();
         assert_eq!((st.counters.gaps, st.counters.resyncs), (1, 1));
         assert!(st.to_string().contains("gap (1)"), "{st}");
@@ -216,7 +248,9 @@ fn spot_injected_gap_needs_snapshot_and_recovers() {
         for (side, p, q) in texts(&upto[skip + 1]).1 {
             naive.set(side, &p, &q);
         }
-        let book = m.synced_book().unwrap_or_else(|| panic!("{}: not resynced", s.symbol));
+        let book = m
+            .synced_book()
+            .unwrap_or_else(|| panic!("{}: not resynced", s.symbol));
         naive.assert_eq(book, &format!("{} after resync", s.symbol));
         assert_eq!(m.status().counters.snapshots, 2);
     }
@@ -225,7 +259,12 @@ fn spot_injected_gap_needs_snapshot_and_recovers() {
 fn levels_of(n: &Naive, side: Side) -> Vec<(tickwatch::book::Price, f64)> {
     n.sorted(side)
         .into_iter()
-        .map(|(p, q, _)| (tickwatch::book::Price::parse(&p).unwrap_or_else(|e| panic!("{e}")), q))
+        .map(|(p, q, _)| {
+            (
+                tickwatch::book::Price::parse(&p).unwrap_or_else(|e| panic!("{e}")),
+                q,
+            )
+        })
         .collect()
 }
 
@@ -251,30 +290,53 @@ fn documented_rules_by_hand() {
     assert_eq!(spot.on_diff(diff(95, 100, None)), Outcome::Buffered);
     assert_eq!(spot.on_diff(diff(101, 103, None)), Outcome::Buffered);
     assert_eq!(spot.on_snapshot(snap(100)), Outcome::Synced);
-    assert_eq!(spot.status().counters.stale, 1, "u == lastUpdateId is dropped on spot");
+    assert_eq!(
+        spot.status().counters.stale,
+        1,
+        "u == lastUpdateId is dropped on spot"
+    );
     assert_eq!(spot.update_id(), 103);
     assert_eq!(spot.on_diff(diff(104, 104, None)), Outcome::Applied);
     assert_eq!(spot.on_diff(diff(104, 104, None)), Outcome::Stale);
     assert!(matches!(
         spot.on_diff(diff(106, 107, None)),
-        Outcome::Resync { reason: Reason::Gap { expected: 105, got: 106 }, need: Need::Snapshot }
+        Outcome::Resync {
+            reason: Reason::Gap {
+                expected: 105,
+                got: 106
+            },
+            need: Need::Snapshot
+        }
     ));
 
     let mut fut = BinanceBook::new(Flavor::UsdmFutures);
     assert_eq!(fut.on_diff(diff(95, 100, Some(94))), Outcome::Buffered);
     assert_eq!(fut.on_snapshot(snap(100)), Outcome::Synced);
-    assert_eq!(fut.status().counters.applied, 1, "u == lastUpdateId is kept on futures");
+    assert_eq!(
+        fut.status().counters.applied,
+        1,
+        "u == lastUpdateId is kept on futures"
+    );
     assert_eq!(fut.on_diff(diff(101, 105, Some(100))), Outcome::Applied);
     assert!(matches!(
         fut.on_diff(diff(107, 108, Some(106))),
-        Outcome::Resync { reason: Reason::Gap { expected: 105, got: 106 }, .. }
+        Outcome::Resync {
+            reason: Reason::Gap {
+                expected: 105,
+                got: 106
+            },
+            ..
+        }
     ));
 
     let mut old = BinanceBook::new(Flavor::Spot);
     old.on_diff(diff(200, 201, None));
     assert!(matches!(
         old.on_snapshot(snap(150)),
-        Outcome::Resync { reason: Reason::SnapshotTooOld { .. }, need: Need::Snapshot }
+        Outcome::Resync {
+            reason: Reason::SnapshotTooOld { .. },
+            need: Need::Snapshot
+        }
     ));
     assert!(old.synced_book().is_none());
     // a spot snapshot at exactly U - 1 misses nothing: accepted, the diff chains from it
@@ -285,5 +347,8 @@ fn documented_rules_by_hand() {
     for i in 0..5 {
         small.on_diff(diff(i * 10, i * 10 + 9, None));
     }
-    assert_eq!((small.buffered(), small.status().counters.overflowed), (2, 3));
+    assert_eq!(
+        (small.buffered(), small.status().counters.overflowed),
+        (2, 3)
+    );
 }

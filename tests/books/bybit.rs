@@ -18,8 +18,12 @@ fn frames(text: &str) -> Vec<(String, String)> {
         .filter_map(|l| {
             let v: Value = serde_json::from_str(l).ok()?;
             let data = v["data"].as_str()?;
-            (v["t"] == "recv" && data.contains("\"topic\":\"orderbook."))
-                .then(|| (v["conn"].as_str().unwrap_or_default().to_string(), data.to_string()))
+            (v["t"] == "recv" && data.contains("\"topic\":\"orderbook.")).then(|| {
+                (
+                    v["conn"].as_str().unwrap_or_default().to_string(),
+                    data.to_string(),
+                )
+            })
         })
         .collect()
 }
@@ -31,7 +35,11 @@ fn apply_naive(naive: &mut Naive, frame: &str) {
     }
     for (key, side) in [("b", Side::Bid), ("a", Side::Ask)] {
         for l in v["data"][key].as_array().into_iter().flatten() {
-            naive.set(side, l[0].as_str().unwrap_or_default(), l[1].as_str().unwrap_or_default());
+            naive.set(
+                side,
+                l[0].as_str().unwrap_or_default(),
+                l[1].as_str().unwrap_or_default(),
+            );
         }
     }
 }
@@ -45,12 +53,20 @@ fn real_session_book_equals_brute_force_after_every_delta() {
     for (i, (conn, f)) in frames.iter().enumerate() {
         let msg = bybit::parse(f).unwrap_or_else(|e| panic!("{e}"));
         let (m, naive) = books.entry(conn.clone()).or_default();
-        let want = if msg.snapshot { Outcome::Synced } else { Outcome::Applied };
+        let want = if msg.snapshot {
+            Outcome::Synced
+        } else {
+            Outcome::Applied
+        };
         assert_eq!(m.on_message(&msg), want, "{conn} frame {i}: {}", m.status());
         apply_naive(naive, f);
         let book = m.synced_book().unwrap_or_else(|| panic!("not synced"));
         naive.assert_eq(book, &format!("{conn} frame {i}"));
-        assert_eq!((book.len(Side::Bid), book.len(Side::Ask)), (200, 200), "{conn} frame {i}");
+        assert_eq!(
+            (book.len(Side::Bid), book.len(Side::Ask)),
+            (200, 200),
+            "{conn} frame {i}"
+        );
     }
     for (conn, (m, _)) in &books {
         assert_eq!(m.status().to_string(), "synced", "{conn}");
@@ -75,14 +91,20 @@ fn lost_delta_is_a_gap_old_delta_is_stale_and_a_restart_snapshot_resets() {
     assert_eq!(
         out,
         Outcome::Resync {
-            reason: Reason::Gap { expected: msgs[10].update_id, got: msgs[11].update_id },
+            reason: Reason::Gap {
+                expected: msgs[10].update_id,
+                got: msgs[11].update_id
+            },
             need: Need::Resubscribe
         }
     );
     assert!(m.synced_book().is_none());
     assert_eq!(m.on_message(&msgs[12]), Outcome::Unsynced);
     let st = m.status();
-    assert_eq!((st.counters.gaps, st.counters.stale, st.counters.unsynced), (1, 1, 1));
+    assert_eq!(
+        (st.counters.gaps, st.counters.stale, st.counters.unsynced),
+        (1, 1, 1)
+    );
     assert!(st.to_string().contains("gap (1)"), "{st}");
     // Bybit restarted: a snapshot with u = 1 resets the book and is counted
     let mut restart = msgs[0].clone();

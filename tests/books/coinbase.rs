@@ -36,13 +36,28 @@ fn real_session_book_equals_brute_force_after_every_update() {
     let mut books: HashMap<String, (CoinbaseBook, Naive)> = HashMap::new();
     let mut updates = 0;
     for (_, frame) in raw_frames(&text) {
-        let Ok(msg) = coinbase::parse(frame) else { continue };
+        let Ok(msg) = coinbase::parse(frame) else {
+            continue;
+        };
         updates += usize::from(!msg.snapshot);
         let (m, naive) = books.entry(msg.product_id.clone()).or_default();
-        let want = if msg.snapshot { Outcome::Synced } else { Outcome::Applied };
-        assert_eq!(m.on_message(&msg), want, "{}: {}", msg.product_id, m.status());
+        let want = if msg.snapshot {
+            Outcome::Synced
+        } else {
+            Outcome::Applied
+        };
+        assert_eq!(
+            m.on_message(&msg),
+            want,
+            "{}: {}",
+            msg.product_id,
+            m.status()
+        );
         apply_naive(naive, frame);
-        naive.assert_eq(m.synced_book().unwrap_or_else(|| panic!("unsynced")), &msg.product_id);
+        naive.assert_eq(
+            m.synced_book().unwrap_or_else(|| panic!("unsynced")),
+            &msg.product_id,
+        );
     }
     assert_eq!(updates, 289 + 471 + 76);
     assert_eq!(books.len(), 3);
@@ -54,14 +69,32 @@ fn crossed_update_and_disconnect_withhold_the_book() {
     let frames = raw_frames(&text);
     let snap = frames
         .iter()
-        .find_map(|(_, f)| coinbase::parse(f).ok().filter(|m| m.snapshot && m.product_id == "SKL-GBP"))
+        .find_map(|(_, f)| {
+            coinbase::parse(f)
+                .ok()
+                .filter(|m| m.snapshot && m.product_id == "SKL-GBP")
+        })
         .unwrap_or_else(|| panic!("no SKL-GBP snapshot"));
     let mut m = CoinbaseBook::new();
     assert_eq!(m.on_message(&snap), Outcome::Synced);
-    let ask = m.book().best_ask().map(|(p, _)| p).unwrap_or_else(|| panic!("no asks"));
+    let ask = m
+        .book()
+        .best_ask()
+        .map(|(p, _)| p)
+        .unwrap_or_else(|| panic!("no asks"));
     let above = Price::parse(&format!("{}", ask.to_f64() + 0.01)).unwrap_or_else(|e| panic!("{e}"));
-    let bad = coinbase::BookMsg { snapshot: false, product_id: "SKL-GBP".into(), changes: vec![(Side::Bid, above, 1.0)] };
-    assert_eq!(m.on_message(&bad), Outcome::Resync { reason: Reason::Crossed, need: Need::Resubscribe });
+    let bad = coinbase::BookMsg {
+        snapshot: false,
+        product_id: "SKL-GBP".into(),
+        changes: vec![(Side::Bid, above, 1.0)],
+    };
+    assert_eq!(
+        m.on_message(&bad),
+        Outcome::Resync {
+            reason: Reason::Crossed,
+            need: Need::Resubscribe
+        }
+    );
     assert!(m.synced_book().is_none());
     assert_eq!(m.on_message(&snap), Outcome::Synced);
     m.on_disconnect();

@@ -70,10 +70,16 @@ fn real_session_every_checksum_matches_and_book_equals_brute_force() {
     for (i, f) in frames.iter().enumerate() {
         let msgs = kraken::parse(f, 1).unwrap_or_else(|e| panic!("{e}"));
         let out = m.on_message(&msgs[0]);
-        let want = if i == 0 { Outcome::Synced } else { Outcome::Applied };
+        let want = if i == 0 {
+            Outcome::Synced
+        } else {
+            Outcome::Applied
+        };
         assert_eq!(out, want, "frame {i}: {}", m.status());
         apply_naive(&mut naive, f);
-        let book = m.synced_book().unwrap_or_else(|| panic!("frame {i} not synced"));
+        let book = m
+            .synced_book()
+            .unwrap_or_else(|| panic!("frame {i} not synced"));
         naive.assert_eq(book, &format!("frame {i}"));
         assert_eq!(book.len(Side::Bid), 10);
         assert_eq!(book.len(Side::Ask), 10);
@@ -92,7 +98,11 @@ fn corrupted_level_fails_checksum_and_resubscribe_heals() {
     };
     let frames = frames(&text);
     let mut m = KrakenBook::new(10, 1, 8);
-    let parse = |f: &str| kraken::parse(f, 1).unwrap_or_else(|e| panic!("{e}")).remove(0);
+    let parse = |f: &str| {
+        kraken::parse(f, 1)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .remove(0)
+    };
     let bad_at = (1..frames.len())
         .find(|&i| parse(&frames[i]).bids.iter().any(|l| l.1 > 0.0))
         .unwrap_or_else(|| panic!("no update with a bid"));
@@ -104,7 +114,10 @@ fn corrupted_level_fails_checksum_and_resubscribe_heals() {
                 l.1 += 0.00000001;
             }
             let out = m.on_message(&msg);
-            let Outcome::Resync { reason: Reason::Checksum { expected, computed }, need } = out
+            let Outcome::Resync {
+                reason: Reason::Checksum { expected, computed },
+                need,
+            } = out
             else {
                 panic!("corruption not caught: {out:?}")
             };
@@ -119,8 +132,14 @@ fn corrupted_level_fails_checksum_and_resubscribe_heals() {
         }
     }
     let st = m.status();
-    assert!(matches!(st.state, BookState::Resyncing(Reason::Checksum { .. })));
-    assert_eq!((st.counters.checksum_failures, st.counters.unsynced), (1, 2));
+    assert!(matches!(
+        st.state,
+        BookState::Resyncing(Reason::Checksum { .. })
+    ));
+    assert_eq!(
+        (st.counters.checksum_failures, st.counters.unsynced),
+        (1, 2)
+    );
     assert!(st.to_string().contains("checksum failed (1)"), "{st}");
     assert!(m.synced_book().is_none());
     assert_eq!(m.need(), Some(Need::Resubscribe));

@@ -62,7 +62,12 @@ impl Naive {
     /// Drops all but the best `depth` levels of each side (Kraken's rule, done the slow way).
     pub fn truncate(&mut self, depth: usize) {
         for side in [Side::Bid, Side::Ask] {
-            let keep: Vec<String> = self.sorted(side).into_iter().take(depth).map(|l| l.0).collect();
+            let keep: Vec<String> = self
+                .sorted(side)
+                .into_iter()
+                .take(depth)
+                .map(|l| l.0)
+                .collect();
             let map = match side {
                 Side::Bid => &mut self.bids,
                 Side::Ask => &mut self.asks,
@@ -74,8 +79,11 @@ impl Naive {
     /// Panics unless `book` holds exactly these levels, in this order, with these sizes.
     pub fn assert_eq<L: Level>(&self, book: &Book<L>, what: &str) {
         for side in [Side::Bid, Side::Ask] {
-            let want: Vec<(String, f64)> =
-                self.sorted(side).into_iter().map(|(p, q, _)| (p, q)).collect();
+            let want: Vec<(String, f64)> = self
+                .sorted(side)
+                .into_iter()
+                .map(|(p, q, _)| (p, q))
+                .collect();
             let got: Vec<(String, f64)> = match side {
                 Side::Bid => book.bids().map(|(p, l)| (p.to_string(), l.qty())).collect(),
                 Side::Ask => book.asks().map(|(p, l)| (p.to_string(), l.qty())).collect(),
