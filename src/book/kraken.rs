@@ -1,0 +1,200 @@
+//! Kraken WebSocket v2 `book`: a snapshot, then updates, each carrying a CRC32 of the top ten
+//! levels. After every message the client applies the levels (qty 0 = delete), drops levels
+//! beyond the subscribed depth (Kraken does not send deletes for them), and compares its
+//! checksum with Kraken's; a mismatch means the book is wrong and the session must
+//! resubscribe for a fresh snapshot (docs.kraken.com, "Spot WebSocket book v2" guide).
+//!
+//! Prices and sizes arrive as JSON numbers, so the checksum text is rebuilt from the pair's
+//! `price_precision` and `qty_precision` (from Kraken's `instrument` channel): each value is
+//! written with exactly that many decimals, the '.' removed and leading zeros stripped; asks
+//! (lowest first) then bids (highest first); CRC32 (IEEE) as an unsigned 32-bit number.
+
+use serde::Deserialize;
+
+use super::{Book, BookError, Need, Outcome, Price, Reason, Side, Status, json};
+
+const VENUE: &str = "Kraken";
+
+/// Levels per side that Kraken's checksum covers.
+pub const CHECKSUM_LEVELS: usize = 10;
+
+/// One symbol's part of a `book` frame, with prices already exact.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BookMsg {
+    pub snapshot: bool,
+    pub symbol: String,
+    pub bids: Vec<(Price, f64)>,
+    pub asks: Vec<(Price, f64)>,
+    pub checksum: u32,
+}
+
+#[derive(Deserialize)]
+struct RawLevel {
+    price: f64,
+    qty: f64,
+}
+
+#[derive(Deserialize)]
+struct RawData {
+    symbol: String,
+    #[serde(default)]
+    bids: Vec<RawLevel>,
+    #[serde(default)]
+    asks: Vec<RawLevel>,
+    checksum: u32,
+}
+
+#[derive(Deserialize)]
+struct RawFrame {
+    channel: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    data: Vec<RawData>,
+}
+
+/// Parses a v2 `book` frame (one entry per symbol) with the pair's price precision.
+pub fn parse(text: &str, price_precision: u32) -> Result<Vec<BookMsg>, BookError> {
+    let raw: RawFrame = json(VENUE, text)?;
+    if raw.channel != "book" {
+        return Err(BookError::NotBook {
+            venue: VENUE,
+            what: "channel is not book",
+        });
+    }
+    let snapshot = raw.kind == "snapshot";
+    let levels = |raw: Vec<RawLevel>| -> Result<Vec<(Price, f64)>, BookError> {
+        raw.into_iter()
+            .map(|l| {
+                let price =
+                    Price::from_f64(l.price, price_precision).ok_or(BookError::PriceRange {
+                        venue: VENUE,
+                        value: l.price,
+                    })?;
+                if !(l.qty.is_finite() && l.qty >= 0.0) {
+                    return Err(BookError::Qty {
+                        venue: VENUE,
+                        text: l.qty.to_string(),
+                    });
+                }
+                Ok((price, l.qty))
+            })
+            .collect()
+    };
+    raw.data
+        .into_iter()
+        .map(|d| {
+            Ok(BookMsg {
+                snapshot,
+                symbol: d.symbol,
+                bids: levels(d.bids)?,
+                asks: levels(d.asks)?,
+                checksum: d.checksum,
+            })
+        })
+        .collect()
+}
+
+fn digits(text: &str, out: &mut String) {
+    out.extend(text.chars().filter(|c| *c != '.').skip_while(|c| *c == '0'));
+}
+
+/// The text Kraken's checksum is taken over (exposed so a test can compare it with the
+/// documented string character for character).
+pub fn checksum_input(book: &Book, price_precision: u32, qty_precision: u32) -> String {
+    let mut s = String::with_capacity(4 * CHECKSUM_LEVELS * 12);
+    let q = qty_precision as usize;
+    for (p, qty) in book
+        .asks()
+        .take(CHECKSUM_LEVELS)
+        .chain(book.bids().take(CHECKSUM_LEVELS))
+    {
+        digits(&p.fixed(price_precision), &mut s);
+        digits(&format!("{qty:.q$}"), &mut s);
+    }
+    s
+}
+
+/// Kraken's checksum of the book's top ten levels.
+pub fn checksum(book: &Book, price_precision: u32, qty_precision: u32) -> u32 {
+    crc32fast::hash(checksum_input(book, price_precision, qty_precision).as_bytes())
+}
+
+/// One symbol's book at a subscribed depth.
+#[derive(Debug)]
+pub struct KrakenBook {
+    book: Book,
+    depth: usize,
+    price_precision: u32,
+    qty_precision: u32,
+    status: Status,
+}
+
+impl KrakenBook {
+    /// `depth` is the subscribed depth (10, 25, 100, 500 or 1000); the precisions are the
+    /// pair's, from the `instrument` channel (BTC/USD: 1 and 8).
+    pub fn new(depth: usize, price_precision: u32, qty_precision: u32) -> Self {
+        KrakenBook {
+            book: Book::new(),
+            depth,
+            price_precision,
+            qty_precision,
+            status: Status::default(),
+        }
+    }
+
+    /// Applies a snapshot or update and verifies its checksum.
+    pub fn on_message(&mut self, msg: &BookMsg) -> Outcome {
+        if msg.snapshot {
+            self.book.clear();
+            self.status.snapshot();
+        } else if !self.status.is_synced() {
+            self.status.counters.unsynced += 1;
+            return Outcome::Unsynced;
+        }
+        for &(p, q) in &msg.bids {
+            self.book.apply(Side::Bid, p, q);
+        }
+        for &(p, q) in &msg.asks {
+            self.book.apply(Side::Ask, p, q);
+        }
+        self.book.truncate(self.depth);
+        let computed = checksum(&self.book, self.price_precision, self.qty_precision);
+        if computed != msg.checksum {
+            let reason = Reason::Checksum {
+                expected: msg.checksum,
+                computed,
+            };
+            self.status.fail(reason);
+            self.book.clear();
+            return Outcome::Resync {
+                reason,
+                need: Need::Resubscribe,
+            };
+        }
+        if msg.snapshot {
+            Outcome::Synced
+        } else {
+            self.status.counters.applied += 1;
+            Outcome::Applied
+        }
+    }
+
+    /// The book only while it is synced: what a screen may draw as live.
+    pub fn synced_book(&self) -> Option<&Book> {
+        self.status.is_synced().then_some(&self.book)
+    }
+
+    pub fn book(&self) -> &Book {
+        &self.book
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// Resubscribe whenever the book is not synced.
+    pub fn need(&self) -> Option<Need> {
+        (!self.status.is_synced()).then_some(Need::Resubscribe)
+    }
+}
