@@ -84,7 +84,11 @@ async fn the_ladder_syncs_resyncs_after_a_gap_and_comes_back_after_a_cut() {
             while !st.load(Ordering::SeqCst) && n < 150 {
                 let prev = lu.load(Ordering::SeqCst);
                 // an injected gap: five ids never sent
-                let first = if g.swap(false, Ordering::SeqCst) { prev + 6 } else { prev + 1 };
+                let first = if g.swap(false, Ordering::SeqCst) {
+                    prev + 6
+                } else {
+                    prev + 1
+                };
                 let last = first + 2;
                 lu.store(last, Ordering::SeqCst);
                 c.send(diff(first, last)).await;
@@ -119,9 +123,11 @@ async fn the_ladder_syncs_resyncs_after_a_gap_and_comes_back_after_a_cut() {
             stop.store(false, Ordering::SeqCst);
             c.drop_tcp();
         } else {
-            let screen = t.wait_for("in sync after the reconnect", Duration::from_secs(30), |s| {
-                s.contains("in sync") && s.contains("100.50")
-            });
+            let screen = t.wait_for(
+                "in sync after the reconnect",
+                Duration::from_secs(30),
+                |s| s.contains("in sync") && s.contains("100.50"),
+            );
             assert!(screen.contains("gaps"), "{screen}");
             stop.store(true, Ordering::SeqCst);
             let _ = feeder.await;

@@ -499,6 +499,21 @@ impl RestClient {
             reason,
         })
     }
+
+    /// `GET /api/v3/depth`: the top `limit` levels of each side of `symbol`'s book with its
+    /// `lastUpdateId` (weight 50 at 1000 levels).
+    pub async fn depth(
+        &self,
+        symbol: Symbol,
+        limit: u32,
+        on_rate_limit: &(dyn Fn(TsMs) + Send + Sync),
+    ) -> Result<Vec<u8>, RestError> {
+        let q = [
+            ("symbol", symbol.to_string()),
+            ("limit", limit.clamp(1, 5000).to_string()),
+        ];
+        self.get("/api/v3/depth", &q, symbol, on_rate_limit).await
+    }
 }
 
 #[cfg(test)]
@@ -596,20 +611,5 @@ mod tests {
             }
             .is_retryable()
         );
-    }
-
-    /// `GET /api/v3/depth`: the top `limit` levels of each side of `symbol`'s book with its
-    /// `lastUpdateId` (weight 50 at 1000 levels).
-    pub async fn depth(
-        &self,
-        symbol: Symbol,
-        limit: u32,
-        on_rate_limit: &(dyn Fn(TsMs) + Send + Sync),
-    ) -> Result<Vec<u8>, RestError> {
-        let q = [
-            ("symbol", symbol.to_string()),
-            ("limit", limit.clamp(1, 5000).to_string()),
-        ];
-        self.get("/api/v3/depth", &q, symbol, on_rate_limit).await
     }
 }

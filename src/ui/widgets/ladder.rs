@@ -151,7 +151,8 @@ impl LadderPane<'_> {
         let w = usize::from(area.width);
         // price in the middle, size either side, a cumulative bar on the outside
         let col = ((w.saturating_sub(14)) / 2).max(8);
-        let bar_w = col.saturating_sub(11);
+        // one column kept free between the bars and whatever is beside the ladder
+        let bar_w = col.saturating_sub(12);
         let bar = |c: f64| {
             let n = if max > 0.0 {
                 ((c / max) * bar_w as f64).round() as usize
