@@ -150,5 +150,70 @@ fn keypress_to_frame(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, keypress_to_frame);
+/// The ladder at 160x48: a 100-level book a side (the default `depth_levels`), grouping off,
+/// with its depth chart and tape: the frame from the key to the finished buffer.
+fn ladder_frame(c: &mut Criterion) {
+    use tickwatch::domain::{BookSnapshot, BookSync, Level, Symbol, Venue, VenueSymbol};
+    use tickwatch::view::{ViewSnapshot, WatchRow};
+    let key = VenueSymbol::new(Venue::Binance, Symbol::new("BTCUSDT").unwrap());
+    let snap = ViewSnapshot {
+        rows: vec![WatchRow {
+            key,
+            last: Some(43_210.0),
+            change_pct: None,
+            volume: 0.0,
+            rsi: None,
+            z: None,
+            spark: Vec::new(),
+            last_recv_ms: Some(tickwatch::domain::now_ms()),
+            last_exch_ms: Some(tickwatch::domain::now_ms()),
+        }],
+        ..ViewSnapshot::default()
+    };
+    let side = |start: f64, dir: f64| {
+        (0..100)
+            .map(|i| Level {
+                price: start + dir * 0.01 * i as f64,
+                qty: 0.1 + (i % 17) as f64 * 0.37,
+            })
+            .collect::<Vec<_>>()
+    };
+    let book = Arc::new(BookSnapshot {
+        key,
+        bids: side(43_210.0, -1.0),
+        asks: side(43_210.01, 1.0),
+        sync: BookSync::Synced,
+        updated_ms: 0,
+        gaps: 0,
+        checksum_failures: 0,
+        resyncs: 0,
+    });
+    let mut app = App::new("bench", &UiOptions::default());
+    app.sync(&snap);
+    app.on_key(KeyEvent::new(KeyCode::Char('B'), KeyModifiers::NONE));
+    app.on_book(Some(book));
+    let status = StatusInfo::default();
+    let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    let keys = [
+        KeyCode::Down,
+        KeyCode::Up,
+        KeyCode::Char('}'),
+        KeyCode::Char('{'),
+    ];
+    let mut i = 0usize;
+    let mut group = c.benchmark_group("ui");
+    group.bench_function("ladder_frame_160x48_100_levels", |b| {
+        b.iter(|| {
+            app.on_key(KeyEvent::new(keys[i % keys.len()], KeyModifiers::NONE));
+            i += 1;
+            app.layout(ratatui::layout::Rect::new(0, 0, 160, 48), &status);
+            terminal
+                .draw(|f| app.render(&snap, &status, f.area(), f.buffer_mut()))
+                .unwrap();
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, keypress_to_frame, ladder_frame);
 criterion_main!(benches);
