@@ -87,7 +87,11 @@ async fn run(
     loop {
         tokio::select! {
             text = rx.recv_async() => {
-                let Ok(text) = text else { return };
+                let Ok(text) = text else {
+                    // the source stopped: what it kept is no longer the venue's book
+                    board.mark(Venue::Binance, BookSync::Stale);
+                    return;
+                };
                 let diff = match parse_diff(&text) {
                     Ok(d) => d,
                     Err(e) => {
