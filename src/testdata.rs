@@ -50,6 +50,12 @@ pub fn fixtures() -> Option<PathBuf> {
     dir("TICKWATCH_FIXTURES")
 }
 
+/// The text of the fixture `rel` under `dir` (from [`fixtures`]); a missing or unreadable one is
+/// a panic that names it (the shared files are a few MB at most).
+pub fn fixture_text(dir: &std::path::Path, rel: &str) -> String {
+    std::fs::read_to_string(dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
 /// `../shared/vectors`, from `TICKWATCH_VECTORS`; `None` (with a SKIPPED line) when unset,
 /// a panic under CI.
 pub fn vectors() -> Option<PathBuf> {

@@ -245,13 +245,4 @@ impl BookBoard {
         };
         g.get(&key).cloned()
     }
-
-    /// Every book (for the liquidity rules and the metrics).
-    pub fn all(&self) -> Vec<Arc<crate::domain::BookSnapshot>> {
-        let g = match self.books.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        g.values().cloned().collect()
-    }
 }

@@ -12,7 +12,9 @@ use std::collections::VecDeque;
 
 use serde::Deserialize;
 
-use super::{Book, BookError, Need, Outcome, Price, Reason, Side, Status, json, level};
+use super::{
+    Book, BookError, BookMachine, Need, Outcome, Price, Reason, Side, Status, json, level,
+};
 
 const VENUE: &str = "Binance";
 
@@ -276,27 +278,21 @@ impl BinanceBook {
         self.id
     }
 
-    /// The book only while it is synced: what a screen may draw as live.
-    pub fn synced_book(&self) -> Option<&Book> {
-        self.status.is_synced().then_some(&self.book)
-    }
-
-    /// The book whatever its state (for diagnostics; may be empty or out of date).
-    pub fn book(&self) -> &Book {
-        &self.book
-    }
-
-    pub fn status(&self) -> Status {
-        self.status
-    }
-
-    /// What the session must do: fetch a snapshot whenever the book is not synced.
-    pub fn need(&self) -> Option<Need> {
-        (!self.status.is_synced()).then_some(Need::Snapshot)
-    }
-
     /// Diffs waiting for a snapshot.
     pub fn buffered(&self) -> usize {
         self.buffer.len()
+    }
+}
+
+impl BookMachine for BinanceBook {
+    type Level = f64;
+    const NEED: Need = Need::Snapshot;
+
+    fn book(&self) -> &Book<f64> {
+        &self.book
+    }
+
+    fn status(&self) -> Status {
+        self.status
     }
 }

@@ -6,7 +6,9 @@
 
 use serde::Deserialize;
 
-use super::{Book, BookError, Need, Outcome, Price, Reason, Side, Status, json, level};
+use super::{
+    Book, BookError, BookMachine, Need, Outcome, Price, Reason, Side, Status, json, level,
+};
 
 const VENUE: &str = "Bybit";
 
@@ -124,25 +126,20 @@ impl BybitBook {
         }
     }
 
-    /// The book only while it is synced: what a screen may draw as live.
-    pub fn synced_book(&self) -> Option<&Book> {
-        self.status.is_synced().then_some(&self.book)
-    }
-
-    pub fn book(&self) -> &Book {
-        &self.book
-    }
-
     pub fn update_id(&self) -> u64 {
         self.update_id
     }
+}
 
-    pub fn status(&self) -> Status {
-        self.status
+impl BookMachine for BybitBook {
+    type Level = f64;
+    const NEED: Need = Need::Resubscribe;
+
+    fn book(&self) -> &Book<f64> {
+        &self.book
     }
 
-    /// Resubscribe whenever the book is not synced.
-    pub fn need(&self) -> Option<Need> {
-        (!self.status.is_synced()).then_some(Need::Resubscribe)
+    fn status(&self) -> Status {
+        self.status
     }
 }

@@ -8,7 +8,9 @@
 
 use serde::Deserialize;
 
-use super::{Book, BookError, Need, Outcome, Price, Reason, Side, Status, json, level};
+use super::{
+    Book, BookError, BookMachine, Need, Outcome, Price, Reason, Side, Status, json, level,
+};
 
 const VENUE: &str = "Coinbase";
 
@@ -127,22 +129,17 @@ impl CoinbaseBook {
         }
         self.book.clear();
     }
+}
 
-    /// The book only while it is synced: what a screen may draw as live.
-    pub fn synced_book(&self) -> Option<&Book> {
-        self.status.is_synced().then_some(&self.book)
-    }
+impl BookMachine for CoinbaseBook {
+    type Level = f64;
+    const NEED: Need = Need::Resubscribe;
 
-    pub fn book(&self) -> &Book {
+    fn book(&self) -> &Book<f64> {
         &self.book
     }
 
-    pub fn status(&self) -> Status {
+    fn status(&self) -> Status {
         self.status
-    }
-
-    /// Resubscribe whenever the book is not synced.
-    pub fn need(&self) -> Option<Need> {
-        (!self.status.is_synced()).then_some(Need::Resubscribe)
     }
 }

@@ -19,7 +19,7 @@ pub mod state;
 
 pub use ladder::{Book, Level, Side, TextLevel};
 pub use price::{Price, PriceError};
-pub use state::{BookState, Counters, Need, Outcome, Reason, Status};
+pub use state::{BookMachine, BookState, Counters, Need, Outcome, Reason, Status};
 
 /// A frame that could not be turned into book levels.
 #[derive(Debug, thiserror::Error)]

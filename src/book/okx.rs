@@ -7,7 +7,9 @@
 
 use serde::Deserialize;
 
-use super::{Book, BookError, Need, Outcome, Price, Reason, Side, Status, TextLevel, json, qty};
+use super::{
+    Book, BookError, BookMachine, Need, Outcome, Price, Reason, Side, Status, TextLevel, json, qty,
+};
 
 const VENUE: &str = "OKX";
 
@@ -195,22 +197,17 @@ impl OkxBook {
             need: Need::Resubscribe,
         }
     }
+}
 
-    /// The book only while it is synced: what a screen may draw as live.
-    pub fn synced_book(&self) -> Option<&Book<TextLevel>> {
-        self.status.is_synced().then_some(&self.book)
-    }
+impl BookMachine for OkxBook {
+    type Level = TextLevel;
+    const NEED: Need = Need::Resubscribe;
 
-    pub fn book(&self) -> &Book<TextLevel> {
+    fn book(&self) -> &Book<TextLevel> {
         &self.book
     }
 
-    pub fn status(&self) -> Status {
+    fn status(&self) -> Status {
         self.status
-    }
-
-    /// Resubscribe whenever the book is not synced.
-    pub fn need(&self) -> Option<Need> {
-        (!self.status.is_synced()).then_some(Need::Resubscribe)
     }
 }

@@ -184,6 +184,28 @@ impl Outcome {
     }
 }
 
+/// What every venue's sync machine shows: its book, its status, and from those the book only
+/// while it is synced and what the session must do while it is not.
+pub trait BookMachine {
+    type Level: super::ladder::Level;
+    /// How this venue's book comes back once it is not synced.
+    const NEED: Need;
+
+    /// The book whatever its state (for diagnostics; may be empty or out of date).
+    fn book(&self) -> &super::Book<Self::Level>;
+    fn status(&self) -> Status;
+
+    /// The book only while it is synced: what a screen may draw as live.
+    fn synced_book(&self) -> Option<&super::Book<Self::Level>> {
+        self.status().is_synced().then(|| self.book())
+    }
+
+    /// What the session must do, whenever the book is not synced.
+    fn need(&self) -> Option<Need> {
+        (!self.status().is_synced()).then_some(Self::NEED)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! An order book as the screen and the alert rules see it: the top levels of each side, whether
 //! the local book is in sync with the venue, and the figures a trader reads off a book (spread,
-//! mid, microprice, imbalance, depth near the mid). The local book itself, and how each venue
+//! mid, microprice, imbalance). The local book itself, and how each venue
 //! keeps it in sync, is [`crate::book`]'s; this is the copy it publishes.
 
 use super::{TsMs, VenueSymbol};
@@ -84,15 +84,6 @@ impl BookSnapshot {
         let (b, a) = (sum(&self.bids), sum(&self.asks));
         (b + a > 0.0).then(|| (b - a) / (b + a))
     }
-
-    /// Size resting within `pct` percent of the mid, (bids, asks), in the base unit.
-    pub fn depth_within(&self, pct: f64) -> Option<(f64, f64)> {
-        let mid = self.mid()?;
-        let (lo, hi) = (mid * (1.0 - pct / 100.0), mid * (1.0 + pct / 100.0));
-        let bids = self.bids.iter().filter(|l| l.price >= lo).map(|l| l.qty);
-        let asks = self.asks.iter().filter(|l| l.price <= hi).map(|l| l.qty);
-        Some((bids.sum(), asks.sum()))
-    }
 }
 
 /// Levels merged into buckets of `tick` (bids down, asks up to the bucket's edge), best first.
@@ -160,8 +151,6 @@ mod tests {
         assert!((b.microprice().unwrap() - 100.375).abs() < 1e-12);
         assert!((b.imbalance(1).unwrap() - 0.5).abs() < 1e-12);
         assert!((b.imbalance(3).unwrap() - (8.0 - 8.0) / 16.0).abs() < 1e-12);
-        // within 1% of 100.25: bids from 99.2475, asks up to 101.2525
-        assert_eq!(b.depth_within(1.0), Some((4.0, 3.0)));
         let mut empty = book();
         empty.asks.clear();
         assert_eq!((empty.mid(), empty.microprice()), (None, None));

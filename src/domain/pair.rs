@@ -232,7 +232,7 @@ mod tests {
             return;
         };
         let read = |p: &str| -> serde_json::Value {
-            let text = std::fs::read_to_string(dir.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+            let text = crate::testdata::fixture_text(&dir, p);
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{p}: {e}"))
         };
         let mut checked = 0;

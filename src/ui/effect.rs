@@ -58,20 +58,21 @@ impl Outbox {
         self.history.is_some()
     }
 
-    /// Carries out `effects`, in order. Nothing here waits: the engine's channel is unbounded,
-    /// a source's is asked with `try_send` (a stopped source drops the command, and its reply
-    /// channel tells the app so), the history thread queues.
+    /// Carries out `effects`, in order. Nothing here waits: the engine's and the sources'
+    /// control channels are unbounded, so a send fails only when the other end has stopped (a
+    /// stopped source drops the command, and its reply channel tells the app so); the history
+    /// thread queues.
     pub fn perform(&self, effects: Vec<Effect>) {
         for e in effects {
             match e {
                 Effect::Engine(msg) => {
-                    if self.ctl.try_send(msg).is_err() {
+                    if self.ctl.send(msg).is_err() {
                         tracing::warn!("engine control channel closed; change not sent");
                     }
                 }
                 Effect::Source { venue, cmd } => match self.controls.get(venue) {
                     Some(tx) => {
-                        if tx.try_send(cmd).is_err() {
+                        if tx.send(cmd).is_err() {
                             tracing::warn!("the {venue} source has stopped; change not sent");
                         }
                     }

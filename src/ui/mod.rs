@@ -132,7 +132,7 @@ fn event_loop(
     let mut meter = RateMeter::new(PipelineStats::get(&link.stats.events_processed), start);
     let mut seen = link.slot.version();
     let mut health_seen = link.health.version();
-    let mut books_seen = u64::MAX;
+    let mut books_seen = (u64::MAX, None);
     let demo_command = status_info::demo_command(std::env::current_exe().ok().as_deref());
     let mut snap = link.slot.latest();
     app.sync(&snap);
@@ -141,8 +141,9 @@ fn event_loop(
 
     while !shutdown.load(Ordering::SeqCst) {
         let timeout = pacer.timeout(Instant::now(), dirty);
-        app.set_venues(outbox.controls().venues());
         if event::poll(timeout).context("reading terminal input")? {
+            // sources register as they start: the keys about to be handled see the running ones
+            app.set_venues(outbox.controls().venues());
             for _ in 0..MAX_DRAIN {
                 let ev = event::read().context("reading terminal input")?;
                 dirty |= app.on_event(&ev);
@@ -169,10 +170,11 @@ fn event_loop(
         }
         dirty |= app.poll();
         dirty |= outbox.deliver(&mut app);
-        let books_version = link.books.version();
-        if books_version != books_seen || app.book().is_none() {
-            books_seen = books_version;
-            let book = app.selected_key().and_then(|k| link.books.get(k));
+        // the selected symbol's book, looked up again only when a book or the selection changed
+        let books_now = (link.books.version(), app.selected_key());
+        if books_now != books_seen {
+            books_seen = books_now;
+            let book = books_now.1.and_then(|k| link.books.get(k));
             dirty |= app.on_book(book);
         }
         if pacer.tick_due(now) {

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use tickwatch::book::binance::{self, BinanceBook, DepthSnapshot, Flavor};
-use tickwatch::book::{BookState, Need, Outcome, Reason, Side};
+use tickwatch::book::{BookMachine, BookState, Need, Outcome, Reason, Side};
 
 use super::fixture;
 use super::naive::Naive;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 use tickwatch::book::bybit::{self, BybitBook};
-use tickwatch::book::{Need, Outcome, Reason, Side};
+use tickwatch::book::{BookMachine, Need, Outcome, Reason, Side};
 
 use super::fixture;
 use super::naive::Naive;

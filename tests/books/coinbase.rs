@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 use tickwatch::book::coinbase::{self, CoinbaseBook};
-use tickwatch::book::{Need, Outcome, Price, Reason, Side};
+use tickwatch::book::{BookMachine, Need, Outcome, Price, Reason, Side};
 
 use super::naive::Naive;
 use super::{fixture, raw_frames};

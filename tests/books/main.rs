@@ -16,8 +16,7 @@ use std::path::PathBuf;
 /// data is not available.
 pub fn fixture(rel: &str) -> Option<String> {
     let dir: PathBuf = tickwatch::testdata::fixtures()?;
-    let path = dir.join(rel);
-    Some(std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+    Some(tickwatch::testdata::fixture_text(&dir, rel))
 }
 
 /// Frames of a cryptofeed raw capture ("<recv ts>: <frame>"), skipping the connect line and

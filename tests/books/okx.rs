@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 use tickwatch::book::okx::{self, OkxBook};
-use tickwatch::book::{Book, Need, Outcome, Price, Reason, Side, TextLevel};
+use tickwatch::book::{Book, BookMachine, Need, Outcome, Price, Reason, Side, TextLevel};
 
 use super::naive::Naive;
 use super::{fixture, raw_frames};

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::rest::{RestClient, RestError};
 use crate::book::binance::{BinanceBook, Flavor, parse_diff, parse_snapshot};
-use crate::book::{BookState, Side};
+use crate::book::{BookMachine, BookState, Side};
 use crate::domain::{BookSnapshot, BookSync, Level, Symbol, Venue, VenueSymbol, now_ms};
 use crate::view::BookBoard;
 

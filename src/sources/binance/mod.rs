@@ -207,6 +207,14 @@ async fn report(shared: Arc<Shared>) {
         if !invalid.is_empty() {
             detail.push_str(&format!("; invalid: {invalid}"));
         }
+        if let Some(d) = &shared.depth {
+            let dropped = d.dropped.load(Ordering::Relaxed);
+            if dropped > 0 {
+                detail.push_str(&format!(
+                    "; {dropped} depth frames dropped (the book task fell behind; each book resynced)"
+                ));
+            }
+        }
         shared
             .sink
             .health()

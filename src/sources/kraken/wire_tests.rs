@@ -360,9 +360,7 @@ fn fixtures() -> Option<std::path::PathBuf> {
     crate::testdata::fixtures()
 }
 
-fn read(dir: &std::path::Path, name: &str) -> String {
-    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
+use crate::testdata::fixture_text as read;
 
 /// The only REAL Kraken v2 WebSocket capture is the book channel (python-kraken-sdk, 2023):
 /// every frame must parse, as a frame tickwatch does not use.

@@ -19,6 +19,9 @@ pub(crate) struct FillRequest {
     /// Fetch 1m candles from this time on (start-up warm-up, or the candles a reconnect
     /// missed).
     pub candles_from: Option<TsMs>,
+    /// No closed candle of the symbol is known yet: the candle fetch is its warm-up (a venue
+    /// may then ask for a wider span, as Yahoo does for a market that is closed now).
+    pub warm: bool,
     /// The first trade id REST need not fetch: the first one the socket delivered since the
     /// gap, or the venue's "latest id" + 1; 0 until known.
     pub stop_at: Arc<AtomicU64>,

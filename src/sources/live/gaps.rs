@@ -451,6 +451,7 @@ fn start_fill(
     });
     FillRequest {
         delay: std::time::Duration::ZERO,
+        warm: st.last_closed.is_none(),
         after_ms: st.accepted_ms,
         symbol,
         trades_from,

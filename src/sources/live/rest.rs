@@ -68,17 +68,7 @@ impl Rest {
         per_sec: usize,
         timeout: Duration,
     ) -> anyhow::Result<Rest> {
-        Ok(Rest {
-            http: http_client(timeout)?,
-            base: check_base_url("REST URL", base_url)?,
-            timeout,
-            pace: Arc::new(Mutex::new(MessageLimiter::new(
-                per_sec.max(1),
-                Duration::from_secs(1),
-            ))),
-            gate: RateGate::default(),
-            title,
-        })
+        Rest::with_client(title, base_url, per_sec, timeout, http_client(timeout)?)
     }
 
     /// As [`new`](Self::new), with a client of the caller's (a venue that must see redirects
@@ -90,9 +80,17 @@ impl Rest {
         timeout: Duration,
         http: reqwest::Client,
     ) -> anyhow::Result<Rest> {
-        let mut r = Rest::new(title, base_url, per_sec, timeout)?;
-        r.http = http;
-        Ok(r)
+        Ok(Rest {
+            http,
+            base: check_base_url("REST URL", base_url)?,
+            timeout,
+            pace: Arc::new(Mutex::new(MessageLimiter::new(
+                per_sec.max(1),
+                Duration::from_secs(1),
+            ))),
+            gate: RateGate::default(),
+            title,
+        })
     }
 
     /// Until when requests are held back by a 429 (0 or past: not held).
@@ -248,33 +246,28 @@ pub struct Answer {
 }
 
 /// Query parameters whose values are secrets.
-const SECRET_PARAMS: [&str; 3] = ["crumb", "token", "apikey"];
+/// Query parameters whose values are secrets, with their `=`.
+const SECRET_PARAMS: [&str; 3] = ["crumb=", "token=", "apikey="];
 
 /// `text` with the value of every secret query parameter (`crumb=..`) replaced by `***`.
 pub fn redact_query(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < text.len() {
-        let at_param = i > 0 && matches!(text.as_bytes()[i - 1], b'?' | b'&');
-        let key = SECRET_PARAMS
-            .iter()
-            .find(|k| at_param && text[i..].starts_with(&format!("{k}=")));
-        if let Some(k) = key {
-            out.push_str(k);
-            out.push_str("=***");
-            let after = i + k.len() + 1;
-            let end = text[after..]
-                .find(|c: char| c == '&' || c == '#' || c == ')' || c == '"' || c.is_whitespace())
-                .map_or(text.len(), |e| after + e);
-            i = end;
-            continue;
+    let mut rest = text;
+    // each parameter starts after a '?' or '&': copy up to there, then check the name
+    while let Some(sep) = rest.find(['?', '&']) {
+        out.push_str(&rest[..=sep]);
+        rest = &rest[sep + 1..];
+        if let Some(key) = SECRET_PARAMS.iter().find(|k| rest.starts_with(**k)) {
+            out.push_str(key);
+            out.push_str("***");
+            let value = &rest[key.len()..];
+            let end = value
+                .find(|c: char| matches!(c, '&' | '#' | ')' | '"') || c.is_whitespace())
+                .unwrap_or(value.len());
+            rest = &value[end..];
         }
-        let Some(c) = text[i..].chars().next() else {
-            break;
-        };
-        out.push(c);
-        i += c.len_utf8();
     }
+    out.push_str(rest);
     out
 }
 

@@ -25,8 +25,17 @@ const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// following redirects only within the host asked ([`same_host_redirects`]) and sending no
 /// Referer.
 pub fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    http_client_with(timeout, same_host_redirects())
+}
+
+/// As [`http_client`], with another redirect policy (Yahoo reads its redirects instead of
+/// following them: `reqwest::redirect::Policy::none()`).
+pub fn http_client_with(
+    timeout: Duration,
+    redirect: reqwest::redirect::Policy,
+) -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
-        .redirect(same_host_redirects())
+        .redirect(redirect)
         .referer(false)
         .timeout(timeout)
         .connect_timeout(MAX_CONNECT_TIMEOUT.min(timeout))

@@ -56,14 +56,9 @@ impl YahooSource {
         let timeout = Duration::from_secs(cfg.rest_timeout_secs);
         // redirects are read, not followed: the cookie page's Set-Cookie comes with one, and a
         // consent redirect is named instead of walked into
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .referer(false)
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("tickwatch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("setting up the Yahoo HTTP client")?;
+        let http =
+            crate::sources::net::http::http_client_with(timeout, reqwest::redirect::Policy::none())
+                .context("setting up the Yahoo HTTP client")?;
         let rest = Rest::with_client("Yahoo", &cfg.rest_url, REST_PER_SEC, timeout, http)
             .context("setting up the Yahoo REST client")?;
         let client = client::Client::new(rest.clone(), &cfg.cookie_url);
@@ -71,7 +66,6 @@ impl YahooSource {
         let state = ws::State {
             client,
             hours: Mutex::new(Default::default()),
-            warmed: Mutex::new(Default::default()),
             cfg,
         };
         let one = OneConnection {

@@ -17,7 +17,7 @@ const RECV: i64 = 1_736_509_200_000;
 
 fn fixture(name: &str) -> Option<serde_json::Value> {
     let dir = fixtures()?;
-    let text = std::fs::read_to_string(dir.join("yahoo").join(name)).unwrap();
+    let text = crate::testdata::fixture_text(&dir, &format!("yahoo/{name}"));
     Some(serde_json::from_str(&text).unwrap())
 }
 

@@ -4,7 +4,7 @@
 //! polled from the chart API (the streamer sends none) in the session that Yahoo requires, and
 //! each symbol's market session (pre, regular, post, closed) in the status detail.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,8 +36,6 @@ pub(crate) struct State {
     pub client: Client,
     /// Each symbol's market session, as the stream or the chart last said.
     pub hours: Mutex<BTreeMap<Symbol, MarketHours>>,
-    /// Symbols whose warm-up (five days of 1m candles and the last price) is done.
-    pub warmed: Mutex<HashSet<Symbol>>,
 }
 
 impl State {
@@ -184,7 +182,8 @@ async fn run_fill(
     };
     let st = &sh.cfg;
     let sym = req.symbol;
-    let first = st.warmed.lock().is_ok_and(|mut w| w.insert(sym));
+    // until a candle is known (a failed or empty warm-up is simply asked again)
+    let first = req.warm;
     let now = now_ms();
     let span = if first {
         Span::Range("5d")
@@ -197,20 +196,14 @@ async fn run_fill(
     let pre_post = st.cfg.include_pre_post;
     match st.client.chart_1m(&sym, span, pre_post, &*on_rl).await {
         Ok(chart) => {
-            // the running minute is not a closed candle yet
+            // the running minute is not a closed candle yet; a poll keeps what is new
             let mut closed: Vec<_> = chart
                 .bars
                 .iter()
                 .map(|b| b.candle)
-                .filter(|c| c.open_ms + 60_000 <= now && c.open_ms >= from.min(now))
+                .filter(|c| c.open_ms + 60_000 <= now && (first || c.open_ms >= from))
                 .collect();
             if first {
-                closed = chart
-                    .bars
-                    .iter()
-                    .map(|b| b.candle)
-                    .filter(|c| c.open_ms + 60_000 <= now)
-                    .collect();
                 let keep = st.cfg.backfill_candles;
                 closed.drain(..closed.len().saturating_sub(keep));
                 if let Some(stats) = chart.meta.stats() {
@@ -229,13 +222,7 @@ async fn run_fill(
                 st.set_hours(sym, h, &sh.stats);
             }
         }
-        Err(e) => {
-            if first && let Ok(mut w) = st.warmed.lock() {
-                // the next poll warms it up again
-                w.remove(&sym);
-            }
-            done.error = Some(e);
-        }
+        Err(e) => done.error = Some(e),
     }
     done
 }

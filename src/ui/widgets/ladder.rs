@@ -62,7 +62,18 @@ fn book_decimals(b: &BookSnapshot, tick: f64) -> usize {
     d
 }
 
+/// The book's levels in the ladder's price steps, grouped once a frame.
+struct Grouped {
+    asks: Vec<Level>,
+    bids: Vec<Level>,
+}
+
 impl LadderPane<'_> {
+    /// The grouping multiple of the book's tick.
+    fn step(&self) -> f64 {
+        GROUP_STEPS[self.group.min(GROUP_STEPS.len() - 1)]
+    }
+
     fn title(&self) -> Line<'static> {
         let t = self.theme;
         let name = self
@@ -114,7 +125,7 @@ impl LadderPane<'_> {
             Some(v) => spans.push(Span::styled(format!("{v:+.2} "), t.signed(v))),
             None => spans.push(Span::raw("— ")),
         }
-        let step = GROUP_STEPS[self.group.min(GROUP_STEPS.len() - 1)];
+        let step = self.step();
         spans.push(label("tick"));
         spans.push(Span::raw(if step > 1.0 {
             format!("{}×{step}", format::price_with(tick * step, d))
@@ -125,11 +136,10 @@ impl LadderPane<'_> {
     }
 
     /// The ladder rows: asks (farthest first) down to the best ask, then bids from the best.
-    fn ladder(&self, b: &BookSnapshot, tick: f64, area: Rect, buf: &mut Buffer) {
+    fn ladder(&self, b: &BookSnapshot, g: &Grouped, tick: f64, area: Rect, buf: &mut Buffer) {
         let t = self.theme;
-        let step = GROUP_STEPS[self.group.min(GROUP_STEPS.len() - 1)];
-        let asks = group_levels(&b.asks, tick * step, false);
-        let bids = group_levels(&b.bids, tick * step, true);
+        let step = self.step();
+        let (asks, bids) = (&g.asks, &g.bids);
         let rows = usize::from(area.height.saturating_sub(1));
         let (n_ask, n_bid) = (rows / 2, rows - rows / 2);
         let cum = |side: &[Level], n: usize| {
@@ -141,7 +151,7 @@ impl LadderPane<'_> {
                 })
                 .collect::<Vec<f64>>()
         };
-        let (ca, cb) = (cum(&asks, n_ask), cum(&bids, n_bid));
+        let (ca, cb) = (cum(asks, n_ask), cum(bids, n_bid));
         let max = ca
             .last()
             .copied()
@@ -193,19 +203,12 @@ impl LadderPane<'_> {
     }
 
     /// What the cursor's level says: its cumulative size and its distance from the mid.
-    fn cursor_line(&self, b: &BookSnapshot, tick: f64) -> Line<'static> {
+    fn cursor_line(&self, b: &BookSnapshot, g: &Grouped, tick: f64) -> Line<'static> {
         let t = self.theme;
-        let step = GROUP_STEPS[self.group.min(GROUP_STEPS.len() - 1)];
         let (side, idx) = if self.cursor < 0 {
-            (
-                group_levels(&b.asks, tick * step, false),
-                (-self.cursor - 1) as usize,
-            )
+            (&g.asks, (-self.cursor - 1) as usize)
         } else {
-            (
-                group_levels(&b.bids, tick * step, true),
-                self.cursor as usize,
-            )
+            (&g.bids, self.cursor as usize)
         };
         let (Some(l), Some(mid)) = (side.get(idx), b.mid()) else {
             return Line::styled("Up/Down move the cursor over the levels", t.muted());
@@ -365,6 +368,10 @@ impl Widget for &LadderPane<'_> {
             return;
         }
         let tick = book_tick(b);
+        let g = Grouped {
+            asks: group_levels(&b.asks, tick * self.step(), false),
+            bids: group_levels(&b.bids, tick * self.step(), true),
+        };
         Paragraph::new(self.figures(b, tick)).render(head, buf);
         let depth_h = if body.height >= 30 {
             body.height / 3
@@ -373,10 +380,10 @@ impl Widget for &LadderPane<'_> {
         };
         let [ladder, depth] =
             Layout::vertical([Constraint::Fill(1), Constraint::Length(depth_h)]).areas(body);
-        self.ladder(b, tick, ladder, buf);
+        self.ladder(b, &g, tick, ladder, buf);
         if depth_h > 0 {
             self.depth_chart(b, depth, buf);
         }
-        Paragraph::new(self.cursor_line(b, tick)).render(foot, buf);
+        Paragraph::new(self.cursor_line(b, &g, tick)).render(foot, buf);
     }
 }
