@@ -258,15 +258,17 @@ fn trades_are_partitioned_by_day_and_retention_drops_old_days() {
     let db = pg.create_db();
     let url = pg.url(&db);
     let dir = tempfile::tempdir().unwrap();
-    // a replay of a file with trades 40, 20 and 0 days old
+    // a replay of a file with trades 40, 20 and 0 days old, each inside its UTC day: halfway
+    // between today's midnight and now, so a run just after midnight keeps them on their days
     let now = tickwatch::domain::now_ms();
     let day = 86_400_000;
+    let midday = now.div_euclid(day) * day + now.rem_euclid(day) / 2;
     let csv = dir.path().join("t.csv");
     let mut text = String::new();
     for (i, age) in [40, 20, 0].iter().enumerate() {
         for k in 0..3 {
             let id = i * 10 + k + 1;
-            let ts = now - age * day - 3_600_000 + k as i64 * 1000;
+            let ts = midday - age * day + k as i64;
             text.push_str(&format!("{id},100.{k},0.5,{id},{id},{ts},true,true\n"));
         }
     }
@@ -305,13 +307,13 @@ fn trades_are_partitioned_by_day_and_retention_drops_old_days() {
     let newer = dir.path().join("new.csv");
     std::fs::write(
         &newer,
-        format!("100,101.0,0.5,100,100,{},true,true\n", now - 1000),
+        format!("100,101.0,0.5,100,100,{},true,true\n", midday + 10),
     )
     .unwrap();
     replay("[storage]\nretention_days = 30\n", &newer);
     assert_eq!(pg.query_i64(&db, "SELECT count(*) FROM trades"), 7);
     assert_eq!(parts(pg), 1 + 4);
-    let name = tickwatch::store::postgres::partition_name((now - 20 * day).div_euclid(day));
+    let name = tickwatch::store::postgres::partition_name((midday - 20 * day).div_euclid(day));
     let mut c = pg.client(&db);
     let n: i64 = c
         .query_one(&format!("SELECT count(*) FROM {name}"), &[])
