@@ -119,5 +119,15 @@ pub fn wait_exit(exit_file: &Path) -> i32 {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("tickwatch did not exit");
+    // what the program was doing when it did not stop: the end of its log
+    let log = exit_file
+        .parent()
+        .and_then(|d| std::fs::read_to_string(d.join("tw.log")).ok())
+        .unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(30).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    panic!(
+        "tickwatch did not exit within 20 s; the end of its log:\n{}",
+        tail.join("\n")
+    );
 }
