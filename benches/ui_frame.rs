@@ -182,6 +182,8 @@ fn ladder_frame(c: &mut Criterion) {
         key,
         bids: side(43_210.0, -1.0),
         asks: side(43_210.01, 1.0),
+        more_bids: true,
+        more_asks: true,
         sync: BookSync::Synced,
         updated_ms: 0,
         gaps: 0,

@@ -23,6 +23,9 @@ pub enum Ingest {
     /// Alerts evaluated elsewhere (a recorder, read from NATS): the engine shows and stores
     /// them, each once, without evaluating anything.
     RemoteAlerts(Vec<crate::domain::AlertRecord>),
+    /// Local order books as a source keeps them (top levels and sync state): the engine
+    /// evaluates liquidity rules on them and stores snapshots when asked to.
+    Books(Vec<crate::domain::BookSnapshot>),
     /// The source has ended (file exhausted, or failed for good). Carries the source name.
     Finished(String),
 }
@@ -675,6 +678,20 @@ impl EventSink {
         }
         self.tx
             .send_async(Ingest::RemoteAlerts(alerts))
+            .await
+            .map_err(|_| EngineGone)
+    }
+
+    /// Hands local order books to the engine, waiting for room (a few per second per book).
+    pub async fn send_books(
+        &self,
+        books: Vec<crate::domain::BookSnapshot>,
+    ) -> Result<(), EngineGone> {
+        if books.is_empty() {
+            return Ok(());
+        }
+        self.tx
+            .send_async(Ingest::Books(books))
             .await
             .map_err(|_| EngineGone)
     }

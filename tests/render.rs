@@ -1685,6 +1685,8 @@ fn book(sync: tickwatch::domain::BookSync) -> std::sync::Arc<tickwatch::domain::
         key: key("BTCUSDT"),
         bids: side(43_210.0, -1.0),
         asks: side(43_210.5, 1.0),
+        more_bids: true,
+        more_asks: true,
         sync,
         updated_ms: NOW - 100,
         gaps: 1,

@@ -10,7 +10,7 @@
 //! rule whose condition still holds fires when they end, a crossing that happened meanwhile is
 //! dropped.
 
-mod spec;
+pub mod spec;
 #[cfg(test)]
 mod tests;
 
@@ -61,6 +61,32 @@ pub enum Condition {
     Stale {
         secs: f64,
     },
+    /// The book's spread above `bps` basis points of the mid.
+    SpreadAbove {
+        bps: f64,
+    },
+    /// The imbalance of the top `levels` levels of each side above (below) `level`.
+    ImbalanceAbove {
+        level: f64,
+        levels: usize,
+    },
+    ImbalanceBelow {
+        level: f64,
+        levels: usize,
+    },
+    /// The quote value resting within `within_pct` % of the mid below `value`.
+    DepthBelow {
+        value: f64,
+        within_pct: f64,
+    },
+    /// A level of at least `size` appeared in (was pulled from) the book; the value is the
+    /// largest such level's size, 0 when there was none.
+    LevelAppear {
+        size: f64,
+    },
+    LevelPulled {
+        size: f64,
+    },
 }
 
 impl Condition {
@@ -78,6 +104,11 @@ impl Condition {
             Condition::AbsZAtLeast(k) => value.abs() - k,
             Condition::VolumeSpike { factor, .. } => value - factor,
             Condition::Stale { secs } => value - secs,
+            Condition::SpreadAbove { bps } => value - bps,
+            Condition::ImbalanceAbove { level, .. } => value - level,
+            Condition::ImbalanceBelow { level, .. } => level - value,
+            Condition::DepthBelow { value: l, .. } => l - value,
+            Condition::LevelAppear { size } | Condition::LevelPulled { size } => value - size,
             Condition::PriceCross { .. } | Condition::RsiCross { .. } => return None,
         })
     }
@@ -90,6 +121,10 @@ impl Condition {
                 | Condition::PriceBelow(_)
                 | Condition::RsiAbove { .. }
                 | Condition::RsiBelow { .. }
+                | Condition::SpreadAbove { .. }
+                | Condition::ImbalanceAbove { .. }
+                | Condition::ImbalanceBelow { .. }
+                | Condition::DepthBelow { .. }
         )
     }
 
@@ -145,6 +180,18 @@ impl Condition {
                 format!("volume({interval}) {factor}x average")
             }
             Condition::Stale { secs } => format!("no data for {secs} s"),
+            Condition::SpreadAbove { bps } => format!("spread above {bps} bps"),
+            Condition::ImbalanceAbove { level, levels } => {
+                format!("top-{levels} imbalance above {level}")
+            }
+            Condition::ImbalanceBelow { level, levels } => {
+                format!("top-{levels} imbalance below {level}")
+            }
+            Condition::DepthBelow { value, within_pct } => {
+                format!("depth within {within_pct}% below {value}")
+            }
+            Condition::LevelAppear { size } => format!("level of {size}+ appearing"),
+            Condition::LevelPulled { size } => format!("level of {size}+ pulled"),
         }
     }
 }
@@ -197,6 +244,8 @@ pub enum Trigger {
     Close(Interval),
     /// On the engine's clock (feed silence).
     Clock,
+    /// Each time a local order book is published (liquidity rules).
+    Book,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -282,6 +331,29 @@ impl AlertRule {
                 format!("{s} {interval} volume {value:.1}x its average (>= {factor}x)")
             }
             Condition::Stale { secs } => format!("{s} no data for {value:.0} s (limit {secs} s)"),
+            Condition::SpreadAbove { bps } => {
+                format!("{s} spread {value:.1} bps is above {bps} bps")
+            }
+            Condition::ImbalanceAbove { level, levels } => {
+                format!("{s} top-{levels} book imbalance {value:+.2} is above {level}")
+            }
+            Condition::ImbalanceBelow { level, levels } => {
+                format!("{s} top-{levels} book imbalance {value:+.2} is below {level}")
+            }
+            Condition::DepthBelow {
+                value: l,
+                within_pct,
+            } => format!(
+                "{s} depth within {within_pct}% of mid {} is below {}",
+                crate::format::price(value),
+                crate::format::price(*l)
+            ),
+            Condition::LevelAppear { size } => {
+                format!("{s} a level of {v} appeared (>= {size})")
+            }
+            Condition::LevelPulled { size } => {
+                format!("{s} a level of {v} was pulled (>= {size})")
+            }
         }
     }
 }

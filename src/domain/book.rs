@@ -31,6 +31,10 @@ pub struct BookSnapshot {
     /// Best first: highest bid first, lowest ask first.
     pub bids: Vec<Level>,
     pub asks: Vec<Level>,
+    /// Whether the local book holds bids (asks) beyond those published: a figure over a
+    /// price band wider than the published levels would then be too low, and is not given.
+    pub more_bids: bool,
+    pub more_asks: bool,
     pub sync: BookSync,
     /// When the last update was applied (local time).
     pub updated_ms: TsMs,
@@ -86,6 +90,32 @@ impl BookSnapshot {
     }
 }
 
+impl BookSnapshot {
+    /// The quote-currency value (price × size) resting within `pct` % of the mid, both sides.
+    /// None without a mid, or when the band reaches past the last published level of a side
+    /// while the book holds more (the figure would be too low).
+    pub fn depth_within(&self, pct: f64) -> Option<f64> {
+        let mid = self.mid()?;
+        let (lo, hi) = (mid * (1.0 - pct / 100.0), mid * (1.0 + pct / 100.0));
+        let side = |levels: &[Level], more: bool, inside: &dyn Fn(f64) -> bool| -> Option<f64> {
+            if more && levels.last().is_none_or(|l| inside(l.price)) {
+                return None;
+            }
+            Some(
+                levels
+                    .iter()
+                    .take_while(|l| inside(l.price))
+                    .map(|l| l.price * l.qty)
+                    .sum(),
+            )
+        };
+        Some(
+            side(&self.bids, self.more_bids, &|p| p >= lo)?
+                + side(&self.asks, self.more_asks, &|p| p <= hi)?,
+        )
+    }
+}
+
 /// Levels merged into buckets of `tick` (bids down, asks up to the bucket's edge), best first.
 /// `tick` ≤ 0 leaves them as they are.
 pub fn group_levels(levels: &[Level], tick: f64, bids: bool) -> Vec<Level> {
@@ -132,6 +162,8 @@ mod tests {
         BookSnapshot {
             key: VenueSymbol::new(Venue::Binance, Symbol::new("BTCUSDT").unwrap()),
             bids: vec![lv(100.0, 3.0), lv(99.5, 1.0), lv(99.0, 4.0)],
+            more_bids: false,
+            more_asks: false,
             asks: vec![lv(100.5, 1.0), lv(101.0, 2.0), lv(103.0, 5.0)],
             sync: BookSync::Synced,
             updated_ms: 0,

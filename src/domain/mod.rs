@@ -13,8 +13,8 @@ pub use book::{BookSnapshot, BookSync, Level, group_levels};
 pub use event::{Candle, EventKind, MarketEvent, Quote, Side, Stats24h, TradeTick};
 pub use interval::Interval;
 pub use output::{
-    AlertRecord, ClosedCandle, DeliveryRecord, OutputBatch, RuleChange, RuleRecord, TradeRecord,
-    WatchlistEdit,
+    AlertRecord, BookRecord, ClosedCandle, DeliveryRecord, OutputBatch, RuleChange, RuleRecord,
+    TradeRecord, WatchlistEdit,
 };
 pub use pair::{Pair, display_name, native_symbol, pair};
 pub use symbol::{Symbol, SymbolError, Venue, VenueSymbol, parse_watch_symbol};

@@ -68,6 +68,24 @@ pub struct DeliveryRecord {
     pub outcome: crate::alerts::DeliveryOutcome,
 }
 
+/// The top levels of a local order book at one time, as stored in `book_snapshots`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BookRecord {
+    pub key: VenueSymbol,
+    /// When the book was published (local time).
+    pub ts_ms: TsMs,
+    /// Best first.
+    pub bids: Vec<crate::domain::Level>,
+    pub asks: Vec<crate::domain::Level>,
+}
+
+impl BookRecord {
+    /// One row per level (at least one: a book with no levels is still a row of its own).
+    pub fn rows(&self) -> usize {
+        (self.bids.len() + self.asks.len()).max(1)
+    }
+}
+
 /// An alert rule with its lifecycle state, as stored in `alert_rules`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleRecord {
@@ -112,6 +130,8 @@ pub struct OutputBatch {
     pub deliveries: Vec<DeliveryRecord>,
     pub rules: Vec<RuleChange>,
     pub watchlist: Vec<WatchlistEdit>,
+    /// Order book snapshots (`[storage] book_snapshot_secs`).
+    pub books: Vec<BookRecord>,
 }
 
 impl OutputBatch {
@@ -122,6 +142,7 @@ impl OutputBatch {
             && self.deliveries.is_empty()
             && self.rules.is_empty()
             && self.watchlist.is_empty()
+            && self.books.is_empty()
     }
 
     /// Rows in the batch, for the pending and dropped counters.
@@ -131,6 +152,7 @@ impl OutputBatch {
             + self.alerts.len()
             + self.deliveries.len()
             + self.rules.len()
-            + self.watchlist.len()) as u64
+            + self.watchlist.len()
+            + self.books.iter().map(BookRecord::rows).sum::<usize>()) as u64
     }
 }

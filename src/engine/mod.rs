@@ -2,6 +2,7 @@
 //! events, aggregates candles for every interval, updates indicators and anomaly scores,
 //! evaluates alert rules, and hands what must be persisted to the caller in a [`OutputBatch`].
 
+mod liquidity;
 mod remote;
 mod ring;
 mod rule_index;
@@ -72,6 +73,17 @@ pub struct EngineConfig {
     /// Alerts evaluated elsewhere (read from NATS) also go to this process's own sinks
     /// (`[nats] notify`); off, they are shown and stored only.
     pub notify_remote_alerts: bool,
+    /// Store the top levels of each local order book this often (`[storage]
+    /// book_snapshot_secs`; None: books are not stored).
+    pub book_snapshots: Option<BookSnapshots>,
+}
+
+/// Which order book snapshots are stored: every `every_ms` per book, its top `levels` levels
+/// of each side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookSnapshots {
+    pub every_ms: TsMs,
+    pub levels: usize,
 }
 
 impl Default for EngineConfig {
@@ -95,6 +107,7 @@ impl Default for EngineConfig {
             alert_delivered: String::new(),
             alert_max_lag_ms: None,
             notify_remote_alerts: false,
+            book_snapshots: None,
         }
     }
 }
@@ -130,6 +143,10 @@ pub struct Engine {
     /// Symbols unsubscribed in the monitor: events of theirs still queued are dropped instead
     /// of bringing them back.
     removed: std::collections::HashSet<VenueSymbol>,
+    /// The last synced book of each key (levels appearing or pulled are found against it).
+    books: HashMap<VenueSymbol, crate::domain::BookSnapshot>,
+    /// When each book was last stored.
+    books_stored: HashMap<VenueSymbol, TsMs>,
 }
 
 impl Engine {
@@ -148,6 +165,8 @@ impl Engine {
             rules,
             now_ms: TsMs::MIN,
             clock_start_ms: None,
+            books: HashMap::new(),
+            books_stored: HashMap::new(),
             removed: Default::default(),
             template,
             symbols: Vec::new(),
@@ -258,6 +277,54 @@ impl Engine {
         }
         self.fired_since(fired_before, out);
         Ok(())
+    }
+
+    /// A local order book was published: evaluates the liquidity rules on it (only while it is
+    /// in sync: a book that lost updates says nothing about the market) and stores its top
+    /// levels when snapshots are due.
+    pub fn apply_book(&mut self, book: &crate::domain::BookSnapshot, out: &mut OutputBatch) {
+        if !self.removed.is_empty() && self.removed.contains(&book.key) {
+            return;
+        }
+        if !book.is_synced() {
+            // the next synced book is compared with nothing: what changed meanwhile is unknown
+            self.books.remove(&book.key);
+            return;
+        }
+        let now = book.updated_ms;
+        self.now_ms = self.now_ms.max(now);
+        if let Some(cfg) = self.cfg.book_snapshots {
+            let due = self
+                .books_stored
+                .get(&book.key)
+                .is_none_or(|&t| now - t >= cfg.every_ms || now < t);
+            if due {
+                self.books_stored.insert(book.key, now);
+                out.books.push(crate::domain::BookRecord {
+                    key: book.key,
+                    ts_ms: now,
+                    bids: book.bids.iter().take(cfg.levels).copied().collect(),
+                    asks: book.asks.iter().take(cfg.levels).copied().collect(),
+                });
+            }
+        }
+        if self.rules.has_book_rules() {
+            let fired_before = out.alerts.len();
+            let prev = self.books.get(&book.key);
+            self.rules.on(Trigger::Book).evaluate_detailed(
+                book.key,
+                now,
+                false,
+                &self.cfg.alert_delivered,
+                out,
+                |rule| liquidity::value(rule, book, prev),
+            );
+            if self.rules.needs_flush() {
+                self.rules.flush(self.now_ms, out);
+            }
+            self.fired_since(fired_before, out);
+            self.books.insert(book.key, book.clone());
+        }
     }
 
     /// Keeps the alerts fired into `out` from `before` on for the view, and counts them.

@@ -33,7 +33,7 @@ impl RuleIndex {
     pub fn build<'a>(rules: impl Iterator<Item = &'a AlertRule>) -> RuleIndex {
         let mut ix = RuleIndex::default();
         for (i, rule) in rules.enumerate() {
-            let on_data = rule.trigger != Trigger::Clock;
+            let on_data = matches!(rule.trigger, Trigger::Tick | Trigger::Close(_));
             let lane = ix.lanes.entry(rule.trigger).or_default();
             match &rule.symbols {
                 SymbolFilter::All => {

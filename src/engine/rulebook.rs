@@ -414,7 +414,7 @@ impl RuleBook {
         history: bool,
         delivered: &str,
         out: &mut OutputBatch,
-        mut value: impl FnMut(&AlertRule) -> Option<f64>,
+        mut value: impl FnMut(&AlertRule) -> Option<(f64, Option<String>)>,
     ) {
         for i in self.index.rules_for(trigger, key.symbol) {
             self.visits += 1;
@@ -422,7 +422,9 @@ impl RuleBook {
             if e.rule.expired(now) {
                 continue;
             }
-            let Some(v) = value(&e.rule) else { continue };
+            let Some((v, detail)) = value(&e.rule) else {
+                continue;
+            };
             let start = if e.start_rearming {
                 RuleState::rearming(e.last_fired_ms)
             } else {
@@ -440,7 +442,11 @@ impl RuleBook {
                 if e.rule.mode == Mode::Once {
                     e.latched = true;
                 }
-                out.alerts.push(fire(key, &e.rule, v, now, delivered));
+                let mut alert = fire(key, &e.rule, v, now, delivered);
+                if let Some(d) = detail {
+                    alert.message = d;
+                }
+                out.alerts.push(alert);
                 self.dirty.push(i);
                 self.touched = true;
             } else if s.phase != before {
@@ -453,6 +459,11 @@ impl RuleBook {
     /// Whether any rule is evaluated on the clock.
     pub fn has_clock_rules(&self) -> bool {
         self.index.has(Trigger::Clock)
+    }
+
+    /// Whether any rule is evaluated on local order books.
+    pub fn has_book_rules(&self) -> bool {
+        self.index.has(Trigger::Book)
     }
 
     /// Whether a rule evaluated on trades or candle closes applies to `symbol` (when none
@@ -539,7 +550,25 @@ impl On<'_> {
         history: bool,
         delivered: &str,
         out: &mut OutputBatch,
-        value: impl FnMut(&AlertRule) -> Option<f64>,
+        mut value: impl FnMut(&AlertRule) -> Option<f64>,
+    ) {
+        self.book
+            .evaluate(key, self.trigger, now, history, delivered, out, |r| {
+                value(r).map(|v| (v, None))
+            });
+    }
+
+    /// [`evaluate`](Self::evaluate) where the value may come with the message to send when
+    /// the rule fires (instead of the rule's own: a level rule names the level's side and
+    /// price).
+    pub fn evaluate_detailed(
+        self,
+        key: VenueSymbol,
+        now: TsMs,
+        history: bool,
+        delivered: &str,
+        out: &mut OutputBatch,
+        value: impl FnMut(&AlertRule) -> Option<(f64, Option<String>)>,
     ) {
         self.book
             .evaluate(key, self.trigger, now, history, delivered, out, value);

@@ -161,6 +161,12 @@ impl Runner {
                         }
                         false
                     }
+                    Ingest::Books(books) => {
+                        for b in &books {
+                            self.engine.apply_book(b, batch);
+                        }
+                        false
+                    }
                     Ingest::RemoteAlerts(alerts) => {
                         for a in alerts {
                             summary.remote_alerts += u64::from(self.engine.remote_alert(a, batch));
@@ -368,7 +374,7 @@ impl Runner {
                 }
                 // still in the stream: a later run with `start = "all"` reads them again
                 Ingest::RemoteAlerts(alerts) => left += alerts.len() as u64,
-                Ingest::Finished(_) => {}
+                Ingest::Finished(_) | Ingest::Books(_) => {}
             }
         }
         if left > 0 {

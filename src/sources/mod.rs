@@ -4,6 +4,7 @@
 
 pub mod alphavantage;
 pub mod binance;
+pub(crate) mod books;
 pub mod bybit;
 pub mod coinbase;
 pub mod kraken;

@@ -15,6 +15,10 @@ pub enum Field {
     Window,
     Interval,
     Direction,
+    /// imbalance_*: levels of each side counted.
+    Levels,
+    /// depth_below: the band around the mid, in %.
+    Band,
     Scope,
     Mode,
     Hysteresis,
@@ -30,6 +34,8 @@ impl Field {
             Field::Window => "window",
             Field::Interval => "interval",
             Field::Direction => "direction",
+            Field::Levels => "levels",
+            Field::Band => "within %",
             Field::Scope => "symbols",
             Field::Mode => "mode",
             Field::Hysteresis => "hysteresis",
@@ -69,6 +75,8 @@ pub struct RuleForm {
     pub window: String,
     pub interval: Interval,
     pub direction: Direction,
+    pub levels: String,
+    pub band: String,
     pub scope_all: bool,
     pub mode: Mode,
     pub hysteresis: String,
@@ -93,6 +101,12 @@ pub fn default_value(kind: RuleKind, price: Option<f64>) -> String {
         RuleKind::RsiCross => "50".into(),
         RuleKind::Zscore | RuleKind::VolumeSpike => "3".into(),
         RuleKind::Stale => "60".into(),
+        RuleKind::SpreadAbove => "10".into(),
+        RuleKind::ImbalanceAbove => "0.6".into(),
+        RuleKind::ImbalanceBelow => "-0.6".into(),
+        // the quote value within the band, and the size of a level: too different across
+        // markets for one default to mean anything; the person types it
+        RuleKind::DepthBelow | RuleKind::LevelAppear | RuleKind::LevelPulled => String::new(),
     }
 }
 
@@ -120,6 +134,8 @@ impl RuleForm {
             window: "5m".into(),
             interval: Interval::M1,
             direction: Direction::Any,
+            levels: crate::alerts::rules::spec::DEFAULT_IMBALANCE_LEVELS.to_string(),
+            band: crate::alerts::rules::spec::DEFAULT_DEPTH_PCT.to_string(),
             scope_all: symbol.is_none(),
             mode: Mode::Rearm,
             hysteresis: String::new(),
@@ -148,6 +164,14 @@ impl RuleForm {
                 .and_then(|i| i.parse().ok())
                 .unwrap_or(Interval::M1),
             direction: s.direction.unwrap_or_default(),
+            levels: s
+                .levels
+                .unwrap_or(crate::alerts::rules::spec::DEFAULT_IMBALANCE_LEVELS)
+                .to_string(),
+            band: s
+                .within_pct
+                .unwrap_or(crate::alerts::rules::spec::DEFAULT_DEPTH_PCT)
+                .to_string(),
             scope_all: s.symbols.is_none(),
             mode: s.mode.unwrap_or_default(),
             hysteresis: num(s.hysteresis),
@@ -177,6 +201,15 @@ impl RuleForm {
         }
         if self.kind.has_direction() {
             f.push(Field::Direction);
+        }
+        if matches!(
+            self.kind,
+            RuleKind::ImbalanceAbove | RuleKind::ImbalanceBelow
+        ) {
+            f.push(Field::Levels);
+        }
+        if self.kind == RuleKind::DepthBelow {
+            f.push(Field::Band);
         }
         f.extend([
             Field::Scope,
@@ -208,6 +241,8 @@ impl RuleForm {
                 Mode::Rearm => "rearm".into(),
                 Mode::Once => "once".into(),
             },
+            Field::Levels => self.levels.clone(),
+            Field::Band => self.band.clone(),
             Field::Hysteresis => self.hysteresis.clone(),
             Field::Cooldown => self.cooldown.clone(),
             Field::Name => self.name.clone(),
@@ -218,6 +253,8 @@ impl RuleForm {
         match field {
             Field::Value => Some(&mut self.value),
             Field::Window => Some(&mut self.window),
+            Field::Levels => Some(&mut self.levels),
+            Field::Band => Some(&mut self.band),
             Field::Hysteresis => Some(&mut self.hysteresis),
             Field::Cooldown => Some(&mut self.cooldown),
             Field::Name => Some(&mut self.name),
@@ -334,6 +371,18 @@ impl RuleForm {
             on: self.base.on.filter(|_| kind.has_on()),
             expires: self.base.expires.clone(),
             severity: self.base.severity,
+            levels: match self.kind {
+                RuleKind::ImbalanceAbove | RuleKind::ImbalanceBelow => {
+                    Some(self.levels.trim().parse::<usize>().map_err(|_| {
+                        format!("levels: {:?} is not a whole number", self.levels.trim())
+                    })?)
+                }
+                _ => None,
+            },
+            within_pct: match self.kind {
+                RuleKind::DepthBelow => number(Field::Band, &self.band)?,
+                _ => None,
+            },
         };
         spec.build().map_err(|e| e.reason)?;
         Ok(spec)
@@ -384,7 +433,31 @@ mod tests {
         press(&mut f, KeyCode::Left);
         press(&mut f, KeyCode::Left);
         press(&mut f, KeyCode::Left);
-        assert_eq!(f.kind, RuleKind::Stale, "wraps around");
+        assert_eq!(f.kind, RuleKind::LevelPulled, "wraps around");
+        // a level size depends on the market: typed, never guessed
+        assert_eq!(f.value, "");
+        assert!(press(&mut f, KeyCode::Enter) == FormOutcome::Open && f.error.is_some());
+        f.field = Field::Kind;
+        for _ in 0..3 {
+            press(&mut f, KeyCode::Left);
+        }
+        assert_eq!(f.kind, RuleKind::ImbalanceBelow);
+        assert!(f.fields().contains(&Field::Levels));
+        f.field = Field::Levels;
+        press(&mut f, KeyCode::Backspace);
+        press(&mut f, KeyCode::Backspace);
+        typed(&mut f, "5");
+        let FormOutcome::Submitted(spec) = press(&mut f, KeyCode::Enter) else {
+            panic!("{:?}", f.error)
+        };
+        assert_eq!((spec.value, spec.levels), (-0.6, Some(5)));
+        f.field = Field::Kind;
+        press(&mut f, KeyCode::Left);
+        press(&mut f, KeyCode::Left);
+        assert_eq!(f.kind, RuleKind::SpreadAbove);
+        assert!(!f.fields().contains(&Field::Levels));
+        press(&mut f, KeyCode::Left);
+        assert_eq!(f.kind, RuleKind::Stale);
         // scope: this symbol or all; mode: rearm or once
         f.field = Field::Scope;
         press(&mut f, KeyCode::Right);

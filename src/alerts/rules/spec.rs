@@ -22,10 +22,22 @@ pub enum RuleKind {
     Zscore,
     VolumeSpike,
     Stale,
+    /// The book's spread, in basis points of the mid, above `value`.
+    SpreadAbove,
+    /// The top `levels` levels' imbalance (bid size − ask size over their sum, −1..1) above or
+    /// below `value`.
+    ImbalanceAbove,
+    ImbalanceBelow,
+    /// The quote-currency value resting within `within_pct` % of the mid (both sides) below
+    /// `value`: liquidity vanishing.
+    DepthBelow,
+    /// A level of at least `value` (base units) appearing in, or pulled from, the book.
+    LevelAppear,
+    LevelPulled,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 10] = [
+    pub const ALL: [RuleKind; 16] = [
         RuleKind::PriceAbove,
         RuleKind::PriceBelow,
         RuleKind::PriceCross,
@@ -36,6 +48,12 @@ impl RuleKind {
         RuleKind::Zscore,
         RuleKind::VolumeSpike,
         RuleKind::Stale,
+        RuleKind::SpreadAbove,
+        RuleKind::ImbalanceAbove,
+        RuleKind::ImbalanceBelow,
+        RuleKind::DepthBelow,
+        RuleKind::LevelAppear,
+        RuleKind::LevelPulled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,7 +68,30 @@ impl RuleKind {
             RuleKind::Zscore => "zscore",
             RuleKind::VolumeSpike => "volume_spike",
             RuleKind::Stale => "stale",
+            RuleKind::SpreadAbove => "spread_above",
+            RuleKind::ImbalanceAbove => "imbalance_above",
+            RuleKind::ImbalanceBelow => "imbalance_below",
+            RuleKind::DepthBelow => "depth_below",
+            RuleKind::LevelAppear => "level_appear",
+            RuleKind::LevelPulled => "level_pulled",
         }
+    }
+
+    /// Kinds evaluated on a local order book (`[<venue>] depth = true`), each time it changes.
+    pub fn on_book(self) -> bool {
+        matches!(
+            self,
+            RuleKind::SpreadAbove
+                | RuleKind::ImbalanceAbove
+                | RuleKind::ImbalanceBelow
+                | RuleKind::DepthBelow
+                | RuleKind::LevelAppear
+                | RuleKind::LevelPulled
+        )
+    }
+
+    fn is_imbalance(self) -> bool {
+        matches!(self, RuleKind::ImbalanceAbove | RuleKind::ImbalanceBelow)
     }
 
     fn is_price(self) -> bool {
@@ -166,6 +207,8 @@ pub fn parse_expiry(s: &str) -> Result<TsMs, String> {
 /// on = "tick"               # tick (default) | close (of `interval`)
 /// expires = "2025-12-31"    # optional
 /// severity = "warning"      # info | warning (default) | critical
+/// levels = 10               # imbalance_*: the top levels of each side counted (default 10)
+/// within_pct = 1.0          # depth_below: the band around the mid, in % (default 1)
 /// ```
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -202,7 +245,20 @@ pub struct RuleConfig {
     /// info | warning (default) | critical
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
+    /// imbalance_above/below: how many levels of each side count (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub levels: Option<usize>,
+    /// depth_below: the band around the mid, in percent (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_pct: Option<f64>,
 }
+
+/// Levels an imbalance rule counts by default, and at most (a venue's book holds no more).
+pub const DEFAULT_IMBALANCE_LEVELS: usize = 10;
+pub const MAX_IMBALANCE_LEVELS: usize = 1000;
+/// The band of a depth rule by default (percent of the mid), and at most.
+pub const DEFAULT_DEPTH_PCT: f64 = 1.0;
+pub const MAX_DEPTH_PCT: f64 = 50.0;
 
 pub const DEFAULT_COOLDOWN_SECS: u64 = 60;
 /// 30 days: anything longer is a typo (and would overflow as milliseconds).
@@ -283,6 +339,28 @@ impl RuleConfig {
                 "`direction` only applies to price_cross, rsi_cross and pct_change, not {kind}"
             )));
         }
+        if self.levels.is_some() && !kind.is_imbalance() {
+            return Err(err(format!(
+                "`levels` only applies to imbalance_above and imbalance_below, not {kind}"
+            )));
+        }
+        if self.within_pct.is_some() && kind != RuleKind::DepthBelow {
+            return Err(err(format!(
+                "`within_pct` only applies to depth_below, not {kind}"
+            )));
+        }
+        let levels = self.levels.unwrap_or(DEFAULT_IMBALANCE_LEVELS);
+        if !(1..=MAX_IMBALANCE_LEVELS).contains(&levels) {
+            return Err(err(format!(
+                "`levels` = {levels} must be between 1 and {MAX_IMBALANCE_LEVELS}"
+            )));
+        }
+        let within_pct = self.within_pct.unwrap_or(DEFAULT_DEPTH_PCT);
+        if !(within_pct.is_finite() && within_pct > 0.0 && within_pct <= MAX_DEPTH_PCT) {
+            return Err(err(format!(
+                "`within_pct` = {within_pct} must be above 0 and at most {MAX_DEPTH_PCT} (percent of the mid)"
+            )));
+        }
         let direction = self.direction.unwrap_or(Direction::Any);
         let hysteresis = self.hysteresis.unwrap_or(0.0);
         if !(hysteresis.is_finite() && hysteresis >= 0.0) {
@@ -355,11 +433,46 @@ impl RuleConfig {
                 positive("a number of seconds without data")?;
                 Condition::Stale { secs: v }
             }
+            RuleKind::SpreadAbove => {
+                positive("a spread in basis points")?;
+                Condition::SpreadAbove { bps: v }
+            }
+            RuleKind::ImbalanceAbove | RuleKind::ImbalanceBelow => {
+                if !(-1.0..=1.0).contains(&v) {
+                    return Err(err(format!(
+                        "an imbalance level must be between -1 (all asks) and 1 (all bids), got {v}"
+                    )));
+                }
+                if kind == RuleKind::ImbalanceAbove {
+                    Condition::ImbalanceAbove { level: v, levels }
+                } else {
+                    Condition::ImbalanceBelow { level: v, levels }
+                }
+            }
+            RuleKind::DepthBelow => {
+                positive("a depth in the quote currency (e.g. 250000 for $250k)")?;
+                Condition::DepthBelow {
+                    value: v,
+                    within_pct,
+                }
+            }
+            RuleKind::LevelAppear => {
+                positive("a level size (base units)")?;
+                Condition::LevelAppear { size: v }
+            }
+            RuleKind::LevelPulled => {
+                positive("a level size (base units)")?;
+                Condition::LevelPulled { size: v }
+            }
         };
         // A band the value can never get back across would keep the rule from ever re-arming.
         let reachable = match kind {
             RuleKind::PriceCross | RuleKind::RsiCross => true,
             RuleKind::RsiBelow => v + hysteresis < 100.0,
+            RuleKind::ImbalanceAbove => v - hysteresis > -1.0,
+            RuleKind::ImbalanceBelow => v + hysteresis < 1.0,
+            // a level rule's value is 0 when nothing appeared or was pulled: always re-arms
+            RuleKind::LevelAppear | RuleKind::LevelPulled => true,
             _ => hysteresis < v,
         };
         if !reachable {
@@ -376,6 +489,7 @@ impl RuleConfig {
         let trigger = match kind {
             RuleKind::Stale => Trigger::Clock,
             RuleKind::Zscore => Trigger::Tick,
+            k if k.on_book() => Trigger::Book,
             _ if on_close => Trigger::Close(interval),
             _ => Trigger::Tick,
         };

@@ -1,8 +1,8 @@
 //! Binance local order books (`[binance] depth = true`): the connections hand each
 //! `depthUpdate` frame to one task that keeps a [`BinanceBook`] per symbol by Binance's
 //! documented procedure, fetches `GET /api/v3/depth` when a book needs a snapshot (at start, and
-//! after any gap), and publishes the top levels with their state to the [`BookBoard`] for the
-//! ladder. Frames are handed over with `try_send`: when the task falls behind, a dropped frame
+//! after any gap), and publishes the top levels with their state through a [`BookOut`] (to the
+//! ladder and to the engine's liquidity rules). Frames are handed over with `try_send`: when the task falls behind, a dropped frame
 //! is counted and shows as the gap it is (the book resyncs), never as a silently wrong book.
 
 use std::collections::HashMap;
@@ -14,10 +14,10 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::rest::{RestClient, RestError};
+use crate::book::BookMachine;
 use crate::book::binance::{BinanceBook, Flavor, parse_diff, parse_snapshot};
-use crate::book::{BookMachine, BookState, Side};
-use crate::domain::{BookSnapshot, BookSync, Level, Symbol, Venue, VenueSymbol, now_ms};
-use crate::view::BookBoard;
+use crate::domain::{BookSync, Symbol, Venue, VenueSymbol};
+use crate::sources::books::BookOut;
 
 /// Frames queued for the book task before new ones are dropped (and the book resyncs).
 const QUEUE: usize = 8192;
@@ -50,18 +50,13 @@ pub fn is_depth(text: &str) -> bool {
 }
 
 /// Starts the book task; it ends when every [`DepthFeed`] clone is gone.
-pub(crate) fn spawn(
-    rest: RestClient,
-    board: BookBoard,
-    levels: usize,
-    stale_after: Duration,
-) -> Arc<DepthFeed> {
+pub(crate) fn spawn(rest: RestClient, out: BookOut, stale_after: Duration) -> Arc<DepthFeed> {
     let (tx, rx) = flume::bounded(QUEUE);
     let feed = Arc::new(DepthFeed {
         tx,
         dropped: AtomicU64::new(0),
     });
-    tokio::spawn(run(rx, rest, board, levels, stale_after));
+    tokio::spawn(run(rx, rest, out, stale_after));
     feed
 }
 
@@ -73,13 +68,7 @@ struct Entry {
     stale: bool,
 }
 
-async fn run(
-    rx: flume::Receiver<String>,
-    rest: RestClient,
-    board: BookBoard,
-    levels: usize,
-    stale_after: Duration,
-) {
+async fn run(rx: flume::Receiver<String>, rest: RestClient, out: BookOut, stale_after: Duration) {
     let mut books: HashMap<Symbol, Entry> = HashMap::new();
     let (snap_tx, mut snap_rx) = mpsc::unbounded_channel::<(Symbol, Result<Vec<u8>, RestError>)>();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -89,7 +78,7 @@ async fn run(
             text = rx.recv_async() => {
                 let Ok(text) = text else {
                     // the source stopped: what it kept is no longer the venue's book
-                    board.mark(Venue::Binance, BookSync::Stale);
+                    out.mark(Venue::Binance, BookSync::Stale);
                     return;
                 };
                 let diff = match parse_diff(&text) {
@@ -114,7 +103,9 @@ async fn run(
                 e.book.on_diff(diff);
                 fetch_if_needed(sym, e, &rest, &snap_tx);
                 let changed = before.state != e.book.status().state || was_stale;
-                publish(sym, e, &board, levels, changed);
+                if publish(sym, e, &out, changed).await.is_err() {
+                    return;
+                }
             }
             Some((sym, answer)) = snap_rx.recv() => {
                 let Some(e) = books.get_mut(&sym) else { continue };
@@ -129,13 +120,17 @@ async fn run(
                     Err(why) => tracing::warn!("{sym} book: the depth snapshot failed ({why}); trying again"),
                 }
                 fetch_if_needed(sym, e, &rest, &snap_tx);
-                publish(sym, e, &board, levels, true);
+                if publish(sym, e, &out, true).await.is_err() {
+                    return;
+                }
             }
             _ = tick.tick() => {
                 for (sym, e) in books.iter_mut() {
                     if !e.stale && e.last_diff.elapsed() > stale_after {
                         e.stale = true;
-                        publish(*sym, e, &board, levels, true);
+                        if publish(*sym, e, &out, true).await.is_err() {
+                            return;
+                        }
                     }
                 }
             }
@@ -165,47 +160,19 @@ fn fetch_if_needed(
     });
 }
 
-/// Publishes the book's top `levels` and its state, at most every [`PUBLISH_EVERY`] unless
-/// `now` (its state changed). A book that is not in sync is published without levels.
-fn publish(sym: Symbol, e: &mut Entry, board: &BookBoard, levels: usize, now: bool) {
+/// Publishes the book (its top levels and state), at most every [`PUBLISH_EVERY`] unless
+/// `now` (its state changed). A book that is not in sync is published without levels. Err: the
+/// engine is gone.
+async fn publish(
+    sym: Symbol,
+    e: &mut Entry,
+    out: &BookOut,
+    now: bool,
+) -> Result<(), crate::pipeline::EngineGone> {
     if !now && e.published.is_some_and(|t| t.elapsed() < PUBLISH_EVERY) {
-        return;
+        return Ok(());
     }
     e.published = Some(Instant::now());
-    let status = e.book.status();
-    let sync = match status.state {
-        _ if e.stale => BookSync::Stale,
-        BookState::Synced => BookSync::Synced,
-        BookState::AwaitingSnapshot => BookSync::Resyncing {
-            why: "waiting for the first snapshot".into(),
-        },
-        BookState::Resyncing(reason) => BookSync::Resyncing {
-            why: reason.to_string(),
-        },
-    };
-    let side = |s: Side| -> Vec<Level> {
-        if sync != BookSync::Synced {
-            return Vec::new();
-        }
-        e.book
-            .book()
-            .top(s, levels)
-            .into_iter()
-            .map(|(p, q)| Level {
-                price: p.to_f64(),
-                qty: *q,
-            })
-            .collect()
-    };
-    let c = status.counters;
-    board.publish(BookSnapshot {
-        key: VenueSymbol::new(Venue::Binance, sym),
-        bids: side(Side::Bid),
-        asks: side(Side::Ask),
-        sync,
-        updated_ms: now_ms(),
-        gaps: c.gaps,
-        checksum_failures: c.checksum_failures,
-        resyncs: c.resyncs,
-    });
+    let snap = out.snapshot(VenueSymbol::new(Venue::Binance, sym), &e.book, e.stale);
+    out.publish(snap).await
 }

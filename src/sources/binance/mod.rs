@@ -94,8 +94,7 @@ async fn run(src: BinanceSource, sink: EventSink) -> anyhow::Result<()> {
     let depth = match (src.cfg.depth, sink.books()) {
         (true, Some(board)) => Some(depth::spawn(
             src.rest.clone(),
-            board.clone(),
-            src.cfg.depth_levels,
+            crate::sources::books::BookOut::new(board.clone(), sink.clone(), src.cfg.depth_levels),
             Duration::from_secs(src.cfg.stale_after_secs),
         )),
         _ => None,
