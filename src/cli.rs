@@ -150,6 +150,11 @@ pub struct ExportArgs {
     /// Write to this file instead of standard output.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// Export the stored order book snapshots (`[storage] book_snapshot_secs`) instead of
+    /// candles: one row per level (CSV, which `tickwatch replay` plays back) or one object per
+    /// snapshot (JSON).
+    #[arg(long)]
+    pub book: bool,
 }
 
 #[derive(Debug, Args)]

@@ -190,6 +190,38 @@ pub struct StorageSection {
     pub max_pending_rows: u64,
     /// PostgreSQL: drop trade partitions (days) older than this many days. Unset: keep all.
     pub retention_days: Option<u32>,
+    /// Store the top levels of every local order book (`[<venue>] depth = true`) this often,
+    /// in seconds, into `book_snapshots`. 0 (the default): books are not stored.
+    pub book_snapshot_secs: f64,
+    /// Levels of each side stored per book snapshot.
+    pub book_snapshot_levels: usize,
+}
+
+/// At most this many levels of each side per stored book snapshot.
+pub const MAX_BOOK_SNAPSHOT_LEVELS: usize = 1000;
+
+impl StorageSection {
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        let secs = self.book_snapshot_secs;
+        if !(secs == 0.0 || (secs.is_finite() && (0.1..=86_400.0).contains(&secs))) {
+            return Err((
+                "book_snapshot_secs",
+                format!(
+                    "[storage].book_snapshot_secs = {secs}: give the seconds between stored book snapshots, from 0.1 to 86400, or 0 to store none"
+                ),
+            ));
+        }
+        if !(1..=MAX_BOOK_SNAPSHOT_LEVELS).contains(&self.book_snapshot_levels) {
+            return Err((
+                "book_snapshot_levels",
+                format!(
+                    "[storage].book_snapshot_levels = {}: give the levels of each side to store, from 1 to {MAX_BOOK_SNAPSHOT_LEVELS}",
+                    self.book_snapshot_levels
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for StorageSection {
@@ -199,6 +231,8 @@ impl Default for StorageSection {
             persist_trades: true,
             max_pending_rows: 200_000,
             retention_days: None,
+            book_snapshot_secs: 0.0,
+            book_snapshot_levels: 10,
         }
     }
 }
@@ -449,6 +483,9 @@ impl Config {
         if let Err(m) = self.bybit.validate() {
             return Err(err(Some("bybit"), section_key(&m, "[bybit]."), m.clone()));
         }
+        if let Err((key, m)) = self.storage.validate() {
+            return Err(err(Some("storage"), key, m));
+        }
         if let Err(m) = self.yahoo.validate() {
             return Err(err(Some("yahoo"), section_key(&m, "[yahoo]."), m.clone()));
         }
@@ -500,6 +537,12 @@ impl Config {
             tick_z_span: e.tick_z_span,
             tick_z_warmup: e.tick_z_warmup,
             persist_trades: self.storage.persist_trades,
+            book_snapshots: (self.storage.book_snapshot_secs > 0.0).then(|| {
+                crate::engine::BookSnapshots {
+                    every_ms: (self.storage.book_snapshot_secs * 1000.0).round() as i64,
+                    levels: self.storage.book_snapshot_levels,
+                }
+            }),
             rules,
             notify_remote_alerts: self.nats.notify,
             ..EngineConfig::default()

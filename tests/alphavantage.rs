@@ -178,7 +178,7 @@ async fn start(
             match rx.recv_async().await {
                 Ok(Ingest::Events(evs)) => ev2.lock().unwrap().extend(evs),
                 Ok(Ingest::Finished(_)) => *fin2.lock().unwrap() = true,
-                Ok(Ingest::RemoteAlerts(_)) => {}
+                Ok(Ingest::RemoteAlerts(_) | Ingest::Books(_)) => {}
                 Err(_) => return,
             }
         }

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::binance::Market;
-use support::http::{HttpServer, Request, Response};
+use support::binance::{Market, depth_diff, depth_handler};
+use support::http::HttpServer;
 use support::ws::WsServer;
 
 /// The book the fake venue has after the diff with id `u`: the best bid's size moves with the
@@ -23,14 +23,6 @@ fn levels(u: u64) -> (String, String) {
     )
 }
 
-fn diff(first: u64, last: u64) -> String {
-    let (b, a) = levels(last);
-    format!(
-        r#"{{"e":"depthUpdate","E":{},"s":"BTCUSDT","U":{first},"u":{last},"b":{b},"a":{a}}}"#,
-        tickwatch::domain::now_ms()
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ladder_syncs_resyncs_after_a_gap_and_comes_back_after_a_cut() {
     let dir = tempfile::tempdir().unwrap();
@@ -38,19 +30,12 @@ async fn the_ladder_syncs_resyncs_after_a_gap_and_comes_back_after_a_cut() {
     // the id of the last diff sent: a snapshot is the book as of it
     let last_u = Arc::new(AtomicU64::new(1000));
     let snapshots = Arc::new(Mutex::new(Vec::new()));
-    let (lu, snaps, m) = (last_u.clone(), snapshots.clone(), market.handler());
-    let http = HttpServer::start(Arc::new(move |req: &Request| {
-        if req.path == "/api/v3/depth" {
-            let id = lu.load(Ordering::SeqCst);
-            snaps.lock().unwrap().push(id);
-            let (b, a) = levels(id);
-            return Response::json(
-                200,
-                format!(r#"{{"lastUpdateId":{id},"bids":{b},"asks":{a}}}"#),
-            );
-        }
-        m(req)
-    }))
+    let http = HttpServer::start(depth_handler(
+        &market,
+        levels,
+        last_u.clone(),
+        snapshots.clone(),
+    ))
     .await;
     let mut ws = WsServer::start().await;
     let config = dir.path().join("config.toml");
@@ -91,7 +76,7 @@ async fn the_ladder_syncs_resyncs_after_a_gap_and_comes_back_after_a_cut() {
                 };
                 let last = first + 2;
                 lu.store(last, Ordering::SeqCst);
-                c.send(diff(first, last)).await;
+                c.send(depth_diff(levels, first, last)).await;
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 n += 1;
             }

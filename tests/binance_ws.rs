@@ -105,7 +105,7 @@ fn start_named(name: &str, cfg: BinanceConfig, ring_batches: usize) -> Harness {
             match rx.recv_async().await {
                 Ok(Ingest::Events(evs)) => ev2.lock().unwrap().extend(evs),
                 Ok(Ingest::Finished(_)) | Err(_) => return,
-                Ok(Ingest::RemoteAlerts(_)) => {}
+                Ok(Ingest::RemoteAlerts(_) | Ingest::Books(_)) => {}
             }
         }
     });

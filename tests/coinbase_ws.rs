@@ -119,7 +119,7 @@ fn start(name: &str, cfg: CoinbaseConfig) -> Harness {
             match rx.recv_async().await {
                 Ok(Ingest::Events(evs)) => ev2.lock().unwrap().extend(evs),
                 Ok(Ingest::Finished(_)) | Err(_) => return,
-                Ok(Ingest::RemoteAlerts(_)) => {}
+                Ok(Ingest::RemoteAlerts(_) | Ingest::Books(_)) => {}
             }
         }
     });

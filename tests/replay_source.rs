@@ -80,6 +80,7 @@ async fn run_source(src: ReplaySource) -> Outcome {
                 finished = true;
             }
             Ingest::RemoteAlerts(a) => panic!("a replay sent remote alerts: {a:?}"),
+            Ingest::Books(b) => panic!("a replay of dumps sent books: {b:?}"),
         }
     }
     for e in &events {

@@ -55,7 +55,7 @@ impl Feed {
                 match rx.recv_async().await {
                     Ok(Ingest::Events(evs)) => ev2.lock().unwrap().extend(evs),
                     Ok(Ingest::Finished(_)) | Err(_) => return,
-                    Ok(Ingest::RemoteAlerts(_)) => {}
+                    Ok(Ingest::RemoteAlerts(_) | Ingest::Books(_)) => {}
                 }
             }
         });

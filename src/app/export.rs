@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use super::UsageError;
 use crate::cli::{ExportArgs, Format};
-use crate::domain::{Interval, Symbol, TsMs, Venue, iso8601};
+use crate::domain::{BOOK_CSV_HEADER, Interval, Symbol, TsMs, Venue, iso8601};
 use crate::indicators::IndicatorSet;
 use crate::store::{self, Location};
 
@@ -87,6 +87,9 @@ pub fn run(args: &ExportArgs, db: Option<&Path>, config: Option<&Path>) -> anyho
         None => Location::Sqlite(store::default_db_path()),
     };
     let mut reader = store::open_reader(&at)?;
+    if args.book {
+        return export_books(args, reader.as_mut(), &at, venue, symbol, from, to);
+    }
     let venues = reader.venues_for(symbol)?;
     let venue = match (venue, venues.as_slice()) {
         (Some(v), _) if venues.contains(&v) => v,
@@ -130,12 +133,7 @@ pub fn run(args: &ExportArgs, db: Option<&Path>, config: Option<&Path>) -> anyho
     };
     let rows = reader.candles(Some(venue), symbol, interval, from, to, None)?;
 
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
+    let mut out = output(args)?;
     match args.format {
         Format::Csv => {
             write!(out, "open_time,open,high,low,close,volume,trades")?;
@@ -198,6 +196,98 @@ pub fn run(args: &ExportArgs, db: Option<&Path>, config: Option<&Path>) -> anyho
         eprintln!("note: no {interval} candles for {symbol} at {venue} in that time range");
     }
     Ok(())
+}
+
+fn export_books(
+    args: &ExportArgs,
+    reader: &mut dyn store::ReadStore,
+    at: &Location,
+    venue: Option<Venue>,
+    symbol: Symbol,
+    from: Option<TsMs>,
+    to: Option<TsMs>,
+) -> anyhow::Result<()> {
+    let books = reader.book_snapshots(venue, symbol, from, to)?;
+    let mut venues: Vec<Venue> = books.iter().map(|b| b.key.venue).collect();
+    venues.sort();
+    venues.dedup();
+    if venues.len() > 1 {
+        let names: Vec<&str> = venues.iter().map(|v| v.as_str()).collect();
+        return Err(UsageError(format!(
+            "{symbol} has stored books at several venues ({}): pass --venue",
+            names.join(", ")
+        ))
+        .into());
+    }
+    if books.is_empty() && from.is_none() && to.is_none() {
+        return Err(UsageError(format!(
+            "no order book snapshots of {symbol}{} in {}: they are stored while a venue's book is kept (`[<venue>] depth = true`) and `[storage] book_snapshot_secs` is above 0",
+            venue.map(|v| format!(" at {v}")).unwrap_or_default(),
+            at.describe()
+        ))
+        .into());
+    }
+    let mut out = output(args)?;
+    match args.format {
+        Format::Csv => {
+            writeln!(out, "{BOOK_CSV_HEADER}")?;
+            for b in &books {
+                for (side, levels) in [("bid", &b.bids), ("ask", &b.asks)] {
+                    for (i, l) in levels.iter().enumerate() {
+                        writeln!(
+                            out,
+                            "{},{},{},{},{side},{i},{},{}",
+                            b.ts_ms,
+                            iso8601(b.ts_ms),
+                            b.key.venue,
+                            b.key.symbol,
+                            l.price,
+                            l.qty
+                        )?;
+                    }
+                }
+            }
+        }
+        Format::Json => {
+            writeln!(out, "[")?;
+            let side = |levels: &[crate::domain::Level]| -> String {
+                let pairs: Vec<String> = levels
+                    .iter()
+                    .map(|l| format!("[{},{}]", json_num(l.price), json_num(l.qty)))
+                    .collect();
+                format!("[{}]", pairs.join(","))
+            };
+            for (i, b) in books.iter().enumerate() {
+                writeln!(
+                    out,
+                    "  {{\"ts_ms\":{},\"time\":\"{}\",\"venue\":\"{}\",\"symbol\":\"{}\",\"bids\":{},\"asks\":{}}}{}",
+                    b.ts_ms,
+                    iso8601(b.ts_ms),
+                    b.key.venue,
+                    b.key.symbol,
+                    side(&b.bids),
+                    side(&b.asks),
+                    if i + 1 < books.len() { "," } else { "" }
+                )?;
+            }
+            writeln!(out, "]")?;
+        }
+    }
+    out.flush().context("writing the export")?;
+    if books.is_empty() {
+        eprintln!("note: no order book snapshots of {symbol} in that time range");
+    }
+    Ok(())
+}
+
+/// Where the export goes: `--output`, else standard output.
+fn output(args: &ExportArgs) -> anyhow::Result<Box<dyn Write>> {
+    Ok(match &args.output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    })
 }
 
 /// `v` to 12 significant digits: a volume summed from many trade quantities carries float

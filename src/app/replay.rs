@@ -91,6 +91,11 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
         .iter()
         .map(|(_, info, sym)| crate::domain::VenueSymbol::new(info.venue, *sym))
         .collect();
+    for key in source.book_keys() {
+        if !s.engine.watchlist.contains(&key) {
+            s.engine.watchlist.push(key);
+        }
+    }
     s.engine.watchlist.dedup();
     s.engine.kline_bases = kline_bases(&plan);
     let mut notify = (!args.headless).then(|| notify_config(&s));
@@ -144,7 +149,7 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
 
     eprintln!(
         "replaying {} file(s) at {speed_text} into {} (log: {})",
-        plan.len(),
+        args.files.len(),
         db.describe(),
         log.map_or("none".into(), |p| p.display().to_string())
     );

@@ -5,6 +5,10 @@
 
 use super::{TsMs, VenueSymbol};
 
+/// The header of a book file: what `tickwatch export --book` writes and `tickwatch replay`
+/// recognises. One row per level.
+pub const BOOK_CSV_HEADER: &str = "ts_ms,time,venue,symbol,side,level,price,qty";
+
 /// One price level.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Level {

@@ -9,8 +9,10 @@ mod pair;
 mod symbol;
 mod text;
 
-pub use book::{BookSnapshot, BookSync, Level, group_levels};
-pub use event::{Candle, EventKind, MarketEvent, Quote, Side, Stats24h, TradeTick};
+pub use book::{BOOK_CSV_HEADER, BookSnapshot, BookSync, Level, group_levels};
+pub use event::{
+    Candle, EventKind, MAX_PRICE, MIN_PRICE, MarketEvent, Quote, Side, Stats24h, TradeTick,
+};
 pub use interval::Interval;
 pub use output::{
     AlertRecord, BookRecord, ClosedCandle, DeliveryRecord, OutputBatch, RuleChange, RuleRecord,

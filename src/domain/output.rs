@@ -80,9 +80,9 @@ pub struct BookRecord {
 }
 
 impl BookRecord {
-    /// One row per level (at least one: a book with no levels is still a row of its own).
+    /// One row per level.
     pub fn rows(&self) -> usize {
-        (self.bids.len() + self.asks.len()).max(1)
+        self.bids.len() + self.asks.len()
     }
 }
 

@@ -524,3 +524,94 @@ fn an_event_visits_only_the_rules_for_its_symbol_and_a_flush_only_the_changed_on
     assert_eq!(changes(&out), vec![s("btc-silent", Status::Triggered)]);
     assert_eq!(e.rules.looks() - looks, 1);
 }
+
+fn book_at(
+    ts: TsMs,
+    bids: &[(f64, f64)],
+    sync: crate::domain::BookSync,
+) -> crate::domain::BookSnapshot {
+    let lv = |v: &[(f64, f64)]| {
+        v.iter()
+            .map(|&(price, qty)| crate::domain::Level { price, qty })
+            .collect::<Vec<_>>()
+    };
+    crate::domain::BookSnapshot {
+        key: key("BTCUSDT"),
+        bids: lv(bids),
+        asks: lv(&[(101.0, 1.0)]),
+        more_bids: false,
+        more_asks: false,
+        sync,
+        updated_ms: ts,
+        gaps: 0,
+        checksum_failures: 0,
+        resyncs: 0,
+    }
+}
+
+#[test]
+fn liquidity_rules_see_only_books_in_sync_and_compare_across_no_resync() {
+    use crate::domain::BookSync;
+    let mut e = engine(
+        &["name='big'\nkind='level_appear'\nvalue=50\ncooldown_secs=0"],
+        vec![],
+        &["BTCUSDT"],
+    );
+    let fired = |e: &mut Engine, b: &crate::domain::BookSnapshot| {
+        let mut out = OutputBatch::default();
+        e.apply_book(b, &mut out);
+        out.alerts.len()
+    };
+    let small = [(100.0, 1.0)];
+    let big = [(100.0, 1.0), (99.0, 60.0)];
+    assert_eq!(fired(&mut e, &book_at(T0, &small, BookSync::Synced)), 0);
+    // the venue's book lost updates: rebuilt from a snapshot that holds a large level; what
+    // happened meanwhile is unknown, so nothing "appeared"
+    let resyncing = BookSync::Resyncing { why: "gap".into() };
+    assert_eq!(fired(&mut e, &book_at(T0 + 100, &[], resyncing)), 0);
+    assert_eq!(fired(&mut e, &book_at(T0 + 200, &big, BookSync::Synced)), 0);
+    // from one synced book to the next it did appear
+    assert_eq!(
+        fired(&mut e, &book_at(T0 + 300, &small, BookSync::Synced)),
+        0
+    );
+    assert_eq!(fired(&mut e, &book_at(T0 + 400, &big, BookSync::Synced)), 1);
+    // a stale book (its feed went quiet) fires nothing either, whatever it holds
+    assert_eq!(
+        fired(&mut e, &book_at(T0 + 500, &small, BookSync::Stale)),
+        0
+    );
+    assert_eq!(fired(&mut e, &book_at(T0 + 600, &big, BookSync::Stale)), 0);
+}
+
+#[test]
+fn book_snapshots_are_stored_at_their_period_only_while_in_sync() {
+    use crate::domain::BookSync;
+    let mut e = Engine::new(
+        EngineConfig {
+            book_snapshots: Some(BookSnapshots {
+                every_ms: 1_000,
+                levels: 1,
+            }),
+            ..EngineConfig::default()
+        },
+        Arc::new(PipelineStats::default()),
+    )
+    .unwrap();
+    let mut out = OutputBatch::default();
+    let two = [(100.0, 1.0), (99.0, 2.0)];
+    for (dt, sync) in [
+        (0, BookSync::Synced),
+        (400, BookSync::Synced),
+        (1_000, BookSync::Resyncing { why: "gap".into() }),
+        (1_200, BookSync::Synced),
+        (1_900, BookSync::Synced),
+        (2_200, BookSync::Synced),
+    ] {
+        e.apply_book(&book_at(T0 + dt, &two, sync), &mut out);
+    }
+    let times: Vec<TsMs> = out.books.iter().map(|b| b.ts_ms - T0).collect();
+    assert_eq!(times, vec![0, 1_200, 2_200]);
+    assert_eq!(out.books[0].bids.len(), 1, "the top level only");
+    assert_eq!(out.rows(), 6);
+}

@@ -95,6 +95,16 @@ pub trait ReadStore {
 
     /// Number of stored trades of one instrument.
     fn trade_count(&mut self, venue: Venue, symbol: Symbol) -> Result<u64, StoreError>;
+
+    /// Stored order book snapshots of `symbol` (one venue, or all that have it) with
+    /// `from_ms <= ts_ms <= to_ms`, by time.
+    fn book_snapshots(
+        &mut self,
+        venue: Option<Venue>,
+        symbol: Symbol,
+        from_ms: Option<TsMs>,
+        to_ms: Option<TsMs>,
+    ) -> Result<Vec<crate::domain::BookRecord>, StoreError>;
 }
 
 /// Opens the write side (creating and migrating the database), for the storage thread.

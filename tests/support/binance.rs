@@ -11,6 +11,41 @@ use super::http::{Handler, Request, Response};
 /// Trade `id` happens at `T0 + id * 100 ms`; candle `i` opens at `T0 + i minutes`.
 pub const T0: i64 = 1_700_000_040_000; // a minute boundary
 
+/// A venue's book as of diff id `u`: the JSON arrays of bids and of asks (`[["price","size"],..]`).
+pub type BookAt = fn(u64) -> (String, String);
+
+/// A `depthUpdate` frame for ids `first..=last`, carrying the book as of `last`.
+pub fn depth_diff(book: BookAt, first: u64, last: u64) -> String {
+    let (b, a) = book(last);
+    format!(
+        r#"{{"e":"depthUpdate","E":{},"s":"BTCUSDT","U":{first},"u":{last},"b":{b},"a":{a}}}"#,
+        tickwatch::domain::now_ms()
+    )
+}
+
+/// `market`'s handler, plus `GET /api/v3/depth` answering the book as of the last diff id
+/// sent (`last_u`); every snapshot served is noted in `served` (its id).
+pub fn depth_handler(
+    market: &Arc<Market>,
+    book: BookAt,
+    last_u: Arc<std::sync::atomic::AtomicU64>,
+    served: Arc<Mutex<Vec<u64>>>,
+) -> Handler {
+    let m = market.handler();
+    Arc::new(move |req: &Request| {
+        if req.path == "/api/v3/depth" {
+            let id = last_u.load(std::sync::atomic::Ordering::SeqCst);
+            served.lock().unwrap().push(id);
+            let (b, a) = book(id);
+            return Response::json(
+                200,
+                format!(r#"{{"lastUpdateId":{id},"bids":{b},"asks":{a}}}"#),
+            );
+        }
+        m(req)
+    })
+}
+
 pub fn trade_time(id: u64) -> i64 {
     T0 + id as i64 * 100
 }

@@ -6,7 +6,11 @@
 //! trade id, an overlapping file) are skipped and counted. Blocking threads read, parse and
 //! merge; the async task paces batches by time and sends them with `Overflow::Block`, so a
 //! replay never loses events, and small batches keep what waits in the ring small.
+//!
+//! Order book files written by `tickwatch export --book` replay with the rest: their books go
+//! to the engine (liquidity rules) and the ladder between the events of their time.
 
+mod books;
 mod dedupe;
 mod file;
 mod layout;
@@ -15,6 +19,7 @@ mod pace;
 mod reader;
 mod report;
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -31,7 +36,7 @@ use self::merge::Msg;
 use self::pace::Pacer;
 use self::reader::Plan;
 use super::{Source, SourceFuture};
-use crate::domain::{MarketEvent, Symbol, now_ms};
+use crate::domain::{BookRecord, MarketEvent, Symbol, TsMs, now_ms};
 use crate::pipeline::{EngineGone, EventSink, Overflow, SourceState};
 
 /// What to replay and how.
@@ -50,6 +55,9 @@ pub struct ReplayConfig {
 #[derive(Debug)]
 pub struct ReplaySource {
     plans: Vec<Plan>,
+    /// The books of the book files, by time, and how many files they came from.
+    books: Vec<BookRecord>,
+    book_files: usize,
     factor: Option<f64>,
     skip_bad: bool,
     report: Arc<ReplayReport>,
@@ -78,7 +86,19 @@ impl ReplaySource {
         }
         let mut plans = Vec::with_capacity(cfg.files.len());
         let mut problems = Vec::new();
+        let report = Arc::new(ReplayReport::default());
+        let (mut books, mut book_files) = (Vec::new(), 0);
         for path in &cfg.files {
+            if books::is_book_file(path) {
+                match books::read(path, cfg.skip_bad, &report) {
+                    Ok(b) => {
+                        books.extend(b);
+                        book_files += 1;
+                    }
+                    Err(e) => problems.push(format!("{e:#}")),
+                }
+                continue;
+            }
             let info = match detect_with(path, &ov) {
                 Ok(info) => info,
                 Err(e) => {
@@ -102,17 +122,31 @@ impl ReplaySource {
         if !problems.is_empty() {
             return Err(anyhow!(problems.join("\n")));
         }
+        books.sort_by_key(|b| b.ts_ms);
         Ok(ReplaySource {
             plans,
+            books,
+            book_files,
             factor,
             skip_bad: cfg.skip_bad,
-            report: Arc::new(ReplayReport::default()),
+            report,
         })
     }
 
     /// Counters, readable while the replay runs and after it ends.
     pub fn report(&self) -> Arc<ReplayReport> {
         self.report.clone()
+    }
+
+    /// The books' instruments, in the order they first appear.
+    pub fn book_keys(&self) -> Vec<crate::domain::VenueSymbol> {
+        let mut keys: Vec<crate::domain::VenueSymbol> = Vec::new();
+        for b in &self.books {
+            if !keys.contains(&b.key) {
+                keys.push(b.key);
+            }
+        }
+        keys
     }
 
     /// What was detected for each file, in the order given.
@@ -137,6 +171,11 @@ impl ReplaySource {
             .spawn(move || merge::run(&plans, skip_bad, &report, &tx))
             .map_err(|e| anyhow!("cannot start the replay reader thread: {e}"))?;
         let mut pacer = self.factor.map(Pacer::new);
+        let mut books = BookFeed {
+            left: self.books.into(),
+            factor: self.factor,
+            start: None,
+        };
         let mut outcome = Ok(());
         let mut files_done = 0;
         let mut engine_gone = false;
@@ -145,7 +184,10 @@ impl ReplaySource {
         while let Ok(msg) = rx.recv_async().await {
             match msg {
                 Msg::Batch(batch) => {
-                    if deliver(sink, pacer.as_mut(), batch).await.is_err() {
+                    if deliver(sink, pacer.as_mut(), batch, &mut books)
+                        .await
+                        .is_err()
+                    {
                         tracing::info!("replay stopped: the engine has stopped");
                         engine_gone = true;
                         break;
@@ -166,6 +208,18 @@ impl ReplaySource {
         }
         // Dropping the receiver stops a reader that is still going (engine gone).
         drop(rx);
+        // the books after the last event (all of them when only books were given)
+        if outcome.is_ok() && !engine_gone {
+            if books.send_until(sink, TsMs::MAX).await.is_err() {
+                engine_gone = true;
+            } else {
+                self.report
+                    .files_done
+                    .fetch_add(self.book_files as u64, Ordering::Relaxed);
+                files_done += self.book_files;
+            }
+        }
+        let total = total + self.book_files;
         if outcome.is_ok() && !engine_gone && files_done < total {
             outcome = Err(anyhow!(
                 "the replay reader stopped unexpectedly after {files_done} of {total} file(s); see the log"
@@ -208,14 +262,57 @@ fn same_trades_twice(plans: &[Plan]) -> Vec<String> {
     problems
 }
 
-/// Sends one batch, unpaced or spaced by exchange time. Paced events are stamped with the
-/// wall time they go out, which is when the engine would have seen them live.
+/// The books of the book files still to play, sent between the events of their time.
+struct BookFeed {
+    left: VecDeque<BookRecord>,
+    /// The replay's speed (None: as fast as possible).
+    factor: Option<f64>,
+    /// The first book sent on its own pace: (its time, the wall time it went out).
+    start: Option<(TsMs, tokio::time::Instant)>,
+}
+
+impl BookFeed {
+    /// Sends (to the ladder and the engine) every book up to `until`. Books after the last
+    /// event keep the replay's pace among themselves.
+    async fn send_until(&mut self, sink: &EventSink, until: TsMs) -> Result<(), EngineGone> {
+        while let Some(b) = self.left.front() {
+            if b.ts_ms > until {
+                break;
+            }
+            if until == TsMs::MAX
+                && let Some(f) = self.factor
+            {
+                let (t0, w0) = *self
+                    .start
+                    .get_or_insert((b.ts_ms, tokio::time::Instant::now()));
+                let after =
+                    std::time::Duration::from_secs_f64((b.ts_ms - t0).max(0) as f64 / 1000.0 / f);
+                tokio::time::sleep_until(w0 + after).await;
+            }
+            let snap = books::snapshot(b);
+            if let Some(board) = sink.books() {
+                board.publish(snap.clone());
+            }
+            sink.send_books(vec![snap]).await?;
+            self.left.pop_front();
+        }
+        Ok(())
+    }
+}
+
+/// Sends one batch, unpaced or spaced by exchange time, each part after the books of its time.
+/// Paced events are stamped with the wall time they go out, which is when the engine would
+/// have seen them live.
 async fn deliver(
     sink: &EventSink,
     pacer: Option<&mut Pacer>,
     batch: Vec<MarketEvent>,
+    books: &mut BookFeed,
 ) -> Result<(), EngineGone> {
     let Some(pacer) = pacer else {
+        if let Some(last) = batch.last() {
+            books.send_until(sink, last.exch_ms).await?;
+        }
         sink.send(batch).await?;
         return Ok(());
     };
@@ -225,6 +322,7 @@ async fn deliver(
         if due > tokio::time::Instant::now() {
             tokio::time::sleep_until(due).await;
         }
+        books.send_until(sink, rest[n - 1].exch_ms).await?;
         let now = now_ms();
         let mut chunk = rest[..n].to_vec();
         for e in &mut chunk {

@@ -298,4 +298,43 @@ impl ReadStore for PgReader {
             .map_err(self.err("counting trades"))?;
         Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
+
+    fn book_snapshots(
+        &mut self,
+        venue: Option<Venue>,
+        symbol: Symbol,
+        from_ms: Option<TsMs>,
+        to_ms: Option<TsMs>,
+    ) -> Result<Vec<crate::domain::BookRecord>, StoreError> {
+        let venue_text = venue.map(|v| v.as_str().to_string());
+        let rows = self
+            .client
+            .query(
+                "SELECT venue, symbol, ts_ms, side, level, price, qty FROM book_snapshots
+                 WHERE symbol = $1 AND ($2::text IS NULL OR venue = $2)
+                   AND ts_ms >= $3 AND ts_ms <= $4
+                 ORDER BY venue, ts_ms, side, level",
+                &[
+                    &symbol.as_str(),
+                    &venue_text,
+                    &from_ms.unwrap_or(TsMs::MIN),
+                    &to_ms.unwrap_or(TsMs::MAX),
+                ],
+            )
+            .map_err(self.err("reading book snapshots"))?;
+        let rows = rows.iter().filter_map(|r| {
+            let venue = parse_venue(r.get::<_, &str>(0))?;
+            let symbol = Symbol::new(r.get::<_, &str>(1)).ok()?;
+            Some((
+                venue,
+                symbol,
+                r.get::<_, i64>(2),
+                r.get::<_, String>(3),
+                i64::from(r.get::<_, i32>(4)),
+                r.get::<_, f64>(5),
+                r.get::<_, f64>(6),
+            ))
+        });
+        Ok(crate::store::queries::group_book_rows(rows))
+    }
 }

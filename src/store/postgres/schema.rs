@@ -107,6 +107,20 @@ pub const MIGRATIONS: &[&str] = &[
                AND i.interval = c.interval AND i.open_ms = c.open_ms) AS indicators
     FROM candles c;
     ",
+    // 2: the top levels of local order books (SQLite's version 5).
+    "
+    CREATE TABLE book_snapshots (
+        venue   text             NOT NULL,
+        symbol  text             NOT NULL,
+        ts_ms   bigint           NOT NULL,
+        ts      timestamptz      NOT NULL,
+        side    text             NOT NULL CHECK (side IN ('bid', 'ask')),
+        level   integer          NOT NULL,
+        price   double precision NOT NULL,
+        qty     double precision NOT NULL,
+        PRIMARY KEY (venue, symbol, ts_ms, side, level)
+    );
+    ",
 ];
 
 /// The schema version this binary writes.
@@ -227,7 +241,7 @@ pub const SCHEMA_DOC: &str = r#"### PostgreSQL
 and columns as SQLite, with PostgreSQL types (`bigint` for `*_ms` and ids, `double precision`
 for prices and values, `text`), plus a **`ts timestamptz`** column on `trades` (trade time),
 `candles` and `indicator_values` (candle open time), `alerts` (fired) and `alert_deliveries`
-(recorded), for Grafana's time filters and `pandas.read_sql`. `alert_deliveries.ok` is an
+(recorded) and `book_snapshots`, for Grafana's time filters and `pandas.read_sql`. `alert_deliveries.ok` is an
 `integer` 0/1 as in SQLite. The view `candles_with_indicators` carries `indicators` as `jsonb`.
 
 - **Schema version** is the highest row of `tickwatch_schema`; tickwatch migrates older

@@ -301,6 +301,7 @@ fn write_main<'a>(
         write_deliveries(&mut tx, &b.deliveries, &mut counts)?;
         write_rules(&mut tx, &b.rules, &mut counts)?;
         write_watchlist(&mut tx, &b.watchlist, &mut counts)?;
+        write_books(&mut tx, &b.books, &mut counts)?;
     }
     Ok((tx, counts))
 }
@@ -730,6 +731,42 @@ fn write_watchlist(
             ],
         )?;
         c.rules += 1;
+    }
+    Ok(())
+}
+
+/// One row per level; a snapshot stored twice (a replay of the same file) is kept once.
+fn write_books(
+    tx: &mut Transaction,
+    books: &[crate::domain::BookRecord],
+    c: &mut WriteCounts,
+) -> Result<(), postgres::Error> {
+    if books.is_empty() {
+        return Ok(());
+    }
+    let insert = tx.prepare(
+        "INSERT INTO book_snapshots (venue, symbol, ts_ms, ts, side, level, price, qty)
+         VALUES ($1, $2, $3, to_timestamp($3::bigint / 1000.0), $4, $5, $6, $7)
+         ON CONFLICT DO NOTHING",
+    )?;
+    for b in books {
+        for (side, levels) in [("bid", &b.bids), ("ask", &b.asks)] {
+            for (i, l) in levels.iter().enumerate() {
+                tx.execute(
+                    &insert,
+                    &[
+                        &b.key.venue.as_str(),
+                        &b.key.symbol.as_str(),
+                        &b.ts_ms,
+                        &side,
+                        &(i as i32),
+                        &l.price,
+                        &l.qty,
+                    ],
+                )?;
+                c.book_levels += 1;
+            }
+        }
     }
     Ok(())
 }

@@ -129,4 +129,14 @@ impl ReadStore for SqliteReader {
     fn trade_count(&mut self, venue: Venue, symbol: Symbol) -> Result<u64, StoreError> {
         queries::trade_count(&self.conn, venue, symbol)
     }
+
+    fn book_snapshots(
+        &mut self,
+        venue: Option<Venue>,
+        symbol: Symbol,
+        from_ms: Option<TsMs>,
+        to_ms: Option<TsMs>,
+    ) -> Result<Vec<crate::domain::BookRecord>, StoreError> {
+        queries::book_snapshots(&self.conn, venue, symbol, from_ms, to_ms)
+    }
 }

@@ -346,6 +346,93 @@ pub fn max_trade_id(
     Ok(id.and_then(|i| u64::try_from(i).ok()))
 }
 
+/// One stored book level: venue, symbol, time, side (`bid`/`ask`), level, price, size.
+pub type BookLevelRow = (Venue, Symbol, TsMs, String, i64, f64, f64);
+
+/// Rows ordered by venue, time, side and level, grouped into one record per book and time.
+pub fn group_book_rows(
+    rows: impl IntoIterator<Item = BookLevelRow>,
+) -> Vec<crate::domain::BookRecord> {
+    let mut out: Vec<crate::domain::BookRecord> = Vec::new();
+    for (venue, symbol, ts_ms, side, _level, price, qty) in rows {
+        let key = VenueSymbol::new(venue, symbol);
+        let same = out.last().is_some_and(|b| b.key == key && b.ts_ms == ts_ms);
+        if !same {
+            out.push(crate::domain::BookRecord {
+                key,
+                ts_ms,
+                bids: Vec::new(),
+                asks: Vec::new(),
+            });
+        }
+        if let Some(b) = out.last_mut() {
+            let level = crate::domain::Level { price, qty };
+            if side == "bid" {
+                b.bids.push(level);
+            } else {
+                b.asks.push(level);
+            }
+        }
+    }
+    // by time across venues, as a replay plays them
+    out.sort_by_key(|b| b.ts_ms);
+    out
+}
+
+/// Stored book snapshots of `symbol` (one venue, or every venue that has it) with
+/// `from_ms <= ts_ms <= to_ms`, by time. A database from before book snapshots has none.
+pub fn book_snapshots(
+    conn: &Connection,
+    venue: Option<Venue>,
+    symbol: Symbol,
+    from_ms: Option<TsMs>,
+    to_ms: Option<TsMs>,
+) -> Result<Vec<crate::domain::BookRecord>, StoreError> {
+    let err = |e| StoreError::query("reading book snapshots", e);
+    let has_table: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'book_snapshots')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(err)?;
+    if !has_table {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT venue, symbol, ts_ms, side, level, price, qty FROM book_snapshots
+             WHERE symbol = ?1 AND (?2 IS NULL OR venue = ?2)
+               AND ts_ms >= ?3 AND ts_ms <= ?4
+             ORDER BY venue, ts_ms, side, level",
+        )
+        .map_err(err)?;
+    let rows = stmt
+        .query_map(
+            params![
+                symbol.as_str(),
+                venue.map(|v| v.as_str()),
+                from_ms.unwrap_or(TsMs::MIN),
+                to_ms.unwrap_or(TsMs::MAX)
+            ],
+            |r| {
+                Ok((
+                    venue_col(r, 0)?,
+                    symbol_col(r, 1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, f64>(5)?,
+                    r.get::<_, f64>(6)?,
+                ))
+            },
+        )
+        .map_err(err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(err)?;
+    Ok(group_book_rows(rows))
+}
+
 fn bad_value(what: &str, detail: String) -> StoreError {
     StoreError::query(
         &format!("reading a {what} written by another program"),

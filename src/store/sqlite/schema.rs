@@ -115,6 +115,19 @@ pub const MIGRATIONS: &[&str] = &[
     UPDATE alerts SET delivered = replace(delivered, '(failed: skipped: ', '(skipped: ')
         WHERE delivered LIKE '%(failed: skipped: %';
     ",
+    // 5: the top levels of local order books (`[storage] book_snapshot_secs`).
+    "
+    CREATE TABLE book_snapshots (
+        venue   TEXT    NOT NULL,
+        symbol  TEXT    NOT NULL,
+        ts_ms   INTEGER NOT NULL,
+        side    TEXT    NOT NULL CHECK (side IN ('bid', 'ask')),
+        level   INTEGER NOT NULL,
+        price   REAL    NOT NULL,
+        qty     REAL    NOT NULL,
+        PRIMARY KEY (venue, symbol, ts_ms, side, level)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this binary writes (the number of migrations).
@@ -157,7 +170,7 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 /// The reference of every table and column, in Markdown, for the README.
-pub const SCHEMA_DOC: &str = r#"### Database schema (version 4)
+pub const SCHEMA_DOC: &str = r#"### Database schema (version 5)
 
 One SQLite file (WAL mode), default `<data dir>/tickwatch/tickwatch.db` (Linux:
 `~/.local/share/tickwatch/tickwatch.db`); the demo writes to `demo.db` and replays to `replay.db`
@@ -257,4 +270,17 @@ the latest change winning.
 | venue, symbol | TEXT | instrument |
 | change | TEXT | `add` or `remove` |
 | ts_ms | INTEGER | when it was made |
+
+**`book_snapshots`** (version 5) — the top levels of each local order book (`[<venue>] depth =
+true`), stored every `[storage] book_snapshot_secs` seconds (0, the default: none) while the book
+is in sync; a book that lost updates is never stored. One row per level; `tickwatch export
+--book` writes them out and `tickwatch replay` plays such a file back.
+
+| column | type | meaning |
+|---|---|---|
+| venue, symbol | TEXT | instrument |
+| ts_ms | INTEGER | when the book was published (local time, ms since the Unix epoch) |
+| side | TEXT | `bid` or `ask` |
+| level | INTEGER | 0 is the best price of the side, 1 the next, up to `book_snapshot_levels` − 1 |
+| price, qty | REAL | the level's price and size (base units) |
 "#;

@@ -76,6 +76,8 @@ pub struct WriteCounts {
     pub deliveries: u64,
     /// Alert rules written or deleted, and watchlist edits.
     pub rules: u64,
+    /// Order book levels (`book_snapshots` rows) handed in.
+    pub book_levels: u64,
 }
 
 impl WriteCounts {
@@ -88,6 +90,7 @@ impl WriteCounts {
         self.alerts += o.alerts;
         self.deliveries += o.deliveries;
         self.rules += o.rules;
+        self.book_levels += o.book_levels;
     }
 }
 
@@ -106,6 +109,7 @@ pub fn write_batches(
         write_deliveries(&tx, &batch.deliveries, &mut counts)?;
         write_rules(&tx, &batch.rules, &mut counts)?;
         write_watchlist(&tx, &batch.watchlist, &mut counts)?;
+        write_books(&tx, &batch.books, &mut counts)?;
     }
     tx.commit()?;
     Ok(counts)
@@ -308,6 +312,38 @@ fn write_watchlist(
             e.ts_ms,
         ])?;
         c.rules += 1;
+    }
+    Ok(())
+}
+
+const INSERT_BOOK_LEVEL: &str = "INSERT OR IGNORE INTO book_snapshots
+    (venue, symbol, ts_ms, side, level, price, qty) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+/// One row per level; a snapshot stored twice (a replay of the same file) is kept once.
+fn write_books(
+    tx: &Transaction,
+    books: &[crate::domain::BookRecord],
+    c: &mut WriteCounts,
+) -> rusqlite::Result<()> {
+    if books.is_empty() {
+        return Ok(());
+    }
+    let mut insert = tx.prepare_cached(INSERT_BOOK_LEVEL)?;
+    for b in books {
+        for (side, levels) in [("bid", &b.bids), ("ask", &b.asks)] {
+            for (i, l) in levels.iter().enumerate() {
+                insert.execute(params![
+                    b.key.venue.as_str(),
+                    b.key.symbol.as_str(),
+                    b.ts_ms,
+                    side,
+                    i as i64,
+                    l.price,
+                    l.qty,
+                ])?;
+                c.book_levels += 1;
+            }
+        }
     }
     Ok(())
 }
