@@ -16,6 +16,7 @@ pub mod history;
 pub mod indicators;
 pub mod metrics;
 pub mod pipeline;
+pub mod portfolio;
 pub mod sources;
 pub mod store;
 pub mod testdata;

@@ -1,0 +1,1 @@
+//! Trade-history exports of exchanges, turned into ledger [`Entry`](super::Entry)s.

@@ -1,0 +1,1 @@
+//! Positions and P/L from a ledger.
