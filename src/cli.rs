@@ -65,6 +65,10 @@ pub enum Command {
     Backfill(BackfillArgs),
     /// Print closed candles with their indicator values from the database.
     Export(ExportArgs),
+    /// Your portfolio: positions, cost basis and P/L from `[portfolio]` in the config and the
+    /// entries imported with `portfolio import`, valued from stored prices (the database of
+    /// --db, else the config's).
+    Portfolio(PortfolioArgs),
     /// Alerts: send a test alert through the configured sinks.
     Alerts {
         #[command(subcommand)]
@@ -197,6 +201,17 @@ pub struct BackfillArgs {
     /// Venue to fetch from (only binance has a candle history API wired in so far).
     #[arg(long, default_value = "binance")]
     pub venue: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PortfolioArgs {
+    /// Value it as it was at T (entries up to T, prices then): 2025-03-01,
+    /// 2025-03-01T12:00:00Z or ms since epoch. Default: now.
+    #[arg(long, value_name = "T")]
+    pub at: Option<String>,
+    /// table (default on a terminal), csv (default otherwise) or json.
+    #[arg(long, value_enum)]
+    pub format: Option<ListFormat>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -59,6 +59,8 @@ pub struct Config {
     pub watchlists: Vec<WatchlistConfig>,
     /// `[keys]`: action name = key or [keys], replacing that action's default keys.
     pub keys: BTreeMap<String, KeyList>,
+    /// `[portfolio]`: base currency, accounting method, prices and hand-written entries.
+    pub portfolio: crate::portfolio::config::PortfolioSection,
 }
 
 impl Default for Config {
@@ -83,6 +85,7 @@ impl Default for Config {
             alerts: Vec::new(),
             watchlists: Vec::new(),
             keys: BTreeMap::new(),
+            portfolio: Default::default(),
         }
     }
 }
@@ -482,6 +485,10 @@ impl Config {
         }
         if let Err(m) = self.bybit.validate() {
             return Err(err(Some("bybit"), section_key(&m, "[bybit]."), m.clone()));
+        }
+        if let Err(m) = self.portfolio.validate() {
+            let key = section_key(&m, "[portfolio].");
+            return Err(err(Some("portfolio"), key, m.clone()));
         }
         if let Err((key, m)) = self.storage.validate() {
             return Err(err(Some("storage"), key, m));

@@ -11,6 +11,7 @@ mod init;
 mod logging;
 mod metrics;
 mod monitor;
+mod portfolio;
 mod record;
 mod replay;
 mod watchlists;
@@ -76,6 +77,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Replay(args)) => replay::run(args, &cli),
         Some(Command::Record(args)) => record::run(args, &cli),
         Some(Command::Backfill(args)) => backfill::run(args, &cli),
+        Some(Command::Portfolio(args)) => portfolio::run(args, &cli),
         Some(Command::Alerts { command }) => alerts_cmd::run(command, &cli),
         Some(Command::Init { force, path }) => init::run(path.as_deref(), *force),
         Some(Command::Healthcheck { addr, timeout }) => metrics::healthcheck(addr, *timeout),

@@ -64,6 +64,15 @@ pub trait Rates {
     fn value(&self, asset: &str, ts: TsMs) -> Option<f64>;
 }
 
+/// No prices at all (an empty database): only the base currency and pegged coins have a value.
+pub struct NoRates;
+
+impl Rates for NoRates {
+    fn value(&self, _: &str, _: TsMs) -> Option<f64> {
+        None
+    }
+}
+
 /// The base currency and its pegged stablecoins are worth one; everything else asks `rates`.
 pub fn unit_value(basis: &Basis, rates: &dyn Rates, asset: &str, ts: TsMs) -> Option<f64> {
     if asset == basis.base || basis.pegged.contains(asset) {
@@ -82,7 +91,7 @@ pub struct Lot {
 }
 
 /// One non-cash asset held (or held once).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Holding {
     /// FIFO: oldest first. Average: at most one lot (the pool).
     pub lots: VecDeque<Lot>,
@@ -93,15 +102,18 @@ pub struct Holding {
     pub fees: Option<f64>,
 }
 
-impl Holding {
-    fn new() -> Holding {
+impl Default for Holding {
+    /// Nothing held, nothing realized: zero, which is known.
+    fn default() -> Holding {
         Holding {
             lots: VecDeque::new(),
             realized: Some(0.0),
             fees: Some(0.0),
         }
     }
+}
 
+impl Holding {
     pub fn qty(&self) -> f64 {
         self.lots.iter().map(|l| l.qty).sum()
     }
@@ -163,9 +175,7 @@ impl Accounts {
     }
 
     fn holding(&mut self, asset: &str) -> &mut Holding {
-        self.holdings
-            .entry(asset.to_string())
-            .or_insert_with(Holding::new)
+        self.holdings.entry(asset.to_string()).or_default()
     }
 
     fn apply(&mut self, e: &Entry, basis: &Basis, rates: &dyn Rates) -> Result<(), LedgerError> {

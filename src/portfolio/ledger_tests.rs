@@ -29,6 +29,7 @@ impl Rates for Table {
 const DAY: TsMs = 86_400_000;
 const T: TsMs = 1_700_000_000_000;
 
+#[allow(clippy::too_many_arguments)]
 fn trade(
     ts: TsMs,
     action: Action,

@@ -2,8 +2,10 @@
 //! config.toml, the monitor, or an exchange's trade-history export; positions, cost basis and
 //! realized and unrealized P/L from it (FIFO, or average cost), all in one base currency.
 
+pub mod config;
 pub mod import;
 pub mod ledger;
+pub mod prices;
 
 use crate::domain::{TsMs, VenueSymbol};
 

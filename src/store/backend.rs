@@ -48,6 +48,13 @@ pub trait BatchStore: Send {
     /// Periodic upkeep (PostgreSQL: partitions ahead of time, retention); called about once a
     /// minute from the storage thread.
     fn maintain(&mut self) {}
+
+    /// Adds portfolio entries in one transaction, leaving an id already stored as it is;
+    /// returns how many were new.
+    fn add_portfolio_entries(
+        &mut self,
+        entries: &[crate::portfolio::Entry],
+    ) -> Result<u64, StoreError>;
 }
 
 /// The read side of a backend: what the commands ask of stored history.
@@ -95,6 +102,9 @@ pub trait ReadStore {
 
     /// Number of stored trades of one instrument.
     fn trade_count(&mut self, venue: Venue, symbol: Symbol) -> Result<u64, StoreError>;
+
+    /// The stored portfolio entries, by time.
+    fn portfolio_entries(&mut self) -> Result<Vec<crate::portfolio::Entry>, StoreError>;
 
     /// Stored order book snapshots of `symbol` (one venue, or all that have it) with
     /// `from_ms <= ts_ms <= to_ms`, by time.

@@ -52,6 +52,9 @@ pub enum StoreError {
     /// A PostgreSQL failure; `what` says what happened and what to do, without the password.
     #[error("PostgreSQL {shown}: {what}")]
     Postgres { shown: String, what: String },
+    /// A stored row that does not make sense (written by another program, or by hand).
+    #[error("{what}: correct or delete that row")]
+    Invalid { what: String },
     #[error("{context}: {source}")]
     Sql {
         context: String,

@@ -299,6 +299,10 @@ impl ReadStore for PgReader {
         Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
 
+    fn portfolio_entries(&mut self) -> Result<Vec<crate::portfolio::Entry>, StoreError> {
+        super::portfolio::entries(&mut self.client, &self.target)
+    }
+
     fn book_snapshots(
         &mut self,
         venue: Option<Venue>,

@@ -121,6 +121,25 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (venue, symbol, ts_ms, side, level)
     );
     ",
+    // 3: the portfolio's ledger (SQLite's version 6).
+    "
+    CREATE TABLE portfolio_entries (
+        entry_id  text             NOT NULL PRIMARY KEY,
+        source    text             NOT NULL,
+        ts_ms     bigint           NOT NULL,
+        ts        timestamptz      NOT NULL,
+        action    text             NOT NULL CHECK (action IN ('buy', 'sell', 'deposit', 'withdrawal')),
+        asset     text             NOT NULL,
+        qty       double precision NOT NULL,
+        quote     text,
+        price     double precision,
+        fee       double precision NOT NULL DEFAULT 0,
+        fee_asset text,
+        venue     text,
+        symbol    text,
+        added_ms  bigint           NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this binary writes.
@@ -241,7 +260,7 @@ pub const SCHEMA_DOC: &str = r#"### PostgreSQL
 and columns as SQLite, with PostgreSQL types (`bigint` for `*_ms` and ids, `double precision`
 for prices and values, `text`), plus a **`ts timestamptz`** column on `trades` (trade time),
 `candles` and `indicator_values` (candle open time), `alerts` (fired) and `alert_deliveries`
-(recorded) and `book_snapshots`, for Grafana's time filters and `pandas.read_sql`. `alert_deliveries.ok` is an
+(recorded), `book_snapshots` and `portfolio_entries`, for Grafana's time filters and `pandas.read_sql`. `alert_deliveries.ok` is an
 `integer` 0/1 as in SQLite. The view `candles_with_indicators` carries `indicators` as `jsonb`.
 
 - **Schema version** is the highest row of `tickwatch_schema`; tickwatch migrates older

@@ -273,6 +273,13 @@ impl BatchStore for PgBatches {
         Ok(())
     }
 
+    fn add_portfolio_entries(
+        &mut self,
+        entries: &[crate::portfolio::Entry],
+    ) -> Result<u64, StoreError> {
+        super::portfolio::add(&mut self.client, &self.target, entries)
+    }
+
     fn maintain(&mut self) {
         let today = now_ms().div_euclid(DAY_MS);
         if let Err(f) = self.ensure_partitions((today..=today + DAYS_AHEAD).collect()) {

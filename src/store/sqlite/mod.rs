@@ -2,6 +2,7 @@
 //! [`schema::SCHEMA_DOC`].
 
 pub mod open;
+pub mod portfolio;
 pub mod queries;
 pub mod schema;
 pub mod watchlists;
@@ -60,6 +61,13 @@ impl BatchStore for SqliteBatches {
             },
             reason: describe_write_error(&e),
         })
+    }
+
+    fn add_portfolio_entries(
+        &mut self,
+        entries: &[crate::portfolio::Entry],
+    ) -> Result<u64, StoreError> {
+        portfolio::add(&mut self.conn, entries)
     }
 }
 
@@ -128,6 +136,10 @@ impl ReadStore for SqliteReader {
 
     fn trade_count(&mut self, venue: Venue, symbol: Symbol) -> Result<u64, StoreError> {
         queries::trade_count(&self.conn, venue, symbol)
+    }
+
+    fn portfolio_entries(&mut self) -> Result<Vec<crate::portfolio::Entry>, StoreError> {
+        portfolio::entries(&self.conn)
     }
 
     fn book_snapshots(

@@ -128,6 +128,25 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (venue, symbol, ts_ms, side, level)
     ) WITHOUT ROWID;
     ",
+    // 6: the portfolio's ledger: entries imported or made in the monitor.
+    "
+    CREATE TABLE portfolio_entries (
+        entry_id  TEXT    NOT NULL PRIMARY KEY,
+        source    TEXT    NOT NULL,
+        ts_ms     INTEGER NOT NULL,
+        action    TEXT    NOT NULL CHECK (action IN ('buy', 'sell', 'deposit', 'withdrawal')),
+        asset     TEXT    NOT NULL,
+        qty       REAL    NOT NULL,
+        quote     TEXT,
+        price     REAL,
+        fee       REAL    NOT NULL DEFAULT 0,
+        fee_asset TEXT,
+        venue     TEXT,
+        symbol    TEXT,
+        added_ms  INTEGER NOT NULL
+    );
+    CREATE INDEX portfolio_entries_by_time ON portfolio_entries (ts_ms);
+    ",
 ];
 
 /// The schema version this binary writes (the number of migrations).
@@ -170,7 +189,7 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 /// The reference of every table and column, in Markdown, for the README.
-pub const SCHEMA_DOC: &str = r#"### Database schema (version 5)
+pub const SCHEMA_DOC: &str = r#"### Database schema (version 6)
 
 One SQLite file (WAL mode), default `<data dir>/tickwatch/tickwatch.db` (Linux:
 `~/.local/share/tickwatch/tickwatch.db`); the demo writes to `demo.db` and replays to `replay.db`
@@ -283,4 +302,23 @@ is in sync; a book that lost updates is never stored. One row per level; `tickwa
 | side | TEXT | `bid` or `ask` |
 | level | INTEGER | 0 is the best price of the side, 1 the next, up to `book_snapshot_levels` − 1 |
 | price, qty | REAL | the level's price and size (base units) |
+
+**`portfolio_entries`** (version 6) — the portfolio's ledger as imported (`tickwatch portfolio
+import`) or entered in the monitor; entries written in config.toml are not stored (the file
+defines them). Importing a file again adds nothing: each entry's id is the exchange's, or a
+digest of its row.
+
+| column | type | meaning |
+|---|---|---|
+| entry_id | TEXT | stable identity, unique |
+| source | TEXT | where it came from: `monitor`, `binance-trades:FILE`, `coinbase:FILE` |
+| ts_ms | INTEGER | when it happened |
+| action | TEXT | `buy`, `sell`, `deposit` or `withdrawal` |
+| asset | TEXT | the asset bought, sold, deposited or withdrawn (`BTC`, `USD`, `AAPL`) |
+| qty | REAL | how much of it, above zero |
+| quote | TEXT | buy and sell: the asset paid or received (`USDT`) |
+| price | REAL | buy and sell: one `asset` in `quote`; deposit: its cost per unit in the base currency, when known |
+| fee, fee_asset | REAL, TEXT | the fee and the asset it was paid in |
+| venue, symbol | TEXT | the market traded, when known |
+| added_ms | INTEGER | when it was added |
 "#;

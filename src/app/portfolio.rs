@@ -1,0 +1,231 @@
+//! `tickwatch portfolio`: positions, cost basis and P/L, now or at a past time, valued from
+//! the prices stored in the database.
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::Context;
+
+use super::{UsageError, db_path, settings_or_defaults};
+use crate::cli::{Cli, ListFormat, PortfolioArgs};
+use crate::domain::{iso8601, now_ms};
+use crate::format::visible;
+use crate::portfolio::Entry;
+use crate::portfolio::ledger::{Accounts, Valuation, value};
+use crate::portfolio::prices::{Conversions, Markets, StoredPrices};
+use crate::store;
+
+pub fn run(args: &PortfolioArgs, cli: &Cli) -> anyhow::Result<()> {
+    let s = settings_or_defaults(cli)?;
+    let at_ms = match &args.at {
+        Some(t) => super::export::parse_time(t).map_err(|e| UsageError(format!("--at: {e}")))?,
+        None => now_ms(),
+    };
+    let at = db_path(cli, Some(&s), store::default_db_path())?;
+    let section = &s.config.portfolio;
+    let mut entries: Vec<Entry> = section.ledger().map_err(UsageError)?;
+    // a database that does not exist yet holds no entries and no prices
+    let reader = match store::open_reader(&at) {
+        Ok(r) => Some(r),
+        Err(store::StoreError::NotFound { .. }) => None,
+        Err(e) => return Err(e).context("reading the portfolio's entries and prices"),
+    };
+    let reader = match reader {
+        Some(mut r) => {
+            entries.extend(r.portfolio_entries()?);
+            Some(r)
+        }
+        None => None,
+    };
+    if entries.is_empty() {
+        return Err(UsageError(format!(
+            "the portfolio is empty: add [[portfolio.entries]] to the config or run `tickwatch portfolio import FILE` (with the database {})",
+            at.describe()
+        ))
+        .into());
+    }
+    let basis = section.basis();
+    let markets = Markets::new(&section.prices, &entries, &basis.base).map_err(UsageError)?;
+    let valuation = match reader {
+        Some(r) => {
+            let rates = Conversions {
+                markets: &markets,
+                prices: StoredPrices::new(r),
+                basis: &basis,
+            };
+            let accounts = Accounts::build(&entries, at_ms, &basis, &rates)?;
+            value(&accounts, &basis, &rates, at_ms)
+        }
+        None => {
+            let rates = crate::portfolio::ledger::NoRates;
+            let accounts = Accounts::build(&entries, at_ms, &basis, &rates)?;
+            value(&accounts, &basis, &rates, at_ms)
+        }
+    };
+    let stdout = std::io::stdout();
+    let format = args.format.unwrap_or(if stdout.is_terminal() {
+        ListFormat::Table
+    } else {
+        ListFormat::Csv
+    });
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let method = format!("{:?}", basis.method).to_lowercase();
+    match format {
+        ListFormat::Table => table(&mut out, &valuation, &method, &markets)?,
+        ListFormat::Csv => csv(&mut out, &valuation)?,
+        ListFormat::Json => json(&mut out, &valuation, &method)?,
+    }
+    out.flush().context("writing the portfolio")?;
+    Ok(())
+}
+
+fn num(v: Option<f64>, decimals: usize) -> String {
+    v.map_or("?".into(), |v| format!("{v:.decimals$}"))
+}
+
+fn signed(v: Option<f64>) -> String {
+    v.map_or("?".into(), |v| format!("{v:+.2}"))
+}
+
+fn table(
+    out: &mut impl Write,
+    v: &Valuation,
+    method: &str,
+    markets: &Markets,
+) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "portfolio at {} in {} ({method})",
+        iso8601(v.at_ms),
+        v.base
+    )?;
+    writeln!(
+        out,
+        "{:<10} {:>14} {:>12} {:>12} {:>14} {:>11} {:>12} {:>12} {:>7}",
+        "asset", "qty", "avg cost", "last", "value", "day chg", "unrealized", "realized", "weight"
+    )?;
+    for p in &v.positions {
+        writeln!(
+            out,
+            "{:<10} {:>14} {:>12} {:>12} {:>14} {:>11} {:>12} {:>12} {:>7}",
+            visible(&p.asset),
+            format!("{:.8}", p.qty)
+                .trim_end_matches('0')
+                .trim_end_matches('.'),
+            num(p.avg_cost, 2),
+            num(p.last, 2),
+            num(p.value, 2),
+            signed(p.day_change),
+            signed(p.unrealized),
+            signed(p.realized),
+            p.weight.map_or("".into(), |w| format!("{:.1}%", w * 100.0)),
+        )?;
+    }
+    for c in &v.cash {
+        let note = if c.balance < 0.0 {
+            " (more paid than the ledger says came in)"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "cash {:<5} {:>14.2}{}",
+            visible(&c.currency),
+            c.balance,
+            note
+        )?;
+    }
+    writeln!(
+        out,
+        "total value {:.2} · cost {:.2} · unrealized {:+.2} · realized {:+.2} · P/L {:+.2} {}",
+        v.value,
+        v.cost,
+        v.unrealized,
+        v.realized,
+        v.pnl(),
+        v.base
+    )?;
+    for m in &v.missing {
+        let how = match markets.of(m) {
+            Some((key, _)) => format!("no price of {key} stored at that time"),
+            None => format!("no market gives its price: set [portfolio].prices.{m}"),
+        };
+        writeln!(
+            out,
+            "missing: {} has no value in {} ({how}); the totals leave it out",
+            visible(m),
+            v.base
+        )?;
+    }
+    Ok(())
+}
+
+fn csv(out: &mut impl Write, v: &Valuation) -> anyhow::Result<()> {
+    let f = |x: Option<f64>| x.map_or(String::new(), |x| x.to_string());
+    writeln!(
+        out,
+        "asset,qty,avg_cost,last,value,day_change,unrealized,realized,fees,weight"
+    )?;
+    for p in &v.positions {
+        writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{}",
+            visible(&p.asset),
+            p.qty,
+            f(p.avg_cost),
+            f(p.last),
+            f(p.value),
+            f(p.day_change),
+            f(p.unrealized),
+            f(p.realized),
+            f(p.fees),
+            f(p.weight)
+        )?;
+    }
+    for c in &v.cash {
+        writeln!(
+            out,
+            "cash:{},{},,1,{},,,,,",
+            visible(&c.currency),
+            c.balance,
+            f(c.value.filter(|_| c.balance > 0.0))
+        )?;
+    }
+    writeln!(
+        out,
+        "total,,,,{},,{},{},,",
+        v.value, v.unrealized, v.realized
+    )?;
+    Ok(())
+}
+
+fn json(out: &mut impl Write, v: &Valuation, method: &str) -> anyhow::Result<()> {
+    let positions: Vec<serde_json::Value> = v
+        .positions
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "asset": p.asset, "qty": p.qty, "cost": p.cost, "avg_cost": p.avg_cost,
+                "last": p.last, "value": p.value, "day_change": p.day_change,
+                "unrealized": p.unrealized, "realized": p.realized, "fees": p.fees,
+                "weight": p.weight,
+            })
+        })
+        .collect();
+    let cash: Vec<serde_json::Value> = v
+        .cash
+        .iter()
+        .map(
+            |c| serde_json::json!({"currency": c.currency, "balance": c.balance, "value": c.value}),
+        )
+        .collect();
+    let doc = serde_json::json!({
+        "at": iso8601(v.at_ms), "at_ms": v.at_ms, "base": v.base, "method": method,
+        "positions": positions, "cash": cash,
+        "totals": {"value": v.value, "cost": v.cost, "unrealized": v.unrealized,
+                   "realized": v.realized, "pnl": v.pnl()},
+        "missing": v.missing,
+    });
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)?;
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! The portfolio's ledger in PostgreSQL (`portfolio_entries`), as in SQLite.
+
+use postgres::Client;
+
+use super::connect::query_error;
+use crate::domain::now_ms;
+use crate::portfolio::Entry;
+use crate::store::sqlite::portfolio::Row;
+use crate::store::{PgTarget, StoreError};
+
+pub fn add(client: &mut Client, t: &PgTarget, entries: &[Entry]) -> Result<u64, StoreError> {
+    let err = |e: postgres::Error| query_error(t, "storing portfolio entries", &e);
+    let mut tx = client.transaction().map_err(err)?;
+    let insert = tx
+        .prepare(
+            "INSERT INTO portfolio_entries
+             (entry_id, source, ts_ms, ts, action, asset, qty, quote, price, fee, fee_asset,
+              venue, symbol, added_ms)
+             VALUES ($1, $2, $3, to_timestamp($3::bigint / 1000.0), $4, $5, $6, $7, $8, $9,
+                     $10, $11, $12, $13)
+             ON CONFLICT (entry_id) DO NOTHING",
+        )
+        .map_err(err)?;
+    let now = now_ms();
+    let mut added = 0;
+    for e in entries {
+        let venue = e.market.map(|m| m.venue.as_str().to_string());
+        let symbol = e.market.map(|m| m.symbol.as_str().to_string());
+        added += tx
+            .execute(
+                &insert,
+                &[
+                    &e.id,
+                    &e.source,
+                    &e.ts_ms,
+                    &e.action.as_str(),
+                    &e.asset,
+                    &e.qty,
+                    &e.quote,
+                    &e.price,
+                    &e.fee,
+                    &e.fee_asset,
+                    &venue,
+                    &symbol,
+                    &now,
+                ],
+            )
+            .map_err(err)?;
+    }
+    tx.commit().map_err(err)?;
+    Ok(added)
+}
+
+pub fn entries(client: &mut Client, t: &PgTarget) -> Result<Vec<Entry>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT entry_id, source, ts_ms, action, asset, qty, quote, price, fee, fee_asset,
+                    venue, symbol
+             FROM portfolio_entries ORDER BY ts_ms, added_ms, entry_id",
+            &[],
+        )
+        .map_err(|e| query_error(t, "reading portfolio entries", &e))?;
+    rows.iter()
+        .map(|r| {
+            Row {
+                id: r.get(0),
+                source: r.get(1),
+                ts_ms: r.get(2),
+                action: r.get(3),
+                asset: r.get(4),
+                qty: r.get(5),
+                quote: r.get(6),
+                price: r.get(7),
+                fee: r.get(8),
+                fee_asset: r.get(9),
+                venue: r.get(10),
+                symbol: r.get(11),
+            }
+            .entry()
+        })
+        .collect()
+}

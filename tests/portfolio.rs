@@ -1,0 +1,284 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! `tickwatch portfolio` as a user runs it: entries in config.toml, prices stored by a replay of
+//! kline dumps, the portfolio valued at several times and checked against a brute-force
+//! computation over the same candles.
+
+mod support;
+
+use std::path::Path;
+
+const T0: i64 = 1_733_011_200_000; // 2024-12-01T00:00:00Z
+const MIN: i64 = 60_000;
+
+/// BTCUSDT closes at 90000 + i in minute i; ETHBTC at 0.04 throughout.
+fn btc_close(minute: i64) -> f64 {
+    90_000.0 + minute as f64
+}
+
+fn write_klines(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for (name, close) in [
+        ("BTCUSDT-1m-2024-12-01.csv", btc_close as fn(i64) -> f64),
+        ("ETHBTC-1m-2024-12-01.csv", |_| 0.04),
+    ] {
+        let mut text = String::new();
+        for i in 0..1440 {
+            let o = T0 + i * MIN;
+            let c = close(i);
+            text.push_str(&format!(
+                "{o},{c},{c},{c},{c},1.5,{},{},10,0.7,{},0\n",
+                o + MIN - 1,
+                1.5 * c,
+                0.7 * c
+            ));
+        }
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        files.push(p);
+    }
+    files
+}
+
+const ENTRIES: &str = r#"
+[portfolio]
+stablecoins = ["USDT"]
+
+[[portfolio.entries]]
+time = "2024-12-01T01:00:00Z"
+type = "buy"
+market = "binance:BTCUSDT"
+qty = 1
+price = 90000
+fee = 10
+
+[[portfolio.entries]]
+time = "2024-12-01T02:00:00Z"
+type = "buy"
+market = "binance:BTCUSDT"
+qty = 1
+price = 90100
+
+[[portfolio.entries]]
+time = "2024-12-01T03:00:00Z"
+type = "buy"
+market = "binance:ETHBTC"
+qty = 5
+price = 0.04
+
+[[portfolio.entries]]
+time = "2024-12-01T06:00:00Z"
+type = "sell"
+market = "binance:BTCUSDT"
+qty = 1.2
+price = 90400
+fee = 5
+"#;
+
+fn portfolio(dir: &Path, config: &str, db: &Path, args: &[&str]) -> std::process::Output {
+    let cfg = dir.join("p.toml");
+    std::fs::write(&cfg, config).unwrap();
+    support::tickwatch_cmd(dir)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--db")
+        .arg(db)
+        .arg("portfolio")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The JSON of `portfolio --at T`.
+fn at(dir: &Path, db: &Path, t: &str) -> serde_json::Value {
+    let out = portfolio(dir, ENTRIES, db, &["--at", t, "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn field(v: &serde_json::Value, asset: &str, key: &str) -> f64 {
+    v["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["asset"] == asset)
+        .unwrap_or_else(|| panic!("no {asset} in {v}"))[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{asset}.{key} missing in {v}"))
+}
+
+fn near(a: f64, b: f64, what: &str) {
+    assert!((a - b).abs() < 1e-6, "{what}: {a} != {b}");
+}
+
+#[test]
+fn positions_and_pnl_match_a_brute_force_computation_over_stored_candles() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let files = write_klines(dir.path());
+    let out = support::tickwatch_cmd(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .args(["replay", "--headless"])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Brute force, by hand, FIFO, from the candle closes (the price of a time is the close of
+    // the minute it falls in):
+    //   01:00 buy 1 BTC at 90000 + 10 fee            lot A: 1 BTC, cost 90010
+    //   02:00 buy 1 BTC at 90100                     lot B: 1 BTC, cost 90100
+    //   03:00 5 ETH for 0.2 BTC; BTC worth close(180) = 90180: the 0.2 BTC (from lot A,
+    //         cost 18002) are disposed of for 18036, realized +34; ETH costs 18036
+    //   06:00 sell 1.2 BTC at 90400 less 5: proceeds 108475; cost: 0.8 of A (72008) and 0.4
+    //         of B (36040) = 108048; realized +427
+    let v = at(dir.path(), &db, "2024-12-01T12:00:00Z");
+    let btc_at = |m: i64| btc_close(m);
+    near(field(&v, "BTC", "qty"), 0.6, "BTC held");
+    near(field(&v, "BTC", "cost"), 0.6 * 90_100.0, "BTC cost");
+    near(field(&v, "BTC", "realized"), 34.0 + 427.0, "BTC realized");
+    near(
+        field(&v, "BTC", "value"),
+        0.6 * btc_at(720),
+        "BTC value at 12:00",
+    );
+    near(
+        field(&v, "BTC", "unrealized"),
+        0.6 * (btc_at(720) - 90_100.0),
+        "BTC unrealized",
+    );
+    near(field(&v, "ETH", "cost"), 0.2 * btc_at(180), "ETH cost");
+    near(
+        field(&v, "ETH", "value"),
+        5.0 * 0.04 * btc_at(720),
+        "ETH value",
+    );
+    let total = 0.6 * btc_at(720) + 0.2 * btc_at(720);
+    // the USDT paid in (below zero) is not part of the value
+    near(v["totals"]["value"].as_f64().unwrap(), total, "total value");
+    near(
+        v["totals"]["pnl"].as_f64().unwrap(),
+        total - 0.6 * 90_100.0 - 0.2 * btc_at(180) + 461.0,
+        "P/L",
+    );
+    near(
+        field(&v, "BTC", "weight"),
+        0.6 * btc_at(720) / total,
+        "BTC weight",
+    );
+    assert_eq!(v["missing"], serde_json::json!([]));
+
+    // at 02:30 only the two buys count
+    let v = at(dir.path(), &db, "2024-12-01T02:30:00Z");
+    near(field(&v, "BTC", "qty"), 2.0, "BTC held at 02:30");
+    near(
+        field(&v, "BTC", "value"),
+        2.0 * btc_at(150),
+        "BTC value at 02:30",
+    );
+    assert!(v["positions"].as_array().unwrap().len() == 1, "{v}");
+
+    // the table a person reads
+    let out = portfolio(
+        dir.path(),
+        ENTRIES,
+        &db,
+        &["--at", "2024-12-01T12:00:00Z", "--format", "table"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("portfolio at 2024-12-01T12:00:00.000Z in USD (fifo)"),
+        "{text}"
+    );
+    assert!(text.contains("P/L"), "{text}");
+    // and CSV with a total row
+    let out = portfolio(
+        dir.path(),
+        ENTRIES,
+        &db,
+        &["--at", "2024-12-01T12:00:00Z", "--format", "csv"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(
+            "asset,qty,avg_cost,last,value,day_change,unrealized,realized,fees,weight\n"
+        ),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l.starts_with("total,")), "{text}");
+
+    // average cost: the same total P/L, split differently
+    let avg = ENTRIES.replace("[portfolio]\n", "[portfolio]\nmethod = \"average\"\n");
+    let out = portfolio(
+        dir.path(),
+        &avg,
+        &db,
+        &["--at", "2024-12-01T12:00:00Z", "--format", "json"],
+    );
+    let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    near(
+        a["totals"]["pnl"].as_f64().unwrap(),
+        v_pnl(dir.path(), &db),
+        "P/L is the same by either method",
+    );
+    assert!(
+        (field(&a, "BTC", "realized") - (34.0 + 427.0)).abs() > 1.0,
+        "average cost realizes differently"
+    );
+}
+
+fn v_pnl(dir: &Path, db: &Path) -> f64 {
+    at(dir, db, "2024-12-01T12:00:00Z")["totals"]["pnl"]
+        .as_f64()
+        .unwrap()
+}
+
+#[test]
+fn mistakes_are_named_and_nothing_is_guessed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("none.db");
+    // more sold than bought
+    let over = ENTRIES.replace("qty = 1.2", "qty = 2.5");
+    let out = portfolio(dir.path(), &over, &db, &["--format", "json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("sells 2.5 BTC, but only 1.8 BTC is held"),
+        "{err}"
+    );
+    // nothing at all
+    let out = portfolio(dir.path(), "", &db, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("the portfolio is empty"), "{err}");
+    // a coin with no market: shown as missing with what to set, never as worth zero
+    let coin = "[[portfolio.entries]]\ntime = \"2024-12-01\"\ntype = \"deposit\"\nasset = \"XYZ\"\nqty = 3\nprice = 2\n";
+    let out = portfolio(dir.path(), coin, &db, &["--format", "table"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("missing: XYZ has no value in USD (no market gives its price: set [portfolio].prices.XYZ)"),
+        "{text}"
+    );
+    // a bad entry in the config is refused with the entry and the key
+    let bad = "[[portfolio.entries]]\ntime = \"2024-12-01\"\ntype = \"buy\"\nmarket = \"binance:BTCUSDT\"\nqty = -1\nprice = 5\n";
+    let out = portfolio(dir.path(), bad, &db, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("[[portfolio.entries]] #1: qty = -1 must be above zero"),
+        "{err}"
+    );
+}
