@@ -133,9 +133,9 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Symbol, e.g. BTCUSDT.
-    #[arg(long)]
-    pub symbol: String,
+    /// Symbol, e.g. BTCUSDT (not with --portfolio).
+    #[arg(long, required_unless_present = "portfolio")]
+    pub symbol: Option<String>,
     /// Candle interval: 1s, 1m, 5m, 15m, 1h, 4h or 1d.
     #[arg(long, default_value = "1m")]
     pub interval: String,
@@ -159,6 +159,11 @@ pub struct ExportArgs {
     /// snapshot (JSON).
     #[arg(long)]
     pub book: bool,
+    /// Export the portfolio's value over time instead (one row per --interval from --from,
+    /// default its first entry, to --to, default now): value, cost, unrealized and realized
+    /// P/L, and the drawdown from the highest value so far.
+    #[arg(long, conflicts_with_all = ["symbol", "book"])]
+    pub portfolio: bool,
 }
 
 #[derive(Debug, Args)]

@@ -215,6 +215,51 @@ fn positions_and_pnl_match_a_brute_force_computation_over_stored_candles() {
     );
     assert!(text.lines().any(|l| l.starts_with("total,")), "{text}");
 
+    // the value over time, hour by hour: the same figures as `portfolio --at` at each step
+    let cfg = dir.path().join("p.toml");
+    std::fs::write(&cfg, ENTRIES).unwrap();
+    let out = support::tickwatch_cmd(dir.path())
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--db")
+        .arg(&db)
+        .args(["export", "--portfolio", "--interval", "1h"])
+        .args([
+            "--from",
+            "2024-12-01T00:00:00Z",
+            "--to",
+            "2024-12-01T12:00:00Z",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        rows[0],
+        "time,value,cost,unrealized,realized,pnl,drawdown,missing"
+    );
+    assert_eq!(rows.len(), 14, "{text}");
+    assert!(
+        rows[1].starts_with("2024-12-01T00:00:00.000Z,0,"),
+        "{}",
+        rows[1]
+    );
+    let last: Vec<&str> = rows[13].split(',').collect();
+    near(last[1].parse().unwrap(), total, "the series' last value");
+    // 02:00 holds 2 BTC at close(120); 06:00, after the sale, less: a drawdown from the high
+    let at2: Vec<&str> = rows[3].split(',').collect();
+    near(at2[1].parse().unwrap(), 2.0 * btc_at(120), "value at 02:00");
+    assert!(
+        rows[7].split(',').nth(6).unwrap().parse::<f64>().unwrap() < 0.0,
+        "{}",
+        rows[7]
+    );
+
     // average cost: the same total P/L, split differently
     let avg = ENTRIES.replace("[portfolio]\n", "[portfolio]\nmethod = \"average\"\n");
     let out = portfolio(

@@ -42,7 +42,11 @@ pub fn parse_time(s: &str) -> Result<TsMs, String> {
 }
 
 pub fn run(args: &ExportArgs, db: Option<&Path>, config: Option<&Path>) -> anyhow::Result<()> {
-    let symbol = Symbol::new(&args.symbol).map_err(|e| UsageError(format!("--symbol: {e}")))?;
+    if args.portfolio {
+        return portfolio_series(args, db, config);
+    }
+    let symbol_text = args.symbol.as_deref().unwrap_or_default();
+    let symbol = Symbol::new(symbol_text).map_err(|e| UsageError(format!("--symbol: {e}")))?;
     let interval: Interval = args
         .interval
         .parse()
@@ -277,6 +281,131 @@ fn export_books(
     if books.is_empty() {
         eprintln!("note: no order book snapshots of {symbol} in that time range");
     }
+    Ok(())
+}
+
+/// At most this many rows of a portfolio series (a year of minutes is a mistake, not a chart).
+const MAX_SERIES_ROWS: i64 = 100_000;
+
+/// `export --portfolio`: the portfolio valued at every `--interval` step, from stored prices.
+fn portfolio_series(
+    args: &ExportArgs,
+    db: Option<&Path>,
+    config: Option<&Path>,
+) -> anyhow::Result<()> {
+    use crate::portfolio::ledger::{Accounts, value};
+    use crate::portfolio::prices::{Conversions, Markets, StoredPrices};
+    let s = match crate::config::find(config) {
+        Some(_) => crate::config::load(config)?,
+        None => crate::config::Config::default().into_settings(Path::new("<defaults>"))?,
+    };
+    let step: Interval = args
+        .interval
+        .parse()
+        .map_err(|e| UsageError(format!("--interval: {e}")))?;
+    let section = &s.config.portfolio;
+    let at = match db
+        .map(Path::to_path_buf)
+        .or_else(|| s.config.storage.db.clone())
+    {
+        Some(p) => Location::parse(&p).map_err(|e| UsageError(e.to_string()))?,
+        None => Location::Sqlite(store::default_db_path()),
+    };
+    let mut reader = store::open_reader(&at)?;
+    let mut entries = section.ledger().map_err(UsageError)?;
+    entries.extend(reader.portfolio_entries()?);
+    let Some(first) = entries.iter().map(|e| e.ts_ms).min() else {
+        return Err(UsageError(
+            "the portfolio is empty: add [[portfolio.entries]] to the config or run `tickwatch portfolio import FILE`".into(),
+        )
+        .into());
+    };
+    let time = |t: &Option<String>, what: &str| -> anyhow::Result<Option<TsMs>> {
+        Ok(t.as_deref()
+            .map(parse_time)
+            .transpose()
+            .map_err(|e| UsageError(format!("{what}: {e}")))?)
+    };
+    let from = step.bucket(time(&args.from, "--from")?.unwrap_or(first));
+    let to = time(&args.to, "--to")?.unwrap_or_else(crate::domain::now_ms);
+    if from > to {
+        return Err(UsageError(format!(
+            "--from {} is after --to {}",
+            iso8601(from),
+            iso8601(to)
+        ))
+        .into());
+    }
+    if (to - from) / step.ms() > MAX_SERIES_ROWS {
+        return Err(UsageError(format!(
+            "{} rows of {step} from {} to {}: use a coarser --interval (1h, 1d) or a shorter range",
+            (to - from) / step.ms(),
+            iso8601(from),
+            iso8601(to)
+        ))
+        .into());
+    }
+    let basis = section.basis();
+    let markets = Markets::new(&section.prices, &entries, &basis.base).map_err(UsageError)?;
+    let rates = Conversions {
+        markets: &markets,
+        prices: StoredPrices::new(reader),
+        basis: &basis,
+    };
+    let mut out = output(args)?;
+    let mut high = f64::MIN;
+    let mut rows = Vec::new();
+    let mut t = from;
+    while t <= to {
+        let accounts = Accounts::build(&entries, t, &basis, &rates)?;
+        let v = value(&accounts, &basis, &rates, t);
+        high = high.max(v.value);
+        let drawdown = if high > 0.0 {
+            v.value / high - 1.0
+        } else {
+            0.0
+        };
+        rows.push((t, v, drawdown));
+        t += step.ms();
+    }
+    match args.format {
+        Format::Csv => {
+            writeln!(
+                out,
+                "time,value,cost,unrealized,realized,pnl,drawdown,missing"
+            )?;
+            for (t, v, dd) in &rows {
+                writeln!(
+                    out,
+                    "{},{},{},{},{},{},{},{}",
+                    iso8601(*t),
+                    tidy(v.value),
+                    tidy(v.cost),
+                    tidy(v.unrealized),
+                    tidy(v.realized),
+                    tidy(v.pnl()),
+                    tidy(*dd),
+                    crate::format::visible(&v.missing.join(" "))
+                )?;
+            }
+        }
+        Format::Json => {
+            let items: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(t, v, dd)| {
+                    serde_json::json!({
+                        "time": iso8601(*t), "ts_ms": t, "value": tidy(v.value),
+                        "cost": tidy(v.cost), "unrealized": tidy(v.unrealized),
+                        "realized": tidy(v.realized), "pnl": tidy(v.pnl()),
+                        "drawdown": tidy(*dd), "missing": v.missing,
+                    })
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &items)?;
+            writeln!(out)?;
+        }
+    }
+    out.flush().context("writing the export")?;
     Ok(())
 }
 
