@@ -126,6 +126,13 @@ impl BybitBook {
         }
     }
 
+    /// Throws the book away for `reason` (the connection dropped, a frame was lost): it is
+    /// not the venue's any more; the next snapshot brings it back.
+    pub fn discard(&mut self, reason: Reason) {
+        self.status.discard(reason);
+        self.book.clear();
+    }
+
     pub fn update_id(&self) -> u64 {
         self.update_id
     }

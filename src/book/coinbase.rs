@@ -124,9 +124,13 @@ impl CoinbaseBook {
     /// Call when the connection dropped: the book can no longer be trusted, and without
     /// sequence numbers the only remedy is a new snapshot.
     pub fn on_disconnect(&mut self) {
-        if self.status.is_synced() {
-            self.status.fail(Reason::Disconnected);
-        }
+        self.discard(Reason::Disconnected);
+    }
+
+    /// Throws the book away for `reason` (the connection dropped, a frame was lost): it is
+    /// not the venue's any more; the next snapshot brings it back.
+    pub fn discard(&mut self, reason: Reason) {
+        self.status.discard(reason);
         self.book.clear();
     }
 }

@@ -179,6 +179,13 @@ impl KrakenBook {
             Outcome::Applied
         }
     }
+
+    /// Throws the book away for `reason` (the connection dropped, a frame was lost): it is
+    /// not the venue's any more; the next snapshot brings it back.
+    pub fn discard(&mut self, reason: Reason) {
+        self.status.discard(reason);
+        self.book.clear();
+    }
 }
 
 impl BookMachine for KrakenBook {

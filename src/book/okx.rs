@@ -188,6 +188,14 @@ impl OkxBook {
         }
     }
 
+    /// Throws the book away for `reason` (the connection dropped, a frame was lost): it is
+    /// not the venue's any more; the next snapshot brings it back.
+    pub fn discard(&mut self, reason: Reason) {
+        self.status.discard(reason);
+        self.book.clear();
+        self.seq_id = None;
+    }
+
     fn fail(&mut self, reason: Reason) -> Outcome {
         self.status.fail(reason);
         self.book.clear();

@@ -22,6 +22,9 @@ pub enum Reason {
     },
     /// The connection dropped and the venue has no sequence to say what was missed.
     Disconnected,
+    /// A book frame never reached the machine (unreadable, or dropped while the book task was
+    /// behind): what it changed is unknown.
+    Lost,
 }
 
 impl fmt::Display for Reason {
@@ -41,6 +44,7 @@ impl fmt::Display for Reason {
                 "snapshot {last_update_id} older than first buffered diff {first_buffered}"
             ),
             Reason::Disconnected => f.write_str("disconnected"),
+            Reason::Lost => f.write_str("a book frame was lost (unreadable or dropped)"),
         }
     }
 }
@@ -121,6 +125,14 @@ impl Status {
         }
         self.counters.resyncs += 1;
         self.state = BookState::Resyncing(reason);
+    }
+
+    /// Discards a synced book for `reason` (a book already waiting for a snapshot stays as it
+    /// is: it was counted when it stopped being trusted).
+    pub(crate) fn discard(&mut self, reason: Reason) {
+        if self.is_synced() {
+            self.fail(reason);
+        }
     }
 
     /// Records a loaded snapshot.

@@ -3,10 +3,80 @@
 //! publishes through one [`BookOut`], so a book that is not in sync reaches neither as if it
 //! were, whichever venue kept it.
 
+use std::time::Duration;
+
+use tokio::time::Instant;
+
 use crate::book::{BookMachine, BookState, Level as _, Side};
 use crate::domain::{BookSnapshot, BookSync, Level, Venue, VenueSymbol, now_ms};
 use crate::pipeline::{EngineGone, EventSink};
 use crate::view::BookBoard;
+
+/// A book is published at most this often while it changes (the screen draws at 30 fps).
+pub(crate) const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+
+/// One book a task keeps, with when it was last published and last heard of: every venue's
+/// book task throttles and marks stale books the same way.
+pub(crate) struct Kept<M> {
+    pub machine: M,
+    published: Option<Instant>,
+    /// A change was held back by the throttle: published on the next tick at the latest, so
+    /// that a book that goes quiet still shows its last state.
+    held: bool,
+    last_seen: Instant,
+    /// Nothing came for this book for the feed's `stale_after`.
+    pub stale: bool,
+}
+
+impl<M: BookMachine> Kept<M> {
+    pub fn new(machine: M) -> Self {
+        Kept {
+            machine,
+            published: None,
+            held: false,
+            last_seen: Instant::now(),
+            stale: false,
+        }
+    }
+
+    /// A message for this book arrived; true when it was stale until now (publish at once).
+    pub fn seen(&mut self) -> bool {
+        self.last_seen = Instant::now();
+        std::mem::replace(&mut self.stale, false)
+    }
+
+    /// True when the book has just gone stale (nothing for `after`): publish it so.
+    pub fn went_stale(&mut self, after: Duration) -> bool {
+        if self.stale || self.last_seen.elapsed() <= after {
+            return false;
+        }
+        self.stale = true;
+        true
+    }
+
+    /// Whether a change was held back by the throttle (publish it on the next tick).
+    pub fn held(&self) -> bool {
+        self.held
+    }
+
+    /// Publishes the book (its top levels and state), at most every [`PUBLISH_EVERY`] unless
+    /// `now` (its state changed). A book that is not in sync is published without levels.
+    pub async fn publish(
+        &mut self,
+        key: VenueSymbol,
+        out: &BookOut,
+        now: bool,
+    ) -> Result<(), EngineGone> {
+        if !now && self.published.is_some_and(|t| t.elapsed() < PUBLISH_EVERY) {
+            self.held = true;
+            return Ok(());
+        }
+        self.held = false;
+        self.published = Some(Instant::now());
+        let snap = out.snapshot(key, &self.machine, self.stale);
+        out.publish(snap).await
+    }
+}
 
 /// The two ends of a book task.
 #[derive(Clone)]

@@ -11,18 +11,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 use super::rest::{RestClient, RestError};
 use crate::book::BookMachine;
 use crate::book::binance::{BinanceBook, Flavor, parse_diff, parse_snapshot};
 use crate::domain::{BookSync, Symbol, Venue, VenueSymbol};
-use crate::sources::books::BookOut;
+use crate::sources::books::{BookOut, Kept};
 
 /// Frames queued for the book task before new ones are dropped (and the book resyncs).
 const QUEUE: usize = 8192;
-/// A book is published at most this often while it changes (the screen draws at 30 fps).
-const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 /// Levels of each side fetched in a snapshot (weight 50) and kept.
 pub const SNAPSHOT_LEVELS: u32 = 1000;
 
@@ -61,11 +58,8 @@ pub(crate) fn spawn(rest: RestClient, out: BookOut, stale_after: Duration) -> Ar
 }
 
 struct Entry {
-    book: BinanceBook,
+    kept: Kept<BinanceBook>,
     fetching: bool,
-    published: Option<Instant>,
-    last_diff: Instant,
-    stale: bool,
 }
 
 async fn run(rx: flume::Receiver<String>, rest: RestClient, out: BookOut, stale_after: Duration) {
@@ -91,18 +85,14 @@ async fn run(rx: flume::Receiver<String>, rest: RestClient, out: BookOut, stale_
                 };
                 let Ok(sym) = Symbol::new(&diff.symbol) else { continue };
                 let e = books.entry(sym).or_insert_with(|| Entry {
-                    book: BinanceBook::new(Flavor::Spot),
+                    kept: Kept::new(BinanceBook::new(Flavor::Spot)),
                     fetching: false,
-                    published: None,
-                    last_diff: Instant::now(),
-                    stale: false,
                 });
-                e.last_diff = Instant::now();
-                let was_stale = std::mem::replace(&mut e.stale, false);
-                let before = e.book.status();
-                e.book.on_diff(diff);
+                let was_stale = e.kept.seen();
+                let before = e.kept.machine.status();
+                e.kept.machine.on_diff(diff);
                 fetch_if_needed(sym, e, &rest, &snap_tx);
-                let changed = before.state != e.book.status().state || was_stale;
+                let changed = before.state != e.kept.machine.status().state || was_stale;
                 if publish(sym, e, &out, changed).await.is_err() {
                     return;
                 }
@@ -114,8 +104,8 @@ async fn run(rx: flume::Receiver<String>, rest: RestClient, out: BookOut, stale_
                     parse_snapshot(&String::from_utf8_lossy(&b)).map_err(|e| e.to_string())
                 }) {
                     Ok(snap) => {
-                        e.book.on_snapshot(snap);
-                        tracing::info!("{sym} book: snapshot applied, {:?}", e.book.status().state);
+                        e.kept.machine.on_snapshot(snap);
+                        tracing::info!("{sym} book: snapshot applied, {:?}", e.kept.machine.status().state);
                     }
                     Err(why) => tracing::warn!("{sym} book: the depth snapshot failed ({why}); trying again"),
                 }
@@ -126,11 +116,10 @@ async fn run(rx: flume::Receiver<String>, rest: RestClient, out: BookOut, stale_
             }
             _ = tick.tick() => {
                 for (sym, e) in books.iter_mut() {
-                    if !e.stale && e.last_diff.elapsed() > stale_after {
-                        e.stale = true;
-                        if publish(*sym, e, &out, true).await.is_err() {
-                            return;
-                        }
+                    if (e.kept.went_stale(stale_after) || e.kept.held())
+                        && publish(*sym, e, &out, true).await.is_err()
+                    {
+                        return;
                     }
                 }
             }
@@ -145,7 +134,7 @@ fn fetch_if_needed(
     rest: &RestClient,
     tx: &mpsc::UnboundedSender<(Symbol, Result<Vec<u8>, RestError>)>,
 ) {
-    if e.fetching || e.book.need().is_none() {
+    if e.fetching || e.kept.machine.need().is_none() {
         return;
     }
     e.fetching = true;
@@ -160,19 +149,14 @@ fn fetch_if_needed(
     });
 }
 
-/// Publishes the book (its top levels and state), at most every [`PUBLISH_EVERY`] unless
-/// `now` (its state changed). A book that is not in sync is published without levels. Err: the
-/// engine is gone.
+/// Publishes the book through [`Kept::publish`]. Err: the engine is gone.
 async fn publish(
     sym: Symbol,
     e: &mut Entry,
     out: &BookOut,
     now: bool,
 ) -> Result<(), crate::pipeline::EngineGone> {
-    if !now && e.published.is_some_and(|t| t.elapsed() < PUBLISH_EVERY) {
-        return Ok(());
-    }
-    e.published = Some(Instant::now());
-    let snap = out.snapshot(VenueSymbol::new(Venue::Binance, sym), &e.book, e.stale);
-    out.publish(snap).await
+    e.kept
+        .publish(VenueSymbol::new(Venue::Binance, sym), out, now)
+        .await
 }

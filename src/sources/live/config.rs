@@ -21,6 +21,17 @@ pub fn check_rest_url(section: &str, url: &str, example: &str) -> Result<(), Str
     ))
 }
 
+/// `depth_levels`: levels of each side a book publishes, 1 to `max` (what the venue's book
+/// channel holds).
+pub fn check_depth_levels(section: &str, levels: usize, max: usize) -> Result<(), String> {
+    if (1..=max).contains(&levels) {
+        return Ok(());
+    }
+    Err(format!(
+        "[{section}].depth_levels is {levels}; it must be between 1 and {max} (levels of each side the ladder and the liquidity rules get)"
+    ))
+}
+
 /// The watchdog, REST timeout and reconnect backoff of a section.
 pub fn check_timings(
     section: &str,

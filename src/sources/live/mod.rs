@@ -3,6 +3,7 @@
 //! in id order and exactly once) and the fill request and answer it works with. A venue folder
 //! keeps its config, wire types, REST client and the calls into this module.
 
+pub(crate) mod books;
 pub(crate) mod changes;
 pub(crate) mod config;
 pub(crate) mod control;

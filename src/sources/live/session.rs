@@ -182,6 +182,17 @@ pub(crate) trait LiveVenue: Send + Sync + Sized + 'static {
             st.mark_invalid(symbol, false);
         }
     }
+    /// Where the symbols whose order book channel must be subscribed again come from (a
+    /// venue keeping local books); taken once per connection loop.
+    fn take_resubscribes(&self) -> Option<mpsc::UnboundedReceiver<Symbol>> {
+        None
+    }
+    /// The messages that unsubscribe and subscribe again `symbol`'s order book channel.
+    fn book_resubscribe(&self, _symbol: Symbol) -> Vec<String> {
+        Vec::new()
+    }
+    /// A connection ended (whatever it carried is no longer current).
+    fn disconnected(&self) {}
     /// After each hand-over: events sent so far in this call, symbols followed, trades lost.
     fn counted(&self, sent: u64, symbols: usize, missing: u64) {
         if let Some(st) = self.stats() {
@@ -242,6 +253,7 @@ pub(crate) async fn run<V: LiveVenue>(
     let (fill_tx, mut fill_rx) = mpsc::unbounded_channel::<FillDone<V::Error>>();
     let mut backoff = Backoff::new(set.backoff_initial, set.backoff_max);
     let name = v.sink().name().to_string();
+    let mut resubscribes = v.take_resubscribes();
     loop {
         v.counted(0, gaps.len(), gaps.missing);
         if gaps.is_empty() {
@@ -270,10 +282,12 @@ pub(crate) async fn run<V: LiveVenue>(
                     out: Vec::new(),
                     sends: Vec::new(),
                 };
-                s.run(conn, &mut fill_rx, &mut cmds).await
+                s.run(conn, &mut fill_rx, &mut cmds, &mut resubscribes)
+                    .await
             }
             Err(reason) => End::reconnect(reason),
         };
+        v.disconnected();
         for c in changes.disconnected() {
             tracing::info!(
                 source = %name,
@@ -378,8 +392,9 @@ impl<'a, V: LiveVenue> Session<'a, V> {
         conn: Conn,
         fill_rx: &mut mpsc::UnboundedReceiver<FillDone<V::Error>>,
         cmds: &mut impl Commands,
+        resubscribes: &mut Option<mpsc::UnboundedReceiver<Symbol>>,
     ) -> End {
-        let end = self.run_connection(conn, fill_rx, cmds).await;
+        let end = self.run_connection(conn, fill_rx, cmds, resubscribes).await;
         if matches!(end, End::EngineGone) {
             return end;
         }
@@ -394,8 +409,13 @@ impl<'a, V: LiveVenue> Session<'a, V> {
         mut conn: Conn,
         fill_rx: &mut mpsc::UnboundedReceiver<FillDone<V::Error>>,
         cmds: &mut impl Commands,
+        resubscribes: &mut Option<mpsc::UnboundedReceiver<Symbol>>,
     ) -> End {
         let set = self.v.settings();
+        // asked for on the last connection: this one's subscribe brings every book afresh
+        if let Some(rx) = resubscribes.as_mut() {
+            while rx.try_recv().is_ok() {}
+        }
         let life = set.rollover;
         let mut rollover_at = life.map(|l| Instant::now() + l);
         let mut old: Option<Conn> = None;
@@ -451,6 +471,12 @@ impl<'a, V: LiveVenue> Session<'a, V> {
                     Some(cmd) => self.on_command(cmd),
                     None => cmds_open = false,
                 },
+                Some(symbol) = next_symbol(resubscribes) => {
+                    // a symbol removed meanwhile is not subscribed again
+                    if self.gaps.contains(symbol) {
+                        self.sends.extend(self.v.book_resubscribe(symbol));
+                    }
+                }
                 _ = sleep_until(overdue.unwrap_or(slot)), if overdue.is_some() => self.on_overdue(),
                 _ = sleep_until(self.watchdog.deadline()) => {
                     let secs = self.watchdog.limit().as_secs();
@@ -846,6 +872,14 @@ impl<'a, V: LiveVenue> Session<'a, V> {
         }
         self.v.counted(sent, self.gaps.len(), self.gaps.missing);
         Ok(())
+    }
+}
+
+/// The next symbol whose book must be subscribed again, or never when the venue keeps none.
+async fn next_symbol(rx: &mut Option<mpsc::UnboundedReceiver<Symbol>>) -> Option<Symbol> {
+    match rx.as_mut() {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -30,6 +30,12 @@ pub(crate) struct LiveStats {
     pub ignored: AtomicU64,
     /// Trades known to be lost (a hole REST could not fill).
     pub missing: AtomicU64,
+    /// Book frames dropped because the book task was behind (the books resynced).
+    pub book_dropped: AtomicU64,
+    /// Book channels subscribed again to bring a book back into sync.
+    pub book_resubscribes: AtomicU64,
+    /// Book frames of a symbol whose book could not be read yet (Kraken: precisions unknown).
+    pub book_unready: AtomicU64,
     /// Symbols streamed or being subscribed.
     pub symbols: AtomicUsize,
     /// Symbols dropped because the venue does not know them.
@@ -106,6 +112,25 @@ impl LiveStats {
         let missing = self.missing.load(Ordering::Relaxed);
         if missing > 0 {
             detail.push_str(&format!(", {missing} trades lost"));
+        }
+        let books = [
+            (
+                self.book_resubscribes.load(Ordering::Relaxed),
+                "book resubscribes",
+            ),
+            (
+                self.book_dropped.load(Ordering::Relaxed),
+                "book frames dropped (task behind)",
+            ),
+            (
+                self.book_unready.load(Ordering::Relaxed),
+                "book frames before the pair's precisions",
+            ),
+        ];
+        for (n, what) in books {
+            if n > 0 {
+                detail.push_str(&format!(", {n} {what}"));
+            }
         }
         let invalid = self.invalid_list();
         if !invalid.is_empty() {

@@ -17,6 +17,11 @@ pub struct OkxConfig {
     /// 1m candles fetched per instrument at start (OKX serves the last 1,440; 0 turns the
     /// warm-up off).
     pub backfill_candles: usize,
+    /// Keep a local order book per instrument (the `books` channel, checksummed), for the
+    /// ladder (`B`) and the liquidity alert rules.
+    pub depth: bool,
+    /// Levels of each side the ladder and the rules get from each book (OKX keeps 400).
+    pub depth_levels: usize,
     /// Reconnect when nothing at all arrived for this long.
     pub stale_after_secs: u64,
     /// One REST request, from connecting to the last byte of the answer, fails after this long.
@@ -34,6 +39,8 @@ impl Default for OkxConfig {
             rest_url: "https://www.okx.com".into(),
             symbols: vec!["BTC-USDT".into(), "ETH-USDT".into()],
             backfill_candles: 300,
+            depth: false,
+            depth_levels: 100,
             stale_after_secs: 30,
             rest_timeout_secs: 10,
             backoff_initial_ms: 125,
@@ -45,10 +52,13 @@ impl Default for OkxConfig {
 impl OkxConfig {
     /// Checks every field; the message names the field and says what is allowed.
     pub fn validate(&self) -> Result<(), String> {
-        use crate::sources::live::config::{check_rest_url, check_timings, check_ws_url};
+        use crate::sources::live::config::{
+            check_depth_levels, check_rest_url, check_timings, check_ws_url,
+        };
         check_ws_url("okx", &self.ws_url, "wss://ws.okx.com:8443/ws/v5/public")?;
         check_rest_url("okx", &self.rest_url, "https://www.okx.com")?;
         self.parsed_symbols()?;
+        check_depth_levels("okx", self.depth_levels, super::BOOK_LEVELS)?;
         check_timings(
             "okx",
             self.stale_after_secs,

@@ -71,7 +71,7 @@ impl OkxSource {
             spelling,
             check: Box::new(rest_check),
         };
-        Ok(one.source(|shared| ws::Feed { shared }))
+        Ok(one.source(ws::Feed::new))
     }
 }
 
@@ -112,6 +112,12 @@ use std::time::Duration;
 
 /// Channels subscribed on the public endpoint; every instrument gets one answer per channel.
 pub const PUBLIC_CHANNELS: [&str; 2] = ["trades", "tickers"];
+
+/// The order book channel (`depth = true`): 400 levels, a snapshot on subscribe, then
+/// updates each with a CRC32 of the top 25 levels and a seqId chain.
+pub const BOOK_CHANNEL: &str = "books";
+/// Levels of each side the `books` channel keeps.
+pub const BOOK_LEVELS: usize = 400;
 
 /// The candle channel, on the business endpoint (`/ws/v5/business`).
 pub const CANDLE_CHANNEL: &str = "candle1m";

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, IgnoredAny, Visitor};
 
-use super::{CANDLE_CHANNEL, MAX_SUBSCRIBE_BYTES, PUBLIC_CHANNELS};
+use super::{BOOK_CHANNEL, CANDLE_CHANNEL, MAX_SUBSCRIBE_BYTES, PUBLIC_CHANNELS};
 use crate::domain::{
     Candle, EventKind, Interval, MarketEvent, Quote, Side, Stats24h, Symbol, SymbolError,
     TradeTick, TsMs, Venue,
@@ -427,16 +427,38 @@ fn candle(r: &[&str], symbol: Symbol, recv_ms: TsMs) -> Result<MarketEvent, Wire
 /// The text OKX answers with `pong` (send it after [`super::PING_AFTER`] of silence).
 pub const PING: &str = "ping";
 
-/// Subscribe messages for `trades` and `tickers` of `symbols` (public endpoint), as few as fit
-/// under [`MAX_SUBSCRIBE_BYTES`] each. OKX answers each (channel, instrument) separately,
-/// echoing it as `arg`: that pair, not an id, matches an answer to its request.
-pub fn subscribe(symbols: &[Symbol]) -> Vec<String> {
-    control("subscribe", &PUBLIC_CHANNELS, symbols)
+/// Subscribe messages for `trades` and `tickers` of `symbols` (public endpoint), and `books`
+/// with `depth`, as few as fit under [`MAX_SUBSCRIBE_BYTES`] each. OKX answers each (channel,
+/// instrument) separately, echoing it as `arg`: that pair, not an id, matches an answer to its
+/// request.
+pub fn subscribe(symbols: &[Symbol], depth: bool) -> Vec<String> {
+    control("subscribe", &channels(depth), symbols)
 }
 
 /// Unsubscribe messages, laid out as [`subscribe`]'s.
-pub fn unsubscribe(symbols: &[Symbol]) -> Vec<String> {
-    control("unsubscribe", &PUBLIC_CHANNELS, symbols)
+pub fn unsubscribe(symbols: &[Symbol], depth: bool) -> Vec<String> {
+    control("unsubscribe", &channels(depth), symbols)
+}
+
+/// Unsubscribes `symbol`'s `books` and subscribes it again: OKX then sends a fresh snapshot.
+pub fn book_resubscribe(symbol: Symbol) -> Vec<String> {
+    let mut out = control("unsubscribe", &[BOOK_CHANNEL], &[symbol]);
+    out.extend(control("subscribe", &[BOOK_CHANNEL], &[symbol]));
+    out
+}
+
+fn channels(depth: bool) -> Vec<&'static str> {
+    let mut c = PUBLIC_CHANNELS.to_vec();
+    if depth {
+        c.push(BOOK_CHANNEL);
+    }
+    c
+}
+
+/// Whether `text` is a `books` push (a snapshot or update for the book task), as opposed to an
+/// answer about the channel, which carries an `event`.
+pub fn is_book(text: &str) -> bool {
+    text.contains(r#""channel":"books""#) && !text.contains(r#""event""#)
 }
 
 fn control(op: &str, channels: &[&str], symbols: &[Symbol]) -> Vec<String> {

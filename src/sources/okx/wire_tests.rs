@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use super::rest::{self, RestError, TradeCursor};
-use super::wire::{Frame, PING, WireError, parse_frame, subscribe, unsubscribe};
+use super::wire::{
+    Frame, PING, WireError, book_resubscribe, is_book, parse_frame, subscribe, unsubscribe,
+};
 use crate::domain::{EventKind, Interval, MarketEvent, Quote, Side, Stats24h, Symbol, Venue};
 
 const RECV: i64 = 1_700_000_000_000;
@@ -222,13 +224,32 @@ fn answers_pongs_errors_and_notices_are_told_apart() {
 #[test]
 fn subscribe_messages_stay_under_the_size_limit() {
     assert_eq!(
-        subscribe(&[sym("BTC-USDT")]),
+        subscribe(&[sym("BTC-USDT")], false),
         [
             r#"{"op":"subscribe","args":[{"channel":"trades","instId":"BTC-USDT"},{"channel":"tickers","instId":"BTC-USDT"}]}"#
         ]
     );
+    assert_eq!(
+        subscribe(&[sym("BTC-USDT")], true),
+        [
+            r#"{"op":"subscribe","args":[{"channel":"trades","instId":"BTC-USDT"},{"channel":"tickers","instId":"BTC-USDT"},{"channel":"books","instId":"BTC-USDT"}]}"#
+        ]
+    );
+    assert_eq!(
+        book_resubscribe(sym("BTC-USDT")),
+        [
+            r#"{"op":"unsubscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}"#,
+            r#"{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}"#
+        ]
+    );
+    assert!(is_book(
+        r#"{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[]}"#
+    ));
+    assert!(!is_book(
+        r#"{"event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"}}"#
+    ));
     let many: Vec<Symbol> = (0..300).map(|i| sym(&format!("COIN{i}-USDT"))).collect();
-    let msgs = unsubscribe(&many);
+    let msgs = unsubscribe(&many, false);
     assert!(msgs.len() > 1);
     let mut args = Vec::new();
     for m in &msgs {

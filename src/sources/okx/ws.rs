@@ -4,16 +4,25 @@
 //! (OKX closes a connection idle for 30 s), refusals that name the instrument, and the trade
 //! refill by id (`history-trades`, paged backwards with `after`). Candles are built from the
 //! trades, warmed at start from REST (`candle1m` lives on OKX's business endpoint, which
-//! tickwatch does not open).
+//! tickwatch does not open). With `depth = true` the `books` channel is subscribed too and its
+//! pushes go to the book task ([`crate::sources::live::books`]); a book that fails its checksum
+//! or seqId chain has its `books` unsubscribed and subscribed again (OKX sends a fresh
+//! snapshot), on the same connection.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
 
 use super::rest::{RestError, TradeCursor, candles_url, parse_candles, parse_trades, trades_url};
 use super::wire::{self, parse_frame};
 use super::{OkxConfig, PING_AFTER, TRADES_PER_PAGE};
-use crate::domain::{Symbol, TsMs, now_ms};
+use crate::book::okx::{BookMsg, OkxBook};
+use crate::book::{BookError, Outcome, Reason};
+use crate::domain::{Symbol, TsMs, Venue, now_ms};
 use crate::pipeline::EventSink;
+use crate::sources::live::books::{self, BookFeed, Unreadable, VenueBooks};
 use crate::sources::live::frame::{self, Words};
 use crate::sources::live::rest::{HttpError, Rest};
 use crate::sources::live::session::{BoxFut, End, LiveVenue, Session, Settings};
@@ -48,6 +57,59 @@ pub(crate) type Shared = source::Shared<OkxConfig>;
 /// The connection as the engine sees it.
 pub(crate) struct Feed {
     pub shared: Arc<Shared>,
+    /// The book task, when `depth` is on.
+    books: Option<Arc<BookFeed>>,
+}
+
+impl Feed {
+    /// The connection's venue half; starts the book task when `depth` is on.
+    pub fn new(shared: Arc<Shared>) -> Feed {
+        let c = &shared.cfg;
+        let books = books::start(
+            c.depth,
+            c.depth_levels,
+            OkxBooks,
+            &shared.sink,
+            &shared.stats,
+            Duration::from_secs(c.stale_after_secs),
+        );
+        Feed { shared, books }
+    }
+}
+
+/// OKX's `books` for the shared book task.
+struct OkxBooks;
+
+impl VenueBooks for OkxBooks {
+    type Machine = OkxBook;
+    type Msg = BookMsg;
+    type Prep = ();
+    const VENUE: Venue = Venue::Okx;
+
+    fn parse(&self, text: &str) -> Result<Vec<(Symbol, BookMsg)>, Unreadable> {
+        crate::book::okx::parse(text)?
+            .into_iter()
+            .map(|m| {
+                let symbol = Symbol::new(&m.inst_id).map_err(|_| BookError::NotBook {
+                    venue: "OKX",
+                    what: "an instId that is not an instrument id",
+                })?;
+                Ok((symbol, m))
+            })
+            .collect()
+    }
+
+    fn machine(&self, _symbol: Symbol) -> OkxBook {
+        OkxBook::new()
+    }
+
+    fn apply(m: &mut OkxBook, msg: &BookMsg) -> Outcome {
+        m.on_message(msg)
+    }
+
+    fn discard(m: &mut OkxBook, reason: Reason) {
+        m.discard(reason);
+    }
 }
 
 impl LiveVenue for Feed {
@@ -79,15 +141,37 @@ impl LiveVenue for Feed {
     /// OKX numbers no requests: a change is confirmed by the answer that echoes its channel
     /// and instrument.
     fn requests(&self, subscribe: bool, symbols: &[Symbol]) -> (Vec<String>, Vec<u64>) {
+        let depth = self.books.is_some();
         let msgs = if subscribe {
-            wire::subscribe(symbols)
+            wire::subscribe(symbols, depth)
         } else {
-            wire::unsubscribe(symbols)
+            wire::unsubscribe(symbols, depth)
         };
         (msgs, Vec::new())
     }
 
+    fn take_resubscribes(&self) -> Option<mpsc::UnboundedReceiver<Symbol>> {
+        self.books.as_ref()?.take_resubscribes()
+    }
+
+    fn book_resubscribe(&self, symbol: Symbol) -> Vec<String> {
+        wire::book_resubscribe(symbol)
+    }
+
+    fn disconnected(&self) {
+        if let Some(b) = &self.books {
+            b.disconnected();
+        }
+    }
+
     fn on_text(&self, text: &str, s: &mut Session<'_, Self>) -> Option<End> {
+        if let Some(books) = &self.books
+            && wire::is_book(text)
+        {
+            s.data(now_ms());
+            books.push(text);
+            return None;
+        }
         let frame = parse_frame(text, now_ms()).map_err(|e| {
             let r = e.is_rejection();
             (e, r)
