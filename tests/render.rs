@@ -1876,3 +1876,89 @@ fn pairs_at_several_venues_show_one_name_and_their_difference_in_bp() {
         "{text}"
     );
 }
+
+/// A portfolio of BTC and ETH (priced by the sim rows), one ETH sold at a profit, and a coin no
+/// market prices.
+fn portfolio_options() -> UiOptions {
+    let section: tickwatch::portfolio::config::PortfolioSection = toml::from_str(
+        r#"
+prices = { BTC = "sim:BTCUSDT", ETH = "sim:ETHUSDT" }
+[[entries]]
+time = "2023-11-01"
+type = "buy"
+asset = "BTC"
+quote = "USD"
+qty = 0.5
+price = 30000
+fee = 10
+[[entries]]
+time = "2023-11-02"
+type = "buy"
+asset = "ETH"
+quote = "USD"
+qty = 4
+price = 2000
+[[entries]]
+time = "2023-11-03"
+type = "sell"
+asset = "ETH"
+quote = "USD"
+qty = 1
+price = 2400
+[[entries]]
+time = "2023-11-04"
+type = "deposit"
+asset = "DOGE"
+qty = 1000
+price = 0.05
+"#,
+    )
+    .unwrap();
+    let p = tickwatch::portfolio::Portfolio::new(&section, Vec::new())
+        .unwrap()
+        .unwrap();
+    UiOptions {
+        portfolio: Some(std::sync::Arc::new(p)),
+        ..options()
+    }
+}
+
+#[test]
+fn the_portfolio_view_reads_at_80x24_and_160x48() {
+    let snap = snapshot();
+    let st = status();
+    for (w, h) in [(80u16, 24u16), (160, 48)] {
+        let mut app = fixed_app(&snap, portfolio_options());
+        assert!(press(&mut app, KeyCode::Char('P')));
+        let text = screen(&draw(&mut app, &snap, &st, w, h));
+        // BTC: 0.5 × 43210.123 = 21605.06 (cost 15010: +6595.06); ETH: 3 × 2345.6789 =
+        // 7037.04 (cost 6000: +1037.04; the one sold realized +400); total 28642.10
+        for want in [
+            "Portfolio",
+            "value 28642.10 USD",
+            "real",
+            "+400.00",
+            "BTC",
+            "ETH",
+            "75.4%",
+            "24.6%",
+            "DOGE: no market gives its price: set [portfolio].prices.DOGE",
+        ] {
+            assert!(text.contains(want), "{w}x{h}: {want:?} missing:\n{text}");
+        }
+        if w == 160 {
+            for want in ["+6595.06", "+1037.04", "30020.00", "2000.00", "allocation"] {
+                assert!(text.contains(want), "{w}x{h}: {want:?} missing:\n{text}");
+            }
+        }
+        // P again: back to the main view
+        assert!(press(&mut app, KeyCode::Char('P')));
+        let text = screen(&draw(&mut app, &snap, &st, w, h));
+        assert!(!text.contains("value 28642.10"), "{text}");
+    }
+    // without a portfolio the view says how to make one
+    let mut app = fixed_app(&snap, options());
+    assert!(press(&mut app, KeyCode::Char('P')));
+    let text = screen(&draw(&mut app, &snap, &st, 80, 24));
+    assert!(text.contains("No portfolio"), "{text}");
+}

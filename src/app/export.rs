@@ -294,7 +294,7 @@ fn portfolio_series(
     config: Option<&Path>,
 ) -> anyhow::Result<()> {
     use crate::portfolio::ledger::{Accounts, value};
-    use crate::portfolio::prices::{Conversions, Markets, StoredPrices};
+    use crate::portfolio::prices::{Conversions, StoredPrices};
     let s = match crate::config::find(config) {
         Some(_) => crate::config::load(config)?,
         None => crate::config::Config::default().into_settings(Path::new("<defaults>"))?,
@@ -303,7 +303,6 @@ fn portfolio_series(
         .interval
         .parse()
         .map_err(|e| UsageError(format!("--interval: {e}")))?;
-    let section = &s.config.portfolio;
     let at = match db
         .map(Path::to_path_buf)
         .or_else(|| s.config.storage.db.clone())
@@ -312,14 +311,16 @@ fn portfolio_series(
         None => Location::Sqlite(store::default_db_path()),
     };
     let mut reader = store::open_reader(&at)?;
-    let mut entries = section.ledger().map_err(UsageError)?;
-    entries.extend(reader.portfolio_entries()?);
-    let Some(first) = entries.iter().map(|e| e.ts_ms).min() else {
+    let stored = reader.portfolio_entries()?;
+    let Some(p) =
+        crate::portfolio::Portfolio::new(&s.config.portfolio, stored).map_err(UsageError)?
+    else {
         return Err(UsageError(
             "the portfolio is empty: add [[portfolio.entries]] to the config or run `tickwatch portfolio import FILE`".into(),
         )
         .into());
     };
+    let first = p.entries.iter().map(|e| e.ts_ms).min().unwrap_or_default();
     let time = |t: &Option<String>, what: &str| -> anyhow::Result<Option<TsMs>> {
         Ok(t.as_deref()
             .map(parse_time)
@@ -345,20 +346,18 @@ fn portfolio_series(
         ))
         .into());
     }
-    let basis = section.basis();
-    let markets = Markets::new(&section.prices, &entries, &basis.base).map_err(UsageError)?;
     let rates = Conversions {
-        markets: &markets,
+        markets: &p.markets,
         prices: StoredPrices::new(reader),
-        basis: &basis,
+        basis: &p.basis,
     };
     let mut out = output(args)?;
     let mut high = f64::MIN;
     let mut rows = Vec::new();
     let mut t = from;
     while t <= to {
-        let accounts = Accounts::build(&entries, t, &basis, &rates)?;
-        let v = value(&accounts, &basis, &rates, t);
+        let accounts = Accounts::build(&p.entries, t, &p.basis, &rates)?;
+        let v = value(&accounts, &p.basis, &rates, t);
         high = high.max(v.value);
         let drawdown = if high > 0.0 {
             v.value / high - 1.0

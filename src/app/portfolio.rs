@@ -9,7 +9,7 @@ use super::{UsageError, db_path, settings_or_defaults};
 use crate::cli::{Cli, ListFormat, PortfolioArgs};
 use crate::domain::{iso8601, now_ms};
 use crate::format::visible;
-use crate::portfolio::Entry;
+use crate::portfolio::Portfolio;
 use crate::portfolio::ledger::{Accounts, Valuation, value};
 use crate::portfolio::prices::{Conversions, Markets, StoredPrices};
 use crate::store;
@@ -21,44 +21,38 @@ pub fn run(args: &PortfolioArgs, cli: &Cli) -> anyhow::Result<()> {
         None => now_ms(),
     };
     let at = db_path(cli, Some(&s), store::default_db_path())?;
-    let section = &s.config.portfolio;
-    let mut entries: Vec<Entry> = section.ledger().map_err(UsageError)?;
     // a database that does not exist yet holds no entries and no prices
-    let reader = match store::open_reader(&at) {
+    let mut reader = match store::open_reader(&at) {
         Ok(r) => Some(r),
         Err(store::StoreError::NotFound { .. }) => None,
         Err(e) => return Err(e).context("reading the portfolio's entries and prices"),
     };
-    let reader = match reader {
-        Some(mut r) => {
-            entries.extend(r.portfolio_entries()?);
-            Some(r)
-        }
-        None => None,
+    let stored = match reader.as_mut() {
+        Some(r) => r.portfolio_entries()?,
+        None => Vec::new(),
     };
-    if entries.is_empty() {
+    let Some(p) = Portfolio::new(&s.config.portfolio, stored).map_err(UsageError)? else {
         return Err(UsageError(format!(
             "the portfolio is empty: add [[portfolio.entries]] to the config or run `tickwatch portfolio import FILE` (with the database {})",
             at.describe()
         ))
         .into());
-    }
-    let basis = section.basis();
-    let markets = Markets::new(&section.prices, &entries, &basis.base).map_err(UsageError)?;
+    };
+    let (basis, markets) = (&p.basis, &p.markets);
     let valuation = match reader {
         Some(r) => {
             let rates = Conversions {
-                markets: &markets,
+                markets,
                 prices: StoredPrices::new(r),
-                basis: &basis,
+                basis,
             };
-            let accounts = Accounts::build(&entries, at_ms, &basis, &rates)?;
-            value(&accounts, &basis, &rates, at_ms)
+            let accounts = Accounts::build(&p.entries, at_ms, basis, &rates)?;
+            value(&accounts, basis, &rates, at_ms)
         }
         None => {
             let rates = crate::portfolio::ledger::NoRates;
-            let accounts = Accounts::build(&entries, at_ms, &basis, &rates)?;
-            value(&accounts, &basis, &rates, at_ms)
+            let accounts = Accounts::build(&p.entries, at_ms, basis, &rates)?;
+            value(&accounts, basis, &rates, at_ms)
         }
     };
     let stdout = std::io::stdout();
@@ -70,7 +64,7 @@ pub fn run(args: &PortfolioArgs, cli: &Cli) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let method = format!("{:?}", basis.method).to_lowercase();
     match format {
-        ListFormat::Table => table(&mut out, &valuation, &method, &markets)?,
+        ListFormat::Table => table(&mut out, &valuation, &method, markets)?,
         ListFormat::Csv => csv(&mut out, &valuation)?,
         ListFormat::Json => json(&mut out, &valuation, &method)?,
     }

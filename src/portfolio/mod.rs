@@ -76,3 +76,61 @@ pub struct Entry {
     /// Where it came from: `config`, `monitor`, `binance-trades:<file>`, `coinbase:<file>`.
     pub source: String,
 }
+
+/// A portfolio ready to value: its entries, the currency and method, and where prices come
+/// from. Built once from the config and the stored entries.
+#[derive(Debug, Clone)]
+pub struct Portfolio {
+    pub entries: Vec<Entry>,
+    pub basis: ledger::Basis,
+    pub markets: prices::Markets,
+}
+
+impl Portfolio {
+    /// The config's entries plus `stored`; None when there are none at all.
+    pub fn new(
+        section: &config::PortfolioSection,
+        stored: Vec<Entry>,
+    ) -> Result<Option<Portfolio>, String> {
+        let mut entries = section.ledger()?;
+        entries.extend(stored);
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let basis = section.basis();
+        let markets = prices::Markets::new(&section.prices, &entries, &basis.base)?;
+        Ok(Some(Portfolio {
+            entries,
+            basis,
+            markets,
+        }))
+    }
+
+    /// The portfolio now, from the monitor's rows: each market's last price, and the price a
+    /// day before from its 24 h change.
+    pub fn live(
+        &self,
+        rows: &[crate::view::WatchRow],
+        now_ms: TsMs,
+    ) -> Result<ledger::Valuation, ledger::LedgerError> {
+        let mut p = prices::LivePrices {
+            now_ms,
+            ..Default::default()
+        };
+        for r in rows {
+            if let Some(last) = r.last {
+                p.last.insert(r.key, last);
+                if let Some(pct) = r.change_pct.filter(|c| *c > -100.0) {
+                    p.day_ago.insert(r.key, last / (1.0 + pct / 100.0));
+                }
+            }
+        }
+        let rates = prices::Conversions {
+            markets: &self.markets,
+            prices: p,
+            basis: &self.basis,
+        };
+        let accounts = ledger::Accounts::build(&self.entries, now_ms, &self.basis, &rates)?;
+        Ok(ledger::value(&accounts, &self.basis, &rates, now_ms))
+    }
+}

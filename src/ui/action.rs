@@ -52,6 +52,8 @@ pub enum Action {
     Overview,
     /// The order book ladder of the selected symbol.
     Ladder,
+    /// The portfolio: positions, P/L, allocation.
+    Portfolio,
     /// Ladder levels grouped into coarser or finer price steps.
     GroupCoarser,
     GroupFiner,
@@ -194,6 +196,11 @@ impl Action {
             Action::Ladder,
             "ladder",
             "order book ladder: depth, spread, tape (↑↓ cursor)",
+        ),
+        (
+            Action::Portfolio,
+            "portfolio",
+            "portfolio: positions, P/L and allocation at live prices",
         ),
         (
             Action::GroupCoarser,

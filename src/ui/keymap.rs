@@ -165,6 +165,7 @@ pub const DEFAULT_KEYS: &[(Action, &[&str])] = &[
     (Action::Detail, &["Enter", "i"]),
     (Action::Overview, &["#"]),
     (Action::Ladder, &["B"]),
+    (Action::Portfolio, &["P"]),
     (Action::GroupCoarser, &["}"]),
     (Action::GroupFiner, &["{"]),
     (Action::NewRule, &["n"]),

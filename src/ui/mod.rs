@@ -78,6 +78,8 @@ pub struct UiOptions {
     pub groups: Vec<watch_state::Group>,
     /// The chart's display choices at start (None: the defaults).
     pub chart: Option<chart_opts::ChartOpts>,
+    /// The portfolio the `P` view values at live prices (None: none configured or imported).
+    pub portfolio: Option<std::sync::Arc<crate::portfolio::Portfolio>>,
 }
 
 impl Default for UiOptions {
@@ -91,6 +93,7 @@ impl Default for UiOptions {
             keymap: Keymap::default(),
             groups: Vec::new(),
             chart: None,
+            portfolio: None,
         }
     }
 }

@@ -128,7 +128,7 @@ fn regions(app: &App, status_height: u16, area: Rect) -> Option<Regions> {
             };
             (r.chart, r.detail) = (chart, side);
         }
-        View::Overview | View::Ladder => {}
+        View::Overview | View::Ladder | View::Portfolio => {}
     }
     Some(r)
 }
@@ -355,6 +355,20 @@ impl Widget for &Screen<'_> {
                     cursor: app.ladder_cursor(),
                     group: app.ladder_group(),
                     now_ms: self.status.now_ms,
+                    glyphs,
+                    theme,
+                }
+                .render(body, buf);
+            }
+            View::Portfolio => {
+                let (portfolio, valuation) = app.portfolio();
+                let method = portfolio.map_or(String::new(), |p| {
+                    format!("{:?}", p.basis.method).to_lowercase()
+                });
+                crate::ui::widgets::portfolio::PortfolioPane {
+                    valuation: portfolio.and(valuation),
+                    markets: portfolio.map(|p| &p.markets),
+                    method: &method,
                     glyphs,
                     theme,
                 }

@@ -50,6 +50,8 @@ pub enum View {
     Overview,
     /// The selected symbol's order book as a ladder, with its depth and trade tape.
     Ladder,
+    /// The portfolio at live prices.
+    Portfolio,
 }
 
 /// The screen's own state: what is selected and focused, not what the market did.
@@ -117,6 +119,9 @@ pub struct App {
     sent: Option<(Option<VenueSymbol>, Interval, Option<TsMs>)>,
     /// What the loop must carry out, in order.
     effects: Vec<Effect>,
+    /// The portfolio, and its value at the last snapshot's prices while its view is up.
+    portfolio: Option<std::sync::Arc<crate::portfolio::Portfolio>>,
+    valuation: Option<Result<crate::portfolio::ledger::Valuation, String>>,
 }
 
 impl std::fmt::Debug for App {
@@ -178,6 +183,8 @@ impl App {
             theme: Theme::new(opts.theme),
             sent: None,
             effects: Vec::new(),
+            portfolio: opts.portfolio.clone(),
+            valuation: None,
         };
         app.send_focus();
         app
@@ -404,6 +411,11 @@ impl App {
                 self.ladder_cursor = 0;
                 self.toggle_view(View::Ladder)
             }
+            Action::Portfolio => {
+                let changed = self.toggle_view(View::Portfolio);
+                self.revalue();
+                changed
+            }
             Action::GroupCoarser | Action::GroupFiner => self.regroup(action),
             Action::Up | Action::Down | Action::Top | Action::Bottom
                 if self.view == View::Ladder =>
@@ -473,6 +485,33 @@ impl App {
         self.ladder_group
     }
     /// The order book shown in the ladder.
+    /// Values the portfolio at the latest prices, while its view is up.
+    fn revalue(&mut self) {
+        self.valuation = match (&self.portfolio, self.view) {
+            (Some(p), View::Portfolio) => Some(
+                p.live(&self.all_rows, (self.clock)())
+                    .map_err(|e| e.to_string()),
+            ),
+            _ => None,
+        };
+    }
+
+    /// The portfolio (None: none configured) and its value (Err: why the ledger does not add
+    /// up), for the portfolio view.
+    pub fn portfolio(
+        &self,
+    ) -> (
+        Option<&crate::portfolio::Portfolio>,
+        Option<Result<&crate::portfolio::ledger::Valuation, &str>>,
+    ) {
+        (
+            self.portfolio.as_deref(),
+            self.valuation
+                .as_ref()
+                .map(|r| r.as_ref().map_err(String::as_str)),
+        )
+    }
+
     pub fn book(&self) -> Option<&crate::domain::BookSnapshot> {
         self.book
             .as_deref()
@@ -525,6 +564,7 @@ impl App {
     /// had to change. Returns true (a new snapshot always needs drawing).
     pub fn sync(&mut self, snap: &ViewSnapshot) -> bool {
         self.all_rows = snap.rows.clone();
+        self.revalue();
         self.fill_stored_last();
         self.rebuild_rows();
         self.alerts_len = snap.alerts.len();

@@ -102,6 +102,7 @@ pub const GROUPS: &[(&str, &[(Action, &str)])] = &[
             (Action::Detail, "detail"),
             (Action::Overview, "overview"),
             (Action::Ladder, "ladder"),
+            (Action::Portfolio, "portfolio"),
             (Action::GroupCoarser, "coarser"),
             (Action::GroupFiner, "finer"),
             (Action::ToggleHelp, "help"),

@@ -7,6 +7,7 @@ pub mod detail;
 pub mod help;
 pub mod ladder;
 pub mod overview;
+pub mod portfolio;
 pub mod rule_form;
 pub mod status;
 pub mod title;
