@@ -210,6 +210,8 @@ pub struct BackfillArgs {
 
 #[derive(Debug, Args)]
 pub struct PortfolioArgs {
+    #[command(subcommand)]
+    pub command: Option<PortfolioCommand>,
     /// Value it as it was at T (entries up to T, prices then): 2025-03-01,
     /// 2025-03-01T12:00:00Z or ms since epoch. Default: now.
     #[arg(long, value_name = "T")]
@@ -217,6 +219,17 @@ pub struct PortfolioArgs {
     /// table (default on a terminal), csv (default otherwise) or json.
     #[arg(long, value_enum)]
     pub format: Option<ListFormat>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PortfolioCommand {
+    /// Add the entries of trade-history exports (Binance Spot "Trade History", Coinbase
+    /// "Transaction history" CSV) to the portfolio in the database; importing a file again
+    /// adds nothing. A row that cannot be read is named by file and line, and nothing is added.
+    Import {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

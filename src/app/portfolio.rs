@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use anyhow::Context;
 
 use super::{UsageError, db_path, settings_or_defaults};
-use crate::cli::{Cli, ListFormat, PortfolioArgs};
+use crate::cli::{Cli, ListFormat, PortfolioArgs, PortfolioCommand};
 use crate::domain::{iso8601, now_ms};
 use crate::format::visible;
 use crate::portfolio::Portfolio;
@@ -16,6 +16,9 @@ use crate::store;
 
 pub fn run(args: &PortfolioArgs, cli: &Cli) -> anyhow::Result<()> {
     let s = settings_or_defaults(cli)?;
+    if let Some(PortfolioCommand::Import { files }) = &args.command {
+        return import(files, cli, &s);
+    }
     let at_ms = match &args.at {
         Some(t) => super::export::parse_time(t).map_err(|e| UsageError(format!("--at: {e}")))?,
         None => now_ms(),
@@ -69,6 +72,90 @@ pub fn run(args: &PortfolioArgs, cli: &Cli) -> anyhow::Result<()> {
         ListFormat::Json => json(&mut out, &valuation, &method)?,
     }
     out.flush().context("writing the portfolio")?;
+    Ok(())
+}
+
+/// An export larger than this is not a trade history (a year of an active trader's fills is a
+/// few MB).
+const MAX_IMPORT_BYTES: u64 = 256 * 1024 * 1024;
+
+/// `portfolio import FILE...`: every file read and checked, the whole ledger checked with
+/// them, then their entries stored in one transaction; or nothing at all.
+fn import(
+    files: &[std::path::PathBuf],
+    cli: &Cli,
+    s: &crate::config::Settings,
+) -> anyhow::Result<()> {
+    let mut new = Vec::new();
+    let mut reports = Vec::new();
+    for f in files {
+        let shown = f.display().to_string();
+        let size = std::fs::metadata(f)
+            .map_err(|e| UsageError(format!("{shown}: {e}; check the path")))?
+            .len();
+        if size > MAX_IMPORT_BYTES {
+            return Err(UsageError(format!(
+                "{shown} is {} MB: not a trade-history export",
+                size / (1024 * 1024)
+            ))
+            .into());
+        }
+        let bytes = std::fs::read(f).with_context(|| format!("reading {shown}"))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            UsageError(format!(
+                "{shown} is not UTF-8 text (byte {}): export it as CSV again",
+                e.utf8_error().valid_up_to()
+            ))
+        })?;
+        let name = f
+            .file_name()
+            .map_or(shown.clone(), |n| n.to_string_lossy().into_owned());
+        let imported = crate::portfolio::import::parse(&name, &text)
+            .map_err(|e| UsageError(format!("{e}; nothing was imported")))?;
+        reports.push((name, imported.layout, imported.entries.len(), imported.skipped));
+        new.extend(imported.entries);
+    }
+    let at = db_path(cli, Some(s), store::default_db_path())?;
+    let stored = match store::open_reader(&at) {
+        Ok(mut r) => r.portfolio_entries()?,
+        Err(store::StoreError::NotFound { .. }) => Vec::new(),
+        Err(e) => return Err(e).context("reading the portfolio's entries"),
+    };
+    let known: std::collections::HashSet<&str> = stored.iter().map(|e| e.id.as_str()).collect();
+    let fresh: Vec<crate::portfolio::Entry> = new
+        .iter()
+        .filter(|e| !known.contains(e.id.as_str()))
+        .cloned()
+        .collect();
+    // the ledger with them must add up (no sale of more than is held), else nothing is added
+    let mut all = stored.clone();
+    all.extend(fresh.iter().cloned());
+    if let Some(p) = Portfolio::new(&s.config.portfolio, all).map_err(UsageError)? {
+        Accounts::build(&p.entries, i64::MAX, &p.basis, &crate::portfolio::ledger::NoRates)
+            .map_err(|e| UsageError(format!("{e}; nothing was imported")))?;
+    }
+    let mut writer = store::open_batch_store(&at)
+        .with_context(|| format!("opening {} to store the entries", at.describe()))?;
+    let added = writer.add_portfolio_entries(&fresh)?;
+    for (name, layout, n, skipped) in &reports {
+        println!(
+            "{}: {layout}, {n} entr{}",
+            visible(name),
+            if *n == 1 { "y" } else { "ies" }
+        );
+        for why in skipped.iter().take(20) {
+            println!("  skipped {}", visible(why));
+        }
+        if skipped.len() > 20 {
+            println!("  ... and {} more rows skipped", skipped.len() - 20);
+        }
+    }
+    println!(
+        "{added} new entr{} stored in {}; {} already there",
+        if added == 1 { "y" } else { "ies" },
+        at.describe(),
+        new.len() as u64 - added
+    );
     Ok(())
 }
 
