@@ -327,3 +327,154 @@ fn mistakes_are_named_and_nothing_is_guessed() {
         "{err}"
     );
 }
+
+const BINANCE: &str = "\u{feff}Date(UTC),Pair,Side,Price,Executed,Amount,Fee\r
+2024-12-01 01:00:00,BTCUSDT,BUY,90000,1.00000000BTC,90000.00000000USDT,0.00100000BTC\r
+2024-12-01 05:00:00,BTCUSDT,SELL,90300,0.50000000BTC,45150.00000000USDT,45.15000000USDT\r
+";
+
+const COINBASE: &str = "You can use this transaction report to inform your likely tax obligations.
+Transactions
+User,Someone,abc123
+ID,Timestamp,Transaction Type,Asset,Quantity Transacted,Price Currency,Price at Transaction,Subtotal,Total (inclusive of fees and/or spread),Fees and/or Spread,Notes
+cb1,2024-12-01 02:00:00 UTC,Buy,ETH,2,USD,$3600.00,$7200.00,$7210.00,$10.00,Bought 2 ETH for 7210 USD
+cb2,2024-12-01 03:00:00 UTC,Retail Staking Transfer,ETH,0.5,USD,$3600.00,$1800.00,$1800.00,$0.00,
+";
+
+#[test]
+fn exchange_exports_import_once_and_match_a_hand_calculation() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let files = write_klines(dir.path());
+    let out = support::tickwatch_cmd(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .args(["replay", "--headless"])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b = dir.path().join("binance-trades.csv");
+    let c = dir.path().join("coinbase.csv");
+    std::fs::write(&b, BINANCE).unwrap();
+    std::fs::write(&c, COINBASE).unwrap();
+    let config = "[portfolio]\nstablecoins = [\"USDT\"]\nprices = { ETH = \"binance:ETHBTC\" }\n";
+    let import = |files: &[&Path]| {
+        let cfg = dir.path().join("p.toml");
+        std::fs::write(&cfg, config).unwrap();
+        support::tickwatch_cmd(dir.path())
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--db")
+            .arg(&db)
+            .args(["portfolio", "import"])
+            .args(files)
+            .output()
+            .unwrap()
+    };
+    let out = import(&[&b, &c]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("binance-trades.csv: Binance Spot trade history, 2 entries"),
+        "{said}"
+    );
+    assert!(
+        said.contains("coinbase.csv: Coinbase transaction history, 1 entry"),
+        "{said}"
+    );
+    assert!(
+        said.contains("skipped coinbase.csv:6") && said.contains("Retail Staking Transfer"),
+        "{said}"
+    );
+    assert!(said.contains("3 new entries stored"), "{said}");
+    // the same files again: nothing added
+    let out = import(&[&b, &c]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("0 new entries stored") && said.contains("3 already there"),
+        "{said}"
+    );
+    assert_eq!(
+        support::query_i64(&db, "SELECT COUNT(*) FROM portfolio_entries"),
+        Some(3)
+    );
+
+    // By hand: 1 BTC bought at 90000 with a fee of 0.001 BTC: 0.999 BTC costing 90000. 0.5
+    // sold at 90300 less 45.15 USDT: proceeds 45104.85, cost 0.5 / 0.999 × 90000; 0.499 left.
+    // 2 ETH bought at 3600 + 10 fee: cost 7210; at 12:00 worth 2 × 0.04 × close(720).
+    let v = {
+        let out = portfolio(
+            dir.path(),
+            config,
+            &db,
+            &["--at", "2024-12-01T12:00:00Z", "--format", "json"],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let sold_cost = 0.5 / 0.999 * 90_000.0;
+    near(field(&v, "BTC", "qty"), 0.499, "BTC held");
+    near(field(&v, "BTC", "cost"), 90_000.0 - sold_cost, "BTC cost");
+    near(
+        field(&v, "BTC", "realized"),
+        45_104.85 - sold_cost,
+        "BTC realized",
+    );
+    near(field(&v, "ETH", "cost"), 7_210.0, "ETH cost");
+    near(
+        field(&v, "ETH", "value"),
+        2.0 * 0.04 * btc_close(720),
+        "ETH value",
+    );
+
+    // a damaged file: named by file and line, and nothing of any file is added
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        BINANCE.replace(
+            "2024-12-01 05:00:00,BTCUSDT,SELL",
+            "2024-12-01 06:00:00,BTCUSDT,HOLD",
+        ),
+    )
+    .unwrap();
+    let more = dir.path().join("more.csv");
+    std::fs::write(&more, BINANCE.replace("2024-12-01 0", "2024-12-02 0")).unwrap();
+    let out = import(&[&more, &bad]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("bad.csv:3") && err.contains("nothing was imported"),
+        "{err}"
+    );
+    assert_eq!(
+        support::query_i64(&db, "SELECT COUNT(*) FROM portfolio_entries"),
+        Some(3)
+    );
+    // a sale of more than is held refuses the import
+    let over = dir.path().join("over.csv");
+    std::fs::write(
+        &over,
+        BINANCE.replace("0.50000000BTC,45150", "5.00000000BTC,451500"),
+    )
+    .unwrap();
+    let out = import(&[&over]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("but only") && err.contains("nothing was imported"),
+        "{err}"
+    );
+}

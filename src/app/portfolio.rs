@@ -112,7 +112,12 @@ fn import(
             .map_or(shown.clone(), |n| n.to_string_lossy().into_owned());
         let imported = crate::portfolio::import::parse(&name, &text)
             .map_err(|e| UsageError(format!("{e}; nothing was imported")))?;
-        reports.push((name, imported.layout, imported.entries.len(), imported.skipped));
+        reports.push((
+            name,
+            imported.layout,
+            imported.entries.len(),
+            imported.skipped,
+        ));
         new.extend(imported.entries);
     }
     let at = db_path(cli, Some(s), store::default_db_path())?;
@@ -131,8 +136,13 @@ fn import(
     let mut all = stored.clone();
     all.extend(fresh.iter().cloned());
     if let Some(p) = Portfolio::new(&s.config.portfolio, all).map_err(UsageError)? {
-        Accounts::build(&p.entries, i64::MAX, &p.basis, &crate::portfolio::ledger::NoRates)
-            .map_err(|e| UsageError(format!("{e}; nothing was imported")))?;
+        Accounts::build(
+            &p.entries,
+            i64::MAX,
+            &p.basis,
+            &crate::portfolio::ledger::NoRates,
+        )
+        .map_err(|e| UsageError(format!("{e}; nothing was imported")))?;
     }
     let mut writer = store::open_batch_store(&at)
         .with_context(|| format!("opening {} to store the entries", at.describe()))?;

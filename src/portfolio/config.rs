@@ -191,7 +191,7 @@ impl EntryConfig {
             action,
             asset,
             qty: self.qty,
-            quote: quote.filter(|_| trade),
+            quote: quote.filter(|_| trade || (action == Action::Deposit && self.price.is_some())),
             price: self.price,
             fee: self.fee,
             fee_asset,

@@ -295,9 +295,13 @@ impl Accounts {
                 if basis.is_cash(&e.asset) {
                     *self.cash.entry(e.asset.clone()).or_insert(0.0) += e.qty;
                 } else {
-                    // its cost: as given, else its value when it came in
+                    // its cost: as given (in `quote`, else in the base currency), else its
+                    // value when it came in
                     let cost = match e.price {
-                        Some(p) if p.is_finite() && p >= 0.0 => Some(e.qty * p),
+                        Some(p) if p.is_finite() && p >= 0.0 => match e.quote.as_deref() {
+                            None => Some(e.qty * p),
+                            Some(q) => at(q).map(|v| e.qty * p * v),
+                        },
                         Some(p) => {
                             return Err(invalid(format!("cost {p} per unit is not a price")));
                         }

@@ -60,9 +60,11 @@ pub struct Entry {
     /// How much of `asset`, always above zero.
     pub qty: f64,
     /// Buy and sell: the asset paid or received (`USDT` for BTCUSDT, `BTC` for ETHBTC).
+    /// Deposit: the currency its `price` is in.
     pub quote: Option<String>,
-    /// Buy and sell: the price of one `asset` in `quote`. Deposit: the cost of one `asset` in
-    /// the base currency when known (else it is valued at the market when it came in).
+    /// Buy and sell: the price of one `asset` in `quote`. Deposit: the cost of one `asset`
+    /// when known, in `quote` if given, else in the base currency (without it, the deposit is
+    /// valued at the market when it came in).
     pub price: Option<f64>,
     /// The fee, in `fee_asset` (0: none).
     pub fee: f64,
