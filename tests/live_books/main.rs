@@ -10,6 +10,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bybit;
 mod okx;
 
 use std::path::{Path, PathBuf};
