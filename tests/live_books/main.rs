@@ -11,6 +11,7 @@
 mod support;
 
 mod bybit;
+mod coinbase;
 mod okx;
 
 use std::path::{Path, PathBuf};
