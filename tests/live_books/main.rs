@@ -10,6 +10,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bybit;
+mod coinbase;
 mod okx;
 
 use std::path::{Path, PathBuf};

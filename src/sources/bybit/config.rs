@@ -18,6 +18,11 @@ pub struct BybitConfig {
     pub stale_after_secs: u64,
     /// 1m candles fetched per symbol at start (one `kline` request takes 1000).
     pub backfill_candles: usize,
+    /// Keep a local order book per symbol (the `orderbook.50` topic, chained by `u`), for the
+    /// ladder (`B`) and the liquidity alert rules.
+    pub depth: bool,
+    /// Levels of each side the ladder and the rules get from each book (Bybit sends 50).
+    pub depth_levels: usize,
     /// One REST request, from connecting to the last byte of the answer, fails after this long.
     pub rest_timeout_secs: u64,
     pub backoff_initial_ms: u64,
@@ -32,6 +37,8 @@ impl Default for BybitConfig {
             symbols: ["BTCUSDT", "ETHUSDT"].map(String::from).to_vec(),
             stale_after_secs: 30,
             backfill_candles: 1000,
+            depth: false,
+            depth_levels: super::wire::BOOK_LEVELS,
             rest_timeout_secs: 10,
             // Bybit flags IPs that reconnect often (500 connections per 5 min at most)
             backoff_initial_ms: 500,
@@ -43,7 +50,9 @@ impl Default for BybitConfig {
 impl BybitConfig {
     /// Checks every field; the message names the field and says what is allowed.
     pub fn validate(&self) -> Result<(), String> {
-        use crate::sources::live::config::{check_rest_url, check_timings, check_ws_url};
+        use crate::sources::live::config::{
+            check_depth_levels, check_rest_url, check_timings, check_ws_url,
+        };
         check_ws_url(
             "bybit",
             &self.ws_url,
@@ -57,13 +66,17 @@ impl BybitConfig {
         }
         check_rest_url("bybit", &self.rest_url, "https://api.bybit.com")?;
         let symbols = self.parsed_symbols()?;
-        let chars: usize = symbols.iter().map(|s| args_chars(&topics(s))).sum();
+        let chars: usize = symbols
+            .iter()
+            .map(|s| args_chars(&topics(s, self.depth)))
+            .sum();
         if chars > MAX_ARGS_CHARS_PER_CONNECTION {
             return Err(format!(
                 "[bybit].symbols: {} symbols need {chars} characters of topics, more than the {MAX_ARGS_CHARS_PER_CONNECTION} Bybit allows on one connection; list fewer",
                 symbols.len()
             ));
         }
+        check_depth_levels("bybit", self.depth_levels, super::wire::BOOK_LEVELS)?;
         check_timings(
             "bybit",
             self.stale_after_secs,
@@ -126,6 +139,7 @@ mod tests {
         assert!(bad(|c| c.symbols = vec!["BTC-USDT".into()]).contains("BTCUSDT"));
         let e = bad(|c| c.symbols = (0..400).map(|i| format!("COIN{i}USDT")).collect());
         assert!(e.contains("21000"), "{e}");
+        assert!(bad(|c| c.depth_levels = 51).contains("between 1 and 50"));
         assert!(bad(|c| c.stale_after_secs = 0).contains("stale_after_secs"));
         assert!(bad(|c| c.rest_timeout_secs = 301).contains("rest_timeout_secs"));
         assert!(bad(|c| c.backoff_initial_ms = 0).contains("backoff_initial_ms"));

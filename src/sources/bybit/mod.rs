@@ -68,7 +68,7 @@ impl BybitSource {
             spelling,
             check: Box::new(rest_check),
         };
-        Ok(one.source(|shared| ws::Feed { shared }))
+        Ok(one.source(ws::Feed::new))
     }
 }
 

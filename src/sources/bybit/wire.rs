@@ -367,13 +367,32 @@ fn named_topics(msg: &str) -> Vec<String> {
         .collect()
 }
 
-/// The topics tickwatch follows for one symbol.
-pub fn topics(symbol: &Symbol) -> [String; 3] {
-    [
+/// The order book depth subscribed with `depth = true`: `orderbook.50` (spot also has 1, 200
+/// and 1000; 50 is pushed every 20 ms, a snapshot on subscribe, then deltas chained by `u`).
+pub const BOOK_LEVELS: usize = 50;
+
+/// The order book topic of `symbol`.
+pub fn book_topic(symbol: &Symbol) -> String {
+    format!("orderbook.{BOOK_LEVELS}.{symbol}")
+}
+
+/// The topics tickwatch follows for one symbol; `depth` adds its order book.
+pub fn topics(symbol: &Symbol, depth: bool) -> Vec<String> {
+    let mut t = vec![
         format!("publicTrade.{symbol}"),
         format!("kline.1.{symbol}"),
         format!("tickers.{symbol}"),
-    ]
+    ];
+    if depth {
+        t.push(book_topic(symbol));
+    }
+    t
+}
+
+/// Whether `text` is an `orderbook` push (for the book task) rather than a trade, kline,
+/// ticker or an answer (answers carry no `topic`).
+pub fn is_book(text: &str) -> bool {
+    text.contains(r#""topic":"orderbook."#)
 }
 
 /// How many characters these topics add to a connection's `args` (see

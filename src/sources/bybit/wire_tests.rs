@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use super::rest::{RestError, kline_url, parse_klines, parse_recent_trades, recent_trade_url};
 use super::wire::{
-    Frame, PING, Request, SPOT_MAX_ARGS_PER_REQUEST, WireError, parse_frame, requests, topics,
+    Frame, PING, Request, SPOT_MAX_ARGS_PER_REQUEST, WireError, is_book, parse_frame, requests,
+    topics,
 };
 use crate::domain::{EventKind, Interval, MarketEvent, Side, Symbol, Venue};
 use crate::sources::ChangeKind;
@@ -181,7 +182,7 @@ fn bad_values_are_rejected_not_passed_on() {
 #[test]
 fn requests_hold_at_most_ten_topics_each() {
     let all: Vec<String> = (0..9)
-        .flat_map(|i| topics(&sym(&format!("C{i}USDT"))))
+        .flat_map(|i| topics(&sym(&format!("C{i}USDT")), false))
         .collect();
     assert_eq!(all.len(), 27);
     let reqs = requests(ChangeKind::Subscribe, &all, 40);
@@ -194,13 +195,35 @@ fn requests_hold_at_most_ten_topics_each() {
             .all(|r| r.topics.len() <= SPOT_MAX_ARGS_PER_REQUEST)
     );
     assert_eq!(reqs[2].req_id, "42");
-    let one = requests(ChangeKind::Unsubscribe, &topics(&sym("BTCUSDT")), 1);
+    let one = requests(ChangeKind::Unsubscribe, &topics(&sym("BTCUSDT"), false), 1);
     assert_eq!(one, vec![Request {
         req_id: "1".into(),
         topics: vec!["publicTrade.BTCUSDT".into(), "kline.1.BTCUSDT".into(), "tickers.BTCUSDT".into()],
         text: r#"{"args":["publicTrade.BTCUSDT","kline.1.BTCUSDT","tickers.BTCUSDT"],"op":"unsubscribe","req_id":"1"}"#.into(),
     }]);
     assert_eq!(PING, r#"{"op":"ping"}"#);
+}
+
+#[test]
+fn depth_adds_the_orderbook_50_topic_and_its_pushes_are_told_apart() {
+    assert_eq!(
+        topics(&sym("BTCUSDT"), true),
+        [
+            "publicTrade.BTCUSDT",
+            "kline.1.BTCUSDT",
+            "tickers.BTCUSDT",
+            "orderbook.50.BTCUSDT"
+        ]
+    );
+    assert!(is_book(
+        r#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[],"a":[],"u":2,"seq":3}}"#
+    ));
+    assert!(!is_book(
+        r#"{"topic":"tickers.BTCUSDT","type":"snapshot","ts":1,"data":{}}"#
+    ));
+    assert!(!is_book(
+        r#"{"success":true,"ret_msg":"subscribe","conn_id":"c","req_id":"7","op":"subscribe"}"#
+    ));
 }
 
 #[test]

@@ -3,9 +3,16 @@
 //! `kline.1` and `tickers` in requests of at most 10 topics with a `req_id`, `{"op":"ping"}`
 //! every 20 s, and the refill: `recent-trade` serves only the newest 60 trades, so a hole is
 //! refilled only while it lies within them; an older one is counted and shown as missing.
+//! With `depth = true` the `orderbook.50` topic is subscribed too and its pushes go to the book
+//! task ([`crate::sources::live::books`]); a book whose `u` chain breaks has its topic
+//! unsubscribed and subscribed again on the same connection (Bybit answers a subscribe with a
+//! snapshot).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
 
 use super::BybitConfig;
 use super::rest::{
@@ -13,9 +20,12 @@ use super::rest::{
     recent_trade_url,
 };
 use super::wire::{self, PING, PING_INTERVAL};
-use crate::domain::{Symbol, TsMs, now_ms};
+use crate::book::bybit::{BookMsg, BybitBook};
+use crate::book::{BookError, Outcome, Reason};
+use crate::domain::{Symbol, TsMs, Venue, now_ms};
 use crate::pipeline::EventSink;
 use crate::sources::ChangeKind;
+use crate::sources::live::books::{self, BookFeed, Unreadable, VenueBooks};
 use crate::sources::live::frame::{self, Frame, Words};
 use crate::sources::live::rest::{HttpError, Rest};
 use crate::sources::live::session::{BoxFut, End, LiveVenue, Session, Settings};
@@ -50,6 +60,61 @@ pub(crate) type Shared = source::Shared<BybitConfig>;
 /// The connection as the engine sees it.
 pub(crate) struct Feed {
     pub shared: Arc<Shared>,
+    /// The book task, when `depth` is on.
+    books: Option<Arc<BookFeed>>,
+}
+
+impl Feed {
+    /// The connection's venue half; starts the book task when `depth` is on.
+    pub fn new(shared: Arc<Shared>) -> Feed {
+        let c = &shared.cfg;
+        let books = books::start(
+            c.depth,
+            c.depth_levels,
+            BybitBooks,
+            &shared.sink,
+            &shared.stats,
+            Duration::from_secs(c.stale_after_secs),
+        );
+        Feed { shared, books }
+    }
+
+    /// Requests of `kind` for `topics`, numbered from the source's request ids.
+    fn numbered(&self, kind: ChangeKind, topics: &[String]) -> Vec<wire::Request> {
+        let n = topics.len().div_ceil(wire::SPOT_MAX_ARGS_PER_REQUEST) as u64;
+        wire::requests(kind, topics, self.shared.ids(n))
+    }
+}
+
+/// Bybit's `orderbook.50` for the shared book task.
+struct BybitBooks;
+
+impl VenueBooks for BybitBooks {
+    type Machine = BybitBook;
+    type Msg = BookMsg;
+    type Prep = ();
+    const VENUE: Venue = Venue::Bybit;
+
+    fn parse(&self, text: &str) -> Result<Vec<(Symbol, BookMsg)>, Unreadable> {
+        let msg = crate::book::bybit::parse(text)?;
+        let symbol = Symbol::new(&msg.symbol).map_err(|_| BookError::NotBook {
+            venue: "Bybit",
+            what: "an `s` that is not a symbol",
+        })?;
+        Ok(vec![(symbol, msg)])
+    }
+
+    fn machine(&self, _symbol: Symbol) -> BybitBook {
+        BybitBook::new()
+    }
+
+    fn apply(m: &mut BybitBook, msg: &BookMsg) -> Outcome {
+        m.on_message(msg)
+    }
+
+    fn discard(m: &mut BybitBook, reason: Reason) {
+        m.discard(reason);
+    }
 }
 
 impl LiveVenue for Feed {
@@ -79,22 +144,53 @@ impl LiveVenue for Feed {
     }
 
     fn requests(&self, subscribe: bool, symbols: &[Symbol]) -> (Vec<String>, Vec<u64>) {
-        let topics: Vec<String> = symbols.iter().flat_map(wire::topics).collect();
-        let n = topics.len().div_ceil(wire::SPOT_MAX_ARGS_PER_REQUEST) as u64;
-        let first = self.shared.ids(n);
+        let depth = self.books.is_some();
+        let topics: Vec<String> = symbols
+            .iter()
+            .flat_map(|s| wire::topics(s, depth))
+            .collect();
         let kind = if subscribe {
             ChangeKind::Subscribe
         } else {
             ChangeKind::Unsubscribe
         };
-        let reqs = wire::requests(kind, &topics, first);
+        let reqs = self.numbered(kind, &topics);
         let ids = reqs.iter().filter_map(|r| r.req_id.parse().ok()).collect();
         (reqs.into_iter().map(|r| r.text).collect(), ids)
+    }
+
+    fn take_resubscribes(&self) -> Option<mpsc::UnboundedReceiver<Symbol>> {
+        self.books.as_ref()?.take_resubscribes()
+    }
+
+    /// Unsubscribes `symbol`'s `orderbook.50` and subscribes it again: Bybit then sends a fresh
+    /// snapshot. Their answers carry ids no symbol change waits for, so they only keep the
+    /// connection alive.
+    fn book_resubscribe(&self, symbol: Symbol) -> Vec<String> {
+        let topic = [wire::book_topic(&symbol)];
+        [ChangeKind::Unsubscribe, ChangeKind::Subscribe]
+            .into_iter()
+            .flat_map(|k| self.numbered(k, &topic))
+            .map(|r| r.text)
+            .collect()
+    }
+
+    fn disconnected(&self) {
+        if let Some(b) = &self.books {
+            b.disconnected();
+        }
     }
 
     /// Bybit's frames in the shared shape: an answer carries our request id; a refusal names
     /// its topics (`publicTrade.BTCUSDT`), whose last part is the symbol.
     fn on_text(&self, text: &str, s: &mut Session<'_, Self>) -> Option<End> {
+        if let Some(books) = &self.books
+            && wire::is_book(text)
+        {
+            s.data(now_ms());
+            books.push(text);
+            return None;
+        }
         let frame = match wire::parse_frame(text, now_ms()) {
             Ok(wire::Frame::Events(evs)) => Ok(Frame::Events(evs)),
             Ok(wire::Frame::Ack { op, req_id }) => {

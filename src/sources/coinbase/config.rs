@@ -4,6 +4,10 @@ use serde::Deserialize;
 
 use crate::domain::Symbol;
 
+/// Most levels of each side a book publishes (`level2_batch` keeps the whole book; the ladder
+/// and the rules never need more).
+pub const MAX_DEPTH_LEVELS: usize = 1000;
+
 /// Most 1m candles fetched per product at start (Coinbase serves 300 per request, about 10
 /// requests a second; 10,000 is a week of minutes and 34 requests).
 pub const MAX_BACKFILL_CANDLES: usize = 10_000;
@@ -25,6 +29,11 @@ pub struct CoinbaseConfig {
     /// 1m candles fetched per product at start so charts and indicators are warm at once
     /// (0 turns the warm-up off).
     pub backfill_candles: usize,
+    /// Keep a local order book per product (the public `level2_batch` channel: a snapshot of
+    /// the whole book, then changes), for the ladder (`B`) and the liquidity alert rules.
+    pub depth: bool,
+    /// Levels of each side the ladder and the rules get from each book.
+    pub depth_levels: usize,
     /// One REST request, from connecting to the last byte of the answer, fails after this long.
     pub rest_timeout_secs: u64,
     /// First reconnect delay; it doubles on each failed attempt (with jitter).
@@ -41,6 +50,8 @@ impl Default for CoinbaseConfig {
             products: vec!["BTC-USD".into(), "ETH-USD".into()],
             stale_after_secs: 10,
             backfill_candles: 300,
+            depth: false,
+            depth_levels: 100,
             rest_timeout_secs: 10,
             backoff_initial_ms: 125,
             backoff_max_ms: 60_000,
@@ -76,6 +87,11 @@ impl CoinbaseConfig {
                 self.backfill_candles
             ));
         }
+        crate::sources::live::config::check_depth_levels(
+            "coinbase",
+            self.depth_levels,
+            MAX_DEPTH_LEVELS,
+        )?;
         crate::sources::live::config::check_timings(
             "coinbase",
             self.stale_after_secs,
@@ -154,6 +170,7 @@ mod tests {
         assert!(bad(|c| c.products = vec!["BTC-".into()]).contains("BTC-"));
         assert!(bad(|c| c.products = vec!["BTC/USD".into()]).contains("BTC/USD"));
         assert!(bad(|c| c.stale_after_secs = 0).contains("stale_after_secs"));
+        assert!(bad(|c| c.depth_levels = 0).contains("depth_levels"));
         assert!(bad(|c| c.backfill_candles = 20_000).contains("backfill_candles"));
         assert!(bad(|c| c.backoff_initial_ms = 0).contains("backoff_initial_ms"));
         assert!(bad(|c| c.backoff_max_ms = 10).contains("backoff_initial_ms"));

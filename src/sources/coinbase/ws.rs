@@ -5,19 +5,29 @@
 //! silence means a dead connection, and its `last_trade_id` shows a hole before the next match
 //! does), confirmations by the `subscriptions` message that lists what is streamed, and errors
 //! that refuse a whole subscribe for one unknown product (that product is dropped and the rest
-//! subscribed again). Reconnects, product changes and gap tracking are the engine's.
+//! subscribed again). Reconnects, product changes and gap tracking are the engine's. With
+//! `depth = true` the public `level2_batch` channel is subscribed too and its `snapshot` and
+//! `l2update` messages go to the book task ([`crate::sources::live::books`]); the channel has
+//! no sequence and no checksum, so a book found crossed has its `level2_batch` unsubscribed and
+//! subscribed again (Coinbase answers a subscribe with a fresh snapshot), on the same
+//! connection, and a reconnect discards every book until the new connection's snapshots.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+
+use tokio::sync::mpsc;
 
 use super::CoinbaseConfig;
 use super::control::confirms;
 use super::fill::run_fill;
 use super::rest::{RestClient, RestError};
 use super::wire::{Frame, parse_frame};
+use crate::book::coinbase::{BookMsg, CoinbaseBook};
+use crate::book::{BookError, Outcome, Reason};
 use crate::domain::{Symbol, TsMs, Venue, now_ms};
 use crate::pipeline::EventSink;
+use crate::sources::live::books::{self, BookFeed, Unreadable, VenueBooks};
 use crate::sources::live::control::Checker;
 use crate::sources::live::session::{BoxFut, End, LiveVenue, Session, Settings};
 use crate::sources::live::source::{self, LiveStats};
@@ -25,6 +35,9 @@ use crate::sources::live::{FillDone, FillRequest, GapTracker};
 
 /// The channels every product is subscribed to.
 pub(crate) const CHANNELS: [&str; 3] = ["matches", "ticker", "heartbeat"];
+/// The order book channel (`depth = true`): the public, unauthenticated form of `level2`
+/// (the same `snapshot` and `l2update` messages, changes batched every 50 ms).
+pub(crate) const BOOK_CHANNEL: &str = "level2_batch";
 /// Our own cap on messages we send (Coinbase allows 100 a second per IP).
 const SENDS_PER_SEC: usize = 10;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -43,11 +56,32 @@ impl Shared {
     }
 }
 
-/// `{"type":"subscribe","product_ids":[..],"channels":["matches","ticker","heartbeat"]}`, or
-/// the same with `unsubscribe`.
-pub(crate) fn control_message(kind: &str, products: &[Symbol]) -> String {
+/// `{"type":"subscribe","product_ids":[..],"channels":["matches","ticker","heartbeat"]}`
+/// (with `level2_batch` when `depth`), or the same with `unsubscribe`.
+pub(crate) fn control_message(kind: &str, products: &[Symbol], depth: bool) -> String {
+    let mut channels = CHANNELS.to_vec();
+    if depth {
+        channels.push(BOOK_CHANNEL);
+    }
+    message(kind, products, &channels)
+}
+
+/// Unsubscribes `product`'s `level2_batch` and subscribes it again: Coinbase then sends a
+/// fresh snapshot.
+pub(crate) fn book_resubscribe(product: Symbol) -> Vec<String> {
+    ["unsubscribe", "subscribe"]
+        .map(|kind| message(kind, &[product], &[BOOK_CHANNEL]))
+        .to_vec()
+}
+
+fn message(kind: &str, products: &[Symbol], channels: &[&str]) -> String {
     let ids: Vec<&str> = products.iter().map(|p| p.as_str()).collect();
-    serde_json::json!({"type": kind, "product_ids": ids, "channels": CHANNELS}).to_string()
+    serde_json::json!({"type": kind, "product_ids": ids, "channels": channels}).to_string()
+}
+
+/// Whether `text` is a `level2` message (`snapshot` or `l2update`) for the book task.
+pub(crate) fn is_book(text: &str) -> bool {
+    text.contains(r#""type":"l2update""#) || text.contains(r#""type":"snapshot""#)
 }
 
 /// Whether `text` names `product` as a whole word (`FOO-USD` in "FOO-USD is not a valid
@@ -65,6 +99,55 @@ pub(crate) fn names_product(text: &str, product: &str) -> bool {
 /// The connection as the engine sees it.
 struct Feed {
     shared: Arc<Shared>,
+    /// The book task, when `depth` is on.
+    books: Option<Arc<BookFeed>>,
+}
+
+impl Feed {
+    /// The connection's venue half; starts the book task when `depth` is on.
+    fn new(shared: Arc<Shared>) -> Feed {
+        let c = &shared.cfg;
+        let books = books::start(
+            c.depth,
+            c.depth_levels,
+            CoinbaseBooks,
+            &shared.sink,
+            &shared.stats,
+            Duration::from_secs(c.stale_after_secs),
+        );
+        Feed { shared, books }
+    }
+}
+
+/// Coinbase's `level2_batch` for the shared book task.
+struct CoinbaseBooks;
+
+impl VenueBooks for CoinbaseBooks {
+    type Machine = CoinbaseBook;
+    type Msg = BookMsg;
+    type Prep = ();
+    const VENUE: Venue = Venue::Coinbase;
+
+    fn parse(&self, text: &str) -> Result<Vec<(Symbol, BookMsg)>, Unreadable> {
+        let msg = crate::book::coinbase::parse(text)?;
+        let symbol = Symbol::new(&msg.product_id).map_err(|_| BookError::NotBook {
+            venue: "Coinbase",
+            what: "a product_id that is not a product id",
+        })?;
+        Ok(vec![(symbol, msg)])
+    }
+
+    fn machine(&self, _symbol: Symbol) -> CoinbaseBook {
+        CoinbaseBook::new()
+    }
+
+    fn apply(m: &mut CoinbaseBook, msg: &BookMsg) -> Outcome {
+        m.on_message(msg)
+    }
+
+    fn discard(m: &mut CoinbaseBook, reason: Reason) {
+        m.discard(reason);
+    }
 }
 
 impl LiveVenue for Feed {
@@ -104,11 +187,33 @@ impl LiveVenue for Feed {
         } else {
             "unsubscribe"
         };
-        (vec![control_message(kind, symbols)], Vec::new())
+        let depth = self.books.is_some();
+        (vec![control_message(kind, symbols, depth)], Vec::new())
+    }
+
+    fn take_resubscribes(&self) -> Option<mpsc::UnboundedReceiver<Symbol>> {
+        self.books.as_ref()?.take_resubscribes()
+    }
+
+    fn book_resubscribe(&self, symbol: Symbol) -> Vec<String> {
+        book_resubscribe(symbol)
+    }
+
+    fn disconnected(&self) {
+        if let Some(b) = &self.books {
+            b.disconnected();
+        }
     }
 
     fn on_text(&self, text: &str, s: &mut Session<'_, Self>) -> Option<End> {
         let now = now_ms();
+        if let Some(books) = &self.books
+            && is_book(text)
+        {
+            s.data(now);
+            books.push(text);
+            return None;
+        }
         match parse_frame(text, now) {
             Ok(Frame::Trade { event, .. }) => s.event(event),
             // quotes and statistics never open a hole
@@ -254,7 +359,7 @@ pub(crate) fn run_conn(
         false,
         shared.cfg.backfill_candles,
     );
-    source::run(Feed { shared }, gaps, cmds)
+    source::run(Feed::new(shared), gaps, cmds)
 }
 
 #[cfg(test)]
@@ -267,11 +372,32 @@ mod tests {
             Symbol::new("BTC-USD").unwrap(),
             Symbol::new("eth-usd").unwrap(),
         ];
-        let v: serde_json::Value = serde_json::from_str(&control_message("subscribe", &p)).unwrap();
+        let json = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
         assert_eq!(
-            v,
+            json(&control_message("subscribe", &p, false)),
             serde_json::json!({"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channels":["matches","ticker","heartbeat"]})
         );
+        assert_eq!(
+            json(&control_message("unsubscribe", &p, true)),
+            serde_json::json!({"type":"unsubscribe","product_ids":["BTC-USD","ETH-USD"],"channels":["matches","ticker","heartbeat","level2_batch"]})
+        );
+        let again: Vec<_> = book_resubscribe(p[0]).iter().map(|m| json(m)).collect();
+        assert_eq!(
+            again,
+            [
+                serde_json::json!({"type":"unsubscribe","product_ids":["BTC-USD"],"channels":["level2_batch"]}),
+                serde_json::json!({"type":"subscribe","product_ids":["BTC-USD"],"channels":["level2_batch"]})
+            ]
+        );
+        assert!(is_book(
+            r#"{"type":"l2update","product_id":"BTC-USD","changes":[["buy","1.0","0.5"]]}"#
+        ));
+        assert!(is_book(
+            r#"{"type":"snapshot","product_id":"BTC-USD","bids":[],"asks":[]}"#
+        ));
+        assert!(!is_book(
+            r#"{"type":"subscriptions","channels":[{"name":"level2_batch","product_ids":["BTC-USD"]}]}"#
+        ));
     }
 
     #[test]
