@@ -530,10 +530,14 @@ async fn a_refused_key_fails_with_a_clear_message() {
             .to_string()
             .contains("refused the API key")
     );
-    assert!(
-        *h.finished.lock().unwrap(),
-        "the engine is told the source ended"
-    );
+    // the source sent Finished before it returned; the reader task takes it a moment later
+    let told = tokio::time::timeout(Duration::from_secs(5), async {
+        while !*h.finished.lock().unwrap() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(told.is_ok(), "the engine is told the source ended");
     assert_eq!(h.srv.requests("/query")[0].query["apikey"], "WRONGKEY999");
     h.clock.advance(3_600_000);
     tokio::time::sleep(Duration::from_millis(100)).await;
