@@ -10,7 +10,7 @@ use crate::cli::{Cli, ListFormat, PortfolioArgs, PortfolioCommand};
 use crate::domain::{iso8601, now_ms};
 use crate::format::visible;
 use crate::portfolio::Portfolio;
-use crate::portfolio::ledger::{Accounts, Valuation, value};
+use crate::portfolio::ledger::{Accounts, NoRates, Rates, Valuation, value};
 use crate::portfolio::prices::{Conversions, Markets, StoredPrices};
 use crate::store;
 
@@ -42,22 +42,17 @@ pub fn run(args: &PortfolioArgs, cli: &Cli) -> anyhow::Result<()> {
         .into());
     };
     let (basis, markets) = (&p.basis, &p.markets);
-    let valuation = match reader {
-        Some(r) => {
-            let rates = Conversions {
-                markets,
-                prices: StoredPrices::new(r),
-                basis,
-            };
-            let accounts = Accounts::build(&p.entries, at_ms, basis, &rates)?;
-            value(&accounts, basis, &rates, at_ms)
-        }
-        None => {
-            let rates = crate::portfolio::ledger::NoRates;
-            let accounts = Accounts::build(&p.entries, at_ms, basis, &rates)?;
-            value(&accounts, basis, &rates, at_ms)
-        }
+    // without a database only the base currency and pegged coins have a value
+    let rates: Box<dyn Rates + '_> = match reader {
+        Some(r) => Box::new(Conversions {
+            markets,
+            prices: StoredPrices::new(r),
+            basis,
+        }),
+        None => Box::new(NoRates),
     };
+    let accounts = Accounts::build(&p.entries, at_ms, basis, rates.as_ref())?;
+    let valuation = value(&accounts, basis, rates.as_ref(), at_ms);
     let stdout = std::io::stdout();
     let format = args.format.unwrap_or(if stdout.is_terminal() {
         ListFormat::Table

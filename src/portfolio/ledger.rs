@@ -216,7 +216,7 @@ impl Accounts {
                         .map(|v| e.fee * v),
                     Some(f) => {
                         let v = at(f).map(|v| e.fee * v);
-                        self.give_away(f, e.fee, v, e, basis)?;
+                        self.spend(f, e.fee, v, e, basis, "pays a fee of")?;
                         v
                     }
                 };
@@ -331,7 +331,7 @@ impl Accounts {
                 }
                 if let Some(f) = fee_asset.filter(|f| *f != e.asset) {
                     let v = at(f).map(|v| e.fee * v);
-                    self.give_away(f, e.fee, v, e, basis)?;
+                    self.spend(f, e.fee, v, e, basis, "pays a fee of")?;
                 }
             }
         }
@@ -378,18 +378,6 @@ impl Accounts {
             .zip(value.zip(cost).map(|(v, c)| v - c))
             .map(|(a, b)| a + b);
         Ok(())
-    }
-
-    /// A fee paid in a third asset: `qty` of it disposed of for nothing but the fee's `value`.
-    fn give_away(
-        &mut self,
-        asset: &str,
-        qty: f64,
-        value: Option<f64>,
-        e: &Entry,
-        basis: &Basis,
-    ) -> Result<(), LedgerError> {
-        self.spend(asset, qty, value, e, basis, "pays a fee of")
     }
 
     /// Removes `qty` of a non-cash `asset` from its lots (oldest first, or from the pool) and
@@ -484,10 +472,6 @@ impl Valuation {
     /// Unrealized plus realized.
     pub fn pnl(&self) -> f64 {
         self.unrealized + self.realized
-    }
-
-    pub fn complete(&self) -> bool {
-        self.missing.is_empty()
     }
 }
 

@@ -47,14 +47,6 @@ impl Markets {
     pub fn of(&self, asset: &str) -> Option<&(VenueSymbol, String)> {
         self.by_asset.get(asset)
     }
-
-    /// Every market a price is read from.
-    pub fn keys(&self) -> Vec<VenueSymbol> {
-        let mut v: Vec<VenueSymbol> = self.by_asset.values().map(|(k, _)| *k).collect();
-        v.sort_by_key(|k| k.to_string());
-        v.dedup();
-        v
-    }
 }
 
 /// A market's price at a time.

@@ -24,10 +24,23 @@ pub fn is_book_file(path: &Path) -> bool {
     first.trim_start_matches('\u{feff}').trim() == BOOK_CSV_HEADER
 }
 
+/// A book file is read whole (its books are merged by time with the other files), so one
+/// beyond this is refused: export a shorter range (`--from`, `--to`) or fewer levels.
+const MAX_BOOK_FILE_BYTES: u64 = 1 << 30;
+
 /// Every book of the file, by time. A bad row is named by file and line; with `skip_bad` it is
 /// counted in `report` and skipped (its book keeps the other levels), else it ends the read.
 pub fn read(path: &Path, skip_bad: bool, report: &ReplayReport) -> anyhow::Result<Vec<BookRecord>> {
     let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if size > MAX_BOOK_FILE_BYTES {
+        return Err(anyhow!(
+            "{} is {} MB of order books, more than a replay holds ({} MB): export a shorter range (--from, --to) or fewer levels",
+            path.display(),
+            size >> 20,
+            MAX_BOOK_FILE_BYTES >> 20
+        ));
+    }
     let mut books: Vec<BookRecord> = Vec::new();
     for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
         let line_no = i + 1;
