@@ -167,6 +167,11 @@ pub enum EngineCtl {
     Acknowledge { name: String },
     /// The `[[alerts]]` of a re-loaded config file (already validated).
     SetConfigRules(Vec<RuleConfig>),
+    /// The portfolio's highest value from stored history (computed off the engine's thread
+    /// at start): drawdown rules measure from it and every live value since.
+    PortfolioHigh(f64),
+    /// The portfolio after an edit in the monitor (None: no entries left).
+    SetPortfolio(Option<std::sync::Arc<crate::portfolio::Portfolio>>),
 }
 
 /// Where the engine puts the latest snapshot and the UI picks it up. The lock is held only to

@@ -120,9 +120,11 @@ fn n_then_enter_makes_a_rule_that_shows_armed_and_survives_a_restart() {
     t.wait_for("the form", Duration::from_secs(5), |s| {
         s.contains("New alert rule · BTCUSDT") && s.contains("price_above")
     });
-    // to the kind, back past the six order book kinds: stale (quiet while data flows, so it
-    // stays armed)
-    t.keys(&["Up", "Left", "Left", "Left", "Left", "Left", "Left", "Left"]);
+    // to the kind, back past the six portfolio and the six order book kinds: stale (quiet
+    // while data flows, so it stays armed)
+    let mut keys = vec!["Up"];
+    keys.extend(["Left"; 13]);
+    t.keys(&keys);
     t.wait_for("the stale kind", Duration::from_secs(5), |s| {
         s.contains("◀ stale ▶")
     });

@@ -87,6 +87,20 @@ pub enum Condition {
     LevelPulled {
         size: f64,
     },
+    /// The portfolio's value (in its base currency) above or below a level.
+    PortfolioValueAbove(f64),
+    PortfolioValueBelow(f64),
+    /// The portfolio's P/L (realized plus unrealized) above or below a level.
+    PortfolioPnlAbove(f64),
+    PortfolioPnlBelow(f64),
+    /// The portfolio's value more than `pct` % below its high-water mark.
+    DrawdownAbove {
+        pct: f64,
+    },
+    /// A position's share of the portfolio's value above `pct` %.
+    WeightAbove {
+        pct: f64,
+    },
 }
 
 impl Condition {
@@ -109,6 +123,9 @@ impl Condition {
             Condition::ImbalanceBelow { level, .. } => level - value,
             Condition::DepthBelow { value: l, .. } => l - value,
             Condition::LevelAppear { size } | Condition::LevelPulled { size } => value - size,
+            Condition::PortfolioValueAbove(l) | Condition::PortfolioPnlAbove(l) => value - l,
+            Condition::PortfolioValueBelow(l) | Condition::PortfolioPnlBelow(l) => l - value,
+            Condition::DrawdownAbove { pct } | Condition::WeightAbove { pct } => value - pct,
             Condition::PriceCross { .. } | Condition::RsiCross { .. } => return None,
         })
     }
@@ -125,6 +142,12 @@ impl Condition {
                 | Condition::ImbalanceAbove { .. }
                 | Condition::ImbalanceBelow { .. }
                 | Condition::DepthBelow { .. }
+                | Condition::PortfolioValueAbove(_)
+                | Condition::PortfolioValueBelow(_)
+                | Condition::PortfolioPnlAbove(_)
+                | Condition::PortfolioPnlBelow(_)
+                | Condition::DrawdownAbove { .. }
+                | Condition::WeightAbove { .. }
         )
     }
 
@@ -192,6 +215,12 @@ impl Condition {
             }
             Condition::LevelAppear { size } => format!("level of {size}+ appearing"),
             Condition::LevelPulled { size } => format!("level of {size}+ pulled"),
+            Condition::PortfolioValueAbove(l) => format!("portfolio value above {l}"),
+            Condition::PortfolioValueBelow(l) => format!("portfolio value below {l}"),
+            Condition::PortfolioPnlAbove(l) => format!("portfolio P/L above {l}"),
+            Condition::PortfolioPnlBelow(l) => format!("portfolio P/L below {l}"),
+            Condition::DrawdownAbove { pct } => format!("portfolio drawdown above {pct}%"),
+            Condition::WeightAbove { pct } => format!("position weight above {pct}%"),
         }
     }
 }
@@ -246,6 +275,8 @@ pub enum Trigger {
     Clock,
     /// Each time a local order book is published (liquidity rules).
     Book,
+    /// Each time the portfolio is valued at live prices (on the engine's clock).
+    Portfolio,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -353,6 +384,16 @@ impl AlertRule {
             }
             Condition::LevelPulled { size } => {
                 format!("{s} a level of {v} was pulled (>= {size})")
+            }
+            Condition::PortfolioValueAbove(l) => format!("portfolio value {v} rose above {l}"),
+            Condition::PortfolioValueBelow(l) => format!("portfolio value {v} fell below {l}"),
+            Condition::PortfolioPnlAbove(l) => format!("portfolio P/L {v} rose above {l}"),
+            Condition::PortfolioPnlBelow(l) => format!("portfolio P/L {v} fell below {l}"),
+            Condition::DrawdownAbove { pct } => {
+                format!("portfolio value is {value:.2}% below its high (>= {pct}%)")
+            }
+            Condition::WeightAbove { pct } => {
+                format!("{s} is {value:.1}% of the portfolio (> {pct}%)")
             }
         }
     }

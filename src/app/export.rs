@@ -293,7 +293,6 @@ fn portfolio_series(
     db: Option<&Path>,
     config: Option<&Path>,
 ) -> anyhow::Result<()> {
-    use crate::portfolio::ledger::{Accounts, value};
     use crate::portfolio::prices::{Conversions, StoredPrices};
     let s = match crate::config::find(config) {
         Some(_) => crate::config::load(config)?,
@@ -352,21 +351,10 @@ fn portfolio_series(
         basis: &p.basis,
     };
     let mut out = output(args)?;
-    let mut high = f64::MIN;
-    let mut rows = Vec::new();
-    let mut t = from;
-    while t <= to {
-        let accounts = Accounts::build(&p.entries, t, &p.basis, &rates)?;
-        let v = value(&accounts, &p.basis, &rates, t);
-        high = high.max(v.value);
-        let drawdown = if high > 0.0 {
-            v.value / high - 1.0
-        } else {
-            0.0
-        };
-        rows.push((t, v, drawdown));
-        t += step.ms();
-    }
+    let rows: Vec<_> = crate::portfolio::series::series(&p, &rates, from, to, step.ms())?
+        .into_iter()
+        .map(|pt| (pt.ts_ms, pt.valuation, pt.drawdown))
+        .collect();
     match args.format {
         Format::Csv => {
             writeln!(

@@ -28,7 +28,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
     let db = live_or_demo_db(cli, &s, cli.demo)?;
     let edits = super::watchlists::stored_edits(&db);
     let groups = super::watchlists::apply(&mut s, &edits);
-    let portfolio = load_portfolio(&s, &db);
+    let portfolio = super::portfolio::load(&s, &db);
+    s.engine.portfolio = portfolio.clone();
     let sources = configured_sources(&s)?;
     s.engine.watchlist = watchlist(&s);
     s.engine.alert_delivered = "tui".into();
@@ -67,6 +68,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
     for src in sources {
         pipeline.spawn_source(src)?;
     }
+    super::portfolio::send_stored_high(&pipeline, portfolio.clone(), &db);
     if let Some(path) = super::config_watch::watched_path(cli.config.as_deref(), cli.demo) {
         let rules_of = if cli.demo {
             demo_or_config_rules
@@ -115,29 +117,6 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         eprintln!("tickwatch: the database reported an error during the session: {e}");
     }
     ui
-}
-
-/// The portfolio of the config and the database, for the `P` view; a ledger that cannot be
-/// read is logged and the view says there is none (the monitor runs on).
-fn load_portfolio(
-    s: &Settings,
-    db: &crate::store::Location,
-) -> Option<Arc<crate::portfolio::Portfolio>> {
-    let stored = match crate::store::open_reader(db).and_then(|mut r| r.portfolio_entries()) {
-        Ok(e) => e,
-        Err(crate::store::StoreError::NotFound { .. }) => Vec::new(),
-        Err(e) => {
-            tracing::warn!("portfolio: the stored entries cannot be read: {e}");
-            Vec::new()
-        }
-    };
-    match crate::portfolio::Portfolio::new(&s.config.portfolio, stored) {
-        Ok(p) => p.map(Arc::new),
-        Err(e) => {
-            tracing::warn!("portfolio: {e}");
-            None
-        }
-    }
 }
 
 /// Display settings from the config, the command line and the environment (`NO_COLOR`).

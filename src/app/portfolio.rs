@@ -315,3 +315,74 @@ fn json(out: &mut impl Write, v: &Valuation, method: &str) -> anyhow::Result<()>
     writeln!(out)?;
     Ok(())
 }
+
+/// The portfolio of the config and the database, for the `P` view and the portfolio rules; a
+/// ledger that cannot be read is logged and there is none (the monitor or recorder runs on).
+pub(super) fn load(
+    s: &crate::config::Settings,
+    db: &store::Location,
+) -> Option<std::sync::Arc<Portfolio>> {
+    let stored = match store::open_reader(db).and_then(|mut r| r.portfolio_entries()) {
+        Ok(e) => e,
+        Err(store::StoreError::NotFound { .. }) => Vec::new(),
+        Err(e) => {
+            tracing::warn!("portfolio: the stored entries cannot be read: {e}");
+            Vec::new()
+        }
+    };
+    match Portfolio::new(&s.config.portfolio, stored) {
+        Ok(p) => p.map(std::sync::Arc::new),
+        Err(e) => {
+            tracing::warn!("portfolio: {e}");
+            None
+        }
+    }
+}
+
+/// Computes the portfolio's highest value from stored prices on a thread of its own (a year of
+/// daily valuations reads the database for a while) and hands it to the engine, which
+/// measures drawdown from it and from every live value.
+pub(super) fn send_stored_high(
+    pipeline: &super::Pipeline,
+    portfolio: Option<std::sync::Arc<Portfolio>>,
+    db: &store::Location,
+) {
+    let Some(p) = portfolio else { return };
+    let ctl = pipeline.ctl.clone();
+    let db = db.clone();
+    let spawned = std::thread::Builder::new()
+        .name("portfolio-high".into())
+        .spawn(move || {
+            let reader = match store::open_reader(&db) {
+                Ok(r) => r,
+                Err(store::StoreError::NotFound { .. }) => return,
+                Err(e) => {
+                    tracing::warn!("portfolio: no stored high-water mark: {e}");
+                    return;
+                }
+            };
+            let rates = Conversions {
+                markets: &p.markets,
+                prices: StoredPrices::new(reader),
+                basis: &p.basis,
+            };
+            let started = std::time::Instant::now();
+            match crate::portfolio::series::stored_high(&p, &rates, now_ms()) {
+                Some(high) => {
+                    tracing::info!(
+                        high,
+                        millis = started.elapsed().as_millis() as u64,
+                        "portfolio: high-water mark from stored prices"
+                    );
+                    // the engine may have stopped already: nothing to tell
+                    let _ = ctl.send(crate::view::EngineCtl::PortfolioHigh(high));
+                }
+                None => tracing::info!(
+                    "portfolio: stored prices give no whole valuation; drawdown is measured from the live values"
+                ),
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("portfolio: cannot start the high-water mark thread: {e}");
+    }
+}

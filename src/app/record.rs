@@ -43,6 +43,8 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
     s.engine.watchlist = watchlist(&s);
     s.engine.alert_max_lag_ms = Some(120_000);
     let db = super::live_or_demo_db(cli, &s, false)?;
+    let portfolio = super::portfolio::load(&s, &db);
+    s.engine.portfolio = portfolio.clone();
     let metrics = super::metrics::bind(
         args.metrics
             .as_ref()
@@ -97,6 +99,7 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
     for src in sources {
         tasks.push(pipeline.spawn_source(src)?);
     }
+    super::portfolio::send_stored_high(&pipeline, portfolio, &db);
     if let Some(path) = super::config_watch::watched_path(cli.config.as_deref(), false) {
         let watch = super::config_watch::ConfigWatch::new(path, &s.config, |c| c.alerts.clone());
         super::config_watch::spawn(&pipeline, watch);

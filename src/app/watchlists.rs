@@ -39,6 +39,8 @@ fn source_symbols(s: &mut Settings, venue: Venue) -> Option<&mut Vec<String>> {
         Venue::Yahoo => Some(&mut s.config.yahoo.symbols),
         // not wired into the config yet: no list to edit
         Venue::BinanceFutures => None,
+        // what portfolio alerts are about, not a market
+        Venue::Portfolio => None,
     }
 }
 

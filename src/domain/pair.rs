@@ -55,7 +55,7 @@ pub fn pair(venue: Venue, symbol: &Symbol) -> Option<Pair> {
         // US stocks only
         Venue::AlphaVantage => None,
         // the simulator's names are whatever the config says: shown as written
-        Venue::Sim => None,
+        Venue::Sim | Venue::Portfolio => None,
     }
 }
 
@@ -81,7 +81,7 @@ pub fn native_symbol(venue: Venue, text: &str) -> Option<Symbol> {
         Venue::Kraken => format!("{base}/{quote}"),
         Venue::Yahoo if is_fiat(base) && is_fiat(quote) => format!("{base}{quote}=X"),
         Venue::Yahoo => format!("{base}-{quote}"),
-        Venue::AlphaVantage | Venue::Sim => return None,
+        Venue::AlphaVantage | Venue::Sim | Venue::Portfolio => return None,
     };
     Symbol::new(&native).ok()
 }

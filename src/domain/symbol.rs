@@ -13,10 +13,13 @@ pub enum Venue {
     Yahoo,
     AlphaVantage,
     Sim,
+    /// Not a market: what the portfolio's alerts are about (`portfolio:TOTAL`,
+    /// `portfolio:BTC` for a position).
+    Portfolio,
 }
 
 impl Venue {
-    pub const ALL: [Venue; 9] = [
+    pub const ALL: [Venue; 10] = [
         Venue::Binance,
         Venue::BinanceFutures,
         Venue::Coinbase,
@@ -26,6 +29,7 @@ impl Venue {
         Venue::Yahoo,
         Venue::AlphaVantage,
         Venue::Sim,
+        Venue::Portfolio,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +43,7 @@ impl Venue {
             Venue::Yahoo => "yahoo",
             Venue::AlphaVantage => "alphavantage",
             Venue::Sim => "sim",
+            Venue::Portfolio => "portfolio",
         }
     }
 
@@ -47,6 +52,7 @@ impl Venue {
         match self {
             Venue::BinanceFutures => "bin-fut",
             Venue::AlphaVantage => "alphavan",
+            Venue::Portfolio => "folio",
             other => other.as_str(),
         }
     }

@@ -3,6 +3,7 @@
 //! evaluates alert rules, and hands what must be persisted to the caller in a [`OutputBatch`].
 
 mod liquidity;
+mod portfolio;
 mod remote;
 mod ring;
 mod rule_index;
@@ -76,6 +77,9 @@ pub struct EngineConfig {
     /// Store the top levels of each local order book this often (`[storage]
     /// book_snapshot_secs`; None: books are not stored).
     pub book_snapshots: Option<BookSnapshots>,
+    /// The portfolio its rules (`portfolio_*`, `position_weight_above`) are evaluated on,
+    /// valued every clock tick at the last prices here.
+    pub portfolio: Option<Arc<crate::portfolio::Portfolio>>,
 }
 
 /// Which order book snapshots are stored: every `every_ms` per book, its top `levels` levels
@@ -108,6 +112,7 @@ impl Default for EngineConfig {
             alert_max_lag_ms: None,
             notify_remote_alerts: false,
             book_snapshots: None,
+            portfolio: None,
         }
     }
 }
@@ -147,6 +152,8 @@ pub struct Engine {
     books: HashMap<VenueSymbol, crate::domain::BookSnapshot>,
     /// When each book was last stored.
     books_stored: HashMap<VenueSymbol, TsMs>,
+    /// What the portfolio's rules need between ticks (its high-water mark).
+    folio: portfolio::Watch,
 }
 
 impl Engine {
@@ -167,6 +174,7 @@ impl Engine {
             clock_start_ms: None,
             books: HashMap::new(),
             books_stored: HashMap::new(),
+            folio: Default::default(),
             removed: Default::default(),
             template,
             symbols: Vec::new(),
@@ -372,6 +380,14 @@ impl Engine {
             EngineCtl::Snooze { name, until_ms } => self.rules.snooze(name, *until_ms),
             EngineCtl::Acknowledge { name } => self.rules.acknowledge(name),
             EngineCtl::SetConfigRules(specs) => self.rules.set_config(specs, now),
+            EngineCtl::PortfolioHigh(v) => {
+                self.folio.stored_high(*v);
+                Ok(())
+            }
+            EngineCtl::SetPortfolio(p) => {
+                self.cfg.portfolio = p.clone();
+                Ok(())
+            }
         };
         self.rules.flush(self.now_ms, out);
         r
@@ -396,6 +412,22 @@ impl Engine {
                     |rule| (rule.trigger == Trigger::Clock).then_some(silent),
                 );
             }
+        }
+        if self.rules.has_portfolio_rules()
+            && let Some(p) = self.cfg.portfolio.clone()
+        {
+            let last = self
+                .symbols
+                .iter()
+                .filter_map(|s| s.last_price.map(|l| (s.key, l)));
+            self.folio.evaluate(
+                &p,
+                last,
+                now,
+                &mut self.rules,
+                &self.cfg.alert_delivered,
+                out,
+            );
         }
         let changed = self.rules.flush(self.now_ms, out);
         self.fired_since(fired_before, out);
@@ -514,6 +546,8 @@ impl Engine {
 
 #[cfg(test)]
 mod cover_tests;
+#[cfg(test)]
+mod portfolio_tests;
 #[cfg(test)]
 mod rule_tests;
 #[cfg(test)]

@@ -461,6 +461,11 @@ impl RuleBook {
         self.index.has(Trigger::Clock)
     }
 
+    /// Whether any rule is evaluated on the portfolio.
+    pub fn has_portfolio_rules(&self) -> bool {
+        self.index.has(Trigger::Portfolio)
+    }
+
     /// Whether any rule is evaluated on local order books.
     pub fn has_book_rules(&self) -> bool {
         self.index.has(Trigger::Book)

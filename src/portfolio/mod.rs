@@ -6,6 +6,7 @@ pub mod config;
 pub mod import;
 pub mod ledger;
 pub mod prices;
+pub mod series;
 
 use crate::domain::{TsMs, VenueSymbol};
 
@@ -81,7 +82,7 @@ pub struct Entry {
 
 /// A portfolio ready to value: its entries, the currency and method, and where prices come
 /// from. Built once from the config and the stored entries.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Portfolio {
     pub entries: Vec<Entry>,
     pub basis: ledger::Basis,
@@ -127,9 +128,18 @@ impl Portfolio {
                 }
             }
         }
+        self.at_prices(p)
+    }
+
+    /// The portfolio at `prices` (at their `now_ms`).
+    pub fn at_prices(
+        &self,
+        prices: prices::LivePrices,
+    ) -> Result<ledger::Valuation, ledger::LedgerError> {
+        let now_ms = prices.now_ms;
         let rates = prices::Conversions {
             markets: &self.markets,
-            prices: p,
+            prices,
             basis: &self.basis,
         };
         let accounts = ledger::Accounts::build(&self.entries, now_ms, &self.basis, &rates)?;

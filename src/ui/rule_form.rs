@@ -107,6 +107,13 @@ pub fn default_value(kind: RuleKind, price: Option<f64>) -> String {
         // the quote value within the band, and the size of a level: too different across
         // markets for one default to mean anything; the person types it
         RuleKind::DepthBelow | RuleKind::LevelAppear | RuleKind::LevelPulled => String::new(),
+        // the person's own money: no level is a sensible guess
+        RuleKind::PortfolioValueAbove
+        | RuleKind::PortfolioValueBelow
+        | RuleKind::PortfolioPnlAbove
+        | RuleKind::PortfolioPnlBelow => String::new(),
+        RuleKind::PortfolioDrawdownAbove => "5".into(),
+        RuleKind::PositionWeightAbove => "50".into(),
     }
 }
 
@@ -211,13 +218,11 @@ impl RuleForm {
         if self.kind == RuleKind::DepthBelow {
             f.push(Field::Band);
         }
-        f.extend([
-            Field::Scope,
-            Field::Mode,
-            Field::Hysteresis,
-            Field::Cooldown,
-            Field::Name,
-        ]);
+        // a portfolio rule is about the portfolio, not the selected market
+        if !self.kind.on_portfolio() {
+            f.push(Field::Scope);
+        }
+        f.extend([Field::Mode, Field::Hysteresis, Field::Cooldown, Field::Name]);
         f
     }
 
@@ -352,7 +357,10 @@ impl RuleForm {
         let kind = self.kind;
         let spec = RuleConfig {
             name: (!name.is_empty()).then(|| name.to_string()),
-            symbols: if self.scope_all {
+            // a weight rule edited from the config keeps its assets; the others watch all
+            symbols: if kind == RuleKind::PositionWeightAbove {
+                self.base.symbols.clone()
+            } else if self.scope_all || kind.on_portfolio() {
                 None
             } else {
                 self.scope_list.clone()

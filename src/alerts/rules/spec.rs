@@ -34,10 +34,20 @@ pub enum RuleKind {
     /// A level of at least `value` (base units) appearing in, or pulled from, the book.
     LevelAppear,
     LevelPulled,
+    /// The portfolio's total value (base currency) above or below `value`.
+    PortfolioValueAbove,
+    PortfolioValueBelow,
+    /// The portfolio's P/L (realized plus unrealized, base currency) above or below `value`.
+    PortfolioPnlAbove,
+    PortfolioPnlBelow,
+    /// The portfolio's value more than `value` % below its high-water mark.
+    PortfolioDrawdownAbove,
+    /// A position's share of the portfolio's value above `value` % (`symbols`: the assets).
+    PositionWeightAbove,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 16] = [
+    pub const ALL: [RuleKind; 22] = [
         RuleKind::PriceAbove,
         RuleKind::PriceBelow,
         RuleKind::PriceCross,
@@ -54,6 +64,12 @@ impl RuleKind {
         RuleKind::DepthBelow,
         RuleKind::LevelAppear,
         RuleKind::LevelPulled,
+        RuleKind::PortfolioValueAbove,
+        RuleKind::PortfolioValueBelow,
+        RuleKind::PortfolioPnlAbove,
+        RuleKind::PortfolioPnlBelow,
+        RuleKind::PortfolioDrawdownAbove,
+        RuleKind::PositionWeightAbove,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,7 +90,26 @@ impl RuleKind {
             RuleKind::DepthBelow => "depth_below",
             RuleKind::LevelAppear => "level_appear",
             RuleKind::LevelPulled => "level_pulled",
+            RuleKind::PortfolioValueAbove => "portfolio_value_above",
+            RuleKind::PortfolioValueBelow => "portfolio_value_below",
+            RuleKind::PortfolioPnlAbove => "portfolio_pnl_above",
+            RuleKind::PortfolioPnlBelow => "portfolio_pnl_below",
+            RuleKind::PortfolioDrawdownAbove => "portfolio_drawdown_above",
+            RuleKind::PositionWeightAbove => "position_weight_above",
         }
+    }
+
+    /// Kinds evaluated on the portfolio (`[portfolio]`), valued at live prices every second.
+    pub fn on_portfolio(self) -> bool {
+        matches!(
+            self,
+            RuleKind::PortfolioValueAbove
+                | RuleKind::PortfolioValueBelow
+                | RuleKind::PortfolioPnlAbove
+                | RuleKind::PortfolioPnlBelow
+                | RuleKind::PortfolioDrawdownAbove
+                | RuleKind::PositionWeightAbove
+        )
     }
 
     /// Kinds evaluated on a local order book (`[<venue>] depth = true`), each time it changes.
@@ -361,6 +396,11 @@ impl RuleConfig {
                 "`within_pct` = {within_pct} must be above 0 and at most {MAX_DEPTH_PCT} (percent of the mid)"
             )));
         }
+        if self.symbols.is_some() && kind.on_portfolio() && kind != RuleKind::PositionWeightAbove {
+            return Err(err(format!(
+                "`symbols` does not apply to {kind} (the whole portfolio): remove it"
+            )));
+        }
         let direction = self.direction.unwrap_or(Direction::Any);
         let hysteresis = self.hysteresis.unwrap_or(0.0);
         if !(hysteresis.is_finite() && hysteresis >= 0.0) {
@@ -464,6 +504,29 @@ impl RuleConfig {
                 positive("a level size (base units)")?;
                 Condition::LevelPulled { size: v }
             }
+            RuleKind::PortfolioValueAbove => {
+                positive("a portfolio value (base currency)")?;
+                Condition::PortfolioValueAbove(v)
+            }
+            RuleKind::PortfolioValueBelow => {
+                positive("a portfolio value (base currency)")?;
+                Condition::PortfolioValueBelow(v)
+            }
+            // P/L may be a loss: any level
+            RuleKind::PortfolioPnlAbove => Condition::PortfolioPnlAbove(v),
+            RuleKind::PortfolioPnlBelow => Condition::PortfolioPnlBelow(v),
+            RuleKind::PortfolioDrawdownAbove | RuleKind::PositionWeightAbove => {
+                if !(v > 0.0 && v < 100.0) {
+                    return Err(err(format!(
+                        "{kind} takes a percentage above 0 and below 100 (5 = 5 %), got {v}"
+                    )));
+                }
+                if kind == RuleKind::PortfolioDrawdownAbove {
+                    Condition::DrawdownAbove { pct: v }
+                } else {
+                    Condition::WeightAbove { pct: v }
+                }
+            }
         };
         // A band the value can never get back across would keep the rule from ever re-arming.
         let reachable = match kind {
@@ -473,6 +536,8 @@ impl RuleConfig {
             RuleKind::ImbalanceBelow => v + hysteresis < 1.0,
             // a level rule's value is 0 when nothing appeared or was pulled: always re-arms
             RuleKind::LevelAppear | RuleKind::LevelPulled => true,
+            // a P/L moves freely on both sides of zero
+            RuleKind::PortfolioPnlAbove | RuleKind::PortfolioPnlBelow => true,
             _ => hysteresis < v,
         };
         if !reachable {
@@ -490,6 +555,7 @@ impl RuleConfig {
             RuleKind::Stale => Trigger::Clock,
             RuleKind::Zscore => Trigger::Tick,
             k if k.on_book() => Trigger::Book,
+            k if k.on_portfolio() => Trigger::Portfolio,
             _ if on_close => Trigger::Close(interval),
             _ => Trigger::Tick,
         };

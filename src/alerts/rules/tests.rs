@@ -377,3 +377,41 @@ fn durations_and_unique_names() {
     assert_eq!(i, 1);
     assert!(e.reason.contains("same name"), "{e}");
 }
+
+#[test]
+fn portfolio_rules_validate_their_levels_and_scope() {
+    let r = build("kind = 'portfolio_drawdown_above'\nvalue = 5");
+    assert_eq!(r.trigger, Trigger::Portfolio);
+    assert_eq!(r.name, "portfolio drawdown above 5%");
+    assert!(r.condition.met(5.5) && !r.condition.met(5.0));
+    // a loss level is a level too
+    let r = build("kind = 'portfolio_pnl_below'\nvalue = -2000\nhysteresis = 500");
+    assert!(r.condition.met(-2500.0) && !r.condition.met(-1500.0));
+    let r = build("kind = 'position_weight_above'\nvalue = 40\nsymbols = ['btc']");
+    assert_eq!(r.name, "BTC position weight above 40%");
+    for (text, says) in [
+        (
+            "kind = 'portfolio_value_below'\nvalue = 1000\nsymbols = ['BTCUSDT']",
+            "`symbols` does not apply to portfolio_value_below",
+        ),
+        (
+            "kind = 'portfolio_drawdown_above'\nvalue = 150",
+            "percentage above 0 and below 100",
+        ),
+        (
+            "kind = 'position_weight_above'\nvalue = 0",
+            "percentage above 0 and below 100",
+        ),
+        (
+            "kind = 'portfolio_value_above'\nvalue = -5",
+            "must be above zero",
+        ),
+        (
+            "kind = 'portfolio_drawdown_above'\nvalue = 5\nhysteresis = 5",
+            "could never re-arm",
+        ),
+    ] {
+        let e = build_err(text);
+        assert!(e.contains(says), "{text}: {e}");
+    }
+}
