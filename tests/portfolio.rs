@@ -260,6 +260,68 @@ fn positions_and_pnl_match_a_brute_force_computation_over_stored_candles() {
         rows[7]
     );
 
+    // the monitor's chart thread reads the same series from the same database, and the
+    // high-water mark drawdown alerts start from is its highest whole value
+    let table: toml::Table = toml::from_str(ENTRIES).unwrap();
+    let section: tickwatch::portfolio::config::PortfolioSection =
+        table["portfolio"].clone().try_into().unwrap();
+    let p = std::sync::Arc::new(
+        tickwatch::portfolio::Portfolio::new(&section, Vec::new())
+            .unwrap()
+            .unwrap(),
+    );
+    let loader =
+        tickwatch::history::FolioLoader::spawn_at(tickwatch::store::Location::Sqlite(db.clone()))
+            .unwrap();
+    loader.request(tickwatch::history::FolioRequest {
+        id: 7,
+        portfolio: p.clone(),
+        from_ms: T0,
+        to_ms: T0 + 720 * MIN,
+        step_ms: 60 * MIN,
+    });
+    let reply = loader
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the chart thread answers");
+    assert_eq!(reply.id, 7);
+    let pts = reply.result.unwrap();
+    assert_eq!(pts.len(), 13);
+    for (pt, row) in pts.iter().zip(&rows[1..]) {
+        let cols: Vec<&str> = row.split(',').collect();
+        near(pt.value, cols[1].parse().unwrap(), row);
+        near(pt.pnl, cols[5].parse().unwrap(), row);
+        assert!(pt.whole, "{row}");
+    }
+    let reader =
+        tickwatch::store::open_reader(&tickwatch::store::Location::Sqlite(db.clone())).unwrap();
+    let rates = tickwatch::portfolio::prices::Conversions {
+        markets: &p.markets,
+        prices: tickwatch::portfolio::prices::StoredPrices::new(reader),
+        basis: &p.basis,
+    };
+    let high = tickwatch::portfolio::series::stored_high(&p, &rates, T0 + 720 * MIN).unwrap();
+    let brute = (0..=720)
+        .map(|m| {
+            let t = T0 + m * MIN;
+            if t < T0 + 60 * MIN {
+                0.0
+            } else if t < T0 + 120 * MIN {
+                btc_at(m)
+            } else if t < T0 + 180 * MIN {
+                2.0 * btc_at(m)
+            } else if t < T0 + 360 * MIN {
+                1.8 * btc_at(m) + 0.2 * btc_at(m)
+            } else {
+                0.6 * btc_at(m) + 0.2 * btc_at(m)
+            }
+        })
+        .enumerate()
+        // the high is taken on the hour (the last week's steps)
+        .filter(|(m, _)| m % 60 == 0)
+        .map(|(_, v)| v)
+        .fold(f64::MIN, f64::max);
+    near(high, brute, "the stored high-water mark");
+
     // average cost: the same total P/L, split differently
     let avg = ENTRIES.replace("[portfolio]\n", "[portfolio]\nmethod = \"average\"\n");
     let out = portfolio(

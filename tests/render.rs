@@ -1962,3 +1962,86 @@ fn the_portfolio_view_reads_at_80x24_and_160x48() {
     let text = screen(&draw(&mut app, &snap, &st, 80, 24));
     assert!(text.contains("No portfolio"), "{text}");
 }
+
+/// The `P` view's chart: the stored series the folio thread is asked for (the last month by
+/// default, the range keys' span otherwise), drawn under the positions with its range high.
+#[test]
+fn the_portfolio_view_charts_its_value_over_the_range() {
+    use tickwatch::history::{FolioPoint, FolioReply};
+    let snap = snapshot();
+    let st = status();
+    let mut app = fixed_app(&snap, portfolio_options()).with_folio(true);
+    app.take_effects();
+    assert!(press(&mut app, KeyCode::Char('P')));
+    let asked: Vec<_> = app
+        .take_effects()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Folio(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    let req = &asked[0];
+    let day = 86_400_000;
+    assert!(req.to_ms <= NOW && NOW - req.to_ms < req.step_ms);
+    // the last month, but nothing before the first entry (2023-11-01)
+    let first = 1_698_796_800_000;
+    assert!(req.from_ms <= first && first - req.from_ms < req.step_ms, "{req:?}");
+    assert_eq!(req.step_ms, 51 * 60_000, "1m candles: 20,000 minutes in 400 steps");
+    // a month from 20,000 up to a high of 31,000, then down; one step without every price
+    let points: Vec<FolioPoint> = (0..=((req.to_ms - req.from_ms) / req.step_ms))
+        .map(|i| {
+            let v = if i < 200 { 20_000.0 + 55.0 * i as f64 } else { 31_000.0 - 10.0 * (i - 200) as f64 };
+            FolioPoint {
+                ts_ms: req.from_ms + i * req.step_ms,
+                value: v,
+                pnl: v - 20_000.0,
+                whole: i != 50,
+            }
+        })
+        .collect();
+    assert!(app.on_folio(FolioReply {
+        id: req.id,
+        result: Ok(points),
+        elapsed: Duration::from_millis(3),
+    }));
+    for (w, h) in [(160u16, 48u16), (80, 24)] {
+        let text = screen(&draw(&mut app, &snap, &st, w, h));
+        for want in [
+            "value 28642.10 USD",
+            "value, last 14d in 51m steps",
+            "range high 31000.00 USD (-7.6% now)",
+            "20000.00",
+            "2023-10-31",
+            "2023-11-14",
+        ] {
+            assert!(text.contains(want), "{w}x{h}: {want:?} missing:\n{text}");
+        }
+        if w == 160 {
+            assert!(
+                text.contains("1 step without every price left out"),
+                "{text}"
+            );
+        }
+    }
+    // a range key asks for that range, in finer steps (1d of 1m: 4-minute steps)
+    assert!(press(&mut app, KeyCode::Char('4')));
+    let again: Vec<_> = app
+        .take_effects()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Folio(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0].step_ms, 4 * 60_000);
+    assert!((again[0].to_ms - again[0].from_ms - day).abs() <= again[0].step_ms);
+    // an answer to an older question is dropped
+    assert!(!app.on_folio(FolioReply {
+        id: req.id + 100,
+        result: Ok(Vec::new()),
+        elapsed: Duration::ZERO,
+    }));
+}

@@ -13,7 +13,6 @@ use super::RuleBook;
 use crate::alerts::rules::{Condition, Trigger};
 use crate::domain::{OutputBatch, Symbol, TsMs, Venue, VenueSymbol};
 use crate::portfolio::Portfolio;
-use crate::portfolio::ledger::Valuation;
 use crate::portfolio::prices::LivePrices;
 
 /// The symbol of alerts about the whole portfolio.
@@ -73,7 +72,7 @@ impl Watch {
                 return;
             }
         };
-        if !value_whole(&v) {
+        if !v.value_whole() {
             self.note(Some(format!(
                 "no live price for {}: portfolio rules wait for one (subscribe to its market, or set [portfolio].prices)",
                 v.missing.join(", ")
@@ -145,12 +144,4 @@ impl Watch {
                 });
         }
     }
-}
-
-/// Whether every holding has a value (cost aside).
-fn value_whole(v: &Valuation) -> bool {
-    v.positions
-        .iter()
-        .all(|p| p.qty <= 0.0 || p.value.is_some())
-        && v.cash.iter().all(|c| c.balance <= 0.0 || c.value.is_some())
 }

@@ -3,12 +3,14 @@
 //! chart column.
 
 mod bucket;
+mod folio;
 mod loader;
 mod pg;
 mod query;
 mod reader;
 
 pub use bucket::{bucket_ms_for, bucketize};
+pub use folio::{FolioLoader, FolioPoint, FolioReply, FolioRequest};
 pub use loader::{HistoryLoader, HistoryReply, HistoryRequest, HistorySlice, StoredClose};
 pub use pg::PgHistory;
 pub use reader::HistoryReader;

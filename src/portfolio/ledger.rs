@@ -473,6 +473,18 @@ impl Valuation {
     pub fn pnl(&self) -> f64 {
         self.unrealized + self.realized
     }
+
+    /// Whether every holding has a value (its cost aside): `value` is then the whole
+    /// portfolio's, not a part too low.
+    pub fn value_whole(&self) -> bool {
+        self.positions
+            .iter()
+            .all(|p| p.qty <= 0.0 || p.value.is_some())
+            && self
+                .cash
+                .iter()
+                .all(|c| c.balance <= 0.0 || c.value.is_some())
+    }
 }
 
 /// Values `accounts` at `at_ms`.

@@ -6,7 +6,7 @@
 //! nothing the screen draws sends anything.
 
 use crate::domain::{Venue, VenueSymbol};
-use crate::history::{HistoryLoader, HistoryRequest};
+use crate::history::{FolioLoader, FolioRequest, HistoryLoader, HistoryRequest};
 use crate::sources::{SourceCmd, SourceControls};
 use crate::view::EngineCtl;
 
@@ -22,6 +22,8 @@ pub enum Effect {
     History(HistoryRequest),
     /// The newest stored close of symbols without live data.
     LastCloses(Vec<VenueSymbol>),
+    /// The portfolio's value over time, for the `P` view's chart.
+    Folio(FolioRequest),
 }
 
 /// The channels effects go to.
@@ -29,6 +31,7 @@ pub struct Outbox {
     ctl: flume::Sender<EngineCtl>,
     controls: SourceControls,
     history: Option<HistoryLoader>,
+    folio: Option<FolioLoader>,
 }
 
 impl Outbox {
@@ -37,6 +40,7 @@ impl Outbox {
             ctl,
             controls: SourceControls::default(),
             history: None,
+            folio: None,
         }
     }
 
@@ -48,6 +52,15 @@ impl Outbox {
     pub fn with_history(mut self, loader: HistoryLoader) -> Outbox {
         self.history = Some(loader);
         self
+    }
+
+    pub fn with_folio(mut self, loader: FolioLoader) -> Outbox {
+        self.folio = Some(loader);
+        self
+    }
+
+    pub fn has_folio(&self) -> bool {
+        self.folio.is_some()
     }
 
     pub fn controls(&self) -> &SourceControls {
@@ -88,16 +101,26 @@ impl Outbox {
                         h.request_last_closes(keys);
                     }
                 }
+                Effect::Folio(req) => {
+                    if let Some(f) = &self.folio {
+                        f.request(req);
+                    }
+                }
             }
         }
     }
 
     /// Hands the history thread's replies to `app`; true when the screen changed.
     pub fn deliver(&self, app: &mut super::App) -> bool {
-        let Some(h) = &self.history else {
-            return false;
-        };
         let mut changed = false;
+        if let Some(f) = &self.folio {
+            while let Some(reply) = f.try_recv() {
+                changed |= app.on_folio(reply);
+            }
+        }
+        let Some(h) = &self.history else {
+            return changed;
+        };
         while let Some(reply) = h.try_recv() {
             changed |= app.on_history(reply);
         }

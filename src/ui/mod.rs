@@ -129,8 +129,18 @@ fn event_loop(
             Ok(loader) => outbox = outbox.with_history(loader),
             Err(e) => tracing::error!("chart history unavailable: cannot start its thread: {e}"),
         }
+        if opts.portfolio.is_some() {
+            match crate::history::FolioLoader::spawn_at(db.clone()) {
+                Ok(loader) => outbox = outbox.with_folio(loader),
+                Err(e) => tracing::error!(
+                    "the portfolio's value chart is unavailable: cannot start its thread: {e}"
+                ),
+            }
+        }
     }
-    let mut app = App::new(link.title.clone(), opts).with_history(outbox.has_history());
+    let mut app = App::new(link.title.clone(), opts)
+        .with_history(outbox.has_history())
+        .with_folio(outbox.has_folio());
     let mut pacer = Pacer::new(period, start);
     let mut meter = RateMeter::new(PipelineStats::get(&link.stats.events_processed), start);
     let mut seen = link.slot.version();

@@ -369,6 +369,7 @@ impl Widget for &Screen<'_> {
                     valuation: portfolio.and(valuation),
                     markets: portfolio.map(|p| &p.markets),
                     method: &method,
+                    chart: Some(app.folio_chart()),
                     glyphs,
                     theme,
                 }

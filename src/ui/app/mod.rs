@@ -4,6 +4,7 @@
 //! the layout is fixed before a frame is drawn ([`App::layout`]), so drawing changes nothing.
 
 mod chart;
+mod folio;
 mod rules;
 mod stored;
 mod symbols;
@@ -33,6 +34,7 @@ use crate::domain::{Interval, TsMs, Venue, VenueSymbol};
 use crate::view::{ChartView, EngineCtl, RuleView, ViewSnapshot, WatchRow};
 
 pub use chart::HistoryStatus;
+pub use folio::{FolioChart, FolioStatus};
 use symbols::Pending;
 
 /// Snooze lengths `z` steps through, then off.
@@ -122,6 +124,8 @@ pub struct App {
     /// The portfolio, and its value at the last snapshot's prices while its view is up.
     portfolio: Option<std::sync::Arc<crate::portfolio::Portfolio>>,
     valuation: Option<Result<crate::portfolio::ledger::Valuation, String>>,
+    /// The portfolio's value over time, for its view's chart.
+    folio: folio::FolioChart,
 }
 
 impl std::fmt::Debug for App {
@@ -185,6 +189,7 @@ impl App {
             effects: Vec::new(),
             portfolio: opts.portfolio.clone(),
             valuation: None,
+            folio: Default::default(),
         };
         app.send_focus();
         app
@@ -439,6 +444,7 @@ impl App {
             _ => self.chart_action(action),
         };
         self.refresh_chart();
+        self.folio_refresh();
         self.send_focus();
         dirty
     }
@@ -494,6 +500,7 @@ impl App {
             ),
             _ => None,
         };
+        self.folio_refresh();
     }
 
     /// The portfolio (None: none configured) and its value (Err: why the ledger does not add

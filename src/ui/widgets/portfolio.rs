@@ -1,24 +1,31 @@
 //! The portfolio view: each position (quantity, average cost, last, value, the day's change,
 //! unrealized and realized P/L, weight with an allocation bar), the cash balances, the totals,
-//! and what has no price (never shown as worth zero).
+//! and what has no price (never shown as worth zero); below them, when the pane has the room,
+//! the portfolio's value over time (stored steps, then the live values since).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Widget};
+use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Widget};
 
 use super::{empty_state, pane};
 use crate::format;
 use crate::portfolio::ledger::Valuation;
 use crate::portfolio::prices::Markets;
+use crate::ui::app::{FolioChart, FolioStatus};
 use crate::ui::theme::{Glyphs, Theme};
+
+/// Rows the value chart needs at least (axes and a few lines of plot).
+const CHART_MIN_ROWS: u16 = 7;
 
 pub struct PortfolioPane<'a> {
     /// None: no portfolio configured; Err: the ledger does not add up (why).
     pub valuation: Option<Result<&'a Valuation, &'a str>>,
     pub markets: Option<&'a Markets>,
     pub method: &'a str,
+    /// The value over time (None: not drawn).
+    pub chart: Option<&'a FolioChart>,
     pub glyphs: &'a Glyphs,
     pub theme: &'a Theme,
 }
@@ -192,8 +199,162 @@ impl Widget for PortfolioPane<'_> {
                 theme.warn(),
             ));
         }
+        let table_rows = lines.len() as u16;
+        let room = inner.height.saturating_sub(table_rows + 1);
+        let (table, chart) = match self.chart {
+            Some(c) if room >= CHART_MIN_ROWS => {
+                let top = Rect {
+                    height: table_rows,
+                    ..inner
+                };
+                let bottom = Rect {
+                    y: inner.y + table_rows + 1,
+                    height: room,
+                    ..inner
+                };
+                (top, Some((c, bottom)))
+            }
+            _ => (inner, None),
+        };
         Paragraph::new(lines)
             .style(Style::default())
-            .render(inner, buf);
+            .render(table, buf);
+        if let Some((c, area)) = chart {
+            value_chart(c, v, area, buf, self.glyphs, theme);
+        }
     }
+}
+
+/// A span of time, rounded to days from two days up, to hours from two hours: `30d`, `4h`.
+fn span_text(ms: i64) -> String {
+    let (h, d) = (3_600_000, 86_400_000);
+    if ms >= 2 * d {
+        format!("{}d", (ms + d / 2) / d)
+    } else if ms >= 2 * h {
+        format!("{}h", (ms + h / 2) / h)
+    } else {
+        crate::alerts::rules::format_duration(ms.max(60_000) / 60_000 * 60_000)
+    }
+}
+
+/// The value over the window: the stored steps that had every price, then the live values.
+fn value_chart(
+    c: &FolioChart,
+    now: &Valuation,
+    area: Rect,
+    buf: &mut Buffer,
+    glyphs: &Glyphs,
+    theme: &Theme,
+) {
+    let (from, to, step) = c.window;
+    let stored: Vec<(f64, f64)> = c
+        .points
+        .iter()
+        .filter(|p| p.whole && p.ts_ms >= from)
+        .map(|p| ((p.ts_ms - from) as f64, p.value))
+        .collect();
+    let holes = c.points.iter().filter(|p| !p.whole).count();
+    let live: Vec<(f64, f64)> = c
+        .live
+        .iter()
+        .filter(|(t, _)| *t >= from)
+        .map(|(t, v)| ((t - from) as f64, *v))
+        .collect();
+    let all = stored.iter().chain(live.iter());
+    let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| {
+        (l.min(p.1), h.max(p.1))
+    });
+    let mut title = format!(
+        "value, last {} in {} steps",
+        span_text(to - from),
+        crate::alerts::rules::format_duration(step)
+    );
+    if hi.is_finite() && hi > 0.0 {
+        let dd = (now.value / hi - 1.0) * 100.0;
+        title.push_str(&format!(
+            " · range high {} {} ({dd:+.1}% now)",
+            amount(hi),
+            now.base
+        ));
+    }
+    let status = match &c.status {
+        FolioStatus::NoDatabase => " · no database: live values only".to_string(),
+        FolioStatus::Loading => " · loading stored prices…".to_string(),
+        FolioStatus::Loaded { .. } if stored.is_empty() => {
+            " · no stored prices in this range: live values only".to_string()
+        }
+        FolioStatus::Loaded { .. } => String::new(),
+        FolioStatus::Failed(e) => format!(" · stored prices unreadable: {}", format::visible(e)),
+    };
+    let mut head = vec![
+        Span::styled(title, theme.title()),
+        Span::styled(status, theme.muted()),
+    ];
+    if holes > 0 {
+        head.push(Span::styled(
+            format!(
+                " · {holes} step{} without every price left out",
+                if holes == 1 { "" } else { "s" }
+            ),
+            theme.warn(),
+        ));
+    }
+    Paragraph::new(Line::from(head)).render(
+        Rect {
+            height: 1,
+            ..area
+        },
+        buf,
+    );
+    let plot = Rect {
+        y: area.y + 1,
+        height: area.height - 1,
+        ..area
+    };
+    if stored.len() + live.len() < 2 {
+        return empty_state("not enough values yet for a line", plot, buf, theme);
+    }
+    let pad = if hi > lo {
+        (hi - lo) * 0.05
+    } else {
+        (lo.abs() * 1e-3).max(1e-9)
+    };
+    let mut sets = vec![
+        Dataset::default()
+            .marker(glyphs.marker)
+            .graph_type(GraphType::Line)
+            .style(theme.fg(theme.close))
+            .data(&stored),
+    ];
+    if !live.is_empty() {
+        sets.push(
+            Dataset::default()
+                .marker(glyphs.marker)
+                .graph_type(GraphType::Line)
+                .style(theme.accent())
+                .data(&live),
+        );
+    }
+    let when = |t: i64| {
+        let iv = if to - from > 2 * 86_400_000 {
+            crate::domain::Interval::D1
+        } else {
+            crate::domain::Interval::H4
+        };
+        format::candle_time(t, iv)
+    };
+    Chart::new(sets)
+        .x_axis(
+            Axis::default()
+                .bounds([0.0, (to - from).max(1) as f64])
+                .labels([Span::raw(when(from)), Span::raw(when(to))])
+                .style(theme.muted()),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([lo - pad, hi + pad])
+                .labels([Span::raw(amount(lo)), Span::raw(amount(hi))])
+                .style(theme.muted()),
+        )
+        .render(plot, buf);
 }
