@@ -540,3 +540,104 @@ fn exchange_exports_import_once_and_match_a_hand_calculation() {
         "{err}"
     );
 }
+
+/// A portfolio alert as a recorder raises it: `tickwatch record` against a local server
+/// speaking Binance's stream, one BTC held, a drawdown rule at 5 %; BTC trades at 110 (the
+/// high), then at 103: 6.4 % below, one alert about portfolio:TOTAL, stored with its message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_raises_a_drawdown_alert_when_the_portfolio_falls_from_its_high() {
+    use support::binance::Market;
+    use support::http::HttpServer;
+    use support::ws::WsServer;
+    let dir = tempfile::tempdir().unwrap();
+    let market = Market::new(&["BTCUSDT"], 0, 0);
+    let http = HttpServer::start(market.handler()).await;
+    let mut ws = WsServer::start().await;
+    let cfg = dir.path().join("rec.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"sources = ["binance"]
+[notify]
+desktop = false
+[binance]
+ws_url = "{}"
+rest_url = "{}"
+symbols = ["BTCUSDT"]
+mini_ticker = false
+[portfolio]
+stablecoins = ["USDT"]
+[[portfolio.entries]]
+time = "2024-12-01T01:00:00Z"
+type = "buy"
+market = "binance:BTCUSDT"
+qty = 1
+price = 100
+[[alerts]]
+name = "drawdown-5"
+kind = "portfolio_drawdown_above"
+value = 5
+[[alerts]]
+name = "small"
+kind = "portfolio_value_below"
+value = 50
+"#,
+            ws.url, http.url
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("rec.db");
+    let child = support::tickwatch_cmd(dir.path())
+        .args(["record", "--config"])
+        .arg(&cfg)
+        .arg("--db")
+        .arg(&db)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut c = ws.accept().await;
+    c.expect_subscribe(1).await;
+    let frame = |id: u64, price: &str| {
+        let t = tickwatch::domain::now_ms();
+        format!(
+            r#"{{"e":"aggTrade","E":{t},"s":"BTCUSDT","a":{id},"p":"{price}","q":"1.0","f":{id},"l":{id},"T":{t},"m":false,"M":true}}"#
+        )
+    };
+    let alerts = "SELECT COUNT(*) FROM alerts WHERE venue = 'portfolio'";
+    *market.last_trade.lock().unwrap() = 2;
+    c.send_all([frame(1, "104.0"), frame(2, "110.0")]).await;
+    // two clock ticks at 110: the high; nothing fires
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    assert_eq!(support::query_i64(&db, alerts), Some(0));
+    *market.last_trade.lock().unwrap() = 3;
+    c.send_all([frame(3, "103.0")]).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while support::query_i64(&db, alerts) != Some(1) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no portfolio alert stored"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let message: String = conn
+        .query_row(
+            "SELECT symbol || ' ' || rule || ': ' || message FROM alerts WHERE venue = 'portfolio'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    drop(conn);
+    assert_eq!(
+        message,
+        ("TOTAL drawdown-5: portfolio value 103.00 USD is 6.36% below its high of 110.00 USD (>= 5%)")
+    );
+    support::signal(child.id(), "TERM");
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1987,12 +1987,23 @@ fn the_portfolio_view_charts_its_value_over_the_range() {
     assert!(req.to_ms <= NOW && NOW - req.to_ms < req.step_ms);
     // the last month, but nothing before the first entry (2023-11-01)
     let first = 1_698_796_800_000;
-    assert!(req.from_ms <= first && first - req.from_ms < req.step_ms, "{req:?}");
-    assert_eq!(req.step_ms, 51 * 60_000, "1m candles: 20,000 minutes in 400 steps");
+    assert!(
+        req.from_ms <= first && first - req.from_ms < req.step_ms,
+        "{req:?}"
+    );
+    assert_eq!(
+        req.step_ms,
+        51 * 60_000,
+        "1m candles: 20,000 minutes in 400 steps"
+    );
     // a month from 20,000 up to a high of 31,000, then down; one step without every price
     let points: Vec<FolioPoint> = (0..=((req.to_ms - req.from_ms) / req.step_ms))
         .map(|i| {
-            let v = if i < 200 { 20_000.0 + 55.0 * i as f64 } else { 31_000.0 - 10.0 * (i - 200) as f64 };
+            let v = if i < 200 {
+                20_000.0 + 55.0 * i as f64
+            } else {
+                31_000.0 - 10.0 * (i - 200) as f64
+            };
             FolioPoint {
                 ts_ms: req.from_ms + i * req.step_ms,
                 value: v,

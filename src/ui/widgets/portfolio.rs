@@ -299,13 +299,7 @@ fn value_chart(
             theme.warn(),
         ));
     }
-    Paragraph::new(Line::from(head)).render(
-        Rect {
-            height: 1,
-            ..area
-        },
-        buf,
-    );
+    Paragraph::new(Line::from(head)).render(Rect { height: 1, ..area }, buf);
     let plot = Rect {
         y: area.y + 1,
         height: area.height - 1,
