@@ -55,6 +55,20 @@ struct RawFrame {
 
 /// Parses a v2 `book` frame (one entry per symbol) with the pair's price precision.
 pub fn parse(text: &str, price_precision: u32) -> Result<Vec<BookMsg>, BookError> {
+    match parse_by(text, |_| Some(price_precision))? {
+        Ok(msgs) => Ok(msgs),
+        // the closure answers every symbol
+        Err(_) => Ok(Vec::new()),
+    }
+}
+
+/// Parses a v2 `book` frame whose symbols may have different price precisions: `precision`
+/// gives a symbol's, or None when it is not known yet; then the inner `Err` names that symbol
+/// and nothing of the frame is read (a price rounded to a guessed precision would be wrong).
+pub fn parse_by(
+    text: &str,
+    precision: impl Fn(&str) -> Option<u32>,
+) -> Result<Result<Vec<BookMsg>, String>, BookError> {
     let raw: RawFrame = json(VENUE, text)?;
     if raw.channel != "book" {
         return Err(BookError::NotBook {
@@ -63,7 +77,14 @@ pub fn parse(text: &str, price_precision: u32) -> Result<Vec<BookMsg>, BookError
         });
     }
     let snapshot = raw.kind == "snapshot";
-    let levels = |raw: Vec<RawLevel>| -> Result<Vec<(Price, f64)>, BookError> {
+    let mut precisions = Vec::with_capacity(raw.data.len());
+    for d in &raw.data {
+        match precision(&d.symbol) {
+            Some(p) => precisions.push(p),
+            None => return Ok(Err(d.symbol.clone())),
+        }
+    }
+    let levels = |raw: Vec<RawLevel>, price_precision: u32| -> Result<Vec<(Price, f64)>, BookError> {
         raw.into_iter()
             .map(|l| {
                 let price =
@@ -81,18 +102,21 @@ pub fn parse(text: &str, price_precision: u32) -> Result<Vec<BookMsg>, BookError
             })
             .collect()
     };
-    raw.data
+    let msgs = raw
+        .data
         .into_iter()
-        .map(|d| {
+        .zip(precisions)
+        .map(|(d, p)| {
             Ok(BookMsg {
                 snapshot,
                 symbol: d.symbol,
-                bids: levels(d.bids)?,
-                asks: levels(d.asks)?,
+                bids: levels(d.bids, p)?,
+                asks: levels(d.asks, p)?,
                 checksum: d.checksum,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, BookError>>()?;
+    Ok(Ok(msgs))
 }
 
 fn digits(text: &str, out: &mut String) {
@@ -141,6 +165,18 @@ impl KrakenBook {
             qty_precision,
             status: Status::default(),
         }
+    }
+
+    /// The pair's (price, qty) precisions the checksum is computed with.
+    pub fn precisions(&self) -> (u32, u32) {
+        (self.price_precision, self.qty_precision)
+    }
+
+    /// Takes the pair's precisions as Kraken now lists them (its `instrument` channel can
+    /// change them); the levels are exact prices, so only the checksum text changes.
+    pub fn set_precisions(&mut self, price_precision: u32, qty_precision: u32) {
+        self.price_precision = price_precision;
+        self.qty_precision = qty_precision;
     }
 
     /// Applies a snapshot or update and verifies its checksum.

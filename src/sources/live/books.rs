@@ -45,8 +45,8 @@ enum Input {
 pub(crate) enum Unreadable {
     /// Not a book message that can be read: counted and skipped; the books resync.
     Bad(BookError),
-    /// `symbol`'s book cannot be read before [`VenueBooks::prepare`] was done for it.
-    #[allow(dead_code)] // Kraken's, once wired: its precisions come from REST
+    /// `symbol`'s book cannot be read before [`VenueBooks::prepare`] was done for it (Kraken:
+    /// its precisions are not known yet).
     Unprepared(Symbol),
 }
 
