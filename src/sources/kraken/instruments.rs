@@ -26,7 +26,7 @@ pub struct Precision {
 }
 
 /// How long a book waits for its pair's precisions before it is reported and asked again.
-pub const WAIT: Duration = Duration::from_secs(10);
+pub const WAIT: Duration = Duration::from_secs(5);
 /// First wait before the list is asked for again; it doubles up to [`ASK_MAX`].
 const ASK_FIRST: Duration = Duration::from_secs(5);
 const ASK_MAX: Duration = Duration::from_secs(300);
@@ -213,10 +213,10 @@ mod tests {
         assert!(e.contains("ETH/USD") && e.contains("not shown"), "{e}");
         // the first ask's backoff (5 s) has passed: asked again
         assert!(i.take_want());
-        // the next ask waits 10 s, the one after 20 s
+        // the next ask waits 10 s after the second
         let _ = i.wait(sym("ETH/USD"), Duration::from_secs(1)).await;
         assert!(!i.take_want());
-        let _ = i.wait(sym("ETH/USD"), WAIT).await;
+        let _ = i.wait(sym("ETH/USD"), Duration::from_secs(10)).await;
         assert!(i.take_want());
         // one that comes while waiting ends the wait
         let i2 = i.clone();
