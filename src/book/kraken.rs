@@ -84,24 +84,25 @@ pub fn parse_by(
             None => return Ok(Err(d.symbol.clone())),
         }
     }
-    let levels = |raw: Vec<RawLevel>, price_precision: u32| -> Result<Vec<(Price, f64)>, BookError> {
-        raw.into_iter()
-            .map(|l| {
-                let price =
-                    Price::from_f64(l.price, price_precision).ok_or(BookError::PriceRange {
-                        venue: VENUE,
-                        value: l.price,
-                    })?;
-                if !(l.qty.is_finite() && l.qty >= 0.0) {
-                    return Err(BookError::Qty {
-                        venue: VENUE,
-                        text: l.qty.to_string(),
-                    });
-                }
-                Ok((price, l.qty))
-            })
-            .collect()
-    };
+    let levels =
+        |raw: Vec<RawLevel>, price_precision: u32| -> Result<Vec<(Price, f64)>, BookError> {
+            raw.into_iter()
+                .map(|l| {
+                    let price =
+                        Price::from_f64(l.price, price_precision).ok_or(BookError::PriceRange {
+                            venue: VENUE,
+                            value: l.price,
+                        })?;
+                    if !(l.qty.is_finite() && l.qty >= 0.0) {
+                        return Err(BookError::Qty {
+                            venue: VENUE,
+                            text: l.qty.to_string(),
+                        });
+                    }
+                    Ok((price, l.qty))
+                })
+                .collect()
+        };
     let msgs = raw
         .data
         .into_iter()
@@ -234,5 +235,30 @@ impl BookMachine for KrakenBook {
 
     fn status(&self) -> Status {
         self.status
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const FRAME: &str = r#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":29430.25,"qty":0.5}],"asks":[],"checksum":1}]}"#;
+
+    #[test]
+    fn a_frame_is_read_with_its_pairs_precision_or_not_at_all() {
+        // price precision 1: 29430.25 is rounded as Kraken writes it
+        let msgs = parse_by(FRAME, |s| (s == "BTC/USD").then_some(1))
+            .unwrap()
+            .unwrap();
+        assert_eq!(msgs[0].bids[0].0, Price::parse("29430.3").unwrap());
+        let msgs = parse_by(FRAME, |_| Some(2)).unwrap().unwrap();
+        assert_eq!(msgs[0].bids[0].0, Price::parse("29430.25").unwrap());
+        // no precision: the symbol is named and nothing is read
+        assert_eq!(
+            parse_by(FRAME, |_| None).unwrap(),
+            Err("BTC/USD".to_string())
+        );
+        assert!(parse_by("{}", |_| Some(1)).is_err());
     }
 }

@@ -223,7 +223,10 @@ async fn a_checksum_failure_resubscribes_and_the_book_ends_as_the_venues() {
     let alert = wait_alert(&db, Duration::from_secs(15), &log_path).await;
     // every later checksum matched: nothing was subscribed again
     let after = quiet(&mut c).await;
-    assert!(after.is_err(), "another request after the resync: {after:?}");
+    assert!(
+        after.is_err(),
+        "another request after the resync: {after:?}"
+    );
     let log = stop(child, dir.path());
     let expected = format!("checksum failed: venue {}", sum ^ 0x55);
     assert!(log.contains(&expected), "{expected} not in the log:\n{log}");
@@ -260,7 +263,10 @@ async fn a_cut_connection_discards_the_book_and_the_next_snapshot_rebuilds_it() 
     let alert = wait_alert(&db, Duration::from_secs(15), &log_path).await;
     // the new snapshot and its updates all matched: no book was asked for again
     let after = quiet(&mut c).await;
-    assert!(after.is_err(), "another request after the rejoin: {after:?}");
+    assert!(
+        after.is_err(),
+        "another request after the rejoin: {after:?}"
+    );
     let log = stop(child, dir.path());
     assert!(
         log.contains("1 book(s) discarded (disconnected)"),
@@ -331,10 +337,14 @@ async fn a_pair_without_precisions_is_named_and_not_shown_while_the_other_book_w
     );
     assert_eq!(
         asked,
-        ["\"unsubscribe\" \"instrument\"", "\"subscribe\" \"instrument\""]
+        [
+            "\"unsubscribe\" \"instrument\"",
+            "\"subscribe\" \"instrument\""
+        ]
     );
     // the pair is named once the failed wait is reported (the engine holds a failure 5 s)
-    let named = "ETH/USD book cannot be read yet: Kraken's instrument list has no precisions for ETH/USD";
+    let named =
+        "ETH/USD book cannot be read yet: Kraken's instrument list has no precisions for ETH/USD";
     let t = std::time::Instant::now();
     while !std::fs::read_to_string(&log_path)
         .unwrap_or_default()

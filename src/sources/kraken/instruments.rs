@@ -149,9 +149,7 @@ impl Instruments {
         let now = Instant::now();
         if g.next_ask.is_none_or(|t| now >= t) {
             g.want = true;
-            let delay = ASK_FIRST
-                .saturating_mul(1 << g.asks.min(10))
-                .min(ASK_MAX);
+            let delay = ASK_FIRST.saturating_mul(1 << g.asks.min(10)).min(ASK_MAX);
             g.asks += 1;
             g.next_ask = Some(now + delay);
         }
@@ -223,9 +221,6 @@ mod tests {
         let waiter = tokio::spawn(async move { i2.wait(sym("XRP/USD"), WAIT).await });
         tokio::time::sleep(Duration::from_secs(2)).await;
         i.apply(parse(&SNAPSHOT.replace("MATIC/GBP", "XRP/USD")).unwrap());
-        assert_eq!(
-            waiter.await.unwrap(),
-            Ok(Precision { price: 4, qty: 8 })
-        );
+        assert_eq!(waiter.await.unwrap(), Ok(Precision { price: 4, qty: 8 }));
     }
 }

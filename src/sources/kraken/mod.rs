@@ -4,7 +4,11 @@
 //! loop, keepalive, reconnects and gap tracking are the shared live-feed engine's
 //! ([`crate::sources::live`]); this folder only knows Kraken's words.
 //!
+//! With `depth = true` also the `book` channel (local order books) and the `instrument` channel
+//! (each pair's precisions, which the book checksum needs).
+//!
 //! - [`wire`]: [`parse_frame`](wire::parse_frame) and the subscribe/unsubscribe/ping messages
+//! - [`instruments`]: the pairs' precisions from the `instrument` channel
 //! - [`rest`]: URL builders and pure parsers for the REST answers
 //! - [`KrakenConfig`]: `[kraken]` in config.toml
 //!

@@ -401,8 +401,18 @@ pub fn ping(req_id: u64) -> String {
 /// Unsubscribes `symbol`'s `book` and subscribes it again (ids `req_id` and `req_id + 1`):
 /// Kraken then sends a fresh snapshot.
 pub fn book_resubscribe(symbol: Symbol, req_id: u64, depth: usize) -> Vec<String> {
-    let mut out = vec![book_control("unsubscribe", &[symbol.as_str()], req_id, depth)];
-    out.push(book_control("subscribe", &[symbol.as_str()], req_id + 1, depth));
+    let mut out = vec![book_control(
+        "unsubscribe",
+        &[symbol.as_str()],
+        req_id,
+        depth,
+    )];
+    out.push(book_control(
+        "subscribe",
+        &[symbol.as_str()],
+        req_id + 1,
+        depth,
+    ));
     out
 }
 
@@ -437,7 +447,12 @@ fn book_control(method: &str, names: &[&str], req_id: u64, depth: usize) -> Stri
     json!({"method": method, "params": params, "req_id": req_id}).to_string()
 }
 
-fn control(method: &str, symbols: &[Symbol], req_id: u64, book_depth: Option<usize>) -> Vec<String> {
+fn control(
+    method: &str,
+    symbols: &[Symbol],
+    req_id: u64,
+    book_depth: Option<usize>,
+) -> Vec<String> {
     let mut out = Vec::new();
     let mut id = req_id;
     for batch in symbols.chunks(MAX_SYMBOLS_PER_MESSAGE) {

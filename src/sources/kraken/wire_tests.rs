@@ -551,7 +551,9 @@ fn book_subscribes_carry_the_depth_and_a_request_id_of_their_own() {
     assert!(!is_book(
         r#"{"method":"subscribe","result":{"channel":"book","depth":10,"symbol":"BTC/USD"},"success":true,"req_id":13}"#
     ));
-    assert!(is_instrument(r#"{"channel":"instrument","type":"snapshot","data":{}}"#));
+    assert!(is_instrument(
+        r#"{"channel":"instrument","type":"snapshot","data":{}}"#
+    ));
     assert!(!is_instrument(
         r#"{"method":"subscribe","result":{"channel":"instrument","snapshot":true},"success":true,"req_id":7}"#
     ));
