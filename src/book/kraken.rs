@@ -55,6 +55,20 @@ struct RawFrame {
 
 /// Parses a v2 `book` frame (one entry per symbol) with the pair's price precision.
 pub fn parse(text: &str, price_precision: u32) -> Result<Vec<BookMsg>, BookError> {
+    match parse_by(text, |_| Some(price_precision))? {
+        Ok(msgs) => Ok(msgs),
+        // the closure answers every symbol
+        Err(_) => Ok(Vec::new()),
+    }
+}
+
+/// Parses a v2 `book` frame whose symbols may have different price precisions: `precision`
+/// gives a symbol's, or None when it is not known yet; then the inner `Err` names that symbol
+/// and nothing of the frame is read (a price rounded to a guessed precision would be wrong).
+pub fn parse_by(
+    text: &str,
+    precision: impl Fn(&str) -> Option<u32>,
+) -> Result<Result<Vec<BookMsg>, String>, BookError> {
     let raw: RawFrame = json(VENUE, text)?;
     if raw.channel != "book" {
         return Err(BookError::NotBook {
@@ -63,36 +77,47 @@ pub fn parse(text: &str, price_precision: u32) -> Result<Vec<BookMsg>, BookError
         });
     }
     let snapshot = raw.kind == "snapshot";
-    let levels = |raw: Vec<RawLevel>| -> Result<Vec<(Price, f64)>, BookError> {
-        raw.into_iter()
-            .map(|l| {
-                let price =
-                    Price::from_f64(l.price, price_precision).ok_or(BookError::PriceRange {
-                        venue: VENUE,
-                        value: l.price,
-                    })?;
-                if !(l.qty.is_finite() && l.qty >= 0.0) {
-                    return Err(BookError::Qty {
-                        venue: VENUE,
-                        text: l.qty.to_string(),
-                    });
-                }
-                Ok((price, l.qty))
-            })
-            .collect()
-    };
-    raw.data
+    let mut precisions = Vec::with_capacity(raw.data.len());
+    for d in &raw.data {
+        match precision(&d.symbol) {
+            Some(p) => precisions.push(p),
+            None => return Ok(Err(d.symbol.clone())),
+        }
+    }
+    let levels =
+        |raw: Vec<RawLevel>, price_precision: u32| -> Result<Vec<(Price, f64)>, BookError> {
+            raw.into_iter()
+                .map(|l| {
+                    let price =
+                        Price::from_f64(l.price, price_precision).ok_or(BookError::PriceRange {
+                            venue: VENUE,
+                            value: l.price,
+                        })?;
+                    if !(l.qty.is_finite() && l.qty >= 0.0) {
+                        return Err(BookError::Qty {
+                            venue: VENUE,
+                            text: l.qty.to_string(),
+                        });
+                    }
+                    Ok((price, l.qty))
+                })
+                .collect()
+        };
+    let msgs = raw
+        .data
         .into_iter()
-        .map(|d| {
+        .zip(precisions)
+        .map(|(d, p)| {
             Ok(BookMsg {
                 snapshot,
                 symbol: d.symbol,
-                bids: levels(d.bids)?,
-                asks: levels(d.asks)?,
+                bids: levels(d.bids, p)?,
+                asks: levels(d.asks, p)?,
                 checksum: d.checksum,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, BookError>>()?;
+    Ok(Ok(msgs))
 }
 
 fn digits(text: &str, out: &mut String) {
@@ -141,6 +166,18 @@ impl KrakenBook {
             qty_precision,
             status: Status::default(),
         }
+    }
+
+    /// The pair's (price, qty) precisions the checksum is computed with.
+    pub fn precisions(&self) -> (u32, u32) {
+        (self.price_precision, self.qty_precision)
+    }
+
+    /// Takes the pair's precisions as Kraken now lists them (its `instrument` channel can
+    /// change them); the levels are exact prices, so only the checksum text changes.
+    pub fn set_precisions(&mut self, price_precision: u32, qty_precision: u32) {
+        self.price_precision = price_precision;
+        self.qty_precision = qty_precision;
     }
 
     /// Applies a snapshot or update and verifies its checksum.
@@ -198,5 +235,30 @@ impl BookMachine for KrakenBook {
 
     fn status(&self) -> Status {
         self.status
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const FRAME: &str = r#"{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":29430.25,"qty":0.5}],"asks":[],"checksum":1}]}"#;
+
+    #[test]
+    fn a_frame_is_read_with_its_pairs_precision_or_not_at_all() {
+        // price precision 1: 29430.25 is rounded as Kraken writes it
+        let msgs = parse_by(FRAME, |s| (s == "BTC/USD").then_some(1))
+            .unwrap()
+            .unwrap();
+        assert_eq!(msgs[0].bids[0].0, Price::parse("29430.3").unwrap());
+        let msgs = parse_by(FRAME, |_| Some(2)).unwrap().unwrap();
+        assert_eq!(msgs[0].bids[0].0, Price::parse("29430.25").unwrap());
+        // no precision: the symbol is named and nothing is read
+        assert_eq!(
+            parse_by(FRAME, |_| None).unwrap(),
+            Err("BTC/USD".to_string())
+        );
+        assert!(parse_by("{}", |_| Some(1)).is_err());
     }
 }

@@ -12,6 +12,7 @@ mod support;
 
 mod bybit;
 mod coinbase;
+mod kraken;
 mod okx;
 
 use std::path::{Path, PathBuf};

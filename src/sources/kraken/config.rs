@@ -17,6 +17,12 @@ pub struct KrakenConfig {
     /// 1m candles fetched per pair at start (Kraken serves at most the last 720; 0 turns the
     /// warm-up off).
     pub backfill_candles: usize,
+    /// Keep a local order book per pair (the `book` channel, checksummed with the pair's
+    /// precisions from the `instrument` channel), for the ladder (`B`) and the liquidity rules.
+    pub depth: bool,
+    /// Levels of each side the ladder and the rules get from each book (at most 1000); the
+    /// book is subscribed at the smallest Kraken depth (10, 25, 100, 500, 1000) that holds them.
+    pub depth_levels: usize,
     /// Reconnect when nothing at all arrived for this long (Kraken sends a heartbeat every
     /// second, so a few seconds of silence means the connection is dead).
     pub stale_after_secs: u64,
@@ -35,6 +41,8 @@ impl Default for KrakenConfig {
             rest_url: "https://api.kraken.com".into(),
             symbols: vec!["BTC/USD".into(), "ETH/USD".into()],
             backfill_candles: MAX_OHLC_ROWS,
+            depth: false,
+            depth_levels: 100,
             stale_after_secs: STALE_AFTER.as_secs(),
             rest_timeout_secs: 10,
             backoff_initial_ms: 125,
@@ -46,10 +54,13 @@ impl Default for KrakenConfig {
 impl KrakenConfig {
     /// Checks every field; the message names the field and says what is allowed.
     pub fn validate(&self) -> Result<(), String> {
-        use crate::sources::live::config::{check_rest_url, check_timings, check_ws_url};
+        use crate::sources::live::config::{
+            check_depth_levels, check_rest_url, check_timings, check_ws_url,
+        };
         check_ws_url("kraken", &self.ws_url, "wss://ws.kraken.com/v2")?;
         check_rest_url("kraken", &self.rest_url, "https://api.kraken.com")?;
         self.parsed_symbols()?;
+        check_depth_levels("kraken", self.depth_levels, super::BOOK_DEPTHS[4])?;
         check_timings(
             "kraken",
             self.stale_after_secs,
@@ -132,6 +143,18 @@ mod tests {
         }
         assert!(bad_symbol("XBT/USD").contains("BTC/USD"));
         assert!(bad(|c| c.backfill_candles = 721).contains("720"));
+        assert!(bad(|c| c.depth_levels = 0).contains("depth_levels"));
+        assert!(bad(|c| c.depth_levels = 1001).contains("between 1 and 1000"));
+    }
+
+    #[test]
+    fn the_book_is_subscribed_at_the_smallest_kraken_depth_that_holds_the_levels() {
+        use super::super::book_depth;
+        let got: Vec<usize> = [1, 10, 11, 25, 26, 100, 101, 500, 501, 1000]
+            .into_iter()
+            .map(book_depth)
+            .collect();
+        assert_eq!(got, [10, 10, 25, 25, 100, 100, 500, 500, 1000, 1000]);
     }
 
     fn bad_symbol(s: &str) -> String {

@@ -4,7 +4,11 @@
 //! loop, keepalive, reconnects and gap tracking are the shared live-feed engine's
 //! ([`crate::sources::live`]); this folder only knows Kraken's words.
 //!
+//! With `depth = true` also the `book` channel (local order books) and the `instrument` channel
+//! (each pair's precisions, which the book checksum needs).
+//!
 //! - [`wire`]: [`parse_frame`](wire::parse_frame) and the subscribe/unsubscribe/ping messages
+//! - [`instruments`]: the pairs' precisions from the `instrument` channel
 //! - [`rest`]: URL builders and pure parsers for the REST answers
 //! - [`KrakenConfig`]: `[kraken]` in config.toml
 //!
@@ -13,7 +17,9 @@
 //! (`since`, nanoseconds); its rows carry the same id, so a hole is refilled exactly by asking
 //! from the time of the last trade before it and keeping the ids inside the hole.
 
+mod books;
 mod config;
+pub mod instruments;
 pub mod rest;
 pub mod wire;
 mod ws;
@@ -67,7 +73,7 @@ impl KrakenSource {
             spelling,
             check: Box::new(rest_check),
         };
-        Ok(one.source(|shared| ws::Feed { shared }))
+        Ok(one.source(ws::Feed::new))
     }
 }
 
@@ -110,6 +116,24 @@ fn rest_check(rest: Rest) -> Check {
 /// The channels tickwatch subscribes to, one subscribe message each (v2 takes one channel per
 /// request). Every symbol gets one acknowledgement per channel.
 pub const CHANNELS: [&str; 3] = ["trade", "ohlc", "ticker"];
+
+/// The order book channel (`depth = true`): a snapshot on subscribe, then updates, each with a
+/// CRC32 of the top ten levels computed from the pair's precisions.
+pub const BOOK_CHANNEL: &str = "book";
+/// The depths the `book` channel can be subscribed at (levels a side).
+pub const BOOK_DEPTHS: [usize; 5] = [10, 25, 100, 500, 1000];
+/// The channel that lists every pair with its `price_precision` and `qty_precision`, which the
+/// book checksum is computed with (subscribed once per connection when `depth` is on).
+pub const INSTRUMENT_CHANNEL: &str = "instrument";
+
+/// The `book` depth to subscribe for `levels` published levels: the smallest Kraken offers
+/// that holds them.
+pub fn book_depth(levels: usize) -> usize {
+    BOOK_DEPTHS
+        .into_iter()
+        .find(|d| *d >= levels)
+        .unwrap_or(BOOK_DEPTHS[BOOK_DEPTHS.len() - 1])
+}
 
 /// Kraken publishes no fixed rate for control messages: the limit is dynamic and the server
 /// answers `Exceeded msg rate` when it is passed. This pace is ours, well below what others

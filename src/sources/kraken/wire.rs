@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::{self, IgnoredAny, Visitor};
 use serde_json::json;
 
-use super::{CHANNELS, MAX_SYMBOLS_PER_MESSAGE};
+use super::{BOOK_CHANNEL, CHANNELS, INSTRUMENT_CHANNEL, MAX_SYMBOLS_PER_MESSAGE};
 use crate::domain::{
     Candle, EventKind, Interval, MarketEvent, Quote, Side, Stats24h, Symbol, SymbolError,
     TradeTick, TsMs, Venue,
@@ -373,23 +373,24 @@ fn ticker(i: &Item<'_>, recv_ms: TsMs, out: &mut Vec<MarketEvent>) -> Result<(),
     Ok(())
 }
 
-/// The subscribe messages for `symbols`: one per channel of [`CHANNELS`] and batch of
-/// [`MAX_SYMBOLS_PER_MESSAGE`] symbols; message `i` carries `req_id + i`. Snapshots are asked
-/// for: the trade snapshot (the last 50 trades) bridges a short reconnect, the ohlc one brings
-/// recent closed candles, the ticker one a quote at once.
-pub fn subscribe(symbols: &[Symbol], req_id: u64) -> Vec<String> {
-    control("subscribe", symbols, req_id)
+/// The subscribe messages for `symbols`: one per channel of [`CHANNELS`] (and `book` at
+/// `book_depth` when given) and batch of [`MAX_SYMBOLS_PER_MESSAGE`] symbols; message `i`
+/// carries `req_id + i`. Snapshots are asked for: the trade snapshot (the last 50 trades)
+/// bridges a short reconnect, the ohlc one brings recent closed candles, the ticker one a quote
+/// at once, the book one the book to keep.
+pub fn subscribe(symbols: &[Symbol], req_id: u64, book_depth: Option<usize>) -> Vec<String> {
+    control("subscribe", symbols, req_id, book_depth)
 }
 
 /// The unsubscribe messages for `symbols`, laid out as [`subscribe`]'s.
-pub fn unsubscribe(symbols: &[Symbol], req_id: u64) -> Vec<String> {
-    control("unsubscribe", symbols, req_id)
+pub fn unsubscribe(symbols: &[Symbol], req_id: u64, book_depth: Option<usize>) -> Vec<String> {
+    control("unsubscribe", symbols, req_id, book_depth)
 }
 
 /// How many messages [`subscribe`] (or [`unsubscribe`]) makes for `n` symbols, so that their
 /// `req_id`s can be reserved first.
-pub fn message_count(n: usize) -> usize {
-    n.div_ceil(MAX_SYMBOLS_PER_MESSAGE) * CHANNELS.len()
+pub fn message_count(n: usize, book: bool) -> usize {
+    n.div_ceil(MAX_SYMBOLS_PER_MESSAGE) * (CHANNELS.len() + usize::from(book))
 }
 
 /// An application-level ping; Kraken answers `{"method":"pong","req_id":..}`.
@@ -397,7 +398,61 @@ pub fn ping(req_id: u64) -> String {
     json!({"method": "ping", "req_id": req_id}).to_string()
 }
 
-fn control(method: &str, symbols: &[Symbol], req_id: u64) -> Vec<String> {
+/// Unsubscribes `symbol`'s `book` and subscribes it again (ids `req_id` and `req_id + 1`):
+/// Kraken then sends a fresh snapshot.
+pub fn book_resubscribe(symbol: Symbol, req_id: u64, depth: usize) -> Vec<String> {
+    let mut out = vec![book_control(
+        "unsubscribe",
+        &[symbol.as_str()],
+        req_id,
+        depth,
+    )];
+    out.push(book_control(
+        "subscribe",
+        &[symbol.as_str()],
+        req_id + 1,
+        depth,
+    ));
+    out
+}
+
+/// Subscribes the `instrument` channel (every pair's precisions), with a snapshot.
+pub fn instrument_subscribe(req_id: u64) -> String {
+    json!({"method": "subscribe", "params": {"channel": INSTRUMENT_CHANNEL, "snapshot": true}, "req_id": req_id})
+        .to_string()
+}
+
+/// Unsubscribes the `instrument` channel (before subscribing it again for a fresh snapshot).
+pub fn instrument_unsubscribe(req_id: u64) -> String {
+    json!({"method": "unsubscribe", "params": {"channel": INSTRUMENT_CHANNEL}, "req_id": req_id})
+        .to_string()
+}
+
+/// Whether `text` is a `book` snapshot or update (for the book task), as opposed to an answer
+/// about the channel, which carries a `method`.
+pub fn is_book(text: &str) -> bool {
+    text.contains(r#""channel":"book""#) && !text.contains(r#""method""#)
+}
+
+/// Whether `text` is an `instrument` snapshot or update (not an answer about the channel).
+pub fn is_instrument(text: &str) -> bool {
+    text.contains(r#""channel":"instrument""#) && !text.contains(r#""method""#)
+}
+
+fn book_control(method: &str, names: &[&str], req_id: u64, depth: usize) -> String {
+    let mut params = json!({"channel": BOOK_CHANNEL, "symbol": names, "depth": depth});
+    if method == "subscribe" {
+        params["snapshot"] = json!(true);
+    }
+    json!({"method": method, "params": params, "req_id": req_id}).to_string()
+}
+
+fn control(
+    method: &str,
+    symbols: &[Symbol],
+    req_id: u64,
+    book_depth: Option<usize>,
+) -> Vec<String> {
     let mut out = Vec::new();
     let mut id = req_id;
     for batch in symbols.chunks(MAX_SYMBOLS_PER_MESSAGE) {
@@ -411,6 +466,10 @@ fn control(method: &str, symbols: &[Symbol], req_id: u64) -> Vec<String> {
                 params["snapshot"] = json!(true);
             }
             out.push(json!({"method": method, "params": params, "req_id": id}).to_string());
+            id += 1;
+        }
+        if let Some(depth) = book_depth {
+            out.push(book_control(method, &names, id, depth));
             id += 1;
         }
     }

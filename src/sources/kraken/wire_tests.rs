@@ -256,7 +256,7 @@ fn ticker_gives_a_quote_and_stats_with_the_open_from_the_change() {
 #[test]
 fn subscribe_messages_one_per_channel_with_consecutive_ids() {
     let syms: Vec<Symbol> = (0..60).map(|i| sym(&format!("A{i}/USD"))).collect();
-    let subs = subscribe(&syms[..2], 10);
+    let subs = subscribe(&syms[..2], 10, None);
     let v: Vec<serde_json::Value> = subs
         .iter()
         .map(|s| serde_json::from_str(s).unwrap())
@@ -284,13 +284,13 @@ fn subscribe_messages_one_per_channel_with_consecutive_ids() {
         [10, 11, 12]
     );
     // 60 symbols: two batches (50 + 10) of three channels
-    let all = unsubscribe(&syms, 1);
+    let all = unsubscribe(&syms, 1, None);
     assert_eq!(all.len(), 6);
     // the count reserved for their req_ids is the count made
     for n in [0, 1, 2, 50, 51, 60] {
         assert_eq!(
-            message_count(n),
-            subscribe(&syms[..n], 1).len(),
+            message_count(n, false),
+            subscribe(&syms[..n], 1, None).len(),
             "{n} symbols"
         );
     }
@@ -513,4 +513,48 @@ fn real_rest_trades_and_ohlc() {
         (ohlc.candles[2].volume, ohlc.candles[2].trades),
         (0.00032101, 1)
     );
+}
+
+#[test]
+fn book_subscribes_carry_the_depth_and_a_request_id_of_their_own() {
+    use super::wire::{book_resubscribe, instrument_subscribe, is_book, is_instrument};
+    let syms: Vec<Symbol> = (0..60).map(|i| sym(&format!("A{i}/USD"))).collect();
+    for n in [1, 2, 50, 51, 60] {
+        assert_eq!(
+            message_count(n, true),
+            subscribe(&syms[..n], 1, Some(25)).len(),
+            "{n} symbols"
+        );
+    }
+    let subs = subscribe(&syms[..2], 10, Some(25));
+    let book: serde_json::Value = serde_json::from_str(&subs[3]).unwrap();
+    assert_eq!(book["params"]["channel"], "book");
+    assert_eq!(book["params"]["depth"], 25);
+    assert_eq!(book["params"]["snapshot"], true);
+    assert_eq!(book["req_id"], 13);
+    let again: Vec<serde_json::Value> = book_resubscribe(sym("BTC/USD"), 40, 10)
+        .iter()
+        .map(|s| serde_json::from_str(s).unwrap())
+        .collect();
+    assert_eq!(again[0]["method"], "unsubscribe");
+    assert_eq!(again[1]["method"], "subscribe");
+    for (m, id) in again.iter().zip([40, 41]) {
+        assert_eq!(m["params"]["symbol"], serde_json::json!(["BTC/USD"]));
+        assert_eq!(m["params"]["depth"], 10);
+        assert_eq!(m["req_id"], id);
+    }
+    let inst: serde_json::Value = serde_json::from_str(&instrument_subscribe(7)).unwrap();
+    assert_eq!(inst["params"]["channel"], "instrument");
+    // data frames go to their readers; answers about the channels do not
+    assert!(is_book(r#"{"channel":"book","type":"update","data":[]}"#));
+    assert!(!is_book(&subs[3]));
+    assert!(!is_book(
+        r#"{"method":"subscribe","result":{"channel":"book","depth":10,"symbol":"BTC/USD"},"success":true,"req_id":13}"#
+    ));
+    assert!(is_instrument(
+        r#"{"channel":"instrument","type":"snapshot","data":{}}"#
+    ));
+    assert!(!is_instrument(
+        r#"{"method":"subscribe","result":{"channel":"instrument","snapshot":true},"success":true,"req_id":7}"#
+    ));
 }

@@ -3,15 +3,26 @@
 //! (`trade`, `ohlc`, `ticker`) with a `req_id`, acknowledged per channel and pair; refusals that
 //! name the pair; a `ping` after a quiet spell; and the trade refill by time (REST pages trades
 //! by a nanosecond `since`, its rows carry the v2 trade ids, so the hole's ids are kept).
+//! With `depth = true` the `book` channel is subscribed too (one more message per batch, with
+//! its own `req_id`), and the `instrument` channel once per connection for the pairs'
+//! precisions that the book checksum needs; book frames go to the book task
+//! ([`crate::sources::live::books`]); a book that fails its checksum has its `book`
+//! unsubscribed and subscribed again (Kraken sends a fresh snapshot), on the same connection.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
+use tokio::sync::mpsc;
+
+use super::books::KrakenBooks;
+use super::instruments::{self, Instruments};
 use super::rest::{RestError, parse_ohlc, parse_trades, since_ns, trades_url};
 use super::wire::{self, parse_frame};
-use super::{CONTROL_MESSAGES_PER_SEC, KrakenConfig, PING_AFTER};
+use super::{CONTROL_MESSAGES_PER_SEC, KrakenConfig, PING_AFTER, book_depth};
 use crate::domain::{Symbol, TsMs, now_ms};
 use crate::pipeline::EventSink;
+use crate::sources::live::books::{self, BookFeed};
 use crate::sources::live::frame::{self, Words};
 use crate::sources::live::rest::{HttpError, Rest};
 use crate::sources::live::session::{BoxFut, End, LiveVenue, Session, Settings};
@@ -46,6 +57,68 @@ pub(crate) type Shared = source::Shared<KrakenConfig>;
 /// The connection as the engine sees it.
 pub(crate) struct Feed {
     pub shared: Arc<Shared>,
+    /// The book task, when `depth` is on.
+    books: Option<Arc<BookFeed>>,
+    /// The pairs' precisions (filled from the `instrument` channel).
+    instruments: Arc<Instruments>,
+    /// The `instrument` channel was subscribed on this connection.
+    listing: AtomicBool,
+}
+
+impl Feed {
+    /// The connection's venue half; starts the book task when `depth` is on.
+    pub fn new(shared: Arc<Shared>) -> Feed {
+        let c = &shared.cfg;
+        let instruments = Arc::new(Instruments::default());
+        let venue = KrakenBooks {
+            depth: book_depth(c.depth_levels),
+            instruments: instruments.clone(),
+        };
+        let books = books::start(
+            c.depth,
+            c.depth_levels,
+            venue,
+            &shared.sink,
+            &shared.stats,
+            Duration::from_secs(c.stale_after_secs),
+        );
+        Feed {
+            shared,
+            books,
+            instruments,
+            listing: AtomicBool::new(false),
+        }
+    }
+
+    /// The `book` depth subscribed, when books are kept.
+    fn depth(&self) -> Option<usize> {
+        self.books
+            .as_ref()
+            .map(|_| book_depth(self.shared.cfg.depth_levels))
+    }
+
+    /// Reads an `instrument` frame into the precisions.
+    fn on_instruments(&self, text: &str) {
+        let sh = &self.shared;
+        match instruments::parse(text) {
+            Ok(listing) => {
+                if !listing.incomplete.is_empty() {
+                    tracing::debug!(
+                        source = sh.sink.name(),
+                        "Kraken listed {} pairs without precisions",
+                        listing.incomplete.len()
+                    );
+                }
+                self.instruments.apply(listing);
+            }
+            Err(e) => sh.stats.skipped(
+                &sh.sink,
+                false,
+                format!("instrument list unreadable: {e}"),
+                text,
+            ),
+        }
+    }
 }
 
 impl LiveVenue for Feed {
@@ -74,19 +147,59 @@ impl LiveVenue for Feed {
         self.shared.cfg.ws_url.trim().to_string()
     }
 
-    /// One message per channel (and batch of pairs), each with its own `req_id`.
+    /// One message per channel (and batch of pairs), each with its own `req_id`. With books, the
+    /// first subscribe of a connection also subscribes the `instrument` channel, with an id of
+    /// its own that no symbol change waits for (a refusal of it must not refuse the pairs).
     fn requests(&self, subscribe: bool, symbols: &[Symbol]) -> (Vec<String>, Vec<u64>) {
-        let n = wire::message_count(symbols.len()) as u64;
+        let depth = self.depth();
+        let n = wire::message_count(symbols.len(), depth.is_some()) as u64;
         let first = self.shared.ids(n);
-        let msgs = if subscribe {
-            wire::subscribe(symbols, first)
+        let mut msgs = Vec::new();
+        if subscribe && depth.is_some() && !self.listing.swap(true, Ordering::Relaxed) {
+            msgs.push(wire::instrument_subscribe(self.shared.ids(1)));
+        }
+        msgs.extend(if subscribe {
+            wire::subscribe(symbols, first, depth)
         } else {
-            wire::unsubscribe(symbols, first)
-        };
+            wire::unsubscribe(symbols, first, depth)
+        });
         (msgs, (first..first + n).collect())
     }
 
+    fn take_resubscribes(&self) -> Option<mpsc::UnboundedReceiver<Symbol>> {
+        self.books.as_ref()?.take_resubscribes()
+    }
+
+    fn book_resubscribe(&self, symbol: Symbol) -> Vec<String> {
+        let depth = book_depth(self.shared.cfg.depth_levels);
+        wire::book_resubscribe(symbol, self.shared.ids(2), depth)
+    }
+
+    fn disconnected(&self) {
+        // the next connection subscribes the instrument channel afresh
+        self.listing.store(false, Ordering::Relaxed);
+        if let Some(b) = &self.books {
+            b.disconnected();
+        }
+    }
+
     fn on_text(&self, text: &str, s: &mut Session<'_, Self>) -> Option<End> {
+        if let Some(books) = &self.books {
+            if self.instruments.take_want() {
+                s.send(wire::instrument_unsubscribe(self.shared.ids(1)));
+                s.send(wire::instrument_subscribe(self.shared.ids(1)));
+            }
+            if wire::is_book(text) {
+                s.data(now_ms());
+                books.push(text);
+                return None;
+            }
+            if wire::is_instrument(text) {
+                s.alive();
+                self.on_instruments(text);
+                return None;
+            }
+        }
         let frame = parse_frame(text, now_ms()).map_err(|e| {
             let r = e.is_rejection();
             (e, r)

@@ -45,8 +45,8 @@ enum Input {
 pub(crate) enum Unreadable {
     /// Not a book message that can be read: counted and skipped; the books resync.
     Bad(BookError),
-    /// `symbol`'s book cannot be read before [`VenueBooks::prepare`] was done for it.
-    #[allow(dead_code)] // Kraken's, once wired: its precisions come from REST
+    /// `symbol`'s book cannot be read before [`VenueBooks::prepare`] was done for it (Kraken:
+    /// its precisions are not known yet).
     Unprepared(Symbol),
 }
 
@@ -255,6 +255,13 @@ impl<B: VenueBooks> Task<B> {
     /// Every book is void (`reason`); after a lost frame each is subscribed again, after a
     /// disconnect the next connection's subscribe brings the snapshots.
     async fn discard_all(&mut self, reason: Reason) -> Result<(), EngineGone> {
+        if !self.books.is_empty() {
+            tracing::info!(
+                source = self.sink.name(),
+                "{} book(s) discarded ({reason}); each comes back with its next snapshot",
+                self.books.len()
+            );
+        }
         for (symbol, e) in self.books.iter_mut() {
             B::discard(&mut e.kept.machine, reason);
             if reason == Reason::Disconnected {

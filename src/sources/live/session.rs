@@ -605,6 +605,12 @@ impl<'a, V: LiveVenue> Session<'a, V> {
         self.watchdog.feed();
     }
 
+    /// Queues a control message of the venue's own (Kraken: asking again for its instrument
+    /// list), paced like every other.
+    pub fn send(&mut self, text: String) {
+        self.sends.push(text);
+    }
+
     /// Subscribes every followed symbol again (after the venue refused a whole request).
     pub fn resubscribe_all(&mut self) {
         let (msgs, _) = self.v.requests(true, &self.gaps.symbols());
