@@ -170,8 +170,12 @@ pub enum EngineCtl {
     /// The portfolio's highest value from stored history (computed off the engine's thread
     /// at start): drawdown rules measure from it and every live value since.
     PortfolioHigh(f64),
-    /// The portfolio after an edit in the monitor (None: no entries left).
-    SetPortfolio(Option<std::sync::Arc<crate::portfolio::Portfolio>>),
+    /// An entry added, edited or deleted in the monitor: stored, and the portfolio the rules
+    /// value replaced by the one after it (None: no entries left).
+    EditPortfolio {
+        change: crate::portfolio::EntryChange,
+        portfolio: Option<std::sync::Arc<crate::portfolio::Portfolio>>,
+    },
 }
 
 /// Where the engine puts the latest snapshot and the UI picks it up. The lock is held only to

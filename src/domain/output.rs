@@ -132,6 +132,8 @@ pub struct OutputBatch {
     pub watchlist: Vec<WatchlistEdit>,
     /// Order book snapshots (`[storage] book_snapshot_secs`).
     pub books: Vec<BookRecord>,
+    /// Portfolio entries added, edited or deleted in the monitor.
+    pub portfolio: Vec<crate::portfolio::EntryChange>,
 }
 
 impl OutputBatch {
@@ -143,6 +145,7 @@ impl OutputBatch {
             && self.rules.is_empty()
             && self.watchlist.is_empty()
             && self.books.is_empty()
+            && self.portfolio.is_empty()
     }
 
     /// Rows in the batch, for the pending and dropped counters.
@@ -153,6 +156,7 @@ impl OutputBatch {
             + self.deliveries.len()
             + self.rules.len()
             + self.watchlist.len()
+            + self.portfolio.len()
             + self.books.iter().map(BookRecord::rows).sum::<usize>()) as u64
     }
 }

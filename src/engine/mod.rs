@@ -384,8 +384,9 @@ impl Engine {
                 self.folio.stored_high(*v);
                 Ok(())
             }
-            EngineCtl::SetPortfolio(p) => {
-                self.cfg.portfolio = p.clone();
+            EngineCtl::EditPortfolio { change, portfolio } => {
+                self.cfg.portfolio = portfolio.clone();
+                out.portfolio.push(change.clone());
                 Ok(())
             }
         };

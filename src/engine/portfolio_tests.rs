@@ -149,8 +149,17 @@ fn without_a_portfolio_or_its_rules_nothing_is_valued() {
     assert!(step(&mut e, T0, &[("ETHUSDT", 10.0), ("BTCUSDT", 100.0)]).is_empty());
     let mut e = engine(&RULES[..1]);
     let mut out = OutputBatch::default();
-    e.control(&EngineCtl::SetPortfolio(None), T0, &mut out)
-        .unwrap();
+    let gone = crate::portfolio::EntryChange::Delete("config#1".into());
+    e.control(
+        &EngineCtl::EditPortfolio {
+            change: gone.clone(),
+            portfolio: None,
+        },
+        T0,
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(out.portfolio, vec![gone], "the change goes to the store");
     e.control(&EngineCtl::PortfolioHigh(400.0), T0, &mut out)
         .unwrap();
     assert!(step(&mut e, T0 + 2_000, &[("ETHUSDT", 10.0), ("BTCUSDT", 100.0)]).is_empty());

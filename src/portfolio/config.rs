@@ -137,7 +137,8 @@ impl PortfolioSection {
 }
 
 impl EntryConfig {
-    fn entry(&self, base: &str, i: usize) -> Result<Entry, String> {
+    /// The ledger entry it describes (`i`: its place in the config, for its id).
+    pub fn entry(&self, base: &str, i: usize) -> Result<Entry, String> {
         let ts_ms = crate::app::export::parse_time(&self.time).map_err(|e| format!("time: {e}"))?;
         let action: Action = self.action.parse().map_err(|e| format!("type: {e}"))?;
         if !(self.qty.is_finite() && self.qty > 0.0) {

@@ -80,6 +80,20 @@ pub struct Entry {
     pub source: String,
 }
 
+/// An entry added, edited or deleted in the monitor: what the store writes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntryChange {
+    /// A new entry, or a stored one replaced (same id).
+    Upsert(Box<Entry>),
+    /// The stored entry with this id removed.
+    Delete(String),
+}
+
+/// Where an entry can be changed: config entries only in config.toml.
+pub fn editable(e: &Entry) -> bool {
+    e.source != "config"
+}
+
 /// A portfolio ready to value: its entries, the currency and method, and where prices come
 /// from. Built once from the config and the stored entries.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +101,8 @@ pub struct Portfolio {
     pub entries: Vec<Entry>,
     pub basis: ledger::Basis,
     pub markets: prices::Markets,
+    /// The config's `prices` (the markets are derived again when entries change).
+    pub prices: std::collections::BTreeMap<String, String>,
 }
 
 impl Portfolio {
@@ -106,6 +122,34 @@ impl Portfolio {
             entries,
             basis,
             markets,
+            prices: section.prices.clone(),
+        }))
+    }
+
+    /// The portfolio after `change` (None: no entries left), checked as the import checks a
+    /// ledger: an entry that sells or withdraws more than is held then is refused, naming it.
+    pub fn changed(&self, change: &EntryChange) -> Result<Option<Portfolio>, String> {
+        let mut entries = self.entries.clone();
+        match change {
+            EntryChange::Upsert(e) => match entries.iter_mut().find(|x| x.id == e.id) {
+                Some(x) => *x = (**e).clone(),
+                None => entries.push((**e).clone()),
+            },
+            EntryChange::Delete(id) => entries.retain(|x| &x.id != id),
+        }
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        entries.sort_by_key(|e| e.ts_ms);
+        // quantities only: prices do not decide whether a sale had the coins
+        ledger::Accounts::build(&entries, TsMs::MAX, &self.basis, &ledger::NoRates)
+            .map_err(|e| e.to_string())?;
+        let markets = prices::Markets::new(&self.prices, &entries, &self.basis.base)?;
+        Ok(Some(Portfolio {
+            entries,
+            basis: self.basis.clone(),
+            markets,
+            prices: self.prices.clone(),
         }))
     }
 

@@ -51,6 +51,62 @@ pub fn add(client: &mut Client, t: &PgTarget, entries: &[Entry]) -> Result<u64, 
     Ok(added)
 }
 
+/// Entries added, edited (the same id: replaced) or deleted in the monitor, inside the
+/// writer's transaction.
+pub fn write_changes(
+    tx: &mut postgres::Transaction,
+    changes: &[crate::portfolio::EntryChange],
+) -> Result<(), postgres::Error> {
+    use crate::portfolio::EntryChange;
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let upsert = tx.prepare(
+        "INSERT INTO portfolio_entries
+         (entry_id, source, ts_ms, ts, action, asset, qty, quote, price, fee, fee_asset,
+          venue, symbol, added_ms)
+         VALUES ($1, $2, $3, to_timestamp($3::bigint / 1000.0), $4, $5, $6, $7, $8, $9,
+                 $10, $11, $12, $13)
+         ON CONFLICT (entry_id) DO UPDATE SET source = excluded.source, ts_ms = excluded.ts_ms,
+           ts = excluded.ts, action = excluded.action, asset = excluded.asset,
+           qty = excluded.qty, quote = excluded.quote, price = excluded.price,
+           fee = excluded.fee, fee_asset = excluded.fee_asset, venue = excluded.venue,
+           symbol = excluded.symbol",
+    )?;
+    let delete = tx.prepare("DELETE FROM portfolio_entries WHERE entry_id = $1")?;
+    let now = now_ms();
+    for c in changes {
+        match c {
+            EntryChange::Upsert(e) => {
+                let venue = e.market.map(|m| m.venue.as_str().to_string());
+                let symbol = e.market.map(|m| m.symbol.as_str().to_string());
+                tx.execute(
+                    &upsert,
+                    &[
+                        &e.id,
+                        &e.source,
+                        &e.ts_ms,
+                        &e.action.as_str(),
+                        &e.asset,
+                        &e.qty,
+                        &e.quote,
+                        &e.price,
+                        &e.fee,
+                        &e.fee_asset,
+                        &venue,
+                        &symbol,
+                        &now,
+                    ],
+                )?;
+            }
+            EntryChange::Delete(id) => {
+                tx.execute(&delete, &[id])?;
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn entries(client: &mut Client, t: &PgTarget) -> Result<Vec<Entry>, StoreError> {
     let rows = client
         .query(

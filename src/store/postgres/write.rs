@@ -309,6 +309,8 @@ fn write_main<'a>(
         write_rules(&mut tx, &b.rules, &mut counts)?;
         write_watchlist(&mut tx, &b.watchlist, &mut counts)?;
         write_books(&mut tx, &b.books, &mut counts)?;
+        super::portfolio::write_changes(&mut tx, &b.portfolio)?;
+        counts.rules += b.portfolio.len() as u64;
     }
     Ok((tx, counts))
 }

@@ -46,6 +46,54 @@ pub fn add(conn: &mut Connection, entries: &[Entry]) -> Result<u64, StoreError> 
     Ok(added)
 }
 
+const UPSERT: &str = "INSERT INTO portfolio_entries
+     (entry_id, source, ts_ms, action, asset, qty, quote, price, fee, fee_asset, venue, symbol,
+      added_ms)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+     ON CONFLICT (entry_id) DO UPDATE SET source = excluded.source, ts_ms = excluded.ts_ms,
+       action = excluded.action, asset = excluded.asset, qty = excluded.qty,
+       quote = excluded.quote, price = excluded.price, fee = excluded.fee,
+       fee_asset = excluded.fee_asset, venue = excluded.venue, symbol = excluded.symbol";
+
+/// Entries added, edited (the same id: replaced) or deleted in the monitor, inside the
+/// writer's transaction.
+pub fn write_changes(
+    tx: &rusqlite::Transaction,
+    changes: &[crate::portfolio::EntryChange],
+) -> rusqlite::Result<()> {
+    use crate::portfolio::EntryChange;
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let now = now_ms();
+    for c in changes {
+        match c {
+            EntryChange::Upsert(e) => {
+                tx.prepare_cached(UPSERT)?.execute(params![
+                    e.id,
+                    e.source,
+                    e.ts_ms,
+                    e.action.as_str(),
+                    e.asset,
+                    e.qty,
+                    e.quote,
+                    e.price,
+                    e.fee,
+                    e.fee_asset,
+                    e.market.map(|m| m.venue.as_str()),
+                    e.market.map(|m| m.symbol.as_str().to_string()),
+                    now,
+                ])?;
+            }
+            EntryChange::Delete(id) => {
+                tx.prepare_cached("DELETE FROM portfolio_entries WHERE entry_id = ?1")?
+                    .execute(params![id])?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Every stored entry, by time. A database from before the portfolio has none.
 pub fn entries(conn: &Connection) -> Result<Vec<Entry>, StoreError> {
     let err = |e| StoreError::query("reading portfolio entries", e);

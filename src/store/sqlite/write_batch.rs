@@ -110,6 +110,8 @@ pub fn write_batches(
         write_rules(&tx, &batch.rules, &mut counts)?;
         write_watchlist(&tx, &batch.watchlist, &mut counts)?;
         write_books(&tx, &batch.books, &mut counts)?;
+        super::portfolio::write_changes(&tx, &batch.portfolio)?;
+        counts.rules += batch.portfolio.len() as u64;
     }
     tx.commit()?;
     Ok(counts)
