@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::SinkError;
-use crate::sources::net::http::{read_prefix, retry_after};
+use crate::sources::net::http::{http_client, read_prefix, retry_after};
 
 /// The most of an error answer read: what it says about itself is at its start.
 const ANSWER_PREFIX: usize = 4 * 1024;
@@ -15,18 +15,29 @@ const ANSWER_PREFIX: usize = 4 * 1024;
 /// holding every alert behind it for minutes.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// Where requests go, as it may be shown: the host only.
+/// Where a sink's requests go: the client, and the host, which is all of the URL ever shown.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
+    pub client: reqwest::Client,
     pub host: String,
     pub timeout_secs: u64,
 }
 
 impl Endpoint {
-    /// The host of `url`, or None when it is not a URL with one.
-    pub fn of(url: &str, timeout_secs: u64) -> Option<Endpoint> {
-        let host = reqwest::Url::parse(url).ok()?.host_str()?.to_string();
-        Some(Endpoint { host, timeout_secs })
+    /// A client for `url` that gives up after `timeout_secs` in all (at most 10 s of it to
+    /// connect); `sink` names it in the error when `url` has no host.
+    pub fn new(sink: &str, url: &str, timeout_secs: u64) -> Result<Endpoint, String> {
+        let host = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .ok_or_else(|| format!("{sink}: the url is not valid"))?;
+        let client = http_client(Duration::from_secs(timeout_secs.max(1)))
+            .map_err(|e| format!("{sink}: {e}"))?;
+        Ok(Endpoint {
+            client,
+            host,
+            timeout_secs,
+        })
     }
 
     /// Sends `req`: a 2xx answer is Ok(None), an error answer Ok(Some), and a request that got
@@ -173,8 +184,9 @@ mod tests {
 
     #[test]
     fn endpoints_show_only_the_host() {
-        let e = Endpoint::of("https://api.telegram.org/bot123:SECRET/sendMessage", 5).unwrap();
-        assert_eq!(e.host, "api.telegram.org");
-        assert!(Endpoint::of("not a url", 5).is_none());
+        let e = Endpoint::new("t", "https://api.telegram.org/bot123:SECRET/sendMessage", 5);
+        assert_eq!(e.unwrap().host, "api.telegram.org");
+        let e = Endpoint::new("telegram \"x\"", "not a url", 5).unwrap_err();
+        assert_eq!(e, "telegram \"x\": the url is not valid");
     }
 }

@@ -11,7 +11,6 @@ use super::fit::{TELEGRAM_LIMIT, fit_utf16};
 use super::http::{Endpoint, Failure};
 use super::secret::Secret;
 use super::{Notice, SinkError, webhook};
-use crate::sources::net::http::http_client;
 
 /// Telegram's Bot API.
 pub const DEFAULT_BASE_URL: &str = "https://api.telegram.org";
@@ -94,7 +93,6 @@ impl TelegramSpec {
 pub struct TelegramSink {
     cfg: TelegramConfig,
     token: Secret,
-    client: reqwest::Client,
     endpoint: Endpoint,
 }
 
@@ -102,14 +100,11 @@ impl TelegramSink {
     pub fn new(spec: &TelegramSpec) -> Result<TelegramSink, String> {
         let cfg = spec.config.clone();
         let token = spec.token.clone()?;
-        let endpoint = Endpoint::of(&cfg.base_url, cfg.timeout_secs)
-            .ok_or_else(|| format!("telegram {:?}: base_url is not valid", cfg.name))?;
-        let client = http_client(Duration::from_secs(cfg.timeout_secs.max(1)))
-            .map_err(|e| format!("telegram {:?}: {e}", cfg.name))?;
+        let sink = format!("telegram {:?}", cfg.name);
+        let endpoint = Endpoint::new(&sink, &cfg.base_url, cfg.timeout_secs)?;
         Ok(TelegramSink {
             cfg,
             token,
-            client,
             endpoint,
         })
     }
@@ -133,7 +128,7 @@ impl TelegramSink {
             self.cfg.base_url.trim_end_matches('/'),
             self.token.expose()
         );
-        let req = self.client.post(url).json(&self.body(n));
+        let req = self.endpoint.client.post(url).json(&self.body(n));
         match self.endpoint.send(req).await? {
             None => Ok(()),
             Some(f) => {

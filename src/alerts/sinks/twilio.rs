@@ -4,14 +4,11 @@
 //! `max_segments` SMS segments ([`super::fit`]). An error answer's JSON `code` and `message`
 //! are the reason shown; 429 and 5xx are retried (after `Retry-After` when given), 4xx not.
 
-use std::time::Duration;
-
 use super::config::TwilioConfig;
 use super::fit::fit_sms;
 use super::http::{Endpoint, Failure};
 use super::secret::Secret;
 use super::{Notice, SinkError, webhook};
-use crate::sources::net::http::http_client;
 
 /// Twilio's API.
 pub const DEFAULT_BASE_URL: &str = "https://api.twilio.com";
@@ -147,7 +144,6 @@ pub struct TwilioSink {
     cfg: TwilioConfig,
     sid: Secret,
     token: Secret,
-    client: reqwest::Client,
     endpoint: Endpoint,
 }
 
@@ -155,15 +151,12 @@ impl TwilioSink {
     pub fn new(spec: &TwilioSpec) -> Result<TwilioSink, String> {
         let cfg = spec.config.clone();
         let (sid, token) = spec.credentials.clone()?;
-        let endpoint = Endpoint::of(&cfg.base_url, cfg.timeout_secs)
-            .ok_or_else(|| format!("twilio {:?}: base_url is not valid", cfg.name))?;
-        let client = http_client(Duration::from_secs(cfg.timeout_secs.max(1)))
-            .map_err(|e| format!("twilio {:?}: {e}", cfg.name))?;
+        let sink = format!("twilio {:?}", cfg.name);
+        let endpoint = Endpoint::new(&sink, &cfg.base_url, cfg.timeout_secs)?;
         Ok(TwilioSink {
             cfg,
             sid,
             token,
-            client,
             endpoint,
         })
     }
@@ -193,6 +186,7 @@ impl TwilioSink {
             ("Body", body.as_str()),
         ];
         let req = self
+            .endpoint
             .client
             .post(url)
             .basic_auth(self.sid.expose(), Some(self.token.expose()))

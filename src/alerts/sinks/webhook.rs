@@ -7,15 +7,12 @@
 //! `{time}` (RFC 3339) `{ts_ms}` `{alert_id}`. Any other `{...}` made of lowercase letters and
 //! '_' is a config error; other braces (JSON's) are kept as they are.
 
-use std::time::Duration;
-
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 
 use super::config::WebhookConfig;
 use super::http::Endpoint;
 use super::{Notice, SinkError};
 use crate::alerts::Severity;
-use crate::sources::net::http::http_client;
 
 /// Every placeholder a template may use.
 pub const PLACEHOLDERS: [&str; 11] = [
@@ -154,7 +151,6 @@ fn header_value(template: &str, n: &Notice) -> String {
 /// POSTs notices to one URL.
 pub struct WebhookSink {
     cfg: WebhookConfig,
-    client: reqwest::Client,
     content_type: String,
     json: bool,
     /// Only the host is ever shown: the URL may hold a secret.
@@ -163,8 +159,11 @@ pub struct WebhookSink {
 
 impl WebhookSink {
     pub fn new(cfg: WebhookConfig) -> Result<WebhookSink, String> {
-        let endpoint = Endpoint::of(&cfg.url, cfg.timeout_secs)
-            .ok_or_else(|| format!("webhook {:?}: the url is not valid", cfg.name))?;
+        let endpoint = Endpoint::new(
+            &format!("webhook {:?}", cfg.name),
+            &cfg.url,
+            cfg.timeout_secs,
+        )?;
         let content_type = cfg
             .content_type
             .clone()
@@ -174,12 +173,8 @@ impl WebhookSink {
                 Some(_) => "text/plain; charset=utf-8".into(),
             });
         let json = content_type.to_ascii_lowercase().contains("json");
-        // `timeout_secs` for the whole request, at most 10 s of it to connect
-        let client = http_client(Duration::from_secs(cfg.timeout_secs.max(1)))
-            .map_err(|e| format!("webhook {:?}: {e}", cfg.name))?;
         Ok(WebhookSink {
             cfg,
-            client,
             content_type,
             json,
             endpoint,
@@ -196,6 +191,7 @@ impl WebhookSink {
 
     pub async fn deliver(&self, n: &Notice) -> Result<(), SinkError> {
         let mut req = self
+            .endpoint
             .client
             .post(&self.cfg.url)
             .header(CONTENT_TYPE, &self.content_type)
