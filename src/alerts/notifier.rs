@@ -98,6 +98,15 @@ impl NotifyConfig {
         }
     }
 
+    /// Every sink that cannot work at all, with why (a secret missing from the environment),
+    /// one line each: tickwatch refuses to start with them rather than fail every alert.
+    pub fn setup_errors(&self) -> Vec<String> {
+        self.sinks
+            .iter()
+            .filter_map(SinkSpec::setup_error)
+            .collect()
+    }
+
     /// The configured sink names, in order.
     pub fn sink_names(&self) -> Vec<String> {
         self.sinks.iter().map(SinkSpec::name).collect()
@@ -468,7 +477,8 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 /// Delivers with up to `policy.attempts` tries for transient failures, waiting `backoff`,
-/// then 4 times longer before each further try.
+/// then 4 times longer before each further try, or longer when the sink's server asked for a
+/// longer wait (`Retry-After`).
 pub async fn deliver_with_retry(
     sink: &Sink,
     notice: &Notice,
@@ -492,13 +502,15 @@ async fn attempts(
         match sink.deliver(notice).await {
             Ok(()) => return Ok(()),
             Err(e) if e.transient && attempt < attempts => {
+                // the server's own wait (Retry-After) when it asks for longer than ours
+                let now = wait.max(e.retry_after.unwrap_or_default());
                 tracing::debug!(
                     sink = sink.name(),
                     attempt,
-                    "delivery failed, retrying in {wait:?}: {e}"
+                    "delivery failed, retrying in {now:?}: {e}"
                 );
                 *last_error = Some(e.message);
-                tokio::time::sleep(wait).await;
+                tokio::time::sleep(now).await;
                 wait = wait.saturating_mul(4);
                 attempt += 1;
             }

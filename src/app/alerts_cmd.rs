@@ -37,7 +37,7 @@ pub fn test_alert(severity: Severity) -> anyhow::Result<AlertRecord> {
 
 fn test(only: Option<&str>, severity: Severity, cli: &Cli) -> anyhow::Result<()> {
     let s = settings(cli)?;
-    let cfg = notify_config(&s);
+    let cfg = notify_config(&s)?;
     let names = cfg.sink_names();
     if names.is_empty() {
         return Err(UsageError(

@@ -625,9 +625,18 @@ pub(crate) fn configured_sources(settings: &Settings) -> anyhow::Result<Vec<Box<
 }
 
 /// The alert sinks and delivery policy from `[notify]`, with the environment of this process
-/// (ssh detection, terminal type, SMTP credentials).
-pub(crate) fn notify_config(settings: &Settings) -> NotifyConfig {
-    settings.config.notify.resolve(&|k| std::env::var(k).ok())
+/// (ssh detection, terminal type, SMTP credentials, Twilio and Telegram secrets). A sink whose
+/// secret is missing is a usage error naming the variable.
+pub(crate) fn notify_config(settings: &Settings) -> Result<NotifyConfig, UsageError> {
+    let cfg = settings.config.notify.resolve(&|k| std::env::var(k).ok());
+    let errors = cfg.setup_errors();
+    if errors.is_empty() {
+        return Ok(cfg);
+    }
+    Err(UsageError(format!(
+        "{} (or remove that sink from [notify] in the config)",
+        errors.join("; ")
+    )))
 }
 
 /// Watchlist keys from the config: the symbols of each configured source, in order.

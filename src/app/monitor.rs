@@ -41,7 +41,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         s.engine.persist_candles = false;
         tracing::info!("watching NATS: trades and candles are stored by the recorder, not here");
     }
-    let mut notify = notify_config(&s);
+    let mut notify = notify_config(&s)?;
     let terminal_writes = notify.route_terminal_to_ui();
     tracing::info!(db = %db.describe(), demo = cli.demo, "monitor starting");
     // bound before the screen is taken: a taken port is an error on a normal terminal

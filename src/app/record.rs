@@ -80,7 +80,7 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
         },
         view: false,
         frame: s.frame,
-        notify: Some(notify_config(&s)),
+        notify: Some(notify_config(&s)?),
         stop_after_finished: None,
         publish,
     })?;

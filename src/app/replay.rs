@@ -98,7 +98,10 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
     }
     s.engine.watchlist.dedup();
     s.engine.kline_bases = kline_bases(&plan);
-    let mut notify = (!args.headless).then(|| notify_config(&s));
+    let mut notify = match args.headless {
+        true => None,
+        false => Some(notify_config(&s)?),
+    };
     let terminal_writes = notify
         .as_mut()
         .and_then(crate::alerts::notifier::NotifyConfig::route_terminal_to_ui);

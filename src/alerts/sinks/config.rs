@@ -32,7 +32,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::terminal::{self, Sequence, TerminalOut, TerminalSpec};
-use super::{SinkSpec, email, webhook};
+use super::{SinkSpec, email, telegram, twilio, webhook};
 use crate::alerts::Severity;
 use crate::alerts::notifier::{DeliveryPolicy, NotifyConfig};
 
@@ -78,6 +78,10 @@ pub struct NotifySection {
     pub email: Option<EmailConfig>,
     /// `[[notify.command]]`: programs run per alert, any number.
     pub command: Vec<CommandConfig>,
+    /// `[[notify.twilio]]`: SMS through Twilio, any number (one per phone number).
+    pub twilio: Vec<TwilioConfig>,
+    /// `[[notify.telegram]]`: Telegram messages from a bot, any number (one per chat).
+    pub telegram: Vec<TelegramConfig>,
 }
 
 impl Default for NotifySection {
@@ -95,6 +99,8 @@ impl Default for NotifySection {
             webhook: Vec::new(),
             email: None,
             command: Vec::new(),
+            twilio: Vec::new(),
+            telegram: Vec::new(),
         }
     }
 }
@@ -256,10 +262,131 @@ fn default_command_timeout() -> u64 {
     10
 }
 
+/// `[[notify.twilio]]`: an SMS per alert through Twilio's Messages API. The Account SID and
+/// auth token come from the environment, never from this file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioConfig {
+    /// Names the sink: `twilio:NAME`.
+    pub name: String,
+    /// The phone number to text, in E.164 form ("+15551234567"). Another number is another
+    /// `[[notify.twilio]]`, with its own outcome per alert.
+    pub to: String,
+    /// Your Twilio number (E.164), short code or alphanumeric sender id; or leave it out and
+    /// give `messaging_service_sid`.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// A Messaging Service ("MG..."), instead of `from`.
+    #[serde(default)]
+    pub messaging_service_sid: Option<String>,
+    /// The text, with the webhook placeholders. Default: "tickwatch {severity}: {message}".
+    #[serde(default)]
+    pub template: Option<String>,
+    /// The most SMS segments one alert may take (each is billed): 1 to 10. A longer text is
+    /// cut and ends in "...(cut)". Default: 2 (306 GSM-7 characters, or 134 in UCS-2).
+    #[serde(default = "default_max_segments")]
+    pub max_segments: u32,
+    /// The environment variable holding the Account SID. Default: TWILIO_ACCOUNT_SID.
+    #[serde(default = "default_sid_env")]
+    pub sid_env: String,
+    /// The environment variable holding the auth token. Default: TWILIO_AUTH_TOKEN.
+    #[serde(default = "default_token_env")]
+    pub token_env: String,
+    /// Twilio's API (a local server in tests). Default: https://api.twilio.com.
+    #[serde(default = "default_twilio_url")]
+    pub base_url: String,
+    /// Seconds to wait for the whole request per attempt. Default: 10.
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout_secs: u64,
+    /// Only alerts at least this severe are texted. Default: all.
+    #[serde(default)]
+    pub min_severity: Option<Severity>,
+}
+
+fn default_max_segments() -> u32 {
+    2
+}
+fn default_sid_env() -> String {
+    "TWILIO_ACCOUNT_SID".into()
+}
+fn default_token_env() -> String {
+    "TWILIO_AUTH_TOKEN".into()
+}
+fn default_twilio_url() -> String {
+    super::twilio::DEFAULT_BASE_URL.into()
+}
+
+/// `[[notify.telegram]]`: a message per alert from a Telegram bot. The bot token comes from the
+/// environment, never from this file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramConfig {
+    /// Names the sink: `telegram:NAME`.
+    pub name: String,
+    /// The chat: its number (your user id, or -100... for a group or channel) or "@channel".
+    pub chat_id: ChatId,
+    /// The text, with the webhook placeholders. Default: "tickwatch {severity}: {message}".
+    #[serde(default)]
+    pub template: Option<String>,
+    /// The environment variable holding the bot token. Default: TELEGRAM_BOT_TOKEN.
+    #[serde(default = "default_telegram_token_env")]
+    pub token_env: String,
+    /// The Bot API (a local server in tests). Default: https://api.telegram.org.
+    #[serde(default = "default_telegram_url")]
+    pub base_url: String,
+    /// Seconds to wait for the whole request per attempt. Default: 10.
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout_secs: u64,
+    /// Only alerts at least this severe are sent. Default: all.
+    #[serde(default)]
+    pub min_severity: Option<Severity>,
+}
+
+fn default_telegram_token_env() -> String {
+    "TELEGRAM_BOT_TOKEN".into()
+}
+fn default_telegram_url() -> String {
+    super::telegram::DEFAULT_BASE_URL.into()
+}
+
+/// A Telegram chat: a number, or a public channel's "@name" (a number in quotes is a number).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum ChatId {
+    Number(i64),
+    Name(String),
+}
+
+impl std::fmt::Display for ChatId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChatId::Number(n) => write!(f, "{n}"),
+            ChatId::Name(s) => f.write_str(s),
+        }
+    }
+}
+
+/// What every HTTP sink other than a webhook checks: its `base_url` and `template`, and its
+/// `timeout_secs` through [`NotifySection::validate`]. (key, message) for the first mistake.
+pub(crate) fn check_http_sink(
+    kind: &str,
+    name: &str,
+    base_url: &str,
+    template: Option<&str>,
+) -> Result<(), (&'static str, String)> {
+    webhook::check_url(base_url)
+        .map_err(|m| ("base_url", format!("{kind} {name:?}: base_url: {m}")))?;
+    if let Some(t) = template {
+        webhook::check_template(t).map_err(|m| ("template", format!("{kind} {name:?}: {m}")))?;
+    }
+    Ok(())
+}
+
 /// A mistake in `[notify]`, with the table and key it belongs to (for line and column).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NotifyConfigError {
-    /// "notify", "notify.webhook", "notify.email" or "notify.command".
+    /// "notify", "notify.webhook", "notify.email", "notify.command", "notify.twilio" or
+    /// "notify.telegram".
     pub section: &'static str,
     pub key: &'static str,
     pub message: String,
@@ -279,6 +406,47 @@ fn valid_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A sink's `name`: valid, and not taken by another sink of its `kind`.
+fn unique_name(
+    names: &mut std::collections::HashSet<String>,
+    section: &'static str,
+    kind: &str,
+    name: &str,
+) -> Result<(), NotifyConfigError> {
+    if !valid_name(name) {
+        return Err(invalid(
+            section,
+            "name",
+            format!("{kind} name {name:?}: use 1 to 64 letters, digits, '-', '_' or '.'"),
+        ));
+    }
+    if !names.insert(format!("{kind}:{name}")) {
+        return Err(invalid(
+            section,
+            "name",
+            format!("two {kind}s are named {name:?}; give each its own name"),
+        ));
+    }
+    Ok(())
+}
+
+/// An HTTP sink's `timeout_secs`: 1 to 300.
+fn check_timeout(
+    section: &'static str,
+    kind: &str,
+    name: &str,
+    secs: u64,
+) -> Result<(), NotifyConfigError> {
+    if (1..=300).contains(&secs) {
+        return Ok(());
+    }
+    Err(invalid(
+        section,
+        "timeout_secs",
+        format!("{kind} {name:?}: timeout_secs = {secs} must be between 1 and 300"),
+    ))
 }
 
 impl NotifySection {
@@ -320,26 +488,7 @@ impl NotifySection {
         let mut names = std::collections::HashSet::new();
         for w in &self.webhook {
             let s = "notify.webhook";
-            if !valid_name(&w.name) {
-                return Err(invalid(
-                    s,
-                    "name",
-                    format!(
-                        "webhook name {:?}: use 1 to 64 letters, digits, '-', '_' or '.'",
-                        w.name
-                    ),
-                ));
-            }
-            if !names.insert(format!("webhook:{}", w.name)) {
-                return Err(invalid(
-                    s,
-                    "name",
-                    format!(
-                        "two webhooks are named {:?}; give each its own name",
-                        w.name
-                    ),
-                ));
-            }
+            unique_name(&mut names, s, "webhook", &w.name)?;
             webhook::check_url(&w.url)
                 .map_err(|m| invalid(s, "url", format!("webhook {:?}: {m}", w.name)))?;
             if let Some(t) = &w.template {
@@ -355,42 +504,14 @@ impl NotifySection {
                     invalid(s, "content_type", format!("webhook {:?}: {m}", w.name))
                 })?;
             }
-            if !(1..=300).contains(&w.timeout_secs) {
-                return Err(invalid(
-                    s,
-                    "timeout_secs",
-                    format!(
-                        "webhook {:?}: timeout_secs = {} must be between 1 and 300",
-                        w.name, w.timeout_secs
-                    ),
-                ));
-            }
+            check_timeout(s, "webhook", &w.name, w.timeout_secs)?;
         }
         if let Some(e) = &self.email {
             email::check(e).map_err(|(key, m)| invalid("notify.email", key, m))?;
         }
         for c in &self.command {
             let s = "notify.command";
-            if !valid_name(&c.name) {
-                return Err(invalid(
-                    s,
-                    "name",
-                    format!(
-                        "command name {:?}: use 1 to 64 letters, digits, '-', '_' or '.'",
-                        c.name
-                    ),
-                ));
-            }
-            if !names.insert(format!("command:{}", c.name)) {
-                return Err(invalid(
-                    s,
-                    "name",
-                    format!(
-                        "two commands are named {:?}; give each its own name",
-                        c.name
-                    ),
-                ));
-            }
+            unique_name(&mut names, s, "command", &c.name)?;
             if c.program.trim().is_empty() {
                 return Err(invalid(
                     s,
@@ -409,11 +530,24 @@ impl NotifySection {
                 ));
             }
         }
+        for t in &self.twilio {
+            let s = "notify.twilio";
+            unique_name(&mut names, s, "twilio", &t.name)?;
+            twilio::check(t).map_err(|(key, m)| invalid(s, key, m))?;
+            check_timeout(s, "twilio", &t.name, t.timeout_secs)?;
+        }
+        for t in &self.telegram {
+            let s = "notify.telegram";
+            unique_name(&mut names, s, "telegram", &t.name)?;
+            telegram::check(t).map_err(|(key, m)| invalid(s, key, m))?;
+            check_timeout(s, "telegram", &t.name, t.timeout_secs)?;
+        }
         Ok(())
     }
 
     /// The sinks and policy to run, with the environment read through `env` (ssh detection,
-    /// TERM / TERM_PROGRAM / KITTY_WINDOW_ID / TMUX for the terminal, SMTP credentials).
+    /// TERM / TERM_PROGRAM / KITTY_WINDOW_ID / TMUX for the terminal, SMTP credentials, the
+    /// Twilio and Telegram secrets).
     /// Headless, the terminal sink writes to the controlling terminal; the monitor reroutes it
     /// through its screen with [`NotifyConfig::route_terminal_to_ui`].
     pub fn resolve(&self, env: &dyn Fn(&str) -> Option<String>) -> NotifyConfig {
@@ -447,6 +581,15 @@ impl NotifySection {
         }
         for c in &self.command {
             sinks.push(SinkSpec::Command(c.clone()));
+        }
+        for t in &self.twilio {
+            sinks.push(SinkSpec::Twilio(twilio::TwilioSpec::new(t.clone(), env)));
+        }
+        for t in &self.telegram {
+            sinks.push(SinkSpec::Telegram(telegram::TelegramSpec::new(
+                t.clone(),
+                env,
+            )));
         }
         NotifyConfig {
             sinks,
@@ -542,6 +685,13 @@ to = ["b@example.com"]
 [[notify.command]]
 name = "log"
 program = "/bin/true"
+[[notify.twilio]]
+name = "phone"
+to = "+15551230000"
+from = "+15550001111"
+[[notify.telegram]]
+name = "me"
+chat_id = 123456789
 "#,
         );
         assert_eq!(n.validate(), Ok(()));
@@ -553,7 +703,17 @@ program = "/bin/true"
                 "terminal",
                 "webhook:ntfy",
                 "email",
-                "command:log"
+                "command:log",
+                "twilio:phone",
+                "telegram:me"
+            ]
+        );
+        // their secrets are missing from this environment: each says which variable
+        assert_eq!(
+            cfg.setup_errors(),
+            [
+                "twilio:phone: TWILIO_ACCOUNT_SID is not set: export your Account SID (AC..., on the Twilio console's front page) in it",
+                "telegram:me: TELEGRAM_BOT_TOKEN is not set: export your bot's token (from @BotFather: 123456789:AA...) in it"
             ]
         );
         match &cfg.sinks[1] {
@@ -562,6 +722,17 @@ program = "/bin/true"
                 assert!(t.tmux);
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_secrets_in_the_file_are_refused() {
+        for text in [
+            "[[notify.twilio]]\nname = \"s\"\nto = \"+15551230000\"\nfrom = \"+15550001111\"\nauth_token = \"x\"\n",
+            "[[notify.telegram]]\nname = \"t\"\nchat_id = 1\ntoken = \"123:abc\"\n",
+        ] {
+            let e = try_parse(text).unwrap_err();
+            assert!(e.contains("unknown field"), "{e}");
         }
     }
 
@@ -601,6 +772,22 @@ program = "/bin/true"
                 "program",
             ),
             ("[notify]\nattempts = 0\n", "attempts"),
+            (
+                "[[notify.twilio]]\nname = \"s\"\nto = \"+15551230000\"\nfrom = \"+1555\"\ntimeout_secs = 0\n",
+                "timeout_secs",
+            ),
+            (
+                "[[notify.twilio]]\nname = \"s\"\nto = \"+15551230000\"\n",
+                "from",
+            ),
+            (
+                "[[notify.telegram]]\nname = \"t\"\nchat_id = 1\n[[notify.telegram]]\nname = \"t\"\nchat_id = 2\n",
+                "name",
+            ),
+            (
+                "[[notify.telegram]]\nname = \"t\"\nchat_id = 1\nbase_url = \"api.telegram.org\"\n",
+                "base_url",
+            ),
             ("[notify]\nterminal_sequences = []\n", "terminal_sequences"),
         ];
         for (text, key) in cases {

@@ -1,13 +1,18 @@
 //! The places an alert is delivered to a person: the desktop, the terminal (OSC sequences),
-//! webhooks, email and command hooks. Each sink delivers one [`Notice`] per call and says
+//! webhooks, email, command hooks, SMS through Twilio and Telegram. Each sink delivers one [`Notice`] per call and says
 //! whether a failure is worth retrying; the notifier ([`crate::alerts::notifier`]) owns the
 //! queues, retries, dedupe and rate limit around them.
 
 pub mod command;
 pub mod config;
 pub mod email;
+pub mod fit;
 pub mod gate;
+pub mod http;
+pub mod secret;
+pub mod telegram;
 pub mod terminal;
+pub mod twilio;
 pub mod webhook;
 
 use std::time::Duration;
@@ -104,6 +109,9 @@ pub struct SinkError {
     pub message: String,
     /// A network error, a timeout, HTTP 5xx/408/429, SMTP 4xx: worth a retry.
     pub transient: bool,
+    /// How long the server asked to be left alone (HTTP `Retry-After`, Telegram's
+    /// `retry_after`): the next attempt waits at least this long.
+    pub retry_after: Option<Duration>,
 }
 
 /// A sink's message quotes its server (a webhook's answer, an SMTP reply, a command's
@@ -113,12 +121,21 @@ impl SinkError {
         SinkError {
             message: crate::format::visible(&message.into()),
             transient: true,
+            retry_after: None,
         }
     }
     pub fn permanent(message: impl Into<String>) -> SinkError {
         SinkError {
             message: crate::format::visible(&message.into()),
             transient: false,
+            retry_after: None,
+        }
+    }
+    /// The same error, with the wait the server asked for before the next attempt.
+    pub fn after(self, wait: Option<Duration>) -> SinkError {
+        SinkError {
+            retry_after: wait,
+            ..self
         }
     }
 }
@@ -137,11 +154,14 @@ pub enum SinkSpec {
     Webhook(config::WebhookConfig),
     Email(email::EmailSpec),
     Command(config::CommandConfig),
+    Twilio(twilio::TwilioSpec),
+    Telegram(telegram::TelegramSpec),
 }
 
 impl SinkSpec {
-    /// "desktop", "terminal", "webhook:NAME", "email" or "command:NAME": the name in the status
-    /// bar, in the stored deliveries and for `alerts test --sink`.
+    /// "desktop", "terminal", "webhook:NAME", "email", "command:NAME", "twilio:NAME" or
+    /// "telegram:NAME": the name in the status bar, in the stored deliveries and for
+    /// `alerts test --sink`.
     pub fn name(&self) -> String {
         match self {
             SinkSpec::Desktop { .. } => "desktop".into(),
@@ -149,7 +169,20 @@ impl SinkSpec {
             SinkSpec::Webhook(w) => format!("webhook:{}", w.name),
             SinkSpec::Email(_) => "email".into(),
             SinkSpec::Command(c) => format!("command:{}", c.name),
+            SinkSpec::Twilio(t) => format!("twilio:{}", t.config.name),
+            SinkSpec::Telegram(t) => format!("telegram:{}", t.config.name),
         }
+    }
+
+    /// Why this sink cannot work at all (a secret missing from the environment): a reason to
+    /// refuse to start rather than to fail every alert.
+    pub fn setup_error(&self) -> Option<String> {
+        let e = match self {
+            SinkSpec::Twilio(t) => t.setup_error(),
+            SinkSpec::Telegram(t) => t.setup_error(),
+            _ => None,
+        }?;
+        Some(format!("{}: {e}", self.name()))
     }
 
     fn min_severity(&self) -> Severity {
@@ -158,6 +191,8 @@ impl SinkSpec {
             SinkSpec::Webhook(w) => w.min_severity.unwrap_or(Severity::Info),
             SinkSpec::Email(e) => e.config.min_severity.unwrap_or(Severity::Info),
             SinkSpec::Command(c) => c.min_severity.unwrap_or(Severity::Info),
+            SinkSpec::Twilio(t) => t.config.min_severity.unwrap_or(Severity::Info),
+            SinkSpec::Telegram(t) => t.config.min_severity.unwrap_or(Severity::Info),
         }
     }
 }
@@ -175,6 +210,8 @@ enum Kind {
     Webhook(webhook::WebhookSink),
     Email(email::EmailSink),
     Command(command::CommandSink),
+    Twilio(twilio::TwilioSink),
+    Telegram(telegram::TelegramSink),
     /// It could not be set up (e.g. no TLS for the SMTP host): every delivery fails with this,
     /// so the reason is shown and stored instead of the sink silently missing.
     Broken(String),
@@ -196,6 +233,14 @@ impl Sink {
                 Err(e) => Kind::Broken(e),
             },
             SinkSpec::Command(c) => Kind::Command(command::CommandSink::new(c.clone())),
+            SinkSpec::Twilio(t) => match twilio::TwilioSink::new(t) {
+                Ok(s) => Kind::Twilio(s),
+                Err(e) => Kind::Broken(e),
+            },
+            SinkSpec::Telegram(t) => match telegram::TelegramSink::new(t) {
+                Ok(s) => Kind::Telegram(s),
+                Err(e) => Kind::Broken(e),
+            },
         };
         Sink {
             name: spec.name(),
@@ -222,6 +267,8 @@ impl Sink {
             Kind::Webhook(w) => w.deliver(notice).await,
             Kind::Email(e) => e.deliver(notice).await,
             Kind::Command(c) => c.deliver(notice).await,
+            Kind::Twilio(t) => t.deliver(notice).await,
+            Kind::Telegram(t) => t.deliver(notice).await,
             Kind::Broken(reason) => Err(SinkError::permanent(reason.clone())),
         }
     }
@@ -232,7 +279,7 @@ mod tests {
     use super::*;
     use crate::domain::{Symbol, Venue, VenueSymbol};
 
-    fn alert(i: i64, symbol: &str, severity: Severity) -> AlertRecord {
+    pub(super) fn alert(i: i64, symbol: &str, severity: Severity) -> AlertRecord {
         AlertRecord {
             alert_id: format!("a{i}"),
             ts_ms: 1_700_000_000_000 + i,

@@ -7,17 +7,12 @@
 //! `{time}` (RFC 3339) `{ts_ms}` `{alert_id}`. Any other `{...}` made of lowercase letters and
 //! '_' is a config error; other braces (JSON's) are kept as they are.
 
-use std::time::Duration;
-
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 
 use super::config::WebhookConfig;
+use super::http::Endpoint;
 use super::{Notice, SinkError};
 use crate::alerts::Severity;
-use crate::sources::net::http::{http_client, read_prefix};
-
-/// The most of an error answer read: its first line is the reason shown.
-const ANSWER_PREFIX: usize = 4 * 1024;
 
 /// Every placeholder a template may use.
 pub const PLACEHOLDERS: [&str; 11] = [
@@ -156,19 +151,19 @@ fn header_value(template: &str, n: &Notice) -> String {
 /// POSTs notices to one URL.
 pub struct WebhookSink {
     cfg: WebhookConfig,
-    client: reqwest::Client,
     content_type: String,
     json: bool,
     /// Only the host is ever shown: the URL may hold a secret.
-    host: String,
+    endpoint: Endpoint,
 }
 
 impl WebhookSink {
     pub fn new(cfg: WebhookConfig) -> Result<WebhookSink, String> {
-        let host = reqwest::Url::parse(&cfg.url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .ok_or_else(|| format!("webhook {:?}: the url is not valid", cfg.name))?;
+        let endpoint = Endpoint::new(
+            &format!("webhook {:?}", cfg.name),
+            &cfg.url,
+            cfg.timeout_secs,
+        )?;
         let content_type = cfg
             .content_type
             .clone()
@@ -178,15 +173,11 @@ impl WebhookSink {
                 Some(_) => "text/plain; charset=utf-8".into(),
             });
         let json = content_type.to_ascii_lowercase().contains("json");
-        // `timeout_secs` for the whole request, at most 10 s of it to connect
-        let client = http_client(Duration::from_secs(cfg.timeout_secs.max(1)))
-            .map_err(|e| format!("webhook {:?}: {e}", cfg.name))?;
         Ok(WebhookSink {
             cfg,
-            client,
             content_type,
             json,
-            host,
+            endpoint,
         })
     }
 
@@ -200,6 +191,7 @@ impl WebhookSink {
 
     pub async fn deliver(&self, n: &Notice) -> Result<(), SinkError> {
         let mut req = self
+            .endpoint
             .client
             .post(&self.cfg.url)
             .header(CONTENT_TYPE, &self.content_type)
@@ -207,81 +199,19 @@ impl WebhookSink {
         for (k, v) in &self.cfg.headers {
             req = req.header(k.as_str(), header_value(v, n));
         }
-        let resp = req.send().await.map_err(|e| self.network(&e))?;
-        let status = resp.status();
-        if status.is_success() {
+        let Some(failure) = self.endpoint.send(req).await? else {
             return Ok(());
-        }
-        // the body usually says why (ntfy, Slack and Discord all explain in it), at its start:
-        // only that much is read, however much the server sends
-        let text = tokio::time::timeout(Duration::from_secs(2), read_prefix(resp, ANSWER_PREFIX))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
-        let why: String = text
-            .lines()
-            .next()
-            .unwrap_or("")
-            .chars()
-            .take(160)
-            .collect();
-        let message = if why.trim().is_empty() {
-            format!("HTTP {} from {}", status.as_u16(), self.host)
-        } else {
-            format!(
-                "HTTP {} from {}: {}",
-                status.as_u16(),
-                self.host,
-                why.trim()
-            )
         };
-        let code = status.as_u16();
-        if status.is_server_error() || code == 408 || code == 429 {
-            Err(SinkError::transient(message))
+        // the body usually says why (ntfy, Slack and Discord all explain in it), at its start
+        let why = failure.first_line();
+        let host = &self.endpoint.host;
+        let message = if why.is_empty() {
+            format!("HTTP {} from {host}", failure.status)
         } else {
-            Err(SinkError::permanent(message))
-        }
+            format!("HTTP {} from {host}: {why}", failure.status)
+        };
+        Err(failure.error(message, None))
     }
-
-    fn network(&self, e: &reqwest::Error) -> SinkError {
-        if e.is_timeout() {
-            SinkError::transient(format!(
-                "no answer from {} within {} s",
-                self.host, self.cfg.timeout_secs
-            ))
-        } else if e.is_connect() {
-            SinkError::transient(format!(
-                "cannot connect to {}: {}",
-                self.host,
-                root_cause(e)
-            ))
-        } else if e.is_redirect() {
-            // a redirect elsewhere: trying again leads to the same place
-            SinkError::permanent(format!("{}: {}", self.host, root_cause(e)))
-        } else if e.is_builder() {
-            SinkError::permanent(format!("cannot build the request to {}", self.host))
-        } else {
-            SinkError::transient(format!(
-                "request to {} failed: {}",
-                self.host,
-                root_cause(e)
-            ))
-        }
-    }
-}
-
-/// The innermost error's text ("Connection refused (os error 111)"): reqwest's own message
-/// holds the URL, which may hold a secret.
-fn root_cause(e: &reqwest::Error) -> String {
-    let Some(mut cur) = std::error::Error::source(e) else {
-        return "no detail".into();
-    };
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
 }
 
 #[cfg(test)]
