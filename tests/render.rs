@@ -2056,3 +2056,109 @@ fn the_portfolio_view_charts_its_value_over_the_range() {
         elapsed: Duration::ZERO,
     }));
 }
+
+/// The engine commands the app queued about portfolio entries.
+fn entry_changes(app: &mut App) -> Vec<tickwatch::portfolio::EntryChange> {
+    app.take_effects()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Engine(EngineCtl::EditPortfolio { change, .. }) => Some(change),
+            _ => None,
+        })
+        .collect()
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        press(app, KeyCode::Char(c));
+    }
+}
+
+/// The ledger tab of `P`: entries listed newest first; `n` adds one through the form, `e`
+/// edits it, `d` then `y` deletes it, each handed to the engine to store; a sale of more than
+/// is held is refused in the form, naming it; config entries are changed only in the file.
+#[test]
+fn portfolio_entries_are_added_edited_and_deleted_in_the_monitor() {
+    use tickwatch::portfolio::EntryChange;
+    let snap = snapshot();
+    let st = status();
+    let mut app = fixed_app(&snap, portfolio_options());
+    press(&mut app, KeyCode::Char('P'));
+    press(&mut app, KeyCode::Tab);
+    let text = screen(&draw(&mut app, &snap, &st, 120, 30));
+    assert!(
+        text.contains("Portfolio ledger") && text.contains("4 entries"),
+        "{text}"
+    );
+    // newest first: the DOGE deposit, the config's
+    assert!(press(&mut app, KeyCode::Char('e')));
+    assert!(
+        app.notice()
+            .is_some_and(|n| n.contains("comes from config.toml")),
+        "{:?}",
+        app.notice()
+    );
+    app.take_effects();
+
+    // a new buy on the selected market at its last price
+    press(&mut app, KeyCode::Char('n'));
+    let text = screen(&draw(&mut app, &snap, &st, 120, 30));
+    assert!(text.contains("New portfolio entry"), "{text}");
+    assert!(text.contains("sim:BTCUSDT"), "{text}");
+    type_text(&mut app, "0.1");
+    press(&mut app, KeyCode::Enter);
+    let changes = entry_changes(&mut app);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let EntryChange::Upsert(e) = &changes[0] else {
+        panic!("{changes:?}")
+    };
+    assert_eq!((e.qty, e.price, e.ts_ms), (0.1, Some(43210.123), NOW));
+    assert_eq!(e.source, "monitor");
+    let id = e.id.clone();
+    let text = screen(&draw(&mut app, &snap, &st, 120, 30));
+    assert!(
+        text.contains("5 entries") && text.contains("monitor"),
+        "{text}"
+    );
+
+    // edited: the same id, a new quantity
+    press(&mut app, KeyCode::Char('e'));
+    let text = screen(&draw(&mut app, &snap, &st, 120, 30));
+    assert!(text.contains("Edit entry"), "{text}");
+    press(&mut app, KeyCode::Backspace);
+    type_text(&mut app, "2");
+    press(&mut app, KeyCode::Enter);
+    let changes = entry_changes(&mut app);
+    let [EntryChange::Upsert(e)] = changes.as_slice() else {
+        panic!("{changes:?}")
+    };
+    assert_eq!((e.id.as_str(), e.qty), (id.as_str(), 0.2));
+
+    // a sale of more than is held: refused in the form, nothing sent
+    press(&mut app, KeyCode::Char('n'));
+    for _ in 0..5 {
+        press(&mut app, KeyCode::Up);
+    }
+    press(&mut app, KeyCode::Right);
+    for _ in 0..5 {
+        press(&mut app, KeyCode::Down);
+    }
+    type_text(&mut app, "10");
+    press(&mut app, KeyCode::Enter);
+    assert!(entry_changes(&mut app).is_empty());
+    let text = screen(&draw(&mut app, &snap, &st, 120, 30));
+    assert!(text.contains("sells 10 BTCUSDT, but only 0.2"), "{text}");
+    press(&mut app, KeyCode::Esc);
+
+    // deleted after a y
+    press(&mut app, KeyCode::Char('d'));
+    let text = screen(&draw(&mut app, &snap, &st, 120, 30));
+    assert!(
+        text.contains("Delete the selected portfolio entry?"),
+        "{text}"
+    );
+    press(&mut app, KeyCode::Char('y'));
+    assert_eq!(entry_changes(&mut app), vec![EntryChange::Delete(id)]);
+    let text = screen(&draw(&mut app, &snap, &st, 120, 30));
+    assert!(text.contains("4 entries"), "{text}");
+}

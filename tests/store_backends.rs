@@ -355,6 +355,39 @@ fn rules_and_watchlist_edits_come_back_as_written(b: Backend) {
     assert!(b.reader().rules().unwrap().is_empty());
 }
 
+both!(portfolio_entries_edited_in_the_monitor_are_replaced_and_deleted);
+fn portfolio_entries_edited_in_the_monitor_are_replaced_and_deleted(b: Backend) {
+    use tickwatch::portfolio::{Action, Entry, EntryChange};
+    let entry = |id: &str, qty: f64| Entry {
+        ts_ms: T0,
+        action: Action::Buy,
+        asset: "BTC".into(),
+        qty,
+        quote: Some("USDT".into()),
+        price: Some(90_000.0),
+        fee: 0.0,
+        fee_asset: None,
+        market: Some(key("BTCUSDT")),
+        id: id.into(),
+        source: "monitor".into(),
+    };
+    let batch = |changes: Vec<EntryChange>| OutputBatch {
+        portfolio: changes,
+        ..OutputBatch::default()
+    };
+    b.write(vec![
+        batch(vec![
+            EntryChange::Upsert(Box::new(entry("a", 1.0))),
+            EntryChange::Upsert(Box::new(entry("b", 2.0))),
+        ]),
+        // edited: the same id, replaced
+        batch(vec![EntryChange::Upsert(Box::new(entry("a", 1.5)))]),
+    ]);
+    b.write(vec![batch(vec![EntryChange::Delete("b".into())])]);
+    let got = b.reader().portfolio_entries().unwrap();
+    assert_eq!(got, vec![entry("a", 1.5)]);
+}
+
 both!(export_and_alerts_list_read_either_backend);
 fn export_and_alerts_list_read_either_backend(b: Backend) {
     let k = key("BTCUSDT");

@@ -216,3 +216,68 @@ fn every_short_source_state_reaches_the_screen() {
     t.keys(&["q"]);
     assert_eq!(wait_exit(&exit_file), 0);
 }
+
+/// A first portfolio entry made in the monitor, in a real terminal: `P`, `n`, a quantity,
+/// Enter; the ledger lists it, the positions value it, and after quitting it is in the
+/// database, where `tickwatch portfolio` finds it.
+#[test]
+fn a_portfolio_entry_made_in_the_monitor_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let Some((t, exit_file)) = start(dir.path(), 120, 32, &db.to_string_lossy()) else {
+        return;
+    };
+    t.wait_for("live prices", Duration::from_secs(30), |s| {
+        s.contains("sim live") && s.contains("BTCUSDT")
+    });
+    t.keys(&["P"]);
+    t.wait_for("the empty portfolio", Duration::from_secs(5), |s| {
+        s.contains("No portfolio")
+    });
+    t.keys(&["n"]);
+    t.wait_for("the entry form", Duration::from_secs(5), |s| {
+        s.contains("New portfolio entry") && s.contains("sim:BTCUSDT")
+    });
+    t.keys(&["0", ".", "5", "Enter"]);
+    let screen = t.wait_for("the ledger with it", Duration::from_secs(5), |s| {
+        s.contains("Portfolio ledger") && s.contains("1 entry ")
+    });
+    assert!(screen.contains("monitor"), "{screen}");
+    t.keys(&["Tab"]);
+    t.wait_for("its position", Duration::from_secs(5), |s| {
+        s.contains("value ") && s.contains("BTCUSDT") && s.contains("0.5")
+    });
+    t.keys(&["q"]);
+    assert_eq!(wait_exit(&exit_file), 0);
+    drop(t);
+
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (source, action, qty): (String, String, f64) = conn
+        .query_row(
+            "SELECT source, action, qty FROM portfolio_entries",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (source.as_str(), action.as_str(), qty),
+        ("monitor", "buy", 0.5)
+    );
+    drop(conn);
+    let out = support::tickwatch_cmd(dir.path())
+        .args(["portfolio", "--format", "json", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = v.to_string();
+    assert!(
+        text.contains("\"BTCUSDT\"") && text.contains("0.5"),
+        "{text}"
+    );
+}

@@ -100,6 +100,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         UiOptions {
             groups,
             portfolio,
+            portfolio_section: s.config.portfolio.clone(),
             ..ui_options(cli, &s)
         },
         shutdown,

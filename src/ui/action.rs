@@ -200,7 +200,7 @@ impl Action {
         (
             Action::Portfolio,
             "portfolio",
-            "portfolio: positions, P/L and allocation at live prices",
+            "portfolio: positions, P/L, allocation and value chart; Tab: the ledger (n, e, d: entries)",
         ),
         (
             Action::GroupCoarser,

@@ -9,6 +9,7 @@ pub mod ascii;
 pub mod chart_opts;
 pub mod cross_venue;
 pub mod effect;
+mod entry_form;
 pub mod keymap;
 mod pacer;
 pub mod prompt;
@@ -80,6 +81,9 @@ pub struct UiOptions {
     pub chart: Option<chart_opts::ChartOpts>,
     /// The portfolio the `P` view values at live prices (None: none configured or imported).
     pub portfolio: Option<std::sync::Arc<crate::portfolio::Portfolio>>,
+    /// `[portfolio]` of the config: the base currency and method of a portfolio whose first
+    /// entry is made in the monitor.
+    pub portfolio_section: crate::portfolio::config::PortfolioSection,
 }
 
 impl Default for UiOptions {
@@ -94,6 +98,7 @@ impl Default for UiOptions {
             groups: Vec::new(),
             chart: None,
             portfolio: None,
+            portfolio_section: Default::default(),
         }
     }
 }
@@ -129,13 +134,12 @@ fn event_loop(
             Ok(loader) => outbox = outbox.with_history(loader),
             Err(e) => tracing::error!("chart history unavailable: cannot start its thread: {e}"),
         }
-        if opts.portfolio.is_some() {
-            match crate::history::FolioLoader::spawn_at(db.clone()) {
-                Ok(loader) => outbox = outbox.with_folio(loader),
-                Err(e) => tracing::error!(
-                    "the portfolio's value chart is unavailable: cannot start its thread: {e}"
-                ),
-            }
+        // an idle thread until the portfolio view asks (entries may be added in the monitor)
+        match crate::history::FolioLoader::spawn_at(db.clone()) {
+            Ok(loader) => outbox = outbox.with_folio(loader),
+            Err(e) => tracing::error!(
+                "the portfolio's value chart is unavailable: cannot start its thread: {e}"
+            ),
         }
     }
     let mut app = App::new(link.title.clone(), opts)

@@ -360,6 +360,15 @@ impl Widget for &Screen<'_> {
                 }
                 .render(body, buf);
             }
+            View::Portfolio if app.folio_tab() == crate::ui::app::FolioTab::Ledger => {
+                crate::ui::widgets::portfolio::LedgerPane {
+                    entries: app.ledger(),
+                    cursor: app.ledger_cursor(),
+                    glyphs,
+                    theme,
+                }
+                .render(body, buf);
+            }
             View::Portfolio => {
                 let (portfolio, valuation) = app.portfolio();
                 let method = portfolio.map_or(String::new(), |p| {
@@ -415,6 +424,24 @@ impl Widget for &Screen<'_> {
                 theme,
             }
             .render(area, buf);
+        }
+        if app.confirm_entry_delete().is_some() {
+            Confirm {
+                title: "Delete",
+                question: "Delete the selected portfolio entry?",
+                hint: "y deletes it, any other key keeps it",
+                glyphs,
+                theme,
+            }
+            .render(area, buf);
+        }
+        if let Some(form) = app.entry_form() {
+            (&crate::ui::widgets::rule_form::EntryFormView {
+                form,
+                glyphs,
+                theme,
+            })
+                .render(area, buf);
         }
         if let Some(key) = app.confirm_remove() {
             let (question, hint) = if app.watch().is_all() {

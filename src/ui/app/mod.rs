@@ -5,6 +5,7 @@
 
 mod chart;
 mod folio;
+mod ledger;
 mod rules;
 mod stored;
 mod symbols;
@@ -35,6 +36,7 @@ use crate::view::{ChartView, EngineCtl, RuleView, ViewSnapshot, WatchRow};
 
 pub use chart::HistoryStatus;
 pub use folio::{FolioChart, FolioStatus};
+pub use ledger::FolioTab;
 use symbols::Pending;
 
 /// Snooze lengths `z` steps through, then off.
@@ -126,6 +128,12 @@ pub struct App {
     valuation: Option<Result<crate::portfolio::ledger::Valuation, String>>,
     /// The portfolio's value over time, for its view's chart.
     folio: folio::FolioChart,
+    /// `[portfolio]` of the config (for a first entry made here).
+    portfolio_section: crate::portfolio::config::PortfolioSection,
+    folio_tab: FolioTab,
+    ledger_cursor: usize,
+    entry_form: Option<super::entry_form::EntryForm>,
+    confirm_entry_delete: Option<String>,
 }
 
 impl std::fmt::Debug for App {
@@ -190,6 +198,11 @@ impl App {
             portfolio: opts.portfolio.clone(),
             valuation: None,
             folio: Default::default(),
+            portfolio_section: opts.portfolio_section.clone(),
+            folio_tab: FolioTab::Positions,
+            ledger_cursor: 0,
+            entry_form: None,
+            confirm_entry_delete: None,
         };
         app.send_focus();
         app
@@ -381,11 +394,17 @@ impl App {
         if self.form.is_some() && !ctrl_c {
             return self.form_key(key);
         }
+        if self.entry_form.is_some() && !ctrl_c {
+            return self.entry_form_key(key);
+        }
         if self.prompt.is_some() && !ctrl_c {
             return self.prompt_key(key);
         }
         if let Some(name) = self.confirm_delete.take() {
             return self.confirm_delete_key(name, key);
+        }
+        if let Some(id) = self.confirm_entry_delete.take() {
+            return self.confirm_entry_delete_key(id, key);
         }
         if let Some(symbol) = self.confirm_remove.take() {
             return self.confirm_remove_key(symbol, key);
@@ -399,6 +418,10 @@ impl App {
 
     /// Applies an action; returns whether anything visible changed.
     pub fn update(&mut self, action: Action) -> bool {
+        if let Some(dirty) = self.folio_action(action) {
+            self.folio_refresh();
+            return dirty;
+        }
         let dirty = match action {
             Action::Quit => {
                 self.quit = true;

@@ -61,7 +61,7 @@ impl Widget for PortfolioPane<'_> {
         let v = match self.valuation {
             None => {
                 empty_state(
-                    "No portfolio: add [[portfolio.entries]] to config.toml, or run `tickwatch portfolio import FILE`",
+                    "No portfolio: press n to add an entry, add [[portfolio.entries]] to config.toml, or run `tickwatch portfolio import FILE`",
                     inner,
                     buf,
                     theme,
@@ -351,4 +351,106 @@ fn value_chart(
                 .style(theme.muted()),
         )
         .render(plot, buf);
+}
+
+/// The ledger tab: every entry, newest first, with the cursor's line reversed.
+pub struct LedgerPane<'a> {
+    pub entries: Vec<&'a crate::portfolio::Entry>,
+    pub cursor: usize,
+    pub glyphs: &'a Glyphs,
+    pub theme: &'a Theme,
+}
+
+impl Widget for LedgerPane<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let theme = self.theme;
+        let title = Line::from(vec![
+            Span::styled(" Portfolio ledger ", theme.title()),
+            Span::styled(
+                format!(
+                    "{} entr{} · n add · e edit · d delete · Tab positions ",
+                    self.entries.len(),
+                    if self.entries.len() == 1 { "y" } else { "ies" }
+                ),
+                theme.muted(),
+            ),
+        ]);
+        let block = pane(title, true, self.glyphs, theme);
+        let inner = block.inner(area);
+        block.render(area, buf);
+        if self.entries.is_empty() {
+            empty_state(
+                "No entries yet: n adds one (a buy, a sell, a deposit or a withdrawal)",
+                inner,
+                buf,
+                theme,
+            );
+            return;
+        }
+        let wide = inner.width >= 120;
+        let header = if wide {
+            format!(
+                "{:<20} {:<10} {:>14} {:<8} {:>14} {:<6} {:>10} {:<6} {:<18} source",
+                "time", "type", "qty", "asset", "price", "quote", "fee", "in", "market"
+            )
+        } else {
+            format!(
+                "{:<16} {:<5} {:>11} {:<6} {:>11} {:<5} source",
+                "time", "type", "qty", "asset", "price", "quote"
+            )
+        };
+        let rows = usize::from(inner.height.saturating_sub(1)).max(1);
+        // keep the cursor in view
+        let first = self.cursor.saturating_sub(rows - 1);
+        let mut lines = vec![Line::styled(header, theme.muted())];
+        for (i, e) in self.entries.iter().enumerate().skip(first).take(rows) {
+            let num = |v: f64| {
+                let t = format!("{v:.8}");
+                t.trim_end_matches('0').trim_end_matches('.').to_string()
+            };
+            let price = e.price.map(num).unwrap_or_default();
+            let quote = format::visible(e.quote.as_deref().unwrap_or(""));
+            let source = format::visible(&e.source);
+            let asset = format::visible(&e.asset);
+            let text = if wide {
+                format!(
+                    "{:<20} {:<10} {:>14} {:<8} {:>14} {:<6} {:>10} {:<6} {:<18} {source}",
+                    crate::domain::iso8601(e.ts_ms).get(..19).unwrap_or(""),
+                    e.action.as_str(),
+                    num(e.qty),
+                    asset,
+                    price,
+                    quote,
+                    if e.fee > 0.0 {
+                        num(e.fee)
+                    } else {
+                        String::new()
+                    },
+                    format::visible(e.fee_asset.as_deref().unwrap_or("")),
+                    e.market.map(|m| m.to_string()).unwrap_or_default(),
+                )
+            } else {
+                format!(
+                    "{:<16} {:<5} {:>11} {:<6} {:>11} {:<5} {source}",
+                    crate::domain::iso8601(e.ts_ms).get(..16).unwrap_or(""),
+                    e.action.as_str().get(..5).unwrap_or(e.action.as_str()),
+                    num(e.qty),
+                    asset,
+                    price,
+                    quote,
+                )
+            };
+            let style = if i == self.cursor {
+                theme
+                    .title()
+                    .add_modifier(ratatui::style::Modifier::REVERSED)
+            } else if crate::portfolio::editable(e) {
+                Style::default()
+            } else {
+                theme.muted()
+            };
+            lines.push(Line::styled(text, style));
+        }
+        Paragraph::new(lines).render(inner, buf);
+    }
 }

@@ -8,6 +8,7 @@ use ratatui::widgets::{Clear, Paragraph, Widget};
 
 use super::pane;
 use crate::ui::rule_form::{Field, RuleForm};
+
 use crate::ui::theme::{Glyphs, Theme};
 
 pub struct RuleFormView<'a> {
@@ -29,9 +30,29 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     }
 }
 
-impl Widget for &RuleFormView<'_> {
+/// One line of a form box.
+pub struct FormRow {
+    pub label: &'static str,
+    pub text: String,
+    /// Chosen with ←/→ rather than typed.
+    pub choice: bool,
+    pub focused: bool,
+    /// Shown in place of an empty value.
+    pub hint: &'static str,
+}
+
+/// A form drawn over the screen: its lines, then the error or the keys.
+pub struct FormBox<'a> {
+    pub title: String,
+    pub rows: Vec<FormRow>,
+    pub error: Option<&'a str>,
+    pub width: u16,
+    pub glyphs: &'a Glyphs,
+    pub theme: &'a Theme,
+}
+
+impl Widget for &FormBox<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let f = self.form;
         let ascii = self.glyphs.ellipsis == "...";
         let (prev, next) = if ascii {
             ("< ", " >")
@@ -39,48 +60,85 @@ impl Widget for &RuleFormView<'_> {
             ("◀ ", " ▶")
         };
         let mut lines: Vec<Line> = Vec::new();
-        for field in f.fields() {
-            let focused = field == f.field;
-            let label_style = if focused {
+        for row in &self.rows {
+            let label_style = if row.focused {
                 self.theme.header()
             } else {
                 self.theme.muted()
             };
             let mut spans = vec![Span::styled(
-                format!(" {:<LABEL_W$}", field.label()),
+                format!(" {:<LABEL_W$}", row.label),
                 label_style,
             )];
-            let text = f.text(field);
-            let value_style = if focused {
+            let value_style = if row.focused {
                 Style::new().add_modifier(Modifier::REVERSED)
             } else {
                 Style::new()
             };
-            if field.is_choice() {
-                spans.push(Span::styled(format!("{prev}{text}{next}"), value_style));
-            } else if text.is_empty() && !focused {
-                let hint = match field {
-                    Field::Name => "(from the condition)",
-                    Field::Hysteresis => "0",
-                    _ => "",
-                };
-                spans.push(Span::styled(hint, self.theme.muted()));
+            if row.choice {
+                spans.push(Span::styled(
+                    format!("{prev}{}{next}", row.text),
+                    value_style,
+                ));
+            } else if row.text.is_empty() && !row.focused {
+                spans.push(Span::styled(row.hint, self.theme.muted()));
             } else {
-                spans.push(Span::styled(text, value_style));
-                if focused {
+                spans.push(Span::styled(row.text.clone(), value_style));
+                if row.focused {
                     spans.push(Span::styled("_", self.theme.header()));
                 }
             }
             lines.push(Line::from(spans));
         }
         lines.push(Line::raw(""));
-        lines.push(match &f.error {
-            Some(e) => Line::styled(format!(" {e}"), self.theme.bad()),
+        let inner_w = usize::from(self.width.min(area.width).saturating_sub(2)).max(1);
+        // a long error wraps: the box grows by its extra lines
+        let mut extra = 0;
+        lines.push(match self.error {
+            Some(e) => {
+                let text = format!(" {e}");
+                extra = text.chars().count().saturating_sub(1) / inner_w;
+                Line::styled(text, self.theme.bad())
+            }
             None => Line::styled(
                 " Enter saves · Esc cancels · ←/→ choose · ↑/↓ move",
                 self.theme.muted(),
             ),
         });
+        let height = (lines.len() + extra) as u16 + 2;
+        let popup = centered(area, self.width, height);
+        Clear.render(popup, buf);
+        let block = pane(
+            Line::styled(self.title.clone(), self.theme.title()),
+            true,
+            self.glyphs,
+            self.theme,
+        );
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(ratatui::widgets::Wrap { trim: false })
+            .render(popup, buf);
+    }
+}
+
+impl Widget for &RuleFormView<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let f = self.form;
+        let rows = f
+            .fields()
+            .into_iter()
+            .map(|field| FormRow {
+                label: field.label(),
+                text: f.text(field),
+                choice: field.is_choice(),
+                focused: field == f.field,
+                hint: match field {
+                    Field::Name => "(from the condition)",
+                    Field::Hysteresis => "0",
+                    _ => "",
+                },
+            })
+            .collect();
         let title = match &f.editing {
             Some(name) => format!(" Edit rule {name} "),
             None => match &f.scope_list {
@@ -88,16 +146,53 @@ impl Widget for &RuleFormView<'_> {
                 None => " New alert rule ".to_string(),
             },
         };
-        let height = lines.len() as u16 + 2;
-        let popup = centered(area, 64, height);
-        Clear.render(popup, buf);
-        let block = pane(
-            Line::styled(title, self.theme.title()),
-            true,
-            self.glyphs,
-            self.theme,
-        );
-        Paragraph::new(lines).block(block).render(popup, buf);
+        FormBox {
+            title,
+            rows,
+            error: f.error.as_deref(),
+            width: 64,
+            glyphs: self.glyphs,
+            theme: self.theme,
+        }
+        .render(area, buf);
+    }
+}
+
+/// The portfolio entry form.
+pub struct EntryFormView<'a> {
+    pub form: &'a crate::ui::entry_form::EntryForm,
+    pub glyphs: &'a Glyphs,
+    pub theme: &'a Theme,
+}
+
+impl Widget for &EntryFormView<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        use crate::ui::entry_form::EntryField;
+        let f = self.form;
+        let rows = f
+            .fields()
+            .into_iter()
+            .map(|field| FormRow {
+                label: field.label(),
+                text: crate::format::visible(&f.text(field)),
+                choice: field == EntryField::Type,
+                focused: field == f.field,
+                hint: field.hint(f.action),
+            })
+            .collect();
+        let title = match &f.editing {
+            Some(e) => format!(" Edit entry · {} ", crate::format::visible(&e.source)),
+            None => " New portfolio entry ".to_string(),
+        };
+        FormBox {
+            title,
+            rows,
+            error: f.error.as_deref(),
+            width: 64,
+            glyphs: self.glyphs,
+            theme: self.theme,
+        }
+        .render(area, buf);
     }
 }
 
