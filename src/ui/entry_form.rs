@@ -161,7 +161,7 @@ impl EntryForm {
     pub fn text(&self, field: EntryField) -> String {
         match field {
             EntryField::Type => self.action.as_str().to_string(),
-            f => self.text_ref(f).map(String::clone).unwrap_or_default(),
+            f => self.text_ref(f).cloned().unwrap_or_default(),
         }
     }
 
