@@ -441,7 +441,22 @@ mod tests {
         press(&mut f, KeyCode::Left);
         press(&mut f, KeyCode::Left);
         press(&mut f, KeyCode::Left);
-        assert_eq!(f.kind, RuleKind::LevelPulled, "wraps around");
+        assert_eq!(f.kind, RuleKind::PositionWeightAbove, "wraps around");
+        // a portfolio rule is about the portfolio: no symbols line
+        assert_eq!(f.value, "50");
+        assert!(!f.fields().contains(&Field::Scope));
+        let FormOutcome::Submitted(spec) = press(&mut f, KeyCode::Enter) else {
+            panic!("{:?}", f.error)
+        };
+        assert_eq!(
+            (spec.kind, spec.symbols),
+            (RuleKind::PositionWeightAbove, None)
+        );
+        f.field = Field::Kind;
+        for _ in 0..6 {
+            press(&mut f, KeyCode::Left);
+        }
+        assert_eq!(f.kind, RuleKind::LevelPulled);
         // a level size depends on the market: typed, never guessed
         assert_eq!(f.value, "");
         assert!(press(&mut f, KeyCode::Enter) == FormOutcome::Open && f.error.is_some());

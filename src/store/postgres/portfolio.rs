@@ -24,31 +24,39 @@ pub fn add(client: &mut Client, t: &PgTarget, entries: &[Entry]) -> Result<u64, 
     let now = now_ms();
     let mut added = 0;
     for e in entries {
-        let venue = e.market.map(|m| m.venue.as_str().to_string());
-        let symbol = e.market.map(|m| m.symbol.as_str().to_string());
-        added += tx
-            .execute(
-                &insert,
-                &[
-                    &e.id,
-                    &e.source,
-                    &e.ts_ms,
-                    &e.action.as_str(),
-                    &e.asset,
-                    &e.qty,
-                    &e.quote,
-                    &e.price,
-                    &e.fee,
-                    &e.fee_asset,
-                    &venue,
-                    &symbol,
-                    &now,
-                ],
-            )
-            .map_err(err)?;
+        added += put(&mut tx, &insert, e, now).map_err(err)?;
     }
     tx.commit().map_err(err)?;
     Ok(added)
+}
+
+/// Runs an insert of the table's columns for `e` (added at `now`; `ts` from `ts_ms`).
+fn put(
+    tx: &mut postgres::Transaction,
+    stmt: &postgres::Statement,
+    e: &Entry,
+    now: i64,
+) -> Result<u64, postgres::Error> {
+    let venue = e.market.map(|m| m.venue.as_str().to_string());
+    let symbol = e.market.map(|m| m.symbol.as_str().to_string());
+    tx.execute(
+        stmt,
+        &[
+            &e.id,
+            &e.source,
+            &e.ts_ms,
+            &e.action.as_str(),
+            &e.asset,
+            &e.qty,
+            &e.quote,
+            &e.price,
+            &e.fee,
+            &e.fee_asset,
+            &venue,
+            &symbol,
+            &now,
+        ],
+    )
 }
 
 /// Entries added, edited (the same id: replaced) or deleted in the monitor, inside the
@@ -78,26 +86,7 @@ pub fn write_changes(
     for c in changes {
         match c {
             EntryChange::Upsert(e) => {
-                let venue = e.market.map(|m| m.venue.as_str().to_string());
-                let symbol = e.market.map(|m| m.symbol.as_str().to_string());
-                tx.execute(
-                    &upsert,
-                    &[
-                        &e.id,
-                        &e.source,
-                        &e.ts_ms,
-                        &e.action.as_str(),
-                        &e.asset,
-                        &e.qty,
-                        &e.quote,
-                        &e.price,
-                        &e.fee,
-                        &e.fee_asset,
-                        &venue,
-                        &symbol,
-                        &now,
-                    ],
-                )?;
+                put(tx, &upsert, e, now)?;
             }
             EntryChange::Delete(id) => {
                 tx.execute(&delete, &[id])?;

@@ -23,27 +23,30 @@ pub fn add(conn: &mut Connection, entries: &[Entry]) -> Result<u64, StoreError> 
             .map_err(err)?;
         let now = now_ms();
         for e in entries {
-            added += insert
-                .execute(params![
-                    e.id,
-                    e.source,
-                    e.ts_ms,
-                    e.action.as_str(),
-                    e.asset,
-                    e.qty,
-                    e.quote,
-                    e.price,
-                    e.fee,
-                    e.fee_asset,
-                    e.market.map(|m| m.venue.as_str()),
-                    e.market.map(|m| m.symbol.as_str().to_string()),
-                    now,
-                ])
-                .map_err(err)? as u64;
+            added += put(&mut insert, e, now).map_err(err)? as u64;
         }
     }
     tx.commit().map_err(err)?;
     Ok(added)
+}
+
+/// Runs an insert of the table's 13 columns for `e` (added at `now`).
+fn put(stmt: &mut rusqlite::CachedStatement, e: &Entry, now: i64) -> rusqlite::Result<usize> {
+    stmt.execute(params![
+        e.id,
+        e.source,
+        e.ts_ms,
+        e.action.as_str(),
+        e.asset,
+        e.qty,
+        e.quote,
+        e.price,
+        e.fee,
+        e.fee_asset,
+        e.market.map(|m| m.venue.as_str()),
+        e.market.map(|m| m.symbol.as_str().to_string()),
+        now,
+    ])
 }
 
 const UPSERT: &str = "INSERT INTO portfolio_entries
@@ -69,21 +72,7 @@ pub fn write_changes(
     for c in changes {
         match c {
             EntryChange::Upsert(e) => {
-                tx.prepare_cached(UPSERT)?.execute(params![
-                    e.id,
-                    e.source,
-                    e.ts_ms,
-                    e.action.as_str(),
-                    e.asset,
-                    e.qty,
-                    e.quote,
-                    e.price,
-                    e.fee,
-                    e.fee_asset,
-                    e.market.map(|m| m.venue.as_str()),
-                    e.market.map(|m| m.symbol.as_str().to_string()),
-                    now,
-                ])?;
+                put(&mut tx.prepare_cached(UPSERT)?, e, now)?;
             }
             EntryChange::Delete(id) => {
                 tx.prepare_cached("DELETE FROM portfolio_entries WHERE entry_id = ?1")?
