@@ -652,13 +652,12 @@ fn trade_ts(i: i64) -> i64 {
     T0 + (i / 3) * 1000
 }
 
-#[test]
-fn rules_on_every_trade_run_over_the_stored_trades_page_by_page() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("h.db");
-    let n = 45_000;
+const TRADES: i64 = 45_000;
+
+/// The trades dump of [`trade_price`] for `symbol`.
+fn write_trades(dir: &Path, symbol: &str) -> PathBuf {
     let mut text = String::new();
-    for i in 0..n {
+    for i in 0..TRADES {
         let p = trade_price(i);
         text.push_str(&format!(
             "{},{p},0.5,{},{},true,true\n",
@@ -667,8 +666,31 @@ fn rules_on_every_trade_run_over_the_stored_trades_page_by_page() {
             trade_ts(i)
         ));
     }
-    let file = dir.path().join("ETHUSDT-trades-2024-12-01.csv");
+    let file = dir.join(format!("{symbol}-trades-2024-12-01.csv"));
     std::fs::write(&file, text).unwrap();
+    file
+}
+
+fn trade_crossings() -> Vec<i64> {
+    let prices: Vec<(i64, f64)> = (0..TRADES).map(|i| (trade_ts(i), trade_price(i))).collect();
+    brute_cross(&prices, 105.0, 0.5)
+}
+
+fn fire_times(v: &serde_json::Value, rule: &str) -> Vec<i64> {
+    v["fires"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == rule)
+        .map(|f| f["ts_ms"].as_i64().unwrap())
+        .collect()
+}
+
+#[test]
+fn rules_on_every_trade_run_over_the_stored_trades_page_by_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let file = write_trades(dir.path(), "ETHUSDT");
     let out = support::tickwatch_cmd(dir.path())
         .arg("--db")
         .arg(&db)
@@ -707,8 +729,7 @@ fn rules_on_every_trade_run_over_the_stored_trades_page_by_page() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["fed"][0]["data"], "trades", "{v:#}");
-    let prices: Vec<(i64, f64)> = (0..n).map(|i| (trade_ts(i), trade_price(i))).collect();
-    let expected = brute_cross(&prices, 105.0, 0.5);
+    let expected = trade_crossings();
     assert_eq!(
         expected,
         vec![
@@ -726,4 +747,99 @@ fn rules_on_every_trade_run_over_the_stored_trades_page_by_page() {
         .collect();
     assert_eq!(got, expected);
     assert!(v["notes"].as_array().unwrap().is_empty(), "{v:#}");
+}
+
+/// The same answers from PostgreSQL: the stored ranges, the candles and the trades paged
+/// through its read-only session.
+#[test]
+fn postgres_gives_the_same_fires() {
+    let Some(pg) = support::pg::shared() else {
+        return;
+    };
+    let url = pg.url(&pg.create_db());
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = write_klines(dir.path());
+    files.push(write_trades(dir.path(), "SOLUSDT"));
+    let run = |args: &[&str]| {
+        support::tickwatch_cmd(dir.path())
+            .env("PGPASSWORD", support::pg::PASSWORD)
+            .args(["--db", &url])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let mut replay = vec!["replay", "--headless"];
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    replay.extend(names.iter().map(String::as_str));
+    let out = run(&replay);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cfg = dir.path().join("rules.toml");
+    let mut rules = rules_config(9);
+    rules.push_str(
+        "\n[[alerts]]\nname = \"sol-105\"\nsymbols = [\"SOLUSDT\"]\nkind = \"price_cross\"\nvalue = 105\nhysteresis = 0.5\ncooldown_secs = 0\n",
+    );
+    std::fs::write(&cfg, rules).unwrap();
+    let cfg_text = cfg.display().to_string();
+    let out = run(&[
+        "--config",
+        &cfg_text,
+        "alerts",
+        "backtest",
+        "--from",
+        "2024-12-01",
+        "--to",
+        "2024-12-02",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        fire_times(&v, "btc-cross-110"),
+        vec![T0 + 31 * MIN, T0 + 61 * MIN]
+    );
+    assert_eq!(
+        fire_times(&v, "btc-below-90"),
+        vec![T0 + 301 * MIN, T0 + 311 * MIN]
+    );
+    assert_eq!(
+        fire_times(&v, "eth-above-120"),
+        vec![T0 + 101 * MIN, T0 + 201 * MIN]
+    );
+    assert_eq!(fire_times(&v, "sol-105"), trade_crossings());
+    assert_eq!(
+        pg.query_i64(&url_db(&url), "SELECT COUNT(*) FROM alerts"),
+        0
+    );
+
+    // nothing stored in the range: what is stored is named
+    let out = run(&[
+        "--config",
+        &cfg_text,
+        "alerts",
+        "backtest",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-01-02",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("binance:BTCUSDT 1m candles from 2024-12-01 00:00:00 to 2024-12-03 00:00:00"),
+        "{err}"
+    );
+}
+
+/// The database name at the end of a URL.
+fn url_db(url: &str) -> String {
+    url.rsplit('/').next().unwrap().to_string()
 }
