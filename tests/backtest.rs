@@ -843,3 +843,87 @@ fn postgres_gives_the_same_fires() {
 fn url_db(url: &str) -> String {
     url.rsplit('/').next().unwrap().to_string()
 }
+
+/// The rule form's line: the rule being typed, backtested on the selected symbol's last 7
+/// days by the preview thread over the real database, shown in the form.
+#[test]
+fn the_rule_form_says_how_often_the_rule_would_have_fired() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use tickwatch::domain::{Symbol, Venue, VenueSymbol};
+    use tickwatch::ui::{App, Effect, StatusInfo, UiOptions};
+    use tickwatch::view::{ViewSnapshot, WatchRow};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = replayed(dir.path());
+    let loader =
+        tickwatch::history::PreviewLoader::spawn_at(tickwatch::store::Location::Sqlite(db.clone()))
+            .unwrap();
+    let key = VenueSymbol::new(Venue::Binance, Symbol::new("ETHUSDT").unwrap());
+    let snap = ViewSnapshot {
+        rows: vec![WatchRow {
+            key,
+            last: Some(100.0),
+            change_pct: None,
+            volume: 0.0,
+            rsi: None,
+            z: None,
+            spark: Vec::new(),
+            last_recv_ms: None,
+            last_exch_ms: None,
+        }],
+        ..Default::default()
+    };
+    let mut app = App::new("t", &UiOptions::default()).with_preview(true);
+    app.set_clock(|| T0 + DAY);
+    app.sync(&snap);
+    app.take_effects();
+    let press = |app: &mut App, code: KeyCode| app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
+    assert!(press(&mut app, KeyCode::Char('n')));
+    for _ in 0..10 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    for c in "120".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    let req = app
+        .take_effects()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Preview(r) => Some(r),
+            _ => None,
+        })
+        .next_back()
+        .expect("a backtest asked for");
+    assert_eq!(req.key, key);
+    assert_eq!(req.spec.value, 120.0);
+    assert_eq!((req.from_ms, req.to_ms), (T0 + DAY - 7 * DAY, T0 + DAY));
+    loader.request(req);
+    let reply = loader
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the preview thread answers");
+    assert!(app.on_preview(reply));
+    // above 120 at minutes 100, 105 (re-armed by 114 < 120, past the 60 s cooldown) and 200
+    let line = "would have fired 3 times in the last 7 days";
+    assert_eq!(app.form().unwrap().preview.as_deref(), Some(line));
+
+    let st = StatusInfo::default();
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+    app.layout(ratatui::layout::Rect::new(0, 0, 80, 24), &st);
+    term.draw(|f| app.render(&snap, &st, f.area(), f.buffer_mut()))
+        .unwrap();
+    let buf = term.backend().buffer();
+    let text: String = (0..24)
+        .map(|y| {
+            (0..80)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+                + "\n"
+        })
+        .collect();
+    assert!(text.contains(line), "{text}");
+    // nothing written by the backtest
+    assert_eq!(
+        support::query_i64(&db, "SELECT COUNT(*) FROM alerts"),
+        Some(0)
+    );
+}

@@ -5,6 +5,7 @@
 
 mod chart;
 mod folio;
+mod preview;
 mod rules;
 mod stored;
 mod symbols;
@@ -126,6 +127,8 @@ pub struct App {
     valuation: Option<Result<crate::portfolio::ledger::Valuation, String>>,
     /// The portfolio's value over time, for its view's chart.
     folio: folio::FolioChart,
+    /// The rule form's backtest line.
+    preview: preview::FormPreview,
 }
 
 impl std::fmt::Debug for App {
@@ -190,6 +193,7 @@ impl App {
             portfolio: opts.portfolio.clone(),
             valuation: None,
             folio: Default::default(),
+            preview: Default::default(),
         };
         app.send_focus();
         app

@@ -73,6 +73,13 @@ impl Widget for &RuleFormView<'_> {
             }
             lines.push(Line::from(spans));
         }
+        if let Some(p) = &f.preview {
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(
+                format!(" {}", crate::format::visible(p)),
+                self.theme.muted(),
+            ));
+        }
         lines.push(Line::raw(""));
         lines.push(match &f.error {
             Some(e) => Line::styled(format!(" {e}"), self.theme.bad()),
