@@ -69,7 +69,7 @@ pub enum Command {
     /// entries imported with `portfolio import`, valued from stored prices (the database of
     /// --db, else the config's).
     Portfolio(PortfolioArgs),
-    /// Alerts: send a test alert through the configured sinks.
+    /// Alerts: list those fired, backtest rules over the stored history, send a test alert.
     Alerts {
         #[command(subcommand)]
         command: AlertsCommand,
@@ -238,6 +238,12 @@ pub enum AlertsCommand {
     /// (the database of --db, else the config's, else the default; the demo keeps its own
     /// demo.db).
     List(AlertsListArgs),
+    /// How rules would have behaved: run them over the stored candles (and trades, for rules
+    /// evaluated on every trade) with the same evaluation, hysteresis, cooldown and expiry as
+    /// live, and print every time each would have fired, the price move 5 m, 1 h and 1 d
+    /// later, and a summary per rule and symbol (fires, fires per day, median move, longest
+    /// quiet spell). Nothing is delivered and nothing is written to the database.
+    Backtest(BacktestArgs),
     /// Send a test alert through each configured sink ([notify] in the config: desktop,
     /// terminal, webhooks, email, commands) and print one line per sink: "NAME ok (N ms)" or
     /// "NAME failed: reason". Exit code 1 if any failed, 2 for an unknown sink name.
@@ -264,6 +270,28 @@ pub struct AlertsListArgs {
     /// At most this many alerts (the newest).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// Only the rule of this name: an `[[alerts]]` entry of the config or a rule made in the
+    /// monitor. Default: every rule of the config given with --config, else every rule of the
+    /// config and the database.
+    #[arg(long, value_name = "NAME")]
+    pub rule: Option<String>,
+    /// Start of the window: ISO 8601 (2025-03-01T12:00:00Z), a date (2025-03-01), ms since
+    /// epoch, or a time back from now (7d, 12h).
+    #[arg(long, value_name = "T")]
+    pub from: String,
+    /// End of the window, same forms (default: now).
+    #[arg(long, value_name = "T")]
+    pub to: Option<String>,
+    /// Only this symbol, e.g. BTCUSDT (at every venue that has it).
+    #[arg(long, value_name = "SYMBOL")]
+    pub symbol: Option<String>,
+    /// table (default on a terminal), csv (default otherwise) or json.
+    #[arg(long, value_enum)]
+    pub format: Option<ListFormat>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

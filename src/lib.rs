@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod app;
+pub mod backtest;
 pub mod book;
 pub mod cli;
 pub mod config;

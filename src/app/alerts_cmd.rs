@@ -16,6 +16,7 @@ pub fn run(cmd: &AlertsCommand, cli: &Cli) -> anyhow::Result<()> {
     match cmd {
         AlertsCommand::Test { sink, severity } => test(sink.as_deref(), *severity, cli),
         AlertsCommand::List(args) => super::alerts_list::run(args, cli),
+        AlertsCommand::Backtest(args) => super::backtest::run(args, cli),
     }
 }
 

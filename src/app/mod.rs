@@ -5,6 +5,7 @@
 mod alerts_cmd;
 mod alerts_list;
 mod backfill;
+mod backtest;
 mod config_watch;
 pub mod export;
 mod init;

@@ -19,6 +19,15 @@ impl Side {
         }
     }
 
+    /// The side as stored ([`as_str`](Self::as_str)); anything else is unknown.
+    pub fn from_stored(s: &str) -> Side {
+        match s {
+            "buy" => Side::Buy,
+            "sell" => Side::Sell,
+            _ => Side::Unknown,
+        }
+    }
+
     /// Binance marks trades with `is_buyer_maker`: true means the seller was the taker.
     pub fn from_buyer_maker(is_buyer_maker: bool) -> Side {
         if is_buyer_maker {

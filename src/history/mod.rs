@@ -6,6 +6,7 @@ mod bucket;
 mod folio;
 mod loader;
 mod pg;
+mod preview;
 mod query;
 mod reader;
 
@@ -13,6 +14,9 @@ pub use bucket::{bucket_ms_for, bucketize};
 pub use folio::{FolioLoader, FolioPoint, FolioReply, FolioRequest};
 pub use loader::{HistoryLoader, HistoryReply, HistoryRequest, HistorySlice, StoredClose};
 pub use pg::PgHistory;
+pub use preview::{
+    PREVIEW_SPAN_MS, Preview, PreviewLoader, PreviewReply, PreviewRequest, answer as preview_answer,
+};
 pub use reader::HistoryReader;
 
 /// Where the history thread reads the chart's history: an SQLite file ([`HistoryReader`]) or

@@ -6,10 +6,11 @@
 
 use std::collections::HashMap;
 
-use super::queries::{CandleWithIndicators, StoredDelivery};
+use super::queries::{CandleWithIndicators, StoredDelivery, StoredRange};
 use super::{Location, StoreError, WriteCounts};
 use crate::domain::{
-    AlertRecord, Interval, OutputBatch, RuleRecord, Symbol, TsMs, Venue, WatchlistEdit,
+    AlertRecord, Interval, OutputBatch, RuleRecord, Symbol, TradeTick, TsMs, Venue, VenueSymbol,
+    WatchlistEdit,
 };
 
 /// How a failed write is handled by the storage thread.
@@ -102,6 +103,20 @@ pub trait ReadStore {
 
     /// Number of stored trades of one instrument.
     fn trade_count(&mut self, venue: Venue, symbol: Symbol) -> Result<u64, StoreError>;
+
+    /// Every stored candle series with its first and last open time and count.
+    fn candle_ranges(&mut self) -> Result<Vec<StoredRange>, StoreError>;
+
+    /// Stored trades of `key` with `from_ms <= ts_ms <= to_ms`, by time then id, after the
+    /// (time, trade id) where the previous page ended; at most `limit` (read page by page).
+    fn trades_page(
+        &mut self,
+        key: VenueSymbol,
+        from_ms: TsMs,
+        to_ms: TsMs,
+        after: Option<(TsMs, u64)>,
+        limit: usize,
+    ) -> Result<Vec<(TsMs, TradeTick)>, StoreError>;
 
     /// The stored portfolio entries, by time.
     fn portfolio_entries(&mut self) -> Result<Vec<crate::portfolio::Entry>, StoreError>;

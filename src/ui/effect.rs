@@ -6,7 +6,9 @@
 //! nothing the screen draws sends anything.
 
 use crate::domain::{Venue, VenueSymbol};
-use crate::history::{FolioLoader, FolioRequest, HistoryLoader, HistoryRequest};
+use crate::history::{
+    FolioLoader, FolioRequest, HistoryLoader, HistoryRequest, PreviewLoader, PreviewRequest,
+};
 use crate::sources::{SourceCmd, SourceControls};
 use crate::view::EngineCtl;
 
@@ -24,6 +26,8 @@ pub enum Effect {
     LastCloses(Vec<VenueSymbol>),
     /// The portfolio's value over time, for the `P` view's chart.
     Folio(FolioRequest),
+    /// The rule form's rule backtested on the selected symbol's stored history.
+    Preview(PreviewRequest),
 }
 
 /// The channels effects go to.
@@ -32,6 +36,7 @@ pub struct Outbox {
     controls: SourceControls,
     history: Option<HistoryLoader>,
     folio: Option<FolioLoader>,
+    preview: Option<PreviewLoader>,
 }
 
 impl Outbox {
@@ -41,6 +46,7 @@ impl Outbox {
             controls: SourceControls::default(),
             history: None,
             folio: None,
+            preview: None,
         }
     }
 
@@ -57,6 +63,15 @@ impl Outbox {
     pub fn with_folio(mut self, loader: FolioLoader) -> Outbox {
         self.folio = Some(loader);
         self
+    }
+
+    pub fn with_preview(mut self, loader: PreviewLoader) -> Outbox {
+        self.preview = Some(loader);
+        self
+    }
+
+    pub fn has_preview(&self) -> bool {
+        self.preview.is_some()
     }
 
     pub fn has_folio(&self) -> bool {
@@ -106,6 +121,11 @@ impl Outbox {
                         f.request(req);
                     }
                 }
+                Effect::Preview(req) => {
+                    if let Some(p) = &self.preview {
+                        p.request(req);
+                    }
+                }
             }
         }
     }
@@ -116,6 +136,11 @@ impl Outbox {
         if let Some(f) = &self.folio {
             while let Some(reply) = f.try_recv() {
                 changed |= app.on_folio(reply);
+            }
+        }
+        if let Some(p) = &self.preview {
+            while let Some(reply) = p.try_recv() {
+                changed |= app.on_preview(reply);
             }
         }
         let Some(h) = &self.history else {

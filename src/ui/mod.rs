@@ -134,6 +134,12 @@ fn event_loop(
             Ok(loader) => outbox = outbox.with_history(loader),
             Err(e) => tracing::error!("chart history unavailable: cannot start its thread: {e}"),
         }
+        match crate::history::PreviewLoader::spawn_at(db.clone()) {
+            Ok(loader) => outbox = outbox.with_preview(loader),
+            Err(e) => tracing::error!(
+                "the rule form's backtest line is unavailable: cannot start its thread: {e}"
+            ),
+        }
         // an idle thread until the portfolio view asks (entries may be added in the monitor)
         match crate::history::FolioLoader::spawn_at(db.clone()) {
             Ok(loader) => outbox = outbox.with_folio(loader),
@@ -144,7 +150,8 @@ fn event_loop(
     }
     let mut app = App::new(link.title.clone(), opts)
         .with_history(outbox.has_history())
-        .with_folio(outbox.has_folio());
+        .with_folio(outbox.has_folio())
+        .with_preview(outbox.has_preview());
     let mut pacer = Pacer::new(period, start);
     let mut meter = RateMeter::new(PipelineStats::get(&link.stats.events_processed), start);
     let mut seen = link.slot.version();

@@ -85,6 +85,9 @@ pub struct RuleForm {
     pub name: String,
     pub field: Field,
     pub error: Option<String>,
+    /// How the rule would have behaved on the selected symbol's stored history ("would have
+    /// fired 3 times in the last 7 days"), filled in by the preview thread.
+    pub preview: Option<String>,
     /// Keys the form does not show, kept from the edited rule.
     base: RuleConfig,
 }
@@ -150,6 +153,7 @@ impl RuleForm {
             name: String::new(),
             field: Field::Value,
             error: None,
+            preview: None,
             base: RuleConfig::default(),
         }
     }
@@ -189,6 +193,7 @@ impl RuleForm {
             name: rule.name.clone(),
             field: Field::Value,
             error: None,
+            preview: None,
             base: s.clone(),
         }
     }

@@ -299,6 +299,82 @@ impl ReadStore for PgReader {
         Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
 
+    fn candle_ranges(&mut self) -> Result<Vec<crate::store::queries::StoredRange>, StoreError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT venue, symbol, interval, min(open_ms), max(open_ms), count(*) FROM candles
+                 GROUP BY venue, symbol, interval",
+                &[],
+            )
+            .map_err(self.err("reading the stored candle ranges"))?;
+        let mut out: Vec<crate::store::queries::StoredRange> = rows
+            .iter()
+            .filter_map(|r| {
+                Some(crate::store::queries::StoredRange {
+                    key: VenueSymbol::new(
+                        parse_venue(r.get(0))?,
+                        Symbol::new(r.get::<_, &str>(1)).ok()?,
+                    ),
+                    interval: r.get::<_, &str>(2).parse().ok()?,
+                    first_ms: r.get(3),
+                    last_ms: r.get(4),
+                    count: u64::try_from(r.get::<_, i64>(5)).unwrap_or(0),
+                })
+            })
+            .collect();
+        out.sort_by_key(|r| (r.key.venue, r.key.symbol, r.interval));
+        Ok(out)
+    }
+
+    fn trades_page(
+        &mut self,
+        key: VenueSymbol,
+        from_ms: TsMs,
+        to_ms: TsMs,
+        after: Option<(TsMs, u64)>,
+        limit: usize,
+    ) -> Result<Vec<(TsMs, crate::domain::TradeTick)>, StoreError> {
+        let (after_ts, after_id) = match after {
+            Some((t, id)) => (t, i64::try_from(id).unwrap_or(i64::MAX)),
+            None => (i64::MIN, i64::MIN),
+        };
+        let lo = from_ms.max(after_ts);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .client
+            .query(
+                "SELECT ts_ms, trade_id, price, qty, taker_side FROM trades
+                 WHERE venue = $1 AND symbol = $2 AND ts_ms BETWEEN $3 AND $4
+                   AND (ts_ms > $5 OR trade_id > $6)
+                 ORDER BY ts_ms, trade_id LIMIT $7",
+                &[
+                    &key.venue.as_str(),
+                    &key.symbol.as_str(),
+                    &lo,
+                    &to_ms,
+                    &after_ts,
+                    &after_id,
+                    &limit,
+                ],
+            )
+            .map_err(self.err("reading trades"))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get::<_, i64>(0),
+                    crate::domain::TradeTick {
+                        trade_id: u64::try_from(r.get::<_, i64>(1)).unwrap_or(0),
+                        price: r.get(2),
+                        qty: r.get(3),
+                        side: crate::domain::Side::from_stored(r.get(4)),
+                    },
+                )
+            })
+            .collect())
+    }
+
     fn portfolio_entries(&mut self) -> Result<Vec<crate::portfolio::Entry>, StoreError> {
         super::portfolio::entries(&mut self.client, &self.target)
     }

@@ -138,6 +138,21 @@ impl ReadStore for SqliteReader {
         queries::trade_count(&self.conn, venue, symbol)
     }
 
+    fn candle_ranges(&mut self) -> Result<Vec<queries::StoredRange>, StoreError> {
+        queries::candle_ranges(&self.conn)
+    }
+
+    fn trades_page(
+        &mut self,
+        key: crate::domain::VenueSymbol,
+        from_ms: TsMs,
+        to_ms: TsMs,
+        after: Option<(TsMs, u64)>,
+        limit: usize,
+    ) -> Result<Vec<(TsMs, crate::domain::TradeTick)>, StoreError> {
+        queries::trades_page(&self.conn, key, from_ms, to_ms, after, limit)
+    }
+
     fn portfolio_entries(&mut self) -> Result<Vec<crate::portfolio::Entry>, StoreError> {
         portfolio::entries(&self.conn)
     }

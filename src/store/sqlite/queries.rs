@@ -333,6 +333,118 @@ pub fn trade_count(conn: &Connection, venue: Venue, symbol: Symbol) -> Result<u6
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
+/// What is stored of one series: its first and last candle open times and its number of
+/// candles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredRange {
+    pub key: VenueSymbol,
+    pub interval: Interval,
+    pub first_ms: TsMs,
+    pub last_ms: TsMs,
+    pub count: u64,
+}
+
+impl StoredRange {
+    /// When the last candle ends.
+    pub fn end_ms(&self) -> TsMs {
+        self.last_ms + self.interval.ms()
+    }
+}
+
+/// Every stored series (venue, symbol, interval) with its range, by venue, symbol, interval.
+pub fn candle_ranges(conn: &Connection) -> Result<Vec<StoredRange>, StoreError> {
+    let err = |e| StoreError::query("reading the stored candle ranges", e);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT venue, symbol, interval, MIN(open_ms), MAX(open_ms), COUNT(*) FROM candles
+             GROUP BY venue, symbol, interval",
+        )
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([], |r| {
+            let iv: String = r.get(2)?;
+            Ok((
+                venue_col(r, 0)?,
+                symbol_col(r, 1)?,
+                iv,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })
+        .map_err(err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (venue, symbol, iv, first_ms, last_ms, n) = row.map_err(err)?;
+        // an interval this version does not know is not a series it can use
+        let Ok(interval) = iv.parse::<Interval>() else {
+            continue;
+        };
+        out.push(StoredRange {
+            key: VenueSymbol::new(venue, symbol),
+            interval,
+            first_ms,
+            last_ms,
+            count: u64::try_from(n).unwrap_or(0),
+        });
+    }
+    out.sort_by_key(|r| (r.key.venue, r.key.symbol, r.interval));
+    Ok(out)
+}
+
+/// Stored trades of one instrument with `from_ms <= ts_ms <= to_ms`, in time (then id) order,
+/// those after `after` (a time and trade id: where the previous page ended), at most `limit`:
+/// a long range is read page by page.
+pub fn trades_page(
+    conn: &Connection,
+    key: VenueSymbol,
+    from_ms: TsMs,
+    to_ms: TsMs,
+    after: Option<(TsMs, u64)>,
+    limit: usize,
+) -> Result<Vec<(TsMs, crate::domain::TradeTick)>, StoreError> {
+    let err = |e| StoreError::query("reading trades", e);
+    let (after_ts, after_id) = match after {
+        Some((t, id)) => (t, i64::try_from(id).unwrap_or(i64::MAX)),
+        None => (i64::MIN, i64::MIN),
+    };
+    let lo = from_ms.max(after_ts);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT ts_ms, trade_id, price, qty, taker_side FROM trades
+             WHERE venue = ?1 AND symbol = ?2 AND ts_ms BETWEEN ?3 AND ?4
+               AND (ts_ms > ?5 OR trade_id > ?6)
+             ORDER BY ts_ms, trade_id LIMIT ?7",
+        )
+        .map_err(err)?;
+    let rows = stmt
+        .query_map(
+            params![
+                key.venue.as_str(),
+                key.symbol.as_str(),
+                lo,
+                to_ms,
+                after_ts,
+                after_id,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            |r| {
+                let side: String = r.get(4)?;
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    crate::domain::TradeTick {
+                        trade_id: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                        price: r.get(2)?,
+                        qty: r.get(3)?,
+                        side: crate::domain::Side::from_stored(&side),
+                    },
+                ))
+            },
+        )
+        .map_err(err)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(err)
+}
+
 /// The highest stored trade id of one instrument (where a gap fill or a resume starts).
 pub fn max_trade_id(
     conn: &Connection,

@@ -6,6 +6,7 @@
 mod chart;
 mod folio;
 mod ledger;
+mod preview;
 mod rules;
 mod stored;
 mod symbols;
@@ -134,6 +135,8 @@ pub struct App {
     ledger_cursor: usize,
     entry_form: Option<super::entry_form::EntryForm>,
     confirm_entry_delete: Option<String>,
+    /// The rule form's backtest line.
+    preview: preview::FormPreview,
 }
 
 impl std::fmt::Debug for App {
@@ -203,6 +206,7 @@ impl App {
             ledger_cursor: 0,
             entry_form: None,
             confirm_entry_delete: None,
+            preview: Default::default(),
         };
         app.send_focus();
         app

@@ -14,7 +14,7 @@ impl App {
             return false;
         };
         match form.on_key(key) {
-            FormOutcome::Open => {}
+            FormOutcome::Open => self.preview_refresh(),
             FormOutcome::Cancelled => self.form = None,
             FormOutcome::Submitted(mut spec) => {
                 let editing = form.editing.clone();
@@ -125,11 +125,13 @@ impl App {
                 let price = self.selected_row().and_then(|r| r.last);
                 let symbol = self.selected_key().map(|k| k.symbol);
                 self.form = Some(RuleForm::new_rule(symbol, price));
+                self.preview_refresh();
                 true
             }
             Action::EditRule => self.with_monitor_rule("edit", |app, rule| {
                 let price = app.selected_row().and_then(|r| r.last);
                 app.form = Some(RuleForm::edit(&rule, price));
+                app.preview_refresh();
             }),
             Action::DeleteRule => self.with_monitor_rule("delete", |app, rule| {
                 app.confirm_delete = Some(rule.name);

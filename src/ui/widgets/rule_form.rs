@@ -46,6 +46,8 @@ pub struct FormBox<'a> {
     pub title: String,
     pub rows: Vec<FormRow>,
     pub error: Option<&'a str>,
+    /// A line under the fields (the rule form's backtest of the rule being typed).
+    pub note: Option<&'a str>,
     pub width: u16,
     pub glyphs: &'a Glyphs,
     pub theme: &'a Theme,
@@ -89,6 +91,13 @@ impl Widget for &FormBox<'_> {
                 }
             }
             lines.push(Line::from(spans));
+        }
+        if let Some(p) = &self.note {
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(
+                format!(" {}", crate::format::visible(p)),
+                self.theme.muted(),
+            ));
         }
         lines.push(Line::raw(""));
         let inner_w = usize::from(self.width.min(area.width).saturating_sub(2)).max(1);
@@ -150,6 +159,7 @@ impl Widget for &RuleFormView<'_> {
             title,
             rows,
             error: f.error.as_deref(),
+            note: f.preview.as_deref(),
             width: 64,
             glyphs: self.glyphs,
             theme: self.theme,
@@ -188,6 +198,7 @@ impl Widget for &EntryFormView<'_> {
             title,
             rows,
             error: f.error.as_deref(),
+            note: None,
             width: 64,
             glyphs: self.glyphs,
             theme: self.theme,

@@ -1,0 +1,121 @@
+//! The rule form's "would have fired N times in the last 7 days": the rule being typed
+//! backtested ([`crate::backtest`]) on the selected symbol's stored history, on a thread of its
+//! own (never the UI's). The newest question supersedes those queued before it.
+
+use std::time::{Duration, Instant};
+
+use crate::alerts::rules::RuleConfig;
+use crate::backtest::{BacktestError, Request};
+use crate::domain::{TsMs, VenueSymbol};
+use crate::store::{Location, StoreError};
+
+/// How far back the form looks.
+pub const PREVIEW_SPAN_MS: TsMs = 7 * 86_400_000;
+
+/// The rule of the form, on one symbol, over `from_ms..=to_ms`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviewRequest {
+    /// Echoed in the reply: answers to questions no longer asked are dropped.
+    pub id: u64,
+    pub spec: RuleConfig,
+    pub key: VenueSymbol,
+    pub from_ms: TsMs,
+    pub to_ms: TsMs,
+}
+
+/// What the backtest found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Preview {
+    Fired(usize),
+    /// Nothing of the symbol is stored in the span.
+    NoData,
+    /// The rule cannot be backtested (a stale, book or portfolio rule): why.
+    NotBacktested(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct PreviewReply {
+    pub id: u64,
+    /// The reason in words when the database could not be read.
+    pub result: Result<Preview, String>,
+    pub elapsed: Duration,
+}
+
+/// Handle to the thread. Dropping it ends the thread.
+pub struct PreviewLoader {
+    tx: flume::Sender<PreviewRequest>,
+    rx: flume::Receiver<PreviewReply>,
+}
+
+impl PreviewLoader {
+    pub fn spawn_at(db: Location) -> std::io::Result<PreviewLoader> {
+        let (tx, req_rx) = flume::unbounded::<PreviewRequest>();
+        let (reply_tx, rx) = flume::unbounded();
+        std::thread::Builder::new()
+            .name("tickwatch-preview".into())
+            .spawn(move || {
+                while let Ok(first) = req_rx.recv() {
+                    let req = req_rx.try_iter().last().unwrap_or(first);
+                    let t0 = Instant::now();
+                    let result = answer(&db, &req);
+                    let reply = PreviewReply {
+                        id: req.id,
+                        result,
+                        elapsed: t0.elapsed(),
+                    };
+                    if reply_tx.send(reply).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(PreviewLoader { tx, rx })
+    }
+
+    /// Queues a request; never blocks.
+    pub fn request(&self, req: PreviewRequest) {
+        let _ = self.tx.send(req);
+    }
+
+    /// A finished reply, if one is waiting.
+    pub fn try_recv(&self) -> Option<PreviewReply> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Waits up to `timeout` for a reply (tests).
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<PreviewReply> {
+        self.rx.recv_timeout(timeout).ok()
+    }
+}
+
+/// Backtests the request's rule on its symbol alone.
+pub fn answer(db: &Location, req: &PreviewRequest) -> Result<Preview, String> {
+    let mut reader = match crate::store::open_reader(db) {
+        Ok(r) => r,
+        Err(StoreError::NotFound { .. }) => return Ok(Preview::NoData),
+        Err(e) => return Err(e.to_string()),
+    };
+    let mut spec = req.spec.clone();
+    spec.symbols = Some(vec![req.key.symbol.as_str().to_string()]);
+    let rule = spec.build().map_err(|e| e.to_string())?;
+    let backtest = Request {
+        rules: vec![rule],
+        from_ms: req.from_ms,
+        to_ms: req.to_ms,
+        symbol: Some(req.key.symbol),
+        indicators: crate::indicators::IndicatorSpec::default_set(),
+    };
+    match crate::backtest::run(reader.as_mut(), &backtest) {
+        Ok(o) if !o.pairs.iter().any(|p| p.key == req.key) => {
+            Ok(match o.notes.into_iter().next() {
+                Some(n) => Preview::NotBacktested(n),
+                None => Preview::NoData,
+            })
+        }
+        Ok(o) => Ok(Preview::Fired(
+            o.fires.iter().filter(|f| f.key == req.key).count(),
+        )),
+        Err(BacktestError::NoData(_)) => Ok(Preview::NoData),
+        Err(BacktestError::NoRules(m)) => Ok(Preview::NotBacktested(m)),
+        Err(e) => Err(e.to_string()),
+    }
+}
