@@ -903,8 +903,10 @@ fn the_rule_form_says_how_often_the_rule_would_have_fired() {
         .expect("the preview thread answers");
     assert!(app.on_preview(reply));
     // above 120 at minutes 100, 105 (re-armed by 114 < 120, past the 60 s cooldown) and 200
-    let line = "would have fired 3 times in the last 7 days";
+    let line = "would have fired 3 times in the last 7 days (▲ on the chart)";
     assert_eq!(app.form().unwrap().preview.as_deref(), Some(line));
+    // and where: marked on the selected symbol's chart
+    assert_eq!(app.chart_marks().len(), 3);
 
     let st = StatusInfo::default();
     let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();

@@ -26,7 +26,8 @@ pub struct PreviewRequest {
 /// What the backtest found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Preview {
-    Fired(usize),
+    /// The times it would have fired.
+    Fired(Vec<crate::domain::TsMs>),
     /// Nothing of the symbol is stored in the span.
     NoData,
     /// The rule cannot be backtested (a stale, book or portfolio rule): why.
@@ -112,7 +113,11 @@ pub fn answer(db: &Location, req: &PreviewRequest) -> Result<Preview, String> {
             })
         }
         Ok(o) => Ok(Preview::Fired(
-            o.fires.iter().filter(|f| f.key == req.key).count(),
+            o.fires
+                .iter()
+                .filter(|f| f.key == req.key)
+                .map(|f| f.ts_ms)
+                .collect(),
         )),
         Err(BacktestError::NoData(_)) => Ok(Preview::NoData),
         Err(BacktestError::NoRules(m)) => Ok(Preview::NotBacktested(m)),

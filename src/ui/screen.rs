@@ -202,6 +202,7 @@ impl Screen<'_> {
             empty: &empty,
             caption: &caption,
             note: &note,
+            marks: app.chart_marks(),
             glyphs: app.glyphs(),
             theme: app.theme(),
         };

@@ -14,6 +14,8 @@ pub struct FormPreview {
     next_id: u64,
     /// The last question: its id, the rule (without its name) and the symbol.
     asked: Option<(u64, RuleConfig, VenueSymbol)>,
+    /// When the last answered rule would have fired, on which symbol.
+    marks: Option<(VenueSymbol, Vec<crate::domain::TsMs>)>,
 }
 
 impl App {
@@ -60,6 +62,15 @@ impl App {
         }));
     }
 
+    /// Times the rule form's last backtest would have fired, for the selected symbol's chart
+    /// (kept after the form closes, until another rule is backtested).
+    pub fn chart_marks(&self) -> &[crate::domain::TsMs] {
+        match &self.preview.marks {
+            Some((k, t)) if Some(*k) == self.selected_key() => t,
+            _ => &[],
+        }
+    }
+
     /// The preview thread's answer; true when it is the one asked for last and a form shows it.
     pub fn on_preview(&mut self, reply: PreviewReply) -> bool {
         let Some((id, _, key)) = &self.preview.asked else {
@@ -73,10 +84,15 @@ impl App {
         };
         // one line of the form (62 columns): the details are `alerts backtest`'s
         form.preview = Some(match reply.result {
-            Ok(Preview::Fired(n)) => format!(
-                "would have fired {n} time{} in the last 7 days",
-                if n == 1 { "" } else { "s" }
-            ),
+            Ok(Preview::Fired(times)) => {
+                let n = times.len();
+                // marked on the chart (▲) while this symbol is selected
+                self.preview.marks = Some((*key, times));
+                format!(
+                    "would have fired {n} time{} in the last 7 days (▲ on the chart)",
+                    if n == 1 { "" } else { "s" }
+                )
+            }
             Ok(Preview::NoData) => format!("no {key} history of the last 7 days stored"),
             Ok(Preview::NotBacktested(why)) => {
                 tracing::info!("rule form backtest: {why}");

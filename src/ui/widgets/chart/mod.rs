@@ -9,6 +9,7 @@ mod columns;
 mod cursor;
 mod layout;
 mod legend;
+mod marks;
 mod panes;
 mod price;
 mod raster;
@@ -60,6 +61,8 @@ pub struct ChartPane<'a> {
     /// Less important title text after the caption ("(8 ms)", the history's load time), the
     /// first to give way when the title is too long.
     pub note: &'a str,
+    /// Times a rule would have fired (the rule form's backtest): marked under the candles.
+    pub marks: &'a [TsMs],
     pub glyphs: &'a Glyphs,
     pub theme: &'a Theme,
 }
@@ -205,6 +208,7 @@ impl Widget for &ChartPane<'_> {
             return empty_state(&what, inner, buf, self.theme);
         };
         price::draw(&p, &scale, plan.price, buf);
+        marks::draw(&p, &plan.price, self.marks, buf);
         let mut regions: Vec<Region> = vec![plan.price];
         for &(sub, region) in &plan.subs {
             regions.push(region);

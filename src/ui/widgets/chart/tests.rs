@@ -109,6 +109,7 @@ struct Draw<'a> {
     from: TsMs,
     to: TsMs,
     opts: ChartOpts,
+    marks: Vec<TsMs>,
     glyphs: Glyphs,
     theme: Theme,
 }
@@ -122,6 +123,7 @@ impl<'a> Draw<'a> {
             from,
             to,
             opts: opts(),
+            marks: Vec::new(),
             glyphs: Glyphs::UNICODE,
             theme: Theme::DARK,
         }
@@ -139,6 +141,7 @@ impl<'a> Draw<'a> {
             empty: "no candles yet for BTCUSDT 1m",
             caption: "4h · loading history…",
             note: "",
+            marks: &self.marks,
             glyphs: &self.glyphs,
             theme: &self.theme,
         };
@@ -653,6 +656,7 @@ fn a_narrow_title_keeps_the_range_and_history_status() {
         empty: "",
         caption,
         note: "(12 ms)",
+        marks: &[],
         glyphs: &d.glyphs,
         theme: &d.theme,
     };
@@ -806,4 +810,18 @@ fn capture() {
     let t = text(&buf);
     println!("{t}");
     assert!(t.contains("vol ") && t.contains("RSI "), "{t}");
+}
+
+#[test]
+fn past_fires_are_marked_under_their_candles() {
+    let chart = market(60, 100.0);
+    let mut d = Draw::new(&chart);
+    // two fires inside the window, one before it
+    d.marks = vec![T0 + 10 * M + 5_000, T0 + 40 * M, T0 - 5 * M];
+    let buf = d.render(80, 20);
+    let text = lines(&buf).join("\n");
+    assert_eq!(text.matches('▲').count(), 2, "{text}");
+    d.glyphs = Glyphs::ASCII;
+    let buf = d.render(80, 20);
+    assert_eq!(lines(&buf).join("\n").matches('^').count(), 2);
 }
