@@ -65,7 +65,12 @@ pub fn window(range: &RangeSel, interval_ms: TsMs, now: TsMs, first: TsMs) -> (T
     } else {
         iv
     };
-    (from - from.rem_euclid(step), to - to.rem_euclid(step), step)
+    // steps on the step grid, none before the first entry (a zero there is no value)
+    let mut from = from - from.rem_euclid(step);
+    if from < first {
+        from += step;
+    }
+    (from, (to - to.rem_euclid(step)).max(from), step)
 }
 
 impl App {
@@ -171,7 +176,8 @@ mod tests {
         assert_eq!((to - from) / step, 60);
         // nothing before the first entry
         let (from, _, _) = window(&RangeSel::All, DAY, now, now - 3 * DAY);
-        assert_eq!(from, (now - 3 * DAY) - (now - 3 * DAY).rem_euclid(DAY));
+        let first = now - 3 * DAY;
+        assert_eq!(from, first - first.rem_euclid(DAY) + DAY);
         let (from, to, _) = window(&RangeSel::W1, h, now, now - 2 * h);
         assert!(from >= now - 3 * h && to <= now);
     }

@@ -270,12 +270,12 @@ fn value_chart(
         crate::alerts::rules::format_duration(step)
     );
     if hi.is_finite() && hi > 0.0 {
-        let dd = (now.value / hi - 1.0) * 100.0;
-        title.push_str(&format!(
-            " · range high {} {} ({dd:+.1}% now)",
-            amount(hi),
-            now.base
-        ));
+        title.push_str(&format!(" · range high {} {}", amount(hi), now.base));
+        // a value now that leaves a holding out is no distance from the high
+        if now.value_whole() {
+            let dd = (now.value / hi - 1.0) * 100.0;
+            title.push_str(&format!(" ({dd:+.1}% now)"));
+        }
     }
     let status = match &c.status {
         FolioStatus::NoDatabase => " · no database: live values only".to_string(),
