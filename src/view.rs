@@ -167,9 +167,10 @@ pub enum EngineCtl {
     Acknowledge { name: String },
     /// The `[[alerts]]` of a re-loaded config file (already validated).
     SetConfigRules(Vec<RuleConfig>),
-    /// The portfolio's highest value from stored history (computed off the engine's thread
-    /// at start): drawdown rules measure from it and every live value since.
-    PortfolioHigh(f64),
+    /// What stored history says of the portfolio (computed off the engine's thread at start):
+    /// its highest value, which drawdown rules measure from, and its ledger costed at the
+    /// prices of each entry's time. Ignored when the portfolio was edited meanwhile.
+    PortfolioStored(Box<crate::portfolio::StoredBasis>),
     /// An entry added, edited or deleted in the monitor: stored, and the portfolio the rules
     /// value replaced by the one after it (None: no entries left).
     EditPortfolio {

@@ -2164,3 +2164,25 @@ fn portfolio_entries_are_added_edited_and_deleted_in_the_monitor() {
     let text = screen(&draw(&mut app, &snap, &st, 120, 30));
     assert!(text.contains("4 entries"), "{text}");
 }
+
+/// A ledger that could not be loaded is said so in the view, and no entry can be changed (a
+/// change to a part of it would store a ledger that does not add up).
+#[test]
+fn an_unloadable_portfolio_is_said_and_not_edited() {
+    let snap = snapshot();
+    let st = status();
+    let opts = UiOptions {
+        portfolio_error: Some("the stored entries cannot be read: disk I/O error".into()),
+        ..options()
+    };
+    let mut app = fixed_app(&snap, opts);
+    press(&mut app, KeyCode::Char('P'));
+    let text = screen(&draw(&mut app, &snap, &st, 120, 30));
+    assert!(text.contains("could not be loaded"), "{text}");
+    press(&mut app, KeyCode::Char('n'));
+    type_text(&mut app, "1");
+    press(&mut app, KeyCode::Enter);
+    assert!(entry_changes(&mut app).is_empty());
+    let text = screen(&draw(&mut app, &snap, &st, 120, 30));
+    assert!(text.contains("fix that first"), "{text}");
+}

@@ -28,7 +28,10 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
     let db = live_or_demo_db(cli, &s, cli.demo)?;
     let edits = super::watchlists::stored_edits(&db);
     let groups = super::watchlists::apply(&mut s, &edits);
-    let portfolio = super::portfolio::load(&s, &db);
+    let (portfolio, portfolio_error) = match super::portfolio::load(&s, &db) {
+        Ok(p) => (p, None),
+        Err(e) => (None, Some(e)),
+    };
     s.engine.portfolio = portfolio.clone();
     let sources = configured_sources(&s)?;
     s.engine.watchlist = watchlist(&s);
@@ -101,6 +104,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             groups,
             portfolio,
             portfolio_section: s.config.portfolio.clone(),
+            portfolio_error,
             ..ui_options(cli, &s)
         },
         shutdown,

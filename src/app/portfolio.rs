@@ -316,27 +316,28 @@ fn json(out: &mut impl Write, v: &Valuation, method: &str) -> anyhow::Result<()>
     Ok(())
 }
 
-/// The portfolio of the config and the database, for the `P` view and the portfolio rules; a
-/// ledger that cannot be read is logged and there is none (the monitor or recorder runs on).
+/// The portfolio of the config and the database, for the `P` view and the portfolio rules.
+/// Err: a ledger that cannot be read whole (logged; the monitor or recorder runs on without
+/// one, rather than with a part of it).
 pub(super) fn load(
     s: &crate::config::Settings,
     db: &store::Location,
-) -> Option<std::sync::Arc<Portfolio>> {
+) -> Result<Option<std::sync::Arc<Portfolio>>, String> {
     let stored = match store::open_reader(db).and_then(|mut r| r.portfolio_entries()) {
         Ok(e) => e,
         Err(store::StoreError::NotFound { .. }) => Vec::new(),
         Err(e) => {
-            tracing::warn!("portfolio: the stored entries cannot be read: {e}");
-            Vec::new()
+            let why = format!("the stored entries cannot be read: {e}");
+            tracing::warn!("portfolio: {why}");
+            return Err(why);
         }
     };
-    match Portfolio::new(&s.config.portfolio, stored) {
-        Ok(p) => p.map(std::sync::Arc::new),
-        Err(e) => {
+    Portfolio::new(&s.config.portfolio, stored)
+        .map(|p| p.map(std::sync::Arc::new))
+        .map_err(|e| {
             tracing::warn!("portfolio: {e}");
-            None
-        }
-    }
+            e
+        })
 }
 
 /// Computes the portfolio's highest value from stored prices on a thread of its own (a year of
@@ -367,20 +368,33 @@ pub(super) fn send_stored_high(
                 basis: &p.basis,
             };
             let started = std::time::Instant::now();
-            match crate::portfolio::series::stored_high(&p, &rates, now_ms()) {
-                Some(high) => {
-                    tracing::info!(
-                        high,
-                        millis = started.elapsed().as_millis() as u64,
-                        "portfolio: high-water mark from stored prices"
-                    );
-                    // the engine may have stopped already: nothing to tell
-                    let _ = ctl.send(crate::view::EngineCtl::PortfolioHigh(high));
+            let at_ms = now_ms();
+            let high = crate::portfolio::series::stored_high(&p, &rates, at_ms);
+            let accounts = match Accounts::build(&p.entries, at_ms, &p.basis, &rates) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    tracing::warn!("portfolio: {e}");
+                    None
                 }
+            };
+            match high {
+                Some(high) => tracing::info!(
+                    high,
+                    millis = started.elapsed().as_millis() as u64,
+                    "portfolio: high-water mark and costs from stored prices"
+                ),
                 None => tracing::info!(
                     "portfolio: stored prices give no whole valuation; drawdown is measured from the live values"
                 ),
             }
+            let stored = crate::portfolio::StoredBasis {
+                portfolio: p.clone(),
+                high,
+                accounts,
+                at_ms,
+            };
+            // the engine may have stopped already: nothing to tell
+            let _ = ctl.send(crate::view::EngineCtl::PortfolioStored(Box::new(stored)));
         });
     if let Err(e) = spawned {
         tracing::warn!("portfolio: cannot start the high-water mark thread: {e}");

@@ -43,7 +43,8 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
     s.engine.watchlist = watchlist(&s);
     s.engine.alert_max_lag_ms = Some(120_000);
     let db = super::live_or_demo_db(cli, &s, false)?;
-    let portfolio = super::portfolio::load(&s, &db);
+    // a ledger that cannot be read is logged; its rules then wait (and say so)
+    let portfolio = super::portfolio::load(&s, &db).ok().flatten();
     s.engine.portfolio = portfolio.clone();
     let metrics = super::metrics::bind(
         args.metrics

@@ -250,10 +250,27 @@ pub fn run(reader: &mut dyn ReadStore, req: &Request) -> Result<Outcome, Backtes
         let ticks = usable
             .iter()
             .any(|u| u.trigger == Trigger::Tick && u.symbols.matches(key.symbol));
-        let feed = if ticks && !reader.trades_page(*key, start, to, None, 1)?.is_empty() {
-            Feed::Trades
+        // trades only when they cover the window from its start: trades kept for less time
+        // than candles would leave most of the window without events
+        let first_trade = if ticks {
+            reader
+                .trades_page(*key, start, to, None, 1)?
+                .first()
+                .map(|(t, _)| *t)
         } else {
-            Feed::Candles(r.interval)
+            None
+        };
+        let feed = match first_trade {
+            Some(t) if t <= from.max(r.first_ms) + r.interval.ms() => Feed::Trades,
+            Some(t) => {
+                notes.push(format!(
+                    "{key}: trades are stored only from {}: evaluated on {} candles instead",
+                    short_time(t),
+                    r.interval
+                ));
+                Feed::Candles(r.interval)
+            }
+            None => Feed::Candles(r.interval),
         };
         fed.push((*key, feed));
         covers.push(Fed {

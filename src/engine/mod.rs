@@ -380,11 +380,17 @@ impl Engine {
             EngineCtl::Snooze { name, until_ms } => self.rules.snooze(name, *until_ms),
             EngineCtl::Acknowledge { name } => self.rules.acknowledge(name),
             EngineCtl::SetConfigRules(specs) => self.rules.set_config(specs, now),
-            EngineCtl::PortfolioHigh(v) => {
-                self.folio.stored_high(*v);
+            EngineCtl::PortfolioStored(s) => {
+                if let Some(p) = &self.cfg.portfolio
+                    && Arc::ptr_eq(p, &s.portfolio)
+                {
+                    self.folio.stored(s);
+                }
                 Ok(())
             }
             EngineCtl::EditPortfolio { change, portfolio } => {
+                // the high and the costs were the old ledger's
+                self.folio = Default::default();
                 self.cfg.portfolio = portfolio.clone();
                 out.portfolio.push(change.clone());
                 Ok(())
@@ -413,6 +419,9 @@ impl Engine {
                     |rule| (rule.trigger == Trigger::Clock).then_some(silent),
                 );
             }
+        }
+        if self.rules.has_portfolio_rules() && self.cfg.portfolio.is_none() {
+            self.folio.absent();
         }
         if self.rules.has_portfolio_rules()
             && let Some(p) = self.cfg.portfolio.clone()

@@ -6,14 +6,20 @@
 //!
 //! A value that is not whole (a position with no live price) evaluates nothing: a total
 //! without a position would be too low, and a "value below" or "drawdown" alert from it false.
+//!
+//! The ledger (lots, costs, cash) is not replayed each tick: it is taken costed at stored
+//! prices from the thread that reads history at start ([`crate::portfolio::StoredBasis`]), or
+//! built once at live prices until then, and built again only when an entry's time comes.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::RuleBook;
 use crate::alerts::rules::{Condition, Trigger};
 use crate::domain::{OutputBatch, Symbol, TsMs, Venue, VenueSymbol};
-use crate::portfolio::Portfolio;
-use crate::portfolio::prices::LivePrices;
+use crate::portfolio::ledger::{Accounts, value};
+use crate::portfolio::prices::{Conversions, LivePrices};
+use crate::portfolio::{Portfolio, StoredBasis};
 
 /// The symbol of alerts about the whole portfolio.
 pub const TOTAL: &str = "TOTAL";
@@ -25,18 +31,30 @@ pub struct Watch {
     high: Option<f64>,
     /// Why the last valuation could not be used (logged once per reason, not every second).
     noted: Option<String>,
+    /// The ledger up to `.1`, and whether its costs come from stored prices.
+    books: Option<(Accounts, TsMs, bool)>,
 }
 
 impl Watch {
-    /// The highest value stored history gives (see [`crate::portfolio::series::stored_high`]).
-    pub fn stored_high(&mut self, v: f64) {
-        if v.is_finite() && v > 0.0 {
+    /// What stored history gives (for the portfolio being valued: the caller checks).
+    pub fn stored(&mut self, s: &StoredBasis) {
+        if let Some(v) = s.high.filter(|v| v.is_finite() && *v > 0.0) {
             self.raise(v);
+        }
+        if let Some(a) = &s.accounts {
+            self.books = Some((a.clone(), s.at_ms, true));
         }
     }
 
     fn raise(&mut self, v: f64) {
         self.high = Some(self.high.map_or(v, |h| h.max(v)));
+    }
+
+    /// Portfolio rules exist, but no portfolio (none configured, or it could not be loaded).
+    pub fn absent(&mut self) {
+        self.note(Some(
+            "there is no portfolio to value: its rules wait (add [[portfolio.entries]], import, or see why it could not be loaded above)".into(),
+        ));
     }
 
     fn note(&mut self, why: Option<String>) {
@@ -53,7 +71,7 @@ impl Watch {
     /// Values `p` at the `last` prices and evaluates the portfolio rules.
     pub fn evaluate(
         &mut self,
-        p: &Portfolio,
+        p: &Arc<Portfolio>,
         last: impl Iterator<Item = (VenueSymbol, f64)>,
         now: TsMs,
         rules: &mut RuleBook,
@@ -65,17 +83,46 @@ impl Watch {
             day_ago: HashMap::new(),
             now_ms: now,
         };
-        let v = match p.at_prices(prices) {
-            Ok(v) => v,
-            Err(e) => {
-                self.note(Some(format!("the ledger does not add up: {e}")));
-                return;
-            }
+        let rates = Conversions {
+            markets: &p.markets,
+            prices,
+            basis: &p.basis,
         };
+        // an entry whose time has come since the ledger was built: build it again
+        let due = self
+            .books
+            .as_ref()
+            .is_none_or(|(_, at, _)| p.entries.iter().any(|e| e.ts_ms > *at && e.ts_ms <= now));
+        if due {
+            match Accounts::build(&p.entries, now, &p.basis, &rates) {
+                Ok(a) => self.books = Some((a, now, false)),
+                Err(e) => {
+                    self.books = None;
+                    self.note(Some(format!("the ledger does not add up: {e}")));
+                    return;
+                }
+            }
+        }
+        let Some((accounts, _, _)) = &self.books else {
+            return;
+        };
+        let v = value(accounts, &p.basis, &rates, now);
         if !v.value_whole() {
+            let unpriced: Vec<&str> = v
+                .positions
+                .iter()
+                .filter(|p| p.qty > 0.0 && p.value.is_none())
+                .map(|p| p.asset.as_str())
+                .chain(
+                    v.cash
+                        .iter()
+                        .filter(|c| c.balance > 0.0 && c.value.is_none())
+                        .map(|c| c.currency.as_str()),
+                )
+                .collect();
             self.note(Some(format!(
                 "no live price for {}: portfolio rules wait for one (subscribe to its market, or set [portfolio].prices)",
-                v.missing.join(", ")
+                unpriced.join(", ")
             )));
             return;
         }
@@ -83,7 +130,7 @@ impl Watch {
         let pnl_whole = v.missing.is_empty();
         self.note((!pnl_whole).then(|| {
             format!(
-                "the cost of {} is not known: P/L rules wait (give deposits a price)",
+                "the cost of {} is not known: P/L rules wait (give deposits a price, or store the prices of their time)",
                 v.missing.join(", ")
             )
         }));

@@ -51,6 +51,10 @@ fn folio() -> Arc<Portfolio> {
 }
 
 fn engine(rules: &[&str]) -> Engine {
+    engine_of(rules, folio())
+}
+
+fn engine_of(rules: &[&str], p: Arc<Portfolio>) -> Engine {
     let rules = rules
         .iter()
         .map(|t| {
@@ -64,7 +68,7 @@ fn engine(rules: &[&str]) -> Engine {
         EngineConfig {
             rules,
             persist_trades: false,
-            portfolio: Some(folio()),
+            portfolio: Some(p),
             ..EngineConfig::default()
         },
         Arc::new(PipelineStats::default()),
@@ -127,13 +131,26 @@ fn the_portfolio_rules_fire_on_its_value_pnl_drawdown_and_weights() {
     assert!(fired.iter().any(|f| f.0 == "low"), "{fired:?}");
 }
 
+fn stored(p: &Arc<Portfolio>, high: f64) -> EngineCtl {
+    EngineCtl::PortfolioStored(Box::new(crate::portfolio::StoredBasis {
+        portfolio: p.clone(),
+        high: Some(high),
+        accounts: None,
+        at_ms: T0,
+    }))
+}
+
 #[test]
 fn drawdown_is_measured_from_the_stored_high_too() {
-    let mut e = engine(&RULES[..1]);
+    let p = folio();
+    let mut e = engine_of(&RULES[..1], p.clone());
     assert!(step(&mut e, T0, &[("ETHUSDT", 10.0), ("BTCUSDT", 100.0)]).is_empty());
     let mut out = OutputBatch::default();
-    e.control(&EngineCtl::PortfolioHigh(400.0), T0 + 1_500, &mut out)
+    // the high of another portfolio (one edited since it was asked for) is not this one's
+    e.control(&stored(&folio(), 1_000.0), T0 + 1_000, &mut out)
         .unwrap();
+    assert!(step(&mut e, T0 + 1_200, &[]).is_empty());
+    e.control(&stored(&p, 400.0), T0 + 1_500, &mut out).unwrap();
     let fired = step(&mut e, T0 + 2_000, &[]);
     assert_eq!(fired.len(), 1, "{fired:?}");
     assert!(
@@ -160,7 +177,51 @@ fn without_a_portfolio_or_its_rules_nothing_is_valued() {
     )
     .unwrap();
     assert_eq!(out.portfolio, vec![gone], "the change goes to the store");
-    e.control(&EngineCtl::PortfolioHigh(400.0), T0, &mut out)
-        .unwrap();
+    e.control(&stored(&folio(), 400.0), T0, &mut out).unwrap();
     assert!(step(&mut e, T0 + 2_000, &[("ETHUSDT", 10.0), ("BTCUSDT", 100.0)]).is_empty());
+}
+
+/// The costs stored prices give (a deposit valued at its time) are used instead of a ledger
+/// built at live prices; an edit forgets them and the high.
+#[test]
+fn stored_costs_are_used_until_the_portfolio_is_edited() {
+    use crate::portfolio::ledger::Accounts;
+    let p = folio();
+    let mut e = engine_of(
+        &["name = 'gain'\nkind = 'portfolio_pnl_above'\nvalue = 150\ncooldown_secs = 0"],
+        p.clone(),
+    );
+    // at live prices: P/L 0 (BTC 100, ETH 10 as bought)
+    assert!(step(&mut e, T0, &[("ETHUSDT", 10.0), ("BTCUSDT", 100.0)]).is_empty());
+    // stored: the BTC lot cost 1 (a made-up cost basis), so its P/L is 99 + ETH 0
+    let mut a =
+        Accounts::build(&p.entries, T0, &p.basis, &crate::portfolio::ledger::NoRates).unwrap();
+    a.holdings.get_mut("BTC").unwrap().lots[0].cost = Some(-60.0);
+    let mut out = OutputBatch::default();
+    e.control(
+        &EngineCtl::PortfolioStored(Box::new(crate::portfolio::StoredBasis {
+            portfolio: p.clone(),
+            high: None,
+            accounts: Some(a),
+            at_ms: T0,
+        })),
+        T0 + 1_500,
+        &mut out,
+    )
+    .unwrap();
+    let fired = step(&mut e, T0 + 2_000, &[]);
+    assert_eq!(fired.len(), 1, "P/L 160 from the stored cost: {fired:?}");
+    // edited: the ledger is built again from the entries
+    let mut out = OutputBatch::default();
+    e.control(
+        &EngineCtl::EditPortfolio {
+            change: crate::portfolio::EntryChange::Delete("none".into()),
+            portfolio: Some(folio()),
+        },
+        T0 + 2_500,
+        &mut out,
+    )
+    .unwrap();
+    let fired = step(&mut e, T0 + 10_000, &[("BTCUSDT", 101.0)]);
+    assert!(fired.is_empty(), "P/L 1 again: {fired:?}");
 }

@@ -108,7 +108,7 @@ fn answer(db: &Location, req: &FolioRequest) -> Result<Vec<FolioPoint>, String> 
             ts_ms: pt.ts_ms,
             value: pt.valuation.value,
             pnl: pt.valuation.pnl(),
-            whole: pt.valuation.missing.is_empty(),
+            whole: pt.valuation.value_whole(),
         })
         .collect())
 }

@@ -95,6 +95,12 @@ pub fn answer(db: &Location, req: &PreviewRequest) -> Result<Preview, String> {
         Err(StoreError::NotFound { .. }) => return Ok(Preview::NoData),
         Err(e) => return Err(e.to_string()),
     };
+    if req.spec.kind.on_portfolio() {
+        // about no market's history: said before a symbol is given to a rule that takes none
+        return Ok(Preview::NotBacktested(
+            "a portfolio rule is evaluated on the portfolio valued at live prices".into(),
+        ));
+    }
     let mut spec = req.spec.clone();
     spec.symbols = Some(vec![req.key.symbol.as_str().to_string()]);
     let rule = spec.build().map_err(|e| e.to_string())?;

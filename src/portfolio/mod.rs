@@ -89,6 +89,18 @@ pub enum EntryChange {
     Delete(String),
 }
 
+/// What stored prices say of a portfolio, for the engine's portfolio rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredBasis {
+    /// The portfolio it was computed for (compared by identity).
+    pub portfolio: std::sync::Arc<Portfolio>,
+    /// Its highest whole value (see [`series::stored_high`]).
+    pub high: Option<f64>,
+    /// Its ledger up to `at_ms`, costed at stored prices (None: it does not add up).
+    pub accounts: Option<ledger::Accounts>,
+    pub at_ms: TsMs,
+}
+
 /// Where an entry can be changed: config entries only in config.toml.
 pub fn editable(e: &Entry) -> bool {
     e.source != "config"

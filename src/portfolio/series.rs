@@ -50,8 +50,8 @@ pub fn series(
 }
 
 /// The highest value the stored prices give the portfolio up to `now`: every day since its
-/// first entry, and every hour of the last week (a complete valuation only: a step missing a
-/// price says nothing about the high). None when no step could be valued whole.
+/// first entry, and every hour of the last week (a whole value only: a step where a holding
+/// has no price says nothing about the high; an unknown cost does not matter). None when no step could be valued whole.
 pub fn stored_high(p: &Portfolio, rates: &dyn Rates, now: TsMs) -> Option<f64> {
     const HOUR: TsMs = 3_600_000;
     const DAY: TsMs = 24 * HOUR;
@@ -72,7 +72,7 @@ pub fn stored_high(p: &Portfolio, rates: &dyn Rates, now: TsMs) -> Option<f64> {
             continue;
         };
         for pt in points {
-            if pt.valuation.missing.is_empty() {
+            if pt.valuation.value_whole() {
                 high = Some(high.map_or(pt.valuation.value, |h| h.max(pt.valuation.value)));
             }
         }

@@ -85,9 +85,9 @@ const ACTIONS: [Action; 4] = [
     Action::Withdrawal,
 ];
 
+/// A number as typed back: every digit it has (an edit saved unchanged changes nothing).
 fn number(v: f64) -> String {
-    let t = format!("{v:.10}");
-    t.trim_end_matches('0').trim_end_matches('.').to_string()
+    format!("{v}")
 }
 
 impl EntryForm {
@@ -288,6 +288,11 @@ impl EntryForm {
             Some(old) => {
                 e.id = old.id.clone();
                 e.source = old.source.clone();
+                // a deposit or withdrawal keeps the market it was imported with (the form
+                // does not show one for them)
+                if !self.trade() && e.market.is_none() && e.asset == old.asset {
+                    e.market = old.market;
+                }
             }
             None => {
                 e.id = format!("monitor:{now}");

@@ -84,6 +84,8 @@ pub struct UiOptions {
     /// `[portfolio]` of the config: the base currency and method of a portfolio whose first
     /// entry is made in the monitor.
     pub portfolio_section: crate::portfolio::config::PortfolioSection,
+    /// Why the portfolio could not be loaded (the view says it; entries cannot be changed).
+    pub portfolio_error: Option<String>,
 }
 
 impl Default for UiOptions {
@@ -99,6 +101,7 @@ impl Default for UiOptions {
             chart: None,
             portfolio: None,
             portfolio_section: Default::default(),
+            portfolio_error: None,
         }
     }
 }

@@ -364,7 +364,11 @@ impl RuleForm {
             name: (!name.is_empty()).then(|| name.to_string()),
             // a weight rule edited from the config keeps its assets; the others watch all
             symbols: if kind == RuleKind::PositionWeightAbove {
-                self.base.symbols.clone()
+                // the assets of a weight rule being edited; a market rule's symbols are no assets
+                self.base
+                    .symbols
+                    .clone()
+                    .filter(|_| self.base.kind == RuleKind::PositionWeightAbove)
             } else if self.scope_all || kind.on_portfolio() {
                 None
             } else {

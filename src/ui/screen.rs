@@ -376,7 +376,7 @@ impl Widget for &Screen<'_> {
                     format!("{:?}", p.basis.method).to_lowercase()
                 });
                 crate::ui::widgets::portfolio::PortfolioPane {
-                    valuation: portfolio.and(valuation),
+                    valuation,
                     markets: portfolio.map(|p| &p.markets),
                     method: &method,
                     chart: Some(app.folio_chart()),

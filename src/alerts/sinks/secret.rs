@@ -33,6 +33,15 @@ impl Secret {
     pub fn var(&self) -> &str {
         &self.var
     }
+
+    /// `text` with every occurrence of the secret replaced by `$VAR` (a server's answer that
+    /// quotes the request path, which may carry it).
+    pub fn redact(&self, text: &str) -> String {
+        if self.value.is_empty() {
+            return text.to_string();
+        }
+        text.replace(&self.value, &format!("${}", self.var))
+    }
 }
 
 impl std::fmt::Debug for Secret {
@@ -51,6 +60,13 @@ mod tests {
         let s = Secret::from_env(&env, "TOKEN", "the token").unwrap();
         assert_eq!(s.expose(), "s3cret");
         assert_eq!(format!("{s:?}"), "Secret($TOKEN)");
+        // a server's answer quoting the request path loses the secret
+        assert_eq!(
+            s.redact(
+                "The requested resource /2010-04-01/Accounts/s3cret/Messages.json was not found"
+            ),
+            "The requested resource /2010-04-01/Accounts/$TOKEN/Messages.json was not found"
+        );
         let e = Secret::from_env(&env, "OTHER", "the bot token").unwrap_err();
         assert_eq!(e, "OTHER is not set: export the bot token in it");
         let empty = |_: &str| Some(String::new());

@@ -133,7 +133,8 @@ impl TelegramSink {
             None => Ok(()),
             Some(f) => {
                 let (reason, wait) = self.reason(&f);
-                Err(f.error(reason, wait))
+                // a proxy's answer may quote the path, token and all
+                Err(f.error(self.token.redact(&reason), wait))
             }
         }
     }
@@ -161,7 +162,9 @@ impl TelegramSink {
             .parameters
             .and_then(|p| p.retry_after)
             .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64);
+            // a day at most: an absurd number is no reason to panic (the notifier then fails
+            // the delivery for asking too long a wait)
+            .map(|s| Duration::from_secs_f64(s.min(86_400.0)));
         let what: String = a
             .description
             .unwrap_or_default()

@@ -229,7 +229,8 @@ impl TwilioSink {
                 self.token.var()
             ));
         }
-        out
+        // Twilio's 404 quotes the path, with the account SID in it
+        self.token.redact(&self.sid.redact(&out))
     }
 }
 

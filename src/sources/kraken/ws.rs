@@ -23,7 +23,7 @@ use super::{CONTROL_MESSAGES_PER_SEC, KrakenConfig, PING_AFTER, book_depth};
 use crate::domain::{Symbol, TsMs, now_ms};
 use crate::pipeline::EventSink;
 use crate::sources::live::books::{self, BookFeed};
-use crate::sources::live::frame::{self, Words};
+use crate::sources::live::frame::{self, Frame, Words};
 use crate::sources::live::rest::{HttpError, Rest};
 use crate::sources::live::session::{BoxFut, End, LiveVenue, Session, Settings};
 use crate::sources::live::source::{self, LiveStats};
@@ -63,6 +63,9 @@ pub(crate) struct Feed {
     instruments: Arc<Instruments>,
     /// The `instrument` channel was subscribed on this connection.
     listing: AtomicBool,
+    /// Request ids of book resubscriptions: a refusal of one is the book's (retried by the
+    /// book task), never a reason to drop the pair's trades.
+    book_requests: std::sync::Mutex<std::collections::HashSet<u64>>,
 }
 
 impl Feed {
@@ -87,6 +90,7 @@ impl Feed {
             books,
             instruments,
             listing: AtomicBool::new(false),
+            book_requests: Default::default(),
         }
     }
 
@@ -172,7 +176,15 @@ impl LiveVenue for Feed {
 
     fn book_resubscribe(&self, symbol: Symbol) -> Vec<String> {
         let depth = book_depth(self.shared.cfg.depth_levels);
-        wire::book_resubscribe(symbol, self.shared.ids(2), depth)
+        let first = self.shared.ids(2);
+        if let Ok(mut ids) = self.book_requests.lock() {
+            // bounded: ids of answered requests are taken out as the answers come
+            if ids.len() > 10_000 {
+                ids.clear();
+            }
+            ids.extend([first, first + 1]);
+        }
+        wire::book_resubscribe(symbol, first, depth)
     }
 
     fn disconnected(&self) {
@@ -205,6 +217,27 @@ impl LiveVenue for Feed {
             (e, r)
         });
         let sh = &self.shared;
+        if let Ok(Frame::Refused {
+            req_id: Some(id),
+            message,
+            ..
+        }) = &frame
+            && self
+                .book_requests
+                .lock()
+                .is_ok_and(|mut ids| ids.remove(id))
+        {
+            // the book task asks again after its retry delay; the pair's trades go on
+            sh.stats.record_error(
+                &sh.sink,
+                format!(
+                    "Kraken refused a book resubscription: {}",
+                    crate::format::visible(message)
+                ),
+            );
+            s.alive();
+            return None;
+        }
         frame::handle(frame, text, &WORDS, &sh.stats, &sh.sink, s)
     }
 

@@ -65,9 +65,12 @@ impl NatsSource {
             return true;
         }
         w.key().is_none_or(|k| {
-            self.filter
-                .iter()
-                .any(|(v, s)| *s == k.symbol && v.is_none_or(|v| v == k.venue))
+            // the portfolio's alerts are about no market: every screen gets them
+            k.venue == crate::domain::Venue::Portfolio
+                || self
+                    .filter
+                    .iter()
+                    .any(|(v, s)| *s == k.symbol && v.is_none_or(|v| v == k.venue))
         })
     }
 

@@ -97,7 +97,8 @@ impl App {
         self.folio.window = (from, now, step);
         if let Some(Ok(v)) = &self.valuation
             && v.value_whole()
-            && self.folio.live.last().is_none_or(|(t, _)| now > *t)
+            // one a second at most: the cap is an hour, not a burst of snapshots
+            && self.folio.live.last().is_none_or(|(t, _)| now >= *t + 1_000)
         {
             self.folio.live.push((now, v.value));
             if self.folio.live.len() > MAX_LIVE {

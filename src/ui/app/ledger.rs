@@ -186,6 +186,12 @@ impl App {
 
     /// Checks the ledger with `change`; if it adds up, takes it and hands it to the engine.
     fn apply_entry_change(&mut self, change: EntryChange) -> Result<(), String> {
+        if let Some(e) = &self.portfolio_error {
+            // a change to a part of the ledger would store a ledger that does not add up
+            return Err(format!(
+                "the portfolio could not be loaded ({e}): fix that first"
+            ));
+        }
         let next = match (&self.portfolio, &change) {
             (Some(p), _) => p.changed(&change)?,
             (None, EntryChange::Upsert(e)) => {
@@ -205,6 +211,8 @@ impl App {
             portfolio: self.portfolio.clone(),
         });
         self.folio.generation += 1;
+        // live values were the old ledger's
+        self.folio.live.clear();
         self.ledger_cursor = self.ledger_cursor();
         self.revalue();
         Ok(())

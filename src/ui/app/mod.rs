@@ -131,6 +131,8 @@ pub struct App {
     folio: folio::FolioChart,
     /// `[portfolio]` of the config (for a first entry made here).
     portfolio_section: crate::portfolio::config::PortfolioSection,
+    /// Why the portfolio could not be loaded.
+    portfolio_error: Option<String>,
     folio_tab: FolioTab,
     ledger_cursor: usize,
     entry_form: Option<super::entry_form::EntryForm>,
@@ -202,6 +204,7 @@ impl App {
             valuation: None,
             folio: Default::default(),
             portfolio_section: opts.portfolio_section.clone(),
+            portfolio_error: opts.portfolio_error.clone(),
             folio_tab: FolioTab::Positions,
             ledger_cursor: 0,
             entry_form: None,
@@ -525,6 +528,10 @@ impl App {
                 p.live(&self.all_rows, (self.clock)())
                     .map_err(|e| e.to_string()),
             ),
+            (None, View::Portfolio) => self
+                .portfolio_error
+                .as_ref()
+                .map(|e| Err(format!("it could not be loaded: {e}"))),
             _ => None,
         };
         self.folio_refresh();
