@@ -300,3 +300,15 @@ pub enum ListFormat {
     Csv,
     Json,
 }
+
+impl ListFormat {
+    /// The format asked for, else a table on a terminal and CSV into a pipe or file.
+    pub fn or_for_stdout(asked: Option<ListFormat>) -> ListFormat {
+        use std::io::IsTerminal;
+        asked.unwrap_or(if std::io::stdout().is_terminal() {
+            ListFormat::Table
+        } else {
+            ListFormat::Csv
+        })
+    }
+}

@@ -45,31 +45,11 @@ fn eth_close(i: i64) -> f64 {
 }
 
 fn write_klines(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for (name, minutes, close) in [
-        (
-            "BTCUSDT-1m-2024-12-01.csv",
-            2 * 1440,
-            btc_close as fn(i64) -> f64,
-        ),
-        ("ETHUSDT-1m-2024-12-01.csv", 1440, eth_close),
-    ] {
-        let mut text = String::new();
-        for i in 0..minutes {
-            let o = T0 + i * MIN;
-            let c = close(i);
-            text.push_str(&format!(
-                "{o},{c},{c},{c},{c},1.5,{},{},10,0.7,{},0\n",
-                o + MIN - 1,
-                1.5 * c,
-                0.7 * c
-            ));
-        }
-        let p = dir.join(name);
-        std::fs::write(&p, text).unwrap();
-        files.push(p);
-    }
-    files
+    use support::binance::write_kline_dump;
+    vec![
+        write_kline_dump(dir, "BTCUSDT-1m-2024-12-01.csv", T0, 2 * 1440, btc_close),
+        write_kline_dump(dir, "ETHUSDT-1m-2024-12-01.csv", T0, 1440, eth_close),
+    ]
 }
 
 fn rules_config(webhook_port: u16) -> String {
@@ -158,6 +138,19 @@ fn backtest(dir: &Path, config: &Path, db: &Path, args: &[&str]) -> std::process
         .unwrap()
 }
 
+/// `alerts backtest ARGS --format json`, which must succeed: its answer.
+fn backtest_json(dir: &Path, config: &Path, db: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json"]);
+    let out = backtest(dir, config, db, &all);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 // --- brute force: the rules' documented semantics over the 1m closes, nothing shared with
 // the engine. A close of minute i is evaluated when the candle closes, at T0 + (i + 1) min.
 
@@ -237,25 +230,12 @@ fn fires_match_a_brute_force_evaluation_and_nothing_is_delivered_or_stored() {
     let cfg = dir.path().join("rules.toml");
     std::fs::write(&cfg, rules_config(hook.local_addr().unwrap().port())).unwrap();
 
-    let out = backtest(
+    let v = backtest_json(
         dir.path(),
         &cfg,
         &db,
-        &[
-            "--from",
-            "2024-12-01",
-            "--to",
-            "2024-12-02",
-            "--format",
-            "json",
-        ],
+        &["--from", "2024-12-01", "--to", "2024-12-02"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
 
     // the brute force, and the same times worked out by hand from the paths above
     let btc = closes(btc_close, 1440);
@@ -479,27 +459,12 @@ fn one_rule_by_name_from_the_config_or_the_database() {
     drop(conn);
 
     for name in ["eth-above-120", "eth-made-here"] {
-        let out = backtest(
+        let v = backtest_json(
             dir.path(),
             &cfg,
             &db,
-            &[
-                "--rule",
-                name,
-                "--from",
-                "2024-12-01",
-                "--to",
-                "2024-12-02",
-                "--format",
-                "json",
-            ],
+            &["--rule", name, "--from", "2024-12-01", "--to", "2024-12-02"],
         );
-        assert!(
-            out.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let times: Vec<i64> = v["fires"]
             .as_array()
             .unwrap()
@@ -514,7 +479,7 @@ fn one_rule_by_name_from_the_config_or_the_database() {
 
     // a window that begins after the cross up: the data before it warm the rule (the price
     // is known to be above the band), so the cross down inside the window fires, and only it
-    let out = backtest(
+    let v = backtest_json(
         dir.path(),
         &cfg,
         &db,
@@ -525,16 +490,8 @@ fn one_rule_by_name_from_the_config_or_the_database() {
             "2024-12-01T00:45:00Z",
             "--to",
             "2024-12-02",
-            "--format",
-            "json",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let times: Vec<i64> = v["fires"]
         .as_array()
         .unwrap()
@@ -709,25 +666,12 @@ fn rules_on_every_trade_run_over_the_stored_trades_page_by_page() {
         "[[alerts]]\nname = \"eth-105\"\nkind = \"price_cross\"\nvalue = 105\nhysteresis = 0.5\ncooldown_secs = 0\n",
     )
     .unwrap();
-    let out = backtest(
+    let v = backtest_json(
         dir.path(),
         &cfg,
         &db,
-        &[
-            "--from",
-            "2024-12-01",
-            "--to",
-            "2024-12-02",
-            "--format",
-            "json",
-        ],
+        &["--from", "2024-12-01", "--to", "2024-12-02"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["fed"][0]["data"], "trades", "{v:#}");
     let expected = trade_crossings();
     assert_eq!(

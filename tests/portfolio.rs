@@ -16,27 +16,11 @@ fn btc_close(minute: i64) -> f64 {
 }
 
 fn write_klines(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for (name, close) in [
-        ("BTCUSDT-1m-2024-12-01.csv", btc_close as fn(i64) -> f64),
-        ("ETHBTC-1m-2024-12-01.csv", |_| 0.04),
-    ] {
-        let mut text = String::new();
-        for i in 0..1440 {
-            let o = T0 + i * MIN;
-            let c = close(i);
-            text.push_str(&format!(
-                "{o},{c},{c},{c},{c},1.5,{},{},10,0.7,{},0\n",
-                o + MIN - 1,
-                1.5 * c,
-                0.7 * c
-            ));
-        }
-        let p = dir.join(name);
-        std::fs::write(&p, text).unwrap();
-        files.push(p);
-    }
-    files
+    use support::binance::write_kline_dump;
+    vec![
+        write_kline_dump(dir, "BTCUSDT-1m-2024-12-01.csv", T0, 1440, btc_close),
+        write_kline_dump(dir, "ETHBTC-1m-2024-12-01.csv", T0, 1440, |_| 0.04),
+    ]
 }
 
 const ENTRIES: &str = r#"

@@ -1963,6 +1963,17 @@ fn the_portfolio_view_reads_at_80x24_and_160x48() {
     assert!(text.contains("No portfolio"), "{text}");
 }
 
+/// The portfolio series the app asked the folio thread for.
+fn folio_requests(app: &mut App) -> Vec<tickwatch::history::FolioRequest> {
+    app.take_effects()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Folio(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The `P` view's chart: the stored series the folio thread is asked for (the last month by
 /// default, the range keys' span otherwise), drawn under the positions with its range high.
 #[test]
@@ -1973,14 +1984,7 @@ fn the_portfolio_view_charts_its_value_over_the_range() {
     let mut app = fixed_app(&snap, portfolio_options()).with_folio(true);
     app.take_effects();
     assert!(press(&mut app, KeyCode::Char('P')));
-    let asked: Vec<_> = app
-        .take_effects()
-        .into_iter()
-        .filter_map(|e| match e {
-            Effect::Folio(r) => Some(r),
-            _ => None,
-        })
-        .collect();
+    let asked = folio_requests(&mut app);
     assert_eq!(asked.len(), 1, "{asked:?}");
     let req = &asked[0];
     let day = 86_400_000;
@@ -2040,14 +2044,7 @@ fn the_portfolio_view_charts_its_value_over_the_range() {
     }
     // a range key asks for that range, in finer steps (1d of 1m: 4-minute steps)
     assert!(press(&mut app, KeyCode::Char('4')));
-    let again: Vec<_> = app
-        .take_effects()
-        .into_iter()
-        .filter_map(|e| match e {
-            Effect::Folio(r) => Some(r),
-            _ => None,
-        })
-        .collect();
+    let again = folio_requests(&mut app);
     assert_eq!(again.len(), 1, "{again:?}");
     assert_eq!(again[0].step_ms, 4 * 60_000);
     assert!((again[0].to_ms - again[0].from_ms - day).abs() <= again[0].step_ms);

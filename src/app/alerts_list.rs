@@ -2,7 +2,7 @@
 //! delivered, as a table, CSV or JSON.
 
 use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use anyhow::Context;
 
@@ -41,11 +41,7 @@ pub fn run(args: &AlertsListArgs, cli: &Cli) -> anyhow::Result<()> {
     let alerts = reader.alerts(since, args.limit)?;
     let deliveries = reader.deliveries(since)?;
     let stdout = std::io::stdout();
-    let format = args.format.unwrap_or(if stdout.is_terminal() {
-        ListFormat::Table
-    } else {
-        ListFormat::Csv
-    });
+    let format = ListFormat::or_for_stdout(args.format);
     let mut out = std::io::BufWriter::new(stdout.lock());
     match format {
         ListFormat::Table => write_table(&mut out, &alerts)?,

@@ -1,7 +1,7 @@
 //! `tickwatch alerts backtest`: how the rules would have behaved over the stored history, as a
 //! table, CSV or JSON. Reads the database only; delivers nothing.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use anyhow::Context;
 
@@ -67,11 +67,7 @@ pub fn run(args: &BacktestArgs, cli: &Cli) -> anyhow::Result<()> {
     };
     let summary = summarize(&outcome);
     let stdout = std::io::stdout();
-    let format = args.format.unwrap_or(if stdout.is_terminal() {
-        ListFormat::Table
-    } else {
-        ListFormat::Csv
-    });
+    let format = ListFormat::or_for_stdout(args.format);
     let mut out = std::io::BufWriter::new(stdout.lock());
     match format {
         ListFormat::Table => write_table(&mut out, &outcome, &summary)?,

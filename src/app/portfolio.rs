@@ -1,7 +1,7 @@
 //! `tickwatch portfolio`: positions, cost basis and P/L, now or at a past time, valued from
 //! the prices stored in the database.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use anyhow::Context;
 
@@ -54,11 +54,7 @@ pub fn run(args: &PortfolioArgs, cli: &Cli) -> anyhow::Result<()> {
     let accounts = Accounts::build(&p.entries, at_ms, basis, rates.as_ref())?;
     let valuation = value(&accounts, basis, rates.as_ref(), at_ms);
     let stdout = std::io::stdout();
-    let format = args.format.unwrap_or(if stdout.is_terminal() {
-        ListFormat::Table
-    } else {
-        ListFormat::Csv
-    });
+    let format = ListFormat::or_for_stdout(args.format);
     let mut out = std::io::BufWriter::new(stdout.lock());
     let method = format!("{:?}", basis.method).to_lowercase();
     match format {

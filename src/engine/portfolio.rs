@@ -12,7 +12,6 @@
 //! built once at live prices until then, and built again only when an entry's time comes.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use super::RuleBook;
 use crate::alerts::rules::{Condition, Trigger};
@@ -31,8 +30,28 @@ pub struct Watch {
     high: Option<f64>,
     /// Why the last valuation could not be used (logged once per reason, not every second).
     noted: Option<String>,
-    /// The ledger up to `.1`, and whether its costs come from stored prices.
-    books: Option<(Accounts, TsMs, bool)>,
+    /// The ledger as built, and when the first entry it does not hold yet comes due.
+    books: Option<Books>,
+}
+
+#[derive(Debug)]
+struct Books {
+    accounts: Accounts,
+    /// The time of the first entry after the build (None: none): the ledger is built again
+    /// then, not scanned for it every tick.
+    next_ms: Option<TsMs>,
+}
+
+impl Books {
+    fn new(accounts: Accounts, p: &Portfolio, at_ms: TsMs) -> Books {
+        let next_ms = p
+            .entries
+            .iter()
+            .map(|e| e.ts_ms)
+            .filter(|t| *t > at_ms)
+            .min();
+        Books { accounts, next_ms }
+    }
 }
 
 impl Watch {
@@ -42,7 +61,7 @@ impl Watch {
             self.raise(v);
         }
         if let Some(a) = &s.accounts {
-            self.books = Some((a.clone(), s.at_ms, true));
+            self.books = Some(Books::new(a.clone(), &s.portfolio, s.at_ms));
         }
     }
 
@@ -71,7 +90,7 @@ impl Watch {
     /// Values `p` at the `last` prices and evaluates the portfolio rules.
     pub fn evaluate(
         &mut self,
-        p: &Arc<Portfolio>,
+        p: &Portfolio,
         last: impl Iterator<Item = (VenueSymbol, f64)>,
         now: TsMs,
         rules: &mut RuleBook,
@@ -92,10 +111,10 @@ impl Watch {
         let due = self
             .books
             .as_ref()
-            .is_none_or(|(_, at, _)| p.entries.iter().any(|e| e.ts_ms > *at && e.ts_ms <= now));
+            .is_none_or(|b| b.next_ms.is_some_and(|t| t <= now));
         if due {
             match Accounts::build(&p.entries, now, &p.basis, &rates) {
-                Ok(a) => self.books = Some((a, now, false)),
+                Ok(a) => self.books = Some(Books::new(a, p, now)),
                 Err(e) => {
                     self.books = None;
                     self.note(Some(format!("the ledger does not add up: {e}")));
@@ -103,10 +122,10 @@ impl Watch {
                 }
             }
         }
-        let Some((accounts, _, _)) = &self.books else {
+        let Some(b) = &self.books else {
             return;
         };
-        let v = value(accounts, &p.basis, &rates, now);
+        let v = value(&b.accounts, &p.basis, &rates, now);
         if !v.value_whole() {
             let unpriced: Vec<&str> = v
                 .positions

@@ -161,10 +161,10 @@ fn drawdown_is_measured_from_the_stored_high_too() {
 }
 
 #[test]
-fn without_a_portfolio_or_its_rules_nothing_is_valued() {
-    let mut e = engine(&["kind = 'price_above'\nvalue = 1000"]);
-    assert!(step(&mut e, T0, &[("ETHUSDT", 10.0), ("BTCUSDT", 100.0)]).is_empty());
+fn a_portfolio_edited_away_values_nothing_and_the_change_is_stored() {
     let mut e = engine(&RULES[..1]);
+    // a high of 200 (BTC 100, ETH 10 × 10)
+    assert!(step(&mut e, T0, &[("ETHUSDT", 10.0), ("BTCUSDT", 100.0)]).is_empty());
     let mut out = OutputBatch::default();
     let gone = crate::portfolio::EntryChange::Delete("config#1".into());
     e.control(
@@ -172,13 +172,17 @@ fn without_a_portfolio_or_its_rules_nothing_is_valued() {
             change: gone.clone(),
             portfolio: None,
         },
-        T0,
+        T0 + 1_500,
         &mut out,
     )
     .unwrap();
     assert_eq!(out.portfolio, vec![gone], "the change goes to the store");
-    e.control(&stored(&folio(), 400.0), T0, &mut out).unwrap();
-    assert!(step(&mut e, T0 + 2_000, &[("ETHUSDT", 10.0), ("BTCUSDT", 100.0)]).is_empty());
+    // BTC halves: the old portfolio would be 25 % below its high; there is none any more
+    assert!(step(&mut e, T0 + 2_000, &[("BTCUSDT", 50.0)]).is_empty());
+    // the same fall with the portfolio kept fires: the check above can tell
+    let mut kept = engine(&RULES[..1]);
+    assert!(step(&mut kept, T0, &[("ETHUSDT", 10.0), ("BTCUSDT", 100.0)]).is_empty());
+    assert_eq!(step(&mut kept, T0 + 2_000, &[("BTCUSDT", 50.0)]).len(), 1);
 }
 
 /// The costs stored prices give (a deposit valued at its time) are used instead of a ledger

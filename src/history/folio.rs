@@ -3,7 +3,6 @@
 //! the prices then ([`crate::portfolio::series`]).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use crate::domain::TsMs;
 use crate::portfolio::Portfolio;
@@ -31,60 +30,23 @@ pub struct FolioPoint {
     pub whole: bool,
 }
 
-#[derive(Debug, Clone)]
-pub struct FolioReply {
-    pub id: u64,
-    /// The reason in words when the database could not be read or the ledger does not add up.
-    pub result: Result<Vec<FolioPoint>, String>,
-    pub elapsed: Duration,
-}
+/// The series, or why it could not be read.
+pub type FolioReply = super::worker::Reply<Vec<FolioPoint>>;
 
 /// Handle to the thread. Dropping it ends the thread.
-pub struct FolioLoader {
-    tx: flume::Sender<FolioRequest>,
-    rx: flume::Receiver<FolioReply>,
+pub type FolioLoader = super::worker::Worker<FolioRequest, Vec<FolioPoint>>;
+
+impl super::worker::Question for FolioRequest {
+    fn id(&self) -> u64 {
+        self.id
+    }
 }
 
 impl FolioLoader {
     /// Starts the thread for the database at `db` (which may not exist yet: nothing stored,
     /// an empty series).
     pub fn spawn_at(db: Location) -> std::io::Result<FolioLoader> {
-        let (tx, req_rx) = flume::unbounded::<FolioRequest>();
-        let (reply_tx, rx) = flume::unbounded();
-        std::thread::Builder::new()
-            .name("tickwatch-folio".into())
-            .spawn(move || {
-                while let Ok(first) = req_rx.recv() {
-                    // a newer question supersedes the ones queued before it
-                    let req = req_rx.try_iter().last().unwrap_or(first);
-                    let t0 = Instant::now();
-                    let result = answer(&db, &req);
-                    let reply = FolioReply {
-                        id: req.id,
-                        result,
-                        elapsed: t0.elapsed(),
-                    };
-                    if reply_tx.send(reply).is_err() {
-                        break;
-                    }
-                }
-            })?;
-        Ok(FolioLoader { tx, rx })
-    }
-
-    /// Queues a request; never blocks.
-    pub fn request(&self, req: FolioRequest) {
-        let _ = self.tx.send(req);
-    }
-
-    /// A finished reply, if one is waiting.
-    pub fn try_recv(&self) -> Option<FolioReply> {
-        self.rx.try_recv().ok()
-    }
-
-    /// Waits up to `timeout` for a reply (tests).
-    pub fn recv_timeout(&self, timeout: Duration) -> Option<FolioReply> {
-        self.rx.recv_timeout(timeout).ok()
+        Self::spawn("tickwatch-folio", db, answer)
     }
 }
 

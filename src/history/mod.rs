@@ -9,6 +9,7 @@ mod pg;
 mod preview;
 mod query;
 mod reader;
+mod worker;
 
 pub use bucket::{bucket_ms_for, bucketize};
 pub use folio::{FolioLoader, FolioPoint, FolioReply, FolioRequest};

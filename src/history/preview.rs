@@ -2,8 +2,6 @@
 //! backtested ([`crate::backtest`]) on the selected symbol's stored history, on a thread of its
 //! own (never the UI's). The newest question supersedes those queued before it.
 
-use std::time::{Duration, Instant};
-
 use crate::alerts::rules::RuleConfig;
 use crate::backtest::{BacktestError, Request};
 use crate::domain::{TsMs, VenueSymbol};
@@ -34,57 +32,21 @@ pub enum Preview {
     NotBacktested(String),
 }
 
-#[derive(Debug, Clone)]
-pub struct PreviewReply {
-    pub id: u64,
-    /// The reason in words when the database could not be read.
-    pub result: Result<Preview, String>,
-    pub elapsed: Duration,
-}
+/// What the backtest found, or why the database could not be read.
+pub type PreviewReply = super::worker::Reply<Preview>;
 
 /// Handle to the thread. Dropping it ends the thread.
-pub struct PreviewLoader {
-    tx: flume::Sender<PreviewRequest>,
-    rx: flume::Receiver<PreviewReply>,
+pub type PreviewLoader = super::worker::Worker<PreviewRequest, Preview>;
+
+impl super::worker::Question for PreviewRequest {
+    fn id(&self) -> u64 {
+        self.id
+    }
 }
 
 impl PreviewLoader {
     pub fn spawn_at(db: Location) -> std::io::Result<PreviewLoader> {
-        let (tx, req_rx) = flume::unbounded::<PreviewRequest>();
-        let (reply_tx, rx) = flume::unbounded();
-        std::thread::Builder::new()
-            .name("tickwatch-preview".into())
-            .spawn(move || {
-                while let Ok(first) = req_rx.recv() {
-                    let req = req_rx.try_iter().last().unwrap_or(first);
-                    let t0 = Instant::now();
-                    let result = answer(&db, &req);
-                    let reply = PreviewReply {
-                        id: req.id,
-                        result,
-                        elapsed: t0.elapsed(),
-                    };
-                    if reply_tx.send(reply).is_err() {
-                        break;
-                    }
-                }
-            })?;
-        Ok(PreviewLoader { tx, rx })
-    }
-
-    /// Queues a request; never blocks.
-    pub fn request(&self, req: PreviewRequest) {
-        let _ = self.tx.send(req);
-    }
-
-    /// A finished reply, if one is waiting.
-    pub fn try_recv(&self) -> Option<PreviewReply> {
-        self.rx.try_recv().ok()
-    }
-
-    /// Waits up to `timeout` for a reply (tests).
-    pub fn recv_timeout(&self, timeout: Duration) -> Option<PreviewReply> {
-        self.rx.recv_timeout(timeout).ok()
+        Self::spawn("tickwatch-preview", db, answer)
     }
 }
 

@@ -2,7 +2,7 @@
 //! fields and keys. The entry is checked exactly as a `[[portfolio.entries]]` of the config
 //! is; what it shows is drawn by [`widgets::rule_form`](super::widgets::rule_form)'s form box.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 
 use crate::domain::{TsMs, iso8601};
 use crate::portfolio::config::EntryConfig;
@@ -52,14 +52,8 @@ impl EntryField {
     }
 }
 
-/// What a key did to the form.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EntryOutcome {
-    Open,
-    Cancelled,
-    /// A valid entry (the ledger with it is checked by the caller).
-    Submitted(Entry),
-}
+/// What a key did to the form (a valid entry: the ledger with it is checked by the caller).
+pub type EntryOutcome = crate::ui::form::Outcome<Entry>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntryForm {
@@ -179,75 +173,8 @@ impl EntryForm {
         })
     }
 
-    fn text_mut(&mut self, field: EntryField) -> Option<&mut String> {
-        Some(match field {
-            EntryField::Time => &mut self.time,
-            EntryField::Market => &mut self.market,
-            EntryField::Asset => &mut self.asset,
-            EntryField::Quote => &mut self.quote,
-            EntryField::Qty => &mut self.qty,
-            EntryField::Price => &mut self.price,
-            EntryField::Fee => &mut self.fee,
-            EntryField::FeeAsset => &mut self.fee_asset,
-            EntryField::Type => return None,
-        })
-    }
-
-    fn choose(&mut self, forward: bool) {
-        if self.field == EntryField::Type {
-            let i = ACTIONS.iter().position(|a| *a == self.action).unwrap_or(0);
-            let n = ACTIONS.len();
-            self.action = ACTIONS[if forward {
-                (i + 1) % n
-            } else {
-                (i + n - 1) % n
-            }];
-        }
-    }
-
-    fn step(&mut self, forward: bool) {
-        let fields = self.fields();
-        let i = fields.iter().position(|f| *f == self.field).unwrap_or(0);
-        let j = if forward {
-            (i + 1).min(fields.len() - 1)
-        } else {
-            i.saturating_sub(1)
-        };
-        self.field = fields[j];
-    }
-
     pub fn on_key(&mut self, key: KeyEvent, base: &str, now: TsMs) -> EntryOutcome {
-        self.error = None;
-        match key.code {
-            KeyCode::Esc => return EntryOutcome::Cancelled,
-            KeyCode::Enter => match self.to_entry(base, now) {
-                Ok(e) => return EntryOutcome::Submitted(e),
-                Err(e) => self.error = Some(e),
-            },
-            KeyCode::Up | KeyCode::BackTab => self.step(false),
-            KeyCode::Down | KeyCode::Tab => self.step(true),
-            KeyCode::Left => self.choose(false),
-            KeyCode::Right => self.choose(true),
-            KeyCode::Backspace => {
-                if let Some(t) = self.text_mut(self.field) {
-                    t.pop();
-                }
-            }
-            KeyCode::Char(c) => {
-                let field = self.field;
-                match self.text_mut(field) {
-                    Some(t) if t.chars().count() < 40 && !c.is_control() => t.push(c),
-                    Some(_) => {}
-                    None if c == ' ' => self.choose(true),
-                    None => {}
-                }
-            }
-            _ => {}
-        }
-        if !self.fields().contains(&self.field) {
-            self.field = EntryField::Type;
-        }
-        EntryOutcome::Open
+        crate::ui::form::on_key(self, key, |f| f.to_entry(base, now))
     }
 
     /// The entry the form describes, checked like a config entry; the error names the field.
@@ -303,10 +230,51 @@ impl EntryForm {
     }
 }
 
+impl crate::ui::form::Form for EntryForm {
+    type Field = EntryField;
+    const MAX_TEXT: usize = 40;
+
+    fn fields(&self) -> Vec<EntryField> {
+        EntryForm::fields(self)
+    }
+
+    fn focus(&self) -> EntryField {
+        self.field
+    }
+
+    fn set_focus(&mut self, f: EntryField) {
+        self.field = f;
+    }
+
+    fn text_mut(&mut self, field: EntryField) -> Option<&mut String> {
+        Some(match field {
+            EntryField::Time => &mut self.time,
+            EntryField::Market => &mut self.market,
+            EntryField::Asset => &mut self.asset,
+            EntryField::Quote => &mut self.quote,
+            EntryField::Qty => &mut self.qty,
+            EntryField::Price => &mut self.price,
+            EntryField::Fee => &mut self.fee,
+            EntryField::FeeAsset => &mut self.fee_asset,
+            EntryField::Type => return None,
+        })
+    }
+
+    fn choose(&mut self, forward: bool) {
+        if self.field == EntryField::Type {
+            self.action = crate::ui::form::cycle(&ACTIONS, self.action, forward);
+        }
+    }
+
+    fn set_error(&mut self, e: Option<String>) {
+        self.error = e;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crossterm::event::KeyModifiers;
+    use crossterm::event::{KeyCode, KeyModifiers};
 
     const NOW: TsMs = 1_700_000_000_000;
 

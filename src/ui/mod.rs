@@ -10,6 +10,7 @@ pub mod chart_opts;
 pub mod cross_venue;
 pub mod effect;
 mod entry_form;
+mod form;
 pub mod keymap;
 mod pacer;
 pub mod prompt;

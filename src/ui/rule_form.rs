@@ -1,7 +1,9 @@
 //! The small form that makes or edits an alert rule: its fields and keys. What it shows is
 //! [`widgets::rule_form`](super::widgets::rule_form).
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
+
+use crate::ui::form::cycle;
 
 use crate::alerts::rules::{Direction, Mode, On, RuleConfig, RuleKind};
 use crate::domain::{Interval, Symbol};
@@ -53,14 +55,8 @@ impl Field {
     }
 }
 
-/// What a key did to the form.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FormOutcome {
-    Open,
-    Cancelled,
-    /// A valid rule (its name may still be taken: the caller checks).
-    Submitted(RuleConfig),
-}
+/// What a key did to the form (a valid rule: its name may still be taken, the caller checks).
+pub type FormOutcome = crate::ui::form::Outcome<RuleConfig>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleForm {
@@ -118,17 +114,6 @@ pub fn default_value(kind: RuleKind, price: Option<f64>) -> String {
         RuleKind::PortfolioDrawdownAbove => "5".into(),
         RuleKind::PositionWeightAbove => "50".into(),
     }
-}
-
-fn cycle<T: Copy + PartialEq>(all: &[T], now: T, forward: bool) -> T {
-    let i = all.iter().position(|x| *x == now).unwrap_or(0);
-    let n = all.len();
-    let j = if forward {
-        (i + 1) % n
-    } else {
-        (i + n - 1) % n
-    };
-    all[j]
 }
 
 impl RuleForm {
@@ -259,82 +244,8 @@ impl RuleForm {
         }
     }
 
-    fn text_mut(&mut self, field: Field) -> Option<&mut String> {
-        match field {
-            Field::Value => Some(&mut self.value),
-            Field::Window => Some(&mut self.window),
-            Field::Levels => Some(&mut self.levels),
-            Field::Band => Some(&mut self.band),
-            Field::Hysteresis => Some(&mut self.hysteresis),
-            Field::Cooldown => Some(&mut self.cooldown),
-            Field::Name => Some(&mut self.name),
-            _ => None,
-        }
-    }
-
-    fn choose(&mut self, forward: bool) {
-        match self.field {
-            Field::Kind => {
-                self.kind = cycle(&RuleKind::ALL, self.kind, forward);
-                self.value = default_value(self.kind, self.price);
-            }
-            Field::Interval => self.interval = cycle(&Interval::ALL, self.interval, forward),
-            Field::Direction => {
-                let all = [Direction::Any, Direction::Up, Direction::Down];
-                self.direction = cycle(&all, self.direction, forward);
-            }
-            Field::Scope if self.scope_list.is_some() => self.scope_all = !self.scope_all,
-            Field::Mode => {
-                self.mode = cycle(&[Mode::Rearm, Mode::Once], self.mode, forward);
-            }
-            _ => {}
-        }
-    }
-
-    fn step(&mut self, forward: bool) {
-        let fields = self.fields();
-        let i = fields.iter().position(|f| *f == self.field).unwrap_or(0);
-        let j = if forward {
-            (i + 1).min(fields.len() - 1)
-        } else {
-            i.saturating_sub(1)
-        };
-        self.field = fields[j];
-    }
-
     pub fn on_key(&mut self, key: KeyEvent) -> FormOutcome {
-        self.error = None;
-        match key.code {
-            KeyCode::Esc => return FormOutcome::Cancelled,
-            KeyCode::Enter => match self.to_spec() {
-                Ok(spec) => return FormOutcome::Submitted(spec),
-                Err(e) => self.error = Some(e),
-            },
-            KeyCode::Up | KeyCode::BackTab => self.step(false),
-            KeyCode::Down | KeyCode::Tab => self.step(true),
-            KeyCode::Left => self.choose(false),
-            KeyCode::Right => self.choose(true),
-            KeyCode::Backspace => {
-                if let Some(t) = self.text_mut(self.field) {
-                    t.pop();
-                }
-            }
-            KeyCode::Char(c) => {
-                let field = self.field;
-                match self.text_mut(field) {
-                    Some(t) if t.chars().count() < 80 => t.push(c),
-                    Some(_) => {}
-                    None if c == ' ' => self.choose(true),
-                    None => {}
-                }
-            }
-            _ => {}
-        }
-        // the fields of another kind may no longer include the focused one
-        if !self.fields().contains(&self.field) {
-            self.field = Field::Kind;
-        }
-        FormOutcome::Open
+        crate::ui::form::on_key(self, key, RuleForm::to_spec)
     }
 
     /// The rule the form describes, validated like a config entry; the error says which
@@ -406,10 +317,63 @@ impl RuleForm {
     }
 }
 
+impl crate::ui::form::Form for RuleForm {
+    type Field = Field;
+    const MAX_TEXT: usize = 80;
+
+    fn fields(&self) -> Vec<Field> {
+        RuleForm::fields(self)
+    }
+
+    fn focus(&self) -> Field {
+        self.field
+    }
+
+    fn set_focus(&mut self, f: Field) {
+        self.field = f;
+    }
+
+    fn text_mut(&mut self, field: Field) -> Option<&mut String> {
+        match field {
+            Field::Value => Some(&mut self.value),
+            Field::Window => Some(&mut self.window),
+            Field::Levels => Some(&mut self.levels),
+            Field::Band => Some(&mut self.band),
+            Field::Hysteresis => Some(&mut self.hysteresis),
+            Field::Cooldown => Some(&mut self.cooldown),
+            Field::Name => Some(&mut self.name),
+            _ => None,
+        }
+    }
+
+    fn choose(&mut self, forward: bool) {
+        match self.field {
+            Field::Kind => {
+                self.kind = cycle(&RuleKind::ALL, self.kind, forward);
+                self.value = default_value(self.kind, self.price);
+            }
+            Field::Interval => self.interval = cycle(&Interval::ALL, self.interval, forward),
+            Field::Direction => {
+                let all = [Direction::Any, Direction::Up, Direction::Down];
+                self.direction = cycle(&all, self.direction, forward);
+            }
+            Field::Scope if self.scope_list.is_some() => self.scope_all = !self.scope_all,
+            Field::Mode => {
+                self.mode = cycle(&[Mode::Rearm, Mode::Once], self.mode, forward);
+            }
+            _ => {}
+        }
+    }
+
+    fn set_error(&mut self, e: Option<String>) {
+        self.error = e;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crossterm::event::KeyModifiers;
+    use crossterm::event::{KeyCode, KeyModifiers};
 
     fn press(f: &mut RuleForm, code: KeyCode) -> FormOutcome {
         f.on_key(KeyEvent::new(code, KeyModifiers::NONE))

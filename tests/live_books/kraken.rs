@@ -188,6 +188,21 @@ fn start(
 }
 
 /// Whether the client sends anything but pings within 1.5 s.
+/// Waits for the alert the final book raises, checks that the client asked for nothing after
+/// `what`, and stops tickwatch: the alert's value and the log.
+async fn settle(
+    c: &mut ServerConn,
+    child: std::process::Child,
+    dir: &std::path::Path,
+    db: &std::path::Path,
+    what: &str,
+) -> (f64, String) {
+    let alert = wait_alert(db, Duration::from_secs(15), &dir.join("tickwatch.log")).await;
+    let after = quiet(c).await;
+    assert!(after.is_err(), "another request after {what}: {after:?}");
+    (alert, stop(child, dir))
+}
+
 async fn quiet(c: &mut ServerConn) -> Result<Value, tokio::time::error::Elapsed> {
     tokio::time::timeout(Duration::from_millis(1500), request(c)).await
 }
@@ -219,15 +234,8 @@ async fn a_checksum_failure_resubscribes_and_the_book_ends_as_the_venues() {
         .expect("no resubscribe of book within 10 s of the bad checksum");
     c.send(resync_snapshot).await;
     c.send_all(frames[FAULT + 2..=last].iter().cloned()).await;
-    let log_path = dir.path().join("tickwatch.log");
-    let alert = wait_alert(&db, Duration::from_secs(15), &log_path).await;
     // every later checksum matched: nothing was subscribed again
-    let after = quiet(&mut c).await;
-    assert!(
-        after.is_err(),
-        "another request after the resync: {after:?}"
-    );
-    let log = stop(child, dir.path());
+    let (alert, log) = settle(&mut c, child, dir.path(), &db, "the resync").await;
     let expected = format!("checksum failed: venue {}", sum ^ 0x55);
     assert!(log.contains(&expected), "{expected} not in the log:\n{log}");
     super::assert_resynced_once(&log, alert, want);
@@ -259,15 +267,8 @@ async fn a_cut_connection_discards_the_book_and_the_next_snapshot_rebuilds_it() 
     handshake(&mut c, &["BTC/USD"], &["BTC/USD"]).await;
     c.send(rejoin_snapshot).await;
     c.send_all(frames[rejoin + 1..=last].iter().cloned()).await;
-    let log_path = dir.path().join("tickwatch.log");
-    let alert = wait_alert(&db, Duration::from_secs(15), &log_path).await;
     // the new snapshot and its updates all matched: no book was asked for again
-    let after = quiet(&mut c).await;
-    assert!(
-        after.is_err(),
-        "another request after the rejoin: {after:?}"
-    );
-    let log = stop(child, dir.path());
+    let (alert, log) = settle(&mut c, child, dir.path(), &db, "the rejoin").await;
     assert!(
         log.contains("1 book(s) discarded (disconnected)"),
         "the book was not discarded with its connection:\n{log}"

@@ -272,3 +272,29 @@ pub fn exchange_info(weight_limit: u32, symbols: &[String]) -> String {
         syms.join(",")
     )
 }
+
+/// Writes a data.binance.vision 1m kline dump `name` into `dir`: `minutes` candles from `t0`,
+/// each flat at `close(i)` (open = high = low = close), volume 1.5 of which 0.7 taker-bought.
+pub fn write_kline_dump(
+    dir: &std::path::Path,
+    name: &str,
+    t0: i64,
+    minutes: i64,
+    close: impl Fn(i64) -> f64,
+) -> std::path::PathBuf {
+    const MIN: i64 = 60_000;
+    let mut text = String::new();
+    for i in 0..minutes {
+        let o = t0 + i * MIN;
+        let c = close(i);
+        text.push_str(&format!(
+            "{o},{c},{c},{c},{c},1.5,{},{},10,0.7,{},0\n",
+            o + MIN - 1,
+            1.5 * c,
+            0.7 * c
+        ));
+    }
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}

@@ -29,7 +29,7 @@ pub struct FolioChart {
     pub points: Vec<FolioPoint>,
     pub status: FolioStatus,
     /// Whole live values after the last stored step.
-    pub live: Vec<(TsMs, f64)>,
+    pub live: std::collections::VecDeque<(TsMs, f64)>,
     /// The window shown: from, to (now), and the step.
     pub window: (TsMs, TsMs, TsMs),
 }
@@ -98,11 +98,11 @@ impl App {
         if let Some(Ok(v)) = &self.valuation
             && v.value_whole()
             // one a second at most: the cap is an hour, not a burst of snapshots
-            && self.folio.live.last().is_none_or(|(t, _)| now >= *t + 1_000)
+            && self.folio.live.back().is_none_or(|(t, _)| now >= *t + 1_000)
         {
-            self.folio.live.push((now, v.value));
+            self.folio.live.push_back((now, v.value));
             if self.folio.live.len() > MAX_LIVE {
-                self.folio.live.remove(0);
+                self.folio.live.pop_front();
             }
         }
         if !self.folio.on {
