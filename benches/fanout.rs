@@ -3,6 +3,8 @@
 //! applying N simulated trades, and the publisher publishing the same N trades to a real
 //! `nats-server -js` (file storage) with every acknowledgement awaited. Criterion reports both
 //! as elements per second; the publisher keeps up when its rate is at least the engine's.
+//! Trades are published as protobuf `TradeBatch` messages (the default) and, for comparison, as
+//! JSON lines (`[nats] trade_format = "json"`).
 //! Skipped (with a message) when nats-server is not installed.
 
 use std::path::PathBuf;
@@ -13,7 +15,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tickwatch::domain::{MarketEvent, OutputBatch};
 use tickwatch::engine::{Engine, EngineConfig};
-use tickwatch::fanout::publisher::{self, FanoutBatch, FanoutStats, PublishConfig};
+use tickwatch::fanout::publisher::{self, FanoutBatch, FanoutStats, PublishConfig, TradeFormat};
 use tickwatch::pipeline::{HealthBoard, PipelineStats};
 use tickwatch::sources::sim::{SimConfig, SimGenerator};
 
@@ -88,54 +90,60 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
     let mut run = 0u64;
-    group.bench_function("publish_200k_trades_with_acks", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                run += 1;
-                // trades carry their id in Nats-Msg-Id: a fresh trade id range per run, or
-                // the stream would take the repeats as duplicates
-                let evs: Vec<MarketEvent> = evs
-                    .iter()
-                    .map(|e| {
-                        let mut e = *e;
-                        if let tickwatch::domain::EventKind::Trade(t) = &mut e.kind {
-                            t.trade_id += run * 10_000_000;
-                        }
-                        e
-                    })
-                    .collect();
-                let (tx, rx) = flume::bounded(publisher::CHANNEL_BATCHES);
-                let stats = Arc::new(FanoutStats::default());
-                let cfg = PublishConfig {
-                    url: format!("nats://127.0.0.1:{port}"),
-                    stream: "TICKWATCH".into(),
-                    max_age: Duration::from_secs(3600),
-                };
-                let t = Instant::now();
-                let task = rt.spawn(publisher::run(
-                    cfg,
-                    rx,
-                    HealthBoard::default(),
-                    stats.clone(),
-                    Arc::default(),
-                ));
-                for chunk in evs.chunks(BATCH) {
-                    tx.send(FanoutBatch {
-                        events: chunk.to_vec(),
-                        ..Default::default()
-                    })
-                    .unwrap();
+    for (name, format) in [
+        ("publish_200k_trades_with_acks", TradeFormat::Protobuf),
+        ("publish_200k_trades_with_acks_json", TradeFormat::Json),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    run += 1;
+                    // trades carry their id in Nats-Msg-Id: a fresh trade id range per run, or
+                    // the stream would take the repeats as duplicates
+                    let evs: Vec<MarketEvent> = evs
+                        .iter()
+                        .map(|e| {
+                            let mut e = *e;
+                            if let tickwatch::domain::EventKind::Trade(t) = &mut e.kind {
+                                t.trade_id += run * 10_000_000;
+                            }
+                            e
+                        })
+                        .collect();
+                    let (tx, rx) = flume::bounded(publisher::CHANNEL_BATCHES);
+                    let stats = Arc::new(FanoutStats::default());
+                    let cfg = PublishConfig {
+                        url: format!("nats://127.0.0.1:{port}"),
+                        stream: "TICKWATCH".into(),
+                        max_age: Duration::from_secs(3600),
+                        trade_format: format,
+                    };
+                    let t = Instant::now();
+                    let task = rt.spawn(publisher::run(
+                        cfg,
+                        rx,
+                        HealthBoard::default(),
+                        stats.clone(),
+                        Arc::default(),
+                    ));
+                    for chunk in evs.chunks(BATCH) {
+                        tx.send(FanoutBatch {
+                            events: chunk.to_vec(),
+                            ..Default::default()
+                        })
+                        .unwrap();
+                    }
+                    drop(tx);
+                    rt.block_on(task).unwrap();
+                    total += t.elapsed();
+                    assert_eq!(PipelineStats::get(&stats.published), N as u64);
+                    assert_eq!(PipelineStats::get(&stats.dropped), 0);
                 }
-                drop(tx);
-                rt.block_on(task).unwrap();
-                total += t.elapsed();
-                assert_eq!(PipelineStats::get(&stats.published), N as u64);
-                assert_eq!(PipelineStats::get(&stats.dropped), 0);
-            }
-            total
-        })
-    });
+                total
+            })
+        });
+    }
     // The fixed cost inside the timing above: connecting, finding the stream, and stopping
     // with nothing to publish.
     group.throughput(Throughput::Elements(1));
@@ -146,6 +154,7 @@ fn bench(c: &mut Criterion) {
                 url: format!("nats://127.0.0.1:{port}"),
                 stream: "TICKWATCH".into(),
                 max_age: Duration::from_secs(3600),
+                trade_format: Default::default(),
             };
             drop(tx);
             let stats = Arc::new(FanoutStats::default());

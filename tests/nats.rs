@@ -16,6 +16,8 @@ use async_nats::jetstream::{self, consumer};
 use futures_util::StreamExt;
 use support::nats::{NatsServer, Proxy};
 use support::query_i64;
+use tickwatch::domain::EventKind;
+use tickwatch::fanout::binary::TradeBatch;
 
 /// How long the reader is cut off from NATS (the issue names 30 s).
 fn outage() -> Duration {
@@ -37,15 +39,17 @@ fn server(dir: &Path) -> Option<NatsServer> {
     }
 }
 
-/// A simulator config: two symbols, `rate` trades a second each in real time, `total` trades.
-fn sim_config(dir: &Path, rate: u32, total: u64) -> PathBuf {
+/// A simulator config: two symbols, `rate` trades a second each in real time, `total` trades,
+/// published as `trade_format`.
+fn sim_config(dir: &Path, rate: u32, total: u64, trade_format: &str) -> PathBuf {
     let path = dir.join("sim.toml");
     std::fs::write(
         &path,
         format!(
             "sources = [\"sim\"]\n[notify]\ndesktop = false\n\
              [sim]\nsymbols = [\"BTCUSDT\", \"ETHUSDT\"]\nrate = {rate}.0\nspeed = \"1\"\n\
-             history_secs = 0\nmax_trades = {total}\n"
+             history_secs = 0\nmax_trades = {total}\n\
+             [nats]\ntrade_format = \"{trade_format}\"\n"
         ),
     )
     .unwrap();
@@ -87,8 +91,9 @@ async fn finish(mut child: Child, secs: u64, what: &str) -> (bool, String) {
     )
 }
 
-/// Every trade in the stream, as (symbol, trade id), in stream order.
-async fn stream_trades(url: &str) -> Vec<(String, u64)> {
+/// Every trade in the stream, as (symbol, trade id), in stream order; every message of trades
+/// must be `protobuf` (a `TradeBatch` saying so in its Content-Type) or JSON lines.
+async fn stream_trades(url: &str, protobuf: bool) -> Vec<(String, u64)> {
     let js = jetstream::new(async_nats::connect(url).await.unwrap());
     let stream = js.get_stream("TICKWATCH").await.unwrap();
     let consumer = stream
@@ -103,6 +108,30 @@ async fn stream_trades(url: &str) -> Vec<(String, u64)> {
     let mut out = Vec::new();
     while let Ok(Some(m)) = tokio::time::timeout(Duration::from_secs(3), messages.next()).await {
         let m = m.unwrap();
+        let content_type = m
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("Content-Type"))
+            .map(|v| v.as_str().to_string());
+        if protobuf {
+            assert_eq!(
+                content_type.as_deref(),
+                Some("application/x-protobuf; proto=tickwatch.TradeBatch")
+            );
+            let b: TradeBatch = prost::Message::decode(m.payload.clone()).unwrap();
+            for ev in b.events().unwrap() {
+                let EventKind::Trade(t) = ev.kind else {
+                    unreachable!()
+                };
+                assert_eq!(
+                    m.subject.as_str(),
+                    format!("tickwatch.trade.sim.{}", ev.symbol)
+                );
+                out.push((ev.symbol.as_str().to_string(), t.trade_id));
+            }
+            continue;
+        }
+        assert_eq!(content_type, None);
         // one JSON object per line: a message carries a round's trades of one symbol
         for line in m.payload.split(|b| *b == b'\n') {
             let v: serde_json::Value = serde_json::from_slice(line).unwrap();
@@ -138,7 +167,8 @@ async fn every_trade_is_in_the_stream_once_across_a_server_restart() {
         return;
     };
     const TOTAL: u64 = 4_000;
-    let config = sim_config(dir.path(), 200, TOTAL);
+    // trades as JSON lines here; the reader's test below reads the default protobuf
+    let config = sim_config(dir.path(), 200, TOTAL, "json");
     let rec = spawn(dir.path(), &config, "rec.db", &["--publish", &nats.url()]);
     tokio::time::sleep(Duration::from_secs(3)).await;
     // in the middle of the stream: the server dies without a word, and comes back 2 s later
@@ -150,7 +180,7 @@ async fn every_trade_is_in_the_stream_once_across_a_server_restart() {
     assert!(err.contains("not published 0"), "{err}");
     let stored = query_i64(&dir.path().join("rec.db"), "SELECT COUNT(*) FROM trades");
     assert_eq!(stored, Some(TOTAL as i64));
-    let trades = stream_trades(&nats.url()).await;
+    let trades = stream_trades(&nats.url(), false).await;
     assert_once(&trades, TOTAL as usize, "the stream");
 }
 
@@ -165,7 +195,7 @@ async fn a_reader_cut_off_from_nats_resumes_without_gap_or_duplicate() {
     // the recorder runs through the whole outage and a little after
     let rate = 100u32;
     let total = (u64::from(rate) * 2) * (outage.as_secs() + 8);
-    let config = sim_config(dir.path(), rate, total);
+    let config = sim_config(dir.path(), rate, total, "protobuf");
     let reader_dir = dir.path().join("reader");
     std::fs::create_dir_all(&reader_dir).unwrap();
     let reader_config = reader_dir.join("reader.toml");
@@ -215,6 +245,12 @@ async fn a_reader_cut_off_from_nats_resumes_without_gap_or_duplicate() {
         before < total as i64 / 2,
         "the outage should fall in the middle of the stream"
     );
+    // what the reader read: the recorder's protobuf TradeBatch messages
+    assert_once(
+        &stream_trades(&nats.url(), true).await,
+        total as usize,
+        "the stream",
+    );
     support::signal(reader.id(), "TERM");
     let (ok, err) = finish(reader, 20, "the reader").await;
     assert!(ok, "the reader failed:\n{err}");
@@ -230,7 +266,7 @@ async fn a_reader_cut_off_from_nats_resumes_without_gap_or_duplicate() {
 #[test]
 fn a_url_with_a_password_is_never_shown() {
     let dir = tempfile::tempdir().unwrap();
-    let config = sim_config(dir.path(), 10, 10);
+    let config = sim_config(dir.path(), 10, 10, "protobuf");
     let out = support::tickwatch_cmd(dir.path())
         .arg("--config")
         .arg(&config)

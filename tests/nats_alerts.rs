@@ -125,6 +125,21 @@ async fn alerts_fired_on_the_recorder_reach_a_monitor_once_marked_remote() {
     });
     publish_alert(&url, &evil).await;
     publish_alert(&url, &evil).await;
+    // a damaged message of trades: counted as unreadable, the rest read on
+    {
+        let js = async_nats::jetstream::new(async_nats::connect(&url).await.unwrap());
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Content-Type", tickwatch::fanout::binary::CONTENT_TYPE);
+        js.publish_with_headers(
+            "tickwatch.trade.sim.BTCUSDT",
+            headers,
+            b"\x1a\xff\xff\xff"[..].into(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    }
 
     // a headless reader that asks for remote alerts on its own sinks
     let reader_dir = dir.path().join("reader");
@@ -217,7 +232,21 @@ async fn alerts_fired_on_the_recorder_reach_a_monitor_once_marked_remote() {
         3,
         "alerts sent to the reader's sink",
     );
+    // every trade the recorder published (as protobuf), none from the damaged message
+    wait_count(
+        &reader_db,
+        "SELECT COUNT(*) FROM trades",
+        60,
+        "reader trades",
+    );
     stop(reader, "the reader");
+    let log = std::fs::read_to_string(reader_dir.join("tickwatch.log")).unwrap_or_default();
+    assert!(
+        log.contains(
+            "1 unreadable message(s) on the stream; last: a TradeBatch that protobuf cannot read"
+        ),
+        "{log}"
+    );
     assert_eq!(
         query_i64(
             &reader_db,

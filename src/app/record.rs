@@ -59,6 +59,7 @@ pub fn run(args: &RecordArgs, cli: &Cli) -> anyhow::Result<()> {
                 url: url.clone(),
                 stream: s.config.nats.stream.clone(),
                 max_age: s.config.nats.max_age(),
+                trade_format: s.config.nats.trade_format().map_err(UsageError)?,
             })
         }
         None => None,

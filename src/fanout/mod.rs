@@ -21,11 +21,14 @@
 //! is the symbol with `.` written as `~` (a dot separates subject tokens): `BRK.B` is `BRK~B`.
 //!
 //! # Payload
-//! One JSON object per message, see [`payload::Wire`]; times are milliseconds since the epoch.
+//! JSON lines, one object per event, see [`payload::Wire`]; times are milliseconds since the
+//! epoch. Messages of trades are protobuf `tickwatch.TradeBatch` instead ([`binary`], with a
+//! `Content-Type` header saying so) unless `[nats] trade_format = "json"`.
 //! Every message carries a `Nats-Msg-Id` header, so a publish retried after a lost
 //! acknowledgement is stored once; a trade's id is `trade.<venue>.<symbol>.<trade_id>`, so
 //! two recorders of the same trades store each once within the duplicate window too.
 
+pub mod binary;
 pub mod payload;
 pub mod publisher;
 pub mod subject;

@@ -15,6 +15,7 @@ use std::time::Duration;
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, stream};
 
+use super::binary::TradeColumns;
 use super::payload::Wire;
 use super::subject;
 use crate::domain::{AlertRecord, ClosedCandle, MarketEvent, TsMs, VenueSymbol, now_ms};
@@ -36,6 +37,13 @@ impl FanoutBatch {
 
     pub fn len(&self) -> usize {
         self.events.len() + self.candles.len() + self.alerts.len()
+    }
+
+    /// Adds the next round's events, candles and alerts.
+    fn append(&mut self, mut next: FanoutBatch) {
+        self.events.append(&mut next.events);
+        self.candles.append(&mut next.candles);
+        self.alerts.append(&mut next.alerts);
     }
 }
 
@@ -60,6 +68,34 @@ pub struct PublishConfig {
     pub stream: String,
     /// How long the stream keeps messages.
     pub max_age: Duration,
+    /// How messages of trades are written.
+    pub trade_format: TradeFormat,
+}
+
+/// How the publisher writes a message of trades (`[nats] trade_format`); every other message
+/// is JSON lines. Readers tell them apart by the `Content-Type` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TradeFormat {
+    /// protobuf `tickwatch.TradeBatch` ([`super::binary`]): about 22 bytes a trade.
+    #[default]
+    Protobuf,
+    /// One JSON object per line, as every other message (about 170 bytes a trade).
+    Json,
+}
+
+impl std::str::FromStr for TradeFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<TradeFormat, String> {
+        match s {
+            "protobuf" => Ok(TradeFormat::Protobuf),
+            "json" => Ok(TradeFormat::Json),
+            _ => Err(format!(
+                "{:?} is not a trade format: use \"protobuf\" (compact; read by tickwatch, and by any protobuf library with assets/fanout.proto) or \"json\" (JSON lines, like every other message)",
+                crate::format::visible(s)
+            )),
+        }
+    }
 }
 
 /// Name of the publisher on the health board.
@@ -119,19 +155,32 @@ struct Outgoing {
     payload: bytes::Bytes,
     /// Events (lines) it carries: the counters count events, not messages.
     events: u64,
+    /// A protobuf `TradeBatch` rather than JSON lines.
+    protobuf: bool,
 }
 
 /// Turns what the engine and the health board produce into messages with stable ids.
 struct Encoder {
     run: String,
     next: u64,
+    trades: TradeFormat,
 }
 
 impl Encoder {
-    fn new() -> Encoder {
+    fn new(trades: TradeFormat) -> Encoder {
         Encoder {
             run: format!("{:x}{:x}", now_ms(), rand::random::<u32>()),
             next: 0,
+            trades,
+        }
+    }
+
+    /// Most events in one message of trades (`trades`) or of anything else.
+    fn per_message(&self, trades: bool) -> usize {
+        if trades && self.trades == TradeFormat::Protobuf {
+            TRADES_PER_BATCH
+        } else {
+            EVENTS_PER_MESSAGE
         }
     }
 
@@ -147,15 +196,17 @@ impl Encoder {
                 id,
                 payload: payload.into(),
                 events: 1,
+                protobuf: false,
             }),
             // plain data: cannot fail; logged rather than dropped unseen if it ever did
             Err(e) => tracing::error!("fan-out message not encoded: {e}"),
         }
     }
 
-    /// The events of one engine round, grouped by subject in their order: one message per
-    /// subject and round (at most [`EVENTS_PER_MESSAGE`] events, one JSON object per line), so
-    /// that publishing costs one acknowledgement per group instead of one per event.
+    /// The events of one engine round (or of several queued ones), grouped by subject in their
+    /// order: one message per subject and round (at most [`EVENTS_PER_MESSAGE`] JSON lines, or
+    /// [`TRADES_PER_BATCH`] trades in a protobuf `TradeBatch`), so that publishing costs one
+    /// acknowledgement per group instead of one per event.
     fn batch(&mut self, b: FanoutBatch, out: &mut VecDeque<Outgoing>) {
         let mut groups: Vec<Group> = Vec::new();
         // by (kind, venue and symbol): the subject string is made once per group; a round
@@ -170,11 +221,14 @@ impl Encoder {
             let key = (kind, ev.key());
             let at = index.iter().rposition(|(k, _)| *k == key);
             let i = match at.map(|a| index[a].1) {
-                Some(i) if groups[i].lines < EVENTS_PER_MESSAGE => i,
+                Some(i) if groups[i].lines < self.per_message(trade_id.is_some()) => i,
                 _ => {
+                    let columns = (trade_id.is_some() && self.trades == TradeFormat::Protobuf)
+                        .then(|| TradeColumns::for_event(ev, 256));
                     groups.push(Group {
                         subject: subject::market(kind, &ev.key()),
-                        payload: Vec::with_capacity(4096),
+                        payload: Vec::with_capacity(if columns.is_some() { 0 } else { 4096 }),
+                        columns,
                         lines: 0,
                         first_trade: trade_id,
                         last_trade: trade_id,
@@ -187,6 +241,13 @@ impl Encoder {
                 }
             };
             let g = &mut groups[i];
+            if let Some(c) = &mut g.columns {
+                // a trade: `columns` is made for groups of trades only
+                c.push(ev);
+                g.lines += 1;
+                g.last_trade = trade_id;
+                continue;
+            }
             if g.lines > 0 {
                 g.payload.push(b'\n');
             }
@@ -206,11 +267,17 @@ impl Encoder {
                 (Some(a), Some(z)) => format!("{}.{a}.{z}.{}", g.subject, g.lines),
                 _ => self.id(),
             };
+            let protobuf = g.columns.is_some();
+            let payload = match g.columns {
+                Some(c) => prost::Message::encode_to_vec(&c.batch),
+                None => g.payload,
+            };
             out.push_back(Outgoing {
                 subject: g.subject,
                 id,
-                payload: g.payload.into(),
+                payload: payload.into(),
                 events: g.lines as u64,
+                protobuf,
             });
         }
         for c in &b.candles {
@@ -227,14 +294,21 @@ impl Encoder {
 /// Events of one subject in one engine round, becoming one message.
 struct Group {
     subject: String,
+    /// JSON lines, unless `columns` holds the group's trades.
     payload: Vec<u8>,
+    columns: Option<TradeColumns>,
     lines: usize,
     first_trade: Option<u64>,
     last_trade: Option<u64>,
 }
 
-/// Most events in one message (about 200 bytes each: well under NATS's 1 MB default limit).
+/// Most events in one message of JSON lines (about 200 bytes each: well under NATS's 1 MB
+/// default limit).
 pub const EVENTS_PER_MESSAGE: usize = 512;
+/// Most trades in one protobuf `TradeBatch` (about 22 bytes each: some 45 KB).
+pub const TRADES_PER_BATCH: usize = 2_048;
+/// Events of queued engine rounds taken into one round of messages.
+const MERGE_EVENTS: usize = 8_192;
 
 /// Source states published last, to publish only changes.
 #[derive(Default)]
@@ -368,7 +442,7 @@ pub async fn run(
         }
     };
     let js = jetstream::new(client);
-    let mut enc = Encoder::new();
+    let mut enc = Encoder::new(cfg.trade_format);
     let mut states = StateWatch::default();
     let mut queue: VecDeque<Outgoing> = VecDeque::new();
     // Published messages whose acknowledgement is awaited, oldest first. The window stays
@@ -396,7 +470,21 @@ pub async fn run(
         };
         while open && queue.len() < limit {
             match rx.try_recv() {
-                Ok(b) => unacked += take(b, &mut enc, &mut queue, &stats),
+                Ok(mut b) => {
+                    // rounds the engine queued meanwhile travel in the same messages: fewer,
+                    // fuller messages when the engine runs ahead, no wait when it does not
+                    while b.events.len() < MERGE_EVENTS {
+                        match rx.try_recv() {
+                            Ok(next) => b.append(next),
+                            Err(flume::TryRecvError::Empty) => break,
+                            Err(flume::TryRecvError::Disconnected) => {
+                                open = false;
+                                break;
+                            }
+                        }
+                    }
+                    unacked += take(b, &mut enc, &mut queue, &stats);
+                }
                 Err(flume::TryRecvError::Empty) => break,
                 Err(flume::TryRecvError::Disconnected) => open = false,
             }
@@ -446,6 +534,9 @@ pub async fn run(
             let Some(m) = queue.pop_front() else { break };
             let mut headers = HeaderMap::new();
             headers.insert("Nats-Msg-Id", m.id.as_str());
+            if m.protobuf {
+                headers.insert("Content-Type", super::binary::CONTENT_TYPE);
+            }
             match js
                 .publish_with_headers(m.subject.clone(), headers, m.payload.clone())
                 .await
@@ -563,7 +654,7 @@ mod tests {
             events: vec![t, u, later],
             ..Default::default()
         };
-        let mut enc = Encoder::new();
+        let mut enc = Encoder::new(TradeFormat::Json);
         let mut q = VecDeque::new();
         enc.batch(round(), &mut q);
         // one message per subject, its events one JSON object per line, in order
@@ -579,8 +670,18 @@ mod tests {
         assert_eq!(q[1].subject, "tickwatch.trade.binance.ETHUSDT");
         // the same trades again (a re-send) carry the same ids: the stream stores them once
         let mut again = VecDeque::new();
-        Encoder::new().batch(round(), &mut again);
+        Encoder::new(TradeFormat::Json).batch(round(), &mut again);
         assert_eq!(again[0].id, q[0].id);
+        // the same round in protobuf: the same messages and ids, one column per field
+        let mut pb = VecDeque::new();
+        Encoder::new(TradeFormat::Protobuf).batch(round(), &mut pb);
+        assert_eq!(pb.len(), 2);
+        assert!(pb[0].protobuf && !q[0].protobuf);
+        assert_eq!((&pb[0].subject, &pb[0].id), (&q[0].subject, &q[0].id));
+        let batch: super::super::binary::TradeBatch =
+            prost::Message::decode(pb[0].payload.clone()).unwrap();
+        assert_eq!(batch.events().unwrap(), vec![t, later]);
+        assert!(pb[0].payload.len() * 4 < q[0].payload.len());
         // a round larger than a message splits
         let mut big = VecDeque::new();
         enc.batch(

@@ -24,6 +24,9 @@ pub struct NatsConfig {
     /// webhooks, email, commands). Off: they are shown in the alerts pane and stored only,
     /// since the recorder that evaluated them has delivered them already.
     pub notify: bool,
+    /// How `record --publish` writes messages of trades: "protobuf" (compact, the default) or
+    /// "json" (JSON lines, like every other message). Readers take either.
+    pub trade_format: String,
 }
 
 impl Default for NatsConfig {
@@ -35,6 +38,7 @@ impl Default for NatsConfig {
             start: "new".into(),
             retention_hours: 24,
             notify: false,
+            trade_format: "protobuf".into(),
         }
     }
 }
@@ -70,7 +74,14 @@ impl NatsConfig {
                 self.retention_hours
             ));
         }
+        self.trade_format()?;
         Ok(())
+    }
+
+    pub fn trade_format(&self) -> Result<crate::fanout::publisher::TradeFormat, String> {
+        self.trade_format
+            .parse()
+            .map_err(|e| format!("[nats].trade_format: {e}"))
     }
 
     pub fn parsed_symbols(&self) -> Result<Vec<SymbolFilter>, String> {
@@ -104,5 +115,10 @@ mod tests {
         assert!(bad(&|c| c.symbols = vec!["bad sym".into()]).starts_with("[nats].symbols"));
         assert!(bad(&|c| c.start = "old".into()).starts_with("[nats].start"));
         assert!(bad(&|c| c.retention_hours = 0).starts_with("[nats].retention_hours"));
+        let e = bad(&|c| c.trade_format = "xml".into());
+        assert!(
+            e.starts_with("[nats].trade_format") && e.contains("\"json\""),
+            "{e}"
+        );
     }
 }

@@ -15,7 +15,8 @@ use async_nats::jetstream::{self, consumer};
 use futures_util::{FutureExt, StreamExt};
 
 use super::{Source, SourceFuture};
-use crate::domain::{AlertRecord, MarketEvent, now_ms};
+use crate::domain::{AlertRecord, MarketEvent, VenueSymbol, now_ms};
+use crate::fanout::binary::TradeBatch;
 use crate::fanout::payload::Wire;
 use crate::pipeline::{EventSink, Overflow, SourceState};
 
@@ -60,11 +61,12 @@ struct Reader {
 }
 
 impl NatsSource {
-    fn wanted(&self, w: &Wire) -> bool {
+    /// Whether a message about `key` (None: about no market) is for this screen.
+    fn wanted(&self, key: Option<VenueSymbol>) -> bool {
         if self.filter.is_empty() {
             return true;
         }
-        w.key().is_none_or(|k| {
+        key.is_none_or(|k| {
             // the portfolio's alerts are about no market: every screen gets them
             k.venue == crate::domain::Venue::Portfolio
                 || self
@@ -149,9 +151,18 @@ impl NatsSource {
                 let seq = m.info().map_err(anyhow::Error::msg)?.stream_sequence;
                 if seq > last {
                     last = seq;
-                    // one JSON object per line: a message carries one or more events
-                    for line in m.payload.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                        self.take(line, sink, r, &mut events, &mut alerts);
+                    let protobuf = m
+                        .headers
+                        .as_ref()
+                        .and_then(|h| h.get("Content-Type"))
+                        .is_some_and(|v| v.as_str().starts_with("application/x-protobuf"));
+                    if protobuf {
+                        self.take_trades(&m.payload, sink, r, &mut events);
+                    } else {
+                        // one JSON object per line: a message carries one or more events
+                        for line in m.payload.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                            self.take(line, sink, r, &mut events, &mut alerts);
+                        }
                     }
                 }
                 if events.len() + alerts.len() >= BATCH {
@@ -182,7 +193,7 @@ impl NatsSource {
             Ok(w) => w,
             Err(e) => return self.unreadable(sink, r, e.to_string()),
         };
-        if !self.wanted(&w) {
+        if !self.wanted(w.key()) {
             return;
         }
         if let Some(ev) = w.to_event() {
@@ -211,6 +222,27 @@ impl NatsSource {
             }
         }
         // closed candles: the local engine closes its own from the trades
+    }
+
+    /// Reads a protobuf `TradeBatch` message into `events`.
+    fn take_trades(
+        &self,
+        payload: &[u8],
+        sink: &EventSink,
+        r: &mut Reader,
+        events: &mut Vec<MarketEvent>,
+    ) {
+        let read = <TradeBatch as prost::Message>::decode(payload)
+            .map_err(|e| format!("a TradeBatch that protobuf cannot read: {e}"))
+            .and_then(|b| b.events());
+        match read {
+            Ok(trades) => {
+                if trades.first().is_some_and(|t| self.wanted(Some(t.key()))) {
+                    events.extend(trades);
+                }
+            }
+            Err(e) => self.unreadable(sink, r, e),
+        }
     }
 
     fn unreadable(&self, sink: &EventSink, r: &mut Reader, why: String) {
