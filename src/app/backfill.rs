@@ -92,21 +92,17 @@ pub fn run(args: &BackfillArgs, cli: &Cli) -> anyhow::Result<()> {
         s.config.binance.rest_url,
         db.describe()
     );
-    let task = pipeline.spawn_source(Box::new(source))?;
+    let mut task = pipeline.spawn_source(Box::new(source))?;
     let started = Instant::now();
     let mut last = Instant::now();
-    while !task.is_finished() {
-        std::thread::sleep(Duration::from_millis(50));
+    let result = loop {
+        if let Some(r) = pipeline.wait_source(&mut task, Duration::from_millis(50), "backfill") {
+            break r;
+        }
         if last.elapsed() >= Duration::from_secs(2) {
             eprintln!("  {} candles fetched", fetched.load(Ordering::Relaxed));
             last = Instant::now();
         }
-    }
-    let result = match pipeline.runtime() {
-        Some(rt) => rt
-            .block_on(task)
-            .unwrap_or_else(|e| Err(anyhow::anyhow!("backfill task: {e}"))),
-        None => Err(anyhow::anyhow!("the pipeline stopped early")),
     };
     let summary = if result.is_ok() {
         pipeline.wait_engine()?

@@ -413,6 +413,23 @@ impl Pipeline {
         self.runtime.as_ref()
     }
 
+    /// Waits up to `up_to` for a source's task: its result once it ended (the moment it
+    /// ends, not at the next poll), None while it runs.
+    pub fn wait_source(
+        &self,
+        task: &mut tokio::task::JoinHandle<anyhow::Result<()>>,
+        up_to: std::time::Duration,
+        what: &str,
+    ) -> Option<anyhow::Result<()>> {
+        let Some(rt) = &self.runtime else {
+            return Some(Err(anyhow::anyhow!("the pipeline stopped early")));
+        };
+        // the timer is made inside the runtime (it needs its reactor)
+        rt.block_on(async { tokio::time::timeout(up_to, task).await })
+            .ok()
+            .map(|r| r.unwrap_or_else(|e| Err(anyhow::anyhow!("{what} task: {e}"))))
+    }
+
     /// Stops the sources, lets the engine drain what is queued, flushes the database: each
     /// within its share of the [`StopClock`], so that a stop takes seconds whatever the backlog;
     /// what could not be processed or written is counted (and makes a headless command fail).

@@ -119,7 +119,7 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
         stop_after_finished: args.headless.then_some(1),
         publish: None,
     })?;
-    let task = pipeline.spawn_source(Box::new(source))?;
+    let mut task = pipeline.spawn_source(Box::new(source))?;
     let started = Instant::now();
 
     if !args.headless {
@@ -161,8 +161,12 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
     let mut last = Instant::now();
     let mut last_rows = 0u64;
     let mut failure = None;
-    while !task.is_finished() && !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(50));
+    let mut ended = None;
+    while !stop.load(Ordering::SeqCst) {
+        ended = pipeline.wait_source(&mut task, Duration::from_millis(50), "replay");
+        if ended.is_some() {
+            break;
+        }
         if let Some(why) = pipeline.store_failure() {
             // nothing more can be stored: stop reading instead of replaying into nowhere
             eprintln!("the database cannot be written ({why}); stopping the replay");
@@ -182,13 +186,8 @@ pub fn run(args: &ReplayArgs, cli: &Cli) -> anyhow::Result<()> {
             last = Instant::now();
         }
     }
-    let interrupted = (stop.load(Ordering::SeqCst) || failure.is_some()) && !task.is_finished();
-    let source_result = match pipeline.runtime() {
-        Some(rt) if !interrupted => rt
-            .block_on(task)
-            .unwrap_or_else(|e| Err(anyhow::anyhow!("replay task: {e}"))),
-        _ => Err(anyhow::anyhow!("interrupted")),
-    };
+    let interrupted = ended.is_none();
+    let source_result = ended.unwrap_or_else(|| Err(anyhow::anyhow!("interrupted")));
     let summary = if interrupted {
         Default::default()
     } else {
