@@ -57,10 +57,129 @@ pub fn is_postgres_url(s: &str) -> bool {
     lower.starts_with("postgres://") || lower.starts_with("postgresql://")
 }
 
+/// How a connection to PostgreSQL is encrypted: the URL's `sslmode`, read as libpq reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain text.
+    Disable,
+    /// TLS when the server offers it, else plain text; the certificate is not checked (libpq's
+    /// default, and ours).
+    Prefer,
+    /// TLS or no connection; the certificate is not checked.
+    Require,
+    /// TLS with a certificate signed by a trusted CA (`sslrootcert`, else the system's).
+    VerifyCa,
+    /// As `VerifyCa`, and the certificate names the host connected to.
+    VerifyFull,
+}
+
+impl TlsMode {
+    fn parse(v: &str) -> Result<TlsMode, String> {
+        Ok(match v {
+            "disable" => TlsMode::Disable,
+            // libpq's `allow` tries plain text first; we try TLS first, which is safer
+            "allow" | "prefer" => TlsMode::Prefer,
+            "require" => TlsMode::Require,
+            "verify-ca" => TlsMode::VerifyCa,
+            "verify-full" => TlsMode::VerifyFull,
+            _ => {
+                return Err(format!(
+                    "sslmode={}: write disable, prefer, require, verify-ca or verify-full",
+                    crate::format::visible(v)
+                ));
+            }
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::Disable => "disable",
+            TlsMode::Prefer => "prefer",
+            TlsMode::Require => "require",
+            TlsMode::VerifyCa => "verify-ca",
+            TlsMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
+/// Where trusted CA certificates come from for `verify-ca` and `verify-full`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RootCerts {
+    /// The operating system's store (`sslrootcert=system`, or no `sslrootcert`).
+    System,
+    /// A PEM file of one or more CA certificates (`sslrootcert=/path/ca.pem`).
+    File(PathBuf),
+}
+
+/// Takes `sslmode` and `sslrootcert` out of a URL's query (the PostgreSQL client library reads
+/// neither `verify-*` nor `sslrootcert`): the URL without them, the mode, and the roots.
+fn take_tls_params(url: &str) -> Result<(String, TlsMode, Option<RootCerts>), String> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), TlsMode::Prefer, None));
+    };
+    let mut mode = None;
+    let mut roots = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "sslmode" => mode = Some(TlsMode::parse(v)?),
+            "sslrootcert" if v == "system" => roots = Some(RootCerts::System),
+            "sslrootcert" if v.is_empty() => {
+                return Err("sslrootcert is empty: name a PEM file of CA certificates, or write sslrootcert=system".into());
+            }
+            "sslrootcert" => roots = Some(RootCerts::File(PathBuf::from(percent_decode(v)))),
+            _ => kept.push(pair),
+        }
+    }
+    // libpq: with a root certificate named, `require` checks the CA as `verify-ca` does
+    let mode = match (mode.unwrap_or(TlsMode::Prefer), &roots) {
+        (TlsMode::Require, Some(_)) => TlsMode::VerifyCa,
+        (m, _) => m,
+    };
+    if roots.is_some() && matches!(mode, TlsMode::Disable | TlsMode::Prefer) {
+        return Err(format!(
+            "sslrootcert is given but sslmode={} does not check certificates: add sslmode=verify-full (or verify-ca)",
+            mode.as_str()
+        ));
+    }
+    let url = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((url, mode, roots))
+}
+
+/// `%XX` escapes decoded (a path in a URL query may carry them); anything else kept as is.
+fn percent_decode(v: &str) -> String {
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                bytes.get(i + 1).and_then(|b| hex(*b)),
+                bytes.get(i + 2).and_then(|b| hex(*b)),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// A PostgreSQL server and database, ready to connect (password resolved).
 #[derive(Clone)]
 pub struct PgTarget {
     config: postgres::Config,
+    tls: TlsMode,
+    roots: Option<RootCerts>,
     /// `postgres://user@host:port/dbname`: safe to show.
     shown: String,
     pub user: String,
@@ -77,17 +196,18 @@ impl PgTarget {
             shown: redact_url(url),
             detail,
         };
-        let mut config = postgres::Config::from_str(url).map_err(|e| bad(e.to_string()))?;
+        let (plain_url, tls, roots) = take_tls_params(url).map_err(bad)?;
+        let mut config = postgres::Config::from_str(&plain_url).map_err(|e| bad(e.to_string()))?;
         if config.get_password().is_some() {
             return Err(bad(
                 "a password in the URL would be visible to every user of this machine (ps, shell history): remove it and set PGPASSWORD or add it to ~/.pgpass".into(),
             ));
         }
-        if config.get_ssl_mode() == postgres::config::SslMode::Require {
-            return Err(bad(
-                "sslmode=require: this tickwatch speaks to PostgreSQL without TLS; reach a remote server through an ssh tunnel (ssh -L 5432:127.0.0.1:5432 HOST) or a local socket, and drop sslmode".into(),
-            ));
-        }
+        config.ssl_mode(match tls {
+            TlsMode::Disable => postgres::config::SslMode::Disable,
+            TlsMode::Prefer => postgres::config::SslMode::Prefer,
+            _ => postgres::config::SslMode::Require,
+        });
         let user = match config.get_user() {
             Some(u) => u.to_string(),
             None => std::env::var("PGUSER")
@@ -114,6 +234,8 @@ impl PgTarget {
         let shown = format!("postgres://{user}@{host}:{port}/{dbname}");
         Ok(PgTarget {
             config,
+            tls,
+            roots,
             shown,
             user,
             dbname,
@@ -123,6 +245,17 @@ impl PgTarget {
 
     pub fn config(&self) -> &postgres::Config {
         &self.config
+    }
+
+    /// The URL's `sslmode` (prefer when not given).
+    pub fn tls(&self) -> TlsMode {
+        self.tls
+    }
+
+    /// Trusted CAs for `verify-ca` and `verify-full`: the URL's `sslrootcert`, else the
+    /// system's.
+    pub fn roots(&self) -> RootCerts {
+        self.roots.clone().unwrap_or(RootCerts::System)
     }
 
     pub fn shown(&self) -> &str {
@@ -311,15 +444,39 @@ mod tests {
     }
 
     #[test]
-    fn tls_is_refused_with_what_to_do_instead() {
-        let err = PgTarget::parse("postgres://bob@db.example:5432/tw?sslmode=require")
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(
-            err.contains("ssh tunnel") && err.contains("sslmode"),
-            "{err}"
+    fn sslmode_and_sslrootcert_are_read_as_libpq_reads_them() {
+        let t = |url: &str| PgTarget::parse(url).map_err(|e| e.to_string());
+        let p = t("postgres://bob@db.example:5432/tw").unwrap();
+        assert_eq!(p.tls(), TlsMode::Prefer);
+        assert_eq!(p.roots(), RootCerts::System);
+        let p = t("postgres://bob@db.example/tw?sslmode=require").unwrap();
+        assert_eq!(p.tls(), TlsMode::Require);
+        // a root certificate makes `require` check the CA; other parameters are kept
+        let p = t("postgres://bob@db.example/tw?connect_timeout=3&sslmode=require&sslrootcert=/etc/ca%20x.pem")
+            .unwrap();
+        assert_eq!(p.tls(), TlsMode::VerifyCa);
+        assert_eq!(p.roots(), RootCerts::File("/etc/ca x.pem".into()));
+        assert_eq!(
+            p.config().get_connect_timeout(),
+            Some(&Duration::from_secs(3))
         );
+        let p = t("postgres://bob@db.example/tw?sslmode=verify-full&sslrootcert=system").unwrap();
+        assert_eq!(
+            (p.tls(), p.roots()),
+            (TlsMode::VerifyFull, RootCerts::System)
+        );
+        assert_eq!(
+            t("postgres://bob@h/tw?sslmode=disable").unwrap().tls(),
+            TlsMode::Disable
+        );
+        let e = t("postgres://bob@h/tw?sslmode=strict").err().unwrap();
+        assert!(e.contains("verify-full"), "{e}");
+        let e = t("postgres://bob@h/tw?sslrootcert=/ca.pem").err().unwrap();
+        assert!(e.contains("sslmode=verify-full"), "{e}");
+        let e = t("postgres://bob@h/tw?sslmode=verify-ca&sslrootcert=")
+            .err()
+            .unwrap();
+        assert!(e.contains("sslrootcert is empty"), "{e}");
     }
 
     #[test]

@@ -14,7 +14,9 @@ pub use backend::{
     BatchStore, FailureKind, ReadStore, WriteFailure, open_batch_store, open_reader,
 };
 pub use error::StoreError;
-pub use location::{Location, PgTarget, is_postgres_url, pgpass_lookup, redact_url};
+pub use location::{
+    Location, PgTarget, RootCerts, TlsMode, is_postgres_url, pgpass_lookup, redact_url,
+};
 pub use sqlite::open::{
     BUSY_TIMEOUT, default_db_path, demo_db_path, open, open_readonly, open_with_flags,
     replay_db_path,

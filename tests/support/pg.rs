@@ -23,6 +23,8 @@ pub struct PgServer {
     bin: PathBuf,
     run_as: Option<&'static str>,
     stopped_on_drop: bool,
+    /// Server options added at every start (TLS).
+    extra: String,
 }
 
 /// Where the server binaries are: on PATH, else Debian's /usr/lib/postgresql/N/bin.
@@ -97,6 +99,7 @@ impl PgServer {
             run_as,
             _dir: dir,
             stopped_on_drop: true,
+            extra: String::new(),
         };
         let out = s
             .cmd("initdb")
@@ -119,6 +122,42 @@ impl PgServer {
                 .unwrap();
         }
         Some(s)
+    }
+
+    /// Turns TLS on with `cert` and `key` (PEM) and restarts: `tls_user` (made here, with
+    /// [`PASSWORD`], owning database `tls_user`) may connect over TCP only with TLS; the test
+    /// superuser still connects without.
+    pub fn enable_tls(&mut self, cert: &Path, key: &Path, tls_user: &str) {
+        let mut c = self.client("postgres");
+        c.batch_execute(&format!(
+            "CREATE ROLE {tls_user} LOGIN PASSWORD '{PASSWORD}'"
+        ))
+        .unwrap();
+        c.batch_execute(&format!("CREATE DATABASE {tls_user} OWNER {tls_user}"))
+            .unwrap();
+        self.stop();
+        std::fs::copy(cert, self.data.join("server.crt")).unwrap();
+        std::fs::copy(key, self.data.join("server.key")).unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let key = self.data.join("server.key");
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let hba = self.data.join("pg_hba.conf");
+        let rules = std::fs::read_to_string(&hba).unwrap();
+        std::fs::write(
+            &hba,
+            format!(
+                "hostnossl all {tls_user} 127.0.0.1/32 reject\n\
+                 hostssl all {tls_user} 127.0.0.1/32 scram-sha-256\n{rules}"
+            ),
+        )
+        .unwrap();
+        if self.run_as.is_some() {
+            chown_postgres(&self.data);
+        }
+        self.extra = " -c ssl=on".into();
+        self.start_again();
     }
 
     /// One of the server's own programs (pg_isready, psql...).
@@ -148,9 +187,10 @@ impl PgServer {
     /// (Re)starts the server on its port and waits until it accepts connections.
     pub fn start_again(&mut self) {
         let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200{}",
             self.port,
-            self.data.display()
+            self.data.display(),
+            self.extra
         );
         let out = self
             .cmd("pg_ctl")

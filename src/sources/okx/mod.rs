@@ -1,7 +1,8 @@
 //! OKX v5 public market data (no API key): the venue-specific half of the OKX source. Trades and
-//! tickers over `wss://ws.okx.com:8443/ws/v5/public`, 1m candles (`candle1m`) over
-//! `/ws/v5/business` (OKX moved every candle channel there on 2023-06-20), REST
-//! `/api/v5/market/history-trades` for refill and `/api/v5/market/candles` for warm-up. The
+//! tickers over `wss://ws.okx.com:8443/ws/v5/public`, REST `/api/v5/market/history-trades` for
+//! refill and `/api/v5/market/candles` for warm-up. 1m candles are built from the trades (every
+//! id is refilled, so they are exact); OKX's own `candle1m` channel is served only on its
+//! business endpoint (`/ws/v5/business`, since 2023-06-20), which tickwatch does not open. The
 //! session loop, keepalive, reconnects and gap tracking are the shared live-feed engine's
 //! ([`crate::sources::live`]); this folder only knows OKX's words.
 //!

@@ -9,10 +9,11 @@ use crate::store::{PgTarget, StoreError};
 
 /// Opens a connection. `read_only` sessions cannot write even by mistake.
 pub fn connect(t: &PgTarget, read_only: bool) -> Result<Client, StoreError> {
-    let mut client = t
-        .config()
-        .connect(NoTls)
-        .map_err(|e| connect_error(t, &e))?;
+    let connected = match t.tls() {
+        crate::store::TlsMode::Disable => t.config().connect(NoTls),
+        _ => t.config().connect(super::tls::connector(t)?),
+    };
+    let mut client = connected.map_err(|e| connect_error(t, &e))?;
     let mut setup = String::from("SET TIME ZONE 'UTC'; SET lock_timeout = '10s';");
     if read_only {
         setup.push_str("SET default_transaction_read_only = on;");
@@ -45,6 +46,15 @@ fn connect_advice(t: &PgTarget, e: &postgres::Error) -> String {
                 }
             );
         }
+        if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            && db.message().contains("no encryption")
+        {
+            return format!(
+                "the server accepts user {:?} only over TLS ({}): drop sslmode=disable, or write sslmode=verify-full with sslrootcert",
+                t.user,
+                db.message()
+            );
+        }
         if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
             return format!(
                 "the server refused user {:?} ({}): check the user and the server's pg_hba.conf",
@@ -73,6 +83,9 @@ fn connect_advice(t: &PgTarget, e: &postgres::Error) -> String {
         return db.message().to_string();
     }
     let text = short(e);
+    if let Some(advice) = tls_advice(t, e) {
+        return advice;
+    }
     if text.contains("password missing") {
         return format!(
             "the server asks a password for user {:?} and none was given: set PGPASSWORD or put it in ~/.pgpass (mode 0600)",
@@ -83,6 +96,43 @@ fn connect_advice(t: &PgTarget, e: &postgres::Error) -> String {
         return "no answer within the connect timeout: check the host and port, and that a firewall lets the connection through".into();
     }
     format!("cannot connect ({text}): is the server running and listening there?")
+}
+
+/// What to do about a failed TLS handshake or a server without TLS, if that is what `e` is.
+fn tls_advice(t: &PgTarget, e: &postgres::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    let text = std::iter::from_fn(|| {
+        let s = source?;
+        source = s.source();
+        Some(s.to_string())
+    })
+    .chain(std::iter::once(e.to_string()))
+    .collect::<Vec<_>>()
+    .join(": ");
+    let mode = t.tls().as_str();
+    if text.contains("server does not support TLS") {
+        return Some(format!(
+            "the server does not offer TLS and sslmode={mode} requires it: turn ssl on in the server's postgresql.conf, or connect through an ssh tunnel with sslmode=prefer"
+        ));
+    }
+    if text.contains("certificate") || text.contains("Certificate") {
+        let what = crate::format::visible(&text);
+        return Some(match t.tls() {
+            crate::store::TlsMode::VerifyFull => format!(
+                "the server's TLS certificate was refused ({what}): sslrootcert must name the CA that signed it, and the certificate must name the host in the URL (or use sslmode=verify-ca to check the CA only)"
+            ),
+            _ => format!(
+                "the server's TLS certificate was refused ({what}): sslrootcert must name the CA that signed it"
+            ),
+        });
+    }
+    if text.contains("tls") || text.contains("TLS") || text.contains("handshake") {
+        return Some(format!(
+            "the TLS handshake failed ({}) with sslmode={mode}",
+            crate::format::visible(&text)
+        ));
+    }
+    None
 }
 
 /// Sorts an error during a write for the storage thread.

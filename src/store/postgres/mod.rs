@@ -7,6 +7,7 @@ pub mod connect;
 mod portfolio;
 mod read;
 pub mod schema;
+mod tls;
 mod write;
 
 pub use connect::connect;

@@ -1,0 +1,183 @@
+//! TLS to PostgreSQL on rustls, for the URL's `sslmode` (see [`TlsMode`]): `prefer` and
+//! `require` encrypt without checking the certificate (as libpq does), `verify-ca` checks that
+//! a trusted CA signed it, `verify-full` also that it names the host. Trusted CAs are the
+//! `sslrootcert` PEM file, else the operating system's.
+
+use std::sync::Arc;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::store::{PgTarget, RootCerts, StoreError, TlsMode};
+
+/// The TLS side of a connection to `t` (not used with `sslmode=disable`).
+pub fn connector(t: &PgTarget) -> Result<MakeRustlsConnect, StoreError> {
+    let bad = |what: String| StoreError::Postgres {
+        shown: t.shown().to_string(),
+        what,
+    };
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(format!("TLS set-up: {e}")))?;
+    let verifier: Arc<dyn ServerCertVerifier> = match t.tls() {
+        TlsMode::Disable | TlsMode::Prefer | TlsMode::Require => {
+            Arc::new(Unchecked(provider.clone()))
+        }
+        mode @ (TlsMode::VerifyCa | TlsMode::VerifyFull) => {
+            let roots = roots(&t.roots()).map_err(bad)?;
+            let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| bad(format!("TLS set-up: {e}")))?;
+            if mode == TlsMode::VerifyFull {
+                webpki
+            } else {
+                Arc::new(AnyName(webpki))
+            }
+        }
+    };
+    let config = builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// The trusted CAs, or what is wrong with them.
+fn roots(from: &RootCerts) -> Result<rustls::RootCertStore, String> {
+    let mut store = rustls::RootCertStore::empty();
+    match from {
+        RootCerts::File(path) => {
+            let shown = path.display();
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("sslrootcert {shown}: cannot read it ({e})"))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| {
+                    format!("sslrootcert {shown}: not a PEM file of certificates ({e})")
+                })?;
+            if certs.is_empty() {
+                return Err(format!(
+                    "sslrootcert {shown} holds no certificate: name the PEM file of the CA that signed the server's certificate"
+                ));
+            }
+            for c in certs {
+                store
+                    .add(c)
+                    .map_err(|e| format!("sslrootcert {shown}: a certificate is unusable ({e})"))?;
+            }
+        }
+        RootCerts::System => {
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _) = store.add_parsable_certificates(found.certs);
+            if added == 0 {
+                return Err(
+                    "no CA certificates found in the system's store: install ca-certificates, or name the server's CA with sslrootcert=/path/ca.pem".into(),
+                );
+            }
+        }
+    }
+    Ok(store)
+}
+
+/// Accepts any certificate (`prefer`, `require`), while still checking that the server holds
+/// its key: the connection is encrypted, not authenticated.
+#[derive(Debug)]
+struct Unchecked(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for Unchecked {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `verify-ca`: the chain must lead to a trusted CA; the name in the certificate may differ
+/// from the host.
+#[derive(Debug)]
+struct AnyName(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for AnyName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            r => r,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
