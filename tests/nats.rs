@@ -278,3 +278,58 @@ fn a_url_with_a_password_is_never_shown() {
     assert!(err.contains("nats://"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_takes_each_trade_once_from_two_recorders_of_the_same_symbols() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(nats) = server(dir.path()) else {
+        return;
+    };
+    const TOTAL: u64 = 1_000;
+    // two recorders of the same simulated trades (the same ids), one after the other
+    let config = sim_config(dir.path(), 500, TOTAL, "protobuf");
+    for db in ["a.db", "b.db"] {
+        let rec = spawn(dir.path(), &config, db, &["--publish", &nats.url()]);
+        let (ok, err) = finish(rec, 60, "record --publish").await;
+        assert!(ok, "record failed:\n{err}");
+    }
+    // where the two grouped trades alike the stream stored the message once (the same
+    // Nats-Msg-Id); elsewhere it keeps both copies
+    let trades = stream_trades(&nats.url(), true).await;
+    assert!(
+        trades.len() > TOTAL as usize && trades.len() <= 2 * TOTAL as usize,
+        "{} trades in the stream",
+        trades.len()
+    );
+    let reader_dir = dir.path().join("reader");
+    std::fs::create_dir_all(&reader_dir).unwrap();
+    let reader_config = reader_dir.join("reader.toml");
+    std::fs::write(
+        &reader_config,
+        format!(
+            "sources = [\"nats\"]\n[notify]\ndesktop = false\n\
+             [nats]\nurl = \"{}\"\nstart = \"all\"\n",
+            nats.url()
+        ),
+    )
+    .unwrap();
+    let reader = spawn(&reader_dir, &reader_config, "reader.db", &[]);
+    let reader_db = reader_dir.join("reader.db");
+    let t = std::time::Instant::now();
+    while query_i64(&reader_db, "SELECT COUNT(*) FROM trades").unwrap_or(0) < TOTAL as i64 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the reader got too few trades"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // the second copies come after the first: give them time to be read
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    support::signal(reader.id(), "TERM");
+    let (ok, err) = finish(reader, 20, "the reader").await;
+    assert!(ok, "the reader failed:\n{err}");
+    // the engine took each trade once
+    assert_eq!(summary_events(&err), TOTAL, "{err}");
+    let log = std::fs::read_to_string(reader_dir.join("tickwatch.log")).unwrap_or_default();
+    assert!(log.contains("trades read twice on the stream"), "{log}");
+}

@@ -25,8 +25,10 @@
 //! epoch. Messages of trades are protobuf `tickwatch.TradeBatch` instead ([`binary`], with a
 //! `Content-Type` header saying so) unless `[nats] trade_format = "json"`.
 //! Every message carries a `Nats-Msg-Id` header, so a publish retried after a lost
-//! acknowledgement is stored once; a trade's id is `trade.<venue>.<symbol>.<trade_id>`, so
-//! two recorders of the same trades store each once within the duplicate window too.
+//! acknowledgement is stored once; a message of trades has the id
+//! `<subject>.<first trade id>.<last trade id>.<count>`. Two recorders publishing the same
+//! symbol group their trades differently, so the stream keeps both copies: the `nats` source
+//! drops a trade whose venue, symbol and id it read already, and counts it.
 
 pub mod binary;
 pub mod payload;

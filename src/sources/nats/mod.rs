@@ -23,6 +23,32 @@ use crate::pipeline::{EventSink, Overflow, SourceState};
 /// Messages handed to the engine in one batch at most.
 const BATCH: usize = 1_024;
 
+/// Trade ids remembered per venue and symbol to drop a trade read twice.
+const RECENT_IDS: usize = 65_536;
+
+/// The trade ids of one venue and symbol read last, oldest first.
+#[derive(Default)]
+struct RecentIds {
+    set: std::collections::HashSet<u64>,
+    order: std::collections::VecDeque<u64>,
+}
+
+impl RecentIds {
+    /// False when `id` was read already.
+    fn first_time(&mut self, id: u64) -> bool {
+        if !self.set.insert(id) {
+            return false;
+        }
+        self.order.push_back(id);
+        if self.order.len() > RECENT_IDS
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        true
+    }
+}
+
 pub struct NatsSource {
     cfg: NatsConfig,
     filter: Vec<config::SymbolFilter>,
@@ -58,6 +84,24 @@ struct Reader {
     /// Messages that could not be read (bad JSON, unknown venue), shown on the status bar.
     unreadable: u64,
     alerts: u64,
+    /// Trades read before (two recorders publishing the same symbol): dropped, counted.
+    repeated: u64,
+    seen: std::collections::HashMap<VenueSymbol, RecentIds>,
+}
+
+impl Reader {
+    /// The status detail: remote alerts and repeated trades, when there are any.
+    fn show(&self, sink: &EventSink) {
+        let mut parts = Vec::new();
+        if self.alerts > 0 {
+            parts.push(format!("{} remote alerts", self.alerts));
+        }
+        if self.repeated > 0 {
+            parts.push(format!("{} trades read twice, dropped", self.repeated));
+        }
+        sink.health()
+            .set_detail(sink.name(), (!parts.is_empty()).then(|| parts.join(", ")));
+    }
 }
 
 impl NatsSource {
@@ -85,6 +129,8 @@ impl NatsSource {
             last: 0,
             unreadable: 0,
             alerts: 0,
+            repeated: 0,
+            seen: Default::default(),
         };
         let mut started = false;
         let mut attempt = 0u32;
@@ -170,6 +216,26 @@ impl NatsSource {
                 }
                 next = messages.next().now_or_never().flatten();
             }
+            // the same trade from two recorders (their messages differ, so the stream kept
+            // both): the engine would count its volume twice
+            let before = events.len();
+            events.retain(|ev| match ev.kind {
+                crate::domain::EventKind::Trade(t) => {
+                    r.seen.entry(ev.key()).or_default().first_time(t.trade_id)
+                }
+                _ => true,
+            });
+            if events.len() < before {
+                let n = (before - events.len()) as u64;
+                if r.repeated == 0 {
+                    tracing::warn!(
+                        source = %sink.name(),
+                        "trades read twice on the stream (two recorders publishing the same symbols?): dropped and counted"
+                    );
+                }
+                r.repeated += n;
+                r.show(sink);
+            }
             // both handed on before `last` moves: a break in between reads them again, and
             // the engine takes an alert_id once
             if sink.send(events).await.is_err() || sink.send_alerts(alerts).await.is_err() {
@@ -214,8 +280,7 @@ impl NatsSource {
                     let text =
                         crate::format::visible(&format!("{} on {}: {}", a.rule, a.key, a.message));
                     tracing::info!(source = %sink.name(), "remote alert: {text}");
-                    sink.health()
-                        .set_detail(sink.name(), Some(format!("{} remote alerts", r.alerts)));
+                    r.show(sink);
                     alerts.push(a);
                 }
                 Err(e) => self.unreadable(sink, r, e),
