@@ -56,6 +56,22 @@ fn sim_config(dir: &Path, rate: u32, total: u64, trade_format: &str) -> PathBuf 
     path
 }
 
+/// A reader's folder under `dir` and its config: `sources = ["nats"]` from the stream's start.
+fn reader_setup(dir: &Path, url: &str) -> (PathBuf, PathBuf) {
+    let reader_dir = dir.join("reader");
+    std::fs::create_dir_all(&reader_dir).unwrap();
+    let config = reader_dir.join("reader.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "sources = [\"nats\"]\n[notify]\ndesktop = false\n\
+             [nats]\nurl = \"{url}\"\nstart = \"all\"\n"
+        ),
+    )
+    .unwrap();
+    (reader_dir, config)
+}
+
 fn spawn(dir: &Path, config: &Path, db: &str, extra: &[&str]) -> Child {
     support::tickwatch_cmd(dir)
         .arg("--config")
@@ -196,18 +212,7 @@ async fn a_reader_cut_off_from_nats_resumes_without_gap_or_duplicate() {
     let rate = 100u32;
     let total = (u64::from(rate) * 2) * (outage.as_secs() + 8);
     let config = sim_config(dir.path(), rate, total, "protobuf");
-    let reader_dir = dir.path().join("reader");
-    std::fs::create_dir_all(&reader_dir).unwrap();
-    let reader_config = reader_dir.join("reader.toml");
-    std::fs::write(
-        &reader_config,
-        format!(
-            "sources = [\"nats\"]\n[notify]\ndesktop = false\n\
-             [nats]\nurl = \"{}\"\nstart = \"all\"\n",
-            proxy.url()
-        ),
-    )
-    .unwrap();
+    let (reader_dir, reader_config) = reader_setup(dir.path(), &proxy.url());
     let reader = spawn(&reader_dir, &reader_config, "reader.db", &[]);
     let rec = spawn(dir.path(), &config, "rec.db", &["--publish", &nats.url()]);
     let reader_db = reader_dir.join("reader.db");
@@ -301,18 +306,7 @@ async fn a_reader_takes_each_trade_once_from_two_recorders_of_the_same_symbols()
         "{} trades in the stream",
         trades.len()
     );
-    let reader_dir = dir.path().join("reader");
-    std::fs::create_dir_all(&reader_dir).unwrap();
-    let reader_config = reader_dir.join("reader.toml");
-    std::fs::write(
-        &reader_config,
-        format!(
-            "sources = [\"nats\"]\n[notify]\ndesktop = false\n\
-             [nats]\nurl = \"{}\"\nstart = \"all\"\n",
-            nats.url()
-        ),
-    )
-    .unwrap();
+    let (reader_dir, reader_config) = reader_setup(dir.path(), &nats.url());
     let reader = spawn(&reader_dir, &reader_config, "reader.db", &[]);
     let reader_db = reader_dir.join("reader.db");
     let t = std::time::Instant::now();
