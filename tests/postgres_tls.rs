@@ -172,7 +172,7 @@ fn tls_to_postgres_checks_what_sslmode_asks_and_says_what_to_do() {
     // without TLS the server turns this user away: said, with what to do
     let (ok, err) = replay(d, &url("127.0.0.1", "sslmode=disable"), &dump);
     assert!(
-        !ok && err.contains("only over TLS") && err.contains("sslmode"),
+        !ok && err.contains("without TLS") && err.contains("sslmode"),
         "{err}"
     );
     // a CA that did not sign the server's certificate

@@ -39,7 +39,9 @@ impl FanoutBatch {
         self.events.len() + self.candles.len() + self.alerts.len()
     }
 
-    /// Adds the next round's events, candles and alerts.
+    /// Adds the next round's events, candles and alerts. Order is kept within each subject
+    /// (the next round's trades of a symbol follow this round's), not across subjects: the
+    /// next round's trades go out before this round's candles and alerts.
     fn append(&mut self, mut next: FanoutBatch) {
         self.events.append(&mut next.events);
         self.candles.append(&mut next.candles);

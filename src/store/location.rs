@@ -122,8 +122,9 @@ fn take_tls_params(url: &str) -> Result<(String, TlsMode, Option<RootCerts>), St
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        match k {
-            "sslmode" => mode = Some(TlsMode::parse(v)?),
+        // the client library decodes keys too: `ssl%6Dode` is sslmode
+        match percent_decode(k).as_str() {
+            "sslmode" => mode = Some(TlsMode::parse(&percent_decode(v))?),
             "sslrootcert" if v == "system" => roots = Some(RootCerts::System),
             "sslrootcert" if v.is_empty() => {
                 return Err("sslrootcert is empty: name a PEM file of CA certificates, or write sslrootcert=system".into());
@@ -132,17 +133,32 @@ fn take_tls_params(url: &str) -> Result<(String, TlsMode, Option<RootCerts>), St
             _ => kept.push(pair),
         }
     }
-    // libpq: with a root certificate named, `require` checks the CA as `verify-ca` does
-    let mode = match (mode.unwrap_or(TlsMode::Prefer), &roots) {
-        (TlsMode::Require, Some(_)) => TlsMode::VerifyCa,
-        (m, _) => m,
+    let mode = match (mode, &roots) {
+        // libpq: the system's CAs vouch for names, so they are only used with verify-full (the
+        // default with sslrootcert=system); any certificate a public CA issued would pass a
+        // check of the CA alone
+        (None | Some(TlsMode::VerifyFull), Some(RootCerts::System)) => TlsMode::VerifyFull,
+        (Some(m), Some(RootCerts::System)) => {
+            return Err(format!(
+                "sslrootcert=system trusts every public CA, so it needs sslmode=verify-full (the server's name checked), not sslmode={}",
+                m.as_str()
+            ));
+        }
+        // libpq: with a root certificate named, `require` checks the CA as `verify-ca` does
+        (Some(TlsMode::Require), Some(_)) => TlsMode::VerifyCa,
+        (m @ (None | Some(TlsMode::Disable | TlsMode::Prefer)), Some(_)) => {
+            return Err(format!(
+                "sslrootcert is given but sslmode={} does not check certificates: add sslmode=verify-full (or verify-ca)",
+                m.unwrap_or(TlsMode::Prefer).as_str()
+            ));
+        }
+        (Some(TlsMode::VerifyCa), None) => {
+            return Err(
+                "sslmode=verify-ca needs sslrootcert=/path/ca.pem, the CA that signed the server's certificate (with the system's CAs, use verify-full)".into(),
+            );
+        }
+        (m, _) => m.unwrap_or(TlsMode::Prefer),
     };
-    if roots.is_some() && matches!(mode, TlsMode::Disable | TlsMode::Prefer) {
-        return Err(format!(
-            "sslrootcert is given but sslmode={} does not check certificates: add sslmode=verify-full (or verify-ca)",
-            mode.as_str()
-        ));
-    }
     let url = if kept.is_empty() {
         base.to_string()
     } else {
@@ -203,6 +219,12 @@ impl PgTarget {
                 "a password in the URL would be visible to every user of this machine (ps, shell history): remove it and set PGPASSWORD or add it to ~/.pgpass".into(),
             ));
         }
+        // as libpq: a Unix socket is never encrypted, whatever sslmode says
+        let unix = matches!(
+            config.get_hosts().first(),
+            Some(postgres::config::Host::Unix(_))
+        );
+        let tls = if unix { TlsMode::Disable } else { tls };
         config.ssl_mode(match tls {
             TlsMode::Disable => postgres::config::SslMode::Disable,
             TlsMode::Prefer => postgres::config::SslMode::Prefer,
@@ -464,6 +486,37 @@ mod tests {
         assert_eq!(
             (p.tls(), p.roots()),
             (TlsMode::VerifyFull, RootCerts::System)
+        );
+        // the system's CAs only with the name checked
+        let p = t("postgres://bob@db.example/tw?sslrootcert=system").unwrap();
+        assert_eq!(p.tls(), TlsMode::VerifyFull);
+        for weak in ["require", "verify-ca", "prefer"] {
+            let e = t(&format!(
+                "postgres://bob@h/tw?sslmode={weak}&sslrootcert=system"
+            ))
+            .err()
+            .unwrap();
+            assert!(e.contains("needs sslmode=verify-full"), "{e}");
+        }
+        let e = t("postgres://bob@h/tw?sslmode=verify-ca").err().unwrap();
+        assert!(e.contains("needs sslrootcert="), "{e}");
+        assert_eq!(
+            t("postgres://bob@h/tw?sslmode=verify-full")
+                .unwrap()
+                .roots(),
+            RootCerts::System
+        );
+        // an encoded key is still sslmode
+        assert_eq!(
+            t("postgres://bob@h/tw?ssl%6Dode=require").unwrap().tls(),
+            TlsMode::Require
+        );
+        // a Unix socket is not encrypted (libpq ignores sslmode there too)
+        assert_eq!(
+            t("postgresql://bob@%2Frun%2Fpostgresql/tw?sslmode=require")
+                .unwrap()
+                .tls(),
+            TlsMode::Disable
         );
         assert_eq!(
             t("postgres://bob@h/tw?sslmode=disable").unwrap().tls(),

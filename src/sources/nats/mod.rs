@@ -23,28 +23,63 @@ use crate::pipeline::{EventSink, Overflow, SourceState};
 /// Messages handed to the engine in one batch at most.
 const BATCH: usize = 1_024;
 
-/// Trade ids remembered per venue and symbol to drop a trade read twice.
-const RECENT_IDS: usize = 65_536;
+/// How far below the highest trade id of a venue and symbol a repeat is still recognised.
+const RECENT_IDS: u64 = 65_536;
 
-/// The trade ids of one venue and symbol read last, oldest first.
-#[derive(Default)]
+/// The trade ids of one venue and symbol read within [`RECENT_IDS`] of the highest: one bit
+/// each (8 KB a symbol, however many trades). Venue trade ids rise, so the highest and the
+/// window below it are all a repeat can be.
 struct RecentIds {
-    set: std::collections::HashSet<u64>,
-    order: std::collections::VecDeque<u64>,
+    /// The highest id read.
+    high: Option<u64>,
+    /// Bit `id % RECENT_IDS`: id read, for ids in `high - RECENT_IDS + 1 ..= high`.
+    bits: Box<[u64; (RECENT_IDS / 64) as usize]>,
+}
+
+impl Default for RecentIds {
+    fn default() -> Self {
+        RecentIds {
+            high: None,
+            bits: Box::new([0; (RECENT_IDS / 64) as usize]),
+        }
+    }
 }
 
 impl RecentIds {
-    /// False when `id` was read already.
+    fn bit(id: u64) -> (usize, u64) {
+        let slot = id % RECENT_IDS;
+        ((slot / 64) as usize, 1 << (slot % 64))
+    }
+
+    /// False when `id` was read already. An id further below the highest than the window is
+    /// taken (it cannot be told from a late trade).
     fn first_time(&mut self, id: u64) -> bool {
-        if !self.set.insert(id) {
+        match self.high {
+            Some(high) if id <= high => {
+                if high - id >= RECENT_IDS {
+                    return true;
+                }
+            }
+            _ => {
+                // ids above the old highest are new: clear their slots, left from ids a
+                // window below
+                let from = self.high.map_or(0, |h| h + 1);
+                if id - from >= RECENT_IDS || self.high.is_none() {
+                    self.bits.fill(0);
+                } else {
+                    for gone in from..=id {
+                        let (w, b) = Self::bit(gone);
+                        self.bits[w] &= !b;
+                    }
+                }
+                self.high = Some(id);
+            }
+        }
+        let (w, b) = Self::bit(id);
+        if self.bits[w] & b != 0 {
             return false;
         }
-        self.order.push_back(id);
-        if self.order.len() > RECENT_IDS
-            && let Some(old) = self.order.pop_front()
-        {
-            self.set.remove(&old);
-        }
+        self.bits[w] |= b;
         true
     }
 }
@@ -197,17 +232,32 @@ impl NatsSource {
                 let seq = m.info().map_err(anyhow::Error::msg)?.stream_sequence;
                 if seq > last {
                     last = seq;
-                    let protobuf = m
+                    let content_type = m
                         .headers
                         .as_ref()
                         .and_then(|h| h.get("Content-Type"))
-                        .is_some_and(|v| v.as_str().starts_with("application/x-protobuf"));
-                    if protobuf {
-                        self.take_trades(&m.payload, sink, r, &mut events);
-                    } else {
-                        // one JSON object per line: a message carries one or more events
-                        for line in m.payload.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                            self.take(line, sink, r, &mut events, &mut alerts);
+                        .map(|v| v.as_str().to_ascii_lowercase());
+                    match content_type {
+                        Some(ct)
+                            if ct == crate::fanout::binary::CONTENT_TYPE.to_ascii_lowercase()
+                                && m.subject.starts_with("tickwatch.trade.") =>
+                        {
+                            self.take_trades(&m.payload, sink, r, &mut events)
+                        }
+                        Some(ct) if ct.starts_with("application/x-protobuf") => self.unreadable(
+                            sink,
+                            r,
+                            format!(
+                                "a protobuf message tickwatch does not read ({} on {})",
+                                crate::format::visible(&ct),
+                                crate::format::visible(&m.subject)
+                            ),
+                        ),
+                        _ => {
+                            // one JSON object per line: a message carries one or more events
+                            for line in m.payload.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                                self.take(line, sink, r, &mut events, &mut alerts);
+                            }
                         }
                     }
                 }
@@ -320,5 +370,31 @@ impl NatsSource {
             tracing::warn!(source = %sink.name(), "{why}");
         }
         sink.health().record_error(sink.name(), why);
+    }
+}
+
+#[cfg(test)]
+mod recent_tests {
+    use super::*;
+
+    #[test]
+    fn a_repeat_within_the_window_is_recognised_and_nothing_else() {
+        let mut r = RecentIds::default();
+        assert!(r.first_time(10));
+        assert!(!r.first_time(10));
+        // later ids, a jump, then the ones skipped arriving late: each new once
+        assert!(r.first_time(12));
+        assert!(r.first_time(11));
+        assert!(!r.first_time(11) && !r.first_time(12));
+        assert!(r.first_time(10 + RECENT_IDS));
+        // 10's slot was reused by 10 + RECENT_IDS: 10 itself is now out of the window
+        assert!(r.first_time(10));
+        assert!(!r.first_time(12));
+        // a jump past the window forgets everything before it
+        assert!(r.first_time(5 * RECENT_IDS));
+        assert!(r.first_time(5 * RECENT_IDS - 1));
+        assert!(!r.first_time(5 * RECENT_IDS - 1));
+        assert!(r.first_time(0) && r.first_time(0), "far below: taken");
+        assert!(r.first_time(u64::MAX) && !r.first_time(u64::MAX));
     }
 }

@@ -46,11 +46,14 @@ fn connect_advice(t: &PgTarget, e: &postgres::Error) -> String {
                 }
             );
         }
+        // "no encryption" ends every refusal of a plain connection; only with sslmode=disable
+        // was TLS never tried
         if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            && t.tls() == crate::store::TlsMode::Disable
             && db.message().contains("no encryption")
         {
             return format!(
-                "the server accepts user {:?} only over TLS ({}): drop sslmode=disable, or write sslmode=verify-full with sslrootcert",
+                "the server refused user {:?} without TLS ({}): check the server's pg_hba.conf, or drop sslmode=disable (or write sslmode=verify-full with sslrootcert) if it takes this user only over TLS",
                 t.user,
                 db.message()
             );
