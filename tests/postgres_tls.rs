@@ -157,11 +157,9 @@ fn tls_to_postgres_checks_what_sslmode_asks_and_says_what_to_do() {
     let port = pg.port;
     let url =
         |host: &str, query: &str| format!("postgres://{TLS_USER}@{host}:{port}/{TLS_USER}?{query}");
+    let verify_full = |root: &Path| format!("sslmode=verify-full&sslrootcert={}", root.display());
     let stored = || {
-        let c = pg.query_i64(
-            TLS_USER,
-            "SELECT to_regclass('trades') IS NOT NULL::int::bigint",
-        );
+        let c = pg.query_i64(TLS_USER, "SELECT (to_regclass('trades') IS NOT NULL)::int");
         if c == 0 {
             0
         } else {
@@ -176,27 +174,13 @@ fn tls_to_postgres_checks_what_sslmode_asks_and_says_what_to_do() {
         "{err}"
     );
     // a CA that did not sign the server's certificate
-    let (ok, err) = replay(
-        d,
-        &url(
-            "localhost",
-            &format!("sslmode=verify-full&sslrootcert={}", other.display()),
-        ),
-        &dump,
-    );
+    let (ok, err) = replay(d, &url("localhost", &verify_full(&other)), &dump);
     assert!(
         !ok && err.contains("certificate was refused") && err.contains("sslrootcert"),
         "{err}"
     );
     // the right CA, but the certificate names localhost, not 127.0.0.1
-    let (ok, err) = replay(
-        d,
-        &url(
-            "127.0.0.1",
-            &format!("sslmode=verify-full&sslrootcert={}", ca.display()),
-        ),
-        &dump,
-    );
+    let (ok, err) = replay(d, &url("127.0.0.1", &verify_full(&ca)), &dump);
     assert!(
         !ok && err.contains("certificate was refused") && err.contains("verify-ca"),
         "{err}"
@@ -204,14 +188,7 @@ fn tls_to_postgres_checks_what_sslmode_asks_and_says_what_to_do() {
     assert_eq!(stored(), 0, "nothing stored by a refused connection");
 
     // checked in full: stored
-    let (ok, err) = replay(
-        d,
-        &url(
-            "localhost",
-            &format!("sslmode=verify-full&sslrootcert={}", ca.display()),
-        ),
-        &dump,
-    );
+    let (ok, err) = replay(d, &url("localhost", &verify_full(&ca)), &dump);
     assert!(ok, "verify-full: {err}\n{}", pg.log());
     assert_eq!(stored(), ROWS as i64);
     // the CA only (any name), encryption only, and the default: each connects (the replay is
@@ -239,13 +216,7 @@ fn tls_to_postgres_checks_what_sslmode_asks_and_says_what_to_do() {
     std::fs::write(d.join("junk.pem"), "not a certificate").unwrap();
     let (ok, err) = replay(
         d,
-        &url(
-            "localhost",
-            &format!(
-                "sslmode=verify-full&sslrootcert={}",
-                d.join("junk.pem").display()
-            ),
-        ),
+        &url("localhost", &verify_full(&d.join("junk.pem"))),
         &dump,
     );
     assert!(!ok && err.contains("junk.pem"), "{err}");

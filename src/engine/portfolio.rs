@@ -16,9 +16,8 @@ use std::collections::HashMap;
 use super::RuleBook;
 use crate::alerts::rules::{Condition, Trigger};
 use crate::domain::{OutputBatch, Symbol, TsMs, Venue, VenueSymbol};
-use crate::portfolio::ledger::{Accounts, value};
-use crate::portfolio::prices::{Conversions, LivePrices};
-use crate::portfolio::{Portfolio, StoredBasis};
+use crate::portfolio::prices::LivePrices;
+use crate::portfolio::{Books, Portfolio, StoredBasis};
 
 /// The symbol of alerts about the whole portfolio.
 pub const TOTAL: &str = "TOTAL";
@@ -32,26 +31,6 @@ pub struct Watch {
     noted: Option<String>,
     /// The ledger as built, and when the first entry it does not hold yet comes due.
     books: Option<Books>,
-}
-
-#[derive(Debug)]
-struct Books {
-    accounts: Accounts,
-    /// The time of the first entry after the build (None: none): the ledger is built again
-    /// then, not scanned for it every tick.
-    next_ms: Option<TsMs>,
-}
-
-impl Books {
-    fn new(accounts: Accounts, p: &Portfolio, at_ms: TsMs) -> Books {
-        let next_ms = p
-            .entries
-            .iter()
-            .map(|e| e.ts_ms)
-            .filter(|t| *t > at_ms)
-            .min();
-        Books { accounts, next_ms }
-    }
 }
 
 impl Watch {
@@ -102,30 +81,13 @@ impl Watch {
             day_ago: HashMap::new(),
             now_ms: now,
         };
-        let rates = Conversions {
-            markets: &p.markets,
-            prices,
-            basis: &p.basis,
-        };
-        // an entry whose time has come since the ledger was built: build it again
-        let due = self
-            .books
-            .as_ref()
-            .is_none_or(|b| b.next_ms.is_some_and(|t| t <= now));
-        if due {
-            match Accounts::build(&p.entries, now, &p.basis, &rates) {
-                Ok(a) => self.books = Some(Books::new(a, p, now)),
-                Err(e) => {
-                    self.books = None;
-                    self.note(Some(format!("the ledger does not add up: {e}")));
-                    return;
-                }
+        let v = match p.value_at(prices, &mut self.books) {
+            Ok(v) => v,
+            Err(e) => {
+                self.note(Some(format!("the ledger does not add up: {e}")));
+                return;
             }
-        }
-        let Some(b) = &self.books else {
-            return;
         };
-        let v = value(&b.accounts, &p.basis, &rates, now);
         if !v.value_whole() {
             let unpriced: Vec<&str> = v
                 .positions

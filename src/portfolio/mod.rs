@@ -166,11 +166,12 @@ impl Portfolio {
     }
 
     /// The portfolio now, from the monitor's rows: each market's last price, and the price a
-    /// day before from its 24 h change.
+    /// day before from its 24 h change; `books` as for [`Portfolio::value_at`].
     pub fn live(
         &self,
         rows: &[crate::view::WatchRow],
         now_ms: TsMs,
+        books: &mut Option<Books>,
     ) -> Result<ledger::Valuation, ledger::LedgerError> {
         let mut p = prices::LivePrices {
             now_ms,
@@ -184,13 +185,16 @@ impl Portfolio {
                 }
             }
         }
-        self.at_prices(p)
+        self.value_at(p, books)
     }
 
-    /// The portfolio at `prices` (at their `now_ms`).
-    pub fn at_prices(
+    /// The portfolio at `prices` (at their `now_ms`), from the ledger in `books`: built (at
+    /// these prices) when there is none or an entry's time has come since, else only valued
+    /// again, so that a valuation each second or each frame does not replay every entry.
+    pub fn value_at(
         &self,
         prices: prices::LivePrices,
+        books: &mut Option<Books>,
     ) -> Result<ledger::Valuation, ledger::LedgerError> {
         let now_ms = prices.now_ms;
         let rates = prices::Conversions {
@@ -198,7 +202,94 @@ impl Portfolio {
             prices,
             basis: &self.basis,
         };
-        let accounts = ledger::Accounts::build(&self.entries, now_ms, &self.basis, &rates)?;
-        Ok(ledger::value(&accounts, &self.basis, &rates, now_ms))
+        let b = match books.take() {
+            Some(b) if !b.due(now_ms) => b,
+            _ => Books::new(
+                ledger::Accounts::build(&self.entries, now_ms, &self.basis, &rates)?,
+                self,
+                now_ms,
+            ),
+        };
+        let v = ledger::value(&b.accounts, &self.basis, &rates, now_ms);
+        *books = Some(b);
+        Ok(v)
+    }
+}
+
+/// A portfolio's ledger (lots, costs, cash) as built at some time, and when the first entry it
+/// does not hold yet comes due: it is valued again at new prices without replaying the entries,
+/// and built again only once that entry's time has come.
+#[derive(Debug, Clone)]
+pub struct Books {
+    accounts: ledger::Accounts,
+    /// The time of the first entry after the build (None: none).
+    next_ms: Option<TsMs>,
+}
+
+impl Books {
+    /// `accounts` of `p` as built at `at_ms`.
+    pub fn new(accounts: ledger::Accounts, p: &Portfolio, at_ms: TsMs) -> Books {
+        let next_ms = p
+            .entries
+            .iter()
+            .map(|e| e.ts_ms)
+            .filter(|t| *t > at_ms)
+            .min();
+        Books { accounts, next_ms }
+    }
+
+    /// An entry's time has come since the build.
+    fn due(&self, now_ms: TsMs) -> bool {
+        self.next_ms.is_some_and(|t| t <= now_ms)
+    }
+}
+
+#[cfg(test)]
+mod books_tests {
+    use super::*;
+
+    #[test]
+    fn kept_books_are_valued_again_and_built_again_once_an_entry_comes_due() {
+        let section: config::PortfolioSection = toml::from_str(
+            r#"
+            prices = { BTC = "sim:BTCUSDT" }
+            [[entries]]
+            time = "2023-11-01"
+            type = "buy"
+            asset = "BTC"
+            quote = "USD"
+            qty = 1
+            price = 100
+            [[entries]]
+            time = "2023-11-03"
+            type = "buy"
+            asset = "BTC"
+            quote = "USD"
+            qty = 2
+            price = 200
+            "#,
+        )
+        .unwrap();
+        let p = Portfolio::new(&section, Vec::new()).unwrap().unwrap();
+        let key = VenueSymbol::new(
+            crate::domain::Venue::Sim,
+            crate::domain::Symbol::new("BTCUSDT").unwrap(),
+        );
+        let at = |now_ms: TsMs, price: f64| prices::LivePrices {
+            last: [(key, price)].into(),
+            now_ms,
+            ..Default::default()
+        };
+        let day2 = 1_698_883_200_000; // 2023-11-02
+        let day4 = day2 + 2 * 86_400_000;
+        let mut books = None;
+        let v = p.value_at(at(day2, 150.0), &mut books).unwrap();
+        assert_eq!((v.value, v.cost), (150.0, 100.0));
+        // the same books at a new price: valued again, not built again
+        let v = p.value_at(at(day2 + 1, 300.0), &mut books).unwrap();
+        assert_eq!((v.value, v.cost), (300.0, 100.0));
+        // the second buy's time has come: built again, holding it
+        let v = p.value_at(at(day4, 300.0), &mut books).unwrap();
+        assert_eq!((v.value, v.cost), (900.0, 500.0));
     }
 }

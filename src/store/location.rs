@@ -167,27 +167,11 @@ fn take_tls_params(url: &str) -> Result<(String, TlsMode, Option<RootCerts>), St
     Ok((url, mode, roots))
 }
 
-/// `%XX` escapes decoded (a path in a URL query may carry them); anything else kept as is.
+/// `%XX` escapes decoded (a path in a URL query may carry them).
 fn percent_decode(v: &str) -> String {
-    let bytes = v.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                bytes.get(i + 1).and_then(|b| hex(*b)),
-                bytes.get(i + 2).and_then(|b| hex(*b)),
-            )
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(v)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// A PostgreSQL server and database, ready to connect (password resolved).

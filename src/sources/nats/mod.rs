@@ -23,6 +23,9 @@ use crate::pipeline::{EventSink, Overflow, SourceState};
 /// Messages handed to the engine in one batch at most.
 const BATCH: usize = 1_024;
 
+/// The `Content-Type` of every protobuf message (what follows names the message type).
+const PROTOBUF: &str = "application/x-protobuf";
+
 /// How far below the highest trade id of a venue and symbol a repeat is still recognised.
 const RECENT_IDS: u64 = 65_536;
 
@@ -236,20 +239,25 @@ impl NatsSource {
                         .headers
                         .as_ref()
                         .and_then(|h| h.get("Content-Type"))
-                        .map(|v| v.as_str().to_ascii_lowercase());
+                        .map(|v| v.as_str());
+                    let protobuf = |ct: &str| {
+                        ct.get(..PROTOBUF.len())
+                            .is_some_and(|p| p.eq_ignore_ascii_case(PROTOBUF))
+                    };
                     match content_type {
                         Some(ct)
-                            if ct == crate::fanout::binary::CONTENT_TYPE.to_ascii_lowercase()
-                                && m.subject.starts_with("tickwatch.trade.") =>
+                            if ct.eq_ignore_ascii_case(crate::fanout::binary::CONTENT_TYPE)
+                                && crate::fanout::subject::parse_market(&m.subject)
+                                    .is_some_and(|(kind, _)| kind == "trade") =>
                         {
                             self.take_trades(&m.payload, sink, r, &mut events)
                         }
-                        Some(ct) if ct.starts_with("application/x-protobuf") => self.unreadable(
+                        Some(ct) if protobuf(ct) => self.unreadable(
                             sink,
                             r,
                             format!(
                                 "a protobuf message tickwatch does not read ({} on {})",
-                                crate::format::visible(&ct),
+                                crate::format::visible(ct),
                                 crate::format::visible(&m.subject)
                             ),
                         ),

@@ -206,6 +206,7 @@ impl App {
             (None, EntryChange::Delete(_)) => return Err("there are no entries".into()),
         };
         self.portfolio = next.map(Arc::new);
+        self.books = None;
         self.send(EngineCtl::EditPortfolio {
             change,
             portfolio: self.portfolio.clone(),

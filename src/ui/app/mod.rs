@@ -127,6 +127,9 @@ pub struct App {
     /// The portfolio, and its value at the last snapshot's prices while its view is up.
     portfolio: Option<std::sync::Arc<crate::portfolio::Portfolio>>,
     valuation: Option<Result<crate::portfolio::ledger::Valuation, String>>,
+    /// The portfolio's ledger as last built, valued again at each snapshot's prices (None:
+    /// built at the next valuation; forgotten when the portfolio changes).
+    books: Option<crate::portfolio::Books>,
     /// The portfolio's value over time, for its view's chart.
     folio: folio::FolioChart,
     /// `[portfolio]` of the config (for a first entry made here).
@@ -202,6 +205,7 @@ impl App {
             effects: Vec::new(),
             portfolio: opts.portfolio.clone(),
             valuation: None,
+            books: None,
             folio: Default::default(),
             portfolio_section: opts.portfolio_section.clone(),
             portfolio_error: opts.portfolio_error.clone(),
@@ -525,7 +529,7 @@ impl App {
     fn revalue(&mut self) {
         self.valuation = match (&self.portfolio, self.view) {
             (Some(p), View::Portfolio) => Some(
-                p.live(&self.all_rows, (self.clock)())
+                p.live(&self.all_rows, (self.clock)(), &mut self.books)
                     .map_err(|e| e.to_string()),
             ),
             (None, View::Portfolio) => self
