@@ -26,6 +26,8 @@ struct Backend {
     arg: String,
     dir: tempfile::TempDir,
     pg: bool,
+    /// The PostgreSQL database's name, for checks in SQL.
+    pg_db: Option<String>,
 }
 
 impl Backend {
@@ -37,6 +39,7 @@ impl Backend {
             arg: path.display().to_string(),
             dir,
             pg: false,
+            pg_db: None,
         }
     }
 
@@ -53,6 +56,7 @@ impl Backend {
             arg: url,
             dir: tempfile::tempdir().unwrap(),
             pg: true,
+            pg_db: Some(db),
         })
     }
 
@@ -457,6 +461,99 @@ fn export_and_alerts_list_read_either_backend(b: Backend) {
     );
     if b.pg {
         assert!(!err.contains(support::pg::PASSWORD));
+    }
+}
+
+both!(edge_values_come_back_exactly);
+/// Values at the edges of what a venue can send come back bit for bit (PostgreSQL's binary COPY
+/// is encoded by hand): ids up to the largest signed 64-bit one, prices from a satoshi fraction to
+/// 1e15, times before 2000 (PostgreSQL's own epoch) and before 1970, non-ASCII-free symbols of
+/// the longest kind, and negative indicator values.
+fn edge_values_come_back_exactly(b: Backend) {
+    let k = key("1000SHIBUSDT");
+    // 1969-12-31T23:59:00Z, 1999-12-31T23:59:59.999Z, 2000-01-01T00:00:00.001Z, and T0
+    let times = [-60_000i64, 946_684_799_999, 946_684_800_001, T0];
+    let prices = [1e-8, 0.1 + 0.2, 123_456.789_012_345_6, 1e15];
+    let ids = [0u64, 1, i64::MAX as u64 - 1, i64::MAX as u64];
+    let trades: Vec<TradeRecord> = (0..4)
+        .map(|i| TradeRecord {
+            key: k,
+            ts_ms: times[i],
+            tick: TradeTick {
+                trade_id: ids[i],
+                price: prices[i],
+                qty: prices[3 - i],
+                side: if i % 2 == 0 { Side::Buy } else { Side::Sell },
+            },
+        })
+        .collect();
+    let candles: Vec<ClosedCandle> = times
+        .iter()
+        .zip(prices)
+        .map(|(&t, p)| {
+            let mut c = closed(k, t.div_euclid(60_000) * 60_000, p, Some(-p));
+            c.candle.volume = p * 3.0;
+            c
+        })
+        .collect();
+    let sum = b.write(vec![OutputBatch {
+        trades: trades.clone(),
+        candles: candles.clone(),
+        ..OutputBatch::default()
+    }]);
+    assert_eq!((sum.trades, sum.candles, sum.duplicate_trades), (4, 4, 0));
+    let mut r = b.reader();
+    let got = r
+        .trades_page(k, i64::MIN / 4, i64::MAX / 4, None, 100)
+        .unwrap();
+    let want: Vec<(i64, TradeTick)> = trades.iter().map(|t| (t.ts_ms, t.tick)).collect();
+    assert_eq!(got.len(), 4);
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g.0, w.0);
+        assert_eq!(g.1.trade_id, w.1.trade_id);
+        assert_eq!(g.1.price.to_bits(), w.1.price.to_bits(), "{g:?} {w:?}");
+        assert_eq!(g.1.qty.to_bits(), w.1.qty.to_bits(), "{g:?} {w:?}");
+        assert_eq!(g.1.side, w.1.side);
+    }
+    let rows = r
+        .candles(
+            Some(Venue::Binance),
+            k.symbol,
+            Interval::M1,
+            None,
+            None,
+            None,
+        )
+        .unwrap();
+    assert_eq!(rows.len(), 4);
+    for ((_, row), want) in rows.iter().zip(&candles) {
+        assert_eq!(row.candle.open_ms, want.candle.open_ms);
+        assert_eq!(row.candle.close.to_bits(), want.candle.close.to_bits());
+        assert_eq!(row.candle.volume.to_bits(), want.candle.volume.to_bits());
+        assert_eq!(row.candle.trades, want.candle.trades);
+        assert_eq!(
+            row.values.get("rsi14").map(|v| v.to_bits()),
+            Some((-want.candle.close).to_bits())
+        );
+    }
+    if let Some(db) = &b.pg_db {
+        // the timestamptz columns say the same instants as the millisecond columns
+        let pg = support::pg::shared().unwrap();
+        for sql in [
+            "SELECT count(*) FROM trades WHERE ts = to_timestamp(ts_ms / 1000.0)",
+            "SELECT count(*) FROM candles WHERE ts = to_timestamp(open_ms / 1000.0)",
+            "SELECT count(*) FROM indicator_values WHERE ts = to_timestamp(open_ms / 1000.0)",
+        ] {
+            assert_eq!(
+                pg.query_i64(db, sql),
+                if sql.contains("indicator") { 8 } else { 4 },
+                "{sql}"
+            );
+        }
+        assert_eq!(
+            pg.query_i64(db, "SELECT count(*) FROM trades WHERE symbol = '1000SHIBUSDT' AND venue = 'binance' AND taker_side IN ('buy', 'sell')"),
+            4
+        );
     }
 }
 

@@ -214,8 +214,10 @@ const PUBLISH_STOP_WAIT: Duration = Duration::from_secs(5);
 
 /// The storage channel for a pipeline. A producer that waits for the disk (`Block`: replays)
 /// gains nothing from a deep queue: a few batches keep the writer's transactions full, and
-/// memory stays small however long the input is. Live data (`Spill`) keeps the default depth to
-/// ride out a slow disk.
+/// memory stays small however long the input is. Nor does its writer wait for a transaction to
+/// fill: the queue refills while a transaction is written, and waiting would only leave the
+/// database idle at the start. Live data (`Spill`) keeps the default depth to ride out a slow
+/// disk, and the default wait to gather trickling batches into fewer transactions.
 /// `fail_fast`: a headless command stops storing at once when the database cannot be written.
 fn writer_config(policy: StorePolicy, fail_fast: bool) -> WriterConfig {
     let base = WriterConfig {
@@ -225,6 +227,7 @@ fn writer_config(policy: StorePolicy, fail_fast: bool) -> WriterConfig {
     match policy {
         StorePolicy::Block => WriterConfig {
             channel_batches: 4,
+            max_txn_delay: Duration::ZERO,
             ..base
         },
         StorePolicy::Spill { .. } => base,
@@ -241,14 +244,29 @@ impl Pipeline {
         let (ctl_tx, ctl_rx) = flume::unbounded();
         let stop = StopClock::default();
 
-        let store = match &opts.db {
-            Some(at) => match StoreWriter::spawn_at(
-                at,
-                stats.clone(),
-                health.clone(),
-                writer_config(opts.store_policy, opts.require_db),
-                stop.clone(),
-            ) {
+        // PostgreSQL: the stored rules are read while the writer connects and migrates (a
+        // replay's first rows wait for both). On a database the writer has just created or
+        // migrated that early read fails, and is made again below.
+        let (opened, early_rules) = std::thread::scope(|scope| {
+            let early = match &opts.db {
+                Some(at @ crate::store::Location::Postgres(_)) => Some(
+                    scope.spawn(move || crate::store::open_reader(at).and_then(|mut r| r.rules())),
+                ),
+                _ => None,
+            };
+            let opened = opts.db.as_ref().map(|at| {
+                StoreWriter::spawn_at(
+                    at,
+                    stats.clone(),
+                    health.clone(),
+                    writer_config(opts.store_policy, opts.require_db),
+                    stop.clone(),
+                )
+            });
+            (opened, early.and_then(|h| h.join().ok()))
+        });
+        let store = match (&opts.db, opened) {
+            (Some(at), Some(opened)) => match opened {
                 Ok(w) => {
                     health.set("db", SourceState::Live);
                     Some(w)
@@ -269,7 +287,7 @@ impl Pipeline {
                     None
                 }
             },
-            None => None,
+            _ => None,
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -315,7 +333,11 @@ impl Pipeline {
         let mut engine_cfg = opts.engine;
         if let (Some(at), Some(_)) = (&opts.db, &store) {
             // rules made in the monitor, and the state of the config's rules
-            match crate::store::open_reader(at).and_then(|mut r| r.rules()) {
+            let read = match early_rules {
+                Some(Ok(rows)) => Ok(rows),
+                _ => crate::store::open_reader(at).and_then(|mut r| r.rules()),
+            };
+            match read {
                 Ok(rows) => engine_cfg.saved_rules = rows,
                 Err(e) => tracing::error!("stored alert rules not loaded: {e}"),
             }

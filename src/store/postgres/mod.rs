@@ -4,6 +4,7 @@
 //! storage and history threads, which are plain threads.
 
 pub mod connect;
+mod copy;
 mod portfolio;
 mod read;
 pub mod schema;

@@ -4,12 +4,12 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::error::SqlState;
-use postgres::types::{ToSql, Type};
+
 use postgres::{Client, Transaction};
 
 use super::connect::{connect, write_failure};
+use super::copy::CopyOut;
 use super::schema::{LOCK_KEY, migrate};
 use crate::alerts::DeliveryOutcome;
 use crate::domain::{
@@ -48,16 +48,6 @@ const TEMP_TABLES: &str = "
         value double precision, ts timestamptz) ON COMMIT DELETE ROWS;";
 
 const TRADE_COLUMNS: &str = "venue, symbol, trade_id, ts_ms, price, qty, taker_side, ts";
-const TRADE_TYPES: [Type; 8] = [
-    Type::TEXT,
-    Type::TEXT,
-    Type::INT8,
-    Type::INT8,
-    Type::FLOAT8,
-    Type::FLOAT8,
-    Type::TEXT,
-    Type::TIMESTAMPTZ,
-];
 
 /// One connection for writing, with the partitions it knows exist.
 pub struct PgBatches {
@@ -74,18 +64,21 @@ pub struct PgBatches {
 impl PgBatches {
     /// Connects, migrates, checks that this user may write, and creates the partitions ahead.
     pub fn open(target: &PgTarget) -> Result<PgBatches, StoreError> {
-        let mut client = connect(target, false)?;
-        migrate(&mut client, target)?;
-        check_writable(&mut client, target)?;
-        // the partitions that exist already: no DDL (and no commit to wait for) at start
-        let known = client
-            .query(
-                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                 WHERE i.inhparent = 'trades'::regclass",
-                &[],
-            )
-            .map_err(|e| super::connect::query_error(target, "listing partitions", &e))?;
-        let candle_client = connect(target, false)?;
+        // the candle connection is made while the first one migrates: a replay's first rows
+        // wait for both
+        let (main, candle_client) = std::thread::scope(|scope| {
+            let second = scope.spawn(|| connect(target, false));
+            let main = Self::open_main(target);
+            let second = second.join().unwrap_or_else(|_| {
+                Err(StoreError::Postgres {
+                    shown: target.shown().to_string(),
+                    what: "the second connection's thread panicked".into(),
+                })
+            });
+            (main, second)
+        });
+        let (client, known) = main?;
+        let candle_client = candle_client?;
         let mut me = PgBatches {
             target: target.clone(),
             client,
@@ -106,6 +99,22 @@ impl PgBatches {
             tracing::warn!("storage: retention: {e}");
         }
         Ok(me)
+    }
+
+    /// The writing connection, migrated and checked, and the trade partitions that exist already
+    /// (no DDL, and no commit to wait for, at start).
+    fn open_main(target: &PgTarget) -> Result<(Client, Vec<postgres::Row>), StoreError> {
+        let mut client = connect(target, false)?;
+        migrate(&mut client, target)?;
+        check_writable(&mut client, target)?;
+        let known = client
+            .query(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 WHERE i.inhparent = 'trades'::regclass",
+                &[],
+            )
+            .map_err(|e| super::connect::query_error(target, "listing partitions", &e))?;
+        Ok((client, known))
     }
 
     /// Creates the trade partitions of `days` that are not known to exist, each in its own
@@ -411,19 +420,17 @@ fn copy_trades(
     let sink = tx.copy_in(&format!(
         "COPY {table} ({TRADE_COLUMNS}) FROM STDIN (FORMAT binary)"
     ))?;
-    let mut w = BinaryCopyInWriter::new(sink, &TRADE_TYPES);
+    let mut w = CopyOut::new(sink);
     for t in trades {
-        let id = i64::try_from(t.tick.trade_id).unwrap_or(i64::MAX);
-        w.write(&[
-            &t.key.venue.as_str(),
-            &t.key.symbol.as_str(),
-            &id,
-            &t.ts_ms,
-            &t.tick.price,
-            &t.tick.qty,
-            &t.tick.side.as_str(),
-            &ts(t.ts_ms),
-        ])?;
+        w.row(8)?;
+        w.text(t.key.venue.as_str());
+        w.text(t.key.symbol.as_str());
+        w.int8(i64::try_from(t.tick.trade_id).unwrap_or(i64::MAX));
+        w.int8(t.ts_ms);
+        w.float8(t.tick.price);
+        w.float8(t.tick.qty);
+        w.text(t.tick.side.as_str());
+        w.timestamptz_ms(t.ts_ms);
     }
     w.finish()?;
     Ok(())
@@ -495,87 +502,56 @@ fn copy_candles(
         "COPY {candle_table} ({ord_col}venue, symbol, interval, open_ms, open, high, low, close, volume, trades, ts)
          FROM STDIN (FORMAT binary)"
     ))?;
-    let mut types = vec![
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::INT8,
-        Type::FLOAT8,
-        Type::FLOAT8,
-        Type::FLOAT8,
-        Type::FLOAT8,
-        Type::FLOAT8,
-        Type::INT8,
-        Type::TIMESTAMPTZ,
-    ];
-    if staged {
-        types.insert(0, Type::INT8);
-    }
-    let mut w = BinaryCopyInWriter::new(sink, &types);
+    let mut w = CopyOut::new(sink);
     for (ord, cc) in candles.iter().enumerate() {
         let k = &cc.candle;
-        let ord = ord as i64;
-        let trades = i64::try_from(k.trades).unwrap_or(i64::MAX);
-        let venue = cc.key.venue.as_str();
-        let symbol = cc.key.symbol.as_str();
-        let interval = cc.interval.as_str();
-        let at = ts(k.open_ms);
-        let mut row: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(12);
-        if staged {
-            row.push(&ord);
-        }
-        row.extend_from_slice(&[
-            &venue, &symbol, &interval, &k.open_ms, &k.open, &k.high, &k.low, &k.close, &k.volume,
-            &trades, &at,
-        ]);
-        w.write(&row)?;
+        candle_key(&mut w, 11, staged.then_some(ord), cc)?;
+        w.float8(k.open);
+        w.float8(k.high);
+        w.float8(k.low);
+        w.float8(k.close);
+        w.float8(k.volume);
+        w.int8(i64::try_from(k.trades).unwrap_or(i64::MAX));
+        w.timestamptz_ms(k.open_ms);
     }
     w.finish()?;
     let sink = tx.copy_in(&format!(
         "COPY {value_table} ({ord_col}venue, symbol, interval, open_ms, name, value, ts)
          FROM STDIN (FORMAT binary)"
     ))?;
-    let mut types = vec![
-        Type::TEXT,
-        Type::TEXT,
-        Type::TEXT,
-        Type::INT8,
-        Type::TEXT,
-        Type::FLOAT8,
-        Type::TIMESTAMPTZ,
-    ];
-    if staged {
-        types.insert(0, Type::INT8);
-    }
-    let mut w = BinaryCopyInWriter::new(sink, &types);
+    let mut w = CopyOut::new(sink);
     for (ord, cc) in candles.iter().enumerate() {
-        let ord = ord as i64;
-        let venue = cc.key.venue.as_str();
-        let symbol = cc.key.symbol.as_str();
-        let interval = cc.interval.as_str();
-        let at = ts(cc.candle.open_ms);
         for (name, value) in cc.columns.iter().zip(cc.values.iter()) {
             // Undefined (warming up) and non-finite values are not stored, as in SQLite.
-            if let Some(v) = value.filter(|v| v.is_finite()) {
-                let name = name.as_str();
-                let mut row: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(8);
-                if staged {
-                    row.push(&ord);
-                }
-                row.extend_from_slice(&[
-                    &venue,
-                    &symbol,
-                    &interval,
-                    &cc.candle.open_ms,
-                    &name,
-                    &v,
-                    &at,
-                ]);
-                w.write(&row)?;
-            }
+            let Some(v) = value.filter(|v| v.is_finite()) else {
+                continue;
+            };
+            candle_key(&mut w, 7, staged.then_some(ord), cc)?;
+            w.text(name.as_str());
+            w.float8(v);
+            w.timestamptz_ms(cc.candle.open_ms);
         }
     }
     w.finish()?;
+    Ok(())
+}
+
+/// Starts a row of `fields` columns (one more with `ord`, the order in the batch) with the
+/// candle's key: (ord,) venue, symbol, interval, open_ms.
+fn candle_key(
+    w: &mut CopyOut,
+    fields: i16,
+    ord: Option<usize>,
+    cc: &ClosedCandle,
+) -> Result<(), postgres::Error> {
+    w.row(fields + i16::from(ord.is_some()))?;
+    if let Some(ord) = ord {
+        w.int8(i64::try_from(ord).unwrap_or(i64::MAX));
+    }
+    w.text(cc.key.venue.as_str());
+    w.text(cc.key.symbol.as_str());
+    w.text(cc.interval.as_str());
+    w.int8(cc.candle.open_ms);
     Ok(())
 }
 
