@@ -181,6 +181,40 @@ fn trades_are_stored_once_however_often_they_come(b: Backend) {
     assert_eq!(syms, vec![(Venue::Binance, k.symbol, 0)]);
 }
 
+both!(large_groups_store_every_trade_once);
+/// Groups of thousands of trades (a replay's) are split over PostgreSQL's two connections:
+/// the earliest trades go in on the second one. Every trade is stored once, a repeat of the
+/// group on either side is skipped, and on PostgreSQL one group is two transactions.
+fn large_groups_store_every_trade_once(b: Backend) {
+    let k = key("BTCUSDT");
+    let first = b.write(vec![trades(k, 0..20_000)]);
+    assert_eq!((first.trades, first.duplicate_trades), (20_000, 0));
+    if let Some(db) = &b.pg_db {
+        let pg = support::pg::shared().unwrap();
+        assert_eq!(
+            pg.query_i64(db, "SELECT count(DISTINCT xmin::text) FROM trades"),
+            2,
+            "one group, written by both connections"
+        );
+    }
+    // overlapping on both sides of the split: 10,000 already stored
+    let again = b.write(vec![trades(k, 10_000..30_000)]);
+    assert_eq!((again.trades, again.duplicate_trades), (20_000, 10_000));
+    let mut r = b.reader();
+    assert_eq!(r.trade_count(Venue::Binance, k.symbol).unwrap(), 30_000);
+    let mut ids = Vec::new();
+    let mut after = None;
+    loop {
+        let page = r
+            .trades_page(k, i64::MIN / 4, i64::MAX / 4, after, 7_000)
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some((last.0, last.1.trade_id));
+        ids.extend(page.iter().map(|(_, t)| t.trade_id));
+    }
+    assert_eq!(ids, (0..30_000).collect::<Vec<u64>>());
+}
+
 both!(candles_are_replaced_and_read_back_with_their_values);
 fn candles_are_replaced_and_read_back_with_their_values(b: Backend) {
     let k = key("ETHUSDT");
