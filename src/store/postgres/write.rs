@@ -1,4 +1,4 @@
-//! The storage thread's side of PostgreSQL: batches in one transaction, trades and candles by
+//! The storage thread's side of PostgreSQL: batches in one transaction per connection, trades and candles by
 //! binary COPY, idempotent (`ON CONFLICT`), partitions created before the rows that need them.
 
 use std::collections::{BTreeSet, HashSet};
