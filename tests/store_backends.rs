@@ -183,18 +183,33 @@ fn trades_are_stored_once_however_often_they_come(b: Backend) {
 
 both!(large_groups_store_every_trade_once);
 /// Groups of thousands of trades (a replay's) are split over PostgreSQL's two connections:
-/// the earliest trades go in on the second one. Every trade is stored once, a repeat of the
-/// group on either side is skipped, and on PostgreSQL one group is two transactions.
+/// the earliest trades go in on the second one. Every trade is stored once, a repeat within the
+/// group or of stored trades on either side is skipped, and on PostgreSQL one group is two
+/// transactions.
 fn large_groups_store_every_trade_once(b: Backend) {
     let k = key("BTCUSDT");
-    let first = b.write(vec![trades(k, 0..20_000)]);
-    assert_eq!((first.trades, first.duplicate_trades), (20_000, 0));
+    // trade 5 again at the end: on PostgreSQL the split puts one copy in each connection's
+    // part, and two connections inserting the same key would each wait for the other
+    let mut group = trades(k, 0..20_000);
+    group.trades.push(trade(k, 5));
+    let first = b.write(vec![group]);
+    assert_eq!((first.trades, first.duplicate_trades), (20_001, 1));
     if let Some(db) = &b.pg_db {
         let pg = support::pg::shared().unwrap();
         assert_eq!(
             pg.query_i64(db, "SELECT count(DISTINCT xmin::text) FROM trades"),
             2,
             "one group, written by both connections"
+        );
+        // the second connection took the earliest trades, the first one the rest
+        assert_eq!(
+            pg.query_i64(
+                db,
+                "WITH g AS (SELECT xmin::text AS x, min(trade_id) AS lo, max(trade_id) AS hi
+                            FROM trades GROUP BY 1)
+                 SELECT count(*) FROM g a, g b WHERE a.lo = 0 AND a.x <> b.x AND a.hi < b.lo"
+            ),
+            1
         );
     }
     // overlapping on both sides of the split: 10,000 already stored
@@ -530,12 +545,19 @@ fn edge_values_come_back_exactly(b: Backend) {
             c
         })
         .collect();
-    let sum = b.write(vec![OutputBatch {
+    let batch = OutputBatch {
         trades: trades.clone(),
         candles: candles.clone(),
         ..OutputBatch::default()
-    }]);
+    };
+    let sum = b.write(vec![batch.clone()]);
     assert_eq!((sum.trades, sum.candles, sum.duplicate_trades), (4, 4, 0));
+    // again: on PostgreSQL through the temporary tables and ON CONFLICT, with the same values
+    let again = b.write(vec![batch]);
+    assert_eq!(
+        (again.trades, again.candles, again.duplicate_trades),
+        (4, 4, 4)
+    );
     let mut r = b.reader();
     let got = r
         .trades_page(k, i64::MIN / 4, i64::MAX / 4, None, 100)

@@ -29,6 +29,10 @@ const PG_EPOCH_US: i64 = 946_684_800_000_000;
 pub struct CopyOut<'a> {
     sink: CopyInWriter<'a>,
     buf: Vec<u8>,
+    /// Rows started, to compare with the count the server gives at the end.
+    rows: u64,
+    /// A send failed with an error that is not the client's (see `send`).
+    broken: Option<String>,
 }
 
 impl<'a> CopyOut<'a> {
@@ -37,7 +41,12 @@ impl<'a> CopyOut<'a> {
         buf.extend_from_slice(SIGNATURE);
         buf.extend_from_slice(&0i32.to_be_bytes()); // flags: no OIDs
         buf.extend_from_slice(&0i32.to_be_bytes()); // no header extension
-        CopyOut { sink, buf }
+        CopyOut {
+            sink,
+            buf,
+            rows: 0,
+            broken: None,
+        }
     }
 
     /// Starts a row of `fields` values; exactly that many field writes must follow.
@@ -46,6 +55,7 @@ impl<'a> CopyOut<'a> {
             self.send()?;
         }
         self.buf.extend_from_slice(&fields.to_be_bytes());
+        self.rows += 1;
         Ok(())
     }
 
@@ -73,21 +83,28 @@ impl<'a> CopyOut<'a> {
     }
 
     fn send(&mut self) -> Result<(), postgres::Error> {
+        if self.broken.is_some() {
+            self.buf.clear();
+            return Ok(());
+        }
         let sent = self
             .sink
             .write_all(&self.buf)
             .and_then(|()| self.sink.flush());
         self.buf.clear();
-        match sent {
-            Ok(()) => Ok(()),
-            // The writer wraps the client's error; `finish` would report the same broken COPY.
-            Err(e) => match e
-                .into_inner()
-                .map(|inner| inner.downcast::<postgres::Error>())
-            {
-                Some(Ok(pg)) => Err(*pg),
-                _ => Ok(()),
-            },
+        let Err(e) = sent else { return Ok(()) };
+        // The client's writer hands its own error back wrapped in an io::Error.
+        let shown = e.to_string();
+        match e
+            .into_inner()
+            .map(|inner| inner.downcast::<postgres::Error>())
+        {
+            Some(Ok(pg)) => Err(*pg),
+            _ => {
+                // Not the client's error: nothing more is sent, and `finish` reports it.
+                self.broken = Some(shown);
+                Ok(())
+            }
         }
     }
 
@@ -95,6 +112,19 @@ impl<'a> CopyOut<'a> {
     pub fn finish(mut self) -> Result<u64, postgres::Error> {
         self.buf.extend_from_slice(&(-1i16).to_be_bytes());
         self.send()?;
-        self.sink.finish()
+        let taken = self.sink.finish()?;
+        if let Some(why) = self.broken {
+            // The client ended a COPY whose data it failed to send: its contract is broken,
+            // and carrying on would store part of a batch as if it were all of it.
+            panic!("the PostgreSQL client accepted a COPY it could not send ({why})");
+        }
+        if taken != self.rows {
+            tracing::error!(
+                sent = self.rows,
+                taken,
+                "storage: PostgreSQL took a different number of COPY rows than were sent"
+            );
+        }
+        Ok(taken)
     }
 }

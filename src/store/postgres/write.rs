@@ -207,14 +207,20 @@ impl PgBatches {
         // Each keeps its trades in order, so this one appends at the right edge of the indexes
         // and the other fills in just before where this one began. The second commits first,
         // once both have written: whatever a crash between the two commits leaves stored is
-        // the earlier part (no hole for a restarted recorder to miss), and a failure of the
-        // first commit has the group written again, the stored rows skipped.
+        // the earlier trades (no hole for a restarted recorder to miss) with the group's
+        // candles and values, but not its later trades, alerts and edits; a failure of the
+        // other commit has the group written again, the stored rows skipped.
         let cut = if trades.len() >= SPLIT_MIN_TRADES {
             (trades.len() as f64 * self.side_share) as usize
         } else {
             0
         };
         let (early, late) = trades.split_at(cut.min(trades.len()));
+        // A trade in both parts (a venue's repeat, a refill overlapping the stream) would have
+        // each connection wait on the other's uncommitted row, while this thread waits for both
+        // to finish writing: a deadlock the server cannot see. The later copy is a repeat the
+        // store skips anyway, so it is left out here and counted as one.
+        let (late, repeats) = without_repeats_of(early, late);
         let (go_tx, go_rx) = std::sync::mpsc::channel::<bool>();
         let (done_tx, done_rx) =
             std::sync::mpsc::channel::<Result<(WriteCounts, Duration), postgres::Error>>();
@@ -222,6 +228,9 @@ impl PgBatches {
         let client = &mut self.client;
         let side_into = into.clone();
         let outcome = std::thread::scope(|scope| {
+            // owned here, so that a panic on this side drops it and the other side rolls back
+            // instead of waiting for a word that never comes
+            let go_tx = go_tx;
             let side = scope.spawn(move || -> Result<(), postgres::Error> {
                 let started = Instant::now();
                 let mut c = WriteCounts::default();
@@ -246,7 +255,7 @@ impl PgBatches {
                 }
             });
             let started = Instant::now();
-            let main = write_main(client, late, &into, batches);
+            let main = write_main(client, &late, &into, batches);
             let main_took = started.elapsed();
             let side_written = done_rx.recv();
             match (main, side_written) {
@@ -264,6 +273,8 @@ impl PgBatches {
                     }
                     tx.commit().map_err(fail)?;
                     counts.add(&c);
+                    counts.trades += repeats;
+                    counts.duplicate_trades += repeats;
                     Ok((counts, main_took, side_took))
                 }
                 (main, side_written) => {
@@ -281,7 +292,7 @@ impl PgBatches {
         });
         let (counts, main_took, side_took) = outcome?;
         if trades.len() >= SPLIT_MIN_TRADES {
-            self.rebalance(trades.len(), early.len(), main_took, side_took);
+            self.rebalance(early.len(), late.len(), main_took, side_took);
         }
         Ok(counts)
     }
@@ -290,8 +301,8 @@ impl PgBatches {
     /// both finish together, judged from this group: this connection's time per trade, and
     /// what the other spent on candles and values besides its trades. Half a step at a time,
     /// so that one slow group does not swing it; at most half of the trades.
-    fn rebalance(&mut self, total: usize, early: usize, main_took: Duration, side_took: Duration) {
-        let late = total - early;
+    fn rebalance(&mut self, early: usize, late: usize, main_took: Duration, side_took: Duration) {
+        let total = early + late;
         if late == 0 {
             return;
         }
@@ -311,6 +322,26 @@ impl PgBatches {
             "storage: trades split between the connections"
         );
     }
+}
+
+/// `late` without the trades that are also in `early` (same venue, symbol, id and time: the
+/// primary key), and how many were left out.
+fn without_repeats_of<'a>(
+    early: &[&TradeRecord],
+    late: &[&'a TradeRecord],
+) -> (Vec<&'a TradeRecord>, u64) {
+    if early.is_empty() {
+        return (late.to_vec(), 0);
+    }
+    let key = |t: &TradeRecord| (t.key, t.tick.trade_id, t.ts_ms);
+    let seen: HashSet<_> = early.iter().map(|t| key(t)).collect();
+    let kept: Vec<&TradeRecord> = late
+        .iter()
+        .copied()
+        .filter(|t| !seen.contains(&key(t)))
+        .collect();
+    let left_out = (late.len() - kept.len()) as u64;
+    (kept, left_out)
 }
 
 impl BatchStore for PgBatches {
