@@ -60,6 +60,36 @@ fn make_ca(dir: &Path, name: &str) {
 
 /// server.crt/.key signed by `ca`, naming `localhost` only (not 127.0.0.1).
 fn make_server_cert(dir: &Path, ca: &str) {
+    make_leaf(
+        dir,
+        ca,
+        "server",
+        "localhost",
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n\
+         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+    );
+}
+
+/// `name`.crt/.key: a client certificate for user `cn`, signed by `ca`, its key mode 0600.
+fn make_client_cert(dir: &Path, ca: &str, name: &str, cn: &str) {
+    make_leaf(
+        dir,
+        ca,
+        name,
+        cn,
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
+    );
+    set_mode(&dir.join(format!("{name}.key")), 0o600);
+}
+
+/// `name`.crt/.key: a certificate for `cn` with the extensions `ext`, signed by `ca`.
+fn make_leaf(dir: &Path, ca: &str, name: &str, cn: &str, ext: &str) {
+    let (key, csr, crt, cnf) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+        format!("{name}-ext.cnf"),
+    );
     openssl(
         dir,
         &[
@@ -71,26 +101,21 @@ fn make_server_cert(dir: &Path, ca: &str) {
             "ec_paramgen_curve:prime256v1",
             "-nodes",
             "-subj",
-            "/CN=localhost",
+            &format!("/CN={cn}"),
             "-keyout",
-            "server.key",
+            &key,
             "-out",
-            "server.csr",
+            &csr,
         ],
     );
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n\
-         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join(&cnf), ext).unwrap();
     openssl(
         dir,
         &[
             "x509",
             "-req",
             "-in",
-            "server.csr",
+            &csr,
             "-CA",
             &format!("{ca}.pem"),
             "-CAkey",
@@ -99,11 +124,16 @@ fn make_server_cert(dir: &Path, ca: &str) {
             "-days",
             "2",
             "-extfile",
-            "ext.cnf",
+            &cnf,
             "-out",
-            "server.crt",
+            &crt,
         ],
     );
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 /// A Binance aggTrades dump of `ROWS` trades.
@@ -125,8 +155,14 @@ fn dump(dir: &Path) -> PathBuf {
 
 /// `replay --headless` of the dump into `url`: success, and stdout then stderr.
 fn replay(dir: &Path, url: &str, dump: &Path) -> (bool, String) {
+    replay_env(dir, url, dump, &[])
+}
+
+/// [`replay`] with `env` added to the test password.
+fn replay_env(dir: &Path, url: &str, dump: &Path, env: &[(&str, PathBuf)]) -> (bool, String) {
     let out = tickwatch_cmd(dir)
         .env("PGPASSWORD", PASSWORD)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .args(["--db", url, "replay", "--headless"])
         .arg(dump)
         .output()
@@ -140,17 +176,34 @@ fn replay(dir: &Path, url: &str, dump: &Path) -> (bool, String) {
     (out.status.success(), err)
 }
 
-#[test]
-fn tls_to_postgres_checks_what_sslmode_asks_and_says_what_to_do() {
-    let Some(mut pg) = PgServer::start() else {
-        return;
-    };
+/// A server with TLS on (a certificate for `localhost` signed by `ca`, in the returned
+/// directory with `other-ca`), taking `TLS_USER` only over TLS; None where PostgreSQL is absent.
+fn tls_server() -> Option<(PgServer, tempfile::TempDir)> {
+    let mut pg = PgServer::start()?;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     make_ca(d, "ca");
     make_ca(d, "other-ca");
     make_server_cert(d, "ca");
     pg.enable_tls(&d.join("server.crt"), &d.join("server.key"), TLS_USER);
+    Some((pg, dir))
+}
+
+/// Trades stored in database `db` (0 before the tables exist).
+fn stored(pg: &PgServer, db: &str) -> i64 {
+    if pg.query_i64(db, "SELECT (to_regclass('trades') IS NOT NULL)::int") == 0 {
+        0
+    } else {
+        pg.query_i64(db, "SELECT count(*) FROM trades")
+    }
+}
+
+#[test]
+fn tls_to_postgres_checks_what_sslmode_asks_and_says_what_to_do() {
+    let Some((pg, dir)) = tls_server() else {
+        return;
+    };
+    let d = dir.path();
     let dump = dump(d);
     let ca = d.join("ca.pem");
     let other = d.join("other-ca.pem");
@@ -158,14 +211,7 @@ fn tls_to_postgres_checks_what_sslmode_asks_and_says_what_to_do() {
     let url =
         |host: &str, query: &str| format!("postgres://{TLS_USER}@{host}:{port}/{TLS_USER}?{query}");
     let verify_full = |root: &Path| format!("sslmode=verify-full&sslrootcert={}", root.display());
-    let stored = || {
-        let c = pg.query_i64(TLS_USER, "SELECT (to_regclass('trades') IS NOT NULL)::int");
-        if c == 0 {
-            0
-        } else {
-            pg.query_i64(TLS_USER, "SELECT count(*) FROM trades")
-        }
-    };
+    let stored = || stored(&pg, TLS_USER);
 
     // without TLS the server turns this user away: said, with what to do
     let (ok, err) = replay(d, &url("127.0.0.1", "sslmode=disable"), &dump);
@@ -220,4 +266,89 @@ fn tls_to_postgres_checks_what_sslmode_asks_and_says_what_to_do() {
         &dump,
     );
     assert!(!ok && err.contains("junk.pem"), "{err}");
+}
+
+/// A server that logs a user in by client certificate (`pg_hba.conf` method `cert`): the
+/// URL's `sslcert` and `sslkey` (or `PGSSLCERT` and `PGSSLKEY`) log in and store; no
+/// certificate, one from another CA, one for another user, and a key other users can read are
+/// each refused with what to do, storing nothing.
+#[test]
+fn client_certificates_log_in_where_the_server_asks_for_them() {
+    const USER: &str = "tw_cert";
+    let Some((mut pg, dir)) = tls_server() else {
+        return;
+    };
+    let d = dir.path();
+    make_client_cert(d, "ca", "client", USER);
+    make_client_cert(d, "other-ca", "stranger", USER);
+    make_client_cert(d, "ca", "someone", "someone_else");
+    pg.enable_client_certs(&d.join("ca.pem"), USER);
+    let dump = dump(d);
+    let port = pg.port;
+    let base = format!(
+        "postgres://{USER}@localhost:{port}/{USER}?sslmode=verify-full&sslrootcert={}",
+        d.join("ca.pem").display()
+    );
+    let with = |name: &str| {
+        format!(
+            "{base}&sslcert={}&sslkey={}",
+            d.join(format!("{name}.crt")).display(),
+            d.join(format!("{name}.key")).display()
+        )
+    };
+    let stored = || stored(&pg, USER);
+
+    // no certificate: the server asks for one, and the error says how to give it
+    let (ok, err) = replay(d, &base, &dump);
+    assert!(
+        !ok && err.contains("client certificate") && err.contains("sslcert="),
+        "{err}"
+    );
+    // signed by a CA the server does not trust
+    let (ok, err) = replay(d, &with("stranger"), &dump);
+    assert!(
+        !ok && err.contains("client certificate") && err.contains("ssl_ca_file"),
+        "{err}"
+    );
+    // the right CA, another user's name
+    let (ok, err) = replay(d, &with("someone"), &dump);
+    assert!(
+        !ok && err.contains("does not name user") && err.contains("CN"),
+        "{err}"
+    );
+    // a key other users can read is refused before anything is sent
+    set_mode(&d.join("client.key"), 0o644);
+    let (ok, err) = replay(d, &with("client"), &dump);
+    assert!(!ok && err.contains("chmod 600"), "{err}");
+    set_mode(&d.join("client.key"), 0o600);
+    // a certificate without its key
+    let (ok, err) = replay(
+        d,
+        &format!("{base}&sslcert={}", d.join("client.crt").display()),
+        &dump,
+    );
+    assert!(!ok && err.contains("sslkey="), "{err}");
+    assert_eq!(stored(), 0, "nothing stored by a refused connection");
+
+    // the certificate in the URL: stored
+    let (ok, err) = replay(d, &with("client"), &dump);
+    assert!(ok, "sslcert: {err}\n{}", pg.log());
+    assert_eq!(stored(), ROWS as i64);
+    // the same through the environment, as libpq reads it
+    let (ok, err) = replay_env(
+        d,
+        &base,
+        &dump,
+        &[
+            ("PGSSLCERT", d.join("client.crt")),
+            ("PGSSLKEY", d.join("client.key")),
+        ],
+    );
+    assert!(ok, "PGSSLCERT: {err}");
+    assert!(
+        err.contains(&format!(
+            "stored 0 trades ({ROWS} more were stored already)"
+        )),
+        "{err}"
+    );
 }

@@ -111,14 +111,39 @@ pub enum RootCerts {
     File(PathBuf),
 }
 
-/// Takes `sslmode` and `sslrootcert` out of a URL's query (the PostgreSQL client library reads
-/// neither `verify-*` nor `sslrootcert`): the URL without them, the mode, and the roots.
-fn take_tls_params(url: &str) -> Result<(String, TlsMode, Option<RootCerts>), String> {
+/// A client certificate and its private key (PEM files), for servers that log users in by
+/// certificate (`pg_hba.conf` method `cert`, or `clientcert=verify-full`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// What a URL's query says about TLS, taken out of it.
+struct TlsParams {
+    /// The URL without them.
+    url: String,
+    mode: TlsMode,
+    roots: Option<RootCerts>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+}
+
+/// Takes `sslmode`, `sslrootcert`, `sslcert` and `sslkey` out of a URL's query (the PostgreSQL
+/// client library reads none of the last three, nor `verify-*`).
+fn take_tls_params(url: &str) -> Result<TlsParams, String> {
     let Some((base, query)) = url.split_once('?') else {
-        return Ok((url.to_string(), TlsMode::Prefer, None));
+        return Ok(TlsParams {
+            url: url.to_string(),
+            mode: TlsMode::Prefer,
+            roots: None,
+            cert: None,
+            key: None,
+        });
     };
     let mut mode = None;
     let mut roots = None;
+    let (mut cert, mut key) = (None, None);
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -130,6 +155,13 @@ fn take_tls_params(url: &str) -> Result<(String, TlsMode, Option<RootCerts>), St
                 return Err("sslrootcert is empty: name a PEM file of CA certificates, or write sslrootcert=system".into());
             }
             "sslrootcert" => roots = Some(RootCerts::File(PathBuf::from(percent_decode(v)))),
+            k @ ("sslcert" | "sslkey") if v.is_empty() => {
+                return Err(format!(
+                    "{k} is empty: name a PEM file (sslcert the client certificate, sslkey its private key)"
+                ));
+            }
+            "sslcert" => cert = Some(PathBuf::from(percent_decode(v))),
+            "sslkey" => key = Some(PathBuf::from(percent_decode(v))),
             _ => kept.push(pair),
         }
     }
@@ -164,7 +196,47 @@ fn take_tls_params(url: &str) -> Result<(String, TlsMode, Option<RootCerts>), St
     } else {
         format!("{base}?{}", kept.join("&"))
     };
-    Ok((url, mode, roots))
+    Ok(TlsParams {
+        url,
+        mode,
+        roots,
+        cert,
+        key,
+    })
+}
+
+/// The client certificate to offer, found as libpq finds it: the URL's `sslcert` and `sslkey`,
+/// else `PGSSLCERT` and `PGSSLKEY`, else `~/.postgresql/postgresql.crt` and `.key` when the
+/// certificate file exists. None when there is none to offer.
+fn client_cert(cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<Option<ClientCert>, String> {
+    let env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".postgresql"));
+    let cert = cert.or_else(|| env("PGSSLCERT"));
+    let key = key.or_else(|| env("PGSSLKEY"));
+    let default_cert = home.as_ref().map(|h| h.join("postgresql.crt"));
+    let default_key = home.as_ref().map(|h| h.join("postgresql.key"));
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(ClientCert { cert, key })),
+        (Some(cert), None) => match default_key.filter(|k| k.exists()) {
+            Some(key) => Ok(Some(ClientCert { cert, key })),
+            None => Err(format!(
+                "sslcert={} is given without its private key: add sslkey=/path/client.key",
+                cert.display()
+            )),
+        },
+        (None, Some(key)) => Err(format!(
+            "sslkey={} is given without a certificate: add sslcert=/path/client.crt",
+            key.display()
+        )),
+        (None, None) => match (default_cert.filter(|c| c.exists()), default_key) {
+            (Some(cert), Some(key)) => Ok(Some(ClientCert { cert, key })),
+            _ => Ok(None),
+        },
+    }
 }
 
 /// `%XX` escapes decoded (a path in a URL query may carry them).
@@ -180,6 +252,7 @@ pub struct PgTarget {
     config: postgres::Config,
     tls: TlsMode,
     roots: Option<RootCerts>,
+    client_cert: Option<ClientCert>,
     /// `postgres://user@host:port/dbname`: safe to show.
     shown: String,
     pub user: String,
@@ -196,7 +269,13 @@ impl PgTarget {
             shown: redact_url(url),
             detail,
         };
-        let (plain_url, tls, roots) = take_tls_params(url).map_err(bad)?;
+        let TlsParams {
+            url: plain_url,
+            mode: tls,
+            roots,
+            cert,
+            key,
+        } = take_tls_params(url).map_err(bad)?;
         let mut config = postgres::Config::from_str(&plain_url).map_err(|e| bad(e.to_string()))?;
         if config.get_password().is_some() {
             return Err(bad(
@@ -209,6 +288,11 @@ impl PgTarget {
             Some(postgres::config::Host::Unix(_))
         );
         let tls = if unix { TlsMode::Disable } else { tls };
+        // as libpq: a certificate is only ever offered inside TLS
+        let client_cert = match tls {
+            TlsMode::Disable => None,
+            _ => client_cert(cert, key).map_err(bad)?,
+        };
         config.ssl_mode(match tls {
             TlsMode::Disable => postgres::config::SslMode::Disable,
             TlsMode::Prefer => postgres::config::SslMode::Prefer,
@@ -242,6 +326,7 @@ impl PgTarget {
             config,
             tls,
             roots,
+            client_cert,
             shown,
             user,
             dbname,
@@ -262,6 +347,11 @@ impl PgTarget {
     /// system's.
     pub fn roots(&self) -> RootCerts {
         self.roots.clone().unwrap_or(RootCerts::System)
+    }
+
+    /// The client certificate offered to the server, if any (see [`ClientCert`]).
+    pub fn client_cert(&self) -> Option<&ClientCert> {
+        self.client_cert.as_ref()
     }
 
     pub fn shown(&self) -> &str {
@@ -447,6 +537,34 @@ mod tests {
             !err.contains("hunter2") && err.contains("PGPASSWORD"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn sslcert_and_sslkey_name_the_client_certificate() {
+        let t = |url: &str| PgTarget::parse(url).map_err(|e| e.to_string());
+        let p = t("postgres://bob@h/tw?sslmode=require&sslcert=/a/c%20d.crt&sslkey=/a/c.key&connect_timeout=3")
+            .unwrap();
+        assert_eq!(
+            p.client_cert(),
+            Some(&ClientCert {
+                cert: "/a/c d.crt".into(),
+                key: "/a/c.key".into()
+            })
+        );
+        assert_eq!(
+            p.config().get_connect_timeout(),
+            Some(&Duration::from_secs(3))
+        );
+        // never offered outside TLS
+        let p = t("postgres://bob@h/tw?sslmode=disable&sslcert=/a/c.crt&sslkey=/a/c.key").unwrap();
+        assert_eq!(p.client_cert(), None);
+        let e = t("postgres://bob@h/tw?sslkey=/a/c.key").err().unwrap();
+        assert!(
+            e.contains("without a certificate") && e.contains("sslcert="),
+            "{e}"
+        );
+        let e = t("postgres://bob@h/tw?sslcert=").err().unwrap();
+        assert!(e.contains("sslcert is empty"), "{e}");
     }
 
     #[test]

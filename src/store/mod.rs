@@ -15,7 +15,7 @@ pub use backend::{
 };
 pub use error::StoreError;
 pub use location::{
-    Location, PgTarget, RootCerts, TlsMode, is_postgres_url, pgpass_lookup, redact_url,
+    ClientCert, Location, PgTarget, RootCerts, TlsMode, is_postgres_url, pgpass_lookup, redact_url,
 };
 pub use sqlite::open::{
     BUSY_TIMEOUT, default_db_path, demo_db_path, open, open_readonly, open_with_flags,

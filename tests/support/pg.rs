@@ -143,21 +143,42 @@ impl PgServer {
             let key = self.data.join("server.key");
             std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
+        self.hba_first(&format!(
+            "hostnossl all {tls_user} 127.0.0.1/32 reject\n\
+             hostssl all {tls_user} 127.0.0.1/32 scram-sha-256\n"
+        ));
+        self.extra = " -c ssl=on".into();
+        self.start_again();
+    }
+
+    /// After [`PgServer::enable_tls`]: user `cert_user` (made here, owning database
+    /// `cert_user`, no password) logs in over TCP only with TLS and a client certificate that
+    /// `ca` (PEM) signed and whose CN is the user name (`pg_hba.conf` method `cert`).
+    pub fn enable_client_certs(&mut self, ca: &Path, cert_user: &str) {
+        let mut c = self.client("postgres");
+        c.batch_execute(&format!("CREATE ROLE {cert_user} LOGIN"))
+            .unwrap();
+        c.batch_execute(&format!("CREATE DATABASE {cert_user} OWNER {cert_user}"))
+            .unwrap();
+        self.stop();
+        std::fs::copy(ca, self.data.join("root.crt")).unwrap();
+        self.hba_first(&format!(
+            "hostnossl all {cert_user} 127.0.0.1/32 reject\n\
+             hostssl all {cert_user} 127.0.0.1/32 cert\n"
+        ));
+        self.extra.push_str(" -c ssl_ca_file=root.crt");
+        self.start_again();
+    }
+
+    /// Puts `lines` before the rules of the (stopped) server's `pg_hba.conf`, and gives the
+    /// data directory back to the server's user.
+    fn hba_first(&self, lines: &str) {
         let hba = self.data.join("pg_hba.conf");
         let rules = std::fs::read_to_string(&hba).unwrap();
-        std::fs::write(
-            &hba,
-            format!(
-                "hostnossl all {tls_user} 127.0.0.1/32 reject\n\
-                 hostssl all {tls_user} 127.0.0.1/32 scram-sha-256\n{rules}"
-            ),
-        )
-        .unwrap();
+        std::fs::write(&hba, format!("{lines}{rules}")).unwrap();
         if self.run_as.is_some() {
             chown_postgres(&self.data);
         }
-        self.extra = " -c ssl=on".into();
-        self.start_again();
     }
 
     /// One of the server's own programs (pg_isready, psql...).

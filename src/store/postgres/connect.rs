@@ -58,6 +58,31 @@ fn connect_advice(t: &PgTarget, e: &postgres::Error) -> String {
                 db.message()
             );
         }
+        if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            && db.message().contains("client certificate")
+        {
+            return match t.client_cert() {
+                None => format!(
+                    "the server logs user {:?} in by client certificate ({}): add sslcert=/path/client.crt&sslkey=/path/client.key to the URL (or set PGSSLCERT and PGSSLKEY)",
+                    t.user,
+                    db.message()
+                ),
+                Some(c) => format!(
+                    "the server refused the client certificate {} ({}): it must be signed by a CA in the server's ssl_ca_file",
+                    c.cert.display(),
+                    db.message()
+                ),
+            };
+        }
+        if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            && db.message().contains("certificate authentication failed")
+        {
+            return format!(
+                "the client certificate does not name user {:?} ({}): its CN must be the user name, or the server's pg_ident.conf must map it",
+                t.user,
+                db.message()
+            );
+        }
         if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
             return format!(
                 "the server refused user {:?} ({}): check the user and the server's pg_hba.conf",
@@ -117,6 +142,20 @@ fn tls_advice(t: &PgTarget, e: &postgres::Error) -> Option<String> {
         return Some(format!(
             "the server does not offer TLS and sslmode={mode} requires it: turn ssl on in the server's postgresql.conf, or connect through an ssh tunnel with sslmode=prefer"
         ));
+    }
+    if text.contains("alert") {
+        // the server ended the handshake: with a client certificate, most often over that one
+        let what = crate::format::visible(&text);
+        return Some(match t.client_cert() {
+            Some(c) => format!(
+                "the server refused the TLS connection ({what}): the client certificate {} must be signed by a CA in the server's ssl_ca_file",
+                c.cert.display()
+            ),
+            None if text.contains("CertificateRequired") => format!(
+                "the server asks for a client certificate ({what}): add sslcert=/path/client.crt&sslkey=/path/client.key to the URL"
+            ),
+            None => format!("the server refused the TLS connection ({what}) with sslmode={mode}"),
+        });
     }
     if text.contains("certificate") || text.contains("Certificate") {
         let what = crate::format::visible(&text);

@@ -9,11 +9,11 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::store::{PgTarget, RootCerts, StoreError, TlsMode};
+use crate::store::{ClientCert, PgTarget, RootCerts, StoreError, TlsMode};
 
 /// The TLS side of a connection to `t` (not used with `sslmode=disable`).
 pub fn connector(t: &PgTarget) -> Result<MakeRustlsConnect, StoreError> {
@@ -46,11 +46,58 @@ pub fn connector(t: &PgTarget) -> Result<MakeRustlsConnect, StoreError> {
             }
         }
     };
-    let config = builder
+    let builder = builder
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(verifier);
+    let config = match t.client_cert() {
+        None => builder.with_no_client_auth(),
+        Some(c) => {
+            let (chain, key) = client_identity(c).map_err(bad)?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| bad(format!("sslkey {}: {e}", c.key.display())))?
+        }
+    };
     Ok(MakeRustlsConnect::new(config))
+}
+
+/// The client certificate chain and its private key, or what is wrong with them.
+fn client_identity(
+    c: &ClientCert,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+    let shown = c.cert.display();
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&c.cert)
+        .map_err(|e| format!("sslcert {shown}: cannot read it ({e})"))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("sslcert {shown}: not a PEM file of certificates ({e})"))?;
+    if chain.is_empty() {
+        return Err(format!(
+            "sslcert {shown} holds no certificate: name the PEM file of this client's certificate"
+        ));
+    }
+    let key_shown = c.key.display();
+    key_is_private(&c.key)?;
+    let key = PrivateKeyDer::from_pem_file(&c.key).map_err(|e| {
+        format!("sslkey {key_shown}: not a PEM private key (PKCS#8, PKCS#1 or SEC1) ({e})")
+    })?;
+    Ok((chain, key))
+}
+
+/// As libpq: a private key that other users may read is refused (it should be mode 0600, or
+/// 0640 when root owns it).
+fn key_is_private(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| format!("sslkey {}: cannot read it ({e})", path.display()))?;
+    let mode = meta.mode() & 0o777;
+    let allowed = if meta.uid() == 0 { 0o640 } else { 0o600 };
+    if mode & !allowed != 0 {
+        return Err(format!(
+            "sslkey {} can be read by other users (mode {mode:04o}): chmod 600 it, as the PostgreSQL client requires",
+            path.display()
+        ));
+    }
+    Ok(())
 }
 
 /// The trusted CAs, or what is wrong with them.
