@@ -109,13 +109,18 @@ url = "http://127.0.0.1:{webhook_port}/"
 
 /// The replayed database, shared by the tests (built once per test: each has its own dir).
 fn replayed(dir: &Path) -> PathBuf {
-    let db = dir.join("h.db");
     let files = write_klines(dir);
+    replay_into(dir, &files)
+}
+
+/// `dir`/h.db with `files` replayed into it.
+fn replay_into(dir: &Path, files: &[PathBuf]) -> PathBuf {
+    let db = dir.join("h.db");
     let out = support::tickwatch_cmd(dir)
         .arg("--db")
         .arg(&db)
         .args(["replay", "--headless"])
-        .args(&files)
+        .args(files)
         .output()
         .unwrap();
     assert!(
@@ -646,20 +651,7 @@ fn fire_times(v: &serde_json::Value, rule: &str) -> Vec<i64> {
 #[test]
 fn rules_on_every_trade_run_over_the_stored_trades_page_by_page() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("h.db");
-    let file = write_trades(dir.path(), "ETHUSDT");
-    let out = support::tickwatch_cmd(dir.path())
-        .arg("--db")
-        .arg(&db)
-        .args(["replay", "--headless"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let db = replay_into(dir.path(), &[write_trades(dir.path(), "ETHUSDT")]);
     let cfg = dir.path().join("rules.toml");
     std::fs::write(
         &cfg,
@@ -788,6 +780,64 @@ fn url_db(url: &str) -> String {
     url.rsplit('/').next().unwrap().to_string()
 }
 
+/// The rule form backtests with the engine's indicators: with `[engine] indicators =
+/// ["rsi3"]`, an RSI rule fires in the form where `alerts backtest` (which reads the same
+/// setting) says it does, not where the default RSI(14) would.
+#[test]
+fn the_rule_form_backtests_with_the_configured_indicators() {
+    use tickwatch::alerts::rules::RuleConfig;
+    use tickwatch::domain::{Symbol, Venue, VenueSymbol};
+    use tickwatch::history::{Preview, PreviewRequest, preview_answer};
+    use tickwatch::indicators::IndicatorSpec;
+
+    fn wave(i: i64) -> f64 {
+        let x = i as f64;
+        100.0 + 10.0 * (x * 0.3).sin() + 3.0 * (x * 1.7).sin()
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wave_file =
+        support::binance::write_kline_dump(dir.path(), "SOLUSDT-1m-2024-12-01.csv", T0, 600, wave);
+    let db = replay_into(dir.path(), &[wave_file]);
+    let at = tickwatch::store::Location::Sqlite(db.clone());
+    let rule = "kind = \"rsi_above\"\nvalue = 70\ninterval = \"1m\"\ncooldown_secs = 0\n";
+    let spec: RuleConfig = toml::from_str(rule).unwrap();
+    let key = VenueSymbol::new(Venue::Binance, Symbol::new("SOLUSDT").unwrap());
+    let form = |indicators: Vec<IndicatorSpec>| {
+        let req = PreviewRequest {
+            id: 1,
+            spec: spec.clone(),
+            key,
+            from_ms: T0 - DAY,
+            to_ms: T0 + 3 * DAY,
+            indicators,
+        };
+        match preview_answer(&at, &req) {
+            Ok(Preview::Fired(times)) => times,
+            other => panic!("{other:?}"),
+        }
+    };
+    let rsi3 = form(vec![IndicatorSpec::parse("rsi3").unwrap()]);
+    let rsi14 = form(IndicatorSpec::default_set());
+    let config = dir.path().join("rsi3.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[engine]\nindicators = [\"rsi3\"]\n\n[[alerts]]\nname = \"r\"\nsymbols = [\"SOLUSDT\"]\n{rule}"
+        ),
+    )
+    .unwrap();
+    let cli = backtest_json(
+        dir.path(),
+        &config,
+        &db,
+        &["--from", "2024-11-30", "--to", "2024-12-04"],
+    );
+    let cli = fire_times(&cli, "r");
+    assert!(!rsi3.is_empty(), "RSI(3) crosses 70 in the data");
+    assert_eq!(rsi3, cli, "the form agrees with alerts backtest");
+    assert_ne!(rsi3, rsi14, "and is not the default RSI(14)");
+}
+
 /// The rule form's line: the rule being typed, backtested on the selected symbol's last 7
 /// days by the preview thread over the real database, shown in the form.
 #[test]
@@ -817,7 +867,12 @@ fn the_rule_form_says_how_often_the_rule_would_have_fired() {
         }],
         ..Default::default()
     };
-    let mut app = App::new("t", &UiOptions::default()).with_preview(true);
+    // the engine's indicators go with the question (a price rule needs none of them)
+    let opts = UiOptions {
+        indicators: vec![tickwatch::indicators::IndicatorSpec::parse("rsi7").unwrap()],
+        ..UiOptions::default()
+    };
+    let mut app = App::new("t", &opts).with_preview(true);
     app.set_clock(|| T0 + DAY);
     app.sync(&snap);
     app.take_effects();
@@ -840,6 +895,7 @@ fn the_rule_form_says_how_often_the_rule_would_have_fired() {
         .expect("a backtest asked for");
     assert_eq!(req.key, key);
     assert_eq!(req.spec.value, 120.0);
+    assert_eq!(req.indicators, opts.indicators);
     assert_eq!((req.from_ms, req.to_ms), (T0 + DAY - 7 * DAY, T0 + DAY));
     loader.request(req);
     let reply = loader

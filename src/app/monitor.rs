@@ -139,6 +139,7 @@ pub(crate) fn ui_options(cli: &Cli, s: &Settings) -> UiOptions {
             .theme
             .with_no_color(std::env::var_os("NO_COLOR").as_deref()),
         keymap: s.keymap.clone(),
+        indicators: s.engine.indicators.clone(),
         ..UiOptions::default()
     }
 }

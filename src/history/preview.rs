@@ -19,6 +19,9 @@ pub struct PreviewRequest {
     pub key: VenueSymbol,
     pub from_ms: TsMs,
     pub to_ms: TsMs,
+    /// The engine's indicators (`[engine] indicators`): a rule on `rsi7` is backtested on the
+    /// RSI the engine computes, not on the defaults.
+    pub indicators: Vec<crate::indicators::IndicatorSpec>,
 }
 
 /// What the backtest found.
@@ -71,7 +74,7 @@ pub fn answer(db: &Location, req: &PreviewRequest) -> Result<Preview, String> {
         from_ms: req.from_ms,
         to_ms: req.to_ms,
         symbol: Some(req.key.symbol),
-        indicators: crate::indicators::IndicatorSpec::default_set(),
+        indicators: req.indicators.clone(),
     };
     match crate::backtest::run(reader.as_mut(), &backtest) {
         Ok(o) if !o.pairs.iter().any(|p| p.key == req.key) => {

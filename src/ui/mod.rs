@@ -87,6 +87,8 @@ pub struct UiOptions {
     pub portfolio_section: crate::portfolio::config::PortfolioSection,
     /// Why the portfolio could not be loaded (the view says it; entries cannot be changed).
     pub portfolio_error: Option<String>,
+    /// The engine's indicators (`[engine] indicators`), with which the rule form backtests.
+    pub indicators: Vec<crate::indicators::IndicatorSpec>,
 }
 
 impl Default for UiOptions {
@@ -103,6 +105,7 @@ impl Default for UiOptions {
             portfolio: None,
             portfolio_section: Default::default(),
             portfolio_error: None,
+            indicators: crate::indicators::IndicatorSpec::default_set(),
         }
     }
 }

@@ -213,7 +213,7 @@ impl App {
             ledger_cursor: 0,
             entry_form: None,
             confirm_entry_delete: None,
-            preview: Default::default(),
+            preview: preview::FormPreview::new(opts.indicators.clone()),
         };
         app.send_focus();
         app

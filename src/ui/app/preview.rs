@@ -16,6 +16,17 @@ pub struct FormPreview {
     asked: Option<(u64, RuleConfig, VenueSymbol)>,
     /// When the last answered rule would have fired, on which symbol.
     marks: Option<(VenueSymbol, Vec<crate::domain::TsMs>)>,
+    /// The engine's indicators, which the backtest computes as the engine would.
+    indicators: Vec<crate::indicators::IndicatorSpec>,
+}
+
+impl FormPreview {
+    pub fn new(indicators: Vec<crate::indicators::IndicatorSpec>) -> FormPreview {
+        FormPreview {
+            indicators,
+            ..FormPreview::default()
+        }
+    }
 }
 
 impl App {
@@ -59,6 +70,7 @@ impl App {
             key,
             from_ms: now - PREVIEW_SPAN_MS,
             to_ms: now,
+            indicators: self.preview.indicators.clone(),
         }));
     }
 
