@@ -345,6 +345,14 @@ fn client_certificates_log_in_where_the_server_asks_for_them() {
         ],
     );
     assert!(ok, "PGSSLCERT: {err}");
+    // and from ~/.postgresql, with nothing named (a read-only key is private enough)
+    let home = d.join(".postgresql");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::copy(d.join("client.crt"), home.join("postgresql.crt")).unwrap();
+    std::fs::copy(d.join("client.key"), home.join("postgresql.key")).unwrap();
+    set_mode(&home.join("postgresql.key"), 0o400);
+    let (ok, err) = replay(d, &base, &dump);
+    assert!(ok, "~/.postgresql: {err}");
     assert!(
         err.contains(&format!(
             "stored 0 trades ({ROWS} more were stored already)"

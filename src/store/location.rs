@@ -160,6 +160,11 @@ fn take_tls_params(url: &str) -> Result<TlsParams, String> {
                     "{k} is empty: name a PEM file (sslcert the client certificate, sslkey its private key)"
                 ));
             }
+            "sslpassword" => {
+                return Err(
+                    "sslpassword: an encrypted client key is not supported: write the key out unencrypted (`openssl pkey -in client.key -out client-plain.key`, then chmod 600 it) and name that in sslkey".into(),
+                );
+            }
             "sslcert" => cert = Some(PathBuf::from(percent_decode(v))),
             "sslkey" => key = Some(PathBuf::from(percent_decode(v))),
             _ => kept.push(pair),
@@ -206,8 +211,9 @@ fn take_tls_params(url: &str) -> Result<TlsParams, String> {
 }
 
 /// The client certificate to offer, found as libpq finds it: the URL's `sslcert` and `sslkey`,
-/// else `PGSSLCERT` and `PGSSLKEY`, else `~/.postgresql/postgresql.crt` and `.key` when the
-/// certificate file exists. None when there is none to offer.
+/// else `PGSSLCERT` and `PGSSLKEY`, else `~/.postgresql/postgresql.crt` and `.key` when they
+/// exist. None when there is no certificate to offer: a key is only ever offered with one, so a
+/// `PGSSLKEY` without a certificate is left alone, while a URL naming only `sslkey` is an error.
 fn client_cert(cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<Option<ClientCert>, String> {
     let env = |name: &str| {
         std::env::var_os(name)
@@ -215,26 +221,26 @@ fn client_cert(cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<Option<Cli
             .map(PathBuf::from)
     };
     let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".postgresql"));
-    let cert = cert.or_else(|| env("PGSSLCERT"));
-    let key = key.or_else(|| env("PGSSLKEY"));
-    let default_cert = home.as_ref().map(|h| h.join("postgresql.crt"));
-    let default_key = home.as_ref().map(|h| h.join("postgresql.key"));
+    let existing = |name: &str| home.as_ref().map(|h| h.join(name)).filter(|p| p.exists());
+    let key_in_url = key.clone();
+    let cert = cert
+        .or_else(|| env("PGSSLCERT"))
+        .or_else(|| existing("postgresql.crt"));
+    let key = key
+        .or_else(|| env("PGSSLKEY"))
+        .or_else(|| existing("postgresql.key"));
     match (cert, key) {
         (Some(cert), Some(key)) => Ok(Some(ClientCert { cert, key })),
-        (Some(cert), None) => match default_key.filter(|k| k.exists()) {
-            Some(key) => Ok(Some(ClientCert { cert, key })),
-            None => Err(format!(
-                "sslcert={} is given without its private key: add sslkey=/path/client.key",
-                cert.display()
-            )),
-        },
-        (None, Some(key)) => Err(format!(
-            "sslkey={} is given without a certificate: add sslcert=/path/client.crt",
-            key.display()
+        (Some(cert), None) => Err(format!(
+            "sslcert={} is given without its private key: add sslkey=/path/client.key",
+            cert.display()
         )),
-        (None, None) => match (default_cert.filter(|c| c.exists()), default_key) {
-            (Some(cert), Some(key)) => Ok(Some(ClientCert { cert, key })),
-            _ => Ok(None),
+        (None, _) => match key_in_url {
+            Some(key) => Err(format!(
+                "sslkey={} is given without a certificate: add sslcert=/path/client.crt",
+                key.display()
+            )),
+            None => Ok(None),
         },
     }
 }
@@ -480,7 +486,10 @@ pub fn redact_url(url: &str) -> String {
         let masked: Vec<String> = query
             .split('&')
             .map(|kv| match kv.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                // password, sslpassword (a key's passphrase): never shown
+                Some((k, _)) if k.to_ascii_lowercase().ends_with("password") => {
+                    format!("{k}=***")
+                }
                 _ => kv.to_string(),
             })
             .collect();
@@ -565,6 +574,18 @@ mod tests {
         );
         let e = t("postgres://bob@h/tw?sslcert=").err().unwrap();
         assert!(e.contains("sslcert is empty"), "{e}");
+        // an encrypted key's passphrase: refused, and never shown
+        let e = t("postgres://bob@h/tw?sslmode=require&sslpassword=s3cret")
+            .err()
+            .unwrap();
+        assert!(
+            e.contains("encrypted client key") && !e.contains("s3cret"),
+            "{e}"
+        );
+        assert_eq!(
+            redact_url("postgres://h/tw?sslpassword=s3cret&password=x&user=bob"),
+            "postgres://h/tw?sslpassword=***&password=***&user=bob"
+        );
     }
 
     #[test]

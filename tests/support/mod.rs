@@ -53,6 +53,10 @@ pub fn tickwatch_cmd(dir: &std::path::Path) -> std::process::Command {
         "PGUSER",
         "PGHOST",
         "PGDATABASE",
+        "PGSSLCERT",
+        "PGSSLKEY",
+        "PGSSLMODE",
+        "PGSSLROOTCERT",
     ] {
         c.env_remove(var);
     }

@@ -37,12 +37,18 @@ fn connect_advice(t: &PgTarget, e: &postgres::Error) -> String {
         let code = db.code();
         if *code == SqlState::INVALID_PASSWORD {
             return format!(
-                "password authentication failed for user {:?}: set PGPASSWORD or put the password in ~/.pgpass (mode 0600){}",
+                "password authentication failed for user {:?}: set PGPASSWORD or put the password in ~/.pgpass (mode 0600){}{}",
                 t.user,
                 if t.has_password() {
                     ""
                 } else {
                     "; none was found there"
+                },
+                // clientcert=verify-full reports a certificate naming another user this way
+                if t.client_cert().is_some() {
+                    "; or the client certificate's CN is not the user name"
+                } else {
+                    ""
                 }
             );
         }
@@ -144,17 +150,28 @@ fn tls_advice(t: &PgTarget, e: &postgres::Error) -> Option<String> {
         ));
     }
     if text.contains("alert") {
-        // the server ended the handshake: with a client certificate, most often over that one
+        // the server ended the handshake, and the alert's name says why
         let what = crate::format::visible(&text);
+        let refused = ["UnknownCA", "BadCertificate", "CertificateUnknown"]
+            .iter()
+            .any(|a| text.contains(a));
         return Some(match t.client_cert() {
-            Some(c) => format!(
-                "the server refused the TLS connection ({what}): the client certificate {} must be signed by a CA in the server's ssl_ca_file",
+            Some(c) if refused => format!(
+                "the server refused the client certificate {} ({what}): it must be signed by a CA in the server's ssl_ca_file",
+                c.cert.display()
+            ),
+            Some(c) if text.contains("CertificateExpired") => format!(
+                "the client certificate {} has expired ({what}): renew it",
+                c.cert.display()
+            ),
+            Some(c) if text.contains("UnsupportedCertificate") => format!(
+                "the server cannot use the client certificate {} ({what}): it must allow client authentication (extendedKeyUsage clientAuth)",
                 c.cert.display()
             ),
             None if text.contains("CertificateRequired") => format!(
                 "the server asks for a client certificate ({what}): add sslcert=/path/client.crt&sslkey=/path/client.key to the URL"
             ),
-            None => format!("the server refused the TLS connection ({what}) with sslmode={mode}"),
+            _ => format!("the server refused the TLS connection ({what}) with sslmode={mode}"),
         });
     }
     if text.contains("certificate") || text.contains("Certificate") {

@@ -77,21 +77,32 @@ fn client_identity(
     }
     let key_shown = c.key.display();
     key_is_private(&c.key)?;
-    let key = PrivateKeyDer::from_pem_file(&c.key).map_err(|e| {
-        format!("sslkey {key_shown}: not a PEM private key (PKCS#8, PKCS#1 or SEC1) ({e})")
+    let key = PrivateKeyDer::from_pem_file(&c.key).map_err(|e| match e {
+        rustls::pki_types::pem::Error::Io(io) => {
+            format!("sslkey {key_shown}: cannot read it ({io})")
+        }
+        e => format!(
+            "sslkey {key_shown}: not an unencrypted PEM private key (PKCS#8, PKCS#1 or SEC1) ({e})"
+        ),
     })?;
     Ok((chain, key))
 }
 
-/// As libpq: a private key that other users may read is refused (it should be mode 0600, or
-/// 0640 when root owns it).
+/// As libpq: the key must be a plain file that no other user may read or write: no group or
+/// other permission bits (0600 or less), or, when root owns it, group read at most (0640).
 fn key_is_private(path: &std::path::Path) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(path)
         .map_err(|e| format!("sslkey {}: cannot read it ({e})", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "sslkey {} is not a regular file: name the PEM file of the client's private key",
+            path.display()
+        ));
+    }
     let mode = meta.mode() & 0o777;
-    let allowed = if meta.uid() == 0 { 0o640 } else { 0o600 };
-    if mode & !allowed != 0 {
+    let refused = if meta.uid() == 0 { 0o037 } else { 0o077 };
+    if mode & refused != 0 {
         return Err(format!(
             "sslkey {} can be read by other users (mode {mode:04o}): chmod 600 it, as the PostgreSQL client requires",
             path.display()
