@@ -288,6 +288,16 @@ mod books_tests {
         // the same books at a new price: valued again, not built again
         let v = p.value_at(at(day2 + 1, 300.0), &mut books).unwrap();
         assert_eq!((v.value, v.cost), (300.0, 100.0));
+        // kept, not built again: asked at a time before the first buy (which a fresh build
+        // would not hold), the kept books still hold it
+        let before = day2 - 3 * 86_400_000;
+        let v = p.value_at(at(before, 300.0), &mut books).unwrap();
+        assert_eq!(v.value, 300.0);
+        assert_eq!(
+            p.value_at(at(before, 300.0), &mut None).unwrap().value,
+            0.0,
+            "a fresh build then holds nothing"
+        );
         // the second buy's time has come: built again, holding it
         let v = p.value_at(at(day4, 300.0), &mut books).unwrap();
         assert_eq!((v.value, v.cost), (900.0, 500.0));

@@ -220,7 +220,8 @@ fn client_cert(cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<Option<Cli
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     };
-    let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".postgresql"));
+    // the home directory as the password file's is found
+    let home = directories::BaseDirs::new().map(|d| d.home_dir().join(".postgresql"));
     let existing = |name: &str| home.as_ref().map(|h| h.join(name)).filter(|p| p.exists());
     let key_in_url = key.clone();
     let cert = cert

@@ -26,6 +26,13 @@ const BATCH: usize = 1_024;
 /// The `Content-Type` of every protobuf message (what follows names the message type).
 const PROTOBUF: &str = "application/x-protobuf";
 
+/// A `Content-Type` of protobuf, whatever message type follows (any letter case).
+fn is_protobuf(content_type: &str) -> bool {
+    content_type
+        .get(..PROTOBUF.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(PROTOBUF))
+}
+
 /// How far below the highest trade id of a venue and symbol a repeat is still recognised.
 const RECENT_IDS: u64 = 65_536;
 
@@ -240,10 +247,6 @@ impl NatsSource {
                         .as_ref()
                         .and_then(|h| h.get("Content-Type"))
                         .map(|v| v.as_str());
-                    let protobuf = |ct: &str| {
-                        ct.get(..PROTOBUF.len())
-                            .is_some_and(|p| p.eq_ignore_ascii_case(PROTOBUF))
-                    };
                     match content_type {
                         Some(ct)
                             if ct.eq_ignore_ascii_case(crate::fanout::binary::CONTENT_TYPE)
@@ -252,7 +255,7 @@ impl NatsSource {
                         {
                             self.take_trades(&m.payload, sink, r, &mut events)
                         }
-                        Some(ct) if protobuf(ct) => self.unreadable(
+                        Some(ct) if is_protobuf(ct) => self.unreadable(
                             sink,
                             r,
                             format!(

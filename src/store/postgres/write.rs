@@ -210,7 +210,8 @@ impl PgBatches {
         // the earlier trades (no hole for a restarted recorder to miss) with the group's
         // candles and values, but not its later trades, alerts and edits; a failure of the
         // other commit has the group written again, the stored rows skipped.
-        let cut = if trades.len() >= SPLIT_MIN_TRADES {
+        let split = trades.len() >= SPLIT_MIN_TRADES;
+        let cut = if split {
             (trades.len() as f64 * self.side_share) as usize
         } else {
             0
@@ -291,7 +292,7 @@ impl PgBatches {
             }
         });
         let (counts, main_took, side_took) = outcome?;
-        if trades.len() >= SPLIT_MIN_TRADES {
+        if split {
             self.rebalance(early.len(), late.len(), main_took, side_took);
         }
         Ok(counts)
